@@ -1,0 +1,114 @@
+package bearer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// ErrDiscovery means no usable authorization-server metadata was found.
+var ErrDiscovery = errors.New("bearer: metadata discovery failed")
+
+// MetadataURLs returns, in the order the MCP authorization spec gives, the
+// URLs at which an issuer's metadata may live: RFC 8414 with the path
+// inserted, OIDC with the path inserted, OIDC with the path appended. For an
+// issuer without a path the list is the RFC 8414 and the OIDC root URLs.
+func MetadataURLs(issuer string) ([]string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: issuer is not an absolute URL", ErrDiscovery)
+	}
+	origin := u.Scheme + "://" + u.Host
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	if path == "" {
+		return []string{
+			origin + "/.well-known/oauth-authorization-server",
+			origin + "/.well-known/openid-configuration",
+		}, nil
+	}
+	return []string{
+		origin + "/.well-known/oauth-authorization-server" + path,
+		origin + "/.well-known/openid-configuration" + path,
+		origin + path + "/.well-known/openid-configuration",
+	}, nil
+}
+
+// DiscoverJWKS finds the issuer's jwks_uri. Each metadata document's issuer
+// must equal issuer exactly (RFC 8414 §3.3).
+func DiscoverJWKS(ctx context.Context, c *http.Client, issuer string) (string, error) {
+	urls, err := MetadataURLs(issuer)
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	for _, u := range urls {
+		jwks, err := fetchJWKSURI(ctx, c, u, issuer)
+		if err == nil {
+			return jwks, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
+}
+
+func fetchJWKSURI(ctx context.Context, c *http.Client, u, issuer string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: status %d", u, resp.StatusCode)
+	}
+	var md struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		return "", fmt.Errorf("%s: bad metadata: %w", u, err)
+	}
+	if md.Issuer != issuer {
+		return "", fmt.Errorf("%s: issuer %q does not match %q", u, md.Issuer, issuer)
+	}
+	if md.JWKSURI == "" {
+		return "", fmt.Errorf("%s: no jwks_uri", u)
+	}
+	if err := CheckURL(md.JWKSURI); err != nil {
+		return "", fmt.Errorf("%s: jwks_uri: %w", u, err)
+	}
+	return md.JWKSURI, nil
+}
+
+// CheckURL accepts an absolute https URL, or http on a loopback host.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("not an absolute URL")
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+		return nil
+	}
+	return errors.New("must be https unless on a loopback host")
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP literal.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

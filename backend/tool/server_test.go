@@ -1,0 +1,152 @@
+package tool
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/backend/bearer"
+)
+
+const (
+	iss = "http://127.0.0.1:9999"
+	aud = "http://127.0.0.1:5002"
+)
+
+var secret = []byte("test-secret-0123456789-abcdefghijklmnop")
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type fixture struct {
+	srv  *httptest.Server
+	logs *syncBuffer
+}
+
+func newFixture(t *testing.T, extra ...Tool) *fixture {
+	t.Helper()
+	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	tools := append([]Tool{
+		{Name: "echo", InputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string"}},"required":["message"]}`),
+			Handler: func(_ context.Context, a map[string]any, u *User) (*Result, error) {
+				if u != nil {
+					return Text("user:" + u.Subject + ":" + a["message"].(string)), nil
+				}
+				return Text(a["message"].(string)), nil
+			}},
+		{Name: "whoami", RequiresAuth: true, InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(_ context.Context, _ map[string]any, u *User) (*Result, error) { return JSON(u) }},
+		{Name: "write", Scopes: []string{"notes:write"}, InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) { return Text("ok"), nil }},
+		{Name: "fails", InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) {
+				return nil, errors.New("the database is unreachable")
+			}},
+		{Name: "panics", InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) { panic("boom") }},
+	}, extra...)
+	for _, tl := range tools {
+		if err := s.Register(tl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, logs: logs}
+}
+
+func token(t *testing.T, mut func(jwt.MapClaims)) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{"iss": iss, "aud": aud, "sub": "alice", "exp": now.Add(time.Minute).Unix(),
+		"iat": now.Unix(), "jti": "j1", "client_id": "relay", "scope": "notes:read"}
+	if mut != nil {
+		mut(c)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (f *fixture) do(t *testing.T, method, path, ctype, body string, auth ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for _, a := range auth {
+		req.Header.Add("Authorization", a)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (f *fixture) call(t *testing.T, name, body string, auth ...string) response {
+	t.Helper()
+	return f.do(t, "POST", "/mcp/tools/"+name, "application/json", body, auth...)
+}
+
+func wantChallenge(t *testing.T, r response, status int, errCode string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	ch := r.header.Get("WWW-Authenticate")
+	if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `resource_metadata="`+aud+`/.well-known/oauth-protected-resource"`) {
+		t.Fatalf("bad challenge %q", ch)
+	}
+	if errCode != "" && !strings.Contains(ch, `error="`+errCode+`"`) {
+		t.Fatalf("challenge %q lacks error=%q", ch, errCode)
+	}
+	if r.body["error"] == nil || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("body is not a JSON error: %s", r.raw)
+	}
+}
