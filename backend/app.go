@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/backend/example"
+	"github.com/keyrelay/keyrelay/backend/tool"
+)
+
+// app is the wired backend: handlers and the listeners they go on.
+type app struct {
+	log       *slog.Logger
+	cfg       *config
+	main      http.Handler
+	auth      http.Handler // own listener, or nil
+	validator *bearer.Validator
+}
+
+func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer) (*app, error) {
+	var as *authserver.Server
+	if cfg.AuthServer {
+		var err error
+		if as, err = newAuthServer(cfg, log, stderr); err != nil {
+			return nil, err
+		}
+	}
+	v, err := newValidator(ctx, cfg, as, log)
+	if err != nil {
+		return nil, err
+	}
+	ts := tool.NewServer(tool.Config{
+		PublicURL: cfg.PublicURL, AuthServers: []string{cfg.AuthServerURL},
+		Validator: v, Logger: log.With("component", "tools"),
+	})
+	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
+		v.Close()
+		return nil, err
+	}
+	a := &app{log: log, cfg: cfg, validator: v}
+	a.main, a.auth = routes(ts, as, cfg.AuthAddr != "")
+	return a, nil
+}
+
+// routes mounts the tool API, /healthz and, unless it has its own
+// listener, the authorization server.
+func routes(ts *tool.Server, as *authserver.Server, ownListener bool) (main, auth http.Handler) {
+	mux := http.NewServeMux()
+	th := ts.Handler()
+	mux.Handle("/mcp/", th)
+	mux.Handle("/.well-known/oauth-protected-resource", th)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	if as != nil {
+		if ownListener {
+			auth = tool.WithRequestID(as.Handler())
+		} else {
+			mux.Handle("/", as.Handler())
+		}
+	}
+	return tool.WithRequestID(mux), auth
+}
+
+func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
+	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.PublicURL}
+	switch {
+	case cfg.JWTSecret != nil:
+		return bearer.NewHMAC(bc, cfg.JWTSecret)
+	case as != nil:
+		return bearer.NewStaticKeySet(bc, as.JWKS())
+	}
+	client := bearer.CappedClient(5*time.Second, 1<<20)
+	jwksURL, err := bearer.DiscoverJWKS(ctx, client, cfg.AuthServerURL)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("using JWKS", "issuer", cfg.AuthServerURL, "jwks_uri", jwksURL)
+	return bearer.NewKeySet(ctx, bc, jwksURL, bearer.KeySetOptions{Client: client, Logger: log.With("component", "jwks")})
+}
+
+func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver.Server, error) {
+	users, err := buildUsers(cfg.Users, stderr)
+	if err != nil {
+		return nil, err
+	}
+	var key *ecdsa.PrivateKey
+	if cfg.JWTSecret == nil && cfg.SigningKey != "" {
+		if key, err = authserver.LoadOrCreateKey(cfg.SigningKey); err != nil {
+			return nil, err
+		}
+	}
+	return authserver.New(authserver.Config{
+		Issuer:     cfg.AuthServerURL,
+		Resources:  []string{cfg.PublicURL},
+		Scopes:     []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
+		Users:      users,
+		TokenTTL:   cfg.TokenTTL,
+		HMACSecret: cfg.JWTSecret,
+		SigningKey: key,
+		Logger:     log.With("component", "authserver"),
+	})
+}
+
+// buildUsers hashes the configured users. With none, it creates "demo" with
+// a random password and prints it once to stderr.
+func buildUsers(specs []string, stderr io.Writer) ([]authserver.User, error) {
+	if len(specs) == 0 {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		pw := base64.RawURLEncoding.EncodeToString(b[:])
+		u, err := authserver.NewUser("demo", pw)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "backend: created user \"demo\" with password %s (shown once; set AUTH_USERS to choose users)\n", pw)
+		return []authserver.User{u}, nil
+	}
+	users := make([]authserver.User, 0, len(specs))
+	for i, s := range specs {
+		name, pw, ok := strings.Cut(s, ":")
+		if !ok || name == "" || pw == "" {
+			return nil, fmt.Errorf("user %d: want NAME:PASSWORD", i+1)
+		}
+		u, err := authserver.NewUser(name, pw)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", name, err)
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
+
+func (a *app) close() { a.validator.Close() }
+
+// serve listens, reports the addresses on ready, and shuts down gracefully
+// when ctx ends.
+func (a *app) serve(ctx context.Context, ready chan<- []string) error {
+	type bound struct {
+		srv *http.Server
+		ln  net.Listener
+	}
+	var all []bound
+	listen := func(addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		all = append(all, bound{newHTTPServer(h, a.log), ln})
+		return nil
+	}
+	if err := listen(a.cfg.Addr, a.main); err != nil {
+		return err
+	}
+	if a.auth != nil {
+		if err := listen(a.cfg.AuthAddr, a.auth); err != nil {
+			all[0].ln.Close()
+			return err
+		}
+	}
+	errc := make(chan error, len(all))
+	var addrs []string
+	for _, b := range all {
+		go func() { errc <- b.srv.Serve(b.ln) }()
+		addrs = append(addrs, b.ln.Addr().String())
+	}
+	a.log.Info("backend listening", "addrs", addrs, "public_url", a.cfg.PublicURL, "issuer", a.cfg.AuthServerURL, "auth_server", a.cfg.AuthServer)
+	if ready != nil {
+		ready <- addrs
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, b := range all {
+		_ = b.srv.Shutdown(sctx)
+	}
+	a.log.Info("backend stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

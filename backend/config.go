@@ -1,0 +1,165 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyrelay/keyrelay/backend/bearer"
+)
+
+// config is the backend's settings. Each has a flag and an environment
+// variable; a flag given on the command line wins.
+type config struct {
+	Addr          string
+	PublicURL     string
+	AuthServerURL string
+	JWTSecret     []byte // from JWT_SECRET or --jwt-secret-file; never a flag value
+	AuthServer    bool
+	AuthAddr      string // own listener for the auth server; "" shares Addr
+	Users         []string
+	TokenTTL      time.Duration
+	SigningKey    string
+	LogLevel      string
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// parseConfig reads flags from args and settings from getenv. A bad setting
+// is an error with a one-line reason.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	var users listFlag
+	var secretFile, ttl string
+	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "BACKEND_ADDR", "127.0.0.1:5002"), "listen address (BACKEND_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", getenv("BACKEND_PUBLIC_URL"), "canonical URL, the expected token audience (BACKEND_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("AUTH_SERVER_URL"), "expected token issuer (AUTH_SERVER_URL; default the public URL with --auth-server)")
+	fs.StringVar(&secretFile, "jwt-secret-file", getenv("JWT_SECRET_FILE"), "file holding the HS256 secret (JWT_SECRET_FILE); or set JWT_SECRET")
+	fs.BoolVar(&c.AuthServer, "auth-server", getenv("BACKEND_AUTH_SERVER") == "1", "serve the built-in OAuth 2.1 authorization server (BACKEND_AUTH_SERVER=1)")
+	fs.StringVar(&c.AuthAddr, "auth-addr", getenv("AUTH_SERVER_ADDR"), "serve the authorization server on its own listener (AUTH_SERVER_ADDR)")
+	fs.Var(&users, "user", "auth server user NAME:PASSWORD, repeatable (AUTH_USERS=name:pw,...); argv is visible to local users, prefer AUTH_USERS")
+	fs.StringVar(&ttl, "token-ttl", envOr(getenv, "AUTH_TOKEN_TTL", "15m"), "access token lifetime (AUTH_TOKEN_TTL)")
+	fs.StringVar(&c.SigningKey, "signing-key", getenv("AUTH_SIGNING_KEY"), "ES256 signing key PEM file, created if missing (AUTH_SIGNING_KEY)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.Users = users
+	if len(c.Users) == 0 && getenv("AUTH_USERS") != "" {
+		c.Users = strings.Split(getenv("AUTH_USERS"), ",")
+	}
+	var err error
+	if c.TokenTTL, err = parseTTL(ttl); err != nil {
+		return nil, err
+	}
+	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), secretFile); err != nil {
+		return nil, err
+	}
+	return c, c.finish()
+}
+
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseTTL(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if n, nerr := strconv.Atoi(s); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+	}
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return 0, fmt.Errorf("AUTH_TOKEN_TTL: want a duration between 1s and 24h, like 15m")
+	}
+	return d, nil
+}
+
+// loadSecret reads the HS256 secret from the environment or a file. The
+// value never appears in an error.
+func loadSecret(env, file string) ([]byte, error) {
+	if env != "" && file != "" {
+		return nil, errors.New("set JWT_SECRET or --jwt-secret-file, not both")
+	}
+	var b []byte
+	if file != "" {
+		var err error
+		if b, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("jwt secret file: %w", errors.Unwrap(err))
+		}
+		b = []byte(strings.TrimRight(string(b), "\r\n"))
+		if len(b) == 0 {
+			return nil, errors.New("jwt secret file is empty")
+		}
+	} else if env != "" {
+		b = []byte(env)
+	}
+	if b != nil && len(b) < bearer.MinHMACSecret {
+		return nil, fmt.Errorf("JWT_SECRET must be at least %d bytes (an empty or short HMAC key is unsafe)", bearer.MinHMACSecret)
+	}
+	return b, nil
+}
+
+// finish fills defaults that depend on other settings and checks URLs.
+func (c *config) finish() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("BACKEND_ADDR %q: want host:port", c.Addr)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/") // the canonical resource form
+	if err := checkBaseURL("BACKEND_PUBLIC_URL", c.PublicURL); err != nil {
+		return err
+	}
+	if c.AuthAddr != "" && !c.AuthServer {
+		return errors.New("AUTH_SERVER_ADDR needs --auth-server")
+	}
+	if c.AuthServerURL == "" && c.AuthServer {
+		c.AuthServerURL = c.PublicURL
+		if c.AuthAddr != "" {
+			c.AuthServerURL = "http://" + c.AuthAddr
+		}
+	}
+	if c.AuthServerURL == "" {
+		return errors.New("AUTH_SERVER_URL is required without --auth-server")
+	}
+	if err := checkBaseURL("AUTH_SERVER_URL", c.AuthServerURL); err != nil {
+		return err
+	}
+	if c.JWTSecret == nil && !c.AuthServer && c.SigningKey != "" {
+		return errors.New("AUTH_SIGNING_KEY needs --auth-server")
+	}
+	return nil
+}
+
+// checkBaseURL accepts an absolute http(s) URL with no query or fragment,
+// https unless the host is loopback.
+func checkBaseURL(name, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%s %q: want an absolute URL without query, fragment or userinfo", name, raw)
+	}
+	if err := bearer.CheckURL(raw); err != nil {
+		return fmt.Errorf("%s %q: %v", name, raw, err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/base64"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const goodSecret = "test-secret-0123456789-abcdefghijklmnop"
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseConfig([]string{"--auth-server"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:5002" || c.PublicURL != "http://127.0.0.1:5002" || c.AuthServerURL != c.PublicURL || c.TokenTTL != 15*time.Minute {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"BACKEND_AUTH_SERVER": "1", "BACKEND_ADDR": "127.0.0.1:6000", "AUTH_TOKEN_TTL": "2s", "AUTH_USERS": "a:b,c:d"}), io.Discard)
+	if err != nil || !c.AuthServer || c.PublicURL != "http://127.0.0.1:6000" || c.TokenTTL != 2*time.Second || len(c.Users) != 2 {
+		t.Fatalf("env: %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"--public-url", "https://api.example/"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example/"}), io.Discard)
+	if err != nil || c.PublicURL != "https://api.example" || c.AuthServerURL != "https://idp.example/" {
+		t.Fatalf("public URL is canonicalised, issuer kept exact: %+v %v", c, err)
+	}
+}
+
+func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
+	for _, s := range []string{"zq-sekrit", strings.Repeat("zq", 15)} {
+		_, err := parseConfig([]string{"--auth-server"}, env(map[string]string{"JWT_SECRET": s}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
+			t.Fatalf("secret of %d bytes: %v", len(s), err)
+		}
+		if strings.Contains(err.Error(), s) {
+			t.Fatal("error echoes the secret")
+		}
+	}
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil), io.Discard); err == nil {
+		t.Fatal("empty secret file accepted")
+	}
+	good := filepath.Join(dir, "good")
+	if err := os.WriteFile(good, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil), io.Discard)
+	if err != nil || string(c.JWTSecret) != goodSecret {
+		t.Fatalf("secret file: %v", err)
+	}
+}
+
+func TestBadSettingsAreOneLineErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "AUTH_SERVER_URL is required"},
+		{[]string{"--auth-server", "--public-url", "http://api.example"}, nil, "https"},
+		{[]string{"--auth-server", "--public-url", "ftp://x"}, nil, "BACKEND_PUBLIC_URL"},
+		{[]string{"--auth-server", "--public-url", "http://127.0.0.1:1/?q=1"}, nil, "query"},
+		{[]string{"--auth-server-url", "http://idp.example"}, nil, "AUTH_SERVER_URL"},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_TOKEN_TTL": "25h"}, "AUTH_TOKEN_TTL"},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_TOKEN_TTL": "soon"}, "AUTH_TOKEN_TTL"},
+		{[]string{"--auth-server"}, map[string]string{"BACKEND_ADDR": "nope"}, "BACKEND_ADDR"},
+		{[]string{"--auth-server", "extra"}, nil, "unexpected argument"},
+		{[]string{"--auth-addr", "127.0.0.1:1"}, map[string]string{"AUTH_SERVER_URL": "http://127.0.0.1:1"}, "needs --auth-server"},
+		{[]string{"--auth-server", "--jwt-secret-file", "/x"}, map[string]string{"JWT_SECRET": goodSecret}, "not both"},
+	}
+	for _, c := range cases {
+		_, err := parseConfig(c.args, env(c.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+func mustB64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
