@@ -268,14 +268,18 @@ func mutate(f func(c map[string]any)) map[string]any {
 
 func TestClaims_B16toB22(t *testing.T) {
 	cases := map[string]map[string]any{
-		"B16/exp missing":            mutate(func(c map[string]any) { delete(c, "exp") }),
-		"B16/exp string":             mutate(func(c map[string]any) { c["exp"] = "4102444800" }),
-		"B16/exp past leeway":        mutate(func(c map[string]any) { c["exp"] = testNow.Add(-time.Minute).Unix() }),
-		"B17/nbf future":             mutate(func(c map[string]any) { c["nbf"] = testNow.Add(2 * time.Minute).Unix() }),
-		"B17/iat future":             mutate(func(c map[string]any) { c["iat"] = testNow.Add(2 * time.Minute).Unix() }),
-		"B17/iat string":             mutate(func(c map[string]any) { c["iat"] = "1" }),
-		"B18/lifetime 25h":           mutate(func(c map[string]any) { c["exp"] = testNow.Add(25 * time.Hour).Unix() }),
-		"B18/no iat, exp in 48h":     mutate(func(c map[string]any) { delete(c, "iat"); delete(c, "nbf"); c["exp"] = testNow.Add(48 * time.Hour).Unix() }),
+		"B16/exp missing":     mutate(func(c map[string]any) { delete(c, "exp") }),
+		"B16/exp string":      mutate(func(c map[string]any) { c["exp"] = "4102444800" }),
+		"B16/exp past leeway": mutate(func(c map[string]any) { c["exp"] = testNow.Add(-time.Minute).Unix() }),
+		"B17/nbf future":      mutate(func(c map[string]any) { c["nbf"] = testNow.Add(2 * time.Minute).Unix() }),
+		"B17/iat future":      mutate(func(c map[string]any) { c["iat"] = testNow.Add(2 * time.Minute).Unix() }),
+		"B17/iat string":      mutate(func(c map[string]any) { c["iat"] = "1" }),
+		"B18/lifetime 25h":    mutate(func(c map[string]any) { c["exp"] = testNow.Add(25 * time.Hour).Unix() }),
+		"B18/no iat, exp in 48h": mutate(func(c map[string]any) {
+			delete(c, "iat")
+			delete(c, "nbf")
+			c["exp"] = testNow.Add(48 * time.Hour).Unix()
+		}),
 		"B19/other issuer":           mutate(func(c map[string]any) { c["iss"] = "https://evil.example" }),
 		"B19/trailing slash":         mutate(func(c map[string]any) { c["iss"] = testIssuer + "/" }),
 		"B19/case":                   mutate(func(c map[string]any) { c["iss"] = strings.ToUpper(testIssuer) }),
