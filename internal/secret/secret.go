@@ -19,23 +19,41 @@ import (
 const Redacted = "REDACTED"
 
 // Value is a secret string. The zero Value is empty.
+//
+// The string sits behind a pointer: when fmt prints a struct while
+// reporting a bad verb (for example %s on a struct holding a pointer to a
+// struct holding a Value), it stops calling Format methods and walks the
+// fields by reflection; it then prints a nested pointer as an address, not
+// as the string it points to.
 type Value struct {
-	s string
+	b *box
 }
 
+type box struct{ s string }
+
 // New wraps s.
-func New(s string) Value { return Value{s: s} }
+func New(s string) Value {
+	if s == "" {
+		return Value{}
+	}
+	return Value{b: &box{s: s}}
+}
 
 // Reveal returns the secret. Call it only where the value must leave the
 // process on purpose: an HTTP header, a form field, the encrypted vault.
-func (v Value) Reveal() string { return v.s }
+func (v Value) Reveal() string {
+	if v.b == nil {
+		return ""
+	}
+	return v.b.s
+}
 
 // IsZero reports whether the value is empty.
-func (v Value) IsZero() bool { return v.s == "" }
+func (v Value) IsZero() bool { return v.b == nil || v.b.s == "" }
 
 // Equal compares two values in constant time (for equal lengths).
 func (v Value) Equal(o Value) bool {
-	return subtle.ConstantTimeCompare([]byte(v.s), []byte(o.s)) == 1
+	return subtle.ConstantTimeCompare([]byte(v.Reveal()), []byte(o.Reveal())) == 1
 }
 
 // String implements fmt.Stringer.

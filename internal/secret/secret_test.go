@@ -44,6 +44,26 @@ func TestValueNeverPrints(t *testing.T) {
 	}
 }
 
+// TestNestedBadVerb covers fmt's bad-verb path, which prints nested
+// structs by reflection without calling Format.
+func TestNestedBadVerb(t *testing.T) {
+	type inner struct{ Secret Value }
+	type outer struct {
+		Name  string
+		Inner *inner
+		List  []*inner
+	}
+	o := outer{Name: "x", Inner: &inner{Secret: New(fake)}, List: []*inner{{Secret: New(fake)}}}
+	for _, verb := range []string{"%s", "%d", "%x", "%v", "%+v", "%#v", "%q", "%t", "%p"} {
+		if out := fmt.Sprintf(verb, o); strings.Contains(out, fake) || strings.Contains(out, fmt.Sprintf("%x", fake)) {
+			t.Errorf("%s leaked: %s", verb, out)
+		}
+		if out := fmt.Sprintf(verb, &o); strings.Contains(out, fake) {
+			t.Errorf("%s on pointer leaked: %s", verb, out)
+		}
+	}
+}
+
 func TestEqualAndZero(t *testing.T) {
 	if !New("a").Equal(New("a")) || New("a").Equal(New("b")) || New("a").Equal(New("ab")) {
 		t.Fatal("Equal is wrong")

@@ -129,7 +129,10 @@ func (c *Client) read(r io.Reader) ([]byte, error) {
 	}
 	raw, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
-		return nil, &BackendError{Reason: "reading the backend's response failed"}
+		if isTimeout(err) {
+			return nil, &BackendError{Reason: "the backend did not answer in time", cause: err}
+		}
+		return nil, &BackendError{Reason: "reading the backend's response failed", cause: err}
 	}
 	if int64(len(raw)) > max {
 		return nil, &BackendError{Reason: fmt.Sprintf("the backend's response is over %d bytes", max)}

@@ -123,7 +123,11 @@ func TestBackendFailuresAreCleanErrors(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			cl := New(c.url, 300*time.Millisecond)
+			timeout := 10 * time.Second
+			if name == "hang" {
+				timeout = 300 * time.Millisecond
+			}
+			cl := New(c.url, timeout)
 			_, err := cl.CallTool(context.Background(), c.tool, nil, tok)
 			var be *BackendError
 			if !errors.As(err, &be) || !errors.Is(err, ErrBackend) || !strings.Contains(be.Reason, c.want) {

@@ -1,0 +1,123 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const tempInfix = ".tmp-"
+
+// AtomicFile writes a new version of a file that replaces the old one only on
+// Commit. The content goes to a temporary file (mode 0600, created
+// exclusively) in the target's directory; Commit syncs it, renames it over
+// the target and syncs the directory. Until the rename, readers and a crash
+// see only the old file; after it, only the new one.
+//
+// An AtomicFile is not safe for concurrent use. Callers serialise writers
+// with a FileLock.
+type AtomicFile struct {
+	f      *os.File
+	path   string
+	synced bool
+	done   bool
+}
+
+// CreateAtomic starts a replacement of path.
+func CreateAtomic(path string) (*AtomicFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("platform: create temp file: %w", err)
+	}
+	return &AtomicFile{f: f, path: path}, nil
+}
+
+// Write appends to the new content.
+func (a *AtomicFile) Write(p []byte) (int, error) {
+	if a.synced || a.done {
+		return 0, errors.New("platform: write after sync")
+	}
+	return a.f.Write(p)
+}
+
+// TempName is the temporary file's path.
+func (a *AtomicFile) TempName() string { return a.f.Name() }
+
+// Sync flushes the new content to stable storage and closes the temporary
+// file. The target is unchanged until Commit.
+func (a *AtomicFile) Sync() error {
+	if a.synced {
+		return nil
+	}
+	if err := a.f.Sync(); err != nil {
+		a.Abort()
+		return fmt.Errorf("platform: sync temp file: %w", err)
+	}
+	if err := a.f.Close(); err != nil {
+		a.Abort()
+		return fmt.Errorf("platform: close temp file: %w", err)
+	}
+	a.synced = true
+	return nil
+}
+
+// Commit syncs the new content if Sync was not called, renames it over the
+// target and syncs the directory so that the rename itself is durable.
+func (a *AtomicFile) Commit() error {
+	if a.done {
+		return errors.New("platform: commit after commit or abort")
+	}
+	if err := a.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(a.f.Name(), a.path); err != nil {
+		a.Abort()
+		return fmt.Errorf("platform: replace %s: %w", a.path, err)
+	}
+	a.done = true
+	if err := syncDir(filepath.Dir(a.path)); err != nil {
+		return fmt.Errorf("platform: sync directory of %s: %w", a.path, err)
+	}
+	return nil
+}
+
+// Abort removes the temporary file. It is a no-op after Commit, so
+// `defer a.Abort()` is the usual pattern.
+func (a *AtomicFile) Abort() error {
+	if a.done {
+		return nil
+	}
+	a.done = true
+	if !a.synced {
+		a.f.Close()
+	}
+	if err := os.Remove(a.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// WriteFileAtomic replaces path with data through an AtomicFile.
+func WriteFileAtomic(path string, data []byte) error {
+	a, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer a.Abort()
+	if _, err := a.Write(data); err != nil {
+		return fmt.Errorf("platform: write temp file: %w", err)
+	}
+	return a.Commit()
+}
+
+// IsAtomicTemp reports whether name (a base name) looks like a temporary file
+// left by an AtomicFile that never committed, e.g. after a crash.
+func IsAtomicTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix)
+}

@@ -1,0 +1,3 @@
+package platform
+
+func systemBrowser(u string) []string { return []string{"open", u} }

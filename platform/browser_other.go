@@ -1,0 +1,5 @@
+//go:build !darwin && !windows
+
+package platform
+
+func systemBrowser(u string) []string { return []string{"xdg-open", u} }

@@ -1,0 +1,144 @@
+//go:build unix
+
+package platform
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestCheckBrowserURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"https://auth.example.com/authorize?client_id=a&state=b%20c", true},
+		{"http://127.0.0.1:8080/cb", true},
+		{"file:///etc/passwd", false},
+		{"javascript:alert(1)", false},
+		{"ftp://example.com/", false},
+		{"-https://example.com", false},
+		{"https://", false},
+		{"https:opaque", false},
+		{"https://example.com/a b", false},
+		{"https://example.com/\"&calc", false},
+		{"https://example.com/|x", false},
+		{"https://example.com/\nx", false},
+		{"https://exämple.com/", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		err := CheckBrowserURL(tt.url)
+		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrUnsafeURL)) {
+			t.Errorf("CheckBrowserURL(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+// fakeBrowser writes a shell script used as $BROWSER and returns the file
+// it records its arguments in.
+func fakeBrowser(t *testing.T, body string) (out string) {
+	t.Helper()
+	dir := t.TempDir()
+	out = filepath.Join(dir, "out")
+	script := filepath.Join(dir, "browser")
+	src := "#!/bin/sh\nOUT='" + out + "'\n" + body + "\n"
+	if err := os.WriteFile(script, []byte(src), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvBrowser, script+" --new-window")
+	return out
+}
+
+func TestOpenBrowserPassesURLAsOneArgument(t *testing.T) {
+	out := fakeBrowser(t, `printf '%s\n' "$#" "$@" > "$OUT"; echo noise; echo noise >&2`)
+	u := "https://example.com/authorize?a=1&b=$(touch%20/tmp/x);c"
+	if err := OpenBrowser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "2\n--new-window\n" + u + "\n"
+	if string(b) != want {
+		t.Fatalf("browser got %q, want %q", b, want)
+	}
+}
+
+func TestOpenBrowserRefusesNonHTTPWithoutRunning(t *testing.T) {
+	out := fakeBrowser(t, `touch "$OUT"`)
+	for _, u := range []string{"file:///etc/passwd", "javascript:x", "https://x/;rm -rf ~"} {
+		if err := OpenBrowser(context.Background(), u); !errors.Is(err, ErrUnsafeURL) {
+			t.Errorf("OpenBrowser(%q) = %v, want ErrUnsafeURL", u, err)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the browser command ran for a refused URL")
+	}
+}
+
+func TestOpenBrowserReportsLauncherFailure(t *testing.T) {
+	fakeBrowser(t, `exit 3`)
+	if err := OpenBrowser(context.Background(), "https://example.com/"); err == nil {
+		t.Fatal("want an error from a launcher that exits 3")
+	}
+}
+
+func TestOpenBrowserDoesNotWaitForever(t *testing.T) {
+	old := browserWait
+	browserWait = 200 * time.Millisecond
+	t.Cleanup(func() { browserWait = old })
+	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	start := time.Now()
+	if err := OpenBrowser(context.Background(), "https://example.com/"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("OpenBrowser waited %v for a browser that keeps running", d)
+	}
+	t.Cleanup(func() { // the "browser" keeps running after OpenBrowser; stop it
+		if b, err := os.ReadFile(out); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+}
+
+func TestOpenBrowserHonoursContext(t *testing.T) {
+	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := OpenBrowser(ctx, "https://example.com/")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Fatalf("OpenBrowser = %v after %v; want DeadlineExceeded promptly", err, time.Since(start))
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(out); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+}
+
+func TestSystemBrowserNeverUsesAShell(t *testing.T) {
+	argv := browserCommand("", "https://example.com/")
+	for _, a := range argv {
+		if a == "sh" || a == "cmd" || a == "/bin/sh" || strings.Contains(a, "cmd.exe") {
+			t.Fatalf("system browser command %q uses a shell", argv)
+		}
+	}
+	if argv[len(argv)-1] != "https://example.com/" {
+		t.Fatalf("URL is not the last argument: %q", argv)
+	}
+}

@@ -1,0 +1,7 @@
+package platform
+
+// systemBrowser uses rundll32 rather than "cmd /c start", which would pass
+// the URL through cmd.exe's parser.
+func systemBrowser(u string) []string {
+	return []string{"rundll32", "url.dll,FileProtocolHandler", u}
+}

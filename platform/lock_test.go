@@ -1,0 +1,84 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	l, err := Lock(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Lock while held = %v, want DeadlineExceeded", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l2, err := Lock(context.Background(), path)
+		if err == nil {
+			err = l2.Unlock()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the waiter block; not needed for correctness
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter did not get the lock after Unlock")
+	}
+	if err := l.Unlock(); err == nil {
+		t.Fatal("second Unlock should fail")
+	}
+}
+
+func TestLockAbandonedWaitDoesNotKeepLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	l, err := Lock(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { _, err := Lock(ctx, path); errc <- err }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned Lock = %v, want Canceled", err)
+	}
+	l.Unlock()
+	// The abandoned waiter may get the lock briefly; it must let go.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	l3, err := Lock(ctx2, path)
+	if err != nil {
+		t.Fatalf("lock still held by an abandoned waiter: %v", err)
+	}
+	l3.Unlock()
+}
+
+func TestLockRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o600)
+	link := filepath.Join(dir, "lock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("symlinks unsupported:", err)
+	}
+	if _, err := Lock(context.Background(), link); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("Lock(symlink) = %v, want ErrInsecure", err)
+	}
+}

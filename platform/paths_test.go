@@ -1,0 +1,44 @@
+package platform
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+func TestDataDirPerOS(t *testing.T) {
+	home := "/home/u"
+	tests := []struct {
+		name string
+		goos string
+		env  map[string]string
+		home string
+		want string
+		err  error
+	}{
+		{"linux xdg", "linux", map[string]string{"XDG_CONFIG_HOME": "/x"}, home, filepath.Join("/x", "keyrelay"), nil},
+		{"linux relative xdg ignored", "linux", map[string]string{"XDG_CONFIG_HOME": "rel"}, home, filepath.Join(home, ".config", "keyrelay"), nil},
+		{"linux default", "linux", nil, home, filepath.Join(home, ".config", "keyrelay"), nil},
+		{"darwin", "darwin", map[string]string{"XDG_CONFIG_HOME": "/x"}, home, filepath.Join(home, "Library", "Application Support", "keyrelay"), nil},
+		{"windows", "windows", map[string]string{"APPDATA": "/appdata"}, home, filepath.Join("/appdata", "keyrelay"), nil},
+		{"override wins", "darwin", map[string]string{"RELAY_DATA_DIR": "/data"}, home, "/data", nil},
+		{"no home", "linux", nil, "", "", ErrNoDataDir},
+		{"windows no appdata", "windows", nil, home, "", ErrNoDataDir},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := dataDirFor(tt.goos, func(k string) string { return tt.env[k] }, tt.home)
+			if !errors.Is(err, tt.err) || got != tt.want {
+				t.Fatalf("dataDirFor = %q, %v; want %q, %v", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func TestDataDirOverrideIsMadeAbsolute(t *testing.T) {
+	t.Setenv(EnvDataDir, "relative/dir")
+	got, err := DataDir()
+	if err != nil || !filepath.IsAbs(got) {
+		t.Fatalf("DataDir() = %q, %v; want an absolute path", got, err)
+	}
+}

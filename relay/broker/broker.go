@@ -1,0 +1,267 @@
+package broker
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// Auth is the OAuth side: an interactive login and a refresh. Both may take
+// long; both must honour ctx. Refresh returns an error wrapping
+// oauth.ErrInvalidGrant when the refresh token is dead.
+type Auth interface {
+	Login(ctx context.Context, scopes []string, ui UI) (*oauth.Tokens, error)
+	Refresh(ctx context.Context, refresh secret.Value) (*oauth.Tokens, error)
+}
+
+// UI tells the person what is going on during a login. Nil is allowed.
+type UI interface {
+	// LoginURL is called once the authorization URL is known.
+	LoginURL(ctx context.Context, url string)
+}
+
+// Store keeps records; *vault.Vault implements it. Update must hold an
+// exclusive cross-process lock across fn and write nothing when fn errs.
+// Prepare must fail if a later write would (no key source, locked
+// keychain), so that no login is done for tokens that cannot be kept.
+type Store interface {
+	Get(ctx context.Context, acct vault.Account) (vault.Record, error)
+	Update(ctx context.Context, acct vault.Account, fn func(*vault.Record) (*vault.Record, error)) error
+	Prepare(ctx context.Context) error
+}
+
+var _ Store = (*vault.Vault)(nil)
+
+// ErrLoginRequired is returned by Cached when no usable token is held.
+var ErrLoginRequired = errors.New("broker: login required")
+
+// Broker hands out tokens for one account. It is safe for concurrent use.
+type Broker struct {
+	Account vault.Account
+	Store   Store
+	Auth    Auth
+	Scopes  []string // asked for at every login
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	mu  sync.Mutex
+	mem *vault.Record
+}
+
+// request is what a caller needs from an acquisition.
+type request struct {
+	need   []string     // scopes the token must carry (nil: any)
+	reject secret.Value // a token the backend refused; never returned again
+	stepUp bool         // skip refresh: only a login can add scopes
+}
+
+// Token returns a usable access token carrying need.
+func (b *Broker) Token(ctx context.Context, need []string, ui UI) (secret.Value, error) {
+	return b.acquire(ctx, request{need: need}, ui)
+}
+
+// Unauthorized returns a token other than rejected, after the backend
+// answered 401 to it.
+func (b *Broker) Unauthorized(ctx context.Context, rejected secret.Value, need []string, ui UI) (secret.Value, error) {
+	return b.acquire(ctx, request{need: need, reject: rejected}, ui)
+}
+
+// StepUp logs in for the scopes held plus required, after a 403
+// insufficient_scope.
+func (b *Broker) StepUp(ctx context.Context, rejected secret.Value, required []string, ui UI) (secret.Value, error) {
+	b.mu.Lock()
+	held := b.heldScopes()
+	b.mu.Unlock()
+	return b.acquire(ctx, request{need: union(held, required), reject: rejected, stepUp: true}, ui)
+}
+
+func (b *Broker) heldScopes() []string {
+	if b.mem == nil {
+		return nil
+	}
+	return b.mem.Scopes
+}
+
+// acquire serialises every acquisition in the process, then runs one vault
+// Update, so other processes are serialised too.
+func (b *Broker) acquire(ctx context.Context, req request, ui UI) (secret.Value, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.usable(b.mem, req) {
+		return b.mem.AccessToken, nil
+	}
+	if err := b.Store.Prepare(ctx); err != nil {
+		return secret.Value{}, err
+	}
+	var out *vault.Record
+	err := b.Store.Update(ctx, b.Account, func(cur *vault.Record) (*vault.Record, error) {
+		if b.usable(cur, req) {
+			out = cur
+			return cur, nil
+		}
+		next, err := b.renew(ctx, cur, req, ui)
+		out = next
+		return next, err
+	})
+	if err != nil {
+		return secret.Value{}, err
+	}
+	b.mem = out
+	return out.AccessToken, nil
+}
+
+// renew refreshes cur if it can, else logs in. It runs under the vault lock.
+func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui UI) (*vault.Record, error) {
+	if cur != nil && !cur.RefreshToken.IsZero() && !req.stepUp && covers(cur.Scopes, req.need) {
+		t, err := b.Auth.Refresh(ctx, cur.RefreshToken)
+		switch {
+		case err == nil:
+			b.log().Info("token refreshed", "sub", cur.Subject)
+			return merge(cur, t, b.now()), nil
+		case !errors.Is(err, oauth.ErrInvalidGrant):
+			return nil, fmt.Errorf("refresh failed; the stored tokens are kept: %w", err)
+		}
+		b.log().Warn("refresh token no longer valid; logging in again", "sub", cur.Subject)
+	}
+	scopes := union(b.Scopes, req.need)
+	if cur != nil && req.stepUp {
+		scopes = union(scopes, cur.Scopes)
+	}
+	t, err := b.Auth.Login(ctx, scopes, ui)
+	if err != nil {
+		return nil, err
+	}
+	r := merge(nil, t, b.now())
+	b.log().Info("logged in", "sub", r.Subject, "scopes", strings.Join(r.Scopes, " "))
+	return r, nil
+}
+
+// usable reports whether r can serve req now.
+func (b *Broker) usable(r *vault.Record, req request) bool {
+	if r == nil || r.AccessToken.IsZero() || !covers(r.Scopes, req.need) {
+		return false
+	}
+	if !req.reject.IsZero() && r.AccessToken.Equal(req.reject) {
+		return false
+	}
+	return !b.expiring(r)
+}
+
+// expiring reports whether r expires within its margin: a quarter of its
+// lifetime, at most one minute. A record without expiry never expires here;
+// the backend's 401 decides.
+func (b *Broker) expiring(r *vault.Record) bool {
+	if r.Expiry.IsZero() {
+		return false
+	}
+	margin := time.Minute
+	if !r.Updated.IsZero() {
+		if life := r.Expiry.Sub(r.Updated); life/4 < margin {
+			margin = max(life/4, 0)
+		}
+	}
+	return !b.now().Add(margin).Before(r.Expiry)
+}
+
+// Cached returns a held token without any network call or login, or
+// ErrLoginRequired.
+func (b *Broker) Cached(ctx context.Context) (vault.Record, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mem != nil {
+		return *b.mem, nil
+	}
+	r, err := b.Store.Get(ctx, b.Account)
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Record{}, ErrLoginRequired
+	}
+	return r, err
+}
+
+// Forget drops the in-memory copy (after logout).
+func (b *Broker) Forget() {
+	b.mu.Lock()
+	b.mem = nil
+	b.mu.Unlock()
+}
+
+func (b *Broker) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *Broker) log() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// merge makes the record for new tokens t, keeping cur's refresh token if
+// the server did not rotate it.
+func merge(cur *vault.Record, t *oauth.Tokens, now time.Time) *vault.Record {
+	r := &vault.Record{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType,
+		Scopes: slices.Clone(t.Scopes), Expiry: t.Expiry, Subject: subject(t.AccessToken), Updated: now}
+	if cur != nil {
+		if r.RefreshToken.IsZero() {
+			r.RefreshToken = cur.RefreshToken
+		}
+		if len(r.Scopes) == 0 {
+			r.Scopes = cur.Scopes
+		}
+		r.Registration = cur.Registration
+	}
+	return r
+}
+
+// subject reads the sub claim of a JWT access token for display only. It
+// verifies nothing: the relay makes no security decision on it.
+func subject(tok secret.Value) string {
+	parts := strings.Split(tok.Reveal(), ".")
+	if len(parts) != 3 || len(parts[1]) > 8192 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(b, &c) != nil || len(c.Sub) > 256 {
+		return ""
+	}
+	return c.Sub
+}
+
+func covers(have, need []string) bool {
+	for _, n := range need {
+		if !slices.Contains(have, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

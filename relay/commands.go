@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/config"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/serve"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// parseCmd parses the shared settings plus a command's own flags.
+func parseCmd(name string, args []string, e env, stderr io.Writer, extra func(*flag.FlagSet)) (*config.Config, error) {
+	var own, shared []string
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if extra != nil {
+		extra(fs)
+	}
+	// Split the command's own flags from the shared ones.
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if f := fs.Lookup(trimFlag(a)); f != nil {
+			own = append(own, a)
+			continue
+		}
+		shared = append(shared, a)
+	}
+	if err := fs.Parse(own); err != nil {
+		return nil, usageError{err}
+	}
+	cfg, rest, err := config.Parse(name, shared, e.get, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	if len(rest) > 0 {
+		return nil, usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	return cfg, nil
+}
+
+func trimFlag(a string) string {
+	for len(a) > 0 && a[0] == '-' {
+		a = a[1:]
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] == '=' {
+			return a[:i]
+		}
+	}
+	return a
+}
+
+func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := parseCmd("serve", args, e, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	sc := serve.Config{Version: version, Logger: log.With("component", "serve")}
+	if sc.ConfigErr = cfg.Check(); sc.ConfigErr != nil {
+		log.Error("bad configuration; tool calls will report it", "err", sc.ConfigErr)
+	} else if p, err := wire(ctx, cfg, log, nil); err != nil {
+		sc.ConfigErr = err
+		log.Error("cannot open the vault; tool calls will report it", "err", err)
+	} else {
+		sc.Backend, sc.Broker = p.fwd, p.broker
+	}
+	log.Info("relay serving on stdio", "version", version, "backend", cfg.BackendURL, "auth_server", cfg.AuthServerURL)
+	return serve.New(sc).Serve(ctx, stdin, stdout)
+}
+
+func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
+	var force bool
+	cfg, err := parseCmd("login", args, e, stderr, func(fs *flag.FlagSet) { fs.BoolVar(&force, "force", false, "") })
+	if err != nil {
+		return err
+	}
+	if err := cfg.Check(); err != nil {
+		return usageError{err}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	p, err := wire(ctx, cfg, log, terminalPrompt(stderr))
+	if err != nil {
+		return err
+	}
+	ui := termUI{w: stderr}
+	if force {
+		_, err = p.broker.StepUp(ctx, zeroSecret, nil, ui)
+	} else {
+		_, err = p.broker.Token(ctx, nil, ui)
+	}
+	if err != nil {
+		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
+	}
+	r, _ := p.broker.Cached(ctx)
+	fmt.Fprintf(stderr, "relay: signed in as %s (scopes: %s; expires %s)\n", orUnknown(r.Subject), joinScopes(r.Scopes), fmtTime(r.Expiry))
+	return nil
+}
+
+type termUI struct{ w io.Writer }
+
+func (u termUI) LoginURL(_ context.Context, url string) {
+	fmt.Fprintf(u.w, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
+}
+
+func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) error {
+	cfg, err := parseCmd("logout", args, e, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	checkErr := cfg.Check()
+	p, err := wire(ctx, cfg, log, terminalPrompt(stderr))
+	if err != nil {
+		return err
+	}
+	if checkErr != nil {
+		fmt.Fprintf(stderr, "relay: revocation skipped: %v\n", checkErr)
+	} else {
+		revoke(ctx, p, stderr)
+	}
+	rep, err := p.vault.Wipe(ctx)
+	for _, s := range rep.Steps {
+		line := fmt.Sprintf("relay: %s: %s", s.What, s.Outcome)
+		if s.Note != "" {
+			line += " (" + s.Note + ")"
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	p.broker.Forget()
+	if err != nil {
+		return &codedError{code: exitIncomplete, err: err, hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
+	}
+	fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	return nil
+}
+
+// revoke revokes the stored refresh token at the server, best effort.
+func revoke(ctx context.Context, p *parts, w io.Writer) {
+	r, err := p.vault.Get(ctx, account(p.cfg))
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		fmt.Fprintln(w, "relay: revocation: no stored tokens for this server")
+		return
+	case err != nil:
+		fmt.Fprintf(w, "relay: revocation skipped: cannot read the vault: %v\n", err)
+		return
+	}
+	tok, hint := r.RefreshToken, "refresh_token"
+	if tok.IsZero() {
+		tok, hint = r.AccessToken, "access_token"
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	switch err := p.auth.Revoke(rctx, tok, hint); {
+	case err == nil:
+		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", hint, p.cfg.AuthServerURL)
+	case errors.Is(err, oauth.ErrNoRevocation):
+		fmt.Fprintln(w, "relay: revocation: the server has no revocation endpoint; tokens are wiped locally only")
+	default:
+		fmt.Fprintf(w, "relay: revocation failed (%v); tokens are wiped locally anyway\n", err)
+	}
+}
+
+// statusReport is `relay status --json`. It never holds a token.
+type statusReport struct {
+	LoggedIn      bool      `json:"logged_in"`
+	Subject       string    `json:"subject,omitempty"`
+	Scopes        []string  `json:"scopes,omitempty"`
+	Expiry        time.Time `json:"expiry,omitzero"`
+	Expired       bool      `json:"expired,omitempty"`
+	KeySource     string    `json:"key_source"`
+	Protects      string    `json:"protects,omitempty"`
+	DataDir       string    `json:"data_dir"`
+	AuthServer    string    `json:"auth_server"`
+	Backend       string    `json:"backend"`
+	Problem       string    `json:"problem,omitempty"`
+	ConfigProblem string    `json:"config_problem,omitempty"`
+}
+
+func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
+	var asJSON bool
+	cfg, err := parseCmd("status", args, e, stderr, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "") })
+	if err != nil {
+		return err
+	}
+	rep := statusReport{AuthServer: cfg.AuthServerURL, Backend: cfg.BackendURL}
+	if err := cfg.Check(); err != nil {
+		rep.ConfigProblem = err.Error()
+	}
+	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
+	if err != nil {
+		return err
+	}
+	st := p.vault.Status(ctx)
+	rep.KeySource, rep.Protects, rep.DataDir, rep.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
+	if st.HasTokens && rep.ConfigProblem == "" {
+		r, err := p.broker.Cached(ctx)
+		switch {
+		case err == nil:
+			rep.LoggedIn, rep.Subject, rep.Scopes, rep.Expiry = true, r.Subject, r.Scopes, r.Expiry
+			rep.Expired = !r.Expiry.IsZero() && time.Now().After(r.Expiry)
+		case !errors.Is(err, broker.ErrLoginRequired):
+			rep.Problem = err.Error()
+		}
+	}
+	return printStatus(stdout, rep, asJSON)
+}
+
+func printStatus(w io.Writer, r statusReport, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	state := "logged out"
+	if r.LoggedIn {
+		state = "logged in as " + orUnknown(r.Subject)
+	}
+	fmt.Fprintf(w, "status:      %s\n", state)
+	if r.LoggedIn {
+		exp := fmtTime(r.Expiry)
+		if r.Expired {
+			exp += " (expired; the next call refreshes it)"
+		}
+		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
+	}
+	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
+		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
+	for _, p := range []string{r.ConfigProblem, r.Problem} {
+		if p != "" {
+			fmt.Fprintf(w, "problem:     %s\n", p)
+		}
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(unknown)"
+	}
+	return t.Local().Format(time.RFC1123)
+}

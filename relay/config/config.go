@@ -1,0 +1,173 @@
+// Package config reads the relay's settings from flags and the
+// environment. The variable names are a contract with users' MCP client
+// configurations; flags mirror them and win when both are given.
+//
+// Every URL must be https unless its host is loopback. Errors are one line
+// and never contain a secret (there are none here: secrets live in the
+// vault or in files named by path).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the relay's settings.
+type Config struct {
+	AuthServerURL  string        // RELAY_AUTH_SERVER_URL: the issuer
+	BackendURL     string        // RELAY_BACKEND_URL, canonical: the resource
+	ClientID       string        // RELAY_CLIENT_ID, default "relay"
+	Scopes         []string      // RELAY_SCOPES, space-separated
+	DataDir        string        // RELAY_DATA_DIR, "" = the OS default
+	VaultKey       string        // RELAY_VAULT_KEY
+	PassphraseFile string        // RELAY_VAULT_PASSPHRASE_FILE
+	CallbackPort   int           // RELAY_CALLBACK_PORT, 0 = random
+	LoginTimeout   time.Duration // RELAY_LOGIN_TIMEOUT, default 5m
+	BackendTimeout time.Duration // RELAY_BACKEND_TIMEOUT, default 60s
+	LogLevel       string        // RELAY_LOG_LEVEL, default info
+}
+
+// Vars lists the environment variables read, for help texts.
+var Vars = []struct{ Name, Meaning string }{
+	{"RELAY_AUTH_SERVER_URL", "the authorization server (issuer) URL"},
+	{"RELAY_BACKEND_URL", "the backend URL; also the OAuth resource"},
+	{"RELAY_CLIENT_ID", "OAuth client id (default relay)"},
+	{"RELAY_SCOPES", "space-separated scopes to ask for"},
+	{"RELAY_DATA_DIR", "the vault's directory (default: the OS config dir)"},
+	{"RELAY_VAULT_KEY", "vault key source: keychain, file:PATH, cmd:COMMAND or passphrase"},
+	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase (for the stdio server)"},
+	{"RELAY_CALLBACK_PORT", "fixed loopback callback port (default random)"},
+	{"RELAY_LOGIN_TIMEOUT", "how long a login may take (default 5m)"},
+	{"RELAY_BACKEND_TIMEOUT", "timeout of one backend call (default 60s)"},
+	{"RELAY_LOG_LEVEL", "debug, info, warn or error (default info); logs go to stderr"},
+	{"BROWSER", "command that opens the login URL (default: the OS opener)"},
+}
+
+// Parse reads fs-registered flags from args over the environment. It
+// returns the parsed config and the remaining arguments.
+func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
+	c := &Config{}
+	var scopes, port, loginTO, backendTO string
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
+	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
+	fs.StringVar(&c.ClientID, "client-id", or(getenv("RELAY_CLIENT_ID"), "relay"), "OAuth client id (RELAY_CLIENT_ID)")
+	fs.StringVar(&scopes, "scopes", getenv("RELAY_SCOPES"), "space-separated scopes (RELAY_SCOPES)")
+	fs.StringVar(&c.DataDir, "data-dir", getenv("RELAY_DATA_DIR"), "vault directory (RELAY_DATA_DIR)")
+	fs.StringVar(&c.VaultKey, "vault-key", getenv("RELAY_VAULT_KEY"), "vault key source (RELAY_VAULT_KEY)")
+	fs.StringVar(&c.PassphraseFile, "passphrase-file", getenv("RELAY_VAULT_PASSPHRASE_FILE"), "vault passphrase file (RELAY_VAULT_PASSPHRASE_FILE)")
+	fs.StringVar(&port, "callback-port", getenv("RELAY_CALLBACK_PORT"), "fixed callback port (RELAY_CALLBACK_PORT)")
+	fs.StringVar(&loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
+	fs.StringVar(&backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
+	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	c.Scopes = strings.Fields(scopes)
+	var err error
+	if c.CallbackPort, err = parsePort(port); err != nil {
+		return nil, nil, err
+	}
+	if c.LoginTimeout, err = parseDur("RELAY_LOGIN_TIMEOUT", loginTO, time.Second, time.Hour); err != nil {
+		return nil, nil, err
+	}
+	if c.BackendTimeout, err = parseDur("RELAY_BACKEND_TIMEOUT", backendTO, 100*time.Millisecond, 10*time.Minute); err != nil {
+		return nil, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+// Check validates what the OAuth flows and tool calls need. The stdio
+// server starts even when it fails, and reports it on each tool call.
+func (c *Config) Check() error {
+	if c.BackendURL == "" {
+		return errors.New("RELAY_BACKEND_URL is not set")
+	}
+	canon, err := Canonical("RELAY_BACKEND_URL", c.BackendURL)
+	if err != nil {
+		return err
+	}
+	c.BackendURL = canon
+	if c.AuthServerURL == "" {
+		return errors.New("RELAY_AUTH_SERVER_URL is not set")
+	}
+	if _, err := Canonical("RELAY_AUTH_SERVER_URL", c.AuthServerURL); err != nil {
+		return err
+	}
+	if c.ClientID == "" {
+		return errors.New("RELAY_CLIENT_ID is empty")
+	}
+	var l levelText
+	return l.check(c.LogLevel)
+}
+
+type levelText struct{}
+
+func (levelText) check(s string) error {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return nil
+	}
+	return fmt.Errorf("RELAY_LOG_LEVEL %q: want debug, info, warn or error", s)
+}
+
+// Canonical checks raw and returns its canonical form (RFC 8707 resource
+// style): lowercase scheme and host, no trailing slash, no query, fragment
+// or userinfo, https unless the host is loopback.
+func Canonical(name, raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("%s %q: want an absolute http(s) URL", name, raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%s %q: no query, fragment or userinfo allowed", name, raw)
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return "", fmt.Errorf("%s %q: must be https unless the host is loopback", name, raw)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// IsLoopback reports whether host is localhost or a loopback IP literal.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func parsePort(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("RELAY_CALLBACK_PORT %q: want a port from 1 to 65535", s)
+	}
+	return p, nil
+}
+
+func parseDur(name, s string, min, max time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < min || d > max {
+		return 0, fmt.Errorf("%s %q: want a duration from %v to %v, like 5m", name, s, min, max)
+	}
+	return d, nil
+}

@@ -1,0 +1,106 @@
+// Command relay is keyrelay's local MCP stdio server. An MCP client such as
+// Claude Code starts it; it logs the user in with OAuth 2.1 + PKCE in the
+// browser, keeps the tokens in a keychain-sealed vault, and forwards tool
+// calls to the backend with a Bearer token.
+//
+// Commands: serve (the default), login, logout, status, version, help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, mapped in one place.
+const (
+	exitOK         = 0
+	exitError      = 1 // anything else
+	exitUsage      = 2 // bad command line or configuration
+	exitLogin      = 3 // the login failed or was refused
+	exitIncomplete = 4 // logout could not remove everything
+)
+
+// usageError marks errors that exit with exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError carries a specific exit code and an optional hint.
+type codedError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+func main() {
+	// stdout belongs to the MCP protocol. Keep the real one for the
+	// transport and point os.Stdout at stderr, so a stray print anywhere
+	// cannot corrupt the stream.
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], env{os.Getenv}, os.Stdin, stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type env struct{ get func(string) string }
+
+// run dispatches a command and maps its error to an exit code.
+func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, args, e, stdin, stdout, stderr)
+	case "login":
+		err = cmdLogin(ctx, args, e, stderr)
+	case "logout":
+		err = cmdLogout(ctx, args, e, stderr)
+	case "status":
+		err = cmdStatus(ctx, args, e, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stderr, "relay %s\n", version)
+	case "help", "-h", "--help":
+		err = cmdHelp(args, stderr)
+	default:
+		err = usageError{fmt.Errorf("unknown command %q", cmd)}
+	}
+	return report(err, stderr)
+}
+
+func report(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "relay: error: %v\n", err)
+	var ue usageError
+	var ce *codedError
+	switch {
+	case errors.As(err, &ce):
+		if ce.hint != "" {
+			fmt.Fprintf(stderr, "relay: hint: %s\n", ce.hint)
+		}
+		return ce.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "relay: hint: run `relay help` for commands and settings")
+		return exitUsage
+	}
+	return exitError
+}

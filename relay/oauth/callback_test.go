@@ -1,0 +1,396 @@
+package oauth
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	for name, q := range map[string]url.Values{
+		"missing": {"code": {fakeCode}, "iss": {f.md.Issuer}},
+		"wrong":   {"code": {fakeCode}, "state": {"not-the-state"}, "iss": {f.md.Issuer}},
+		"empty":   {"code": {fakeCode}, "state": {""}, "iss": {f.md.Issuer}},
+		"prefix":  {"code": {fakeCode}, "state": {authParams(t, l).Get("state")[:10]}, "iss": {f.md.Issuer}},
+	} {
+		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
+			t.Errorf("%s state: status %d, want 400", name, status)
+		}
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("a bad state ended the wait: %v", r.err)
+	default:
+	}
+	if n := len(f.requests("/token")); n != 0 {
+		t.Fatalf("a code with a bad state was exchanged (%d token requests)", n)
+	}
+	completes(t, l, ch)
+}
+
+func TestC5_ErrorRedirectEndsLoginAsText(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	q := url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>\x00\nuser said no"},
+		"state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
+	status, hdr, body := hit(t, l, "GET", "/callback", q.Encode())
+	if status != 400 || body != pageFailure || hdr.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("status %d, content type %q, body %q", status, hdr.Get("Content-Type"), body)
+	}
+	if has(body, "script") || has(body, "user said no") || has(body, "access_denied") {
+		t.Fatal("the page reflects the error")
+	}
+	r := result(t, ch)
+	var oe *Error
+	if !errors.Is(r.err, ErrAccessDenied) || !errors.As(r.err, &oe) {
+		t.Fatalf("Wait: %v, want an *Error wrapping ErrAccessDenied", r.err)
+	}
+	if oe.Code != "access_denied" || oe.Description != "<script>alert(1)</script>user said no" {
+		t.Fatalf("error not kept as sanitised text: %+v", oe)
+	}
+	if n := len(f.requests("/token")); n != 0 {
+		t.Fatalf("%d token requests after an error redirect", n)
+	}
+}
+
+func TestC5_AnyErrorCodeEndsLogin(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	q := url.Values{"error": {"temporarily_unavailable"}, "state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
+	hit(t, l, "GET", "/callback", q.Encode())
+	var oe *Error
+	if r := result(t, ch); !errors.As(r.err, &oe) || oe.Code != "temporarily_unavailable" || errors.Is(r.err, ErrAccessDenied) {
+		t.Fatalf("Wait: %v", r.err)
+	}
+}
+
+func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
+	f := newFakeAS(t)
+	t.Run("repeated params are refused and the wait goes on", func(t *testing.T) {
+		l := startLogin(t, f.client())
+		ch := waitAsync(l, context.Background())
+		state := authParams(t, l).Get("state")
+		for _, raw := range []string{
+			"code=a&code=b&state=" + state + "&iss=" + url.QueryEscape(f.md.Issuer),
+			"code=a&state=" + state + "&state=" + state + "&iss=" + url.QueryEscape(f.md.Issuer),
+			"code=a&state=" + state + "&iss=" + url.QueryEscape(f.md.Issuer) + "&iss=x",
+			"code=a&state=" + state + "&x=1&x=2",
+			"code=a;state=" + state,
+			"code=%zz&state=" + state,
+		} {
+			if status, _, _ := hit(t, l, "GET", "/callback", raw); status != 400 {
+				t.Errorf("%q: status %d, want 400", raw, status)
+			}
+		}
+		completes(t, l, ch)
+	})
+	t.Run("code and error with the right state fail the login", func(t *testing.T) {
+		l := startLogin(t, f.client())
+		ch := waitAsync(l, context.Background())
+		q := goodQuery(t, l)
+		q.Set("error", "access_denied")
+		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
+			t.Errorf("status %d, want 400", status)
+		}
+		if r := result(t, ch); !errors.Is(r.err, ErrBadCallback) {
+			t.Fatalf("Wait: %v, want ErrBadCallback", r.err)
+		}
+	})
+	if n := len(f.requests("/token")); n != 1 {
+		t.Fatalf("%d token requests, want 1 (the real redirect only)", n)
+	}
+}
+
+func TestC7_SingleShotListener(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	completes(t, l, ch)
+	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("the listener is still open after the login")
+	}
+	if n := len(f.requests("/token")); n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
+	}
+}
+
+func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	q := goodQuery(t, l).Encode()
+	first := make(chan int, 1)
+	go func() { s, _, _ := hit(t, l, "GET", "/callback", q); first <- s }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !l.isAccepted() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling internal state, not waiting for time
+	}
+	if status, _, body := hit(t, l, "GET", "/callback", q); status != 400 || body != pageRefused {
+		t.Fatalf("second callback: status %d", status)
+	}
+	r := result(t, waitAsync(l, context.Background()))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if s := <-first; s != 200 {
+		t.Fatalf("first callback: status %d", s)
+	}
+	if n := len(f.requests("/token")); n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
+	}
+}
+
+func (l *Login) isAccepted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted
+}
+
+func TestC8_Iss(t *testing.T) {
+	f := newFakeAS(t)
+	iss := f.md.Issuer
+	cases := []struct {
+		name       string
+		advertised bool
+		iss        *string
+		wantErr    error
+	}{
+		{"advertised, matches", true, &iss, nil},
+		{"advertised, missing", true, nil, ErrIssuerMismatch},
+		{"advertised, other", true, ptr("https://evil.example"), ErrIssuerMismatch},
+		{"advertised, trailing slash", true, ptr(iss + "/"), ErrIssuerMismatch},
+		{"not advertised, missing", false, nil, nil},
+		{"not advertised, other", false, ptr("https://evil.example"), ErrIssuerMismatch},
+		{"not advertised, matches", false, &iss, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.client()
+			c.Metadata.AuthorizationResponseIssParameterSupported = tc.advertised
+			l := startLogin(t, c)
+			before := len(f.requests("/token"))
+			ch := waitAsync(l, context.Background())
+			q := goodQuery(t, l)
+			q.Del("iss")
+			if tc.iss != nil {
+				q.Set("iss", *tc.iss)
+			}
+			hit(t, l, "GET", "/callback", q.Encode())
+			r := result(t, ch)
+			if !errors.Is(r.err, tc.wantErr) || (tc.wantErr == nil && r.err != nil) {
+				t.Fatalf("Wait: %v, want %v", r.err, tc.wantErr)
+			}
+			sent := len(f.requests("/token")) - before
+			if tc.wantErr != nil && sent != 0 {
+				t.Fatal("the code was exchanged despite a bad iss")
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestC9_ForeignHostOrMethod(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	good := goodQuery(t, l).Encode()
+	port := l.host[strings.LastIndex(l.host, ":"):]
+	for _, h := range []string{"evil.example" + port, "localhost" + port, "127.0.0.1", "127.0.0.1:1", "[::1]" + port} {
+		if status, _, _ := hit(t, l, "GET", "/callback", good, func(r *http.Request) { r.Host = h }); status != 400 {
+			t.Errorf("Host %q: status %d, want 400", h, status)
+		}
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "HEAD"} {
+		status, hdr, _ := hit(t, l, m, "/callback", good)
+		if status != 405 || hdr.Get("Allow") != "GET" {
+			t.Errorf("%s: status %d, Allow %q, want 405 GET", m, status, hdr.Get("Allow"))
+		}
+	}
+	completes(t, l, ch)
+}
+
+func TestC10_OtherPaths404NoSideEffect(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	good := goodQuery(t, l).Encode()
+	for _, p := range []string{"/", "/favicon.ico", "/callback/", "/Callback", "/x/callback", "//callback"} {
+		if status, _, body := hit(t, l, "GET", p, good); status != 404 || body != pageRefused {
+			t.Errorf("%s: status %d, want 404", p, status)
+		}
+	}
+	if n := len(f.requests("/token")); n != 0 {
+		t.Fatalf("%d token requests from other paths", n)
+	}
+	completes(t, l, ch)
+}
+
+func TestC11_BindsLoopbackOnly(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	addr := l.ln.Addr().(*net.TCPAddr)
+	if !addr.IP.Equal(net.IPv4(127, 0, 0, 1)) || addr.Port == 0 {
+		t.Fatalf("bound %v, want 127.0.0.1 and a real port", addr)
+	}
+	if want := "http://127.0.0.1:" + itoa(addr.Port) + "/callback"; l.RedirectURI() != want || authParams(t, l).Get("redirect_uri") != want {
+		t.Fatalf("redirect_uri %q, want %q", l.RedirectURI(), want)
+	}
+}
+
+func TestC11_FixedPortAndTimeout(t *testing.T) {
+	f := newFakeAS(t)
+	probe, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	if _, err := f.client().StartLogin(context.Background(), port); err == nil {
+		t.Fatal("StartLogin on a busy port succeeded")
+	}
+	probe.Close()
+	l, err := f.client().StartLogin(context.Background(), port)
+	if err != nil {
+		t.Fatalf("StartLogin on a fixed port: %v", err)
+	}
+	if l.RedirectURI() != "http://127.0.0.1:"+itoa(port)+"/callback" {
+		t.Fatalf("redirect %q", l.RedirectURI())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Wait(ctx); !errors.Is(err, ErrLoginTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait: %v, want ErrLoginTimeout", err)
+	}
+	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("the listener is open after the timeout")
+	}
+	if _, err := l.Wait(context.Background()); !errors.Is(err, ErrConfig) {
+		t.Fatalf("second Wait: %v", err)
+	}
+	if _, err := f.client().StartLogin(context.Background(), 70000); !errors.Is(err, ErrConfig) {
+		t.Fatalf("port 70000: %v", err)
+	}
+}
+
+// TestC12_SlowHeadersAndHugeQuery is not parallel: it shortens the header
+// timeout.
+func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
+	old := readHeaderTimeout
+	readHeaderTimeout = 200 * time.Millisecond
+	defer func() { readHeaderTimeout = old }()
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	if l.srv.MaxHeaderBytes == 0 || l.srv.MaxHeaderBytes > 64<<10 || l.srv.ReadHeaderTimeout != 200*time.Millisecond {
+		t.Fatalf("server limits: MaxHeaderBytes %d, ReadHeaderTimeout %v", l.srv.MaxHeaderBytes, l.srv.ReadHeaderTimeout)
+	}
+	ch := waitAsync(l, context.Background())
+
+	conn, err := net.Dial("tcp", l.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write([]byte("GET /callback HTTP/1.1\r\nHost: " + l.host + "\r\nX-Slow: "))
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err == nil {
+		// Go may answer 408 before closing; either way the server ended it.
+		t.Log("server answered the slow request before closing it")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a slow header open")
+	}
+
+	huge := goodQuery(t, l)
+	huge.Set("pad", strings.Repeat("A", 64<<10))
+	if status, _, _ := hit(t, l, "GET", "/callback", huge.Encode()); status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB query: status %d, want 431", status)
+	}
+	long := goodQuery(t, l)
+	long.Set("pad", strings.Repeat("A", maxQuery))
+	if status, _, _ := hit(t, l, "GET", "/callback", long.Encode()); status != 400 {
+		t.Errorf("%d byte query: status %d, want 400", len(long.Encode()), status)
+	}
+	completes(t, l, ch)
+}
+
+func TestC13_StaticPageHeaders(t *testing.T) {
+	f := newFakeAS(t)
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	marker := "<b>reflected-marker</b>"
+	check := func(what string, hdr http.Header, body string) {
+		t.Helper()
+		for k, want := range map[string]string{
+			"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+			"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": pageCSP,
+			"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+		} {
+			if hdr.Get(k) != want {
+				t.Errorf("%s: %s = %q, want %q", what, k, hdr.Get(k), want)
+			}
+		}
+		if has(body, "reflected-marker") || has(body, fakeCode) || has(body, "<script") {
+			t.Errorf("%s: the page reflects a request value", what)
+		}
+	}
+	_, hdr, body := hit(t, l, "GET", "/callback", "state=x&code="+url.QueryEscape(marker))
+	check("refused", hdr, body)
+	_, hdr, body = hit(t, l, "GET", "/"+url.PathEscape(marker), "")
+	check("not found", hdr, body)
+	q := goodQuery(t, l)
+	q.Set("extra", marker)
+	status, hdr, body := hit(t, l, "GET", "/callback", q.Encode())
+	if status != 200 || body != pageSuccess {
+		t.Fatalf("success page: status %d", status)
+	}
+	check("success", hdr, body)
+	if r := result(t, ch); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !strings.Contains(pageCSP, "default-src 'none'") || !strings.Contains(pageCSP, "frame-ancestors 'none'") {
+		t.Fatal("CSP is not strict")
+	}
+}
+
+func TestFailedExchangeShowsFailurePage(t *testing.T) {
+	f := newFakeAS(t)
+	f.setToken(func(url.Values) (int, string) { return 400, `{"error":"invalid_grant"}` })
+	l := startLogin(t, f.client())
+	ch := waitAsync(l, context.Background())
+	if status, _, body := hit(t, l, "GET", "/callback", goodQuery(t, l).Encode()); status != 400 || body != pageFailure {
+		t.Fatalf("status %d, body %q", status, body)
+	}
+	if r := result(t, ch); !errors.Is(r.err, ErrInvalidGrant) {
+		t.Fatalf("Wait: %v", r.err)
+	}
+}
+
+func TestCloseWithoutWait(t *testing.T) {
+	f := newFakeAS(t)
+	l, err := f.client().StartLogin(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Close()
+	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
+		conn.Close()
+		t.Fatal("listener open after Close")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,249 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// Obviously fake secrets the fake server hands out.
+const (
+	fakeCode    = "fake-code-0123456789abcdef"
+	fakeAccess  = "fake-access-token-0123456789"
+	fakeRefresh = "fake-refresh-token-0123456789"
+	fakeRotated = "fake-rotated-refresh-token-0123456789"
+	resourceURL = "https://backend.example/mcp"
+)
+
+// recorded is one request the fake server received.
+type recorded struct {
+	Method, Path string
+	Header       http.Header
+	Form         url.Values // POST body, parsed
+	RawForm      string
+}
+
+// fakeAS is an httptest authorization server that records what it
+// receives. Its token endpoint answers with tokenReply, and a test can
+// replace that function.
+type fakeAS struct {
+	t   *testing.T
+	srv *httptest.Server
+	md  Metadata
+
+	mu         sync.Mutex
+	reqs       []recorded
+	tokenReply func(form url.Values) (int, string)
+	revStatus  int
+	handler    http.Handler // replaces serve when set
+}
+
+// override makes h answer every request (still recorded).
+func (f *fakeAS) override(h http.Handler) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.handler = h
+}
+
+func newFakeAS(t *testing.T) *fakeAS {
+	t.Helper()
+	f := &fakeAS{t: t, revStatus: http.StatusOK}
+	f.tokenReply = f.defaultToken
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	iss := f.srv.URL
+	f.md = Metadata{
+		Issuer: iss, AuthorizationEndpoint: iss + "/authorize", TokenEndpoint: iss + "/token",
+		RevocationEndpoint: iss + "/revoke", CodeChallengeMethodsSupported: []string{"S256"},
+		AuthorizationResponseIssParameterSupported: true,
+	}
+	return f
+}
+
+func (f *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(b))
+	rec := recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form, RawForm: string(b)}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, rec)
+	reply, revStatus, h := f.tokenReply, f.revStatus, f.handler
+	f.mu.Unlock()
+	if h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	switch r.URL.Path {
+	case "/.well-known/oauth-authorization-server":
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(f.md)
+	case "/token":
+		status, body := reply(form)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	case "/revoke":
+		w.WriteHeader(revStatus)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// defaultToken accepts fakeCode and fakeRefresh and rotates the latter.
+func (f *fakeAS) defaultToken(form url.Values) (int, string) {
+	switch {
+	case form.Get("grant_type") == "authorization_code" && form.Get("code") == fakeCode:
+		return 200, `{"access_token":"` + fakeAccess + `","token_type":"Bearer","expires_in":900,"refresh_token":"` + fakeRefresh + `","scope":"notes:read"}`
+	case form.Get("grant_type") == "refresh_token" && form.Get("refresh_token") == fakeRefresh:
+		return 200, `{"access_token":"` + fakeAccess + `-2","token_type":"bearer","expires_in":600,"refresh_token":"` + fakeRotated + `"}`
+	}
+	return 400, `{"error":"invalid_grant","error_description":"unknown code or token"}`
+}
+
+func (f *fakeAS) setToken(fn func(url.Values) (int, string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenReply = fn
+}
+
+// requests returns the recorded requests to path.
+func (f *fakeAS) requests(path string) []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []recorded
+	for _, r := range f.reqs {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// fixedNow is the injected clock of every test client.
+var fixedNow = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func (f *fakeAS) client() *Client {
+	md := f.md
+	return &Client{
+		ClientID: "relay", Scopes: []string{"notes:read", "notes:write"}, Resource: resourceURL,
+		Metadata: &md, HTTP: f.srv.Client(), Now: func() time.Time { return fixedNow },
+	}
+}
+
+// startLogin starts a login on a random port and closes it at cleanup.
+func startLogin(t *testing.T, c *Client) *Login {
+	t.Helper()
+	l, err := c.StartLogin(context.Background(), 0)
+	if err != nil {
+		t.Fatalf("StartLogin: %v", err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// authParams returns the query of the login's authorization URL.
+func authParams(t *testing.T, l *Login) url.Values {
+	t.Helper()
+	u, err := url.Parse(l.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
+// goodQuery is the query of the real redirect for l.
+func goodQuery(t *testing.T, l *Login) url.Values {
+	return url.Values{"code": {fakeCode}, "state": {authParams(t, l).Get("state")}, "iss": {l.c.Metadata.Issuer}}
+}
+
+// hit sends a request to the login's callback server, like a browser.
+func hit(t *testing.T, l *Login, method, path, rawQuery string, mod ...func(*http.Request)) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+l.host+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.RawQuery = rawQuery
+	for _, m := range mod {
+		m(req)
+	}
+	resp, err := (&http.Transport{DisableKeepAlives: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// waitResult is what Wait returned, collected from a goroutine.
+type waitResult struct {
+	tok *Tokens
+	err error
+}
+
+// waitAsync runs Wait in a goroutine, as the relay does while the browser
+// works.
+func waitAsync(l *Login, ctx context.Context) <-chan waitResult {
+	ch := make(chan waitResult, 1)
+	go func() {
+		tok, err := l.Wait(ctx)
+		ch <- waitResult{tok, err}
+	}()
+	return ch
+}
+
+// result takes Wait's result, failing after a generous deadline.
+func result(t *testing.T, ch <-chan waitResult) waitResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return")
+		return waitResult{}
+	}
+}
+
+// completes asserts that the real redirect still completes the login.
+func completes(t *testing.T, l *Login, ch <-chan waitResult) {
+	t.Helper()
+	status, _, body := hit(t, l, "GET", "/callback", goodQuery(t, l).Encode())
+	if status != 200 || body != pageSuccess {
+		t.Fatalf("real redirect: status %d", status)
+	}
+	r := result(t, ch)
+	if r.err != nil || !r.tok.AccessToken.Equal(secret.New(fakeAccess)) {
+		t.Fatalf("Wait after the real redirect: %v", r.err)
+	}
+}
+
+func s256(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func has(s, sub string) bool { return strings.Contains(s, sub) }
+
+func secretOf(s string) secret.Value { return secret.New(s) }
+
+// httpBlock is a handler that hangs until block is closed.
+func httpBlock(block <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+}

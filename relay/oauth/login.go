@@ -1,0 +1,169 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// Login is one interactive login in progress: a loopback listener waiting
+// for the browser's redirect. Create it with Client.StartLogin, show URL to
+// the user, call Wait once, and Close it (Close after Wait is harmless).
+type Login struct {
+	c        Client // a copy, with Metadata checked
+	state    secret.Value
+	pkce     pkce
+	host     string // "127.0.0.1:PORT", the only Host header accepted
+	redirect string
+	authURL  string
+
+	ln      net.Listener
+	srv     *http.Server
+	served  chan struct{} // closed when Serve returns
+	closed  chan struct{} // closed by Close
+	results chan callbackResult
+
+	mu        sync.Mutex
+	accepted  bool // the callback is single-shot (C7)
+	waited    atomic.Bool
+	closeOnce sync.Once
+}
+
+// StartLogin binds the loopback listener on 127.0.0.1 (port 0 picks a free
+// port), then builds the authorization URL: response_type=code, client_id,
+// redirect_uri http://127.0.0.1:PORT/callback, scope, a fresh state, a fresh
+// S256 PKCE challenge, resource and ExtraAuthParams. The listener serves
+// until Wait returns or Close is called.
+func (c *Client) StartLogin(ctx context.Context, port int) (*Login, error) {
+	md, err := c.check()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkLogin(port); err != nil {
+		return nil, err
+	}
+	ln, err := listenLoopback(ctx, port)
+	if err != nil {
+		return nil, err
+	}
+	l := newLogin(*c, ln)
+	mdCopy := *md // the login keeps its own view of the metadata
+	l.c.Metadata = &mdCopy
+	l.authURL = l.buildURL(&mdCopy)
+	l.serve()
+	c.log().Debug("oauth: login started", "client_id", c.ClientID, "redirect_uri", l.redirect, "scopes", c.Scopes)
+	return l, nil
+}
+
+// checkLogin validates what only a login needs.
+func (c *Client) checkLogin(port int) error {
+	if c.Metadata.AuthorizationEndpoint == "" {
+		return fmt.Errorf("%w: no authorization_endpoint", ErrBadMetadata)
+	}
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("%w: callback port %d out of range", ErrConfig, port)
+	}
+	return c.checkExtra()
+}
+
+// listenLoopback binds 127.0.0.1 only, never a wildcard address (C11).
+func listenLoopback(ctx context.Context, port int) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("oauth: listen for the login callback: %w", err)
+	}
+	return ln, nil
+}
+
+func newLogin(c Client, ln net.Listener) *Login {
+	port := ln.Addr().(*net.TCPAddr).Port
+	l := &Login{
+		c: c, state: newState(), pkce: newPKCE(), ln: ln,
+		host:    "127.0.0.1:" + strconv.Itoa(port),
+		served:  make(chan struct{}),
+		closed:  make(chan struct{}),
+		results: make(chan callbackResult, 1),
+	}
+	l.redirect = "http://" + l.host + "/callback"
+	return l
+}
+
+// buildURL makes the authorization URL with x/oauth2.
+func (l *Login) buildURL(md *Metadata) string {
+	conf := oauth2.Config{
+		ClientID:    l.c.ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: md.AuthorizationEndpoint, TokenURL: md.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: l.redirect,
+		Scopes:      l.c.Scopes,
+	}
+	opts := []oauth2.AuthCodeOption{l.pkce.authOption()}
+	if l.c.Resource != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("resource", l.c.Resource))
+	}
+	for k, vs := range l.c.ExtraAuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, vs[0]))
+	}
+	return conf.AuthCodeURL(l.state.Reveal(), opts...)
+}
+
+// URL is the authorization URL to open in the browser and to print. It
+// carries the state and the PKCE challenge, never the verifier.
+func (l *Login) URL() string { return l.authURL }
+
+// RedirectURI is http://127.0.0.1:PORT/callback.
+func (l *Login) RedirectURI() string { return l.redirect }
+
+// Wait blocks until the browser delivers the authorization response, then
+// exchanges the code and returns the tokens. It may be called once. It
+// returns an error wrapping ErrLoginTimeout when ctx ends first, an *Error
+// (ErrAccessDenied for a refusal) when the server redirected with error=,
+// and ErrIssuerMismatch or ErrBadCallback for a bad response. The listener
+// is closed when Wait returns.
+func (l *Login) Wait(ctx context.Context) (*Tokens, error) {
+	if !l.waited.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("%w: Wait called twice", ErrConfig)
+	}
+	defer l.Close()
+	select {
+	case <-ctx.Done():
+		l.c.log().Debug("oauth: login timed out", "client_id", l.c.ClientID)
+		return nil, fmt.Errorf("%w: %w", ErrLoginTimeout, context.Cause(ctx))
+	case res := <-l.results:
+		tok, err := l.finish(ctx, res)
+		res.reply <- err == nil
+		return tok, err
+	}
+}
+
+// finish turns an accepted callback into tokens.
+func (l *Login) finish(ctx context.Context, res callbackResult) (*Tokens, error) {
+	if res.err != nil {
+		l.c.log().Debug("oauth: login failed at the callback", "client_id", l.c.ClientID, "err", res.err)
+		return nil, res.err
+	}
+	return l.exchange(ctx, res.code)
+}
+
+// Close stops the listener. It is safe to call more than once and from
+// any goroutine.
+func (l *Login) Close() error {
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		if l.srv.Shutdown(ctx) != nil {
+			_ = l.srv.Close()
+		}
+		<-l.served
+	})
+	return nil
+}

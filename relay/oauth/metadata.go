@@ -1,0 +1,118 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Metadata is the part of an RFC 8414 authorization server metadata
+// document (or an OpenID Connect discovery document) that the relay uses.
+type Metadata struct {
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
+	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
+	GrantTypesSupported                        []string `json:"grant_types_supported,omitempty"`
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+}
+
+// Discover fetches the metadata of issuer. It tries the well-known URLs in
+// the order of the MCP authorization specification: for an issuer with a
+// path, RFC 8414 with the path inserted, OpenID Connect with the path
+// inserted, then OpenID Connect with the path appended; for an issuer
+// without one, RFC 8414 then OpenID Connect at the root. A 4xx answer moves
+// on to the next URL; any other failure stops discovery.
+//
+// The document's issuer must equal issuer byte for byte (ErrIssuerMismatch,
+// so a trailing slash matters), and the server must advertise S256
+// (ErrNoPKCE). issuer and every endpoint must be https unless on a loopback
+// host (ErrInsecureURL). A fetch that redirects to another host is refused
+// (ErrRedirect), and so is a document over 1 MiB (ErrTooLarge). hc may be
+// nil; a redirect policy is added to a copy of it.
+func Discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, error) {
+	urls, err := metadataURLs(issuer)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	var last error
+	for _, u := range urls {
+		var md Metadata
+		err := getJSON(ctx, hc, u, &md)
+		if isClientError(err) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := md.check(issuer, u); err != nil {
+			return nil, err
+		}
+		return &md, nil
+	}
+	return nil, fmt.Errorf("%w for %s: %w", ErrNoMetadata, issuer, last)
+}
+
+// metadataURLs lists the well-known URLs for issuer, in order.
+func metadataURLs(issuer string) ([]string, error) {
+	u, err := secureURL(issuer)
+	if err != nil {
+		return nil, err
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return nil, fmt.Errorf("%w: issuer %q has a query", ErrConfig, sanitize(issuer, 256))
+	}
+	origin := u.Scheme + "://" + u.Host
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	if path == "" {
+		return []string{
+			origin + "/.well-known/oauth-authorization-server",
+			origin + "/.well-known/openid-configuration",
+		}, nil
+	}
+	return []string{
+		origin + "/.well-known/oauth-authorization-server" + path,
+		origin + "/.well-known/openid-configuration" + path,
+		origin + path + "/.well-known/openid-configuration",
+	}, nil
+}
+
+// check validates a fetched document: the exact issuer (C2), then the
+// rest (C1, C3).
+func (md *Metadata) check(issuer, from string) error {
+	if md.Issuer != issuer {
+		return fmt.Errorf("%w: %s names %q, want %q", ErrIssuerMismatch, from, sanitize(md.Issuer, 256), issuer)
+	}
+	return md.validate()
+}
+
+// validate checks a document however it was obtained: an issuer and a
+// token endpoint are present, every endpoint is secure, and PKCE S256 is
+// advertised.
+func (md *Metadata) validate() error {
+	if md.Issuer == "" || md.TokenEndpoint == "" {
+		return fmt.Errorf("%w: issuer and token_endpoint are required", ErrBadMetadata)
+	}
+	for _, e := range []string{md.Issuer, md.AuthorizationEndpoint, md.TokenEndpoint, md.RevocationEndpoint, md.RegistrationEndpoint, md.DeviceAuthorizationEndpoint} {
+		if e == "" {
+			continue
+		}
+		if _, err := secureURL(e); err != nil {
+			return err
+		}
+	}
+	if !slices.Contains(md.CodeChallengeMethodsSupported, "S256") {
+		return ErrNoPKCE
+	}
+	return nil
+}

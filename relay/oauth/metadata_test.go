@@ -1,0 +1,260 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// mdServer serves metadata documents by path and records the paths asked.
+type mdServer struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []string
+	docs map[string]func(w http.ResponseWriter, r *http.Request)
+}
+
+func newMDServer(t *testing.T) *mdServer {
+	m := &mdServer{docs: map[string]func(http.ResponseWriter, *http.Request){}}
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		m.seen = append(m.seen, r.URL.Path)
+		h := m.docs[r.URL.Path]
+		m.mu.Unlock()
+		if h == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}))
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+func (m *mdServer) doc(path string, md Metadata) {
+	m.docs[path] = func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(md) }
+}
+
+func (m *mdServer) paths() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.seen...)
+}
+
+func goodMD(iss string) Metadata {
+	return Metadata{Issuer: iss, AuthorizationEndpoint: iss + "/authorize", TokenEndpoint: iss + "/token", CodeChallengeMethodsSupported: []string{"S256"}}
+}
+
+func TestDiscoverOrder(t *testing.T) {
+	cases := []struct {
+		name, path, servedAt string
+		want                 []string
+	}{
+		{"root, RFC 8414", "", "/.well-known/oauth-authorization-server", []string{"/.well-known/oauth-authorization-server"}},
+		{"root, OIDC fallback", "", "/.well-known/openid-configuration",
+			[]string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"}},
+		{"path, RFC 8414 inserted", "/tenant1", "/.well-known/oauth-authorization-server/tenant1",
+			[]string{"/.well-known/oauth-authorization-server/tenant1"}},
+		{"path, OIDC inserted", "/tenant1", "/.well-known/openid-configuration/tenant1",
+			[]string{"/.well-known/oauth-authorization-server/tenant1", "/.well-known/openid-configuration/tenant1"}},
+		{"path, OIDC appended", "/tenant1", "/tenant1/.well-known/openid-configuration",
+			[]string{"/.well-known/oauth-authorization-server/tenant1", "/.well-known/openid-configuration/tenant1", "/tenant1/.well-known/openid-configuration"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMDServer(t)
+			iss := m.srv.URL + tc.path
+			m.doc(tc.servedAt, goodMD(iss))
+			md, err := Discover(context.Background(), m.srv.Client(), iss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if md.TokenEndpoint != iss+"/token" || strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
+			}
+		})
+	}
+	t.Run("nothing found", func(t *testing.T) {
+		m := newMDServer(t)
+		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoMetadata) {
+			t.Fatalf("err %v, want ErrNoMetadata", err)
+		}
+	})
+	t.Run("5xx stops discovery", func(t *testing.T) {
+		m := newMDServer(t)
+		m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(502) }
+		m.doc("/.well-known/openid-configuration", goodMD(m.srv.URL))
+		if _, err := Discover(context.Background(), nil, m.srv.URL); err == nil || len(m.paths()) != 1 {
+			t.Fatalf("err %v after %v", err, m.paths())
+		}
+	})
+}
+
+func TestC1_MetadataWithoutS256(t *testing.T) {
+	for name, methods := range map[string][]string{"absent": nil, "plain only": {"plain"}, "lowercase": {"s256"}} {
+		t.Run(name, func(t *testing.T) {
+			m := newMDServer(t)
+			md := goodMD(m.srv.URL)
+			md.CodeChallengeMethodsSupported = methods
+			m.doc("/.well-known/oauth-authorization-server", md)
+			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoPKCE) {
+				t.Fatalf("Discover: %v, want ErrNoPKCE", err)
+			}
+			c := &Client{ClientID: "relay", Metadata: &md}
+			if _, err := c.StartLogin(context.Background(), 0); !errors.Is(err, ErrNoPKCE) {
+				t.Fatalf("StartLogin with hand-made metadata: %v, want ErrNoPKCE", err)
+			}
+			if _, err := c.Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrNoPKCE) {
+				t.Fatalf("Refresh: %v, want ErrNoPKCE", err)
+			}
+		})
+	}
+}
+
+func TestC2_IssuerMismatch(t *testing.T) {
+	m := newMDServer(t)
+	for name, doc := range map[string]string{
+		"other host":     "https://evil.example",
+		"trailing slash": m.srv.URL + "/",
+		"upper case":     strings.ToUpper(m.srv.URL),
+		"other port":     "http://127.0.0.1:1",
+		"empty":          "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			md := goodMD(m.srv.URL)
+			md.Issuer = doc
+			m.doc("/.well-known/oauth-authorization-server", md)
+			m.doc("/.well-known/openid-configuration", goodMD(m.srv.URL))
+			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrIssuerMismatch) {
+				t.Fatalf("err %v, want ErrIssuerMismatch (and no fallback)", err)
+			}
+		})
+	}
+	t.Run("asked with a trailing slash", func(t *testing.T) {
+		m.doc("/.well-known/oauth-authorization-server", goodMD(m.srv.URL))
+		if _, err := Discover(context.Background(), nil, m.srv.URL+"/"); !errors.Is(err, ErrIssuerMismatch) {
+			t.Fatalf("err %v, want ErrIssuerMismatch", err)
+		}
+	})
+}
+
+// refuseTransport fails every request and counts them, so a test can prove
+// nothing left the process.
+type refuseTransport struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (r *refuseTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.n++
+	r.mu.Unlock()
+	return nil, errors.New("network disabled in this test")
+}
+
+func TestC3_InsecureMetadataURL(t *testing.T) {
+	rt := &refuseTransport{}
+	hc := &http.Client{Transport: rt}
+	for _, iss := range []string{"http://auth.example", "http://10.0.0.1", "ftp://auth.example", "auth.example", "https://user:pw@auth.example", "https://auth.example#frag"} {
+		if _, err := Discover(context.Background(), hc, iss); !errors.Is(err, ErrInsecureURL) {
+			t.Errorf("%q: %v, want ErrInsecureURL", iss, err)
+		}
+	}
+	if rt.n != 0 {
+		t.Fatalf("%d requests went out for insecure issuers", rt.n)
+	}
+	if _, err := Discover(context.Background(), hc, "https://auth.example?x=1"); !errors.Is(err, ErrConfig) {
+		t.Errorf("issuer with query: %v", err)
+	}
+}
+
+func TestC3_InsecureEndpointInMetadata(t *testing.T) {
+	for _, field := range []string{"authorization", "token", "revocation"} {
+		m := newMDServer(t)
+		md := goodMD(m.srv.URL)
+		switch field {
+		case "authorization":
+			md.AuthorizationEndpoint = "http://auth.example/authorize"
+		case "token":
+			md.TokenEndpoint = "http://auth.example/token"
+		case "revocation":
+			md.RevocationEndpoint = "http://auth.example/revoke"
+		}
+		m.doc("/.well-known/oauth-authorization-server", md)
+		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrInsecureURL) {
+			t.Errorf("plain http %s endpoint: %v, want ErrInsecureURL", field, err)
+		}
+	}
+}
+
+func TestC3_RedirectToAnotherHost(t *testing.T) {
+	other := newMDServer(t)
+	other.doc("/.well-known/oauth-authorization-server", goodMD(other.srv.URL))
+	m := newMDServer(t)
+	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.srv.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+	}
+	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrRedirect) {
+		t.Fatalf("err %v, want ErrRedirect", err)
+	}
+	if len(other.paths()) != 0 {
+		t.Fatal("the other host was contacted")
+	}
+	t.Run("same host is followed", func(t *testing.T) {
+		m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/meta.json", http.StatusFound)
+		}
+		m.doc("/meta.json", goodMD(m.srv.URL))
+		if _, err := Discover(context.Background(), nil, m.srv.URL); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestC3_HugeMetadata(t *testing.T) {
+	m := newMDServer(t)
+	pad := strings.Repeat(" ", maxBody)
+	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
+		b, _ := json.Marshal(goodMD(m.srv.URL))
+		_, _ = w.Write([]byte(pad))
+		_, _ = w.Write(b)
+	}
+	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "2000000")
+		w.WriteHeader(200)
+	}
+	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("declared length: err %v, want ErrTooLarge", err)
+	}
+}
+
+func TestDiscoverMalformed(t *testing.T) {
+	m := newMDServer(t)
+	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>")) }
+	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
+		t.Fatalf("err %v, want ErrBadMetadata", err)
+	}
+	md := goodMD(m.srv.URL)
+	md.TokenEndpoint = ""
+	m.doc("/.well-known/oauth-authorization-server", md)
+	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
+		t.Fatalf("no token endpoint: err %v, want ErrBadMetadata", err)
+	}
+}
+
+func TestLoopbackHosts(t *testing.T) {
+	for h, want := range map[string]bool{"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true, "LOCALHOST": true,
+		"localhost.evil.example": false, "10.0.0.1": false, "0.0.0.0": false, "example.com": false, "": false} {
+		if isLoopbackHost(h) != want {
+			t.Errorf("isLoopbackHost(%q) = %v", h, !want)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestC17_RefreshSendsResourceAndRotates(t *testing.T) {
+	f := newFakeAS(t)
+	c := f.client()
+	tok, err := c.Refresh(context.Background(), secretOf(fakeRefresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.requests("/token")[0]
+	want := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fakeRefresh}, "client_id": {"relay"}, "resource": {resourceURL}}
+	if got.Form.Encode() != want.Encode() {
+		t.Fatalf("refresh form %v, want exactly %v", redactForm(got.Form), redactForm(want))
+	}
+	if got.Header.Get("Authorization") != "" {
+		t.Fatal("Authorization header on refresh")
+	}
+	if !tok.RefreshToken.Equal(secretOf(fakeRotated)) || !tok.AccessToken.Equal(secretOf(fakeAccess+"-2")) {
+		t.Fatal("rotated refresh token not returned")
+	}
+	if !tok.Expiry.Equal(fixedNow.Add(10*time.Minute)) || strings.Join(tok.Scopes, " ") != "notes:read notes:write" {
+		t.Fatalf("expiry %v, scopes %v", tok.Expiry, tok.Scopes)
+	}
+}
+
+func TestRefreshKeepsTokenWhenNotRotated(t *testing.T) {
+	f := newFakeAS(t)
+	f.setToken(func(url.Values) (int, string) {
+		return 200, `{"access_token":"new","token_type":"Bearer","expires_in":60}`
+	})
+	tok, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.RefreshToken.Equal(secretOf(fakeRefresh)) {
+		t.Fatal("the old refresh token was lost")
+	}
+}
+
+func TestC16_RefreshInvalidGrant(t *testing.T) {
+	f := newFakeAS(t)
+	f.setToken(func(form url.Values) (int, string) {
+		return 400, `{"error":"invalid_grant","error_description":"refresh token ` + form.Get("refresh_token") + ` was revoked"}`
+	})
+	_, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh))
+	var oe *Error
+	if !errors.Is(err, ErrInvalidGrant) || !errors.As(err, &oe) || oe.Code != "invalid_grant" {
+		t.Fatalf("err %v, want an *Error wrapping ErrInvalidGrant", err)
+	}
+	if has(err.Error(), fakeRefresh) {
+		t.Fatal("the error echoes the refresh token")
+	}
+	if n := len(f.requests("/token")); n != 1 {
+		t.Fatalf("%d refresh requests: Refresh must not retry", n)
+	}
+	for _, code := range []string{"invalid_client", "invalid_request", "server_error"} {
+		f.setToken(func(url.Values) (int, string) { return 400, `{"error":"` + code + `"}` })
+		if _, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh)); errors.Is(err, ErrInvalidGrant) || !errors.As(err, &oe) {
+			t.Errorf("%s: %v", code, err)
+		}
+	}
+}
+
+func TestRefreshNeedsAToken(t *testing.T) {
+	f := newFakeAS(t)
+	if _, err := f.client().Refresh(context.Background(), secretOf("")); !errors.Is(err, ErrNoRefreshToken) {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := (&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrConfig) {
+		t.Fatalf("no metadata: %v", err)
+	}
+	if len(f.requests("/token")) != 0 {
+		t.Fatal("a request went out")
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	f := newFakeAS(t)
+	c := f.client()
+	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), "refresh_token"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.requests("/revoke")[0]
+	want := url.Values{"token": {fakeRefresh}, "token_type_hint": {"refresh_token"}, "client_id": {"relay"}}
+	if got.Form.Encode() != want.Encode() || got.Header.Get("Authorization") != "" || got.Method != "POST" {
+		t.Fatalf("revocation request %s %v", got.Method, redactForm(got.Form))
+	}
+	f.mu.Lock()
+	f.revStatus = 503
+	f.mu.Unlock()
+	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrBadResponse) {
+		t.Fatalf("503: %v", err)
+	}
+	c.Metadata.RevocationEndpoint = ""
+	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrNoRevocation) {
+		t.Fatalf("no endpoint: %v", err)
+	}
+}
+
+func TestRevokeIsBounded(t *testing.T) {
+	f := newFakeAS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	block := make(chan struct{})
+	defer close(block)
+	f.override(httpBlock(block))
+	start := time.Now()
+	if err := f.client().Revoke(ctx, secretOf(fakeRefresh), ""); err == nil {
+		t.Fatal("a hanging revocation succeeded")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("revocation was not bounded")
+	}
+}
+
+// redactForm hides values in failure messages.
+func redactForm(v url.Values) []string {
+	var out []string
+	for k := range v {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// Tokens is the result of a code exchange or a refresh. It prints no
+// secret: the tokens are secret.Value.
+type Tokens struct {
+	AccessToken  secret.Value
+	RefreshToken secret.Value // zero when the server issued none
+	TokenType    string       // "Bearer", whatever case the server used
+	Scopes       []string     // granted, or the requested ones if the response named none
+	Expiry       time.Time    // absolute, by the Client's clock; zero when unknown
+}
+
+// maxExpiresIn caps expires_in (ten years) so Expiry cannot overflow.
+const maxExpiresIn = 10 * 365 * 24 * 3600
+
+// tokenJSON is RFC 6749 §5.1 and §5.2 in one: a 200 without access_token
+// but with error is an error too.
+type tokenJSON struct {
+	AccessToken      string      `json:"access_token"`
+	TokenType        string      `json:"token_type"`
+	RefreshToken     string      `json:"refresh_token"`
+	ExpiresIn        json.Number `json:"expires_in"`
+	Scope            string      `json:"scope"`
+	Error            string      `json:"error"`
+	ErrorDescription string      `json:"error_description"`
+}
+
+// token posts form to the token endpoint and decodes the answer. sent are
+// the secrets in form, to scrub from any error description.
+func (c *Client) token(ctx context.Context, form url.Values, requested []string, sent ...secret.Value) (*Tokens, error) {
+	gt := form.Get("grant_type")
+	log := c.log().With("client_id", c.ClientID, "grant_type", gt)
+	log.Debug("oauth: token request", "endpoint", c.Metadata.TokenEndpoint, "resource", form.Get("resource"))
+	status, body, err := c.postForm(ctx, c.Metadata.TokenEndpoint, form)
+	if err != nil {
+		log.Debug("oauth: token request failed", "err", err)
+		return nil, err
+	}
+	tok, err := decodeToken(status, body, c.now(), requested, sent...)
+	if err != nil {
+		log.Debug("oauth: token response refused", "status", status, "err", err)
+		return nil, err
+	}
+	log.Debug("oauth: token response", "status", status, "scopes", tok.Scopes, "expiry", tok.Expiry, "refresh_token_issued", !tok.RefreshToken.IsZero())
+	return tok, nil
+}
+
+// postForm POSTs a form with no Authorization header and without
+// following redirects, and reads at most 1 MiB of the answer.
+func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
+	if _, err := secureURL(endpoint); err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := noRedirectClient(c.httpClient()).Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return 0, nil, fmt.Errorf("%w: %s answered %d", ErrRedirect, endpoint, resp.StatusCode)
+	}
+	body, err := readCapped(resp)
+	if err != nil {
+		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// decodeToken parses a token endpoint answer (C14). It never puts body
+// content in an error, except a sanitised OAuth error code and description.
+func decodeToken(status int, body []byte, now time.Time, requested []string, sent ...secret.Value) (*Tokens, error) {
+	var tj tokenJSON
+	if err := json.Unmarshal(body, &tj); err != nil {
+		return nil, fmt.Errorf("%w: HTTP %d, body is not the expected JSON object", ErrBadResponse, status)
+	}
+	if tj.Error != "" && (status != http.StatusOK || tj.AccessToken == "") {
+		return nil, newError(tj.Error, tj.ErrorDescription, sent...)
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("%w: HTTP %d without an OAuth error", ErrBadResponse, status)
+	}
+	return tj.tokens(now, requested)
+}
+
+// tokens validates a 200 answer and converts it at once to secret.Value.
+func (tj *tokenJSON) tokens(now time.Time, requested []string) (*Tokens, error) {
+	if tj.AccessToken == "" {
+		return nil, fmt.Errorf("%w: no access_token", ErrBadResponse)
+	}
+	if !strings.EqualFold(tj.TokenType, "Bearer") {
+		return nil, fmt.Errorf("%w: token_type %q is not Bearer", ErrBadResponse, sanitize(tj.TokenType, 32))
+	}
+	expiry, err := expiryOf(tj.ExpiresIn, now)
+	if err != nil {
+		return nil, err
+	}
+	scopes := strings.Fields(tj.Scope)
+	if tj.Scope == "" {
+		scopes = append([]string(nil), requested...)
+	}
+	return &Tokens{
+		AccessToken: secret.New(tj.AccessToken), RefreshToken: secret.New(tj.RefreshToken),
+		TokenType: tj.TokenType, Scopes: scopes, Expiry: expiry,
+	}, nil
+}
+
+// expiryOf turns expires_in (seconds, a number or a numeric string) into an
+// absolute time. Absent means unknown: the zero time.
+func expiryOf(n json.Number, now time.Time) (time.Time, error) {
+	if n == "" {
+		return time.Time{}, nil
+	}
+	s, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || s < 0 || s > maxExpiresIn {
+		return time.Time{}, fmt.Errorf("%w: expires_in is not a whole number of seconds in range", ErrBadResponse)
+	}
+	return now.Add(time.Duration(s) * time.Second), nil
+}

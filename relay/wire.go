@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/config"
+	"github.com/keyrelay/keyrelay/relay/forward"
+	"github.com/keyrelay/keyrelay/relay/login"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// parts are the relay's wired components for one command.
+type parts struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	vault  *vault.Vault
+	auth   *login.Interactive
+	broker *broker.Broker
+	fwd    *forward.Client
+}
+
+// newLogger builds the one logger: text to stderr, with the secret
+// ReplaceAttr safety net.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: secret.ReplaceAttr}))
+}
+
+// wire builds the parts. It makes no network call. prompt is the terminal
+// passphrase prompt, nil in serve mode.
+func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, prompt func(context.Context, string) (secret.Value, error)) (*parts, error) {
+	v, err := vault.Open(ctx, vault.Options{Dir: cfg.DataDir, KeySpec: cfg.VaultKey, PassphraseFile: cfg.PassphraseFile,
+		Prompt: prompt, Logger: log.With("component", "vault")})
+	if err != nil {
+		return nil, err
+	}
+	p := &parts{cfg: cfg, log: log, vault: v}
+	p.auth = &login.Interactive{
+		Issuer: cfg.AuthServerURL,
+		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.BackendURL,
+			HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: log.With("component", "oauth")},
+		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
+		Logger: log.With("component", "login"),
+	}
+	p.broker = &broker.Broker{Account: account(cfg), Store: v, Auth: p.auth, Scopes: cfg.Scopes, Logger: log.With("component", "broker")}
+	p.fwd = forward.New(cfg.BackendURL, cfg.BackendTimeout)
+	return p, nil
+}
+
+func account(cfg *config.Config) vault.Account {
+	return vault.Account{Issuer: cfg.AuthServerURL, ClientID: cfg.ClientID, Resource: cfg.BackendURL}
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func joinScopes(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, " ")
+}

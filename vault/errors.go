@@ -1,0 +1,87 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyrelay/keyrelay/platform"
+)
+
+var (
+	// ErrNotFound: no record for the account, or no item in the keychain.
+	ErrNotFound = errors.New("vault: not found")
+
+	// ErrUnavailable: there is no OS keychain in this session (for example no
+	// D-Bus session bus on Linux). It is the only keychain error that lets
+	// the vault fall back to another key source, and only at first login.
+	ErrUnavailable = errors.New("vault: keychain unavailable")
+
+	// ErrLocked: the keychain is locked, refused access, or did not answer
+	// within the timeout. It never causes a fallback.
+	ErrLocked = errors.New("vault: keychain locked or not responding")
+
+	// ErrNoKeySource: the vault needs a key and none can be used. The error
+	// text names the options.
+	ErrNoKeySource = errors.New("vault: no key source")
+
+	// ErrKeySource: the key source recorded in vault.json cannot be used as
+	// configured now (for example RELAY_VAULT_KEY names a different kind, or
+	// the key command failed). The vault never migrates silently.
+	ErrKeySource = errors.New("vault: key source")
+
+	// ErrWrongKey: the key source returned a key that is not the one this
+	// vault was created with.
+	ErrWrongKey = errors.New("vault: key does not match this vault")
+
+	// ErrWrongPassphrase: the passphrase does not unwrap key.age.
+	ErrWrongPassphrase = errors.New("vault: wrong passphrase")
+
+	// ErrCorrupt: a vault file could not be read or decrypted. Errors
+	// wrapping it are *CorruptError; the file has been moved aside.
+	ErrCorrupt = errors.New("vault: corrupt vault file")
+
+	// ErrKeyLost: vault.json names a key that its source no longer has.
+	ErrKeyLost = errors.New("vault: vault key is gone from its key source")
+
+	// ErrInsecure: a path was refused for its type, owner or permissions.
+	// Errors wrapping it are *platform.PermissionError.
+	ErrInsecure = platform.ErrInsecure
+)
+
+// CorruptError reports a vault file that could not be used. The files were
+// kept, renamed with a timestamp suffix, so the next login starts a fresh
+// vault; Wipe removes them.
+type CorruptError struct {
+	File    string   // the file that failed, e.g. "tokens.age"
+	MovedTo []string // where the affected files were moved
+	Err     error    // why; never contains file contents
+}
+
+func (e *CorruptError) Error() string {
+	msg := fmt.Sprintf("vault: %s is unusable (%v)", e.File, e.Err)
+	if len(e.MovedTo) > 0 {
+		msg += "; moved aside to " + strings.Join(e.MovedTo, ", ") + "; log in again to start a new vault"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Unwrap returns the cause.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// FormatError reports malformed vault file content. It carries only a byte
+// offset and a fixed reason, never the content.
+type FormatError struct {
+	Offset int64  // byte offset into the decrypted content, -1 if unknown
+	Reason string // from a fixed set of messages
+}
+
+func (e *FormatError) Error() string {
+	if e.Offset < 0 {
+		return "malformed vault data: " + e.Reason
+	}
+	return fmt.Sprintf("malformed vault data at byte %d: %s", e.Offset, e.Reason)
+}

@@ -1,0 +1,196 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// Helper processes: the test binary re-executes itself with
+// VAULT_TEST_HELPER set to run one of these instead of the tests.
+func TestMain(m *testing.M) {
+	switch h := os.Getenv("VAULT_TEST_HELPER"); h {
+	case "":
+		os.Exit(m.Run())
+	default:
+		if err := runHelper(h); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+func runHelper(name string) error {
+	ctx := context.Background()
+	opts := Options{Dir: os.Getenv("VAULT_TEST_DIR"), KeySpec: os.Getenv("VAULT_TEST_KEYSPEC")}
+	if svc := os.Getenv("VAULT_TEST_SERVICE"); svc != "" {
+		opts.Keychain = &OSKeychain{Service: svc}
+	}
+	v, err := Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "count": // increment the counter N times
+		n, _ := strconv.Atoi(os.Getenv("VAULT_TEST_N"))
+		for range n {
+			if err := v.Update(ctx, testAcct, increment); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "crash": // die between writing the temp file and renaming it
+		v.beforeRename = func() {
+			p, _ := os.FindProcess(os.Getpid())
+			p.Kill()
+			select {}
+		}
+		return v.Update(ctx, testAcct, setAccess(os.Getenv("VAULT_TEST_TOKEN")))
+	case "write": // store a token set
+		return v.Update(ctx, testAcct, setAccess(os.Getenv("VAULT_TEST_TOKEN")))
+	}
+	return fmt.Errorf("unknown helper %q", name)
+}
+
+// helper starts this test binary as helper process name.
+func helper(t *testing.T, name string, env ...string) *os.Process {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := &os.ProcAttr{
+		Env:   append(append(os.Environ(), "VAULT_TEST_HELPER="+name), env...),
+		Files: []*os.File{nil, os.Stderr, os.Stderr},
+	}
+	p, err := os.StartProcess(exe, []string{exe, "-test.run=^$"}, attr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func waitHelper(t *testing.T, p *os.Process) *os.ProcessState {
+	t.Helper()
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+var testAcct = Account{Issuer: "https://auth.example.test", Resource: "https://mcp.example.test/mcp"}
+
+func increment(cur *Record) (*Record, error) {
+	n := 0
+	if cur != nil {
+		n, _ = strconv.Atoi(cur.AccessToken.Reveal())
+	} else {
+		cur = &Record{TokenType: "Bearer"}
+	}
+	cur.AccessToken = secret.New(strconv.Itoa(n + 1))
+	return cur, nil
+}
+
+func setAccess(tok string) func(*Record) (*Record, error) {
+	return func(*Record) (*Record, error) {
+		return &Record{AccessToken: secret.New(tok), TokenType: "Bearer"}, nil
+	}
+}
+
+// fakeToken returns an obviously fake, unique token string.
+func fakeToken(kind string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "fake-" + kind + "-" + hex.EncodeToString(b[:])
+}
+
+func fakeRecord() *Record {
+	return &Record{
+		AccessToken:  secret.New(fakeToken("access")),
+		RefreshToken: secret.New(fakeToken("refresh")),
+		TokenType:    "Bearer",
+		Scopes:       []string{"mcp:tools", "offline_access"},
+		Subject:      "user-123",
+		Expiry:       time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+		Registration: &Registration{
+			ClientID:     "dyn-client-1",
+			ClientSecret: secret.New(fakeToken("client-secret")),
+			RedirectURIs: []string{"http://127.0.0.1/callback"},
+			IssuedAt:     time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC),
+		},
+	}
+}
+
+// newDir returns a fresh, not yet existing data directory.
+func newDir(t *testing.T) string { return filepath.Join(t.TempDir(), "data") }
+
+// openMem opens a vault in a new directory with an in-memory keychain.
+func openMem(t *testing.T) (*Vault, *MemKeychain) {
+	t.Helper()
+	kc := NewMemKeychain()
+	v, err := Open(context.Background(), Options{Dir: newDir(t), Keychain: kc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, kc
+}
+
+// keyFile writes a fresh age identity file (0600) and returns its spec.
+func keyFile(t *testing.T) (spec string, id *age.X25519Identity) {
+	t.Helper()
+	id, _ = age.GenerateX25519Identity()
+	p := filepath.Join(t.TempDir(), "vault-key.txt")
+	content := "# created: test\n# public key: " + id.Recipient().String() + "\n" + id.String() + "\n"
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "file:" + p, id
+}
+
+// dirNames lists the names in dir.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func mustUpdate(t *testing.T, v *Vault, acct Account, r *Record) {
+	t.Helper()
+	if err := v.Update(context.Background(), acct, func(*Record) (*Record, error) { return r, nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err error, targets ...error) {
+	t.Helper()
+	for _, target := range targets {
+		if !errors.Is(err, target) {
+			t.Fatalf("err = %v; want errors.Is(err, %v)", err, target)
+		}
+	}
+}
+
+func setAccessRecord(tok string) *Record {
+	r, _ := setAccess(tok)(nil)
+	return r
+}

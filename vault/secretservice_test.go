@@ -1,0 +1,125 @@
+//go:build linux
+
+package vault
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// requireSecretService skips unless a real Secret Service answers (run the
+// tests through scripts/with-secret-service.sh). Under CI=true it fails
+// instead, so CI cannot silently skip the real-keychain tests.
+func requireSecretService(t *testing.T) {
+	t.Helper()
+	_, err := (&OSKeychain{Service: "keyrelay-probe"}).Get(context.Background(), "probe")
+	if err == nil || errors.Is(err, ErrNotFound) {
+		return
+	}
+	msg := "no Secret Service (run through scripts/with-secret-service.sh): " + err.Error()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// secretToolSearch lists keyrelay items as secret-tool sees them, without
+// ever returning secret values.
+func secretToolSearch(t *testing.T) []string {
+	t.Helper()
+	out, _ := exec.Command("secret-tool", "search", "--all", "service", DefaultService).CombinedOutput()
+	var labels []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "attribute.username = ") {
+			labels = append(labels, strings.TrimPrefix(line, "attribute.username = "))
+		}
+	}
+	return labels
+}
+
+func TestSecretServiceKeychainRoundTrip(t *testing.T) {
+	requireSecretService(t)
+	ctx := context.Background()
+	k := &OSKeychain{Service: "keyrelay-test-roundtrip"}
+	t.Cleanup(func() { k.DeleteAll(ctx) })
+	if _, err := k.Get(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
+	}
+	if err := k.Set(ctx, "a", secret.New("fake-value-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Set(ctx, "a", secret.New("fake-value-2")); err != nil { // replaces
+		t.Fatal(err)
+	}
+	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
+		t.Fatalf("Get = %v", err)
+	}
+	if err := k.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after DeleteAll = %v", err)
+	}
+	if err := k.DeleteAll(ctx); err != nil {
+		t.Fatalf("DeleteAll with no items = %v", err)
+	}
+}
+
+// TestSecretServiceEndToEnd is the "done when" under a real
+// gnome-keyring: a token set written by one process is read by another;
+// tokens.age is an age file and nothing secret is in plaintext under the
+// data directory; Wipe leaves no keychain item (as secret-tool sees it) and
+// nothing but the lock file.
+func TestSecretServiceEndToEnd(t *testing.T) {
+	requireSecretService(t)
+	ctx := context.Background()
+	if len(secretToolSearch(t)) != 0 {
+		t.Fatal("keyrelay items exist before the test; is this the throwaway keyring?")
+	}
+	dir := newDir(t)
+	tok := fakeToken("access")
+	st := waitHelper(t, helper(t, "write", "VAULT_TEST_DIR="+dir, "VAULT_TEST_TOKEN="+tok))
+	if !st.Success() {
+		t.Fatalf("writer process failed: %v", st)
+	}
+
+	v, err := Open(ctx, Options{Dir: dir}) // the real OS keychain, default service
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Get(ctx, testAcct)
+	if err != nil || got.AccessToken.Reveal() != tok {
+		t.Fatalf("reader process: Get = %v", err)
+	}
+	m := mustMeta(t, v)
+	if m.KeySource != KindKeychain {
+		t.Fatalf("key source %q, want keychain", m.KeySource)
+	}
+	items := secretToolSearch(t)
+	if !slices.Equal(items, []string{keychainAccount(m.ID)}) {
+		t.Fatalf("secret-tool sees %v, want the one vault key item", items)
+	}
+	key, err := (&OSKeychain{}).Get(ctx, keychainAccount(m.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEncryptedAtRest(t, dir, []string{tok, key.Reveal()})
+
+	rep, err := v.Wipe(ctx)
+	if err != nil {
+		t.Fatalf("Wipe = %v (%+v)", err, rep)
+	}
+	if items := secretToolSearch(t); len(items) != 0 {
+		t.Fatalf("after Wipe secret-tool still finds %v", items)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{fileLock}) {
+		t.Fatalf("after Wipe the data dir holds %v", names)
+	}
+}

@@ -1,0 +1,79 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestWipe(t *testing.T) {
+	ctx := context.Background()
+	t.Run("removes everything but the lock", func(t *testing.T) {
+		v, kc := openMem(t)
+		mustUpdate(t, v, testAcct, fakeRecord())
+		write(t, v.path(".tokens.age.tmp-123"), []byte("x"))
+		write(t, v.path("tokens.age.corrupt-20260101T000000Z"), []byte("x"))
+		rep, err := v.Wipe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kc.Len() != 0 {
+			t.Fatal("keychain item left")
+		}
+		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
+			t.Fatalf("left %v", names)
+		}
+		if len(rep.Steps) != 6 || rep.Steps[0].Outcome != Removed || !strings.Contains(rep.Steps[0].What, "keychain") {
+			t.Fatalf("report %+v: keychain must come first, then each file", rep.Steps)
+		}
+		if _, err := v.Get(ctx, testAcct); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get after Wipe = %v", err)
+		}
+		mustUpdate(t, v, testAcct, fakeRecord()) // a new login works
+	})
+	t.Run("locked keychain is a failure", func(t *testing.T) {
+		v, kc := openMem(t)
+		mustUpdate(t, v, testAcct, fakeRecord())
+		kc.SetErr(errLocked())
+		rep, err := v.Wipe(ctx)
+		var we *WipeError
+		if !errors.As(err, &we) || !errors.Is(err, ErrWipeIncomplete) || !errors.Is(err, ErrLocked) {
+			t.Fatalf("Wipe = %v, want *WipeError wrapping ErrLocked", err)
+		}
+		if !strings.Contains(err.Error(), "keychain") || len(rep.Failed()) != 1 {
+			t.Fatalf("error must name the keychain item: %v", err)
+		}
+		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
+			t.Fatalf("files not removed after the keychain failed: %v", names)
+		}
+	})
+	t.Run("unavailable keychain fails when it holds the key", func(t *testing.T) {
+		v, kc := openMem(t)
+		mustUpdate(t, v, testAcct, fakeRecord())
+		kc.SetErr(errUnavailable())
+		_, err := v.Wipe(ctx)
+		wantErr(t, err, ErrWipeIncomplete, ErrUnavailable)
+	})
+	t.Run("unavailable keychain is skipped for other sources", func(t *testing.T) {
+		spec, _ := keyFile(t)
+		kc := NewMemKeychain()
+		v, _ := Open(ctx, Options{Dir: newDir(t), KeySpec: spec, Keychain: kc})
+		mustUpdate(t, v, testAcct, fakeRecord())
+		kc.SetErr(errUnavailable())
+		rep, err := v.Wipe(ctx)
+		if err != nil || rep.Steps[0].Outcome != Skipped {
+			t.Fatalf("Wipe = %+v, %v", rep, err)
+		}
+		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
+			t.Fatalf("left %v", names)
+		}
+	})
+	t.Run("empty vault", func(t *testing.T) {
+		v, _ := openMem(t)
+		if _, err := v.Wipe(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
