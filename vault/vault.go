@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -229,4 +230,16 @@ func (v *Vault) Prepare(ctx context.Context) error {
 	}
 	_, err = v.keyFor(ctx, m)
 	return err
+}
+
+// Version identifies the current tokens.age without reading or decrypting
+// it: its size and modification time, or "" when there is none. A caller
+// that keeps a record in memory compares versions to notice a logout or a
+// refresh by another process. It takes no lock and costs one stat.
+func (v *Vault) Version() string {
+	fi, err := os.Stat(v.path(fileTokens))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size())
 }

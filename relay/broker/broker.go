@@ -39,6 +39,9 @@ type Store interface {
 	Get(ctx context.Context, acct vault.Account) (vault.Record, error)
 	Update(ctx context.Context, acct vault.Account, fn func(*vault.Record) (*vault.Record, error)) error
 	Prepare(ctx context.Context) error
+	// Version changes whenever the stored records change, in this process
+	// or another. It must be cheap: it is read on every call.
+	Version() string
 }
 
 var _ Store = (*vault.Vault)(nil)
@@ -55,8 +58,9 @@ type Broker struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 
-	mu  sync.Mutex
-	mem *vault.Record
+	mu         sync.Mutex
+	mem        *vault.Record
+	memVersion string // Store.Version() when mem was read or written
 }
 
 // request is what a caller needs from an acquisition.
@@ -98,7 +102,7 @@ func (b *Broker) heldScopes() []string {
 func (b *Broker) acquire(ctx context.Context, req request, ui UI) (secret.Value, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.usable(b.mem, req) {
+	if b.current() && b.usable(b.mem, req) {
 		return b.mem.AccessToken, nil
 	}
 	if err := b.Store.Prepare(ctx); err != nil {
@@ -117,8 +121,15 @@ func (b *Broker) acquire(ctx context.Context, req request, ui UI) (secret.Value,
 	if err != nil {
 		return secret.Value{}, err
 	}
-	b.mem = out
+	b.mem, b.memVersion = out, b.Store.Version()
 	return out.AccessToken, nil
+}
+
+// current reports whether the memory copy still matches the store: a
+// logout or a refresh by another relay changes the store's version, and
+// the next call then reads the store again.
+func (b *Broker) current() bool {
+	return b.mem != nil && b.memVersion == b.Store.Version()
 }
 
 // renew refreshes cur if it can, else logs in. It runs under the vault lock.
@@ -179,7 +190,7 @@ func (b *Broker) expiring(r *vault.Record) bool {
 func (b *Broker) Cached(ctx context.Context) (vault.Record, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.mem != nil {
+	if b.current() {
 		return *b.mem, nil
 	}
 	r, err := b.Store.Get(ctx, b.Account)

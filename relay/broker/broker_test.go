@@ -257,3 +257,19 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 		t.Fatal("a login was done for tokens that could not be stored")
 	}
 }
+
+func TestLogoutElsewhereIsNoticed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	kc := vault.NewMemKeychain()
+	clk := &clock{t: time.Now()}
+	fa := &fakeAuth{clk: clk, ttl: time.Hour}
+	b := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
+	mustToken(t, b)
+	other := openVault(t, dir, kc, clk) // `relay logout` in another process
+	if _, err := other.Wipe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustToken(t, b); got != "access-2" || fa.logins.Load() != 2 {
+		t.Fatalf("token kept after a logout elsewhere: %s, logins %d", got, fa.logins.Load())
+	}
+}

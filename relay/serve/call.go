@@ -21,8 +21,7 @@ func tokenZero() secret.Value { return secret.Value{} }
 func (s *Server) handler(name string) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		if s.cfg.ConfigErr != nil {
-			return mcp.NewToolResultError("keyrelay is not configured: " + s.cfg.ConfigErr.Error() +
-				". Set it in the env of this MCP server's configuration."), nil
+			return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr)), nil
 		}
 		args, err := json.Marshal(req.GetRawArguments())
 		if err != nil || (len(args) > 0 && args[0] != '{' && string(args) != "null") {
@@ -70,6 +69,10 @@ func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui
 		return nil, err
 	}
 	return s.cfg.Backend.CallTool(ctx, name, args, tok)
+}
+
+func configMessage(err error) string {
+	return "keyrelay is not configured: " + err.Error() + ". Set it in the env of this MCP server's configuration."
 }
 
 // message is the text a person sees for a failed call.

@@ -74,8 +74,12 @@ func New(cfg Config) *Server {
 		if !s.known(req.Params.Name) {
 			s.refreshTools(ctx, true)
 		}
+		if !s.known(req.Params.Name) {
+			s.placeholder(req.Params.Name)
+		}
 	})
 	s.mcp = server.NewMCPServer("keyrelay", cfg.Version,
+		server.WithPaginationLimit(1000),
 		server.WithToolCapabilities(true),
 		server.WithLogging(),
 		server.WithRecovery(),
@@ -83,7 +87,39 @@ func New(cfg Config) *Server {
 		server.WithInstructions("keyrelay forwards these tools to an OAuth-protected backend. "+
 			"When a tool needs a sign-in, a browser opens; if it cannot, the tool result contains the URL to open."),
 	)
+	if cfg.ConfigErr != nil {
+		// Nothing can be listed; show the reason as a tool, so the person
+		// sees it in the client.
+		s.placeholder(statusTool)
+	}
 	return s
+}
+
+// statusTool is listed when the relay cannot list the backend's tools.
+const statusTool = "keyrelay_status"
+
+// placeholder registers name with a handler that explains why the tool
+// cannot be called: a bad configuration, or a backend that could not list
+// its tools. It is replaced by the backend's list once one is fetched.
+func (s *Server) placeholder(name string) {
+	if len(name) > 128 {
+		return
+	}
+	s.mu.Lock()
+	s.tools[name] = forward.Tool{Name: name}
+	s.names = "" // the next successful list re-registers everything
+	s.mu.Unlock()
+	s.mcp.AddTool(mcp.NewToolWithRawSchema(name, "keyrelay cannot reach or use the backend; call this to see why", json.RawMessage(`{"type":"object"}`)),
+		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if s.cfg.ConfigErr != nil {
+				return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr)), nil
+			}
+			_, err := s.cfg.Backend.ListTools(ctx, zeroToken)
+			if err == nil {
+				return mcp.NewToolResultError("the backend is reachable again; list the tools anew"), nil
+			}
+			return mcp.NewToolResultError("keyrelay cannot list the backend's tools: " + message(err)), nil
+		})
 }
 
 // Serve runs the stdio protocol on in and out until in ends or ctx ends.

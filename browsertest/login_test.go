@@ -1,0 +1,219 @@
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"golang.org/x/oauth2"
+)
+
+// flow is one authorization request: the client config, its PKCE verifier
+// and state, and the URL the browser opens.
+type flow struct {
+	cfg      *oauth2.Config
+	verifier string
+	state    string
+	authURL  string
+}
+
+// newFlow builds the authorization URL the way the relay will: client
+// "relay", loopback redirect to the catcher, PKCE S256, a random state and
+// the backend as the RFC 8707 resource.
+func newFlow(t *testing.T, md *authserver.Metadata, be *backend, c *catcher) *flow {
+	t.Helper()
+	f := &flow{
+		cfg: &oauth2.Config{
+			ClientID:    "relay",
+			RedirectURL: c.RedirectURI,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   md.AuthorizationEndpoint,
+				TokenURL:  md.TokenEndpoint,
+				AuthStyle: oauth2.AuthStyleInParams,
+			},
+		},
+		verifier: oauth2.GenerateVerifier(),
+		state:    randomHex(t, 16),
+	}
+	f.authURL = f.cfg.AuthCodeURL(f.state,
+		oauth2.S256ChallengeOption(f.verifier),
+		oauth2.SetAuthURLParam("resource", be.URL))
+	return f
+}
+
+// signIn opens the authorization URL in the browser, checks the login page,
+// signs in and waits for the consent page. With shots set, it saves
+// login.png and consent.png there.
+func signIn(bctx context.Context, t *testing.T, f *flow, be *backend, shots string) {
+	t.Helper()
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(f.authURL),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("login")),
+	); err != nil {
+		t.Fatalf("login page: %v (at %s)", err, where(bctx))
+	}
+	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/login") {
+		t.Fatalf("login page is at %s, want %s/login", loc, be.URL)
+	}
+	if shots != "" {
+		screenshot(bctx, t, shots, "login.png")
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("username"), be.User),
+		chromedp.SendKeys(chromedp.ID("password"), be.Password),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.WaitVisible(chromedp.ID("deny")),
+	); err != nil {
+		t.Fatalf("sign in and reach consent: %v (at %s)", err, where(bctx))
+	}
+	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/consent") {
+		t.Fatalf("consent page is at %s, want %s/consent", loc, be.URL)
+	}
+	// The consent page names the user it will act as.
+	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body")))
+	if err != nil {
+		t.Fatalf("consent text: %v", err)
+	}
+	if !strings.Contains(text, be.User) {
+		t.Errorf("consent page does not name the user %q: %q", be.User, text)
+	}
+	if shots != "" {
+		screenshot(bctx, t, shots, "consent.png")
+	}
+}
+
+// where returns the browser's current URL without its query, so a failure
+// message never carries a code or state.
+func where(bctx context.Context) string {
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return stripQuery(loc)
+}
+
+// TestRealBrowserLoginConsentWhoami signs in as alice in headless Chromium
+// on the authorization server's real pages, allows consent, catches the
+// redirect on a loopback listener, exchanges the code with PKCE and the
+// resource, and calls whoami with the access token.
+func TestRealBrowserLoginConsentWhoami(t *testing.T) {
+	chromiumPath(t) // skip (or fail under CI) before any work
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+
+	be := startBackend(t)
+	md := be.metadata(ctx, t)
+	if !md.AuthorizationResponseIssParameterSupported {
+		t.Fatal("metadata does not advertise authorization_response_iss_parameter_supported")
+	}
+	c := startCatcher(t)
+	f := newFlow(t, md, be, c)
+	shots := screenshotDir(t)
+	bctx := newBrowser(ctx, t)
+
+	signIn(bctx, t, f, be, shots)
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
+		t.Fatalf("click allow: %v", err)
+	}
+	q := c.wait(ctx, t)
+
+	// The browser followed the 303 and shows the catcher's page.
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#result[data-outcome="allowed"]`))); err != nil {
+		t.Fatalf("success page: %v (at %s)", err, where(bctx))
+	}
+	if loc := where(bctx); loc != c.RedirectURI {
+		t.Errorf("browser ended at %s, want %s", loc, c.RedirectURI)
+	}
+	screenshot(bctx, t, shots, "success.png")
+
+	if got := q.Get("state"); got != f.state {
+		t.Fatalf("callback state = %q, want the request's state", got)
+	}
+	if got := q.Get("iss"); got != be.URL {
+		t.Fatalf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
+	}
+	if q.Has("error") {
+		t.Fatalf("callback has error=%q", q.Get("error"))
+	}
+	code := q.Get("code")
+	if code == "" {
+		t.Fatal("callback has no code")
+	}
+
+	tok, err := f.cfg.Exchange(ctx, code,
+		oauth2.VerifierOption(f.verifier),
+		oauth2.SetAuthURLParam("resource", be.URL))
+	if err != nil {
+		t.Fatalf("exchange the code: %v", err)
+	}
+	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") {
+		t.Fatalf("token response: type %q, access token present %v", tok.TokenType, tok.AccessToken != "")
+	}
+
+	status, res, err := be.callTool(ctx, "whoami", tok.AccessToken)
+	if err != nil {
+		t.Fatalf("whoami: %v", err)
+	}
+	if status != http.StatusOK || res.IsError || len(res.Content) == 0 {
+		t.Fatalf("whoami: status %d, isError %v, %d content items", status, res.IsError, len(res.Content))
+	}
+	var who struct {
+		Subject  string `json:"subject"`
+		ClientID string `json:"client_id"`
+		Issuer   string `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(res.Content[0].Text), &who); err != nil {
+		t.Fatalf("whoami text is not JSON: %v", err)
+	}
+	if who.Subject != "alice" || who.ClientID != "relay" || who.Issuer != be.URL {
+		t.Fatalf("whoami = subject %q, client %q, issuer %q; want alice, relay, %s", who.Subject, who.ClientID, who.Issuer, be.URL)
+	}
+
+	// The code is single-use: a second exchange fails.
+	if _, err := f.cfg.Exchange(ctx, code, oauth2.VerifierOption(f.verifier),
+		oauth2.SetAuthURLParam("resource", be.URL)); err == nil {
+		t.Error("a second exchange of the same code succeeded")
+	}
+}
+
+// TestRealBrowserDenyConsent signs in and presses Deny: the redirect carries
+// error=access_denied, the request's state and the issuer, and no code.
+func TestRealBrowserDenyConsent(t *testing.T) {
+	chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+
+	be := startBackend(t)
+	md := be.metadata(ctx, t)
+	c := startCatcher(t)
+	f := newFlow(t, md, be, c)
+	bctx := newBrowser(ctx, t)
+
+	signIn(bctx, t, f, be, "")
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))); err != nil {
+		t.Fatalf("click deny: %v", err)
+	}
+	q := c.wait(ctx, t)
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#result[data-outcome="refused"]`))); err != nil {
+		t.Fatalf("refused page: %v (at %s)", err, where(bctx))
+	}
+	if got := q.Get("error"); got != "access_denied" {
+		t.Fatalf("callback error = %q, want access_denied", got)
+	}
+	if got := q.Get("state"); got != f.state {
+		t.Fatalf("callback state = %q, want the request's state", got)
+	}
+	if got := q.Get("iss"); got != be.URL {
+		t.Errorf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
+	}
+	if q.Has("code") {
+		t.Fatal("a denied consent returned a code")
+	}
+}
