@@ -8,15 +8,15 @@ FUZZTIME ?= 10s
 .PHONY: build test lint cross demo bench fuzz clean deps
 
 build:
-	$(GO) build -o $(BIN)/ ./backend ./relay 2>/dev/null || $(GO) build -o $(BIN)/ ./backend
+	$(GO) build -o $(BIN)/ ./backend ./relay
 
 # Runs every test with the race detector inside a private D-Bus session with
 # a real, throwaway gnome-keyring (scripts/with-secret-service.sh).
 test:
-	./scripts/with-secret-service.sh $(GO) test -race -count=1 ./...
+	./scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m ./...
 	@for m in $(dir $(NESTED)); do \
 		echo "== $$m"; \
-		(cd $$m && ../scripts/with-secret-service.sh $(GO) test -race -count=1 ./...) || exit 1; \
+		(cd $$m && ../scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
 	done
 
 lint: cross

@@ -117,6 +117,12 @@ func waitNoProcesses(root string, limit time.Duration) []int {
 // handlers get --database under XDG_CONFIG_HOME.
 func processesUsing(root string) []int {
 	want := []byte(root + string(filepath.Separator))
+	return processesMatching(func(cmdline []byte) bool { return bytes.Contains(cmdline, want) })
+}
+
+// processesMatching lists the live processes, other than this one, whose
+// NUL-separated command line satisfies match.
+func processesMatching(match func(cmdline []byte) bool) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil // no procfs: nothing to check
@@ -132,7 +138,7 @@ func processesUsing(root string) []int {
 		if err != nil {
 			continue
 		}
-		if bytes.Contains(cmdline, want) {
+		if match(cmdline) {
 			pids = append(pids, pid)
 		}
 	}

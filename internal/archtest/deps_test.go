@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"backend/tool":   {"backend/bearer", "internal/"},
 	"backend":        {"backend/", "internal/"},
 	"relay":          {"relay", "vault", "platform", "internal/"},
+	"demo":           {"internal/"},
 }
 
 func rule(pkg string) []string {

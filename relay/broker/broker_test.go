@@ -123,7 +123,7 @@ func TestValidTokenReusedWithoutLogin(t *testing.T) {
 	}
 }
 
-func TestExpiredTokenRefreshedAndRotationStored(t *testing.T) {
+func TestC15_ExpiredTokenRefreshedAndRotationStored(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
 	clk.Add(9*time.Minute + 30*time.Second) // inside the 1-minute margin
@@ -163,7 +163,7 @@ func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 	}
 }
 
-func TestConcurrentExpiredCallsRefreshOnce(t *testing.T) {
+func TestC15_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
 	clk.Add(time.Hour)
@@ -179,7 +179,7 @@ func TestConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	}
 }
 
-func TestTwoBrokersOnOneVaultLoginOnce(t *testing.T) {
+func TestC15_TwoBrokersOnOneVaultLoginOnce(t *testing.T) {
 	// Two relays (two Vault handles on one directory, as two processes
 	// would have) log in once between them.
 	dir := filepath.Join(t.TempDir(), "data")

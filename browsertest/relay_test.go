@@ -1,0 +1,523 @@
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/chromedp/chromedp"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// relayTestTimeout bounds TestRealBrowserThroughRelay as a whole, from the
+// backend's start to the relay's exit. It is longer than testTimeout: the
+// relay's login, its code exchange and two backend calls come on top of a
+// browser sign-in. The relay's own login timeout (relayLoginTimeout) is
+// shorter, so a stuck login fails inside the relay first.
+const (
+	relayTestTimeout  = 90 * time.Second
+	relayLoginTimeout = "60s"
+)
+
+// The relay and urlsink binaries, built once per test process into binDir.
+var relayBins struct {
+	once        sync.Once
+	relay, sink string
+	err         error
+}
+
+// relayBinaries builds github.com/keyrelay/keyrelay/relay from the
+// repository root and this module's cmd/urlsink, once per run.
+func relayBinaries(t *testing.T) (relay, sink string) {
+	t.Helper()
+	relayBins.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			relayBins.err = fmt.Errorf("go tool not on PATH: %w", err)
+			return
+		}
+		here, err := os.Getwd()
+		if err != nil {
+			relayBins.err = err
+			return
+		}
+		for _, b := range []struct{ dir, pkg string }{
+			{filepath.Dir(here), "github.com/keyrelay/keyrelay/relay"},
+			{here, "github.com/keyrelay/keyrelay/browsertest/cmd/urlsink"},
+		} {
+			cmd := exec.Command(goTool, "build", "-o", binDir+string(filepath.Separator), b.pkg)
+			cmd.Dir = b.dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				relayBins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
+		}
+		relayBins.relay, relayBins.sink = filepath.Join(binDir, "relay"), filepath.Join(binDir, "urlsink")
+	})
+	if relayBins.err != nil {
+		t.Fatal(relayBins.err)
+	}
+	return relayBins.relay, relayBins.sink
+}
+
+// relayProc is one `relay serve` process driven by mcp-go's stdio client.
+type relayProc struct {
+	c       *client.Client
+	cmd     *exec.Cmd
+	exe     string
+	stderr  *lockedBuffer
+	sink    string // the file urlsink appends each opened URL to
+	dataDir string
+	keyFile string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startRelay starts the relay as an MCP stdio server for be, with a fresh
+// data directory, a file vault key, debug logging and urlsink as $BROWSER,
+// and initializes the MCP session. When the test ends it closes the
+// session and checks that neither the relay nor a urlsink is left running.
+func startRelay(ctx context.Context, t *testing.T, be *backend) *relayProc {
+	t.Helper()
+	relayExe, sinkExe := relayBinaries(t)
+	// platform.OpenBrowser splits $BROWSER on spaces, with no quoting.
+	if strings.ContainsAny(sinkExe, " \t\n") {
+		t.Fatalf("the urlsink path %q contains whitespace, which $BROWSER cannot carry; set TMPDIR to a path without it", sinkExe)
+	}
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relayProc{
+		exe:     relayExe,
+		stderr:  &lockedBuffer{},
+		sink:    filepath.Join(dir, "opened-urls.txt"),
+		dataDir: filepath.Join(dir, "data"),
+		keyFile: filepath.Join(dir, "vault-key.txt"),
+	}
+	if err := os.WriteFile(r.keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The relay's whole environment: nothing from the test's, so an outer
+	// RELAY_CALLBACK_PORT, RELAY_SCOPES or BROWSER cannot change the run.
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+		"RELAY_BACKEND_URL=" + be.URL,
+		"RELAY_AUTH_SERVER_URL=" + be.URL,
+		"RELAY_DATA_DIR=" + r.dataDir,
+		"RELAY_VAULT_KEY=file:" + r.keyFile,
+		"RELAY_LOGIN_TIMEOUT=" + relayLoginTimeout,
+		"RELAY_LOG_LEVEL=debug",
+		"BROWSER=" + sinkExe,
+		"URLSINK_FILE=" + r.sink,
+	}
+	// mcp-go's default command appends env to os.Environ(); the command
+	// func gives the relay exactly env. Its stderr goes straight to the
+	// buffer through exec's own copier, which cmd.Wait (in Close) drains to
+	// the end, so nothing the relay logged is missed by the checks below.
+	// (transport.WithCommandStderrWriter mirrors through a bounded queue
+	// that drops chunks when full and is not waited for.)
+	cmdFunc := func(_ context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
+		cmd := exec.Command(command, args...)
+		cmd.Env = env
+		cmd.Stderr = r.stderr
+		r.cmd = cmd
+		return cmd, nil
+	}
+	c, err := client.NewStdioMCPClientWithOptions(relayExe, env, []string{"serve"},
+		transport.WithCommandFunc(cmdFunc))
+	if err != nil {
+		t.Fatalf("start relay: %v", err)
+	}
+	r.c = c
+	t.Cleanup(func() {
+		if err := r.close(); err != nil {
+			t.Errorf("relay did not exit cleanly when its stdin closed: %v", err)
+		}
+		if r.cmd.ProcessState == nil {
+			t.Error("relay process was not reaped")
+		}
+		for _, exe := range []string{relayExe, sinkExe} {
+			if left := waitNoProcessOf(exe, 5*time.Second); len(left) > 0 {
+				t.Errorf("%s processes left after the test: %v (killed)", filepath.Base(exe), left)
+			}
+		}
+	})
+
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = "2025-06-18"
+	req.Params.ClientInfo = mcp.Implementation{Name: "keyrelay-browsertest", Version: "1"}
+	res, err := c.Initialize(ictx, req)
+	if err != nil {
+		t.Fatalf("initialize the relay: %v\n%s", err, r.stderr.String())
+	}
+	if res.ProtocolVersion != "2025-06-18" {
+		t.Fatalf("relay negotiated protocol %q, want 2025-06-18", res.ProtocolVersion)
+	}
+	return r
+}
+
+// close ends the MCP session: stdin closes, and the relay must exit by
+// itself (mcp-go sends SIGTERM after 2s, then SIGKILL, and Wait then
+// reports the signal). Later calls return the first call's result.
+func (r *relayProc) close() error {
+	r.closeOnce.Do(func() { r.closeErr = r.c.Close() })
+	return r.closeErr
+}
+
+// toolCall is the outcome of one tools/call through the relay.
+type toolCall struct {
+	res  *mcp.CallToolResult
+	err  error
+	took time.Duration
+}
+
+func (r *relayProc) callTool(ctx context.Context, name string) toolCall {
+	req := mcp.CallToolRequest{}
+	req.Params.Name = name
+	start := time.Now()
+	res, err := r.c.CallTool(ctx, req)
+	return toolCall{res: res, err: err, took: time.Since(start)}
+}
+
+// text joins the result's text content.
+func (tc toolCall) text() string {
+	var b strings.Builder
+	if tc.res == nil {
+		return ""
+	}
+	for _, c := range tc.res.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
+}
+
+// openedURLs returns the complete lines urlsink has written so far.
+func (r *relayProc) openedURLs(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(r.sink)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[:bytes.LastIndexByte(b, '\n')+1] // a line still being written is not a URL yet
+	return strings.Fields(string(b))
+}
+
+// waitAuthorizeURL waits for the relay to hand a URL to $BROWSER. It fails
+// if the tool call ends first, or ctx does.
+func (r *relayProc) waitAuthorizeURL(ctx context.Context, t *testing.T, call <-chan toolCall) string {
+	t.Helper()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if u := r.openedURLs(t); len(u) > 0 {
+			if len(u) != 1 {
+				t.Fatalf("the relay opened %d browsers for one login, want 1", len(u))
+			}
+			return u[0]
+		}
+		select {
+		case tc := <-call:
+			t.Fatalf("whoami ended before any browser was opened: err %v, isError %v, %q\n%s",
+				tc.err, tc.res != nil && tc.res.IsError, tc.text(), r.stderr.String())
+		case <-ctx.Done():
+			t.Fatalf("the relay opened no browser: %v\n%s", ctx.Err(), r.stderr.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// checkAuthorizeURL checks the URL the relay asked the browser to open: the
+// authorization endpoint, with client "relay", a loopback redirect to
+// /callback, PKCE S256, a state and the backend as resource. It returns the
+// query.
+func checkAuthorizeURL(t *testing.T, raw string, md *authserver.Metadata, be *backend) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("the relay opened an unparsable URL: %v", err)
+	}
+	if got := stripQuery(raw); got != md.AuthorizationEndpoint {
+		t.Fatalf("the relay opened %s, want the authorization endpoint %s", got, md.AuthorizationEndpoint)
+	}
+	q := u.Query()
+	for k, want := range map[string]string{
+		"response_type": "code", "client_id": "relay", "code_challenge_method": "S256", "resource": be.URL,
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("authorization request %s = %q, want %q", k, got, want)
+		}
+	}
+	if q.Get("state") == "" || len(q.Get("code_challenge")) < 43 {
+		t.Errorf("authorization request lacks a state or a S256 code_challenge")
+	}
+	ru, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || ru.Scheme != "http" || ru.Hostname() != "127.0.0.1" || ru.Port() == "" || ru.Path != "/callback" {
+		t.Fatalf("redirect_uri = %q, want http://127.0.0.1:PORT/callback", q.Get("redirect_uri"))
+	}
+	return q
+}
+
+// pageState is what waitRelayPage reads from the browser.
+type pageState struct {
+	Loc   string `json:"loc"`
+	Ready string `json:"ready"`
+	Text  string `json:"text"`
+}
+
+// waitRelayPage waits until the browser shows a fully loaded page under
+// prefix (the relay's callback) and returns its URL, query included, and
+// its text. The relay answers the callback only once the code exchange is
+// over, so the page that loads is already the final verdict.
+func waitRelayPage(ctx context.Context, t *testing.T, bctx context.Context, prefix string) pageState {
+	t.Helper()
+	var last pageState
+	var lastErr error
+	for {
+		// Each probe is short: during a navigation the old document's
+		// context goes away and the probe fails; the next one retries.
+		pctx, cancel := context.WithTimeout(bctx, 3*time.Second)
+		st, err := chromedp.Run(pctx, chromedp.EvaluateAsDevTools[pageState](
+			`({loc: document.location.href, ready: document.readyState, text: document.body ? document.body.innerText : ""})`))
+		cancel()
+		if err == nil {
+			last = st
+			if strings.HasPrefix(st.Loc, prefix) && st.Ready == "complete" {
+				return st
+			}
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the relay's callback page did not load: %v (last at %s, ready %q, probe error %v)",
+				ctx.Err(), stripQuery(last.Loc), last.Ready, lastErr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitNoProcessOf waits until no process runs exe (its argv[0]), and
+// returns, after killing them, the pids still there at the deadline.
+func waitNoProcessOf(exe string, limit time.Duration) []int {
+	want := []byte(exe + "\x00")
+	match := func(cmdline []byte) bool { return bytes.HasPrefix(cmdline, want) }
+	deadline := time.Now().Add(limit)
+	for {
+		pids := processesMatching(match)
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, p := range pids {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			return pids
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// whoami is the backend's whoami answer.
+type whoami struct {
+	Subject  string `json:"subject"`
+	ClientID string `json:"client_id"`
+	Issuer   string `json:"issuer"`
+}
+
+func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *lockedBuffer) {
+	t.Helper()
+	if tc.err != nil {
+		t.Fatalf("%s: %v\n%s", label, tc.err, stderr.String())
+	}
+	if tc.res.IsError {
+		t.Fatalf("%s returned an error result: %q\n%s", label, tc.text(), stderr.String())
+	}
+	var who whoami
+	if err := json.Unmarshal([]byte(tc.text()), &who); err != nil {
+		t.Fatalf("%s text is not JSON: %v: %q", label, err, tc.text())
+	}
+	if who.Subject != be.User || who.ClientID != "relay" || who.Issuer != be.URL {
+		t.Fatalf("%s = subject %q, client %q, issuer %q; want %s, relay, %s", label, who.Subject, who.ClientID, who.Issuer, be.User, be.URL)
+	}
+}
+
+// TestRealBrowserThroughRelay runs the whole chain of issue 4 with the real
+// programs: the relay binary as an MCP stdio server (driven by mcp-go's
+// client), the backend binary with its authorization server, and headless
+// Chromium. A whoami call with an empty vault makes the relay start a
+// login and run $BROWSER with the authorization URL; the test opens that
+// URL in Chromium, signs in as alice and allows consent on the real pages,
+// and the browser's redirect lands on the relay's own loopback callback,
+// whose page says "Signed in" once the relay has exchanged the code. The
+// call then answers as alice, a second call needs no browser, and the
+// relay's debug log holds neither the code nor the tokens.
+func TestRealBrowserThroughRelay(t *testing.T) {
+	chromiumPath(t) // skip (or fail under CI) before any work
+	relayBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), relayTestTimeout)
+	t.Cleanup(cancel)
+
+	// Cleanups run in reverse: the browser closes, then the relay, then
+	// the backend stops.
+	be := startBackend(t)
+	md := be.metadata(ctx, t)
+	r := startRelay(ctx, t, be)
+	shots := screenshotDir(t)
+	bctx := newBrowser(ctx, t)
+
+	// The first call needs a login: it stays in flight until the browser
+	// part below is done.
+	first := make(chan toolCall, 1)
+	go func() { first <- r.callTool(ctx, "whoami") }()
+
+	authURL := r.waitAuthorizeURL(ctx, t, first)
+	aq := checkAuthorizeURL(t, authURL, md, be)
+	redirectURI := aq.Get("redirect_uri")
+
+	// Login page, on the authorization server.
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(authURL),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("login")),
+	); err != nil {
+		t.Fatalf("login page: %v (at %s)", err, where(bctx))
+	}
+	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/login") {
+		t.Fatalf("login page is at %s, want %s/login", loc, be.URL)
+	}
+	screenshot(bctx, t, shots, "relay-login.png")
+
+	// Consent page.
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("username"), be.User),
+		chromedp.SendKeys(chromedp.ID("password"), be.Password),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("allow")),
+	); err != nil {
+		t.Fatalf("sign in and reach consent: %v (at %s)", err, where(bctx))
+	}
+	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/consent") {
+		t.Fatalf("consent page is at %s, want %s/consent", loc, be.URL)
+	}
+	if text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body"))); err != nil {
+		t.Fatalf("consent text: %v", err)
+	} else if !strings.Contains(text, be.User) {
+		t.Errorf("consent page does not name the user %q: %q", be.User, text)
+	}
+	screenshot(bctx, t, shots, "relay-consent.png")
+
+	// Allow: the authorization server redirects to the relay's callback.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
+		t.Fatalf("click allow: %v", err)
+	}
+	st := waitRelayPage(ctx, t, bctx, redirectURI)
+	if stripQuery(st.Loc) != redirectURI {
+		t.Fatalf("browser ended at %s, want the relay's callback %s", stripQuery(st.Loc), redirectURI)
+	}
+	if !strings.Contains(st.Text, "Signed in") || !strings.Contains(st.Text, "keyrelay received your login") {
+		t.Fatalf("the relay's callback page says %q, want its \"Signed in\" page", st.Text)
+	}
+	screenshot(bctx, t, shots, "relay-success.png")
+	cu, err := url.Parse(st.Loc)
+	if err != nil {
+		t.Fatalf("callback URL: %v", err)
+	}
+	cq := cu.Query()
+	code := cq.Get("code")
+	if code == "" || cq.Has("error") {
+		t.Fatalf("the callback carried no code (error present: %v)", cq.Has("error"))
+	}
+	if cq.Get("state") != aq.Get("state") {
+		t.Fatal("the callback's state is not the authorization request's")
+	}
+	if got := cq.Get("iss"); got != be.URL {
+		t.Fatalf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
+	}
+
+	// The call that started the login now answers, as alice.
+	var tc1 toolCall
+	select {
+	case tc1 = <-first:
+	case <-ctx.Done():
+		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.stderr.String())
+	}
+	checkWhoami(t, "first whoami", tc1, be, r.stderr)
+	t.Logf("first whoami (with the browser sign-in) took %v", tc1.took.Round(time.Millisecond))
+
+	// A second call uses the stored token: no browser.
+	tc2 := r.callTool(ctx, "whoami")
+	checkWhoami(t, "second whoami", tc2, be, r.stderr)
+	t.Logf("second whoami took %v", tc2.took.Round(time.Millisecond))
+	if u := r.openedURLs(t); len(u) != 1 {
+		t.Fatalf("the relay opened %d browsers in all, want 1 (the second whoami must not sign in again)", len(u))
+	}
+
+	// End the session, so the relay's stderr is complete, then look in it.
+	if err := r.close(); err != nil {
+		t.Fatalf("relay did not exit cleanly when its stdin closed: %v", err)
+	}
+	v, err := vault.Open(ctx, vault.Options{Dir: r.dataDir, KeySpec: "file:" + r.keyFile})
+	if err != nil {
+		t.Fatalf("open the relay's vault: %v", err)
+	}
+	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, ClientID: "relay", Resource: be.URL})
+	if err != nil {
+		t.Fatalf("the relay's vault has no record for the backend: %v", err)
+	}
+	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
+	if access == "" {
+		t.Fatal("the vault record has no access token")
+	}
+	if rec.Subject != "" && rec.Subject != be.User {
+		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
+	}
+	// The stored token is the one the relay used: the backend takes it.
+	status, res, err := be.callTool(ctx, "whoami", access)
+	if err != nil || status != http.StatusOK || res.IsError {
+		t.Fatalf("whoami with the vault's access token: status %d, err %v", status, err)
+	}
+
+	logs := r.stderr.String()
+	if !strings.Contains(logs, "level=DEBUG") {
+		t.Fatalf("no debug output captured from the relay; the checks below would prove nothing:\n%s", logs)
+	}
+	// No value is printed on a match: it would put the secret in the test log.
+	if strings.Contains(logs, code) {
+		t.Error("the authorization code from the callback URL appears in the relay's stderr")
+	}
+	if strings.Contains(logs, access) {
+		t.Error("the access token appears in the relay's stderr")
+	}
+	if refresh != "" && strings.Contains(logs, refresh) {
+		t.Error("the refresh token appears in the relay's stderr")
+	}
+}
