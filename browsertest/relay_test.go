@@ -380,7 +380,8 @@ func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *l
 // call then answers as alice, a second call needs no browser, and the
 // relay's debug log holds neither the code nor the tokens.
 func TestRealBrowserThroughRelay(t *testing.T) {
-	chromiumPath(t) // skip (or fail under CI) before any work
+	chromiumPath(t)  // skip (or fail under CI) before any work
+	backendBinary(t) // build before the clock starts
 	relayBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), relayTestTimeout)
 	t.Cleanup(cancel)

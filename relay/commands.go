@@ -96,7 +96,7 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	}
 	ui := termUI{w: stderr}
 	if force {
-		_, err = p.broker.StepUp(ctx, zeroSecret, nil, ui)
+		_, err = p.broker.Relogin(ctx, ui)
 	} else {
 		_, err = p.broker.Token(ctx, nil, ui)
 	}

@@ -274,13 +274,25 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-func (e *relayEnv) start(extra ...string) *session {
+// start runs a relay driven by a client of the current protocol era
+// (server/discover, 2026-07-28).
+func (e *relayEnv) start(extra ...string) *session { return e.startWith(nil, extra...) }
+
+// startLegacy runs a relay driven by a 2025-era client (initialize).
+func (e *relayEnv) startLegacy(extra ...string) *session {
+	return e.startWith([]client.ClientOption{client.WithLegacyProtocolOnly()}, extra...)
+}
+
+func (e *relayEnv) startWith(opts []client.ClientOption, extra ...string) *session {
 	e.t.Helper()
 	relay, _ := buildBins(e.t)
 	stderr := &lockedBuffer{}
-	c, err := client.NewStdioMCPClientWithOptions(relay, e.environ(extra...), []string{"serve"},
-		transport.WithCommandStderrWriter(stderr))
-	if err != nil {
+	tr := transport.NewStdioWithOptions(relay, e.environ(extra...), []string{"serve"}, transport.WithCommandStderrWriter(stderr))
+	if err := tr.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	c := client.NewClient(tr, opts...)
+	if err := c.Start(context.Background()); err != nil { // wires notifications
 		e.t.Fatal(err)
 	}
 	s := &session{c: c, stderr: stderr}

@@ -12,8 +12,6 @@ import (
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
-var zeroSecret secret.Value
-
 // terminalPrompt asks for the vault passphrase without echo, on the
 // terminal. It fails when stdin is not a terminal.
 func terminalPrompt(w io.Writer) func(context.Context, string) (secret.Value, error) {

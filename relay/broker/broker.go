@@ -68,6 +68,7 @@ type request struct {
 	need   []string     // scopes the token must carry (nil: any)
 	reject secret.Value // a token the backend refused; never returned again
 	stepUp bool         // skip refresh: only a login can add scopes
+	force  bool         // a fresh login even if the held token is usable
 }
 
 // Token returns a usable access token carrying need.
@@ -88,6 +89,15 @@ func (b *Broker) StepUp(ctx context.Context, rejected secret.Value, required []s
 	held := b.heldScopes()
 	b.mu.Unlock()
 	return b.acquire(ctx, request{need: union(held, required), reject: rejected, stepUp: true}, ui)
+}
+
+// Relogin signs in anew even if a usable token is held (`relay login
+// --force`), keeping the scopes held.
+func (b *Broker) Relogin(ctx context.Context, ui UI) (secret.Value, error) {
+	b.mu.Lock()
+	held := b.heldScopes()
+	b.mu.Unlock()
+	return b.acquire(ctx, request{need: held, stepUp: true, force: true}, ui)
 }
 
 func (b *Broker) heldScopes() []string {
@@ -160,7 +170,7 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 
 // usable reports whether r can serve req now.
 func (b *Broker) usable(r *vault.Record, req request) bool {
-	if r == nil || r.AccessToken.IsZero() || !covers(r.Scopes, req.need) {
+	if req.force || r == nil || r.AccessToken.IsZero() || !covers(r.Scopes, req.need) {
 		return false
 	}
 	if !req.reject.IsZero() && r.AccessToken.Equal(req.reject) {

@@ -123,21 +123,29 @@ type callUI struct {
 }
 
 func (u *callUI) LoginURL(ctx context.Context, url string) {
-	u.s.notify(ctx, mcp.LoggingLevelWarning, "Sign-in needed. If no browser opened, open this URL: "+url)
+	// Alert: the person must act now. It also passes mcp-go's default
+	// threshold (error) for clients that never set a log level.
+	u.s.notify(ctx, mcp.LoggingLevelAlert, "Sign-in needed. If no browser opened, open this URL: "+url)
 	if u.token == nil {
 		return
 	}
 	u.once.Do(func() {
 		u.done = make(chan struct{})
-		go u.progress(ctx, u.done)
+		go u.progress(ctx, u.done, url)
 	})
 }
 
-func (u *callUI) progress(ctx context.Context, done chan struct{}) {
+// progress sends a progress notification every 2 s until the call ends.
+// The first carries the URL: in the 2026-07-28 era it is the only channel
+// that reaches the person without the client asking for logs.
+func (u *callUI) progress(ctx context.Context, done chan struct{}, url string) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for n := 1; ; n++ {
 		msg := fmt.Sprintf("waiting for sign-in in the browser (%ds)", 2*(n-1))
+		if n == 1 {
+			msg = "sign-in needed; if no browser opened, open " + url
+		}
 		_ = u.s.mcp.SendNotificationToClient(ctx, "notifications/progress",
 			map[string]any{"progressToken": u.token, "progress": n, "message": msg})
 		select {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	_, stderr, code := e.runCLI("login")
+	if code != 0 || !strings.Contains(stderr, "signed in as alice") || !strings.Contains(stderr, "/authorize?") {
+		t.Fatalf("login: %d %s", code, stderr)
+	}
+	out, _, code := e.runCLI("status")
+	if code != 0 || !strings.Contains(out, "logged in as alice") || !strings.Contains(out, "key source:  file") {
+		t.Fatalf("status: %d %s", code, out)
+	}
+	// login again: the stored token is used, no browser.
+	if _, stderr, code := e.runCLI("login"); code != 0 || e.opens() != 1 {
+		t.Fatalf("second login: %d, %d opens: %s", code, e.opens(), stderr)
+	}
+	if _, _, code := e.runCLI("login", "--force"); code != 0 || e.opens() != 2 {
+		t.Fatalf("login --force: %d, %d opens", code, e.opens())
+	}
+	if _, stderr, code := e.runCLI("logout"); code != 0 || !strings.Contains(stderr, "logged out") {
+		t.Fatalf("logout: %d %s", code, stderr)
+	}
+	if out, _, _ := e.runCLI("status"); !strings.Contains(out, "logged out") {
+		t.Fatalf("status after logout: %s", out)
+	}
+	if _, stderr, code := e.runCLI("version"); code != 0 || !strings.HasPrefix(stderr, "relay ") {
+		t.Fatalf("version: %d %s", code, stderr)
+	}
+	if _, stderr, code := e.runCLI("help"); code != 0 || !strings.Contains(stderr, "RELAY_VAULT_KEY") {
+		t.Fatalf("help: %d %s", code, stderr)
+	}
+	if _, stderr, code := e.runCLI("frobnicate"); code != exitUsage || !strings.Contains(stderr, "relay: error: unknown command") || !strings.Contains(stderr, "relay: hint:") {
+		t.Fatalf("unknown command: %d %s", code, stderr)
+	}
+	if _, stderr, code := e.runCLI("login", "--backend-url", "http://example.com"); code != exitUsage || !strings.Contains(stderr, "https") {
+		t.Fatalf("bad URL: %d %s", code, stderr)
+	}
+}
+
+func TestCLI_LoginDeniedExitCode(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	e.vars["FAKEBROWSER_DENY"] = "1"
+	if _, stderr, code := e.runCLI("login"); code != exitLogin || !strings.Contains(stderr, "access_denied") {
+		t.Fatalf("denied login: %d %s", code, stderr)
+	}
+}
+
+// TestE2E_ServerDiscover speaks the 2026-07-28 era to the relay binary on
+// raw stdio: server/discover must answer at once, with no initialize, and
+// nothing but JSON-RPC may appear on stdout.
+func TestE2E_ServerDiscover(t *testing.T) {
+	c := &chain{url: "http://127.0.0.1:1"} // nothing listens: no network is needed
+	e := newRelayEnv(t, c)
+	relay, _ := buildBins(t)
+	cmd := exec.Command(relay, "serve")
+	cmd.Env = e.environ()
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	_, _ = io.WriteString(in, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`+"\n")
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	select {
+	case l := <-lines:
+		var msg struct {
+			ID     int `json:"id"`
+			Result struct {
+				SupportedVersions []string `json:"supportedVersions"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(l), &msg); err != nil || msg.ID != 1 || len(msg.Result.SupportedVersions) == 0 || msg.Result.SupportedVersions[0] != "2026-07-28" {
+			t.Fatalf("discover answer: %s", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer to server/discover")
+	}
+}
+
+// TestE2E_LoginURLAndProgressReachTheClient checks, in both protocol eras,
+// that the sign-in URL reaches the client during a login: as an MCP log
+// message (2025 era; the 2026-07-28 era forbids unrequested logs) and in
+// the progress notifications sent for the call's progress token.
+func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	for _, era := range []string{"legacy", "modern"} {
+		t.Run(era, func(t *testing.T) {
+			s := e.start("FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=3s")
+			if era == "legacy" {
+				s = e.startLegacy("FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=3s")
+			}
+			var mu sync.Mutex
+			var logs, progress []string
+			s.c.OnNotification(func(n mcp.JSONRPCNotification) {
+				b, _ := json.Marshal(n.Params)
+				mu.Lock()
+				defer mu.Unlock()
+				switch n.Method {
+				case "notifications/message":
+					logs = append(logs, string(b))
+				case "notifications/progress":
+					progress = append(progress, string(b))
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			req := mcp.CallToolRequest{}
+			req.Params.Name = "whoami"
+			req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
+			res, err := s.c.CallTool(ctx, req)
+			if err != nil || !res.IsError {
+				t.Fatalf("call: %v %+v", err, res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if era == "legacy" && !strings.Contains(strings.Join(logs, "\n"), "/authorize?") {
+				t.Fatalf("no MCP log message with the URL: %v", logs)
+			}
+			if len(progress) == 0 || !strings.Contains(progress[0], `"progressToken":"p-1"`) || !strings.Contains(progress[0], "/authorize?") {
+				t.Fatalf("no progress notification with the URL: %v", progress)
+			}
+		})
+	}
+}
