@@ -76,7 +76,7 @@ func routes(ts *tool.Server, as *authserver.Server, ownListener bool) (main, aut
 }
 
 func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
-	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.PublicURL}
+	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.Audience}
 	switch {
 	case cfg.JWTSecret != nil:
 		return bearer.NewHMAC(bc, cfg.JWTSecret)

@@ -20,6 +20,7 @@ import (
 type config struct {
 	Addr          string
 	PublicURL     string
+	Audience      string // expected aud; default PublicURL
 	AuthServerURL string
 	JWTSecret     []byte // from JWT_SECRET or --jwt-secret-file; never a flag value
 	AuthServer    bool
@@ -45,6 +46,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", envOr(getenv, "BACKEND_ADDR", "127.0.0.1:5002"), "listen address (BACKEND_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", getenv("BACKEND_PUBLIC_URL"), "canonical URL, the expected token audience (BACKEND_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.Audience, "audience", getenv("BACKEND_AUDIENCE"), "expected token audience, for providers that cannot put the resource URL in aud (BACKEND_AUDIENCE; default the public URL)")
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("AUTH_SERVER_URL"), "expected token issuer (AUTH_SERVER_URL; default the public URL with --auth-server)")
 	fs.StringVar(&secretFile, "jwt-secret-file", getenv("JWT_SECRET_FILE"), "file holding the HS256 secret (JWT_SECRET_FILE); or set JWT_SECRET")
 	fs.BoolVar(&c.AuthServer, "auth-server", getenv("BACKEND_AUTH_SERVER") == "1", "serve the built-in OAuth 2.1 authorization server (BACKEND_AUTH_SERVER=1)")
@@ -127,6 +129,12 @@ func (c *config) finish() error {
 		c.PublicURL = "http://" + c.Addr
 	}
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/") // the canonical resource form
+	if c.Audience == "" {
+		c.Audience = c.PublicURL
+	}
+	if c.AuthServer && c.Audience != c.PublicURL {
+		return errors.New("BACKEND_AUDIENCE cannot differ from the public URL with --auth-server, which puts the resource in aud")
+	}
 	if err := checkBaseURL("BACKEND_PUBLIC_URL", c.PublicURL); err != nil {
 		return err
 	}

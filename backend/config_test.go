@@ -27,8 +27,15 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("env: %+v %v", c, err)
 	}
 	c, err = parseConfig([]string{"--public-url", "https://api.example/"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example/"}), io.Discard)
-	if err != nil || c.PublicURL != "https://api.example" || c.AuthServerURL != "https://idp.example/" {
+	if err != nil || c.PublicURL != "https://api.example" || c.AuthServerURL != "https://idp.example/" || c.Audience != c.PublicURL {
 		t.Fatalf("public URL is canonicalised, issuer kept exact: %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"--audience", "relay-client"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example"}), io.Discard)
+	if err != nil || c.Audience != "relay-client" {
+		t.Fatalf("audience override: %+v %v", c, err)
+	}
+	if _, err := parseConfig([]string{"--auth-server", "--audience", "x"}, env(nil), io.Discard); err == nil {
+		t.Fatal("audience override accepted with the built-in server")
 	}
 }
 
