@@ -75,6 +75,13 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		log.Error("cannot open the vault; tool calls will report it", "err", err)
 	} else {
 		sc.Backend, sc.Broker = p.fwd, p.broker
+		// With no browser, a sign-in finishes after the tool call that
+		// began it has returned the URL: keep its tokens then.
+		p.auth.Deliver = func(t *oauth.Tokens) {
+			if err := p.broker.Adopt(context.WithoutCancel(ctx), t); err != nil {
+				log.Error("could not store the tokens of a completed sign-in", "err", err)
+			}
+		}
 	}
 	log.Info("relay serving on stdio", "version", version, "backend", cfg.BackendURL, "auth_server", cfg.AuthServerURL)
 	return serve.New(sc).Serve(ctx, stdin, stdout)

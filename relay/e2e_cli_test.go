@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/internal/fakebrowser"
 )
 
 func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
@@ -144,5 +146,41 @@ func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
 				t.Fatalf("no progress notification with the URL: %v", progress)
 			}
 		})
+	}
+}
+
+// TestE2E_NoBrowserGivesLiveURL: when no browser can be opened, the tool
+// result carries the URL at once, the sign-in stays open, and after the
+// person completes it by hand the next call works. Calls meanwhile get the
+// same URL.
+func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	s := e.start("BROWSER=/nonexistent/browser")
+	text, isErr := s.call(t, "whoami", nil)
+	i := strings.Index(text, c.url+"/authorize?")
+	if !isErr || i < 0 {
+		t.Fatalf("no live URL in the result: %v %s", isErr, text)
+	}
+	url := strings.Fields(text[i:])[0]
+	if again, _ := s.call(t, "whoami", nil); !strings.Contains(again, url) {
+		t.Fatalf("a second call started another sign-in: %s", again)
+	}
+	res, err := fakebrowser.Login(context.Background(), url, fakebrowser.Options{User: testUser, Password: testPass})
+	if err != nil || res.CallbackStatus != 200 {
+		t.Fatalf("signing in by hand: %v %+v", err, res)
+	}
+	var out string
+	for i := 0; i < 50; i++ { // the relay stores the tokens just after the callback page
+		if out, isErr = s.call(t, "whoami", nil); !isErr {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if isErr || !strings.Contains(out, "alice") {
+		t.Fatalf("after signing in by hand: %s", out)
+	}
+	if c.codes.Load() != 1 {
+		t.Fatalf("%d code exchanges, want 1", c.codes.Load())
 	}
 }

@@ -60,15 +60,26 @@ type Broker struct {
 
 	mu         sync.Mutex
 	mem        *vault.Record
-	memVersion string // Store.Version() when mem was read or written
+	memVersion string               // Store.Version() when mem was read or written
+	denied     map[string]time.Time // scopes a step-up asked for and did not get
 }
+
+// DeniedFor is how long a scope that a step-up sign-in did not grant is
+// not asked for again: without it, every call of a tool the account may
+// not use would open a browser tab.
+const DeniedFor = 10 * time.Minute
+
+// ErrScopeNotGranted means a step-up is refused because a recent sign-in
+// asked for the scopes and the server did not grant them.
+var ErrScopeNotGranted = errors.New("broker: scope not granted")
 
 // request is what a caller needs from an acquisition.
 type request struct {
-	need   []string     // scopes the token must carry (nil: any)
-	reject secret.Value // a token the backend refused; never returned again
-	stepUp bool         // skip refresh: only a login can add scopes
-	force  bool         // a fresh login even if the held token is usable
+	need     []string     // scopes the token must carry (nil: any)
+	reject   secret.Value // a token the backend refused; never returned again
+	stepUp   bool         // skip refresh: only a login can add scopes
+	required []string     // for a step-up: the scopes the backend asked for
+	force    bool         // a fresh login even if the held token is usable
 }
 
 // Token returns a usable access token carrying need.
@@ -84,11 +95,52 @@ func (b *Broker) Unauthorized(ctx context.Context, rejected secret.Value, need [
 
 // StepUp logs in for the scopes held plus required, after a 403
 // insufficient_scope.
+//
+// Concurrent step-ups for the same rejected token share one sign-in: a
+// token newer than the rejected one is returned as is, even if it lacks the
+// scopes (the caller's retry then fails with the backend's 403). Scopes
+// that a sign-in did not grant are not asked for again for DeniedFor.
 func (b *Broker) StepUp(ctx context.Context, rejected secret.Value, required []string, ui UI) (secret.Value, error) {
 	b.mu.Lock()
 	held := b.heldScopes()
+	denied := b.wasDenied(required)
 	b.mu.Unlock()
-	return b.acquire(ctx, request{need: union(held, required), reject: rejected, stepUp: true}, ui)
+	if denied {
+		return secret.Value{}, fmt.Errorf("%w: a recent sign-in asked for %q and the server did not grant it; "+
+			"your account may lack it (run `relay login --force` to try again)", ErrScopeNotGranted, strings.Join(required, " "))
+	}
+	return b.acquire(ctx, request{need: union(held, required), required: required, reject: rejected, stepUp: true}, ui)
+}
+
+// NotGranted records that the backend still refused required after a
+// step-up sign-in.
+func (b *Broker) NotGranted(required []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deny(required)
+}
+
+func (b *Broker) deny(scopes []string) {
+	if b.denied == nil {
+		b.denied = map[string]time.Time{}
+	}
+	for _, s := range scopes {
+		b.denied[s] = b.now()
+	}
+}
+
+// wasDenied reports whether every scope in required was recently denied.
+func (b *Broker) wasDenied(required []string) bool {
+	if len(required) == 0 {
+		return false
+	}
+	for _, s := range required {
+		t, ok := b.denied[s]
+		if !ok || b.now().Sub(t) > DeniedFor {
+			return false
+		}
+	}
+	return true
 }
 
 // Relogin signs in anew even if a usable token is held (`relay login
@@ -96,6 +148,9 @@ func (b *Broker) StepUp(ctx context.Context, rejected secret.Value, required []s
 func (b *Broker) Relogin(ctx context.Context, ui UI) (secret.Value, error) {
 	b.mu.Lock()
 	held := b.heldScopes()
+	b.mu.Unlock()
+	b.mu.Lock()
+	b.denied = nil
 	b.mu.Unlock()
 	return b.acquire(ctx, request{need: held, stepUp: true, force: true}, ui)
 }
@@ -165,15 +220,24 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 	}
 	r := merge(nil, t, b.now())
 	b.log().Info("logged in", "sub", r.Subject, "scopes", strings.Join(r.Scopes, " "))
+	if missing := missingFrom(r.Scopes, req.required); len(missing) > 0 {
+		b.log().Warn("the sign-in did not grant the scopes the backend asked for", "missing", strings.Join(missing, " "))
+		b.deny(missing)
+	}
 	return r, nil
 }
 
 // usable reports whether r can serve req now.
 func (b *Broker) usable(r *vault.Record, req request) bool {
-	if req.force || r == nil || r.AccessToken.IsZero() || !covers(r.Scopes, req.need) {
+	if req.force || r == nil || r.AccessToken.IsZero() {
 		return false
 	}
 	if !req.reject.IsZero() && r.AccessToken.Equal(req.reject) {
+		return false
+	}
+	// A step-up is satisfied by any token newer than the rejected one:
+	// another caller's sign-in for the same 403 must not be repeated.
+	if !req.stepUp && !covers(r.Scopes, req.need) {
 		return false
 	}
 	return !b.expiring(r)
@@ -193,6 +257,26 @@ func (b *Broker) expiring(r *vault.Record) bool {
 		}
 	}
 	return !b.now().Add(margin).Before(r.Expiry)
+}
+
+// Adopt stores tokens from a sign-in that completed in the background
+// (the person opened the URL by hand after the tool call returned).
+func (b *Broker) Adopt(ctx context.Context, t *oauth.Tokens) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := merge(nil, t, b.now())
+	err := b.Store.Update(ctx, b.Account, func(cur *vault.Record) (*vault.Record, error) {
+		if cur != nil {
+			out.Registration = cur.Registration
+		}
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	b.mem, b.memVersion = out, b.Store.Version()
+	b.log().Info("signed in (completed in the browser after the call returned)", "sub", out.Subject)
+	return nil
 }
 
 // Cached returns a held token without any network call or login, or
@@ -266,6 +350,16 @@ func subject(tok secret.Value) string {
 		return ""
 	}
 	return c.Sub
+}
+
+func missingFrom(have, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func covers(have, need []string) bool {

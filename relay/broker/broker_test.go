@@ -273,3 +273,55 @@ func TestLogoutElsewhereIsNoticed(t *testing.T) {
 		t.Fatalf("token kept after a logout elsewhere: %s, logins %d", got, fa.logins.Load())
 	}
 }
+
+// stingyAuth never grants the admin scope, like a real identity provider
+// whose user is not entitled to it.
+type stingyAuth struct{ *fakeAuth }
+
+func (s stingyAuth) Login(ctx context.Context, scopes []string, ui UI) (*oauth.Tokens, error) {
+	t, err := s.fakeAuth.Login(ctx, scopes, ui)
+	if err == nil {
+		t.Scopes = missingFrom([]string{"admin"}, scopes) // everything asked but admin
+		t.Scopes = append([]string{}, t.Scopes...)
+	}
+	return t, err
+}
+
+func TestStepUpNotGrantedOpensOneTab(t *testing.T) {
+	b, fa, _ := newBroker(t)
+	b.Auth = stingyAuth{fa}
+	bad := secret.New(mustToken(t, b))
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = b.StepUp(context.Background(), bad, []string{"admin"}, nil)
+		}()
+	}
+	wg.Wait()
+	if n := fa.logins.Load(); n != 2 {
+		t.Fatalf("%d logins for 5 concurrent step-ups, want 2 (first login, one step-up)", n)
+	}
+	// A later call of the same tool does not open another tab.
+	cur := secret.New(mustToken(t, b))
+	if _, err := b.StepUp(context.Background(), cur, []string{"admin"}, nil); !errors.Is(err, ErrScopeNotGranted) {
+		t.Fatalf("second step-up: %v", err)
+	}
+	if n := fa.logins.Load(); n != 2 {
+		t.Fatalf("%d logins after a denied scope, want 2", n)
+	}
+	// relay login --force clears it.
+	if _, err := b.Relogin(context.Background(), nil); err != nil || fa.logins.Load() != 3 {
+		t.Fatalf("relogin: %v, %d logins", err, fa.logins.Load())
+	}
+}
+
+func TestReloginSignsInEvenWithAUsableToken(t *testing.T) {
+	b, fa, _ := newBroker(t)
+	mustToken(t, b)
+	b.Forget() // a new process: `relay login --force`
+	if _, err := b.Relogin(context.Background(), nil); err != nil || fa.logins.Load() != 2 {
+		t.Fatalf("relogin: %v, %d logins", err, fa.logins.Load())
+	}
+}

@@ -10,6 +10,7 @@ package login
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -37,9 +38,13 @@ type Interactive struct {
 	Open func(ctx context.Context, url string) error
 	// Logger gets the URL (stderr), never a secret.
 	Logger *slog.Logger
+	// Deliver receives the tokens of a sign-in completed in the
+	// background (see Login). Nil: Login always waits.
+	Deliver func(*oauth.Tokens)
 
-	mu sync.Mutex
-	md *oauth.Metadata
+	mu   sync.Mutex
+	md   *oauth.Metadata
+	pend *pending
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.
@@ -69,24 +74,46 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 
 var _ broker.Auth = (*Interactive)(nil)
 
-// Error is a login that did not complete; URL is where the person can sign
-// in by hand.
+// ErrNoBrowser means no browser could be opened for the sign-in; the
+// error's URL is live and the sign-in completes in the background.
+var ErrNoBrowser = errors.New("no browser could be opened")
+
+// Error is a login that did not complete. When Pending, URL is live: the
+// person can open it by hand, and the tokens are stored when they finish.
 type Error struct {
-	URL string
-	Err error
+	URL     string
+	Pending bool
+	Err     error
 }
 
 func (e *Error) Error() string {
-	if e.URL == "" {
-		return "login failed: " + e.Err.Error()
+	switch {
+	case e.Pending:
+		return fmt.Sprintf("sign-in needed and %v; open this URL to sign in, then call the tool again: %s", e.Err, e.URL)
+	case errors.Is(e.Err, oauth.ErrLoginTimeout):
+		return fmt.Sprintf("the sign-in did not complete in time (%v); its link has expired: call the tool again for a new one", e.Err)
 	}
-	return fmt.Sprintf("login did not complete (%v); to sign in, open %s", e.Err, e.URL)
+	return "sign-in failed: " + e.Err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Login runs one interactive login for scopes.
+// pending is a sign-in waiting in the background for a person who opens
+// the URL by hand.
+type pending struct {
+	url  string
+	done chan struct{}
+}
+
+// Login runs one interactive login for scopes. If the browser cannot be
+// opened and Deliver is set (the stdio server), it returns at once with a
+// pending *Error carrying the live URL, and keeps waiting in the background
+// for up to Timeout; the tokens then go to Deliver. Calls meanwhile get the
+// same URL, never a second listener.
 func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
+	if p := i.current(); p != nil {
+		return nil, &Error{URL: p.url, Pending: true, Err: ErrNoBrowser}
+	}
 	c, err := i.client(ctx, scopes)
 	if err != nil {
 		return nil, &Error{Err: err}
@@ -95,32 +122,92 @@ func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) 
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
-	defer l.Close()
 	url := l.URL()
 	i.log().Warn("sign-in needed: open this URL in a browser", "url", url)
 	if ui != nil {
 		ui.LoginURL(ctx, url)
 	}
+	opened := make(chan error, 1)
 	if i.Open != nil {
 		// The opener may wait a little for the browser command; the
 		// callback must be served meanwhile, so do not block on it.
-		go func() {
-			if err := i.Open(ctx, url); err != nil {
-				i.log().Warn("could not open a browser; open the URL by hand", "err", err)
+		go func() { opened <- i.Open(ctx, url) }()
+	} else {
+		opened <- ErrNoBrowser
+	}
+	// The wait runs on a context of its own, so that it can outlive this
+	// call when handed to the background; the call's ctx still ends it
+	// otherwise.
+	wctx, cancel := context.WithTimeout(context.Background(), i.timeout())
+	waited := make(chan result, 1)
+	go func() { t, err := l.Wait(wctx); waited <- result{t, err} }()
+	for {
+		select {
+		case r := <-waited:
+			cancel()
+			l.Close()
+			if r.err != nil {
+				return nil, &Error{URL: url, Err: r.err}
 			}
-		}()
+			return r.t, nil
+		case err := <-opened:
+			opened = nil
+			if err == nil {
+				continue
+			}
+			i.log().Warn("could not open a browser; open the URL by hand", "err", err)
+			if i.Deliver != nil {
+				return nil, i.background(l, url, waited, cancel)
+			}
+		case <-ctx.Done():
+			cancel()
+			<-waited
+			l.Close()
+			return nil, &Error{Err: ctx.Err()}
+		}
 	}
-	timeout := i.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Minute
+}
+
+type result struct {
+	t   *oauth.Tokens
+	err error
+}
+
+func (i *Interactive) timeout() time.Duration {
+	if i.Timeout <= 0 {
+		return 5 * time.Minute
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t, err := l.Wait(wctx)
-	if err != nil {
-		return nil, &Error{URL: url, Err: err}
-	}
-	return t, nil
+	return i.Timeout
+}
+
+func (i *Interactive) current() *pending {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.pend
+}
+
+// background lets the wait go on after the tool call returns; a call
+// meanwhile gets the same URL.
+func (i *Interactive) background(l *oauth.Login, url string, waited <-chan result, cancel context.CancelFunc) error {
+	p := &pending{url: url, done: make(chan struct{})}
+	i.mu.Lock()
+	i.pend = p
+	i.mu.Unlock()
+	go func() {
+		r := <-waited
+		cancel()
+		l.Close()
+		i.mu.Lock()
+		i.pend = nil
+		i.mu.Unlock()
+		close(p.done)
+		if r.err != nil {
+			i.log().Warn("background sign-in did not complete", "err", r.err)
+			return
+		}
+		i.Deliver(r.t)
+	}()
+	return &Error{URL: url, Pending: true, Err: ErrNoBrowser}
 }
 
 // Refresh refreshes with the configured client.

@@ -24,7 +24,8 @@ var (
 	ErrTooLarge = errors.New("oauth: response body over 1 MiB")
 	// ErrNoMetadata means no discovery URL served metadata.
 	ErrNoMetadata = errors.New("oauth: no authorization server metadata found")
-	// ErrBadMetadata means a metadata document is malformed or incomplete.
+	// ErrBadMetadata means a metadata document (authorization server or
+	// protected resource) is malformed or incomplete.
 	ErrBadMetadata = errors.New("oauth: malformed authorization server metadata")
 	// ErrBadResponse means a token or revocation response is malformed:
 	// not JSON, no access_token, a token_type other than Bearer (C14).
@@ -46,6 +47,23 @@ var (
 	ErrNoRevocation = errors.New("oauth: server has no revocation endpoint")
 	// ErrConfig means a Client field is missing or unusable.
 	ErrConfig = errors.New("oauth: bad client configuration")
+	// ErrInvalidClient is wrapped by an *Error whose code is
+	// invalid_client: the server does not know the client_id (a stale
+	// dynamic registration, say). Register again once, never in a loop.
+	ErrInvalidClient = errors.New("oauth: invalid_client")
+	// ErrNoRegistration means the server has no registration endpoint.
+	ErrNoRegistration = errors.New("oauth: server has no registration endpoint")
+	// ErrResourceMismatch means a protected resource metadata document
+	// names another resource than the one asked for (RFC 9728 §3.3).
+	ErrResourceMismatch = errors.New("oauth: protected resource mismatch")
+	// ErrNoResourceMetadata means no URL served protected resource
+	// metadata, or the document lists no usable authorization server.
+	ErrNoResourceMetadata = errors.New("oauth: no protected resource metadata found")
+	// ErrNoDevice means the server has no device authorization endpoint.
+	ErrNoDevice = errors.New("oauth: server has no device authorization endpoint")
+	// ErrDeviceExpired is wrapped when a device code expired before the
+	// user answered, locally or by an *Error whose code is expired_token.
+	ErrDeviceExpired = errors.New("oauth: device code expired")
 )
 
 // Limits on text that comes from the server and may reach a log or a user.
@@ -58,7 +76,8 @@ const (
 // callback or from the token or revocation endpoint. Code and Description
 // are sanitised: printable ASCII only, length-capped, and with any secret
 // the request carried replaced by REDACTED. errors.Is(err, ErrInvalidGrant)
-// and errors.Is(err, ErrAccessDenied) work through Unwrap.
+// errors.Is(err, ErrAccessDenied), errors.Is(err, ErrInvalidClient) and
+// errors.Is(err, ErrDeviceExpired) work through Unwrap.
 type Error struct {
 	Code        string
 	Description string
@@ -79,6 +98,10 @@ func (e *Error) Unwrap() error {
 		return ErrInvalidGrant
 	case "access_denied":
 		return ErrAccessDenied
+	case "invalid_client":
+		return ErrInvalidClient
+	case "expired_token":
+		return ErrDeviceExpired
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ type Metadata struct {
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	GrantTypesSupported                        []string `json:"grant_types_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// ClientIDMetadataDocumentSupported: the server accepts an https URL
+	// as client_id, naming a Client ID Metadata Document. The caller then
+	// uses that URL as Client.ClientID and registers nothing.
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // Discover fetches the metadata of issuer. It tries the well-known URLs in

@@ -68,7 +68,11 @@ func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui
 	if err != nil {
 		return nil, err
 	}
-	return s.cfg.Backend.CallTool(ctx, name, args, tok)
+	res, err = s.cfg.Backend.CallTool(ctx, name, args, tok)
+	if errors.As(err, &ae) && ae.InsufficientScope() {
+		s.cfg.Broker.NotGranted(ae.Challenge.Scope)
+	}
+	return res, err
 }
 
 func configMessage(err error) string {

@@ -50,6 +50,10 @@ type Server struct {
 	cfg Config
 	mcp *server.MCPServer
 
+	// reg serialises changes to the registered tool set (install and
+	// placeholder), so a slow registration never overwrites a newer one.
+	reg sync.Mutex
+
 	mu      sync.Mutex
 	tools   map[string]forward.Tool
 	names   string // sorted names of the registered tools
@@ -104,6 +108,11 @@ const statusTool = "keyrelay_status"
 func (s *Server) placeholder(name string) {
 	if len(name) > 128 {
 		return
+	}
+	s.reg.Lock()
+	defer s.reg.Unlock()
+	if s.known(name) {
+		return // registered meanwhile by a successful list
 	}
 	s.mu.Lock()
 	s.tools[name] = forward.Tool{Name: name}
@@ -170,26 +179,32 @@ func (s *Server) refreshTools(ctx context.Context, force bool) {
 }
 
 func (s *Server) install(list []forward.Tool) {
+	s.reg.Lock()
+	defer s.reg.Unlock()
 	byName := make(map[string]forward.Tool, len(list))
 	names := make([]string, 0, len(list))
+	st := make([]server.ServerTool, 0, len(list))
 	for _, t := range list {
+		mt := mcp.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema)
+		if err := mcp.ValidateParamHeaderAnnotations(&mt); err != nil {
+			s.cfg.Logger.Warn("skipping a tool the backend listed with a bad schema", "tool", forward.Sanitize(t.Name, 64), "err", err)
+			continue
+		}
 		byName[t.Name] = t
 		names = append(names, t.Name)
+		st = append(st, server.ServerTool{Tool: mt, Handler: s.handler(t.Name)})
 	}
 	sort.Strings(names)
 	joined := strings.Join(names, "\x00")
 	s.mu.Lock()
 	changed := joined != s.names
+	s.mu.Unlock()
+	if changed {
+		s.mcp.SetTools(st...)
+	}
+	s.mu.Lock()
 	s.tools, s.names, s.fetched = byName, joined, s.cfg.Now()
 	s.mu.Unlock()
-	if !changed {
-		return
-	}
-	st := make([]server.ServerTool, 0, len(list))
-	for _, t := range list {
-		st = append(st, server.ServerTool{Tool: mcp.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema), Handler: s.handler(t.Name)})
-	}
-	s.mcp.SetTools(st...)
 }
 
 // notify sends an MCP log message; it is best effort.

@@ -1,0 +1,137 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// resourceWellKnown is the RFC 9728 well-known path.
+const resourceWellKnown = "/.well-known/oauth-protected-resource"
+
+// ResourceMetadata is the part of an RFC 9728 protected resource metadata
+// document that the relay uses.
+type ResourceMetadata struct {
+	Resource               string   `json:"resource"`
+	AuthorizationServers   []string `json:"authorization_servers,omitempty"`
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+	BearerMethodsSupported []string `json:"bearer_methods_supported,omitempty"`
+}
+
+// DiscoverResource fetches the protected resource metadata of resource, the
+// backend's canonical URL (RFC 9728). When challengeURL is not empty (the
+// resource_metadata parameter of the backend's 401 WWW-Authenticate
+// challenge), only that URL is fetched, as the MCP specification says.
+// Otherwise the well-known URL is tried with the resource's path inserted
+// (https://host/.well-known/oauth-protected-resource/path), then at the
+// root; a 4xx answer moves on, any other failure stops.
+//
+// The document's resource must be identical to resource (RFC 9728 §3.3),
+// with one allowance: a URL with an empty path and the same URL with "/"
+// are the same URI (RFC 3986 §6.2.3). "https://h/mcp" and "https://h/mcp/"
+// differ. A mismatch is ErrResourceMismatch.
+//
+// Every URL fetched must be https unless its host is loopback
+// (ErrInsecureURL); a redirect to another host is refused (ErrRedirect), and
+// so is a document over 1 MiB (ErrTooLarge). hc may be nil; a redirect
+// policy is added to a copy of it. The challenge URL may be on another host
+// than the resource: the document it serves must still name resource.
+func DiscoverResource(ctx context.Context, hc *http.Client, resource, challengeURL string) (*ResourceMetadata, error) {
+	urls, err := resourceMetadataURLs(resource, challengeURL)
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	var last error
+	for _, u := range urls {
+		var raw json.RawMessage
+		err := getJSON(ctx, hc, u, &raw)
+		if isClientError(err) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return parseResourceMetadata(raw, resource, u)
+	}
+	return nil, fmt.Errorf("%w for %s: %w", ErrNoResourceMetadata, sanitize(resource, 256), last)
+}
+
+// AuthorizationServer returns the first authorization server the document
+// lists, the one the relay uses (RFC 9728 lets the client choose; the MCP
+// specification leaves the choice to it too). It must be https unless on a
+// loopback host. None listed is ErrNoResourceMetadata.
+func (rm *ResourceMetadata) AuthorizationServer() (string, error) {
+	if len(rm.AuthorizationServers) == 0 || rm.AuthorizationServers[0] == "" {
+		return "", fmt.Errorf("%w: %s lists no authorization server", ErrNoResourceMetadata, sanitize(rm.Resource, 256))
+	}
+	as := rm.AuthorizationServers[0]
+	if _, err := secureURL(as); err != nil {
+		return "", err
+	}
+	return as, nil
+}
+
+// resourceMetadataURLs lists the URLs to try, in order.
+func resourceMetadataURLs(resource, challengeURL string) ([]string, error) {
+	u, err := secureURL(resource)
+	if err != nil {
+		return nil, err
+	}
+	if challengeURL != "" {
+		if _, err := secureURL(challengeURL); err != nil {
+			return nil, err
+		}
+		return []string{challengeURL}, nil
+	}
+	origin := u.Scheme + "://" + u.Host
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	query := ""
+	if u.RawQuery != "" {
+		query = "?" + u.RawQuery
+	}
+	if path == "" {
+		return []string{origin + resourceWellKnown + query}, nil
+	}
+	return []string{origin + resourceWellKnown + path + query, origin + resourceWellKnown}, nil
+}
+
+// parseResourceMetadata decodes a document fetched from from and checks
+// that it names resource. Nothing from the body reaches an error except a
+// sanitised, capped resource value.
+func parseResourceMetadata(body []byte, resource, from string) (*ResourceMetadata, error) {
+	var rm ResourceMetadata
+	if err := json.Unmarshal(body, &rm); err != nil {
+		return nil, fmt.Errorf("%w: protected resource metadata at %s is not the expected JSON object", ErrBadMetadata, sanitize(from, 256))
+	}
+	if rm.Resource == "" {
+		return nil, fmt.Errorf("%w: protected resource metadata at %s has no resource", ErrBadMetadata, sanitize(from, 256))
+	}
+	if !sameResource(rm.Resource, resource) {
+		return nil, fmt.Errorf("%w: %s names %q, want %q", ErrResourceMismatch, sanitize(from, 256), sanitize(rm.Resource, 256), sanitize(resource, 256))
+	}
+	return &rm, nil
+}
+
+// sameResource is an exact compare, except that an origin with an empty
+// path equals the same origin with "/".
+func sameResource(got, want string) bool {
+	if got == want {
+		return true
+	}
+	return originOnly(got) && originOnly(want) && strings.TrimSuffix(got, "/") == strings.TrimSuffix(want, "/")
+}
+
+// originOnly reports whether s is scheme://host[:port] with an empty path
+// or "/", and no query or fragment.
+func originOnly(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.IsAbs() && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawPath == "" &&
+		u.RawQuery == "" && !u.ForceQuery && u.Fragment == "" && u.User == nil && !strings.Contains(s, "#")
+}

@@ -1,0 +1,209 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// prDoc serves a protected resource metadata document naming resource.
+func prDoc(resource string, servers ...string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(ResourceMetadata{Resource: resource, AuthorizationServers: servers, BearerMethodsSupported: []string{"header"}})
+	}
+}
+
+func TestDiscoverResourceOrder(t *testing.T) {
+	const wk = "/.well-known/oauth-protected-resource"
+	cases := []struct {
+		name, path, servedAt, challenge string
+		want                            []string
+	}{
+		{"root resource", "", wk, "", []string{wk}},
+		{"root resource with slash", "/", wk, "", []string{wk}},
+		{"path inserted", "/mcp", wk + "/mcp", "", []string{wk + "/mcp"}},
+		{"path, then root", "/mcp", wk, "", []string{wk + "/mcp", wk}},
+		{"challenge URL only", "/mcp", "/meta/prm.json", "/meta/prm.json", []string{"/meta/prm.json"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMDServer(t)
+			resource := m.srv.URL + tc.path
+			m.docs[tc.servedAt] = prDoc(resource, "https://as.example")
+			m.docs[wk+"/unused"] = prDoc(resource) // never asked
+			challenge := ""
+			if tc.challenge != "" {
+				challenge = m.srv.URL + tc.challenge
+			}
+			rm, err := DiscoverResource(context.Background(), m.srv.Client(), resource, challenge)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
+			}
+			if as, err := rm.AuthorizationServer(); err != nil || as != "https://as.example" {
+				t.Fatalf("AuthorizationServer: %q %v", as, err)
+			}
+		})
+	}
+	t.Run("challenge URL failing does not fall back", func(t *testing.T) {
+		m := newMDServer(t)
+		m.docs[wk] = prDoc(m.srv.URL)
+		_, err := DiscoverResource(context.Background(), nil, m.srv.URL, m.srv.URL+"/missing")
+		if !errors.Is(err, ErrNoResourceMetadata) || strings.Join(m.paths(), " ") != "/missing" {
+			t.Fatalf("err %v, asked %v", err, m.paths())
+		}
+	})
+	t.Run("none found", func(t *testing.T) {
+		m := newMDServer(t)
+		_, err := DiscoverResource(context.Background(), nil, m.srv.URL+"/mcp", "")
+		if !errors.Is(err, ErrNoResourceMetadata) || len(m.paths()) != 2 {
+			t.Fatalf("err %v, asked %v", err, m.paths())
+		}
+	})
+	t.Run("5xx stops", func(t *testing.T) {
+		m := newMDServer(t)
+		m.docs[wk+"/mcp"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(502) }
+		m.docs[wk] = prDoc(m.srv.URL + "/mcp")
+		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL+"/mcp", ""); err == nil || len(m.paths()) != 1 {
+			t.Fatalf("err %v, asked %v", err, m.paths())
+		}
+	})
+}
+
+func TestC3_ResourceMismatch(t *testing.T) {
+	cases := []struct {
+		name, served, asked string
+		ok                  bool
+	}{
+		{"identical", "/mcp", "/mcp", true},
+		{"origin without and with slash", "", "/", true},
+		{"origin with and without slash", "/", "", true},
+		{"trailing slash on a path", "/mcp/", "/mcp", false},
+		{"missing trailing slash on a path", "/mcp", "/mcp/", false},
+		{"another path", "/other", "/mcp", false},
+		{"case differs", "/MCP", "/mcp", false},
+		{"query added", "/mcp?x=1", "/mcp", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMDServer(t)
+			m.docs["/meta"] = prDoc(m.srv.URL+tc.served, "https://as.example")
+			_, err := DiscoverResource(context.Background(), nil, m.srv.URL+tc.asked, m.srv.URL+"/meta")
+			if tc.ok != (err == nil) || (!tc.ok && !errors.Is(err, ErrResourceMismatch)) {
+				t.Fatalf("err %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	t.Run("another host", func(t *testing.T) {
+		m := newMDServer(t)
+		m.docs["/.well-known/oauth-protected-resource"] = prDoc("https://evil.example", "https://as.example")
+		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrResourceMismatch) {
+			t.Fatalf("err %v, want ErrResourceMismatch", err)
+		}
+	})
+	t.Run("no resource", func(t *testing.T) {
+		m := newMDServer(t)
+		m.docs["/.well-known/oauth-protected-resource"] = prDoc("", "https://as.example")
+		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
+			t.Fatalf("err %v, want ErrBadMetadata", err)
+		}
+	})
+}
+
+func TestC3_InsecureResourceMetadataURL(t *testing.T) {
+	rt := &refuseTransport{}
+	hc := &http.Client{Transport: rt}
+	for _, tc := range [][2]string{
+		{"http://backend.example/mcp", ""},
+		{"http://10.0.0.1", ""},
+		{"https://backend.example", "http://backend.example/.well-known/oauth-protected-resource"},
+		{"https://backend.example", "http://169.254.169.254/latest/meta-data"},
+		{"https://backend.example", "file:///etc/passwd"},
+		{"https://backend.example", "https://user:pw@backend.example/prm"},
+		{"https://backend.example", "/relative"},
+		{"https://backend.example#f", ""},
+	} {
+		if _, err := DiscoverResource(context.Background(), hc, tc[0], tc[1]); !errors.Is(err, ErrInsecureURL) {
+			t.Errorf("%q, %q: %v, want ErrInsecureURL", tc[0], tc[1], err)
+		}
+	}
+	if rt.n != 0 {
+		t.Fatalf("%d requests went out for insecure URLs", rt.n)
+	}
+}
+
+func TestC3_ResourceMetadataRedirectToAnotherHost(t *testing.T) {
+	other := newMDServer(t)
+	m := newMDServer(t)
+	other.docs["/prm"] = prDoc(m.srv.URL, "https://as.example")
+	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.srv.URL+"/prm", http.StatusFound)
+	}
+	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrRedirect) {
+		t.Fatalf("err %v, want ErrRedirect", err)
+	}
+	if len(other.paths()) != 0 {
+		t.Fatal("the other host was contacted")
+	}
+	t.Run("same host is followed", func(t *testing.T) {
+		m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/prm.json", http.StatusFound)
+		}
+		m.docs["/prm.json"] = prDoc(m.srv.URL, "https://as.example")
+		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestC3_HugeResourceMetadata(t *testing.T) {
+	m := newMDServer(t)
+	pad := strings.Repeat(" ", maxBody)
+	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(pad))
+		prDoc(m.srv.URL, "https://as.example")(w, r)
+	}
+	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+}
+
+func TestResourceMetadataMalformed(t *testing.T) {
+	for name, body := range map[string]string{"html": "<html>", "array": "[]", "wrong type": `{"resource":1}`, "servers not a list": `{"resource":"R","authorization_servers":"x"}`} {
+		t.Run(name, func(t *testing.T) {
+			m := newMDServer(t)
+			m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
+			}
+			if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
+				t.Fatalf("err %v, want ErrBadMetadata", err)
+			}
+		})
+	}
+}
+
+func TestAuthorizationServerPick(t *testing.T) {
+	cases := []struct {
+		servers []string
+		want    string
+		err     error
+	}{
+		{[]string{"https://a.example", "https://b.example"}, "https://a.example", nil},
+		{[]string{"http://127.0.0.1:9000/tenant"}, "http://127.0.0.1:9000/tenant", nil},
+		{nil, "", ErrNoResourceMetadata},
+		{[]string{""}, "", ErrNoResourceMetadata},
+		{[]string{"http://as.example"}, "", ErrInsecureURL},
+	}
+	for _, tc := range cases {
+		rm := &ResourceMetadata{Resource: "https://r.example", AuthorizationServers: tc.servers}
+		got, err := rm.AuthorizationServer()
+		if got != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("%v: %q %v, want %q %v", tc.servers, got, err, tc.want, tc.err)
+		}
+	}
+}
