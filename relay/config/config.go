@@ -105,13 +105,10 @@ func (c *Config) Check() error {
 	if c.ClientID == "" {
 		return errors.New("RELAY_CLIENT_ID is empty")
 	}
-	var l levelText
-	return l.check(c.LogLevel)
+	return checkLevel(c.LogLevel)
 }
 
-type levelText struct{}
-
-func (levelText) check(s string) error {
+func checkLevel(s string) error {
 	switch strings.ToLower(s) {
 	case "debug", "info", "warn", "error":
 		return nil

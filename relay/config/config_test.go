@@ -1,0 +1,70 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseDefaultsAndFlagsWin(t *testing.T) {
+	c, rest, err := Parse("serve", []string{"--client-id", "cli", "extra"}, env(map[string]string{
+		"RELAY_CLIENT_ID": "env", "RELAY_SCOPES": "a  b", "RELAY_CALLBACK_PORT": "8765",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientID != "cli" || strings.Join(c.Scopes, ",") != "a,b" || c.CallbackPort != 8765 ||
+		c.LoginTimeout != 5*time.Minute || c.BackendTimeout != time.Minute || c.LogLevel != "info" || len(rest) != 1 {
+		t.Fatalf("parsed %+v rest %v", c, rest)
+	}
+}
+
+func TestParseRejectsBadValues(t *testing.T) {
+	for k, v := range map[string]string{
+		"RELAY_CALLBACK_PORT": "70000", "RELAY_LOGIN_TIMEOUT": "forever", "RELAY_BACKEND_TIMEOUT": "2h",
+	} {
+		if _, _, err := Parse("serve", nil, env(map[string]string{k: v}), io.Discard); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	good := func() *Config {
+		return &Config{AuthServerURL: "https://login.example.com", BackendURL: "HTTPS://API.Example.com/mcp/", ClientID: "relay", LogLevel: "info"}
+	}
+	c := good()
+	if err := c.Check(); err != nil || c.BackendURL != "https://api.example.com/mcp" {
+		t.Fatalf("check: %v, backend %q", err, c.BackendURL)
+	}
+	cases := map[string]func(*Config){
+		"no backend":       func(c *Config) { c.BackendURL = "" },
+		"http backend":     func(c *Config) { c.BackendURL = "http://api.example.com" },
+		"query":            func(c *Config) { c.BackendURL = "https://api.example.com/?x=1" },
+		"fragment":         func(c *Config) { c.BackendURL = "https://api.example.com/#x" },
+		"userinfo":         func(c *Config) { c.BackendURL = "https://u:p@api.example.com" },
+		"relative":         func(c *Config) { c.BackendURL = "/mcp" },
+		"ftp":              func(c *Config) { c.AuthServerURL = "ftp://login.example.com" },
+		"no auth server":   func(c *Config) { c.AuthServerURL = "" },
+		"http auth server": func(c *Config) { c.AuthServerURL = "http://login.example.com" },
+		"no client id":     func(c *Config) { c.ClientID = "" },
+		"bad log level":    func(c *Config) { c.LogLevel = "loud" },
+	}
+	for name, mut := range cases {
+		c := good()
+		mut(c)
+		if err := c.Check(); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, host := range []string{"http://127.0.0.1:5002", "http://localhost:5002", "http://[::1]:5002", "http://127.1.2.3"} {
+		c := good()
+		c.BackendURL, c.AuthServerURL = host, host
+		if err := c.Check(); err != nil {
+			t.Errorf("loopback %s refused: %v", host, err)
+		}
+	}
+}

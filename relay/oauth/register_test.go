@@ -1,0 +1,247 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	fakeClientSecret = "fake-client-secret-0123456789"
+	fakeRegToken     = "fake-registration-access-token-0123456789"
+)
+
+// regServer is a fake registration endpoint that records the last request
+// and answers with reply.
+type regServer struct {
+	srv   *httptest.Server
+	md    Metadata
+	mu    sync.Mutex
+	req   *http.Request
+	body  map[string]any
+	reply func(w http.ResponseWriter)
+}
+
+func newRegServer(t *testing.T, status int, body string) *regServer {
+	t.Helper()
+	rs := &regServer{}
+	rs.reply = func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+	rs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		rs.mu.Lock()
+		rs.req, rs.body = r, m
+		reply := rs.reply
+		rs.mu.Unlock()
+		reply(w)
+	}))
+	t.Cleanup(rs.srv.Close)
+	rs.md = goodMD(rs.srv.URL)
+	rs.md.RegistrationEndpoint = rs.srv.URL + "/register"
+	return rs
+}
+
+func (rs *regServer) received() (*http.Request, map[string]any) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.req, rs.body
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+func TestRegisterSendsNativePublicClient(t *testing.T) {
+	full := `{"client_id":"dyn-123","client_secret":"` + fakeClientSecret + `","client_id_issued_at":1790000000,"client_secret_expires_at":1800000000,
+		"registration_access_token":"` + fakeRegToken + `","registration_client_uri":"https://as.example/register/dyn-123",
+		"redirect_uris":["http://127.0.0.1/callback"],"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}`
+	cases := []struct {
+		name   string
+		req    RegistrationRequest
+		grants []string
+		redir  []string
+		scope  any
+	}{
+		{"defaults", RegistrationRequest{ClientName: "keyrelay"}, []string{"authorization_code", "refresh_token"}, []string{DefaultRedirectURI}, nil},
+		{"device grant, port, scopes", RegistrationRequest{ClientName: "keyrelay", DeviceGrant: true, RedirectURIs: []string{"http://127.0.0.1:8765/callback"}, Scopes: []string{"a", "b"}},
+			[]string{"authorization_code", "refresh_token", DeviceCodeGrantType}, []string{"http://127.0.0.1:8765/callback"}, "a b"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newRegServer(t, 201, full)
+			reg, err := Register(context.Background(), rs.srv.Client(), &rs.md, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, m := rs.received()
+			if r.Method != "POST" || r.URL.Path != "/register" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
+				t.Fatalf("request %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+			}
+			if m["application_type"] != "native" || m["token_endpoint_auth_method"] != "none" || m["client_name"] != "keyrelay" ||
+				!slices.Equal(strs(m["grant_types"]), tc.grants) || !slices.Equal(strs(m["redirect_uris"]), tc.redir) ||
+				!slices.Equal(strs(m["response_types"]), []string{"code"}) || m["scope"] != tc.scope {
+				t.Fatalf("client metadata sent: %v", m)
+			}
+			if reg.ClientID != "dyn-123" || reg.ClientSecret.Reveal() != fakeClientSecret || reg.RegistrationAccessToken.Reveal() != fakeRegToken ||
+				reg.RegistrationClientURI != "https://as.example/register/dyn-123" || reg.TokenEndpointAuthMethod != "none" ||
+				!reg.ClientIDIssuedAt.Equal(time.Unix(1790000000, 0)) || !reg.ClientSecretExpiresAt.Equal(time.Unix(1800000000, 0)) {
+				t.Fatalf("registration %+v", reg)
+			}
+			if s := fmt.Sprintf("%+v %#v %v", reg, reg, *reg); strings.Contains(s, fakeClientSecret) || strings.Contains(s, fakeRegToken) {
+				t.Fatal("a Registration prints a secret")
+			}
+		})
+	}
+	t.Run("public client answer", func(t *testing.T) {
+		rs := newRegServer(t, 200, `{"client_id":"abc","client_secret_expires_at":0}`)
+		reg, err := Register(context.Background(), nil, &rs.md, RegistrationRequest{})
+		if err != nil || reg.ClientID != "abc" || !reg.ClientSecret.IsZero() || !reg.RegistrationAccessToken.IsZero() || !reg.ClientSecretExpiresAt.IsZero() {
+			t.Fatalf("%+v %v", reg, err)
+		}
+	})
+}
+
+func TestRegisterErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+		code   string
+	}{
+		{"invalid_client_metadata", 400, `{"error":"invalid_client_metadata","error_description":"no \u001b[31mweb"}`, nil, "invalid_client_metadata"},
+		{"invalid_redirect_uri", 400, `{"error":"invalid_redirect_uri"}`, nil, "invalid_redirect_uri"},
+		{"invalid_client", 401, `{"error":"invalid_client"}`, ErrInvalidClient, "invalid_client"},
+		{"html 500", 500, `<html>` + fakeClientSecret, ErrBadResponse, ""},
+		{"error status without error", 403, `{"client_secret":"` + fakeClientSecret + `"}`, ErrBadResponse, ""},
+		{"no client_id", 201, `{"client_secret":"` + fakeClientSecret + `"}`, ErrBadResponse, ""},
+		{"client_id with escapes", 201, `{"client_id":"a\u001b[2Jb","client_secret":"` + fakeClientSecret + `"}`, ErrBadResponse, ""},
+		{"client_id too long", 201, `{"client_id":"` + strings.Repeat("a", 2000) + `"}`, ErrBadResponse, ""},
+		{"insecure management URI", 201, `{"client_id":"a","registration_client_uri":"http://as.example/x"}`, ErrBadResponse, ""},
+		{"bad issued_at", 201, `{"client_id":"a","client_id_issued_at":"soon"}`, ErrBadResponse, ""},
+		{"negative expiry", 201, `{"client_id":"a","client_secret_expires_at":-1}`, ErrBadResponse, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newRegServer(t, tc.status, tc.body)
+			reg, err := Register(context.Background(), nil, &rs.md, RegistrationRequest{})
+			if reg != nil || err == nil || strings.Contains(err.Error(), fakeClientSecret) || !printable(err.Error()) {
+				t.Fatalf("reg %v, err %q", reg, err)
+			}
+			var oe *Error
+			if tc.code != "" && (!errors.As(err, &oe) || oe.Code != tc.code) {
+				t.Fatalf("err %v, want OAuth error %s", err, tc.code)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRegisterTransportRules(t *testing.T) {
+	ctx := context.Background()
+	t.Run("redirect not followed", func(t *testing.T) {
+		rs := newRegServer(t, 0, "")
+		rs.reply = func(w http.ResponseWriter) {
+			w.Header().Set("Location", "https://evil.example/register")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}
+		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrRedirect) {
+			t.Fatalf("err %v, want ErrRedirect", err)
+		}
+	})
+	t.Run("huge answer", func(t *testing.T) {
+		rs := newRegServer(t, 201, `{"client_id":"a","x":"`+strings.Repeat("x", maxBody)+`"}`)
+		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("err %v, want ErrTooLarge", err)
+		}
+	})
+	t.Run("no endpoint", func(t *testing.T) {
+		md := goodMD("https://as.example")
+		if _, err := Register(ctx, nil, &md, RegistrationRequest{}); !errors.Is(err, ErrNoRegistration) {
+			t.Fatalf("err %v", err)
+		}
+		if _, err := Register(ctx, nil, nil, RegistrationRequest{}); !errors.Is(err, ErrConfig) {
+			t.Fatalf("nil metadata: %v", err)
+		}
+	})
+	t.Run("insecure endpoint", func(t *testing.T) {
+		md := goodMD("https://as.example")
+		md.RegistrationEndpoint = "http://as.example/register"
+		if _, err := Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{}); !errors.Is(err, ErrInsecureURL) {
+			t.Fatalf("err %v", err)
+		}
+	})
+	t.Run("bad redirect URI asked", func(t *testing.T) {
+		rs := newRegServer(t, 201, `{"client_id":"a"}`)
+		for _, ru := range []string{"/callback", "http://127.0.0.1/cb#x", "::"} {
+			if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}}); !errors.Is(err, ErrConfig) {
+				t.Errorf("%q: %v, want ErrConfig", ru, err)
+			}
+		}
+	})
+}
+
+// TestInvalidClientWrapsSentinel: a stale client is recognisable on every
+// path that uses the client_id, so the caller can register again once.
+func TestInvalidClientWrapsSentinel(t *testing.T) {
+	stale := func(url.Values) (int, string) {
+		return 401, `{"error":"invalid_client","error_description":"unknown client"}`
+	}
+	t.Run("refresh", func(t *testing.T) {
+		f := newFakeAS(t)
+		f.setToken(stale)
+		_, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh))
+		if !errors.Is(err, ErrInvalidClient) || errors.Is(err, ErrInvalidGrant) {
+			t.Fatalf("err %v, want ErrInvalidClient", err)
+		}
+	})
+	t.Run("code exchange", func(t *testing.T) {
+		f := newFakeAS(t)
+		f.setToken(stale)
+		l := startLogin(t, f.client())
+		ch := waitAsync(l, context.Background())
+		hit(t, l, "GET", "/callback", goodQuery(t, l).Encode())
+		if r := result(t, ch); !errors.Is(r.err, ErrInvalidClient) {
+			t.Fatalf("err %v, want ErrInvalidClient", r.err)
+		}
+	})
+	t.Run("other codes do not", func(t *testing.T) {
+		for _, code := range []string{"unauthorized_client", "invalid_request", "invalid_grant"} {
+			if errors.Is(&Error{Code: code}, ErrInvalidClient) {
+				t.Errorf("%s wraps ErrInvalidClient", code)
+			}
+		}
+	})
+}
+
+func TestClientIDMetadataDocumentSupported(t *testing.T) {
+	m := newMDServer(t)
+	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
+		b, _ := json.Marshal(goodMD(m.srv.URL))
+		_, _ = w.Write([]byte(strings.Replace(string(b), "{", `{"client_id_metadata_document_supported":true,`, 1)))
+	}
+	md, err := Discover(context.Background(), nil, m.srv.URL)
+	if err != nil || !md.ClientIDMetadataDocumentSupported {
+		t.Fatalf("%v %+v", err, md)
+	}
+}
