@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/keyrelay/keyrelay/relay/broker"
@@ -27,7 +28,7 @@ func parseCmd(name string, args []string, e env, stderr io.Writer, extra func(*f
 	// Split the command's own flags from the shared ones.
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if f := fs.Lookup(trimFlag(a)); f != nil {
+		if f := fs.Lookup(trimFlag(a)); f != nil && strings.HasPrefix(a, "-") {
 			own = append(own, a)
 			continue
 		}

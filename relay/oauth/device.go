@@ -21,7 +21,7 @@ const (
 	defaultDeviceInterval = 5 * time.Second
 	slowDownStep          = 5 * time.Second
 	maxDeviceInterval     = 5 * time.Minute
-	maxDeviceExpiresIn    = 24 * 3600
+	maxDeviceExpiresIn    = 24 * time.Hour
 	maxUserCodeLen        = 64
 	maxDisplayURILen      = 2048
 )
