@@ -183,7 +183,7 @@ func seconds(n json.Number, def, limit time.Duration) (time.Duration, error) {
 		return def, nil
 	}
 	s, err := strconv.ParseInt(string(n), 10, 64)
-	if err != nil || s < 0 || time.Duration(s)*time.Second > limit {
+	if err != nil || s < 0 || s > int64(limit/time.Second) {
 		return 0, ErrBadResponse
 	}
 	if s == 0 {

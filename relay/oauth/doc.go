@@ -1,8 +1,9 @@
 // Package oauth is the relay's OAuth 2.1 client for a native, public client:
-// authorization server discovery (RFC 8414, with OpenID Connect discovery as
-// a fallback), the authorization code flow with PKCE through the browser and
-// a loopback redirect (RFC 8252), the refresh grant, and revocation
-// (RFC 7009).
+// protected resource discovery (RFC 9728), authorization server discovery
+// (RFC 8414, with OpenID Connect discovery as a fallback), dynamic client
+// registration (RFC 7591), the authorization code flow with PKCE through the
+// browser and a loopback redirect (RFC 8252), the device authorization grant
+// (RFC 8628), the refresh grant, and revocation (RFC 7009).
 //
 // A typical login:
 //
@@ -13,7 +14,23 @@
 //	openBrowser(l.URL())           // and print it, so a person can open it
 //	tok, err := l.Wait(ctx)        // ctx carries the login timeout
 //
+// Without RELAY_AUTH_SERVER_URL, the server comes from the backend:
+//
+//	rm, err := oauth.DiscoverResource(ctx, hc, backend, challenge.ResourceMetadata)
+//	issuer, err := rm.AuthorizationServer()
+//
+// Without a browser, the device grant replaces StartLogin:
+//
+//	d, err := c.StartDevice(ctx)
+//	show(d.VerificationURI, d.UserCode) // not secrets
+//	tok, err := d.Wait(ctx)
+//
 // Security properties:
+//   - Protected resource discovery fetches the challenge's resource_metadata
+//     URL alone when there is one, else the well-known URL with the path
+//     inserted, then at the root, with the same URL, redirect and size rules
+//     as below. The document must name the backend exactly (an origin with
+//     and without "/" being the only allowance), else ErrResourceMismatch.
 //   - Discovery accepts only https URLs, or http on a loopback host; refuses
 //     redirects to another host, documents over 1 MiB, an issuer that is not
 //     byte for byte the one asked for (RFC 8414 §3.3), and a server that does
@@ -34,15 +51,25 @@
 //   - Token responses are capped at 1 MiB and must hold an access_token of
 //     type Bearer. Token and revocation requests never follow redirects and
 //     carry no Authorization header (client_id goes in the body).
-//   - Tokens, codes, verifiers and the state are secret.Value from the moment
-//     they exist. Error descriptions from the server are sanitised (printable
-//     ASCII, length-capped, with any secret we sent removed), response
-//     bodies are never logged, and the logger receives identifiers only.
+//   - Registration asks for a native public client (token_endpoint_auth_method
+//     none); any client secret or registration access token is a
+//     secret.Value. An invalid_client answer anywhere wraps ErrInvalidClient,
+//     so the caller can register again once.
+//   - The device grant polls no faster than the server asks (+5 s on
+//     slow_down, doubled after a timeout) and stops at the code's expiry.
+//     The user code and verification URIs must be printable ASCII and the
+//     URIs https (or loopback), so they are safe to print to a terminal.
+//   - Tokens, codes, device codes, verifiers and the state are secret.Value
+//     from the moment they exist. Error descriptions from the server are
+//     sanitised (printable ASCII, length-capped, with any secret we sent
+//     removed), response bodies are never logged, and the logger receives
+//     identifiers only.
 //
 // Non-goals: storing tokens (the vault does), deciding when to refresh or
 // log in again (the relay's orchestrator does), opening the browser
-// (platform does), confidential clients, OpenID Connect ID tokens, and the
-// implicit or password grants. Discovery from a protected resource
-// (RFC 9728), dynamic client registration and the device grant are left to
-// later work; Metadata already carries their endpoints.
+// (platform does), confidential clients, OpenID Connect ID tokens, the
+// implicit or password grants, RFC 7592 client management, and storing a
+// registration (the vault does, keyed by issuer). For a Client ID Metadata
+// Document the caller sets ClientID to the document's URL when
+// Metadata.ClientIDMetadataDocumentSupported; nothing else is needed here.
 package oauth

@@ -1,0 +1,382 @@
+package oauth_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/backend/example"
+	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+)
+
+// itClock is the fake clock shared by the authorization server, the
+// backend's validator and the relay's client.
+type itClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *itClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *itClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// stack is the project's authorization server and example backend, wired
+// as in production: the backend names the server in its protected resource
+// metadata and accepts its tokens.
+type stack struct {
+	issuer, backend string
+	clock           *itClock
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	st := &stack{clock: &itClock{t: time.Now()}}
+	var h atomic.Value
+	asSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.Load().(http.Handler).ServeHTTP(w, r) }))
+	t.Cleanup(asSrv.Close)
+	beSrv := httptest.NewUnstartedServer(nil)
+	st.issuer, st.backend = asSrv.URL, "http://"+beSrv.Listener.Addr().String()
+	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend}, Users: []authserver.User{testUser(t)}, Now: st.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Store(as.Handler())
+	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: st.issuer, Audience: st.backend, Now: st.clock.Now}, as.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tool.NewServer(tool.Config{PublicURL: st.backend, AuthServers: []string{st.issuer}, Validator: v})
+	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
+		t.Fatal(err)
+	}
+	beSrv.Config.Handler = ts.Handler()
+	beSrv.Start()
+	t.Cleanup(beSrv.Close)
+	return st
+}
+
+// callTool POSTs to the backend's tool API, as the relay's forwarder does.
+func (st *stack) callTool(t *testing.T, name string, tok secret.Value) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", st.backend+"/mcp/tools/"+name, strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	if !tok.IsZero() {
+		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var reResourceMetadata = regexp.MustCompile(`resource_metadata="([^"]+)"`)
+
+// TestIntegrationDiscoverResourceFromBackend: the real backend's 401
+// challenge leads to its RFC 9728 document, which names the real
+// authorization server, whose metadata Discover accepts.
+func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
+	st := startStack(t)
+	ctx := context.Background()
+	resp, _ := st.callTool(t, "whoami", secret.Value{})
+	m := reResourceMetadata.FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
+	if resp.StatusCode != 401 || m == nil {
+		t.Fatalf("whoami without a token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	for name, challenge := range map[string]string{"from the challenge": m[1], "well-known": ""} {
+		t.Run(name, func(t *testing.T) {
+			rm, err := oauth.DiscoverResource(ctx, nil, st.backend, challenge)
+			if err != nil {
+				t.Fatal(err)
+			}
+			as, err := rm.AuthorizationServer()
+			if err != nil || as != st.issuer || rm.Resource != st.backend || !slices.Contains(rm.ScopesSupported, "notes:read") ||
+				!slices.Equal(rm.BearerMethodsSupported, []string{"header"}) {
+				t.Fatalf("%+v %q %v", rm, as, err)
+			}
+			md, err := oauth.Discover(ctx, nil, as)
+			if err != nil || md.RegistrationEndpoint == "" || md.DeviceAuthorizationEndpoint == "" {
+				t.Fatalf("Discover: %v %+v", err, md)
+			}
+		})
+	}
+	t.Run("trailing slash on the backend URL", func(t *testing.T) {
+		if _, err := oauth.DiscoverResource(ctx, nil, st.backend+"/", ""); err != nil {
+			t.Fatalf("an origin with and without / is one resource: %v", err)
+		}
+	})
+	t.Run("another resource path", func(t *testing.T) {
+		_, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", "")
+		if !errors.Is(err, oauth.ErrResourceMismatch) {
+			t.Fatalf("err %v, want ErrResourceMismatch (the backend's document is for its root)", err)
+		}
+	})
+}
+
+// deviceDriver runs DeviceLogin.Wait in a goroutine whose sleeps the test
+// releases one by one, advancing the shared fake clock.
+type deviceDriver struct {
+	t      *testing.T
+	asked  chan time.Duration
+	resume chan struct{}
+	done   chan waited
+}
+
+func driveDevice(t *testing.T, dl *oauth.DeviceLogin) *deviceDriver {
+	dd := &deviceDriver{t: t, asked: make(chan time.Duration), resume: make(chan struct{}), done: make(chan waited, 1)}
+	dl.Sleep = func(ctx context.Context, d time.Duration) error {
+		select {
+		case dd.asked <- d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-dd.resume:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	go func() {
+		tok, err := dl.Wait(ctx)
+		dd.done <- waited{tok, err}
+	}()
+	return dd
+}
+
+// sleep returns the duration Wait wants to sleep next.
+func (dd *deviceDriver) sleep() time.Duration {
+	dd.t.Helper()
+	select {
+	case d := <-dd.asked:
+		return d
+	case w := <-dd.done:
+		dd.t.Fatalf("Wait returned early: %v", w.err)
+	case <-time.After(20 * time.Second):
+		dd.t.Fatal("Wait did not sleep")
+	}
+	return 0
+}
+
+// poll lets one poll happen after advancing the clock by d.
+func (dd *deviceDriver) poll(clock *itClock, d time.Duration) {
+	clock.Advance(d)
+	dd.resume <- struct{}{}
+}
+
+func (dd *deviceDriver) result() waited {
+	dd.t.Helper()
+	select {
+	case w := <-dd.done:
+		return w
+	case <-time.After(20 * time.Second):
+		dd.t.Fatal("Wait did not return")
+		return waited{}
+	}
+}
+
+// approveDevice is the person's browser: the verification page with the
+// code filled in, the login, then the consent.
+func approveDevice(t *testing.T, dl *oauth.DeviceLogin, action string) (*http.Response, string) {
+	t.Helper()
+	b := newBrowser(t)
+	page, body := b.get(dl.VerificationURIComplete)
+	if page.StatusCode != 200 || !strings.Contains(body, `value="`+dl.UserCode+`"`) {
+		t.Fatalf("device page: status %d", page.StatusCode)
+	}
+	page, body = b.submit(page, body, url.Values{"user_code": {dl.UserCode}})
+	if page.StatusCode != 200 || !strings.Contains(body, `name="password"`) {
+		t.Fatalf("login page: status %d at %s", page.StatusCode, page.Request.URL)
+	}
+	page, body = b.submit(page, body, url.Values{"username": {itUser}, "password": {itPassword}})
+	if page.StatusCode != 200 || !strings.Contains(body, `value="allow"`) {
+		t.Fatalf("consent page: status %d at %s", page.StatusCode, page.Request.URL.Path)
+	}
+	return b.submit(page, body, url.Values{"action": {action}})
+}
+
+// TestIntegrationRegisterAndDeviceLogin drives the whole chain against the
+// project's servers: resource discovery from the backend, metadata,
+// dynamic registration with the device grant, a device login through the
+// real pages with authorization_pending and slow_down on the way, a tool
+// call with the token, and a refresh with the registered client.
+func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
+	st := startStack(t)
+	ctx := context.Background()
+	rm, err := oauth.DiscoverResource(ctx, nil, st.backend, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, _ := rm.AuthorizationServer()
+	md, err := oauth.Discover(ctx, nil, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test", DeviceGrant: true})
+	if err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if !strings.HasPrefix(reg.ClientID, "dyn-") || !slices.Contains(reg.GrantTypes, oauth.DeviceCodeGrantType) ||
+		!slices.Equal(reg.RedirectURIs, []string{oauth.DefaultRedirectURI}) || reg.TokenEndpointAuthMethod != "none" || !reg.ClientSecret.IsZero() {
+		t.Fatalf("registration %+v", reg)
+	}
+	var logs bytes.Buffer
+	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	dl, err := c.StartDevice(ctx)
+	if err != nil {
+		t.Fatalf("StartDevice: %v", err)
+	}
+	if dl.VerificationURI != st.issuer+"/device" || dl.Interval != 5*time.Second || len(dl.UserCode) != 9 {
+		t.Fatalf("device login %+v", dl)
+	}
+	dd := driveDevice(t, dl)
+	dd.poll(st.clock, dd.sleep())  // authorization_pending
+	dd.sleep()                     // polling after 1 s instead of 5 s ...
+	dd.poll(st.clock, time.Second) // ... earns slow_down
+	if d := dd.sleep(); d != 10*time.Second {
+		t.Fatalf("after slow_down Wait sleeps %v, want 10s", d)
+	}
+	page, body := approveDevice(t, dl, "allow")
+	if page.StatusCode != 200 || !strings.Contains(body, "Device connected") {
+		t.Fatalf("after consent: status %d at %s", page.StatusCode, page.Request.URL)
+	}
+	dd.poll(st.clock, 10*time.Second)
+	w := dd.result()
+	if w.err != nil {
+		t.Fatalf("Wait: %v", w.err)
+	}
+	cl := claims(t, w.tok.AccessToken.Reveal())
+	if cl["aud"] != st.backend || cl["sub"] != itUser || cl["client_id"] != reg.ClientID || cl["scope"] != "notes:read" {
+		t.Fatalf("claims aud=%v sub=%v client_id=%v scope=%v", cl["aud"], cl["sub"], cl["client_id"], cl["scope"])
+	}
+	if resp, body := st.callTool(t, "whoami", w.tok.AccessToken); resp.StatusCode != 200 || !strings.Contains(body, itUser) {
+		t.Fatalf("whoami with the device token: %d", resp.StatusCode)
+	}
+	tok2, err := c.Refresh(ctx, w.tok.RefreshToken)
+	if err != nil || tok2.RefreshToken.Equal(w.tok.RefreshToken) {
+		t.Fatalf("Refresh: %v", err)
+	}
+	for _, s := range []string{w.tok.AccessToken.Reveal(), w.tok.RefreshToken.Reveal(), tok2.AccessToken.Reveal(), tok2.RefreshToken.Reveal()} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatal("a token reached the debug log")
+		}
+	}
+}
+
+func TestIntegrationDeviceRefusals(t *testing.T) {
+	st := startStack(t)
+	ctx := context.Background()
+	md, err := oauth.Discover(ctx, nil, st.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(id string) *oauth.Client {
+		return &oauth.Client{ClientID: id, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now}
+	}
+	t.Run("denied", func(t *testing.T) {
+		dl, err := client("relay").StartDevice(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd := driveDevice(t, dl)
+		if page, body := approveDevice(t, dl, "deny"); page.StatusCode != 200 || !strings.Contains(body, "Request denied") {
+			t.Fatalf("after deny: status %d", page.StatusCode)
+		}
+		dd.poll(st.clock, dd.sleep())
+		if w := dd.result(); !errors.Is(w.err, oauth.ErrAccessDenied) {
+			t.Fatalf("Wait: %v, want ErrAccessDenied", w.err)
+		}
+	})
+	t.Run("expired at the server", func(t *testing.T) {
+		c := client("relay")
+		c.Now = nil // the relay's clock says the code is fresh; the server's has moved on
+		dl, err := c.StartDevice(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd := driveDevice(t, dl)
+		dd.poll(st.clock, dd.sleep()+11*time.Minute)
+		if w := dd.result(); !errors.Is(w.err, oauth.ErrDeviceExpired) {
+			t.Fatalf("Wait: %v, want ErrDeviceExpired", w.err)
+		}
+	})
+	t.Run("registered without the device grant", func(t *testing.T) {
+		reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "no device"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var oe *oauth.Error
+		if _, err := client(reg.ClientID).StartDevice(ctx); !errors.As(err, &oe) || oe.Code != "unauthorized_client" {
+			t.Fatalf("StartDevice: %v, want unauthorized_client", err)
+		}
+	})
+	t.Run("stale client is ErrInvalidClient", func(t *testing.T) {
+		c := client("dyn-forgotten-by-the-server")
+		if _, err := c.StartDevice(ctx); !errors.Is(err, oauth.ErrInvalidClient) {
+			t.Fatalf("StartDevice: %v, want ErrInvalidClient", err)
+		}
+		if _, err := c.Refresh(ctx, secret.New("fake-refresh-token-0123456789")); !errors.Is(err, oauth.ErrInvalidClient) {
+			t.Fatalf("Refresh: %v, want ErrInvalidClient", err)
+		}
+	})
+	t.Run("registration refused", func(t *testing.T) {
+		var oe *oauth.Error
+		_, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{RedirectURIs: []string{"https://app.example/cb"}})
+		if !errors.As(err, &oe) || oe.Code != "invalid_redirect_uri" {
+			t.Fatalf("Register: %v, want invalid_redirect_uri", err)
+		}
+	})
+}
+
+// TestIntegrationRegisteredClientBrowserLogin: a client registered with the
+// portless DefaultRedirectURI logs in through the loopback callback on a
+// random port, because the server matches loopback redirects on any port.
+func TestIntegrationRegisteredClientBrowserLogin(t *testing.T) {
+	issuer := startAuthServer(t, "")
+	ctx := context.Background()
+	md, err := oauth.Discover(ctx, nil, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: itResource, Metadata: md}
+	_, _, w := runLogin(t, c, "allow")
+	if w.err != nil {
+		t.Fatalf("Wait: %v", w.err)
+	}
+	if cl := claims(t, w.tok.AccessToken.Reveal()); cl["client_id"] != reg.ClientID || cl["aud"] != itResource {
+		t.Fatalf("claims client_id=%v aud=%v", cl["client_id"], cl["aud"])
+	}
+}
