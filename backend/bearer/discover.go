@@ -8,7 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/wellknown"
 )
 
 // ErrDiscovery means no usable authorization-server metadata was found.
@@ -23,19 +24,7 @@ func MetadataURLs(issuer string) ([]string, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: issuer is not an absolute URL", ErrDiscovery)
 	}
-	origin := u.Scheme + "://" + u.Host
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	if path == "" {
-		return []string{
-			origin + "/.well-known/oauth-authorization-server",
-			origin + "/.well-known/openid-configuration",
-		}, nil
-	}
-	return []string{
-		origin + "/.well-known/oauth-authorization-server" + path,
-		origin + "/.well-known/openid-configuration" + path,
-		origin + path + "/.well-known/openid-configuration",
-	}, nil
+	return wellknown.AuthServerURLs(u), nil
 }
 
 // DiscoverJWKS finds the issuer's jwks_uri. Each metadata document's issuer

@@ -11,8 +11,9 @@ import (
 
 // precheck does what golang-jwt does not: it bounds the size, rejects
 // duplicate JSON members in the header and the payload (RFC 8725 §3.11 asks
-// for one meaning per token), checks typ and crit, and insists that the
-// date claims are JSON numbers (golang-jwt also accepts numeric strings).
+// for one meaning per token), checks typ and crit, refuses ID tokens, and
+// insists that the date claims are JSON numbers (golang-jwt also accepts
+// numeric strings).
 func precheck(raw string) error {
 	if len(raw) > MaxTokenSize {
 		return invalid("token too large")
@@ -61,6 +62,11 @@ func allowedTyp(typ string) bool {
 
 func checkClaimMember(key string, val json.RawMessage) error {
 	switch key {
+	case "nonce", "at_hash", "c_hash":
+		// Claims only ID tokens carry (OpenID Connect Core §2, §3.3.2.11).
+		// With BACKEND_AUDIENCE set to the client id, an ID token has the
+		// right iss and aud; these claims are what tell it apart (B20).
+		return invalid("an ID token is not an access token")
 	case "exp", "nbf", "iat":
 		if len(val) == 0 || !(val[0] == '-' || (val[0] >= '0' && val[0] <= '9')) {
 			return invalid(key + " is not a number")

@@ -289,6 +289,9 @@ func TestClaims_B16toB22(t *testing.T) {
 		"B20/aud other resource":     mutate(func(c map[string]any) { c["aud"] = "https://other.example" }),
 		"B20/aud is client id":       mutate(func(c map[string]any) { c["aud"] = "relay" }),
 		"B20/aud trailing slash":     mutate(func(c map[string]any) { c["aud"] = testAudience + "/" }),
+		"B20/id token at_hash":       mutate(func(c map[string]any) { c["at_hash"] = "l1yqw_Lkj-OgevTKyn2dAg" }),
+		"B20/id token c_hash":        mutate(func(c map[string]any) { c["c_hash"] = "ROStsiFWW14j0xXjFyiNNQ" }),
+		"B20/id token nonce":         mutate(func(c map[string]any) { c["nonce"] = "n-0S6_WzA2Mj" }),
 		"B22/other tenant":           mutate(func(c map[string]any) { c["iss"] = testIssuer + "/tenant-b" }),
 		"B16/exp exactly now-leeway": mutate(func(c map[string]any) { c["exp"] = testNow.Add(-31 * time.Second).Unix() }),
 	}

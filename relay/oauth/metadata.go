@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/wellknown"
 )
 
 // Metadata is the part of an RFC 8414 authorization server metadata
@@ -76,19 +77,7 @@ func metadataURLs(issuer string) ([]string, error) {
 	if u.RawQuery != "" || u.ForceQuery {
 		return nil, fmt.Errorf("%w: issuer %q has a query", ErrConfig, sanitize(issuer, 256))
 	}
-	origin := u.Scheme + "://" + u.Host
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	if path == "" {
-		return []string{
-			origin + "/.well-known/oauth-authorization-server",
-			origin + "/.well-known/openid-configuration",
-		}, nil
-	}
-	return []string{
-		origin + "/.well-known/oauth-authorization-server" + path,
-		origin + "/.well-known/openid-configuration" + path,
-		origin + path + "/.well-known/openid-configuration",
-	}, nil
+	return wellknown.AuthServerURLs(u), nil
 }
 
 // check validates a fetched document: the exact issuer (C2), then the

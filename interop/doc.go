@@ -1,0 +1,9 @@
+// Package interop holds keyrelay's interoperability tests against an
+// authorization server someone else wrote: the example OpenID provider of
+// github.com/zitadel/oidc/v3, run in-process on loopback.
+//
+// It is a nested module so that the OIDC library and its dependencies stay
+// out of the product's go.mod. The tests build the real relay and backend
+// binaries from the repository root and drive them as a user would; nothing
+// in the relay or the backend knows which server it talks to.
+package interop
