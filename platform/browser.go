@@ -91,3 +91,17 @@ func browserCommand(envBrowser, u string) []string {
 	}
 	return systemBrowser(u)
 }
+
+// BrowserAvailable reports whether OpenBrowser can plausibly show a page to
+// the person at this machine: $BROWSER is set, or this is not a remote
+// (SSH) session and a display exists (always on macOS and Windows; DISPLAY
+// or WAYLAND_DISPLAY elsewhere). getenv is os.Getenv in production.
+func BrowserAvailable(getenv func(string) string) bool {
+	if getenv(EnvBrowser) != "" {
+		return true
+	}
+	if getenv("SSH_CONNECTION") != "" || getenv("SSH_TTY") != "" {
+		return false
+	}
+	return hasDisplay(getenv)
+}

@@ -3,3 +3,7 @@
 package platform
 
 func systemBrowser(u string) []string { return []string{"xdg-open", u} }
+
+func hasDisplay(getenv func(string) string) bool {
+	return getenv("DISPLAY") != "" || getenv("WAYLAND_DISPLAY") != ""
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -140,5 +141,20 @@ func TestSystemBrowserNeverUsesAShell(t *testing.T) {
 	}
 	if argv[len(argv)-1] != "https://example.com/" {
 		t.Fatalf("URL is not the last argument: %q", argv)
+	}
+}
+
+func TestBrowserAvailable(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if !BrowserAvailable(env(map[string]string{"BROWSER": "firefox", "SSH_TTY": "/dev/pts/1"})) {
+		t.Fatal("$BROWSER set: want available")
+	}
+	if BrowserAvailable(env(map[string]string{"SSH_CONNECTION": "10.0.0.1 22 10.0.0.2 5555", "DISPLAY": ":0"})) {
+		t.Fatal("SSH session: want unavailable")
+	}
+	if runtime.GOOS == "linux" {
+		if BrowserAvailable(env(nil)) || !BrowserAvailable(env(map[string]string{"WAYLAND_DISPLAY": "wayland-0"})) {
+			t.Fatal("display detection is wrong on linux")
+		}
 	}
 }

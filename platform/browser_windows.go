@@ -5,3 +5,5 @@ package platform
 func systemBrowser(u string) []string {
 	return []string{"rundll32", "url.dll,FileProtocolHandler", u}
 }
+
+func hasDisplay(func(string) string) bool { return true }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/config"
 	"github.com/keyrelay/keyrelay/relay/oauth"
@@ -76,6 +77,7 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		log.Error("cannot open the vault; tool calls will report it", "err", err)
 	} else {
 		sc.Backend, sc.Broker = p.fwd, p.broker
+		p.auth.NoBrowser = !platform.BrowserAvailable(e.get)
 		// With no browser, a sign-in finishes after the tool call that
 		// began it has returned the URL: keep its tokens then.
 		p.auth.Deliver = func(t *oauth.Tokens) {
@@ -89,8 +91,11 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 }
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
-	var force bool
-	cfg, err := parseCmd("login", args, e, stderr, func(fs *flag.FlagSet) { fs.BoolVar(&force, "force", false, "") })
+	var force, device bool
+	cfg, err := parseCmd("login", args, e, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "")
+		fs.BoolVar(&device, "device", false, "")
+	})
 	if err != nil {
 		return err
 	}
@@ -102,6 +107,8 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	p.auth.Device = device
+	p.auth.NoBrowser = !platform.BrowserAvailable(e.get)
 	ui := termUI{w: stderr}
 	if force {
 		_, err = p.broker.Relogin(ctx, ui)
@@ -120,6 +127,10 @@ type termUI struct{ w io.Writer }
 
 func (u termUI) LoginURL(_ context.Context, url string) {
 	fmt.Fprintf(u.w, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
+}
+
+func (u termUI) DeviceCode(_ context.Context, uri, code string) {
+	fmt.Fprintf(u.w, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\nWaiting for you to finish...\n", uri, code)
 }
 
 func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -182,5 +183,76 @@ func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
 	}
 	if c.codes.Load() != 1 {
 		t.Fatalf("%d code exchanges, want 1", c.codes.Load())
+	}
+}
+
+var deviceLine = regexp.MustCompile(`open (http://\S+/device)\S* (?:on any device )?and enter the code ([A-Z0-9]{4}-[A-Z0-9]{4})`)
+
+// TestE2E_DeviceLogin: `relay login --device` prints a URI and a code,
+// a person completes the sign-in elsewhere, and the tokens are stored.
+func TestE2E_DeviceLogin(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	relay, _ := buildBins(t)
+	cmd := exec.Command(relay, "login", "--device")
+	cmd.Env = e.environ()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var uri, code string
+	var text strings.Builder
+	for sc.Scan() && code == "" {
+		text.WriteString(sc.Text() + "\n")
+		if m := regexp.MustCompile(`^\s+(http://\S+/device)$`).FindStringSubmatch(sc.Text()); m != nil {
+			uri = m[1]
+		}
+		if m := regexp.MustCompile(`^\s+([A-Z]{4}-[A-Z]{4})$`).FindStringSubmatch(sc.Text()); m != nil {
+			code = m[1]
+		}
+	}
+	if uri == "" || code == "" {
+		t.Fatalf("no URI or code printed:\n%s", text.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if err := fakebrowser.Device(context.Background(), uri, code, fakebrowser.Options{User: testUser, Password: testPass}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("relay login --device: %v", err)
+	}
+	if out, _, _ := e.runCLI("status"); !strings.Contains(out, "logged in as alice") {
+		t.Fatalf("status after device login: %s", out)
+	}
+	if e.opens() != 0 {
+		t.Fatal("a browser was opened for a device login")
+	}
+}
+
+// TestE2E_NoDisplayUsesDeviceGrant: in the stdio server with no browser
+// and no display, the tool result carries the URI and the code at once,
+// and after the person finishes elsewhere the next call works.
+func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
+	text, isErr := s.call(t, "whoami", nil)
+	m := deviceLine.FindStringSubmatch(text)
+	if !isErr || m == nil {
+		t.Fatalf("no device instructions in the result: %v %s", isErr, text)
+	}
+	if err := fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: testUser, Password: testPass}); err != nil {
+		t.Fatal(err)
+	}
+	var out string
+	for i := 0; i < 100; i++ { // the relay polls every 5 s (the server's interval)
+		if out, isErr = s.call(t, "whoami", nil); !isErr {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if isErr || !strings.Contains(out, "alice") {
+		t.Fatalf("after the device sign-in: %s", out)
 	}
 }

@@ -197,3 +197,37 @@ func text(s string) string {
 	}
 	return t
 }
+
+// Device completes a device-grant sign-in (RFC 8628) the way a person on
+// another device would: open the verification URI, enter the user code,
+// sign in, and allow (or deny) on the consent page.
+func Device(ctx context.Context, verificationURI, userCode string, o Options) error {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page, _, err := get(ctx, c, verificationURI)
+	if err != nil {
+		return err
+	}
+	if page == nil || !strings.Contains(page.body, `name="user_code"`) {
+		return errors.New("fakebrowser: expected the device code page")
+	}
+	if page, err = post(ctx, c, page, url.Values{"user_code": {userCode}}); err != nil {
+		return fmt.Errorf("fakebrowser: user code: %w", err)
+	}
+	if page, err = post(ctx, c, page, url.Values{"username": {o.User}, "password": {o.Password}}); err != nil {
+		return fmt.Errorf("fakebrowser: login: %w", err)
+	}
+	action := "allow"
+	if o.Deny {
+		action = "deny"
+	}
+	loc, err := submitConsent(ctx, c, page, action)
+	if err != nil {
+		return err
+	}
+	if loc.Host == page.url.Host {
+		_, _, err = get(ctx, c, page.url.ResolveReference(loc).String())
+	}
+	return err
+}

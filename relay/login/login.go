@@ -41,6 +41,12 @@ type Interactive struct {
 	// Deliver receives the tokens of a sign-in completed in the
 	// background (see Login). Nil: Login always waits.
 	Deliver func(*oauth.Tokens)
+	// Device always uses the device authorization grant (RFC 8628):
+	// `relay login --device`.
+	Device bool
+	// NoBrowser says no browser can be shown here (an SSH session, no
+	// display): Login then uses the device grant when the server offers it.
+	NoBrowser bool
 
 	mu   sync.Mutex
 	md   *oauth.Metadata
@@ -82,12 +88,15 @@ var ErrNoBrowser = errors.New("no browser could be opened")
 // person can open it by hand, and the tokens are stored when they finish.
 type Error struct {
 	URL     string
+	Code    string // the device grant's user code, if any
 	Pending bool
 	Err     error
 }
 
 func (e *Error) Error() string {
 	switch {
+	case e.Pending && e.Code != "":
+		return fmt.Sprintf("sign-in needed: open %s and enter the code %s, then call the tool again", e.URL, e.Code)
 	case e.Pending:
 		return fmt.Sprintf("sign-in needed and %v; open this URL to sign in, then call the tool again: %s", e.Err, e.URL)
 	case errors.Is(e.Err, oauth.ErrLoginTimeout):
@@ -101,7 +110,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // pending is a sign-in waiting in the background for a person who opens
 // the URL by hand.
 type pending struct {
-	url  string
+	err  *Error
 	done chan struct{}
 }
 
@@ -112,11 +121,14 @@ type pending struct {
 // same URL, never a second listener.
 func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
 	if p := i.current(); p != nil {
-		return nil, &Error{URL: p.url, Pending: true, Err: ErrNoBrowser}
+		return nil, p.err
 	}
 	c, err := i.client(ctx, scopes)
 	if err != nil {
 		return nil, &Error{Err: err}
+	}
+	if i.Device || (i.NoBrowser && c.Metadata.DeviceAuthorizationEndpoint != "") {
+		return i.device(ctx, c, ui)
 	}
 	l, err := c.StartLogin(ctx, i.Port)
 	if err != nil {
@@ -157,7 +169,12 @@ func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) 
 			}
 			i.log().Warn("could not open a browser; open the URL by hand", "err", err)
 			if i.Deliver != nil {
-				return nil, i.background(l, url, waited, cancel)
+				return nil, i.hold(&Error{URL: url, Pending: true, Err: ErrNoBrowser}, func() result {
+					r := <-waited
+					cancel()
+					l.Close()
+					return r
+				})
 			}
 		case <-ctx.Done():
 			cancel()
@@ -186,17 +203,15 @@ func (i *Interactive) current() *pending {
 	return i.pend
 }
 
-// background lets the wait go on after the tool call returns; a call
-// meanwhile gets the same URL.
-func (i *Interactive) background(l *oauth.Login, url string, waited <-chan result, cancel context.CancelFunc) error {
-	p := &pending{url: url, done: make(chan struct{})}
+// hold lets a sign-in go on after the tool call returns e: wait runs in
+// the background and its tokens go to Deliver; calls meanwhile get e.
+func (i *Interactive) hold(e *Error, wait func() result) error {
+	p := &pending{err: e, done: make(chan struct{})}
 	i.mu.Lock()
 	i.pend = p
 	i.mu.Unlock()
 	go func() {
-		r := <-waited
-		cancel()
-		l.Close()
+		r := wait()
 		i.mu.Lock()
 		i.pend = nil
 		i.mu.Unlock()
@@ -207,7 +222,7 @@ func (i *Interactive) background(l *oauth.Login, url string, waited <-chan resul
 		}
 		i.Deliver(r.t)
 	}()
-	return &Error{URL: url, Pending: true, Err: ErrNoBrowser}
+	return e
 }
 
 // Refresh refreshes with the configured client.

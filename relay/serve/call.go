@@ -127,28 +127,40 @@ type callUI struct {
 }
 
 func (u *callUI) LoginURL(ctx context.Context, url string) {
+	u.show(ctx, "Sign-in needed. If no browser opened, open this URL: "+url, "sign-in needed; if no browser opened, open "+url)
+}
+
+// DeviceCode shows a device-grant sign-in: the URI to open on any device
+// and the code to enter.
+func (u *callUI) DeviceCode(ctx context.Context, uri, code string) {
+	msg := "Sign-in needed: open " + uri + " on any device and enter the code " + code
+	u.show(ctx, msg, msg)
+}
+
+// show sends msg as an MCP log message and first as the progress message.
+func (u *callUI) show(ctx context.Context, msg, first string) {
 	// Alert: the person must act now. It also passes mcp-go's default
 	// threshold (error) for clients that never set a log level.
-	u.s.notify(ctx, mcp.LoggingLevelAlert, "Sign-in needed. If no browser opened, open this URL: "+url)
+	u.s.notify(ctx, mcp.LoggingLevelAlert, msg)
 	if u.token == nil {
 		return
 	}
 	u.once.Do(func() {
 		u.done = make(chan struct{})
-		go u.progress(ctx, u.done, url)
+		go u.progress(ctx, u.done, first)
 	})
 }
 
 // progress sends a progress notification every 2 s until the call ends.
-// The first carries the URL: in the 2026-07-28 era it is the only channel
-// that reaches the person without the client asking for logs.
-func (u *callUI) progress(ctx context.Context, done chan struct{}, url string) {
+// The first carries the sign-in URL: in the 2026-07-28 era it is the only
+// channel that reaches the person without the client asking for logs.
+func (u *callUI) progress(ctx context.Context, done chan struct{}, first string) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for n := 1; ; n++ {
 		msg := fmt.Sprintf("waiting for sign-in in the browser (%ds)", 2*(n-1))
 		if n == 1 {
-			msg = "sign-in needed; if no browser opened, open " + url
+			msg = first
 		}
 		_ = u.s.mcp.SendNotificationToClient(ctx, "notifications/progress",
 			map[string]any{"progressToken": u.token, "progress": n, "message": msg})

@@ -38,8 +38,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fakebrowser:", err)
 		os.Exit(1)
 	}
-	if res.CallbackStatus != 200 {
-		fmt.Fprintln(os.Stderr, "fakebrowser: callback answered", res.CallbackStatus)
+	// Like a real browser, exit 0 once the redirect reached the relay,
+	// whatever the relay made of it (a denial is answered with 400).
+	if res.CallbackStatus == 0 {
+		fmt.Fprintln(os.Stderr, "fakebrowser: the flow did not reach the callback")
 		os.Exit(1)
 	}
 }
