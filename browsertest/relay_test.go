@@ -124,6 +124,7 @@ func startRelay(ctx context.Context, t *testing.T, be *backend) *relayProc {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + dir,
 		"RELAY_BACKEND_URL=" + be.URL,
+		"RELAY_CLIENT_ID=relay",
 		"RELAY_AUTH_SERVER_URL=" + be.URL,
 		"RELAY_DATA_DIR=" + r.dataDir,
 		"RELAY_VAULT_KEY=file:" + r.keyFile,

@@ -167,7 +167,12 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 
 // revoke revokes the stored refresh token at the server, best effort.
 func revoke(ctx context.Context, p *parts, w io.Writer) {
-	r, err := p.vault.Get(ctx, account(p.cfg))
+	acct, err := p.auth.Account(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "relay: revocation skipped: %v\n", err)
+		return
+	}
+	r, err := p.vault.Get(ctx, acct)
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
 		fmt.Fprintln(w, "relay: revocation: no stored tokens for this server")

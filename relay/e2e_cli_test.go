@@ -15,6 +15,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/vault"
 )
 
 func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
@@ -254,5 +255,75 @@ func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
 	}
 	if isErr || !strings.Contains(out, "alice") {
 		t.Fatalf("after the device sign-in: %s", out)
+	}
+}
+
+// TestE2E_DiscoveryAndDynamicRegistration: with only RELAY_BACKEND_URL set,
+// the relay finds the authorization server from the backend (RFC 9728),
+// registers itself (RFC 7591), keeps the registration in the vault, signs
+// in and calls whoami; a second relay reuses the registration.
+func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	delete(e.vars, "RELAY_AUTH_SERVER_URL")
+	delete(e.vars, "RELAY_CLIENT_ID")
+	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	s := e.start()
+	out := s.mustCall(t, "whoami", nil)
+	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.url+`"`) {
+		t.Fatalf("whoami with a dynamic client: %s", out)
+	}
+	reg, err := e.vault().Get(context.Background(), vault.Account{Issuer: c.url})
+	if err != nil || reg.Registration == nil || !strings.HasPrefix(reg.Registration.ClientID, "dyn-") {
+		t.Fatalf("registration not kept in the vault: %v", err)
+	}
+	if !strings.Contains(s.stderr.String(), "authorization server discovered from the backend") {
+		t.Fatal("the issuer was not discovered from the backend")
+	}
+	s2 := e.start()
+	if out2 := s2.mustCall(t, "whoami", nil); !strings.Contains(out2, reg.Registration.ClientID) {
+		t.Fatalf("second relay did not reuse the registration: %s", out2)
+	}
+	if st, _, _ := e.runCLI("status"); !strings.Contains(st, "logged in as alice") {
+		t.Fatalf("status: %s", st)
+	}
+}
+
+// TestE2E_StaleRegistrationReRegistersOnce: when the server no longer
+// knows the stored dynamic client (invalid_client on refresh), the relay
+// registers again once and signs in.
+func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	delete(e.vars, "RELAY_CLIENT_ID")
+	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	e.start().mustCall(t, "whoami", nil)
+	ctx := context.Background()
+	v := e.vault()
+	reg, _ := v.Get(ctx, vault.Account{Issuer: c.url})
+	first := reg.Registration.ClientID
+	err := v.Update(ctx, vault.Account{Issuer: c.url}, func(r *vault.Record) (*vault.Record, error) {
+		r.Registration.ClientID = "dyn-forgotten-by-the-server"
+		return r, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, _ := v.Accounts(ctx)
+	for _, a := range accts {
+		if a.Resource != "" {
+			_ = v.Update(ctx, a, func(r *vault.Record) (*vault.Record, error) { r.Expiry = time.Now().Add(-time.Minute); return r, nil })
+		}
+	}
+	s := e.start()
+	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+		t.Fatalf("after a stale registration: %s", out)
+	}
+	reg, _ = v.Get(ctx, vault.Account{Issuer: c.url})
+	if id := reg.Registration.ClientID; id == first || id == "dyn-forgotten-by-the-server" || !strings.HasPrefix(id, "dyn-") {
+		t.Fatalf("not registered anew: %s", id)
+	}
+	if !strings.Contains(s.stderr.String(), "registering again once") || e.opens() != 2 {
+		t.Fatalf("%d opens; stderr lacks the re-registration", e.opens())
 	}
 }

@@ -210,7 +210,7 @@ func newRelayEnv(t *testing.T, c *chain) *relayEnv {
 	e := &relayEnv{t: t, c: c, dir: filepath.Join(dir, "data"), keyFile: key, log: filepath.Join(dir, "browser.log")}
 	e.vars = map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": dir,
-		"RELAY_BACKEND_URL": c.url, "RELAY_AUTH_SERVER_URL": c.url,
+		"RELAY_BACKEND_URL": c.url, "RELAY_AUTH_SERVER_URL": c.url, "RELAY_CLIENT_ID": "relay",
 		"RELAY_DATA_DIR": e.dir, "RELAY_VAULT_KEY": "file:" + key, "RELAY_LOG_LEVEL": "debug",
 		"BROWSER": browser, "FAKEBROWSER_USER": testUser, "FAKEBROWSER_PASSWORD": testPass, "FAKEBROWSER_LOG": e.log,
 	}

@@ -49,19 +49,16 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, prompt func
 	}
 	p := &parts{cfg: cfg, log: log, vault: v}
 	p.auth = &login.Interactive{
-		Issuer: cfg.AuthServerURL,
-		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.BackendURL,
+		Issuer: cfg.AuthServerURL, Backend: cfg.BackendURL,
+		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: log.With("component", "oauth")},
+		ClientMetadataURL: cfg.ClientMetaURL, Registry: v,
 		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"),
 	}
-	p.broker = &broker.Broker{Account: account(cfg), Store: v, Auth: p.auth, Scopes: cfg.Scopes, Logger: log.With("component", "broker")}
+	p.broker = &broker.Broker{Resolve: p.auth.Account, Store: v, Auth: p.auth, Scopes: cfg.Scopes, Logger: log.With("component", "broker")}
 	p.fwd = forward.New(cfg.BackendURL, cfg.BackendTimeout)
 	return p, nil
-}
-
-func account(cfg *config.Config) vault.Account {
-	return vault.Account{Issuer: cfg.AuthServerURL, ClientID: cfg.ClientID, Resource: cfg.BackendURL}
 }
 
 // isTerminal reports whether f is a character device (a terminal).

@@ -46,12 +46,26 @@ type Store interface {
 
 var _ Store = (*vault.Vault)(nil)
 
+// Preparer is an optional part of Auth: Prepare does, outside the vault's
+// lock, work that needs the vault itself (registering the client). The
+// broker calls it when Login or Refresh fails with ErrReprepare.
+type Preparer interface {
+	Prepare(ctx context.Context) error
+}
+
+// ErrReprepare, wrapped by an Auth error, asks the broker to call Prepare
+// again and retry the acquisition once (a stale client registration).
+var ErrReprepare = errors.New("broker: prepare again")
+
 // ErrLoginRequired is returned by Cached when no usable token is held.
 var ErrLoginRequired = errors.New("broker: login required")
 
 // Broker hands out tokens for one account. It is safe for concurrent use.
 type Broker struct {
+	// Account keys the tokens in the vault. Resolve, if set, is used
+	// instead: it may need the network once (issuer discovery).
 	Account vault.Account
+	Resolve func(ctx context.Context) (vault.Account, error)
 	Store   Store
 	Auth    Auth
 	Scopes  []string // asked for at every login
@@ -173,21 +187,44 @@ func (b *Broker) acquire(ctx context.Context, req request, ui UI) (secret.Value,
 	if err := b.Store.Prepare(ctx); err != nil {
 		return secret.Value{}, err
 	}
+	acct, err := b.account(ctx)
+	if err != nil {
+		return secret.Value{}, err
+	}
+	// Auth may ask, from inside the vault lock, for work it can only do
+	// outside it (registering the client): prepare, then try again, at
+	// most twice (a first registration, then one stale one).
 	var out *vault.Record
-	err := b.Store.Update(ctx, b.Account, func(cur *vault.Record) (*vault.Record, error) {
-		if b.usable(cur, req) {
-			out = cur
-			return cur, nil
+	for prepared := 0; ; prepared++ {
+		err = b.Store.Update(ctx, acct, func(cur *vault.Record) (*vault.Record, error) {
+			if b.usable(cur, req) {
+				out = cur
+				return cur, nil
+			}
+			next, err := b.renew(ctx, cur, req, ui)
+			out = next
+			return next, err
+		})
+		p, ok := b.Auth.(Preparer)
+		if !errors.Is(err, ErrReprepare) || !ok || prepared == 2 {
+			break
 		}
-		next, err := b.renew(ctx, cur, req, ui)
-		out = next
-		return next, err
-	})
+		if err = p.Prepare(ctx); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return secret.Value{}, err
 	}
 	b.mem, b.memVersion = out, b.Store.Version()
 	return out.AccessToken, nil
+}
+
+func (b *Broker) account(ctx context.Context) (vault.Account, error) {
+	if b.Resolve != nil {
+		return b.Resolve(ctx)
+	}
+	return b.Account, nil
 }
 
 // current reports whether the memory copy still matches the store: a
@@ -265,7 +302,11 @@ func (b *Broker) Adopt(ctx context.Context, t *oauth.Tokens) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := merge(nil, t, b.now())
-	err := b.Store.Update(ctx, b.Account, func(cur *vault.Record) (*vault.Record, error) {
+	acct, err := b.account(ctx)
+	if err != nil {
+		return err
+	}
+	err = b.Store.Update(ctx, acct, func(cur *vault.Record) (*vault.Record, error) {
 		if cur != nil {
 			out.Registration = cur.Registration
 		}
@@ -287,7 +328,11 @@ func (b *Broker) Cached(ctx context.Context) (vault.Record, error) {
 	if b.current() {
 		return *b.mem, nil
 	}
-	r, err := b.Store.Get(ctx, b.Account)
+	acct, err := b.account(ctx)
+	if err != nil {
+		return vault.Record{}, err
+	}
+	r, err := b.Store.Get(ctx, acct)
 	if errors.Is(err, vault.ErrNotFound) {
 		return vault.Record{}, ErrLoginRequired
 	}

@@ -21,9 +21,12 @@ import (
 
 // Config is the relay's settings.
 type Config struct {
-	AuthServerURL  string        // RELAY_AUTH_SERVER_URL: the issuer
-	BackendURL     string        // RELAY_BACKEND_URL, canonical: the resource
-	ClientID       string        // RELAY_CLIENT_ID, default "relay"
+	AuthServerURL  string        // RELAY_AUTH_SERVER_URL: the issuer; "" = discover from the backend (RFC 9728)
+	BackendURL     string        // RELAY_BACKEND_URL, canonical
+	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
+	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
+	ClientMetaURL  string        // RELAY_CLIENT_METADATA_URL: a Client ID Metadata Document
+	AuthorizeParam url.Values    // RELAY_AUTHORIZE_PARAMS: extra authorization parameters
 	Scopes         []string      // RELAY_SCOPES, space-separated
 	DataDir        string        // RELAY_DATA_DIR, "" = the OS default
 	VaultKey       string        // RELAY_VAULT_KEY
@@ -36,9 +39,12 @@ type Config struct {
 
 // Vars lists the environment variables read, for help texts.
 var Vars = []struct{ Name, Meaning string }{
-	{"RELAY_AUTH_SERVER_URL", "the authorization server (issuer) URL"},
-	{"RELAY_BACKEND_URL", "the backend URL; also the OAuth resource"},
-	{"RELAY_CLIENT_ID", "OAuth client id (default relay)"},
+	{"RELAY_AUTH_SERVER_URL", "the authorization server (issuer) URL (default: discovered from the backend)"},
+	{"RELAY_BACKEND_URL", "the backend URL"},
+	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend URL; off to send none"},
+	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
+	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
+	{"RELAY_AUTHORIZE_PARAMS", "extra authorization parameters, as a query: audience=...&access_type=offline"},
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
 	{"RELAY_DATA_DIR", "the vault's directory (default: the OS config dir)"},
 	{"RELAY_VAULT_KEY", "vault key source: keychain, file:PATH, cmd:COMMAND or passphrase"},
@@ -54,12 +60,15 @@ var Vars = []struct{ Name, Meaning string }{
 // returns the parsed config and the remaining arguments.
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	c := &Config{}
-	var scopes, port, loginTO, backendTO string
+	var scopes, port, loginTO, backendTO, authzParams string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
-	fs.StringVar(&c.ClientID, "client-id", or(getenv("RELAY_CLIENT_ID"), "relay"), "OAuth client id (RELAY_CLIENT_ID)")
+	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
+	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
+	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
+	fs.StringVar(&authzParams, "authorize-params", getenv("RELAY_AUTHORIZE_PARAMS"), "extra authorization parameters (RELAY_AUTHORIZE_PARAMS)")
 	fs.StringVar(&scopes, "scopes", getenv("RELAY_SCOPES"), "space-separated scopes (RELAY_SCOPES)")
 	fs.StringVar(&c.DataDir, "data-dir", getenv("RELAY_DATA_DIR"), "vault directory (RELAY_DATA_DIR)")
 	fs.StringVar(&c.VaultKey, "vault-key", getenv("RELAY_VAULT_KEY"), "vault key source (RELAY_VAULT_KEY)")
@@ -73,6 +82,9 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	}
 	c.Scopes = strings.Fields(scopes)
 	var err error
+	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {
+		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
+	}
 	if c.CallbackPort, err = parsePort(port); err != nil {
 		return nil, nil, err
 	}
@@ -96,14 +108,18 @@ func (c *Config) Check() error {
 		return err
 	}
 	c.BackendURL = canon
-	if c.AuthServerURL == "" {
-		return errors.New("RELAY_AUTH_SERVER_URL is not set")
+	if c.AuthServerURL != "" {
+		if _, err := Canonical("RELAY_AUTH_SERVER_URL", c.AuthServerURL); err != nil {
+			return err
+		}
 	}
-	if _, err := Canonical("RELAY_AUTH_SERVER_URL", c.AuthServerURL); err != nil {
+	if err := c.checkResource(); err != nil {
 		return err
 	}
-	if c.ClientID == "" {
-		return errors.New("RELAY_CLIENT_ID is empty")
+	if c.ClientMetaURL != "" {
+		if u, err := url.Parse(c.ClientMetaURL); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" {
+			return fmt.Errorf("RELAY_CLIENT_METADATA_URL %q: want an https URL", c.ClientMetaURL)
+		}
 	}
 	return checkLevel(c.LogLevel)
 }
@@ -114,6 +130,24 @@ func checkLevel(s string) error {
 		return nil
 	}
 	return fmt.Errorf("RELAY_LOG_LEVEL %q: want debug, info, warn or error", s)
+}
+
+// checkResource fills Resource: the backend URL by default, none for
+// "off", else an absolute URI without a fragment (Entra uses api://...).
+func (c *Config) checkResource() error {
+	switch c.Resource {
+	case "":
+		c.Resource = c.BackendURL
+		return nil
+	case "off":
+		c.Resource = ""
+		return nil
+	}
+	u, err := url.Parse(c.Resource)
+	if err != nil || !u.IsAbs() || u.Fragment != "" {
+		return fmt.Errorf("RELAY_RESOURCE %q: want an absolute URI without a fragment, or off", c.Resource)
+	}
+	return nil
 }
 
 // Canonical checks raw and returns its canonical form (RFC 8707 resource

@@ -32,6 +32,23 @@ func TestParseRejectsBadValues(t *testing.T) {
 	}
 }
 
+func TestResourceAndParams(t *testing.T) {
+	c, _, err := Parse("serve", nil, env(map[string]string{"RELAY_AUTHORIZE_PARAMS": "audience=https://api&access_type=offline"}), io.Discard)
+	if err != nil || c.AuthorizeParam.Get("audience") != "https://api" || c.AuthorizeParam.Get("access_type") != "offline" {
+		t.Fatalf("params: %v %v", c.AuthorizeParam, err)
+	}
+	for in, want := range map[string]string{"": "https://api.example.com", "off": "", "api://1234-abcd": "api://1234-abcd"} {
+		c := &Config{BackendURL: "https://api.example.com", Resource: in, LogLevel: "info"}
+		if err := c.Check(); err != nil || c.Resource != want {
+			t.Errorf("RELAY_RESOURCE=%q: got %q %v, want %q", in, c.Resource, err, want)
+		}
+	}
+	c = &Config{BackendURL: "https://api.example.com", LogLevel: "info"}
+	if err := c.Check(); err != nil || c.AuthServerURL != "" || c.ClientID != "" {
+		t.Fatalf("issuer and client id may be left to discovery and registration: %v", err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	good := func() *Config {
 		return &Config{AuthServerURL: "https://login.example.com", BackendURL: "HTTPS://API.Example.com/mcp/", ClientID: "relay", LogLevel: "info"}
@@ -41,17 +58,17 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("check: %v, backend %q", err, c.BackendURL)
 	}
 	cases := map[string]func(*Config){
-		"no backend":       func(c *Config) { c.BackendURL = "" },
-		"http backend":     func(c *Config) { c.BackendURL = "http://api.example.com" },
-		"query":            func(c *Config) { c.BackendURL = "https://api.example.com/?x=1" },
-		"fragment":         func(c *Config) { c.BackendURL = "https://api.example.com/#x" },
-		"userinfo":         func(c *Config) { c.BackendURL = "https://u:p@api.example.com" },
-		"relative":         func(c *Config) { c.BackendURL = "/mcp" },
-		"ftp":              func(c *Config) { c.AuthServerURL = "ftp://login.example.com" },
-		"no auth server":   func(c *Config) { c.AuthServerURL = "" },
-		"http auth server": func(c *Config) { c.AuthServerURL = "http://login.example.com" },
-		"no client id":     func(c *Config) { c.ClientID = "" },
-		"bad log level":    func(c *Config) { c.LogLevel = "loud" },
+		"no backend":        func(c *Config) { c.BackendURL = "" },
+		"http backend":      func(c *Config) { c.BackendURL = "http://api.example.com" },
+		"query":             func(c *Config) { c.BackendURL = "https://api.example.com/?x=1" },
+		"fragment":          func(c *Config) { c.BackendURL = "https://api.example.com/#x" },
+		"userinfo":          func(c *Config) { c.BackendURL = "https://u:p@api.example.com" },
+		"relative":          func(c *Config) { c.BackendURL = "/mcp" },
+		"ftp":               func(c *Config) { c.AuthServerURL = "ftp://login.example.com" },
+		"http auth server":  func(c *Config) { c.AuthServerURL = "http://login.example.com" },
+		"bad resource":      func(c *Config) { c.Resource = "relative/path" },
+		"http metadata doc": func(c *Config) { c.ClientMetaURL = "http://example.com/client.json" },
+		"bad log level":     func(c *Config) { c.LogLevel = "loud" },
 	}
 	for name, mut := range cases {
 		c := good()

@@ -24,12 +24,21 @@ import (
 // Interactive implements broker.Auth with a browser login. The
 // authorization server's metadata is discovered on first use, not at start.
 type Interactive struct {
-	// Issuer is the authorization server; its metadata is discovered on
-	// first use and kept.
+	// Issuer is the authorization server. Empty: discovered from Backend's
+	// protected resource metadata (RFC 9728) on first use. Its metadata is
+	// discovered on first use and kept.
 	Issuer string
+	// Backend is the backend's URL, for that discovery.
+	Backend string
 	// Client is the OAuth client template (ClientID, Resource, HTTP, Now,
-	// Logger). Metadata and Scopes are filled per use.
+	// Logger, ExtraAuthParams). Metadata and Scopes are filled per use. An
+	// empty ClientID is resolved per client.go: a Client ID Metadata
+	// Document, else dynamic registration, else "relay".
 	Client oauth.Client
+	// ClientMetadataURL is RELAY_CLIENT_METADATA_URL.
+	ClientMetadataURL string
+	// Registry keeps dynamic registrations, keyed by issuer (the vault).
+	Registry Registry
 	// Port is the fixed callback port, 0 for a random one.
 	Port int
 	// Timeout bounds one login. Default 5 min.
@@ -48,19 +57,28 @@ type Interactive struct {
 	// display): Login then uses the device grant when the server offers it.
 	NoBrowser bool
 
-	mu   sync.Mutex
-	md   *oauth.Metadata
-	pend *pending
+	mu    sync.Mutex
+	md    *oauth.Metadata
+	pend  *pending
+	found string // the issuer discovered from the backend
+	hint  string // a resource_metadata URL from a backend challenge
+	regID string // the dynamic registration's client id, once loaded
+	fresh bool   // this process made the registration in use
+	stale bool   // the registration went stale: Prepare replaces it
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.
 func (i *Interactive) Metadata(ctx context.Context) (*oauth.Metadata, error) {
+	iss, err := i.issuer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.md != nil {
 		return i.md, nil
 	}
-	md, err := oauth.Discover(ctx, i.Client.HTTP, i.Issuer)
+	md, err := oauth.Discover(ctx, i.Client.HTTP, iss)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +93,11 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	}
 	c := i.Client
 	c.Metadata, c.Scopes = md, scopes
+	if c.ClientID, err = i.clientID(md); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
-
-var _ broker.Auth = (*Interactive)(nil)
 
 // ErrNoBrowser means no browser could be opened for the sign-in; the
 // error's URL is live and the sign-in completes in the background.
@@ -114,12 +133,23 @@ type pending struct {
 	done chan struct{}
 }
 
-// Login runs one interactive login for scopes. If the browser cannot be
+// Login runs one interactive login for scopes. If the server refuses a
+// dynamic registration as unknown (invalid_client), the error asks the
+// broker to prepare again: Prepare registers anew, once.
+func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
+	t, err := i.login(ctx, scopes, ui)
+	if err != nil && i.staleRegistration(err) {
+		return nil, fmt.Errorf("%w: %w", broker.ErrReprepare, err)
+	}
+	return t, err
+}
+
+// login runs one interactive login for scopes. If the browser cannot be
 // opened and Deliver is set (the stdio server), it returns at once with a
 // pending *Error carrying the live URL, and keeps waiting in the background
 // for up to Timeout; the tokens then go to Deliver. Calls meanwhile get the
 // same URL, never a second listener.
-func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
+func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
 	if p := i.current(); p != nil {
 		return nil, p.err
 	}
@@ -226,16 +256,27 @@ func (i *Interactive) hold(e *Error, wait func() result) error {
 }
 
 // Refresh refreshes with the configured client.
+//
+// A refresh refused with invalid_client after a dynamic registration
+// drops the registration and is reported as invalid_grant, so the broker
+// signs in again, registering anew.
 func (i *Interactive) Refresh(ctx context.Context, rt secret.Value) (*oauth.Tokens, error) {
 	c, err := i.client(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return c.Refresh(ctx, rt)
+	t, err := c.Refresh(ctx, rt)
+	if err != nil && i.staleRegistration(err) {
+		return nil, fmt.Errorf("%w (the client registration was stale): %w", oauth.ErrInvalidGrant, err)
+	}
+	return t, err
 }
 
 // Revoke revokes tok at the server (RFC 7009), if it has an endpoint.
 func (i *Interactive) Revoke(ctx context.Context, tok secret.Value, hint string) error {
+	if err := i.Prepare(ctx); err != nil {
+		return err
+	}
 	c, err := i.client(ctx, nil)
 	if err != nil {
 		return err

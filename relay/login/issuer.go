@@ -1,0 +1,84 @@
+package login
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// Account returns the vault account of this relay. The issuer is the
+// configured one, else one found earlier in the vault for this backend and
+// client, else discovered from the backend (network).
+func (i *Interactive) Account(ctx context.Context) (vault.Account, error) {
+	iss, err := i.issuer(ctx)
+	if err != nil {
+		return vault.Account{}, err
+	}
+	return vault.Account{Issuer: iss, ClientID: i.AccountClientID(), Resource: i.Client.Resource}, nil
+}
+
+// Hint passes a resource_metadata URL from a backend's 401 challenge, which
+// discovery tries first (RFC 9728 §5).
+func (i *Interactive) Hint(resourceMetadata string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.hint == "" {
+		i.hint = resourceMetadata
+	}
+}
+
+// Resolved reports whether the issuer is known without a network call.
+func (i *Interactive) Resolved() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.Issuer != "" || i.found != ""
+}
+
+func (i *Interactive) issuer(ctx context.Context) (string, error) {
+	i.mu.Lock()
+	iss, hint := i.Issuer, i.hint
+	if iss == "" {
+		iss = i.found
+	}
+	i.mu.Unlock()
+	if iss != "" {
+		return iss, nil
+	}
+	if iss = i.storedIssuer(ctx); iss == "" {
+		rm, err := oauth.DiscoverResource(ctx, i.Client.HTTP, i.Backend, hint)
+		if err != nil {
+			return "", fmt.Errorf("finding the authorization server from the backend (set RELAY_AUTH_SERVER_URL to skip this): %w", err)
+		}
+		if iss, err = rm.AuthorizationServer(); err != nil {
+			return "", err
+		}
+		i.log().Info("authorization server discovered from the backend", "issuer", iss)
+	}
+	i.mu.Lock()
+	i.found = iss
+	i.mu.Unlock()
+	return iss, nil
+}
+
+// storedIssuer returns the issuer of a vault record for this backend and
+// client, so that status and later runs need no discovery.
+func (i *Interactive) storedIssuer(ctx context.Context) string {
+	l, ok := i.Registry.(interface {
+		Accounts(context.Context) ([]vault.Account, error)
+	})
+	if !ok {
+		return ""
+	}
+	accts, err := l.Accounts(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, a := range accts {
+		if a.Resource == i.Client.Resource && a.ClientID == i.AccountClientID() && a.Resource != "" {
+			return a.Issuer
+		}
+	}
+	return ""
+}
