@@ -1,0 +1,69 @@
+package login
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// TestClientIDOrder checks the registration order of the MCP
+// authorization spec: a static client id, then a Client ID Metadata
+// Document when the server supports them, then dynamic registration, then
+// the built-in server's "relay".
+func TestClientIDOrder(t *testing.T) {
+	const doc = "https://keyrelay.example/client.json"
+	reg := &vault.Vault{} // only its presence matters here
+	cases := []struct {
+		name   string
+		i      *Interactive
+		md     oauth.Metadata
+		want   string
+		wantEr error
+	}{
+		{"static wins", &Interactive{Client: oauth.Client{ClientID: "static"}, ClientMetadataURL: doc, Registry: reg},
+			oauth.Metadata{ClientIDMetadataDocumentSupported: true, RegistrationEndpoint: "https://as/register"}, "static", nil},
+		{"metadata document", &Interactive{ClientMetadataURL: doc, Registry: reg},
+			oauth.Metadata{ClientIDMetadataDocumentSupported: true, RegistrationEndpoint: "https://as/register"}, doc, nil},
+		{"document unsupported: registration", &Interactive{ClientMetadataURL: doc, Registry: reg, regID: "dyn-1"},
+			oauth.Metadata{RegistrationEndpoint: "https://as/register"}, "dyn-1", nil},
+		{"registration not loaded yet", &Interactive{Registry: reg},
+			oauth.Metadata{RegistrationEndpoint: "https://as/register"}, "", broker.ErrReprepare},
+		{"nothing offered", &Interactive{Registry: reg}, oauth.Metadata{}, FallbackClientID, nil},
+	}
+	for _, c := range cases {
+		got, err := c.i.clientID(&c.md)
+		if got != c.want || !errors.Is(err, c.wantEr) || (c.wantEr == nil && err != nil) {
+			t.Errorf("%s: got %q %v, want %q %v", c.name, got, err, c.want, c.wantEr)
+		}
+	}
+}
+
+func TestAccountClientIDKnownWithoutNetwork(t *testing.T) {
+	if id := (&Interactive{Client: oauth.Client{ClientID: "x"}}).AccountClientID(); id != "x" {
+		t.Fatal(id)
+	}
+	if id := (&Interactive{ClientMetadataURL: "https://d"}).AccountClientID(); id != "https://d" {
+		t.Fatal(id)
+	}
+	if id := (&Interactive{}).AccountClientID(); id != "" {
+		t.Fatalf("dynamic registration keys the account with an empty client id, got %q", id)
+	}
+}
+
+func TestStaleRegistrationOnlyOnce(t *testing.T) {
+	i := &Interactive{Registry: &vault.Vault{}, regID: "dyn-1"}
+	err := &oauth.Error{Code: "invalid_client"}
+	if !i.staleRegistration(err) || i.regID != "" || !i.stale {
+		t.Fatal("a stored registration refused with invalid_client was not marked stale")
+	}
+	i.regID, i.fresh = "dyn-2", true // registered anew by this process
+	if i.staleRegistration(err) {
+		t.Fatal("a fresh registration was marked stale again: that would loop")
+	}
+	if (&Interactive{Registry: &vault.Vault{}, regID: "dyn-1"}).staleRegistration(&oauth.Error{Code: "invalid_grant"}) {
+		t.Fatal("invalid_grant is not a stale registration")
+	}
+}
