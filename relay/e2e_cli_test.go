@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -325,5 +327,33 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 	}
 	if !strings.Contains(s.stderr.String(), "registering again once") || e.opens() != 2 {
 		t.Fatalf("%d opens; stderr lacks the re-registration", e.opens())
+	}
+}
+
+// TestE2E_ClientSecretNotInChildEnvironment: RELAY_CLIENT_SECRET is
+// removed from the relay's environment before the browser is started, so
+// the browser command never sees it.
+func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	dump := filepath.Join(t.TempDir(), "browser-env")
+	script := filepath.Join(t.TempDir(), "browser.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nenv > "+dump+"\nexec \"$REAL_BROWSER\" \"$@\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const sec = "conf-client-secret-must-not-leak-42"
+	s := e.start("RELAY_CLIENT_SECRET="+sec, "REAL_BROWSER="+e.vars["BROWSER"], "BROWSER="+script)
+	// The built-in server is public-client only and refuses a secret;
+	// what matters here is what the browser command got.
+	_, _ = s.call(t, "whoami", nil)
+	got, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatalf("the browser was not started: %v", err)
+	}
+	if strings.Contains(string(got), sec) || strings.Contains(string(got), "RELAY_CLIENT_SECRET") {
+		t.Fatal("the client secret reached the browser's environment")
+	}
+	if strings.Contains(s.stderr.String(), sec) {
+		t.Fatal("the client secret reached the relay's log")
 	}
 }

@@ -52,12 +52,30 @@ func main() {
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], env{os.Getenv}, os.Stdin, stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], env{scrubbedEnv()}, os.Stdin, stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 type env struct{ get func(string) string }
+
+// secretVars are read once and removed from the process environment, so
+// no child (the browser, a key command) inherits them.
+var secretVars = []string{"RELAY_CLIENT_SECRET"}
+
+func scrubbedEnv() func(string) string {
+	kept := map[string]string{}
+	for _, k := range secretVars {
+		kept[k] = os.Getenv(k)
+		_ = os.Unsetenv(k)
+	}
+	return func(k string) string {
+		if v, ok := kept[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+}
 
 // run dispatches a command and maps its error to an exit code.
 func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -52,7 +52,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, prompt func
 		Issuer: cfg.AuthServerURL, Backend: cfg.BackendURL,
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: log.With("component", "oauth")},
-		ClientMetadataURL: cfg.ClientMetaURL, Registry: v,
+		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"),
 	}

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // Config is the relay's settings.
@@ -25,6 +27,7 @@ type Config struct {
 	BackendURL     string        // RELAY_BACKEND_URL, canonical
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
 	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
+	ClientSecret   secret.Value  // RELAY_CLIENT_SECRET (environment only, never a flag): a confidential client
 	ClientMetaURL  string        // RELAY_CLIENT_METADATA_URL: a Client ID Metadata Document
 	AuthorizeParam url.Values    // RELAY_AUTHORIZE_PARAMS: extra authorization parameters
 	Scopes         []string      // RELAY_SCOPES, space-separated
@@ -43,6 +46,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_BACKEND_URL", "the backend URL"},
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
+	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
 	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
 	{"RELAY_AUTHORIZE_PARAMS", "extra authorization parameters, as a query: audience=...&access_type=offline"},
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
@@ -81,6 +85,7 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 		return nil, nil, err
 	}
 	c.Scopes = strings.Fields(scopes)
+	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
 	var err error
 	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {
 		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
@@ -115,6 +120,9 @@ func (c *Config) Check() error {
 	}
 	if err := c.checkResource(); err != nil {
 		return err
+	}
+	if !c.ClientSecret.IsZero() && c.ClientID == "" {
+		return errors.New("RELAY_CLIENT_SECRET needs RELAY_CLIENT_ID")
 	}
 	if c.ClientMetaURL != "" {
 		if u, err := url.Parse(c.ClientMetaURL); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -67,6 +69,7 @@ func TestCheck(t *testing.T) {
 		"ftp":               func(c *Config) { c.AuthServerURL = "ftp://login.example.com" },
 		"http auth server":  func(c *Config) { c.AuthServerURL = "http://login.example.com" },
 		"bad resource":      func(c *Config) { c.Resource = "relative/path" },
+		"secret, no id":     func(c *Config) { c.ClientID = ""; c.ClientSecret = secret.New("s3cret-value") },
 		"http metadata doc": func(c *Config) { c.ClientMetaURL = "http://example.com/client.json" },
 		"bad log level":     func(c *Config) { c.LogLevel = "loud" },
 	}

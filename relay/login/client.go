@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
@@ -64,6 +65,9 @@ func (i *Interactive) clientID(md *oauth.Metadata) (string, error) {
 // the vault's lock, so the broker calls it outside.
 func (i *Interactive) Prepare(ctx context.Context) error {
 	md, err := i.Metadata(ctx)
+	if err == nil && i.Client.ClientID != "" && i.Registry != nil {
+		return i.loadSecret(ctx, md.Issuer)
+	}
 	if err != nil || i.Client.ClientID != "" || md.RegistrationEndpoint == "" || i.Registry == nil ||
 		(i.ClientMetadataURL != "" && md.ClientIDMetadataDocumentSupported) {
 		return err
@@ -139,4 +143,49 @@ func (i *Interactive) staleRegistration(err error) bool {
 	i.regID, i.stale = "", true
 	i.log().Warn("the server no longer knows this client; registering again once")
 	return true
+}
+
+// secretAccount keys a static client's secret in the vault: apart from the
+// dynamic registrations (keyed by issuer alone) and from tokens.
+func (i *Interactive) secretAccount(issuer string) vault.Account {
+	return vault.Account{Issuer: issuer, ClientID: i.Client.ClientID}
+}
+
+// staticSecret returns the static client's secret once Prepare has loaded
+// it, or asks for Prepare (which needs the vault) first.
+func (i *Interactive) staticSecret() (secret.Value, error) {
+	if i.Client.ClientID == "" || i.Registry == nil {
+		return i.ClientSecret, nil
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.secretLoaded {
+		return secret.Value{}, fmt.Errorf("client secret not loaded: %w", broker.ErrReprepare)
+	}
+	return i.secret, nil
+}
+
+// loadSecret stores RELAY_CLIENT_SECRET in the vault when it is given, and
+// otherwise reads the one stored at an earlier run, if any.
+func (i *Interactive) loadSecret(ctx context.Context, issuer string) error {
+	sec := i.ClientSecret
+	err := i.Registry.Update(ctx, i.secretAccount(issuer), func(cur *vault.Record) (*vault.Record, error) {
+		if sec.IsZero() {
+			if cur != nil && cur.Registration != nil && cur.Registration.ClientID == i.Client.ClientID {
+				sec = cur.Registration.ClientSecret
+			}
+			return cur, nil
+		}
+		if cur != nil && cur.Registration != nil && cur.Registration.ClientSecret.Equal(sec) {
+			return cur, nil
+		}
+		return &vault.Record{Registration: &vault.Registration{ClientID: i.Client.ClientID, ClientSecret: sec, IssuedAt: time.Now()}}, nil
+	})
+	if err != nil {
+		return err
+	}
+	i.mu.Lock()
+	i.secret, i.secretLoaded = sec, true
+	i.mu.Unlock()
+	return nil
 }

@@ -1,9 +1,11 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
@@ -67,3 +69,37 @@ func TestStaleRegistrationOnlyOnce(t *testing.T) {
 		t.Fatal("invalid_grant is not a stale registration")
 	}
 }
+
+// TestClientSecretKeptInTheVault: RELAY_CLIENT_SECRET given once is stored
+// in the (encrypted) vault, and a later run without it reads it from there.
+func TestClientSecretKeptInTheVault(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *vault.Vault {
+		v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
+	if _, err := first.staticSecret(); !errors.Is(err, broker.ErrReprepare) {
+		t.Fatalf("secret used before it was loaded: %v", err)
+	}
+	if err := first.loadSecret(context.Background(), "https://as.example"); err != nil {
+		t.Fatal(err)
+	}
+	later := &Interactive{Client: oauth.Client{ClientID: "conf"}, Registry: open()}
+	if err := later.loadSecret(context.Background(), "https://as.example"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := later.staticSecret(); err != nil || got.Reveal() != "conf-secret-0123456789" {
+		t.Fatalf("secret not read back from the vault: %v", err)
+	}
+	other := &Interactive{Client: oauth.Client{ClientID: "other"}, Registry: open()}
+	_ = other.loadSecret(context.Background(), "https://as.example")
+	if got, _ := other.staticSecret(); !got.IsZero() {
+		t.Fatal("another client id got this client's secret")
+	}
+}
+
+var kc = vault.NewMemKeychain()

@@ -35,6 +35,9 @@ type Interactive struct {
 	// empty ClientID is resolved per client.go: a Client ID Metadata
 	// Document, else dynamic registration, else "relay".
 	Client oauth.Client
+	// ClientSecret is RELAY_CLIENT_SECRET, for a static confidential
+	// client: stored in the vault at first use, read from there after.
+	ClientSecret secret.Value
 	// ClientMetadataURL is RELAY_CLIENT_METADATA_URL.
 	ClientMetadataURL string
 	// Registry keeps dynamic registrations, keyed by issuer (the vault).
@@ -65,6 +68,9 @@ type Interactive struct {
 	regID string // the dynamic registration's client id, once loaded
 	fresh bool   // this process made the registration in use
 	stale bool   // the registration went stale: Prepare replaces it
+	// the static client's secret, once Prepare has loaded it
+	secretLoaded bool
+	secret       secret.Value
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.
@@ -94,6 +100,9 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	c := i.Client
 	c.Metadata, c.Scopes = md, scopes
 	if c.ClientID, err = i.clientID(md); err != nil {
+		return nil, err
+	}
+	if c.ClientSecret, err = i.staticSecret(); err != nil {
 		return nil, err
 	}
 	return &c, nil

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // defaultTimeout bounds each HTTP exchange when Client.HTTP is nil.
@@ -41,6 +43,10 @@ type Client struct {
 	// quirks such as Auth0's audience or Google's access_type=offline. They
 	// may not set a parameter this package controls, or repeat one.
 	ExtraAuthParams url.Values
+	// ClientSecret makes this a confidential client: it is sent in the
+	// body of every token, revocation and device request
+	// (client_secret_post). Zero for the usual public client.
+	ClientSecret secret.Value
 }
 
 func defaultHTTPClient() *http.Client { return &http.Client{Timeout: defaultTimeout} }

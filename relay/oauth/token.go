@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,10 +60,15 @@ func (c *Client) token(ctx context.Context, form url.Values, requested []string,
 }
 
 // postForm POSTs a form with no Authorization header and without
-// following redirects, and reads at most 1 MiB of the answer.
+// following redirects, and reads at most 1 MiB of the answer. A
+// confidential client's secret is added to the form (client_secret_post)
+// and scrubbed from the answer, so no decoder can echo it.
 func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
 	if _, err := secureURL(endpoint); err != nil {
 		return 0, nil, err
+	}
+	if !c.ClientSecret.IsZero() {
+		form.Set("client_secret", c.ClientSecret.Reveal())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -81,6 +87,9 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	body, err := readCapped(resp)
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
+	}
+	if !c.ClientSecret.IsZero() {
+		body = bytes.ReplaceAll(body, []byte(c.ClientSecret.Reveal()), []byte(secret.Redacted))
 	}
 	return resp.StatusCode, body, nil
 }
