@@ -77,6 +77,7 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		log.Error("cannot open the vault; tool calls will report it", "err", err)
 	} else {
 		sc.Backend, sc.Broker = p.fwd, p.broker
+		sc.Resolved, sc.Hint = p.auth.Resolved, p.auth.Hint
 		p.auth.NoBrowser = !platform.BrowserAvailable(e.get)
 		// With no browser, a sign-in finishes after the tool call that
 		// began it has returned the URL: keep its tokens then.
@@ -189,7 +190,7 @@ func revoke(ctx context.Context, p *parts, w io.Writer) {
 	defer cancel()
 	switch err := p.auth.Revoke(rctx, tok, hint); {
 	case err == nil:
-		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", hint, p.cfg.AuthServerURL)
+		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", hint, acct.Issuer)
 	case errors.Is(err, oauth.ErrNoRevocation):
 		fmt.Fprintln(w, "relay: revocation: the server has no revocation endpoint; tokens are wiped locally only")
 	default:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -275,12 +277,15 @@ func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
 	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.url+`"`) {
 		t.Fatalf("whoami with a dynamic client: %s", out)
 	}
-	reg, err := e.vault().Get(context.Background(), vault.Account{Issuer: c.url})
+	reg, err := e.vault().Get(context.Background(), login.RegistrationAccount(c.url))
 	if err != nil || reg.Registration == nil || !strings.HasPrefix(reg.Registration.ClientID, "dyn-") {
 		t.Fatalf("registration not kept in the vault: %v", err)
 	}
 	if !strings.Contains(s.stderr.String(), "authorization server discovered from the backend") {
 		t.Fatal("the issuer was not discovered from the backend")
+	}
+	if !strings.Contains(s.stderr.String(), "resource metadata named by the backend's challenge") {
+		t.Fatal("discovery did not use the URL from the backend's 401 challenge")
 	}
 	s2 := e.start()
 	if out2 := s2.mustCall(t, "whoami", nil); !strings.Contains(out2, reg.Registration.ClientID) {
@@ -302,9 +307,9 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 	e.start().mustCall(t, "whoami", nil)
 	ctx := context.Background()
 	v := e.vault()
-	reg, _ := v.Get(ctx, vault.Account{Issuer: c.url})
+	reg, _ := v.Get(ctx, login.RegistrationAccount(c.url))
 	first := reg.Registration.ClientID
-	err := v.Update(ctx, vault.Account{Issuer: c.url}, func(r *vault.Record) (*vault.Record, error) {
+	err := v.Update(ctx, login.RegistrationAccount(c.url), func(r *vault.Record) (*vault.Record, error) {
 		r.Registration.ClientID = "dyn-forgotten-by-the-server"
 		return r, nil
 	})
@@ -321,7 +326,7 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
 		t.Fatalf("after a stale registration: %s", out)
 	}
-	reg, _ = v.Get(ctx, vault.Account{Issuer: c.url})
+	reg, _ = v.Get(ctx, login.RegistrationAccount(c.url))
 	if id := reg.Registration.ClientID; id == first || id == "dyn-forgotten-by-the-server" || !strings.HasPrefix(id, "dyn-") {
 		t.Fatalf("not registered anew: %s", id)
 	}
@@ -355,5 +360,37 @@ func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
 	}
 	if strings.Contains(s.stderr.String(), sec) {
 		t.Fatal("the client secret reached the relay's log")
+	}
+}
+
+// TestE2E_ResourceOffKeepsTokensAndRegistrationApart: with
+// RELAY_RESOURCE=off and a dynamic client, the token record and the
+// registration record must not share a vault key (a reviewer found they
+// did): a new process refreshes instead of signing in again.
+func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	delete(e.vars, "RELAY_CLIENT_ID")
+	e.vars["RELAY_RESOURCE"] = "off"
+	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	e.start().mustCall(t, "whoami", nil)
+	ctx := context.Background()
+	v := e.vault()
+	tokAcct := vault.Account{Issuer: c.url}
+	if err := v.Update(ctx, tokAcct, func(r *vault.Record) (*vault.Record, error) {
+		if r == nil || r.RefreshToken.IsZero() {
+			return nil, errors.New("no token record under the resource-less account")
+		}
+		r.Expiry = time.Now().Add(-time.Minute)
+		return r, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.start().mustCall(t, "whoami", nil)
+	if e.opens() != 1 || c.refresh.Load() != 1 {
+		t.Fatalf("%d opens, %d refreshes; want 1 and 1", e.opens(), c.refresh.Load())
+	}
+	if reg, err := v.Get(ctx, login.RegistrationAccount(c.url)); err != nil || reg.Registration == nil {
+		t.Fatalf("registration lost: %v", err)
 	}
 }

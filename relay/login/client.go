@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"slices"
+
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
@@ -60,46 +62,64 @@ func (i *Interactive) clientID(md *oauth.Metadata) (string, error) {
 	return FallbackClientID, nil
 }
 
-// Prepare loads the dynamic registration for the issuer, registering the
-// client if there is none, or anew if the last one went stale. It needs
-// the vault's lock, so the broker calls it outside.
-func (i *Interactive) Prepare(ctx context.Context) error {
+// Prepare loads the client's stored secret (a static client) or its
+// dynamic registration, registering the client if there is none or if the
+// stored one went stale. It needs the vault's lock, so the broker calls it
+// outside.
+func (i *Interactive) Prepare(ctx context.Context) error { return i.prepare(ctx, true) }
+
+func (i *Interactive) prepare(ctx context.Context, register bool) error {
 	md, err := i.Metadata(ctx)
-	if err == nil && i.Client.ClientID != "" && i.Registry != nil {
+	if err != nil || i.Registry == nil {
+		return err
+	}
+	if i.Client.ClientID != "" {
 		return i.loadSecret(ctx, md.Issuer)
 	}
-	if err != nil || i.Client.ClientID != "" || md.RegistrationEndpoint == "" || i.Registry == nil ||
-		(i.ClientMetadataURL != "" && md.ClientIDMetadataDocumentSupported) {
-		return err
+	if md.RegistrationEndpoint == "" || (i.ClientMetadataURL != "" && md.ClientIDMetadataDocumentSupported) {
+		return nil
 	}
 	i.mu.Lock()
-	stale := i.stale
-	i.stale = false
+	staleID := i.staleID
 	i.mu.Unlock()
-	if stale {
-		if err := i.Registry.Update(ctx, regAccount(md.Issuer), func(*vault.Record) (*vault.Record, error) { return nil, nil }); err != nil {
-			return err
-		}
-	}
-	id, err := i.registered(ctx, md)
-	if err != nil {
+	reg, err := i.registered(ctx, md, staleID, register)
+	if err != nil || reg == nil {
 		return err
 	}
 	i.mu.Lock()
-	i.regID = id
+	i.regID, i.regSecret, i.staleID = reg.ClientID, reg.ClientSecret, ""
 	i.mu.Unlock()
 	return nil
 }
 
-func regAccount(issuer string) vault.Account { return vault.Account{Issuer: issuer} }
+// Records that are not tokens live under accounts whose Resource is one of
+// these markers, which no token account can have (a resource is an
+// absolute URI or empty): a token record and a client record never share
+// a key, even with RELAY_RESOURCE=off.
+const (
+	RegistrationResource = "keyrelay:client-registration"
+	SecretResource       = "keyrelay:client-secret"
+)
+
+// RegistrationAccount keys the dynamic registration for an issuer.
+func RegistrationAccount(issuer string) vault.Account {
+	return vault.Account{Issuer: issuer, Resource: RegistrationResource}
+}
 
 // registered returns the stored registration for the issuer, registering
-// first if there is none.
-func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata) (string, error) {
-	var id string
-	err := i.Registry.Update(ctx, regAccount(md.Issuer), func(cur *vault.Record) (*vault.Record, error) {
-		if cur != nil && cur.Registration != nil && cur.Registration.ClientID != "" {
-			id = cur.Registration.ClientID
+// first if there is none, if the stored one is the one found stale
+// (staleID), or if its redirect URIs no longer fit. A registration another
+// process made meanwhile is adopted, not replaced. With register false it
+// only reads.
+func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata, staleID string, register bool) (*vault.Registration, error) {
+	var out *vault.Registration
+	err := i.Registry.Update(ctx, RegistrationAccount(md.Issuer), func(cur *vault.Record) (*vault.Record, error) {
+		if cur != nil && cur.Registration != nil && cur.Registration.ClientID != "" &&
+			cur.Registration.ClientID != staleID && slices.Equal(cur.Registration.RedirectURIs, i.redirectURIs()) {
+			out = cur.Registration
+			return cur, nil
+		}
+		if !register {
 			return cur, nil
 		}
 		reg, err := oauth.Register(ctx, i.Client.HTTP, md, oauth.RegistrationRequest{
@@ -108,16 +128,15 @@ func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata) (strin
 		if err != nil {
 			return nil, fmt.Errorf("dynamic client registration: %w", err)
 		}
-		id = reg.ClientID
-		i.mu.Lock()
-		i.fresh = true
-		i.mu.Unlock()
-		i.log().Info("registered as a dynamic client", "issuer", md.Issuer, "client_id", id)
-		return &vault.Record{Registration: &vault.Registration{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret,
+		out = &vault.Registration{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret,
 			ClientSecretExpiresAt: reg.ClientSecretExpiresAt, RegistrationAccessToken: reg.RegistrationAccessToken,
-			RegistrationClientURI: reg.RegistrationClientURI, RedirectURIs: reg.RedirectURIs, IssuedAt: time.Now()}}, nil
+			RegistrationClientURI: reg.RegistrationClientURI, RedirectURIs: i.redirectURIs(), IssuedAt: time.Now()}
+		return &vault.Record{Registration: out}, nil
 	})
-	return id, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (i *Interactive) redirectURIs() []string {
@@ -129,36 +148,40 @@ func (i *Interactive) redirectURIs() []string {
 
 // staleRegistration handles invalid_client: a dynamic registration the
 // server no longer knows is marked stale, for Prepare to replace. It
-// reports whether it did; a registration this process made is never
-// replaced (no loop).
+// reports whether it did; it never marks a registration this process has
+// already replaced once (no loop).
 func (i *Interactive) staleRegistration(err error) bool {
-	if !errors.Is(err, oauth.ErrInvalidClient) || i.AccountClientID() != "" || i.Registry == nil {
+	if !errors.Is(err, oauth.ErrInvalidClient) || i.Client.ClientID != "" || i.Registry == nil {
 		return false
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.fresh || i.regID == "" {
+	if i.replaced || i.regID == "" {
 		return false
 	}
-	i.regID, i.stale = "", true
+	i.staleID, i.regID, i.regSecret, i.replaced = i.regID, "", secret.Value{}, true
 	i.log().Warn("the server no longer knows this client; registering again once")
 	return true
 }
 
-// secretAccount keys a static client's secret in the vault: apart from the
-// dynamic registrations (keyed by issuer alone) and from tokens.
+// secretAccount keys a static client's secret in the vault, apart from
+// tokens and registrations.
 func (i *Interactive) secretAccount(issuer string) vault.Account {
-	return vault.Account{Issuer: issuer, ClientID: i.Client.ClientID}
+	return vault.Account{Issuer: issuer, ClientID: i.Client.ClientID, Resource: SecretResource}
 }
 
-// staticSecret returns the static client's secret once Prepare has loaded
-// it, or asks for Prepare (which needs the vault) first.
-func (i *Interactive) staticSecret() (secret.Value, error) {
-	if i.Client.ClientID == "" || i.Registry == nil {
+// clientSecret returns the client's secret: a dynamic registration's (if
+// the server issued one), or a static client's once Prepare has loaded it
+// (until then it asks for Prepare, which needs the vault).
+func (i *Interactive) clientSecret() (secret.Value, error) {
+	if i.Registry == nil {
 		return i.ClientSecret, nil
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if i.Client.ClientID == "" {
+		return i.regSecret, nil
+	}
 	if !i.secretLoaded {
 		return secret.Value{}, fmt.Errorf("client secret not loaded: %w", broker.ErrReprepare)
 	}

@@ -58,12 +58,18 @@ func TestAccountClientIDKnownWithoutNetwork(t *testing.T) {
 func TestStaleRegistrationOnlyOnce(t *testing.T) {
 	i := &Interactive{Registry: &vault.Vault{}, regID: "dyn-1"}
 	err := &oauth.Error{Code: "invalid_client"}
-	if !i.staleRegistration(err) || i.regID != "" || !i.stale {
+	if !i.staleRegistration(err) || i.regID != "" || i.staleID != "dyn-1" {
 		t.Fatal("a stored registration refused with invalid_client was not marked stale")
 	}
-	i.regID, i.fresh = "dyn-2", true // registered anew by this process
+	i.regID = "dyn-2" // registered anew
 	if i.staleRegistration(err) {
-		t.Fatal("a fresh registration was marked stale again: that would loop")
+		t.Fatal("a replacement registration was marked stale again: that would loop")
+	}
+	// With a metadata document URL configured but unsupported by the
+	// server, a dynamic registration is in use and must still be caught.
+	j := &Interactive{Registry: &vault.Vault{}, regID: "dyn-3", ClientMetadataURL: "https://d/client.json"}
+	if !j.staleRegistration(err) {
+		t.Fatal("a stale registration went unnoticed with RELAY_CLIENT_METADATA_URL set")
 	}
 	if (&Interactive{Registry: &vault.Vault{}, regID: "dyn-1"}).staleRegistration(&oauth.Error{Code: "invalid_grant"}) {
 		t.Fatal("invalid_grant is not a stale registration")
@@ -82,7 +88,7 @@ func TestClientSecretKeptInTheVault(t *testing.T) {
 		return v
 	}
 	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
-	if _, err := first.staticSecret(); !errors.Is(err, broker.ErrReprepare) {
+	if _, err := first.clientSecret(); !errors.Is(err, broker.ErrReprepare) {
 		t.Fatalf("secret used before it was loaded: %v", err)
 	}
 	if err := first.loadSecret(context.Background(), "https://as.example"); err != nil {
@@ -92,12 +98,12 @@ func TestClientSecretKeptInTheVault(t *testing.T) {
 	if err := later.loadSecret(context.Background(), "https://as.example"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := later.staticSecret(); err != nil || got.Reveal() != "conf-secret-0123456789" {
+	if got, err := later.clientSecret(); err != nil || got.Reveal() != "conf-secret-0123456789" {
 		t.Fatalf("secret not read back from the vault: %v", err)
 	}
 	other := &Interactive{Client: oauth.Client{ClientID: "other"}, Registry: open()}
 	_ = other.loadSecret(context.Background(), "https://as.example")
-	if got, _ := other.staticSecret(); !got.IsZero() {
+	if got, _ := other.clientSecret(); !got.IsZero() {
 		t.Fatal("another client id got this client's secret")
 	}
 }

@@ -54,7 +54,11 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 		if iss, err = rm.AuthorizationServer(); err != nil {
 			return "", err
 		}
-		i.log().Info("authorization server discovered from the backend", "issuer", iss)
+		how := "well-known URL"
+		if hint != "" {
+			how = "resource metadata named by the backend's challenge"
+		}
+		i.log().Info("authorization server discovered from the backend", "issuer", iss, "via", how)
 	}
 	i.mu.Lock()
 	i.found = iss

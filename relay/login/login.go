@@ -60,14 +60,15 @@ type Interactive struct {
 	// display): Login then uses the device grant when the server offers it.
 	NoBrowser bool
 
-	mu    sync.Mutex
-	md    *oauth.Metadata
-	pend  *pending
-	found string // the issuer discovered from the backend
-	hint  string // a resource_metadata URL from a backend challenge
-	regID string // the dynamic registration's client id, once loaded
-	fresh bool   // this process made the registration in use
-	stale bool   // the registration went stale: Prepare replaces it
+	mu        sync.Mutex
+	md        *oauth.Metadata
+	pend      *pending
+	found     string       // the issuer discovered from the backend
+	hint      string       // a resource_metadata URL from a backend challenge
+	regID     string       // the dynamic registration's client id, once loaded
+	regSecret secret.Value // its secret, if the server issued one
+	staleID   string       // a registration the server refused: Prepare replaces it
+	replaced  bool         // one stale registration was replaced: never again (no loop)
 	// the static client's secret, once Prepare has loaded it
 	secretLoaded bool
 	secret       secret.Value
@@ -102,7 +103,7 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	if c.ClientID, err = i.clientID(md); err != nil {
 		return nil, err
 	}
-	if c.ClientSecret, err = i.staticSecret(); err != nil {
+	if c.ClientSecret, err = i.clientSecret(); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -251,15 +252,16 @@ func (i *Interactive) hold(e *Error, wait func() result) error {
 	i.mu.Unlock()
 	go func() {
 		r := wait()
+		if r.err != nil {
+			i.log().Warn("background sign-in did not complete", "err", r.err)
+			i.staleRegistration(r.err)
+		} else {
+			i.Deliver(r.t) // before clearing pend: a call meanwhile must not start another sign-in
+		}
 		i.mu.Lock()
 		i.pend = nil
 		i.mu.Unlock()
 		close(p.done)
-		if r.err != nil {
-			i.log().Warn("background sign-in did not complete", "err", r.err)
-			return
-		}
-		i.Deliver(r.t)
 	}()
 	return e
 }
@@ -283,10 +285,13 @@ func (i *Interactive) Refresh(ctx context.Context, rt secret.Value) (*oauth.Toke
 
 // Revoke revokes tok at the server (RFC 7009), if it has an endpoint.
 func (i *Interactive) Revoke(ctx context.Context, tok secret.Value, hint string) error {
-	if err := i.Prepare(ctx); err != nil {
+	if err := i.prepare(ctx, false); err != nil { // never register just to revoke
 		return err
 	}
 	c, err := i.client(ctx, nil)
+	if errors.Is(err, broker.ErrReprepare) {
+		return errors.New("no stored client registration to revoke with")
+	}
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,16 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui *callUI) (*forward.Result, error) {
 	t, _ := s.tool(name)
 	var tok secret.Value
+	if t.RequiresAuth && s.cfg.Resolved != nil && !s.cfg.Resolved() {
+		res, err := s.cfg.Backend.CallTool(ctx, name, args, tok)
+		var ae *forward.AuthError
+		if !errors.As(err, &ae) || ae.Status != 401 {
+			return res, err // answered, or failed, without a token
+		}
+		if ae.Challenge.ResourceMetadata != "" && s.cfg.Hint != nil {
+			s.cfg.Hint(ae.Challenge.ResourceMetadata)
+		}
+	}
 	if t.RequiresAuth {
 		var err error
 		if tok, err = s.cfg.Broker.Token(ctx, nil, ui); err != nil {

@@ -42,7 +42,13 @@ type Config struct {
 	Version   string
 	Logger    *slog.Logger
 	ListTTL   time.Duration // tool list cache; default 30 s
-	Now       func() time.Time
+	// Resolved and Hint, if set, let the first call of a tool that needs
+	// a sign-in go to the backend without a token when the authorization
+	// server is not known yet, so that its 401 challenge can name the
+	// protected resource metadata (RFC 9728 §5).
+	Resolved func() bool
+	Hint     func(resourceMetadata string)
+	Now      func() time.Time
 }
 
 // Server is the relay's MCP server.
