@@ -5,7 +5,7 @@ BIN     := bin
 NESTED  := $(wildcard browsertest/go.mod interop/go.mod)
 FUZZTIME ?= 10s
 
-.PHONY: build test lint cross demo bench fuzz clean deps
+.PHONY: build test lint cross demo bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN)/ ./backend ./relay
@@ -39,3 +39,12 @@ bench:
 
 clean:
 	rm -rf $(BIN)
+
+# Runs every fuzz target for FUZZTIME each (default 10s; e.g. make fuzz FUZZTIME=2m).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done

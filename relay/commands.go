@@ -145,12 +145,14 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
 	if checkErr != nil {
 		fmt.Fprintf(stderr, "relay: revocation skipped: %v\n", checkErr)
 	} else {
 		revoke(ctx, p, stderr)
 	}
 	rep, err := p.vault.Wipe(ctx)
+	stopWaiting()
 	for _, s := range rep.Steps {
 		line := fmt.Sprintf("relay: %s: %s", s.What, s.Outcome)
 		if s.Note != "" {
@@ -231,7 +233,9 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	st := p.vault.Status(ctx)
 	rep.KeySource, rep.Protects, rep.DataDir, rep.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
 	if st.HasTokens && rep.ConfigProblem == "" {
+		stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in...")
 		r, err := p.broker.Cached(ctx)
+		stopWaiting()
 		switch {
 		case err == nil:
 			rep.LoggedIn, rep.Subject, rep.Scopes, rep.Expiry = true, r.Subject, r.Scopes, r.Expiry
@@ -269,6 +273,20 @@ func printStatus(w io.Writer, r statusReport, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+// sayIfSlow prints msg if the returned stop is not called within a
+// second: the vault's lock may be held by a relay waiting for a sign-in.
+func sayIfSlow(w io.Writer, msg string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-time.After(time.Second):
+			fmt.Fprintln(w, msg)
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 func orUnknown(s string) string {

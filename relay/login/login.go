@@ -81,16 +81,23 @@ func (i *Interactive) Metadata(ctx context.Context) (*oauth.Metadata, error) {
 		return nil, err
 	}
 	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.md != nil {
-		return i.md, nil
+	md := i.md
+	i.mu.Unlock()
+	if md != nil {
+		return md, nil
 	}
-	md, err := oauth.Discover(ctx, i.Client.HTTP, iss)
+	// Discover without holding the mutex: it may take the HTTP timeout,
+	// and other methods (a pending sign-in's state) need the mutex.
+	md, err = oauth.Discover(ctx, i.Client.HTTP, iss)
 	if err != nil {
 		return nil, err
 	}
-	i.md = md
-	return md, nil
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.md == nil {
+		i.md = md
+	}
+	return i.md, nil
 }
 
 func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Client, error) {
