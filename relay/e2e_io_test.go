@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -20,4 +22,13 @@ func revokeAt(t *testing.T, base, token string) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
+}
+
+// TestMain removes the binaries the e2e tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bins.relay != "" {
+		_ = os.RemoveAll(filepath.Dir(bins.relay))
+	}
+	os.Exit(code)
 }
