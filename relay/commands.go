@@ -114,7 +114,7 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if force {
 		_, err = p.broker.Relogin(ctx, ui)
 	} else {
-		_, err = p.broker.Token(ctx, nil, ui)
+		_, err = p.broker.Token(ctx, ui)
 	}
 	if err != nil {
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}

@@ -96,15 +96,15 @@ type request struct {
 	force    bool         // a fresh login even if the held token is usable
 }
 
-// Token returns a usable access token carrying need.
-func (b *Broker) Token(ctx context.Context, need []string, ui UI) (secret.Value, error) {
-	return b.acquire(ctx, request{need: need}, ui)
+// Token returns a usable access token.
+func (b *Broker) Token(ctx context.Context, ui UI) (secret.Value, error) {
+	return b.acquire(ctx, request{}, ui)
 }
 
 // Unauthorized returns a token other than rejected, after the backend
 // answered 401 to it.
-func (b *Broker) Unauthorized(ctx context.Context, rejected secret.Value, need []string, ui UI) (secret.Value, error) {
-	return b.acquire(ctx, request{need: need, reject: rejected}, ui)
+func (b *Broker) Unauthorized(ctx context.Context, rejected secret.Value, ui UI) (secret.Value, error) {
+	return b.acquire(ctx, request{reject: rejected}, ui)
 }
 
 // StepUp logs in for the scopes held plus required, after a 403

@@ -96,7 +96,7 @@ func newBroker(t *testing.T) (*Broker, *fakeAuth, *clock) {
 
 func mustToken(t *testing.T, b *Broker) string {
 	t.Helper()
-	tok, err := b.Token(context.Background(), nil, nil)
+	tok, err := b.Token(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 	mustToken(t, b)
 	clk.Add(time.Hour)
 	fa.refreshErr = errors.New("authorization server answered 500")
-	if _, err := b.Token(context.Background(), nil, nil); err == nil {
+	if _, err := b.Token(context.Background(), nil); err == nil {
 		t.Fatal("refresh failure hidden")
 	}
 	if fa.logins.Load() != 1 {
@@ -202,12 +202,12 @@ func TestC15_TwoBrokersOnOneVaultLoginOnce(t *testing.T) {
 func TestUnauthorizedRefreshesOnce(t *testing.T) {
 	b, fa, _ := newBroker(t)
 	bad := secret.New(mustToken(t, b))
-	tok, err := b.Unauthorized(context.Background(), bad, nil, nil)
+	tok, err := b.Unauthorized(context.Background(), bad, nil)
 	if err != nil || tok.Reveal() != "access-2" || fa.refreshes.Load() != 1 {
 		t.Fatalf("got %v %v, refreshes %d", tok.Reveal(), err, fa.refreshes.Load())
 	}
 	// Another caller that saw the same 401 gets the new token, no second refresh.
-	if tok, _ := b.Unauthorized(context.Background(), bad, nil, nil); tok.Reveal() != "access-2" || fa.refreshes.Load() != 1 {
+	if tok, _ := b.Unauthorized(context.Background(), bad, nil); tok.Reveal() != "access-2" || fa.refreshes.Load() != 1 {
 		t.Fatal("second 401 on the same token refreshed again")
 	}
 }
@@ -227,7 +227,7 @@ func TestStepUpLogsInForTheUnion(t *testing.T) {
 func TestLoginFailureStoresNothing(t *testing.T) {
 	b, fa, _ := newBroker(t)
 	fa.loginErr = oauth.ErrAccessDenied
-	if _, err := b.Token(context.Background(), nil, nil); !errors.Is(err, oauth.ErrAccessDenied) {
+	if _, err := b.Token(context.Background(), nil); !errors.Is(err, oauth.ErrAccessDenied) {
 		t.Fatalf("got %v", err)
 	}
 	if _, err := b.Store.Get(context.Background(), acct); !errors.Is(err, vault.ErrNotFound) {
@@ -250,7 +250,7 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 	kc := vault.NewMemKeychain()
 	kc.SetErr(vault.ErrUnavailable) // no keychain and nothing configured: fail closed
 	b := &Broker{Account: acct, Store: openVault(t, filepath.Join(t.TempDir(), "d"), kc, clk), Auth: fa, Now: clk.Now}
-	if _, err := b.Token(context.Background(), nil, nil); !errors.Is(err, vault.ErrNoKeySource) {
+	if _, err := b.Token(context.Background(), nil); !errors.Is(err, vault.ErrNoKeySource) {
 		t.Fatalf("got %v, want ErrNoKeySource", err)
 	}
 	if fa.logins.Load() != 0 {

@@ -42,15 +42,16 @@ func New(baseURL string, timeout time.Duration) *Client {
 
 // Tool is a tool as the backend lists it.
 type Tool struct {
-	Name         string          `json:"name"`
-	Description  string          `json:"description"`
-	InputSchema  json.RawMessage `json:"inputSchema"`
-	RequiresAuth bool            `json:"-"`
-	Scopes       []string        `json:"-"`
-	Meta         struct {
-		RequiresAuth bool     `json:"requiresAuth"`
-		Scopes       []string `json:"scopes"`
-	} `json:"_meta"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	InputSchema json.RawMessage `json:"inputSchema"`
+	Meta        ToolMeta        `json:"_meta"`
+}
+
+// ToolMeta is what the backend says a tool needs.
+type ToolMeta struct {
+	RequiresAuth bool     `json:"requiresAuth"`
+	Scopes       []string `json:"scopes"`
 }
 
 // Result is an MCP CallToolResult as the backend sent it. Content blocks
@@ -69,9 +70,7 @@ func (c *Client) ListTools(ctx context.Context, token secret.Value) ([]Tool, err
 	if err := c.do(ctx, http.MethodGet, "/mcp/tools", nil, token, &out); err != nil {
 		return nil, err
 	}
-	for i := range out.Tools {
-		t := &out.Tools[i]
-		t.RequiresAuth, t.Scopes = t.Meta.RequiresAuth, t.Meta.Scopes
+	for _, t := range out.Tools {
 		if t.Name == "" || len(t.InputSchema) == 0 || t.InputSchema[0] != '{' {
 			return nil, &BackendError{Reason: "the backend listed a tool without a name or input schema"}
 		}

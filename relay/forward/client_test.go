@@ -56,7 +56,7 @@ func TestAgainstRealBackend(t *testing.T) {
 	if err != nil || len(tools) != 5 {
 		t.Fatalf("list: %v %d", err, len(tools))
 	}
-	if tools[1].Name != "whoami" || !tools[1].RequiresAuth || tools[3].Scopes[0] != "notes:write" {
+	if tools[1].Name != "whoami" || !tools[1].Meta.RequiresAuth || tools[3].Meta.Scopes[0] != "notes:write" {
 		t.Fatalf("meta not carried: %+v", tools)
 	}
 	res, err := c.CallTool(ctx, "echo", json.RawMessage(`{"message":"hi"}`), secret.Value{})

@@ -15,8 +15,6 @@ import (
 	"github.com/keyrelay/keyrelay/relay/forward"
 )
 
-func tokenZero() secret.Value { return secret.Value{} }
-
 // handler forwards calls of one tool.
 func (s *Server) handler(name string) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -44,7 +42,7 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui *callUI) (*forward.Result, error) {
 	t, _ := s.tool(name)
 	var tok secret.Value
-	if t.RequiresAuth && s.cfg.Resolved != nil && !s.cfg.Resolved() {
+	if t.Meta.RequiresAuth && s.cfg.Resolved != nil && !s.cfg.Resolved() {
 		res, err := s.cfg.Backend.CallTool(ctx, name, args, tok)
 		var ae *forward.AuthError
 		if !errors.As(err, &ae) || ae.Status != 401 {
@@ -54,9 +52,9 @@ func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui
 			s.cfg.Hint(ae.Challenge.ResourceMetadata)
 		}
 	}
-	if t.RequiresAuth {
+	if t.Meta.RequiresAuth {
 		var err error
-		if tok, err = s.cfg.Broker.Token(ctx, nil, ui); err != nil {
+		if tok, err = s.cfg.Broker.Token(ctx, ui); err != nil {
 			return nil, err
 		}
 	}
@@ -68,7 +66,7 @@ func (s *Server) call(ctx context.Context, name string, args json.RawMessage, ui
 	switch {
 	case ae.Status == 401:
 		s.cfg.Logger.Info("backend answered 401; getting a new token", "tool", name)
-		tok, err = s.cfg.Broker.Unauthorized(ctx, tok, nil, ui)
+		tok, err = s.cfg.Broker.Unauthorized(ctx, tok, ui)
 	case ae.InsufficientScope():
 		s.cfg.Logger.Info("backend needs more scope; signing in again", "tool", name, "scope", ae.Challenge.Scope)
 		tok, err = s.cfg.Broker.StepUp(ctx, tok, ae.Challenge.Scope, ui)
@@ -114,7 +112,7 @@ func toMCP(r *forward.Result) (*mcp.CallToolResult, error) {
 		out.Content = append(out.Content, c)
 	}
 	if len(r.StructuredContent) > 0 && r.StructuredContent[0] == '{' {
-		out.StructuredContent = json2any(r.StructuredContent)
+		out.StructuredContent = r.StructuredContent
 	}
 	return out, nil
 }

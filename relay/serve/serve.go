@@ -30,6 +30,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/forward"
 )
@@ -129,7 +130,7 @@ func (s *Server) placeholder(name string) {
 			if s.cfg.ConfigErr != nil {
 				return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr)), nil
 			}
-			_, err := s.cfg.Backend.ListTools(ctx, zeroToken)
+			_, err := s.cfg.Backend.ListTools(ctx, secret.Value{})
 			if err == nil {
 				return mcp.NewToolResultError("the backend is reachable again; list the tools anew"), nil
 			}
@@ -175,7 +176,7 @@ func (s *Server) refreshTools(ctx context.Context, force bool) {
 	if fresh && !force {
 		return
 	}
-	list, err := s.cfg.Backend.ListTools(ctx, zeroToken)
+	list, err := s.cfg.Backend.ListTools(ctx, secret.Value{})
 	if err != nil {
 		s.cfg.Logger.Warn("could not list the backend's tools", "err", err)
 		s.notify(ctx, mcp.LoggingLevelWarning, "keyrelay could not list the backend's tools: "+err.Error())
@@ -224,13 +225,4 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn("mcp transport", "msg", strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-var zeroToken = tokenZero()
-
-func json2any(raw json.RawMessage) any {
-	if len(raw) == 0 {
-		return nil
-	}
-	return raw
 }
