@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -40,5 +41,20 @@ func TestDataDirOverrideIsMadeAbsolute(t *testing.T) {
 	got, err := DataDir()
 	if err != nil || !filepath.IsAbs(got) {
 		t.Fatalf("DataDir() = %q, %v; want an absolute path", got, err)
+	}
+}
+
+func TestPolicyPathPerOS(t *testing.T) {
+	for goos, want := range map[string]string{
+		"linux":   filepath.Join("/etc", "keyrelay", "policy.json"),
+		"freebsd": filepath.Join("/etc", "keyrelay", "policy.json"),
+		"darwin":  filepath.Join("/Library", "Application Support", "keyrelay", "policy.json"),
+	} {
+		if got := unixPolicyPath(goos); got != want {
+			t.Errorf("%s: %q, want %q", goos, got, want)
+		}
+	}
+	if runtime.GOOS != "windows" && PolicyPath() != unixPolicyPath(runtime.GOOS) {
+		t.Errorf("PolicyPath() = %q", PolicyPath())
 	}
 }

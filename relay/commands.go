@@ -14,6 +14,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/config"
 	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/relay/serve"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -70,9 +71,12 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	sc := serve.Config{Version: version, Logger: log.With("component", "serve")}
+	pol, polErr := loadPolicy(cfg)
 	if sc.ConfigErr = cfg.Check(); sc.ConfigErr != nil {
 		log.Error("bad configuration; tool calls will report it", "err", sc.ConfigErr)
-	} else if p, err := wire(ctx, cfg, log, nil); err != nil {
+	} else if sc.ConfigErr = errors.Join(polErr, checkPolicy(cfg, pol)); sc.ConfigErr != nil {
+		log.Error("the administrator's policy refuses this configuration; tool calls will report it", "err", sc.ConfigErr)
+	} else if p, err := wire(ctx, cfg, log, pol, nil); err != nil {
 		sc.ConfigErr = err
 		log.Error("cannot open the vault; tool calls will report it", "err", err)
 	} else {
@@ -103,8 +107,18 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err := cfg.Check(); err != nil {
 		return usageError{err}
 	}
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		return err
+	}
+	if err := checkPolicy(cfg, pol); err != nil {
+		return usageError{err}
+	}
+	if device && !pol.DeviceGrantAllowed() {
+		return usageError{fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)}
+	}
 	log := newLogger(stderr, cfg.LogLevel)
-	p, err := wire(ctx, cfg, log, terminalPrompt(stderr))
+	p, err := wire(ctx, cfg, log, pol, terminalPrompt(stderr))
 	if err != nil {
 		return err
 	}
@@ -141,7 +155,15 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	checkErr := cfg.Check()
-	p, err := wire(ctx, cfg, log, terminalPrompt(stderr))
+	// Logout always wipes, whatever the policy: a broken or refusing
+	// policy only skips the revocation (which would contact the server).
+	// The vault is opened without require_keychain so that a vault made
+	// with another key source can still be read to revoke its tokens.
+	pol, err := loadPolicy(cfg)
+	if checkErr == nil {
+		checkErr = errors.Join(err, checkPolicy(cfg, pol))
+	}
+	p, err := wire(ctx, cfg, log, pol.WithoutKeychainRule(), terminalPrompt(stderr))
 	if err != nil {
 		return err
 	}
@@ -214,6 +236,7 @@ type statusReport struct {
 	Backend       string    `json:"backend"`
 	Problem       string    `json:"problem,omitempty"`
 	ConfigProblem string    `json:"config_problem,omitempty"`
+	Policy        []string  `json:"policy,omitempty"`
 }
 
 func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
@@ -223,10 +246,15 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		return err
 	}
 	rep := statusReport{AuthServer: cfg.AuthServerURL, Backend: cfg.BackendURL}
-	if err := cfg.Check(); err != nil {
+	pol, polErr := loadPolicy(cfg)
+	if polErr != nil {
+		return polErr
+	}
+	rep.Policy = pol.Summary()
+	if err := errors.Join(cfg.Check(), checkPolicy(cfg, pol)); err != nil {
 		rep.ConfigProblem = err.Error()
 	}
-	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), nil)
+	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol, nil)
 	if err != nil {
 		return err
 	}
@@ -267,6 +295,12 @@ func printStatus(w io.Writer, r statusReport, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
 		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
+	for i, l := range r.Policy {
+		if i == 0 {
+			fmt.Fprintln(w, "policy:")
+		}
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 	for _, p := range []string{r.ConfigProblem, r.Problem} {
 		if p != "" {
 			fmt.Fprintf(w, "problem:     %s\n", p)

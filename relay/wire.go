@@ -16,6 +16,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/forward"
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -27,6 +28,27 @@ type parts struct {
 	auth   *login.Interactive
 	broker *broker.Broker
 	fwd    *forward.Client
+	policy *policy.Policy
+}
+
+// loadPolicy reads the machine-wide policy and RELAY_POLICY_FILE.
+func loadPolicy(cfg *config.Config) (*policy.Policy, error) {
+	return policy.Load(platform.PolicyPath(), cfg.PolicyFile)
+}
+
+// checkPolicy applies the policy to the configured URLs, before any
+// network call.
+func checkPolicy(cfg *config.Config, pol *policy.Policy) error {
+	if err := pol.CheckBackend(cfg.BackendURL); err != nil {
+		return err
+	}
+	if cfg.AuthServerURL != "" {
+		if err := pol.CheckIssuer(cfg.AuthServerURL); err != nil {
+			return err
+		}
+		return pol.CheckAuthServer(cfg.AuthServerURL)
+	}
+	return nil
 }
 
 // newLogger builds the one logger: text to stderr, with the secret
@@ -39,24 +61,25 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: secret.ReplaceAttr}))
 }
 
-// wire builds the parts. It makes no network call. prompt is the terminal
-// passphrase prompt, nil in serve mode.
-func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, prompt func(context.Context, string) (secret.Value, error)) (*parts, error) {
+// wire builds the parts under the policy pol (nil: none). It makes no
+// network call. prompt is the terminal passphrase prompt, nil in serve mode.
+func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy.Policy, prompt func(context.Context, string) (secret.Value, error)) (*parts, error) {
 	v, err := vault.Open(ctx, vault.Options{Dir: cfg.DataDir, KeySpec: cfg.VaultKey, PassphraseFile: cfg.PassphraseFile,
-		Prompt: prompt, Logger: log.With("component", "vault")})
+		RequireKeychain: pol.RequireKeychain(), Prompt: prompt, Logger: log.With("component", "vault")})
 	if err != nil {
 		return nil, err
 	}
-	p := &parts{cfg: cfg, log: log, vault: v}
+	p := &parts{cfg: cfg, log: log, vault: v, policy: pol}
 	p.auth = &login.Interactive{
 		Issuer: cfg.AuthServerURL, Backend: cfg.BackendURL,
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
-		Logger: log.With("component", "login"),
+		Logger: log.With("component", "login"), Policy: pol,
 	}
-	p.broker = &broker.Broker{Resolve: p.auth.Account, Store: v, Auth: p.auth, Scopes: cfg.Scopes, Logger: log.With("component", "broker")}
+	p.broker = &broker.Broker{Resolve: p.auth.Account, Store: v, Auth: p.auth, Scopes: cfg.Scopes,
+		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
 	p.fwd = forward.New(cfg.BackendURL, cfg.BackendTimeout)
 	return p, nil
 }

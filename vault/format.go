@@ -39,6 +39,7 @@ type fileRecord struct {
 	Expiry       time.Time         `json:"expiry,omitzero"`
 	Registration *fileRegistration `json:"registration,omitempty"`
 	Updated      time.Time         `json:"updated,omitzero"`
+	SignedIn     time.Time         `json:"signed_in,omitzero"`
 }
 
 type fileRegistration struct {
@@ -122,7 +123,7 @@ func jsonFormatError(err error, off int64) *FormatError {
 // timesInRange rejects times json.Marshal cannot write back (years outside
 // 0..9999 once in UTC), so that every decoded state can be re-encoded.
 func timesInRange(fr fileRecord) bool {
-	ts := []time.Time{fr.Expiry, fr.Updated}
+	ts := []time.Time{fr.Expiry, fr.Updated, fr.SignedIn}
 	if fr.Registration != nil {
 		ts = append(ts, fr.Registration.ClientSecretExpiresAt, fr.Registration.IssuedAt)
 	}
@@ -140,7 +141,7 @@ func toFile(a Account, r *Record) fileRecord {
 		AccessToken:  r.AccessToken.Reveal(),
 		RefreshToken: r.RefreshToken.Reveal(),
 		TokenType:    r.TokenType, Scopes: r.Scopes, Subject: r.Subject,
-		Expiry: r.Expiry.UTC(), Updated: r.Updated.UTC(),
+		Expiry: r.Expiry.UTC(), Updated: r.Updated.UTC(), SignedIn: r.SignedIn.UTC(),
 	}
 	if g := r.Registration; g != nil {
 		fr.Registration = &fileRegistration{
@@ -159,7 +160,7 @@ func fromFile(fr fileRecord) (Account, *Record) {
 		AccessToken:  secret.New(fr.AccessToken),
 		RefreshToken: secret.New(fr.RefreshToken),
 		TokenType:    fr.TokenType, Scopes: fr.Scopes, Subject: fr.Subject,
-		Expiry: utc(fr.Expiry), Updated: utc(fr.Updated),
+		Expiry: utc(fr.Expiry), Updated: utc(fr.Updated), SignedIn: utc(fr.SignedIn),
 	}
 	if g := fr.Registration; g != nil {
 		r.Registration = &Registration{

@@ -125,6 +125,7 @@ func fakeRecord() *Record {
 		Scopes:       []string{"mcp:tools", "offline_access"},
 		Subject:      "user-123",
 		Expiry:       time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+		SignedIn:     time.Date(2029, 6, 1, 0, 0, 0, 0, time.UTC),
 		Registration: &Registration{
 			ClientID:     "dyn-client-1",
 			ClientSecret: secret.New(fakeToken("client-secret")),

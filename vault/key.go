@@ -51,6 +51,9 @@ func (v *Vault) forget() {
 // repeat it (and must, for file: and cmd:, which need a path or command) but
 // may not name another kind: the vault never migrates silently.
 func (v *Vault) recordedSource(kind Kind) (keySource, error) {
+	if v.opts.RequireKeychain && kind != KindKeychain {
+		return nil, fmt.Errorf("%w: this vault was created with key source %q, but the administrator's policy requires the OS keychain; run relay logout to start a new vault", ErrKeySource, kind)
+	}
 	if v.spec.kind != "" && v.spec.kind != kind {
 		return nil, fmt.Errorf("%w: this vault was created with key source %q but RELAY_VAULT_KEY selects %q; unset it, or run relay logout to start a new vault", ErrKeySource, kind, v.spec.kind)
 	}

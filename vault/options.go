@@ -35,6 +35,12 @@ type Options struct {
 	// stdio server, which cannot prompt.
 	Prompt func(ctx context.Context, prompt string) (secret.Value, error)
 
+	// RequireKeychain refuses every key source but the OS keychain (an
+	// administrator's policy): RELAY_VAULT_KEY may only be empty or
+	// keychain, a vault recorded with another source is not opened, and
+	// there is no passphrase fallback when the keychain is unavailable.
+	RequireKeychain bool
+
 	// Keychain is the OS keychain. Nil means &OSKeychain{}. Tests pass a
 	// *MemKeychain.
 	Keychain Keychain

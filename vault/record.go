@@ -30,6 +30,10 @@ type Record struct {
 
 	// Updated is set by the vault when the record is written.
 	Updated time.Time
+
+	// SignedIn is when the interactive sign-in behind these tokens
+	// happened; refreshes keep it. Zero if unknown (older records).
+	SignedIn time.Time
 }
 
 // Registration is a dynamically registered OAuth client.

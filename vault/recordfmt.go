@@ -21,6 +21,7 @@ type recordView struct {
 	Expiry                    time.Time
 	Registration              *registrationView
 	Updated                   time.Time
+	SignedIn                  time.Time
 }
 
 type registrationView struct {
@@ -37,7 +38,7 @@ type registrationView struct {
 func (r Record) Format(f fmt.State, verb rune) {
 	v := recordView{
 		AccessToken: redacted(r.AccessToken), RefreshToken: redacted(r.RefreshToken),
-		TokenType: r.TokenType, Scopes: r.Scopes, Subject: r.Subject, Expiry: r.Expiry, Updated: r.Updated,
+		TokenType: r.TokenType, Scopes: r.Scopes, Subject: r.Subject, Expiry: r.Expiry, Updated: r.Updated, SignedIn: r.SignedIn,
 	}
 	if r.Registration != nil {
 		rv := r.Registration.view()

@@ -59,6 +59,12 @@ func Open(ctx context.Context, opts Options) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.RequireKeychain {
+		if spec.kind != "" && spec.kind != KindKeychain {
+			return nil, fmt.Errorf("%w: RELAY_VAULT_KEY selects %q, but the administrator's policy requires the OS keychain", ErrKeySource, spec.kind)
+		}
+		spec.kind = KindKeychain // no fallback to a passphrase
+	}
 	dir := opts.Dir
 	if dir == "" {
 		if dir, err = platform.DataDir(); err != nil {

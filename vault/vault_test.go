@@ -30,7 +30,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 	if !got.AccessToken.Equal(want.AccessToken) || !got.RefreshToken.Equal(want.RefreshToken) ||
 		!got.Registration.ClientSecret.Equal(want.Registration.ClientSecret) ||
 		!got.Expiry.Equal(want.Expiry) || got.Subject != want.Subject || !slices.Equal(got.Scopes, want.Scopes) ||
-		got.Registration.ClientID != "dyn-client-1" || got.Updated.IsZero() {
+		got.Registration.ClientID != "dyn-client-1" || got.Updated.IsZero() || !got.SignedIn.Equal(want.SignedIn) {
 		t.Fatalf("round trip mismatch: %+v", got)
 	}
 	if kc.Len() != 1 {

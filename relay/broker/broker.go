@@ -69,8 +69,17 @@ type Broker struct {
 	Store   Store
 	Auth    Auth
 	Scopes  []string // asked for at every login
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// MaxLifetime, if set, is how long an access token is used after it
+	// was received, whatever its own expiry says (the administrator's
+	// max_token_lifetime); then it is refreshed.
+	MaxLifetime time.Duration
+	// MaxSession, if set, is how long a sign-in is used: after that its
+	// refresh token is not used, and the next call signs in again (the
+	// administrator's max_session). Records without a sign-in time count
+	// as too old.
+	MaxSession time.Duration
+	Now        func() time.Time
+	Logger     *slog.Logger
 
 	mu         sync.Mutex
 	mem        *vault.Record
@@ -236,12 +245,15 @@ func (b *Broker) current() bool {
 
 // renew refreshes cur if it can, else logs in. It runs under the vault lock.
 func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui UI) (*vault.Record, error) {
-	if cur != nil && !cur.RefreshToken.IsZero() && !req.stepUp && covers(cur.Scopes, req.need) {
+	if cur != nil && b.sessionOver(cur) {
+		b.log().Info("the sign-in is older than the policy's max_session; signing in again", "sub", cur.Subject)
+	}
+	if cur != nil && !cur.RefreshToken.IsZero() && !req.stepUp && covers(cur.Scopes, req.need) && !b.sessionOver(cur) {
 		t, err := b.Auth.Refresh(ctx, cur.RefreshToken)
 		switch {
 		case err == nil:
 			b.log().Info("token refreshed", "sub", cur.Subject)
-			return merge(cur, t, b.now()), nil
+			return b.record(cur, t), nil
 		case !errors.Is(err, oauth.ErrInvalidGrant):
 			return nil, fmt.Errorf("refresh failed; the stored tokens are kept: %w", err)
 		}
@@ -255,7 +267,7 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 	if err != nil {
 		return nil, err
 	}
-	r := merge(nil, t, b.now())
+	r := b.record(nil, t)
 	b.log().Info("logged in", "sub", r.Subject, "scopes", strings.Join(r.Scopes, " "))
 	if missing := missingFrom(r.Scopes, req.required); len(missing) > 0 {
 		b.log().Warn("the sign-in did not grant the scopes the backend asked for", "missing", strings.Join(missing, " "))
@@ -277,23 +289,51 @@ func (b *Broker) usable(r *vault.Record, req request) bool {
 	if !req.stepUp && !covers(r.Scopes, req.need) {
 		return false
 	}
-	return !b.expiring(r)
+	return !b.expiring(r) && !b.sessionOver(r)
 }
 
 // expiring reports whether r expires within its margin: a quarter of its
 // lifetime, at most one minute. A record without expiry never expires here;
 // the backend's 401 decides.
 func (b *Broker) expiring(r *vault.Record) bool {
-	if r.Expiry.IsZero() {
+	exp := r.Expiry
+	if b.MaxLifetime > 0 && !r.Updated.IsZero() {
+		// A record stored before the policy may carry a later expiry.
+		if c := r.Updated.Add(b.MaxLifetime); exp.IsZero() || c.Before(exp) {
+			exp = c
+		}
+	}
+	if exp.IsZero() {
 		return false
 	}
 	margin := time.Minute
 	if !r.Updated.IsZero() {
-		if life := r.Expiry.Sub(r.Updated); life/4 < margin {
+		if life := exp.Sub(r.Updated); life/4 < margin {
 			margin = max(life/4, 0)
 		}
 	}
-	return !b.now().Add(margin).Before(r.Expiry)
+	return !b.now().Add(margin).Before(exp)
+}
+
+// sessionOver reports whether r's sign-in is older than MaxSession.
+func (b *Broker) sessionOver(r *vault.Record) bool {
+	if b.MaxSession <= 0 {
+		return false
+	}
+	return r.SignedIn.IsZero() || !b.now().Before(r.SignedIn.Add(b.MaxSession))
+}
+
+// record makes the record for new tokens t (see merge), with the expiry
+// capped by MaxLifetime.
+func (b *Broker) record(cur *vault.Record, t *oauth.Tokens) *vault.Record {
+	now := b.now()
+	r := merge(cur, t, now)
+	if b.MaxLifetime > 0 {
+		if c := now.Add(b.MaxLifetime); r.Expiry.IsZero() || c.Before(r.Expiry) {
+			r.Expiry = c
+		}
+	}
+	return r
 }
 
 // Adopt stores tokens from a sign-in that completed in the background
@@ -301,7 +341,7 @@ func (b *Broker) expiring(r *vault.Record) bool {
 func (b *Broker) Adopt(ctx context.Context, t *oauth.Tokens) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := merge(nil, t, b.now())
+	out := b.record(nil, t)
 	acct, err := b.account(ctx)
 	if err != nil {
 		return err
@@ -364,8 +404,9 @@ func (b *Broker) log() *slog.Logger {
 // the server did not rotate it.
 func merge(cur *vault.Record, t *oauth.Tokens, now time.Time) *vault.Record {
 	r := &vault.Record{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType,
-		Scopes: slices.Clone(t.Scopes), Expiry: t.Expiry, Subject: subject(t.AccessToken), Updated: now}
+		Scopes: slices.Clone(t.Scopes), Expiry: t.Expiry, Subject: subject(t.AccessToken), Updated: now, SignedIn: now}
 	if cur != nil {
+		r.SignedIn = cur.SignedIn
 		if r.RefreshToken.IsZero() {
 			r.RefreshToken = cur.RefreshToken
 		}

@@ -38,6 +38,7 @@ type Config struct {
 	LoginTimeout   time.Duration // RELAY_LOGIN_TIMEOUT, default 5m
 	BackendTimeout time.Duration // RELAY_BACKEND_TIMEOUT, default 60s
 	LogLevel       string        // RELAY_LOG_LEVEL, default info
+	PolicyFile     string        // RELAY_POLICY_FILE: a policy applied on top of the machine-wide one
 }
 
 // Vars lists the environment variables read, for help texts.
@@ -57,6 +58,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_LOGIN_TIMEOUT", "how long a login may take (default 5m)"},
 	{"RELAY_BACKEND_TIMEOUT", "timeout of one backend call (default 60s)"},
 	{"RELAY_LOG_LEVEL", "debug, info, warn or error (default info); logs go to stderr"},
+	{"RELAY_POLICY_FILE", "a policy file applied on top of the machine-wide one; it can only add restrictions"},
 	{"BROWSER", "command that opens the login URL (default: the OS opener)"},
 }
 
@@ -81,6 +83,7 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
 	fs.StringVar(&backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
+	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}

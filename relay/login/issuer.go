@@ -22,6 +22,11 @@ func (i *Interactive) Account(ctx context.Context) (vault.Account, error) {
 // Hint passes a resource_metadata URL from a backend's 401 challenge, which
 // discovery tries first (RFC 9728 §5).
 func (i *Interactive) Hint(resourceMetadata string) {
+	if err := i.Policy.CheckBackend(resourceMetadata); err != nil {
+		// Discovery then uses the backend's own well-known URL.
+		i.log().Warn("ignoring the backend's resource_metadata URL", "err", err)
+		return
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.hint == "" {
@@ -44,7 +49,7 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 	}
 	i.mu.Unlock()
 	if iss != "" {
-		return iss, nil
+		return iss, i.checkIssuer(iss)
 	}
 	if iss = i.storedIssuer(ctx); iss == "" {
 		rm, err := oauth.DiscoverResource(ctx, i.Client.HTTP, i.Backend, hint)
@@ -59,6 +64,9 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 			how = "resource metadata named by the backend's challenge"
 		}
 		i.log().Info("authorization server discovered from the backend", "issuer", iss, "via", how)
+	}
+	if err := i.checkIssuer(iss); err != nil {
+		return "", err
 	}
 	i.mu.Lock()
 	i.found = iss
@@ -85,4 +93,27 @@ func (i *Interactive) storedIssuer(ctx context.Context) string {
 		}
 	}
 	return ""
+}
+
+// checkIssuer applies the policy to an issuer, configured or found.
+func (i *Interactive) checkIssuer(iss string) error {
+	if err := i.Policy.CheckIssuer(iss); err != nil {
+		return err
+	}
+	return i.Policy.CheckAuthServer(iss)
+}
+
+// checkEndpoints applies the policy's authorization-server hosts to every
+// endpoint the metadata names, before any is used.
+func (i *Interactive) checkEndpoints(md *oauth.Metadata) error {
+	for _, u := range []string{md.AuthorizationEndpoint, md.TokenEndpoint, md.RevocationEndpoint,
+		md.RegistrationEndpoint, md.DeviceAuthorizationEndpoint} {
+		if u == "" {
+			continue
+		}
+		if err := i.Policy.CheckAuthServer(u); err != nil {
+			return err
+		}
+	}
+	return nil
 }

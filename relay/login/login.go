@@ -19,6 +19,7 @@ import (
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/policy"
 )
 
 // Interactive implements broker.Auth with a browser login. The
@@ -59,6 +60,10 @@ type Interactive struct {
 	// NoBrowser says no browser can be shown here (an SSH session, no
 	// display): Login then uses the device grant when the server offers it.
 	NoBrowser bool
+	// Policy is the administrator's policy: allowed issuers and
+	// authorization-server hosts, and whether the device grant may run.
+	// Nil allows everything.
+	Policy *policy.Policy
 
 	mu        sync.Mutex
 	md        *oauth.Metadata
@@ -90,6 +95,9 @@ func (i *Interactive) Metadata(ctx context.Context) (*oauth.Metadata, error) {
 	// and other methods (a pending sign-in's state) need the mutex.
 	md, err = oauth.Discover(ctx, i.Client.HTTP, iss)
 	if err != nil {
+		return nil, err
+	}
+	if err := i.checkEndpoints(md); err != nil {
 		return nil, err
 	}
 	i.mu.Lock()
@@ -174,7 +182,10 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
-	if i.Device || (i.NoBrowser && c.Metadata.DeviceAuthorizationEndpoint != "") {
+	if i.Device && !i.Policy.DeviceGrantAllowed() {
+		return nil, &Error{Err: fmt.Errorf("%w: the device grant is turned off (disable_device_grant)", policy.ErrDenied)}
+	}
+	if i.Device || (i.NoBrowser && c.Metadata.DeviceAuthorizationEndpoint != "" && i.Policy.DeviceGrantAllowed()) {
 		return i.device(ctx, c, ui)
 	}
 	l, err := c.StartLogin(ctx, i.Port)

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// usePolicy writes body as the relay's RELAY_POLICY_FILE.
+func (e *relayEnv) usePolicy(body string) string {
+	e.t.Helper()
+	p := filepath.Join(e.t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.vars["RELAY_POLICY_FILE"] = p
+	return p
+}
+
+// TestPolicy_RefusalsBeforeAnyBrowser: each rule of the administrator's
+// policy refuses a configuration that breaks it before a browser opens or
+// a code is exchanged, with a one-line error naming the rule, in the CLI
+// and in the stdio server.
+func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
+	c := newChain(t, 0)
+	cases := []struct {
+		name, policy, want string
+		env                map[string]string
+	}{
+		{"backend host", `{"allowed_backend_hosts": ["tools.example.com"]}`, "allowed_backend_hosts", nil},
+		{"pinned issuer", `{"allowed_issuers": ["https://login.example.com"]}`, "allowed_issuers", nil},
+		{"discovered issuer", `{"allowed_issuers": ["https://login.example.com"]}`, "allowed_issuers",
+			map[string]string{"RELAY_AUTH_SERVER_URL": "", "RELAY_CLIENT_ID": ""}},
+		{"auth server host", `{"allowed_auth_server_hosts": ["login.example.com"]}`, "allowed_auth_server_hosts", nil},
+		{"keychain required", `{"require_keychain": true}`, "policy requires the OS keychain", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRelayEnv(t, c)
+			e.usePolicy(tc.policy)
+			for k, v := range tc.env {
+				if v == "" {
+					delete(e.vars, k)
+				} else {
+					e.vars[k] = v
+				}
+			}
+			codes := c.codes.Load()
+			_, stderr, code := e.runCLI("login")
+			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "relay: error:") != 1 {
+				t.Fatalf("login under %s: exit %d\n%s", tc.policy, code, stderr)
+			}
+			text, isErr := e.start().call(t, "whoami", nil)
+			if !isErr || !strings.Contains(text, tc.want) {
+				t.Fatalf("serve under %s: isError=%v %s", tc.policy, isErr, text)
+			}
+			if e.opens() != 0 || c.codes.Load() != codes {
+				t.Fatalf("a browser opened (%d) or a code was exchanged", e.opens())
+			}
+			if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); err == nil {
+				t.Fatal("tokens stored despite the policy")
+			}
+		})
+	}
+}
+
+// TestPolicy_AllowedConfigurationWorks is the control: the same chain
+// under a policy that allows it signs in, and max_token_lifetime caps the
+// stored expiry below the server's 15 minutes.
+func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	e.usePolicy(`{"allowed_backend_hosts": ["127.0.0.1"], "allowed_auth_server_hosts": ["127.0.0.1"],
+		"allowed_issuers": ["` + c.url + `"], "max_token_lifetime": "2m", "max_session": "8h"}`)
+	before := time.Now()
+	if out := e.start().mustCall(t, "whoami", nil); !strings.Contains(out, testUser) {
+		t.Fatalf("whoami: %s", out)
+	}
+	r, err := e.vault().Get(context.Background(), e.account())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Expiry.After(time.Now().Add(2*time.Minute)) || r.Expiry.Before(before.Add(2*time.Minute-time.Second)) {
+		t.Fatalf("stored expiry %v not capped to 2m after %v", r.Expiry, before)
+	}
+	if r.SignedIn.IsZero() {
+		t.Fatal("no sign-in time stored")
+	}
+	out, _, code := e.runCLI("status")
+	if code != 0 || !strings.Contains(out, "policy:") || !strings.Contains(out, "access token used at most 2m0s") {
+		t.Fatalf("status does not show the policy: %d\n%s", code, out)
+	}
+}
+
+// TestPolicy_DeviceGrantOff: `relay login --device` is refused, and a
+// server with no browser hands out the browser URL instead of a device code.
+func TestPolicy_DeviceGrantOff(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	e.usePolicy(`{"disable_device_grant": true}`)
+	_, stderr, code := e.runCLI("login", "--device")
+	if code != exitUsage || !strings.Contains(stderr, "device grant is turned off") {
+		t.Fatalf("login --device: %d\n%s", code, stderr)
+	}
+	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
+	text, isErr := s.call(t, "whoami", nil)
+	if !isErr || deviceLine.MatchString(text) || !strings.Contains(text, "/authorize?") {
+		t.Fatalf("want the browser URL, no device code: %s", text)
+	}
+}
+
+// TestPolicy_BrokenFileFailsClosedButLogoutWipes: a policy file that
+// cannot be parsed stops sign-in and tool calls, and never blocks logout.
+func TestPolicy_BrokenFileFailsClosedButLogoutWipes(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	e.runCLI("login")
+	if e.opens() != 1 {
+		t.Fatal("setup login failed")
+	}
+	e.usePolicy(`{"require_keychian": true}`) // misspelt: never silently ignored
+	if _, stderr, code := e.runCLI("login"); code == 0 || !strings.Contains(stderr, "invalid policy file") {
+		t.Fatalf("login with a broken policy: %d\n%s", code, stderr)
+	}
+	if text, isErr := e.start().call(t, "whoami", nil); !isErr || !strings.Contains(text, "invalid policy file") {
+		t.Fatalf("serve with a broken policy: %s", text)
+	}
+	_, stderr, code := e.runCLI("logout")
+	if code != 0 || !strings.Contains(stderr, "revocation skipped") || !strings.Contains(stderr, "logged out") {
+		t.Fatalf("logout with a broken policy: %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); !os.IsNotExist(err) {
+		t.Fatalf("tokens.age survived logout: %v", err)
+	}
+}
+
+// TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule: a vault made with a
+// file key before require_keychain arrived can still be revoked and wiped.
+func TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule(t *testing.T) {
+	c := newChain(t, 0)
+	e := newRelayEnv(t, c)
+	e.runCLI("login")
+	e.usePolicy(`{"require_keychain": true}`)
+	delete(e.vars, "RELAY_VAULT_KEY")
+	if _, stderr, code := e.runCLI("login"); code == 0 || !strings.Contains(stderr, "policy requires the OS keychain") {
+		t.Fatalf("login: %d\n%s", code, stderr)
+	}
+	e.vars["RELAY_VAULT_KEY"] = "file:" + e.keyFile
+	_, stderr, code := e.runCLI("logout")
+	if code != 0 || !strings.Contains(stderr, "was revoked") {
+		t.Fatalf("logout: %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); !os.IsNotExist(err) {
+		t.Fatalf("tokens.age survived logout: %v", err)
+	}
+}

@@ -1,0 +1,332 @@
+// Package policy reads the administrator's relay policy and answers the
+// relay's questions about it: may this backend, issuer or authorization
+// server host be used, must the vault key be in the OS keychain, how long
+// may a token or a sign-in be used, may the device grant run.
+//
+// Security properties:
+//   - The machine-wide file (platform.PolicyPath, writable only by an
+//     administrator) is always read. RELAY_POLICY_FILE can name one more
+//     file, and every rule of every file applies: a second file can only
+//     tighten, never loosen.
+//   - A policy file that exists but cannot be read or parsed, or that holds
+//     an unknown setting, stops the relay (fail closed): a misspelt rule is
+//     never silently ignored.
+//   - A nil *Policy allows everything, so callers need no special case.
+//
+// Non-goals: it cannot stop a user who controls the machine from running a
+// modified relay; it is the administrator's statement of intent, enforced
+// by the relay the administrator installed.
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvFile names the variable that adds a policy file.
+const EnvFile = "RELAY_POLICY_FILE"
+
+// maxFileSize caps a policy file.
+const maxFileSize = 64 << 10
+
+// ErrDenied is wrapped by every refusal the policy makes.
+var ErrDenied = errors.New("refused by policy")
+
+// ErrInvalid is wrapped when a policy file cannot be used.
+var ErrInvalid = errors.New("invalid policy file")
+
+// Rules are the settings of one policy file. The JSON names are a contract
+// with administrators.
+type Rules struct {
+	// RequireKeychain refuses every vault key source but the OS keychain:
+	// no key file, key command or passphrase, and no fallback.
+	RequireKeychain bool `json:"require_keychain,omitempty"`
+	// AllowedIssuers pins the authorization server: its issuer must be one
+	// of these, compared exactly.
+	AllowedIssuers []string `json:"allowed_issuers,omitempty"`
+	// AllowedBackendHosts lists the hosts RELAY_BACKEND_URL may name (see
+	// Match for the forms).
+	AllowedBackendHosts []string `json:"allowed_backend_hosts,omitempty"`
+	// AllowedAuthServerHosts lists the hosts the issuer and every endpoint
+	// in its metadata may be on.
+	AllowedAuthServerHosts []string `json:"allowed_auth_server_hosts,omitempty"`
+	// MaxTokenLifetime is how long the relay uses one access token after
+	// receiving it; it then refreshes. Go duration syntax, e.g. "30m".
+	MaxTokenLifetime Duration `json:"max_token_lifetime,omitzero"`
+	// MaxSession is how long the relay keeps using a sign-in (its refresh
+	// tokens); it then drops them and asks for a new sign-in.
+	MaxSession Duration `json:"max_session,omitzero"`
+	// DisableDeviceGrant turns off the device authorization grant
+	// (relay login --device, and its use when no browser can be shown).
+	DisableDeviceGrant bool `json:"disable_device_grant,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string.
+type Duration time.Duration
+
+// UnmarshalJSON reads "30m", "8h" and the like.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New(`want a duration string such as "30m"`)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < time.Minute {
+		return fmt.Errorf("duration %q: want at least 1m, e.g. \"30m\" or \"8h\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+type file struct {
+	path  string
+	rules Rules
+}
+
+// Policy is every policy file in force. Its methods are safe for
+// concurrent use (it is read-only after Load) and on a nil receiver.
+type Policy struct {
+	files []file
+}
+
+// Load reads the machine-wide policy at systemPath (a missing file means no
+// rules) and, if extraPath is set, that file too (which must exist).
+func Load(systemPath, extraPath string) (*Policy, error) {
+	p := &Policy{}
+	if systemPath != "" {
+		r, err := readFile(systemPath)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			p.files = append(p.files, file{systemPath, *r})
+		}
+	}
+	if extraPath != "" {
+		r, err := readFile(extraPath)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w %s (%s): no such file", ErrInvalid, extraPath, EnvFile)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.files = append(p.files, file{extraPath, *r})
+	}
+	return p, nil
+}
+
+func readFile(path string) (*Rules, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w %s: %v", ErrInvalid, path, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w %s: not a regular file", ErrInvalid, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrInvalid, path, err)
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("%w %s: larger than %d KiB", ErrInvalid, path, maxFileSize>>10)
+	}
+	r, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrInvalid, path, err)
+	}
+	return r, nil
+}
+
+// Parse reads one policy document: a JSON object of Rules, nothing else.
+func Parse(b []byte) (*Rules, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Rules
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("at byte %d: %v", dec.InputOffset(), err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	for _, iss := range r.AllowedIssuers {
+		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("allowed_issuers: %q is not an http(s) URL", iss)
+		}
+	}
+	for _, list := range [][]string{r.AllowedBackendHosts, r.AllowedAuthServerHosts} {
+		for _, h := range list {
+			if err := checkPattern(h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &r, nil
+}
+
+// Empty reports whether no policy file is in force.
+func (p *Policy) Empty() bool { return p == nil || len(p.files) == 0 }
+
+// Files lists the policy files in force.
+func (p *Policy) Files() []string {
+	if p == nil {
+		return nil
+	}
+	out := make([]string, len(p.files))
+	for i, f := range p.files {
+		out[i] = f.path
+	}
+	return out
+}
+
+// RequireKeychain reports whether any file requires the OS keychain.
+func (p *Policy) RequireKeychain() bool {
+	return p.any(func(r Rules) bool { return r.RequireKeychain })
+}
+
+// DeviceGrantAllowed reports whether no file turns the device grant off.
+func (p *Policy) DeviceGrantAllowed() bool {
+	return !p.any(func(r Rules) bool { return r.DisableDeviceGrant })
+}
+
+// MaxTokenLifetime is the smallest cap on an access token's use; 0: none.
+func (p *Policy) MaxTokenLifetime() time.Duration {
+	return p.min(func(r Rules) Duration { return r.MaxTokenLifetime })
+}
+
+// MaxSession is the smallest cap on a sign-in's use; 0: none.
+func (p *Policy) MaxSession() time.Duration {
+	return p.min(func(r Rules) Duration { return r.MaxSession })
+}
+
+func (p *Policy) any(f func(Rules) bool) bool {
+	if p == nil {
+		return false
+	}
+	for _, x := range p.files {
+		if f(x.rules) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Policy) min(f func(Rules) Duration) time.Duration {
+	var out time.Duration
+	if p == nil {
+		return 0
+	}
+	for _, x := range p.files {
+		if d := time.Duration(f(x.rules)); d > 0 && (out == 0 || d < out) {
+			out = d
+		}
+	}
+	return out
+}
+
+// CheckIssuer refuses an issuer that some file's allowed_issuers does not
+// list (exact comparison, as the issuer itself is compared).
+func (p *Policy) CheckIssuer(issuer string) error {
+	if p == nil {
+		return nil
+	}
+	for _, x := range p.files {
+		if len(x.rules.AllowedIssuers) > 0 && !contains(x.rules.AllowedIssuers, issuer) {
+			return fmt.Errorf("%w: the authorization server %q is not in allowed_issuers of %s", ErrDenied, issuer, x.path)
+		}
+	}
+	return nil
+}
+
+// CheckBackend refuses a backend URL whose host some file does not allow.
+func (p *Policy) CheckBackend(rawURL string) error {
+	return p.checkHost(rawURL, "backend", "allowed_backend_hosts", func(r Rules) []string { return r.AllowedBackendHosts })
+}
+
+// CheckAuthServer refuses an authorization-server URL (the issuer or an
+// endpoint) whose host some file does not allow.
+func (p *Policy) CheckAuthServer(rawURL string) error {
+	return p.checkHost(rawURL, "authorization server", "allowed_auth_server_hosts", func(r Rules) []string { return r.AllowedAuthServerHosts })
+}
+
+func (p *Policy) checkHost(rawURL, what, setting string, list func(Rules) []string) error {
+	if p == nil {
+		return nil
+	}
+	for _, x := range p.files {
+		pats := list(x.rules)
+		if len(pats) == 0 {
+			continue
+		}
+		u, err := url.Parse(rawURL)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%w: the %s URL %q has no host", ErrDenied, what, rawURL)
+		}
+		if !matchAny(pats, u) {
+			return fmt.Errorf("%w: the %s host %q is not in %s of %s", ErrDenied, what, u.Host, setting, x.path)
+		}
+	}
+	return nil
+}
+
+// Summary describes the rules in force, one line each, for relay status.
+func (p *Policy) Summary() []string {
+	if p.Empty() {
+		return nil
+	}
+	var out []string
+	add := func(cond bool, s string, a ...any) {
+		if cond {
+			out = append(out, fmt.Sprintf(s, a...))
+		}
+	}
+	for _, x := range p.files {
+		r := x.rules
+		out = append(out, "from "+x.path+":")
+		add(r.RequireKeychain, "  vault key: OS keychain only")
+		add(len(r.AllowedIssuers) > 0, "  issuers: %s", strings.Join(r.AllowedIssuers, " "))
+		add(len(r.AllowedBackendHosts) > 0, "  backend hosts: %s", strings.Join(r.AllowedBackendHosts, " "))
+		add(len(r.AllowedAuthServerHosts) > 0, "  authorization server hosts: %s", strings.Join(r.AllowedAuthServerHosts, " "))
+		add(r.MaxTokenLifetime > 0, "  access token used at most %s", time.Duration(r.MaxTokenLifetime))
+		add(r.MaxSession > 0, "  sign-in used at most %s", time.Duration(r.MaxSession))
+		add(r.DisableDeviceGrant, "  device grant: off")
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutKeychainRule returns the policy minus require_keychain, for
+// logout: wiping must work on a vault made before the rule, and reading
+// it to revoke its tokens only ever destroys them.
+func (p *Policy) WithoutKeychainRule() *Policy {
+	if p == nil {
+		return nil
+	}
+	q := &Policy{files: append([]file(nil), p.files...)}
+	for i := range q.files {
+		q.files[i].rules.RequireKeychain = false
+	}
+	return q
+}

@@ -1,0 +1,175 @@
+package policy
+
+import (
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadMissingSystemFileIsNoPolicy(t *testing.T) {
+	p, err := Load(filepath.Join(t.TempDir(), "absent.json"), "")
+	if err != nil || !p.Empty() || p.RequireKeychain() || !p.DeviceGrantAllowed() || p.MaxTokenLifetime() != 0 {
+		t.Fatalf("Load = %+v, %v", p, err)
+	}
+	for _, check := range []func(string) error{p.CheckBackend, p.CheckAuthServer, p.CheckIssuer} {
+		if err := check("https://anything.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The extra file must exist: a typo in RELAY_POLICY_FILE is not "no policy".
+	if p, err := Load("", filepath.Join(t.TempDir(), "absent.json")); !errors.Is(err, ErrInvalid) || p != nil {
+		t.Fatalf("missing RELAY_POLICY_FILE: %v, %v", p, err)
+	}
+}
+
+// A policy file that cannot be used stops the relay: it is never ignored.
+func TestBadPolicyFailsClosed(t *testing.T) {
+	cases := map[string]string{
+		"not json":          `require_keychain: true`,
+		"misspelt setting":  `{"require_keychian": true}`,
+		"two objects":       `{"require_keychain": true} {}`,
+		"wrong type":        `{"require_keychain": "yes"}`,
+		"short duration":    `{"max_token_lifetime": "30s"}`,
+		"bad duration":      `{"max_session": "forever"}`,
+		"number duration":   `{"max_session": 3600}`,
+		"issuer not a URL":  `{"allowed_issuers": ["login.example.com"]}`,
+		"host with scheme":  `{"allowed_backend_hosts": ["https://tools.example.com"]}`,
+		"host with path":    `{"allowed_auth_server_hosts": ["login.example.com/x"]}`,
+		"inner wildcard":    `{"allowed_backend_hosts": ["a.*.example.com"]}`,
+		"bare wildcard":     `{"allowed_backend_hosts": ["*"]}`,
+		"port not a number": `{"allowed_backend_hosts": ["example.com:https"]}`,
+		"too large":         `{"allowed_issuers": ["https://x` + strings.Repeat("a", maxFileSize) + `"]}`,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := write(t, body)
+			for _, load := range []func() (*Policy, error){
+				func() (*Policy, error) { return Load(path, "") },
+				func() (*Policy, error) { return Load("", path) },
+			} {
+				p, err := load()
+				if !errors.Is(err, ErrInvalid) || p != nil {
+					t.Fatalf("Load = %v, %v; want ErrInvalid", p, err)
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Fatalf("error does not name the file: %v", err)
+				}
+			}
+		})
+	}
+	if _, err := Load(t.TempDir(), ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a directory as policy: %v", err)
+	}
+}
+
+// Every file's rules apply: the extra file can only add restrictions.
+func TestTwoFilesBothApply(t *testing.T) {
+	sys := write(t, `{"allowed_backend_hosts": ["*.corp.example"], "max_token_lifetime": "1h", "allowed_issuers": ["https://login.corp.example"]}`)
+	extra := write(t, `{"allowed_backend_hosts": ["tools.corp.example", "evil.example"], "max_token_lifetime": "2h",
+		"max_session": "8h", "disable_device_grant": true, "require_keychain": true}`)
+	p, err := Load(sys, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckBackend("https://tools.corp.example/mcp"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"https://evil.example", "https://other.corp.example"} {
+		if err := p.CheckBackend(u); !errors.Is(err, ErrDenied) {
+			t.Fatalf("%s allowed: %v", u, err)
+		}
+	}
+	if p.MaxTokenLifetime() != time.Hour || p.MaxSession() != 8*time.Hour || p.DeviceGrantAllowed() || !p.RequireKeychain() {
+		t.Fatalf("merged rules wrong: %v %v %v %v", p.MaxTokenLifetime(), p.MaxSession(), p.DeviceGrantAllowed(), p.RequireKeychain())
+	}
+	if err := p.CheckIssuer("https://login.corp.example"); err != nil {
+		t.Fatal(err)
+	}
+	// Exact, as the issuer itself is compared: no trailing slash, case or port variants.
+	for _, iss := range []string{"https://login.corp.example/", "https://LOGIN.corp.example", "https://login.corp.example:443", "https://login.corp.example/t2"} {
+		if err := p.CheckIssuer(iss); !errors.Is(err, ErrDenied) {
+			t.Fatalf("issuer %q allowed: %v", iss, err)
+		}
+	}
+	if len(p.Summary()) < 8 || len(p.Files()) != 2 {
+		t.Fatalf("summary %q, files %q", p.Summary(), p.Files())
+	}
+	if q := p.WithoutKeychainRule(); q.RequireKeychain() || !p.RequireKeychain() || q.MaxTokenLifetime() != time.Hour {
+		t.Fatal("WithoutKeychainRule changed the original or dropped other rules")
+	}
+}
+
+func TestMatch(t *testing.T) {
+	cases := []struct {
+		pattern, url string
+		want         bool
+	}{
+		{"example.com", "https://example.com/x", true},
+		{"example.com", "https://EXAMPLE.com.", true},
+		{"example.com", "https://example.com:8443", true},
+		{"example.com", "https://a.example.com", false},
+		{"example.com", "https://example.com.evil.test", false},
+		{"example.com", "https://evilexample.com", false},
+		{"example.com:8443", "https://example.com:8443", true},
+		{"example.com:8443", "https://example.com", false},
+		{"example.com:443", "https://example.com", true},
+		{"example.com:80", "http://example.com", true},
+		{"*.example.com", "https://a.example.com", true},
+		{"*.example.com", "https://a.b.example.com", true},
+		{"*.example.com", "https://example.com", false},
+		{"*.example.com", "https://aexample.com", false},
+		{"*.example.com", "https://example.com.evil.test", false},
+		{"127.0.0.1", "http://127.0.0.1:9000", true},
+		{"[::1]:9000", "http://[::1]:9000", true},
+		{"::1", "http://[::1]:9000", true},
+		{"[::1]:9000", "http://[::1]:9001", false},
+	}
+	for _, c := range cases {
+		u, err := url.Parse(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkPattern(c.pattern); err != nil {
+			t.Fatalf("pattern %q refused: %v", c.pattern, err)
+		}
+		if got := Match(c.pattern, u); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.url, got, c.want)
+		}
+	}
+}
+
+func TestNilPolicyAllowsEverything(t *testing.T) {
+	var p *Policy
+	if !p.Empty() || p.RequireKeychain() || !p.DeviceGrantAllowed() || p.MaxSession() != 0 || p.Summary() != nil ||
+		p.CheckBackend("x") != nil || p.CheckIssuer("x") != nil || p.WithoutKeychainRule() != nil {
+		t.Fatal("nil policy restricts")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"require_keychain": true, "allowed_backend_hosts": ["*.a.example:443"], "max_session": "8h"}`))
+	f.Add([]byte(`{"allowed_issuers": ["https://x"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Parse(b)
+		if err != nil {
+			return
+		}
+		p := &Policy{files: []file{{"fuzz", *r}}}
+		_ = p.Summary()
+		_ = p.CheckBackend("https://tools.example.com:8443/mcp")
+		_ = p.CheckAuthServer("http://[::1]:1/")
+	})
+}
