@@ -280,6 +280,7 @@ func (e *relayEnv) start(extra ...string) *session { return e.startWith(nil, ext
 
 // startLegacy runs a relay driven by a 2025-era client (initialize).
 func (e *relayEnv) startLegacy(extra ...string) *session {
+	//lint:ignore SA1019 2025-era clients (initialize) are exactly what this drives.
 	return e.startWith([]client.ClientOption{client.WithLegacyProtocolOnly()}, extra...)
 }
 

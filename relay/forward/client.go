@@ -118,7 +118,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, token
 	if err != nil {
 		return err
 	}
-	return decode(resp, raw, out)
+	return decode(resp, raw, out, token)
 }
 
 func (c *Client) read(r io.Reader) ([]byte, error) {
@@ -139,13 +139,13 @@ func (c *Client) read(r io.Reader) ([]byte, error) {
 	return raw, nil
 }
 
-func decode(resp *http.Response, raw []byte, out any) error {
+func decode(resp *http.Response, raw []byte, out any, token secret.Value) error {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		ch, _ := ParseChallenge(resp.Header.Values("WWW-Authenticate"))
 		return &AuthError{Status: resp.StatusCode, Challenge: ch}
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return &BackendError{Status: resp.StatusCode, Reason: describe(raw, resp.StatusCode)}
+		return &BackendError{Status: resp.StatusCode, Reason: describe(raw, resp.StatusCode, token)}
 	case resp.StatusCode != http.StatusOK:
 		return &BackendError{Status: resp.StatusCode, Reason: fmt.Sprintf("the backend answered %d", resp.StatusCode)}
 	}
@@ -155,21 +155,33 @@ func decode(resp *http.Response, raw []byte, out any) error {
 	return nil
 }
 
-// describe extracts a short, printable error_description from a 4xx body.
-func describe(raw []byte, status int) string {
+// describe extracts a short, printable error_description from a 4xx body,
+// with the access token the request carried replaced by REDACTED, should
+// the backend echo it.
+func describe(raw []byte, status int, token secret.Value) string {
 	var e struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
 	_ = json.Unmarshal(raw, &e)
-	msg := Sanitize(e.Description, 300)
+	msg := Sanitize(scrub(e.Description, token), 300)
 	if msg == "" {
-		msg = Sanitize(e.Error, 60)
+		msg = Sanitize(scrub(e.Error, token), 60)
 	}
 	if msg == "" {
 		return fmt.Sprintf("the backend answered %d", status)
 	}
 	return fmt.Sprintf("the backend refused the call (%d): %s", status, msg)
+}
+
+// scrub keeps the printable ASCII of s and replaces token in it. Filtering
+// first catches a token split by control characters.
+func scrub(s string, token secret.Value) string {
+	s = Sanitize(s, len(s))
+	if t := token.Reveal(); t != "" {
+		s = strings.ReplaceAll(s, t, secret.Redacted)
+	}
+	return s
 }
 
 func transportError(ctx context.Context, err error) error {

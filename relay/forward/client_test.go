@@ -88,7 +88,7 @@ func TestBackendFailuresAreCleanErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/mcp/tools/5xx":
-			http.Error(w, "<html>oops "+r.Header.Get("Authorization")+"</html>", 502)
+			http.Error(w, "<html>oops "+r.Header.Get("Authorization")+"</html>", http.StatusBadGateway)
 		case "/mcp/tools/hang":
 			select {
 			case <-block:

@@ -1,6 +1,9 @@
 package oauth
 
 import (
+	"encoding/json"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +72,41 @@ func FuzzDeviceAuthorization(f *testing.F) {
 		}
 		if !d.Expiry.After(now) || d.Expiry.After(now.Add(maxDeviceExpiresIn)) || d.Interval < time.Second || d.Interval > maxDeviceInterval {
 			t.Fatalf("expiry %v, interval %v out of range", d.Expiry, d.Interval)
+		}
+	})
+}
+
+// FuzzAuthServerMetadata: an accepted RFC 8414 document names exactly the
+// issuer asked for, advertises S256 and has only secure endpoints; a
+// refusal is printable, bounded text.
+func FuzzAuthServerMetadata(f *testing.F) {
+	f.Add([]byte(`{"issuer":"https://as.example","authorization_endpoint":"https://as.example/a","token_endpoint":"https://as.example/t","code_challenge_methods_supported":["S256"]}`))
+	f.Add([]byte(`{"issuer":"https://as.example/","token_endpoint":"https://as.example/t","code_challenge_methods_supported":["plain"]}`))
+	f.Add([]byte(`{"issuer":"https://as.example","token_endpoint":"http://evil.example/t","code_challenge_methods_supported":["S256"]}`))
+	f.Add([]byte(`{"issuer":"https://as.example","issuer":"https://evil.example","token_endpoint":"https://as.example/t"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		const issuer = "https://as.example"
+		var md Metadata
+		if json.Unmarshal(body, &md) != nil {
+			return
+		}
+		err := md.check(issuer, "https://as.example/.well-known/oauth-authorization-server")
+		if err != nil {
+			if !printable(err.Error()) || len(err.Error()) > 1200 {
+				t.Fatalf("bad error: %q", err)
+			}
+			return
+		}
+		if md.Issuer != issuer || !slices.Contains(md.CodeChallengeMethodsSupported, "S256") || md.TokenEndpoint == "" {
+			t.Fatalf("accepted %+v", md)
+		}
+		for _, e := range []string{md.AuthorizationEndpoint, md.TokenEndpoint, md.RevocationEndpoint, md.RegistrationEndpoint, md.DeviceAuthorizationEndpoint} {
+			if e == "" {
+				continue
+			}
+			if u, err := url.Parse(e); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+				t.Fatalf("insecure endpoint %q accepted", e)
+			}
 		}
 	})
 }

@@ -41,17 +41,18 @@ func (c *Client) Revoke(ctx context.Context, token secret.Value, hint string) er
 	if status == http.StatusOK {
 		return nil
 	}
-	return revokeError(status, body, token)
+	return revokeError(status, body, token, c.ClientSecret)
 }
 
-// revokeError converts a refusal, keeping only a sanitised OAuth error.
-func revokeError(status int, body []byte, token secret.Value) error {
+// revokeError converts a refusal, keeping only a sanitised OAuth error
+// with the secrets the request carried (sent) scrubbed.
+func revokeError(status int, body []byte, sent ...secret.Value) error {
 	var e struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		return newError(e.Error, e.ErrorDescription, token)
+		return newError(e.Error, e.ErrorDescription, sent...)
 	}
 	return fmt.Errorf("%w: revocation answered HTTP %d", ErrBadResponse, status)
 }

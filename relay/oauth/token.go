@@ -40,8 +40,11 @@ type tokenJSON struct {
 }
 
 // token posts form to the token endpoint and decodes the answer. sent are
-// the secrets in form, to scrub from any error description.
+// the secrets in form, to scrub from any error description; the client
+// secret postForm adds is scrubbed too, also when the server JSON-escaped
+// it (the raw scrub in postForm only sees it verbatim).
 func (c *Client) token(ctx context.Context, form url.Values, requested []string, sent ...secret.Value) (*Tokens, error) {
+	sent = append(sent[:len(sent):len(sent)], c.ClientSecret)
 	gt := form.Get("grant_type")
 	log := c.log().With("client_id", c.ClientID, "grant_type", gt)
 	log.Debug("oauth: token request", "endpoint", c.Metadata.TokenEndpoint, "resource", form.Get("resource"))
