@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
@@ -73,7 +72,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 	p.auth = &login.Interactive{
 		Issuer: cfg.AuthServerURL, Backend: cfg.BackendURL,
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
-			HTTP: &http.Client{Timeout: 30 * time.Second}, Logger: log.With("component", "oauth")},
+			HTTP: &http.Client{Timeout: cfg.AuthTimeout}, Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"), Policy: pol,

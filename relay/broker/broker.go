@@ -46,6 +46,17 @@ type Store interface {
 
 var _ Store = (*vault.Vault)(nil)
 
+// Prober is an optional part of Store: ProbeWrite fails when a write of
+// new tokens would fail now (a full disk, a read-only directory). The
+// broker asks before a refresh or a login, which cannot be undone: a
+// refresh rotates the refresh token at the server, and losing the new one
+// would cost a sign-in.
+type Prober interface {
+	ProbeWrite() error
+}
+
+var _ Prober = (*vault.Vault)(nil)
+
 // Preparer is an optional part of Auth: Prepare does, outside the vault's
 // lock, work that needs the vault itself (registering the client). The
 // broker calls it when Login or Refresh fails with ErrReprepare.
@@ -245,6 +256,11 @@ func (b *Broker) current() bool {
 
 // renew refreshes cur if it can, else logs in. It runs under the vault lock.
 func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui UI) (*vault.Record, error) {
+	if p, ok := b.Store.(Prober); ok {
+		if err := p.ProbeWrite(); err != nil {
+			return nil, fmt.Errorf("new tokens could not be stored, so none were requested; the stored tokens are kept: %w", err)
+		}
+	}
 	if cur != nil && b.sessionOver(cur) {
 		b.log().Info("the sign-in is older than the policy's max_session; signing in again", "sub", cur.Subject)
 	}

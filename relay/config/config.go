@@ -37,6 +37,7 @@ type Config struct {
 	CallbackPort   int           // RELAY_CALLBACK_PORT, 0 = random
 	LoginTimeout   time.Duration // RELAY_LOGIN_TIMEOUT, default 5m
 	BackendTimeout time.Duration // RELAY_BACKEND_TIMEOUT, default 60s
+	AuthTimeout    time.Duration // RELAY_AUTH_TIMEOUT: one request to the authorization server, default 30s
 	LogLevel       string        // RELAY_LOG_LEVEL, default info
 	PolicyFile     string        // RELAY_POLICY_FILE: a policy applied on top of the machine-wide one
 }
@@ -57,6 +58,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_CALLBACK_PORT", "fixed loopback callback port (default random)"},
 	{"RELAY_LOGIN_TIMEOUT", "how long a login may take (default 5m)"},
 	{"RELAY_BACKEND_TIMEOUT", "timeout of one backend call (default 60s)"},
+	{"RELAY_AUTH_TIMEOUT", "timeout of one request to the authorization server: metadata, token, revocation (default 30s)"},
 	{"RELAY_LOG_LEVEL", "debug, info, warn or error (default info); logs go to stderr"},
 	{"RELAY_POLICY_FILE", "a policy file applied on top of the machine-wide one; it can only add restrictions"},
 	{"BROWSER", "command that opens the login URL (default: the OS opener)"},
@@ -66,7 +68,7 @@ var Vars = []struct{ Name, Meaning string }{
 // returns the parsed config and the remaining arguments.
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	c := &Config{}
-	var scopes, port, loginTO, backendTO, authzParams string
+	var scopes, port, loginTO, backendTO, authTO, authzParams string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
@@ -82,6 +84,7 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&port, "callback-port", getenv("RELAY_CALLBACK_PORT"), "fixed callback port (RELAY_CALLBACK_PORT)")
 	fs.StringVar(&loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
 	fs.StringVar(&backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
+	fs.StringVar(&authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
 	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
 	if err := fs.Parse(args); err != nil {
@@ -100,6 +103,9 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 		return nil, nil, err
 	}
 	if c.BackendTimeout, err = parseDur("RELAY_BACKEND_TIMEOUT", backendTO, 100*time.Millisecond, 10*time.Minute); err != nil {
+		return nil, nil, err
+	}
+	if c.AuthTimeout, err = parseDur("RELAY_AUTH_TIMEOUT", authTO, 100*time.Millisecond, 10*time.Minute); err != nil {
 		return nil, nil, err
 	}
 	return c, fs.Args(), nil

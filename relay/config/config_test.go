@@ -19,7 +19,7 @@ func TestParseDefaultsAndFlagsWin(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ClientID != "cli" || strings.Join(c.Scopes, ",") != "a,b" || c.CallbackPort != 8765 ||
-		c.LoginTimeout != 5*time.Minute || c.BackendTimeout != time.Minute || c.LogLevel != "info" || len(rest) != 1 {
+		c.LoginTimeout != 5*time.Minute || c.BackendTimeout != time.Minute || c.AuthTimeout != 30*time.Second || c.LogLevel != "info" || len(rest) != 1 {
 		t.Fatalf("parsed %+v rest %v", c, rest)
 	}
 }
@@ -27,6 +27,7 @@ func TestParseDefaultsAndFlagsWin(t *testing.T) {
 func TestParseRejectsBadValues(t *testing.T) {
 	for k, v := range map[string]string{
 		"RELAY_CALLBACK_PORT": "70000", "RELAY_LOGIN_TIMEOUT": "forever", "RELAY_BACKEND_TIMEOUT": "2h",
+		"RELAY_AUTH_TIMEOUT": "1ms",
 	} {
 		if _, _, err := Parse("serve", nil, env(map[string]string{k: v}), io.Discard); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)

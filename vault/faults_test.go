@@ -1,0 +1,514 @@
+package vault
+
+// Fault injection at the library level: the data directory full or
+// read-only (real tmpfs mounts; needs root), and the keychain silent or
+// locked (an in-process hanging backend, and a real gnome-keyring on a
+// private D-Bus, driven through helper processes because go-keyring keeps
+// one session bus connection per process).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/zalando/go-keyring"
+)
+
+// faultMustOrSkip skips, or fails under CI=true, so CI cannot silently
+// skip a fault test.
+func faultMustOrSkip(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// faultMountTmpfs mounts a 256 KiB tmpfs (mode 0700) on dir and unmounts
+// it when the test ends.
+func faultMountTmpfs(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		faultMustOrSkip(t, "mounting a tmpfs needs root")
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		faultMustOrSkip(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+}
+
+func faultRemount(t *testing.T, dir, mode string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-o", "remount,"+mode, dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount %s %s: %v %s", dir, mode, err, out)
+	}
+}
+
+const faultFiller = "filler"
+
+// faultFill fills the file system of dir and returns a func that frees it.
+func faultFill(t *testing.T, dir string) func() {
+	t.Helper()
+	p := filepath.Join(dir, faultFiller)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("fill: %v", err)
+			}
+			break
+		}
+	}
+	return func() {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// faultFiles maps the files of dir, but the filler, to their content.
+func faultFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, name := range dirNames(t, dir) {
+		if name == faultFiller {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = string(b)
+	}
+	return out
+}
+
+func faultSameFiles(t *testing.T, what string, dir string, want map[string]string) {
+	t.Helper()
+	got := faultFiles(t, dir)
+	if len(got) != len(want) {
+		t.Fatalf("%s: the data directory went from %d to %d files: %v", what, len(want), len(got), dirNames(t, dir))
+	}
+	for name, content := range want {
+		if got[name] != content {
+			t.Fatalf("%s: %s changed", what, name)
+		}
+	}
+}
+
+// faultCheckOld checks that tokens.age in files decrypts with id, without
+// the vault's lock, to a state holding want for testAcct.
+func faultCheckOld(t *testing.T, what string, files map[string]string, key string, want *Record) {
+	t.Helper()
+	id, err := parseIdentity("key file", []byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := decryptState([]byte(files[fileTokens]), id)
+	if err != nil {
+		t.Fatalf("%s: the old tokens.age does not decrypt: %v", what, err)
+	}
+	r, ok := st[testAcct]
+	if !ok || !r.AccessToken.Equal(want.AccessToken) || !r.RefreshToken.Equal(want.RefreshToken) {
+		t.Fatalf("%s: the old tokens.age does not hold the old record", what)
+	}
+}
+
+// faultWantOSError checks that err wraps errno, is one line and starts
+// with the vault's context.
+func faultWantOSError(t *testing.T, err error, errno syscall.Errno) {
+	t.Helper()
+	if !errors.Is(err, errno) {
+		t.Fatalf("err = %v; want errors.Is(err, %v)", err, errno)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "vault: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, errno.Error()) {
+		t.Fatalf("err = %q; want one line starting with \"vault: \" naming %q", msg, errno.Error())
+	}
+}
+
+// TestFault_VaultDiskFull: an Update on a full file system fails with
+// ENOSPC and leaves the old vault byte-identical, decryptable and readable,
+// with no temporary file; freed space makes the next Update work. A first
+// write on a full disk leaves nothing but the lock file.
+func TestFault_VaultDiskFull(t *testing.T) {
+	ctx := context.Background()
+	spec, id := keyFile(t)
+	t.Run("update", func(t *testing.T) {
+		dir := newDir(t)
+		faultMountTmpfs(t, dir)
+		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := fakeRecord()
+		mustUpdate(t, v, testAcct, old)
+		files := faultFiles(t, dir)
+		free := faultFill(t, dir)
+
+		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+		faultWantOSError(t, err, syscall.ENOSPC)
+		faultSameFiles(t, "disk full", dir, files)
+		faultCheckOld(t, "disk full", files, id.String(), old)
+		v2, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err := v2.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
+			t.Fatalf("Get after a failed write = %v", err)
+		}
+
+		free()
+		tok := fakeToken("access")
+		if err := v2.Update(ctx, testAcct, setAccess(tok)); err != nil {
+			t.Fatalf("Update with space again = %v", err)
+		}
+		if r, err := v.Get(ctx, testAcct); err != nil || r.AccessToken.Reveal() != tok {
+			t.Fatalf("Get after recovery = %v", err)
+		}
+	})
+	t.Run("first write", func(t *testing.T) {
+		dir := newDir(t)
+		faultMountTmpfs(t, dir)
+		faultFill(t, dir)
+		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+		faultWantOSError(t, err, syscall.ENOSPC)
+		if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultFiller }); !slices.Equal(names, []string{fileLock}) {
+			t.Fatalf("a first write on a full disk left %v", names)
+		}
+	})
+}
+
+// TestFault_VaultReadOnlyDir: with the data directory remounted read-only,
+// Update fails with EROFS and the vault stays byte-identical and
+// decryptable; read-write again, it is read and written as before.
+func TestFault_VaultReadOnlyDir(t *testing.T) {
+	ctx := context.Background()
+	spec, id := keyFile(t)
+	dir := newDir(t)
+	faultMountTmpfs(t, dir)
+	v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fakeRecord()
+	mustUpdate(t, v, testAcct, old)
+	files := faultFiles(t, dir)
+	faultRemount(t, dir, "ro")
+	t.Cleanup(func() { faultRemount(t, dir, "rw") }) // before the unmount: cleanups run last first
+
+	err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+	faultWantOSError(t, err, syscall.EROFS)
+	if err := v.Prepare(ctx); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("Prepare on a read-only directory = %v; a login would be wasted", err)
+	}
+	faultSameFiles(t, "read-only", dir, files)
+	faultCheckOld(t, "read-only", files, id.String(), old)
+	if _, err := v.Get(ctx, testAcct); err != nil {
+		t.Logf("note: Get on a read-only data directory fails too (the lock file is opened read-write): %v", err)
+	}
+
+	faultRemount(t, dir, "rw")
+	if r, err := v.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
+		t.Fatalf("Get read-write again = %v", err)
+	}
+	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
+		t.Fatalf("Update read-write again = %v", err)
+	}
+}
+
+// faultKeyring is a keyringBackend that works in memory until silenced,
+// then never answers (a keyring waiting for an unlock dialog nobody sees).
+type faultKeyring struct {
+	mu      sync.Mutex
+	items   map[string]string
+	silent  atomic.Bool
+	release chan struct{}
+}
+
+func (f *faultKeyring) wait() bool {
+	if f.silent.Load() {
+		<-f.release
+		return true
+	}
+	return false
+}
+
+func (f *faultKeyring) Get(s, u string) (string, error) {
+	if f.wait() {
+		return "", errors.New("released")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.items[s+"/"+u]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (f *faultKeyring) Set(s, u, p string) error {
+	if f.wait() {
+		return errors.New("released")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items[s+"/"+u] = p
+	return nil
+}
+
+func (f *faultKeyring) DeleteAll(string) error {
+	if f.wait() {
+		return errors.New("released")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.items)
+	return nil
+}
+
+// TestFault_KeychainSilentNoFallback: the OS keychain wrapper over a
+// backend that stops answering. With a passphrase file configured (the
+// one fallback there is), reads and writes of an existing keychain vault,
+// and a first write, fail with ErrLocked within the timeout; nothing is
+// written: no key.age, no passphrase vault, the files byte-identical.
+func TestFault_KeychainSilentNoFallback(t *testing.T) {
+	ctx := context.Background()
+	be := &faultKeyring{items: map[string]string{}, release: make(chan struct{})}
+	t.Cleanup(func() { close(be.release) })
+	const timeout = 200 * time.Millisecond
+	kc := &OSKeychain{Timeout: timeout, backend: be, busCheck: func() error { return nil }}
+	opts := func(dir string) Options {
+		return Options{Dir: dir, Keychain: kc, PassphraseFile: passFile(t, "correct horse"), ScryptWorkFactor: testWorkFactor}
+	}
+	dir := newDir(t)
+	v, err := Open(ctx, opts(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, v, testAcct, fakeRecord())
+	if m := mustMeta(t, v); m.KeySource != KindKeychain {
+		t.Fatalf("key source %q, want keychain", m.KeySource)
+	}
+	files := faultFiles(t, dir)
+	be.silent.Store(true)
+
+	v2, err := Open(ctx, opts(dir)) // a new process: no cached key
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newDir(t)
+	v3, err := Open(ctx, opts(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"get":         func() error { _, err := v2.Get(ctx, testAcct); return err },
+		"update":      func() error { return v2.Update(ctx, testAcct, setAccess(fakeToken("access"))) },
+		"prepare":     func() error { return v2.Prepare(ctx) },
+		"first write": func() error { return v3.Update(ctx, testAcct, setAccess(fakeToken("access"))) },
+	} {
+		start := time.Now()
+		err := call()
+		if took := time.Since(start); took > timeout+time.Second {
+			t.Errorf("%s took %v; the keychain timeout is %v", name, took, timeout)
+		}
+		if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "no answer within") {
+			t.Errorf("%s = %v; want ErrLocked saying there was no answer", name, err)
+		}
+	}
+	faultSameFiles(t, "silent keychain", dir, files)
+	if names := dirNames(t, first); !slices.Equal(names, []string{fileLock}) {
+		t.Fatalf("a first write on a silent keychain left %v", names)
+	}
+}
+
+// faultKeyringService is a gnome-keyring Secret Service on a private D-Bus
+// session bus, so it can be locked or frozen without touching any other
+// test's keyring.
+type faultKeyringService struct {
+	addr string
+	gk   *exec.Cmd
+	conn *dbus.Conn
+}
+
+const faultLoginCollection = dbus.ObjectPath("/org/freedesktop/secrets/collection/login")
+
+func faultStartKeyring(t *testing.T) *faultKeyringService {
+	t.Helper()
+	for _, bin := range []string{"dbus-daemon", "gnome-keyring-daemon"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			msg := bin + " not found: the keychain fault tests need a real Secret Service (apt-get install dbus gnome-keyring)"
+			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
+				t.Fatal(msg)
+			}
+			faultMustOrSkip(t, msg)
+		}
+	}
+	dir, err := os.MkdirTemp("", "kr-ss") // short: a socket path has about 100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	addr := "unix:path=" + filepath.Join(dir, "bus")
+	faultStartKilled(t, exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+addr))
+	var conn *dbus.Conn
+	faultPoll(t, "the private D-Bus to accept connections", func() bool {
+		conn, err = dbus.Connect(addr)
+		return err == nil
+	})
+	t.Cleanup(func() { conn.Close() })
+	gk := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	gk.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "XDG_RUNTIME_DIR="+run,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "HOME="+dir)
+	gk.Stdin = strings.NewReader("fake-keyring-password") // the throwaway login keyring's password
+	faultStartKilled(t, gk)
+	k := &faultKeyringService{addr: addr, gk: gk, conn: conn}
+	faultPoll(t, "gnome-keyring to unlock its login collection", func() bool {
+		locked, err := k.locked()
+		return err == nil && !locked
+	})
+	return k
+}
+
+// faultStartKilled starts cmd and kills it, by its pid, when the test ends.
+func faultStartKilled(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+func faultPoll(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (k *faultKeyringService) locked() (bool, error) {
+	v, err := k.conn.Object("org.freedesktop.secrets", faultLoginCollection).GetProperty("org.freedesktop.Secret.Collection.Locked")
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.Value().(bool)
+	if !ok {
+		return false, fmt.Errorf("Locked is %T", v.Value())
+	}
+	return b, nil
+}
+
+// lock locks the login collection, as a desktop does on screen lock.
+func (k *faultKeyringService) lock(t *testing.T) {
+	t.Helper()
+	err := k.conn.Object("org.freedesktop.secrets", "/org/freedesktop/secrets").
+		Call("org.freedesktop.Secret.Service.Lock", 0, []dbus.ObjectPath{faultLoginCollection}).Err
+	if err != nil {
+		t.Fatal(err)
+	}
+	if locked, err := k.locked(); err != nil || !locked {
+		t.Fatalf("the login collection did not lock: %v", err)
+	}
+}
+
+// freeze stops the daemon: it keeps its bus name and answers nothing.
+func (k *faultKeyringService) freeze(t *testing.T) {
+	t.Helper()
+	if err := k.gk.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// write runs the "write" helper process (Open with the default key
+// source, the OS keychain, then one Update) against k and returns its
+// stderr, whether it succeeded, and how long it took.
+func (k *faultKeyringService) write(t *testing.T, dir string) (string, bool, time.Duration) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "VAULT_TEST_HELPER=write", "VAULT_TEST_DIR="+dir, "VAULT_TEST_KEYSPEC=",
+		"VAULT_TEST_TOKEN="+fakeToken("access"), "VAULT_TEST_SERVICE=keyrelay-fault-test", "DBUS_SESSION_BUS_ADDRESS="+k.addr)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err = cmd.Run()
+	return stderr.String(), err == nil, time.Since(start)
+}
+
+// TestFault_SecretServiceLockedOrFrozen, with a real gnome-keyring: a
+// vault whose key is in the keychain; the keychain then locked, then
+// frozen (SIGSTOP: its bus name stays, no answer comes). Each write by a
+// new process fails within the keychain timeout (3 s) with a clear error
+// and changes nothing on disk; a first write on the locked keychain
+// leaves only the lock file.
+func TestFault_SecretServiceLockedOrFrozen(t *testing.T) {
+	k := faultStartKeyring(t)
+	dir := newDir(t)
+	if out, ok, _ := k.write(t, dir); !ok {
+		t.Fatalf("write with an unlocked keyring failed: %s", out)
+	}
+	files := faultFiles(t, dir)
+	if _, ok := files[fileKey]; ok || files[fileTokens] == "" {
+		t.Fatalf("the keychain vault holds %v", dirNames(t, dir))
+	}
+	check := func(what, dir, want string, files map[string]string) {
+		t.Helper()
+		out, ok, took := k.write(t, dir)
+		if ok {
+			t.Fatalf("%s: the write succeeded", what)
+		}
+		if !strings.Contains(out, ErrLocked.Error()) || !strings.Contains(out, want) {
+			t.Fatalf("%s: helper said %q; want ErrLocked and %q", what, out, want)
+		}
+		if took > DefaultKeychainTimeout+5*time.Second {
+			t.Fatalf("%s: the write took %v; the keychain timeout is %v", what, took, DefaultKeychainTimeout)
+		}
+		faultSameFiles(t, what, dir, files)
+		t.Logf("%s: %v: %s", what, took, strings.TrimSpace(out))
+	}
+	k.lock(t)
+	check("locked", dir, "unlock refused", files)
+	first := newDir(t)
+	check("first write, locked", first, "unlock refused", map[string]string{fileLock: ""})
+	k.freeze(t)
+	check("frozen", dir, "no answer within", files)
+}
