@@ -142,7 +142,7 @@ func (s *Server) placeholder(name string) {
 func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	std := server.NewStdioServer(s.mcp)
 	std.SetErrorLogger(log.New(slogWriter{s.cfg.Logger}, "", 0))
-	err := std.Listen(ctx, in, out)
+	err := std.Listen(ctx, &lineLimit{r: in, max: MaxMessage}, out)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
