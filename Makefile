@@ -41,7 +41,7 @@ demo:
 
 # Measures cold start, per-call overhead, memory, JWT cost, throughput, the
 # vault and refresh under contention, against mcp-remote when node and npm
-# are present, and writes BENCHMARKS.md (bench/; about 5 minutes). It
+# are present, and writes BENCHMARKS.md (bench/; about 8 minutes). It
 # reports and never fails on speed.
 bench:
 	$(GO) build -o $(BIN)/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser ./bench

@@ -1,0 +1,177 @@
+// Command bench measures keyrelay's whole-process figures (cold start,
+// per-call overhead, memory, backend throughput, refresh under
+// contention), runs the Go micro benchmarks (JWT validation, vault), and
+// writes BENCHMARKS.md. When node and npm are present it installs a pinned
+// mcp-remote into a temporary directory and measures it in the same run,
+// in front of an equivalent local Streamable HTTP MCP server.
+//
+// `make bench` builds the binaries and runs it inside a throwaway Secret
+// Service. It reports and never fails on speed: it exits non-zero only
+// when a measurement cannot be taken.
+//
+// `bench mcpserver` is an internal mode: the Streamable HTTP server that
+// mcp-remote is put in front of, run as its own process.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mcpserver" {
+		if err := runMCPServer(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench mcpserver: error:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: error:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the bench's flags.
+type options struct {
+	bins, out, goCmd string
+	runs, calls      int
+	workers          int
+	tputDur          time.Duration
+	noMCPRemote      bool
+	skipMicro        bool
+}
+
+func parseOptions(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&o.bins, "bins", "bin", "directory holding relay, backend and fakebrowser")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	fs.StringVar(&o.goCmd, "go", "go", "go command for the micro benchmarks")
+	fs.IntVar(&o.runs, "runs", 40, "cold starts per kind (at least 30)")
+	fs.IntVar(&o.calls, "calls", 2000, "timed calls per tool and path (at least 2,000)")
+	fs.IntVar(&o.workers, "workers", 8, "concurrent connections for the throughput load")
+	fs.DurationVar(&o.tputDur, "throughput-time", 3*time.Second, "duration of each throughput phase (each mode runs twice)")
+	fs.BoolVar(&o.noMCPRemote, "no-mcp-remote", false, "skip the mcp-remote comparison")
+	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the go test benchmarks")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// errSkip marks a part that could not run here (no node, no npm).
+var errSkip = errors.New("skipped")
+
+func run(ctx context.Context, args []string) error {
+	o, err := parseOptions(args)
+	if err != nil {
+		return err
+	}
+	bins, err := filepath.Abs(o.bins)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "keyrelay-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	r := newResults(describeMachine(o.goCmd), o)
+	if err := measure(ctx, r, o, bins, tmp); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "bench: wrote", o.out)
+	return nil
+}
+
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...)
+}
+
+func measure(ctx context.Context, r *results, o *options, bins, tmp string) error {
+	if !o.skipMicro {
+		progress("go test benchmarks (JWT, vault)")
+		if err := runGoBenches(ctx, r, o.goCmd); err != nil {
+			return err
+		}
+	}
+	progress("starting the backends and signing the relay in")
+	c, err := newChain(ctx, bins, tmp)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	m, err := setupMCPRemote(ctx, r, o, c, tmp)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	progress("cold start: %d runs per kind", o.runs)
+	if err := coldStart(ctx, r, c, m, o.runs); err != nil {
+		return err
+	}
+	progress("relay package initialisation (GODEBUG=inittrace=1)")
+	ic, err := measureInit(ctx, c, 10)
+	if err != nil {
+		return err
+	}
+	r.init = &ic
+	progress("per-call overhead: %d calls per tool and path, then 10,000 calls for RSS", o.calls)
+	if err := perCall(ctx, r, c, m, o.calls); err != nil {
+		return err
+	}
+	progress("backend throughput: %d connections, %v per phase", o.workers, o.tputDur)
+	hs, err := c.hsToken()
+	if err != nil {
+		return err
+	}
+	for _, b := range []struct{ alg, url, tok string }{{"HS256", c.hsURL, hs}, {"ES256", c.es.url, c.token}} {
+		row, err := throughput(ctx, b.url, b.tok, b.alg, o.workers, o.tputDur)
+		if err != nil {
+			return err
+		}
+		r.tput = append(r.tput, row)
+	}
+	progress("refresh under contention: 64 concurrent calls, 3 rounds")
+	if r.refresh, err = refreshContention(ctx, bins, tmp, 64, 3); err != nil {
+		return err
+	}
+	return nil
+}
+
+// setupMCPRemote installs mcp-remote and starts the server it fronts, or
+// records why it is skipped and returns nil.
+func setupMCPRemote(ctx context.Context, r *results, o *options, c *chain, tmp string) (*mcpRemote, error) {
+	if o.noMCPRemote {
+		r.mcpRemoteSkip = "skipped with -no-mcp-remote"
+		return nil, nil
+	}
+	progress("installing mcp-remote@%s into a temporary directory", mcpRemoteVersion)
+	m, err := installMCPRemote(ctx, tmp)
+	if errors.Is(err, errSkip) {
+		r.mcpRemoteSkip = err.Error()
+		progress("mcp-remote: %v", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.startServer(ctx, c); err != nil {
+		return nil, err
+	}
+	r.node, r.mcpRemote = m.node, m.version
+	return m, nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(100-i) * time.Millisecond // reversed: 100..1
+	}
+	tests := []struct {
+		name    string
+		samples []time.Duration
+		p       float64
+		want    time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 99, 7 * time.Millisecond},
+		{"median odd", ms(5, 1, 3), 50, 3 * time.Millisecond},
+		{"median even takes lower", ms(4, 1, 3, 2), 50, 2 * time.Millisecond},
+		{"p0 is min", ms(4, 1, 3, 2), 0, 1 * time.Millisecond},
+		{"p100 is max", ms(4, 1, 3, 2), 100, 4 * time.Millisecond},
+		{"p90 of 1..100", hundred, 90, 90 * time.Millisecond},
+		{"p99 of 1..100", hundred, 99, 99 * time.Millisecond},
+		{"p50 of 1..100", hundred, 50, 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := append([]time.Duration(nil), tt.samples...)
+			if got := percentile(tt.samples, tt.p); got != tt.want {
+				t.Errorf("percentile(%v) = %v, want %v", tt.p, got, tt.want)
+			}
+			for i := range before {
+				if before[i] != tt.samples[i] {
+					t.Fatal("percentile modified its input")
+				}
+			}
+		})
+	}
+}
+
+func TestRatio(t *testing.T) {
+	for _, tt := range []struct {
+		a, b float64
+		want string
+	}{{1, 0, "n/a"}, {0, 1, "n/a"}, {3, 2, "1.50×"}, {250, 10, "25×"}} {
+		if got := ratio(tt.a, tt.b); got != tt.want {
+			t.Errorf("ratio(%v, %v) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestParseInitTrace(t *testing.T) {
+	out := "init runtime @0.01 ms, 0.20 ms clock, 0 bytes, 0 allocs\n" +
+		"time=x level=INFO msg=hello\n" +
+		"init github.com/santhosh-tekuri/jsonschema/v6 @3.1 ms, 12.5 ms clock, 1701712 bytes, 21292 allocs\n" +
+		"init net @16 ms, 0.30 ms clock, 1768 bytes, 23 allocs\n"
+	total, top, topD := parseInitTrace(out)
+	if top != "github.com/santhosh-tekuri/jsonschema/v6" || topD != 12500*time.Microsecond || total != 13*time.Millisecond {
+		t.Fatalf("got %v %s %v", total, top, topD)
+	}
+}
+
+func TestParseBench(t *testing.T) {
+	out := "goos: linux\nBenchmarkValidate/HS256-2   \t  85000\t     14012 ns/op\t    3000 B/op\nBenchmarkTokenMemory \t 100 \t 7270.5 ns/op\nPASS\n"
+	got := parseBench(out)
+	if got["BenchmarkValidate/HS256"] != 14012 || got["BenchmarkTokenMemory"] != 7270.5 || len(got) != 2 {
+		t.Fatalf("got %v", got)
+	}
+}
