@@ -141,8 +141,10 @@ func TestAdminStatsNeedsAdmin(t *testing.T) {
 func TestMemoryStoreLimits(t *testing.T) {
 	m := &MemoryStore{PerSubject: 2, MaxSubjects: 1, notes: map[string][]Note{}}
 	ctx := t.Context()
-	if m.Add(ctx, "a", Note{}) != nil || m.Add(ctx, "a", Note{}) != nil {
-		t.Fatal("adds under the limit failed")
+	for i := range 2 {
+		if err := m.Add(ctx, "a", Note{}); err != nil {
+			t.Fatalf("add %d under the limit: %v", i+1, err)
+		}
 	}
 	if err := m.Add(ctx, "a", Note{}); err != ErrFull {
 		t.Fatalf("per-subject limit: %v", err)
