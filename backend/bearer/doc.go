@@ -12,10 +12,12 @@
 //     are ignored).
 //
 // Every token is checked, in this order: size (at most 8 KiB, before any
-// decoding), structure, duplicate JSON members, typ, crit, alg against the
-// mode's allow-list, the signature, iss (exact string compare), aud
-// (contains the configured resource), exp (required, numeric), nbf and iat
-// (small leeway) and a maximum lifetime.
+// decoding), structure, the header (duplicate members, typ, crit), the
+// payload (duplicate members, ID-token claims, numeric dates, claim names
+// that differ from a registered one only in case), alg against the mode's
+// allow-list, the signature, iss (exact string compare), aud (contains the
+// configured resource), exp (required), nbf and iat (small leeway) and a
+// maximum lifetime. Each segment is base64-decoded and read as JSON once.
 //
 // The token is read only from the Authorization header. Query parameters and
 // bodies are never looked at. A validated token is never forwarded: the

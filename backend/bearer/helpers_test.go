@@ -59,14 +59,6 @@ func getKeys(t testing.TB) testKeys {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func bigB64(i *big.Int, size int) string {
-	b := i.Bytes()
-	if size > len(b) {
-		b = append(make([]byte, size-len(b)), b...)
-	}
-	return b64(b)
-}
-
 // jwks returns a JWK Set holding the test's public keys (kids "rsa", "ec",
 // "ed") plus any extra raw JWK objects.
 func jwks(t testing.TB, extra ...string) []byte {
@@ -75,7 +67,7 @@ func jwks(t testing.TB, extra ...string) []byte {
 	ecPub := k.ec.PublicKey
 	parts := []string{
 		`{"kty":"RSA","kid":"rsa","use":"sig","alg":"RS256","n":"` + b64(k.rsa.N.Bytes()) + `","e":"` + b64(e.Bytes()) + `"}`,
-		`{"kty":"EC","kid":"ec","use":"sig","alg":"ES256","crv":"P-256","x":"` + bigB64(ecPub.X, 32) + `","y":"` + bigB64(ecPub.Y, 32) + `"}`,
+		`{"kty":"EC","kid":"ec","use":"sig","alg":"ES256","crv":"P-256",` + ecXY(t, &ecPub) + `}`,
 		`{"kty":"OKP","kid":"ed","use":"sig","alg":"EdDSA","crv":"Ed25519","x":"` + b64(k.ed.Public().(ed25519.PublicKey)) + `"}`,
 	}
 	parts = append(parts, extra...)
@@ -165,3 +157,12 @@ func keySetValidator(t testing.TB, extra ...string) *Validator {
 var bg = context.Background()
 
 func io_ReadAll(resp *http.Response) ([]byte, error) { return io.ReadAll(resp.Body) }
+
+// ecXY is the "x" and "y" members of a P-256 public JWK for pub.
+func ecXY(t testing.TB, pub *ecdsa.PublicKey) string {
+	b, err := pub.Bytes() // 0x04 || X || Y
+	if err != nil || len(b) != 65 {
+		t.Fatalf("P-256 public key: %v", err)
+	}
+	return `"x":"` + b64(b[1:33]) + `","y":"` + b64(b[33:]) + `"`
+}

@@ -22,8 +22,8 @@ import (
 // keySetMethods is the allow-list in key-set mode. No HS* ever.
 var keySetMethods = []string{"RS256", "ES256", "EdDSA"}
 
-// errNoKey is returned by the key function; golang-jwt reports it as
-// ErrTokenUnverifiable.
+// errNoKey is returned by the key function; Validate reports it as
+// "no usable key".
 var errNoKey = errors.New("no suitable key")
 
 // KeySetOptions tunes a remote JWKS.
@@ -105,15 +105,12 @@ func (o KeySetOptions) withDefaults() KeySetOptions {
 
 // storageKey picks the verification key for a token from a JWK storage. A
 // token without kid is tried against every suitable key.
-func storageKey(st jwkset.Storage) func(context.Context, *jwt.Token) (any, error) {
-	return func(ctx context.Context, t *jwt.Token) (any, error) {
-		alg := t.Method.Alg()
-		rawKID, hasKID := t.Header["kid"]
-		kid, isString := rawKID.(string)
-		if hasKID && !isString {
+func storageKey(st jwkset.Storage) keyFunc {
+	return func(ctx context.Context, alg string, kid kidHeader) (any, error) {
+		if kid.present && !kid.isString {
 			return nil, errNoKey // RFC 7515 §4.1.4: kid is a string
 		}
-		if !hasKID {
+		if !kid.present {
 			all, err := st.KeyReadAll(ctx)
 			if err != nil {
 				return nil, errNoKey
@@ -129,7 +126,7 @@ func storageKey(st jwkset.Storage) func(context.Context, *jwt.Token) (any, error
 			}
 			return set, nil
 		}
-		j, err := st.KeyRead(ctx, kid)
+		j, err := st.KeyRead(ctx, kid.value)
 		if err != nil {
 			return nil, errNoKey
 		}

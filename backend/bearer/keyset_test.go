@@ -32,12 +32,11 @@ func countingServer(t *testing.T, body []byte) (*httptest.Server, *atomic.Int64)
 }
 
 type jwksServer struct {
-	mu    sync.Mutex
-	body  []byte
-	mode  string // "", "down", "slow", "huge"
-	hits  atomic.Int64
-	slow  chan struct{}
-	check func(*http.Request)
+	mu   sync.Mutex
+	body []byte
+	mode string // "", "down", "slow", "huge"
+	hits atomic.Int64
+	slow chan struct{}
 }
 
 func (s *jwksServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,8 +145,8 @@ func TestB24_UnsuitableKeysIgnored(t *testing.T) {
 	pub := k.ec.PublicKey
 	extra := []string{
 		`{"kty":"oct","kid":"oct","k":"` + b64(testSecret) + `"}`,
-		`{"kty":"EC","kid":"enc","use":"enc","crv":"P-256","x":"` + bigB64(pub.X, 32) + `","y":"` + bigB64(pub.Y, 32) + `"}`,
-		`{"kty":"EC","kid":"wrongalg","alg":"ES384","crv":"P-256","x":"` + bigB64(pub.X, 32) + `","y":"` + bigB64(pub.Y, 32) + `"}`,
+		`{"kty":"EC","kid":"enc","use":"enc","crv":"P-256",` + ecXY(t, &pub) + `}`,
+		`{"kty":"EC","kid":"wrongalg","alg":"ES384","crv":"P-256",` + ecXY(t, &pub) + `}`,
 	}
 	js := &jwksServer{body: jwks(t, extra...)}
 	v, _ := remoteValidator(t, js, KeySetOptions{})

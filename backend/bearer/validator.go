@@ -2,8 +2,8 @@ package bearer
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -32,9 +32,14 @@ type Config struct {
 type Validator struct {
 	cfg     Config
 	methods []string
-	key     func(context.Context, *jwt.Token) (any, error)
+	key     keyFunc
 	close   func()
 }
+
+// keyFunc returns the key, or a jwt.VerificationKeySet of keys, that may
+// verify a token signed with alg and carrying the kid header kid. It must
+// be safe for concurrent use.
+type keyFunc func(ctx context.Context, alg string, kid kidHeader) (any, error)
 
 // NewHMAC returns a Validator for HS256 tokens signed with secret.
 // It refuses a secret shorter than MinHMACSecret bytes.
@@ -42,13 +47,13 @@ func NewHMAC(cfg Config, secret []byte) (*Validator, error) {
 	if len(secret) < MinHMACSecret {
 		return nil, fmt.Errorf("%w: JWT secret must be at least %d bytes", ErrConfig, MinHMACSecret)
 	}
-	key := append([]byte(nil), secret...)
-	return newValidator(cfg, []string{"HS256"}, func(context.Context, *jwt.Token) (any, error) {
+	var key any = append([]byte(nil), secret...) // boxed once, not per token
+	return newValidator(cfg, []string{"HS256"}, func(context.Context, string, kidHeader) (any, error) {
 		return key, nil
 	}, nil)
 }
 
-func newValidator(cfg Config, methods []string, key func(context.Context, *jwt.Token) (any, error), closer func()) (*Validator, error) {
+func newValidator(cfg Config, methods []string, key keyFunc, closer func()) (*Validator, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, fmt.Errorf("%w: issuer and audience are required", ErrConfig)
 	}
@@ -70,69 +75,145 @@ func newValidator(cfg Config, methods []string, key func(context.Context, *jwt.T
 // Close stops background key refreshes, if any.
 func (v *Validator) Close() { v.close() }
 
+// The reasons a token is refused after parsing. They are fixed strings:
+// nothing from the token reaches a log or a response.
+const (
+	reasonMalformed = "malformed token"
+	reasonSignature = "bad signature or algorithm"
+	reasonNoKey     = "no usable key"
+	reasonExpired   = "token expired"
+	reasonEarly     = "token not valid yet"
+	reasonMissing   = "required claim missing"
+	reasonIssuer    = "wrong issuer"
+	reasonAudience  = "wrong audience"
+	reasonLifetime  = "token lifetime too long"
+)
+
 // Validate checks raw and returns what it says. Every failure wraps
 // ErrInvalidToken and never contains the token.
+//
+// Each segment is decoded once. The checks and their order are those of
+// golang-jwt's Parser with WithValidMethods, WithIssuer, WithAudience,
+// WithExpirationRequired, WithIssuedAt, WithLeeway and WithStrictDecoding,
+// preceded by parse's checks; the signature is checked by golang-jwt's
+// SigningMethod for the token's alg.
 func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
-	if err := precheck(raw); err != nil {
+	var t parsed
+	if err := t.parse(raw); err != nil {
 		return nil, err
 	}
-	p := jwt.NewParser(
-		jwt.WithValidMethods(v.methods),
-		jwt.WithIssuer(v.cfg.Issuer),
-		jwt.WithAudience(v.cfg.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(v.cfg.Leeway),
-		jwt.WithTimeFunc(v.cfg.Now),
-		jwt.WithStrictDecoding(),
-	)
-	var c claims
-	tok, err := p.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) { return v.key(ctx, t) })
+	if t.claims.malformed {
+		return nil, invalid(reasonMalformed)
+	}
+	m, sig, err := v.method(&t)
 	if err != nil {
-		return nil, invalid(reason(err))
-	}
-	if err := v.checkLifetime(&c); err != nil {
 		return nil, err
 	}
-	kid, _ := tok.Header["kid"].(string)
-	return tokenFrom(&c, kid), nil
+	if err := v.verify(ctx, &t, m, sig); err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(&t.claims, v.cfg.Now()); err != nil {
+		return nil, err
+	}
+	return tokenFrom(&t.claims, t.header.kid), nil
 }
 
-func (v *Validator) checkLifetime(c *claims) error {
-	start := v.cfg.Now()
-	if c.IssuedAt != nil {
-		start = c.IssuedAt.Time
-	} else if c.NotBefore != nil {
-		start = c.NotBefore.Time
+// method returns the signing method of an allowed alg and the decoded
+// signature. An alg golang-jwt does not know finds no key; one it knows but
+// this Validator does not allow is a bad algorithm.
+func (v *Validator) method(t *parsed) (jwt.SigningMethod, []byte, error) {
+	if !t.header.algOK {
+		return nil, nil, invalid(reasonNoKey)
 	}
-	if c.ExpiresAt.Sub(start) > v.cfg.MaxLifetime {
-		return invalid("token lifetime too long")
+	m := jwt.GetSigningMethod(t.header.alg)
+	if m == nil {
+		return nil, nil, invalid(reasonNoKey)
+	}
+	sig, err := decodeSegment(t.sig)
+	if err != nil {
+		return nil, nil, invalid(reasonMalformed)
+	}
+	if !slices.Contains(v.methods, m.Alg()) {
+		return nil, nil, invalid(reasonSignature)
+	}
+	return m, sig, nil
+}
+
+// verify checks the signature with the key, or each key, for the token.
+func (v *Validator) verify(ctx context.Context, t *parsed, m jwt.SigningMethod, sig []byte) error {
+	key, err := v.key(ctx, m.Alg(), t.header.kid)
+	if err != nil {
+		return invalid(reasonNoKey)
+	}
+	if set, ok := key.(jwt.VerificationKeySet); ok {
+		if len(set.Keys) == 0 {
+			return invalid(reasonNoKey)
+		}
+		for _, k := range set.Keys {
+			if err = m.Verify(t.signing, sig, k); err == nil {
+				break
+			}
+		}
+	} else {
+		err = m.Verify(t.signing, sig, key)
+	}
+	if err != nil {
+		return invalid(reasonSignature)
 	}
 	return nil
 }
 
-// reason maps golang-jwt's errors to short fixed descriptions, so nothing
-// from the token reaches a log or a response.
-func reason(err error) string {
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed token"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "bad signature or algorithm"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "no usable key"
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return "token expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return "token not valid yet"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "required claim missing"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return "wrong issuer"
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return "wrong audience"
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return "invalid claims"
+// checkClaims applies golang-jwt's claim checks, then the lifetime bound.
+// When several fail, the reason is the one golang-jwt's joined error gave
+// first: expiry, then not-yet-valid, a missing claim, iss, aud.
+func (v *Validator) checkClaims(c *claims, now time.Time) error {
+	leeway := v.cfg.Leeway
+	var expired, early, missing, badIss, badAud bool
+	if !c.ExpiresAt.set {
+		missing = true
+	} else if !now.Before(c.ExpiresAt.Add(leeway)) {
+		expired = true
 	}
-	return "invalid token"
+	if c.NotBefore.set && now.Before(c.NotBefore.Add(-leeway)) {
+		early = true
+	}
+	if c.IssuedAt.set && now.Before(c.IssuedAt.Add(-leeway)) {
+		early = true
+	}
+	if aud := c.Audience; len(aud) == 0 || len(aud) == 1 && aud[0] == "" {
+		missing = true
+	} else if !slices.Contains(aud, v.cfg.Audience) {
+		badAud = true
+	}
+	if c.Issuer == "" {
+		missing = true
+	} else if c.Issuer != v.cfg.Issuer {
+		badIss = true
+	}
+	switch {
+	case expired:
+		return invalid(reasonExpired)
+	case early:
+		return invalid(reasonEarly)
+	case missing:
+		return invalid(reasonMissing)
+	case badIss:
+		return invalid(reasonIssuer)
+	case badAud:
+		return invalid(reasonAudience)
+	}
+	return v.checkLifetime(c, now)
+}
+
+func (v *Validator) checkLifetime(c *claims, now time.Time) error {
+	start := now
+	if c.IssuedAt.set {
+		start = c.IssuedAt.Time
+	} else if c.NotBefore.set {
+		start = c.NotBefore.Time
+	}
+	if c.ExpiresAt.Sub(start) > v.cfg.MaxLifetime {
+		return invalid(reasonLifetime)
+	}
+	return nil
 }
