@@ -77,3 +77,15 @@ func TestParseBench(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestMedianOfBenchRuns(t *testing.T) {
+	out := "BenchmarkValidate/ES256-2 \t 100 \t 90 ns/op\nBenchmarkValidate/ES256-2 \t 100 \t 10 ns/op\nBenchmarkValidate/ES256-2 \t 100 \t 30 ns/op\n" +
+		"BenchmarkRawVerify/ES256-2 \t 100 \t 4 ns/op\nBenchmarkRawVerify/ES256-2 \t 100 \t 2 ns/op\n"
+	got := parseBench(out)
+	if got["BenchmarkValidate/ES256"] != 30 || got["BenchmarkRawVerify/ES256"] != 3 {
+		t.Fatalf("medians: %v", got)
+	}
+	if median(nil) != 0 {
+		t.Fatal("median of nothing")
+	}
+}

@@ -39,13 +39,22 @@ func benchToken(b *testing.B, alg string) string {
 // BenchmarkValidate measures full validation of one valid token per
 // algorithm: size and structure checks, base64 and JSON decoding, the
 // header and claim checks, the key lookup, the signature and the claims.
-// Compare BenchmarkValidate/X with BenchmarkRawVerify/X.
-func BenchmarkValidate(b *testing.B) {
+// Compare BenchmarkValidate/X with BenchmarkRawVerify/X. The verified-token
+// cache is off here, so that every iteration checks the signature; see
+// BenchmarkValidateCached for a token seen before.
+func BenchmarkValidate(b *testing.B) { benchValidate(b, -1) }
+
+// BenchmarkValidateCached measures validating a token already verified:
+// the hash, the cache lookup and the claim checks, no signature check.
+func BenchmarkValidateCached(b *testing.B) { benchValidate(b, DefaultCacheSize) }
+
+func benchValidate(b *testing.B, cacheSize int) {
 	for _, alg := range benchAlgs {
 		v := keySetValidator(b)
 		if alg == "HS256" {
 			v = hmacValidator(b)
 		}
+		v.cache = newVerifiedCache(cacheSize)
 		tok := benchToken(b, alg)
 		b.Run(alg, func(b *testing.B) {
 			b.ReportAllocs()

@@ -3,6 +3,7 @@ package bearer
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,7 +231,7 @@ func tokenFrom(c *claims, kid kidHeader) *Token {
 	t := &Token{
 		Subject:  c.Subject,
 		Issuer:   c.Issuer,
-		Audience: []string(c.Audience),
+		Audience: slices.Clone([]string(c.Audience)),
 		ClientID: c.ClientID,
 		Scopes:   c.scopes(),
 		ID:       c.ID,

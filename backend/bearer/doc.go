@@ -19,6 +19,14 @@
 // configured resource), exp (required), nbf and iat (small leeway) and a
 // maximum lifetime. Each segment is base64-decoded and read as JSON once.
 //
+// A token that passed every check is remembered (Config.CacheSize, by its
+// SHA-256) for at most a minute, so that the same token presented again
+// skips the signature check; its claims (exp, nbf, iat, iss, aud, lifetime)
+// are checked again every time. A key removed from the JWKS therefore stops
+// verifying cached tokens within a minute (the key set itself is refreshed
+// hourly, or at once for an unknown kid). Forged or failing tokens are never
+// cached. CacheSize -1 turns the cache off.
+//
 // The token is read only from the Authorization header. Query parameters and
 // bodies are never looked at. A validated token is never forwarded: the
 // caller gets a Token holding claims, not the raw string.

@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"slices"
 	"time"
@@ -26,6 +27,10 @@ type Config struct {
 	MaxLifetime time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens are remembered, so that a
+	// token used again skips the signature check (its claims are checked
+	// again each time). 0 means DefaultCacheSize; negative turns it off.
+	CacheSize int
 }
 
 // Validator checks access tokens. It is safe for concurrent use.
@@ -34,6 +39,7 @@ type Validator struct {
 	methods []string
 	key     keyFunc
 	close   func()
+	cache   *verifiedCache
 }
 
 // keyFunc returns the key, or a jwt.VerificationKeySet of keys, that may
@@ -69,7 +75,10 @@ func newValidator(cfg Config, methods []string, key keyFunc, closer func()) (*Va
 	if closer == nil {
 		closer = func() {}
 	}
-	return &Validator{cfg: cfg, methods: methods, key: key, close: closer}, nil
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	return &Validator{cfg: cfg, methods: methods, key: key, close: closer, cache: newVerifiedCache(cfg.CacheSize)}, nil
 }
 
 // Close stops background key refreshes, if any.
@@ -98,6 +107,20 @@ const (
 // preceded by parse's checks; the signature is checked by golang-jwt's
 // SigningMethod for the token's alg.
 func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
+	if len(raw) > MaxTokenSize {
+		return nil, invalid("token too large")
+	}
+	now := v.cfg.Now()
+	var h [sha256.Size]byte
+	if v.cache != nil {
+		h = sha256.Sum256([]byte(raw))
+		if e, ok := v.cache.get(h, now); ok {
+			if err := v.checkClaims(&e.claims, now); err != nil {
+				return nil, err
+			}
+			return tokenFrom(&e.claims, e.kid), nil
+		}
+	}
 	var t parsed
 	if err := t.parse(raw); err != nil {
 		return nil, err
@@ -112,9 +135,10 @@ func (v *Validator) Validate(ctx context.Context, raw string) (*Token, error) {
 	if err := v.verify(ctx, &t, m, sig); err != nil {
 		return nil, err
 	}
-	if err := v.checkClaims(&t.claims, v.cfg.Now()); err != nil {
+	if err := v.checkClaims(&t.claims, now); err != nil {
 		return nil, err
 	}
+	v.cache.put(h, &cacheEntry{claims: t.claims, kid: t.header.kid, added: now})
 	return tokenFrom(&t.claims, t.header.kid), nil
 }
 
