@@ -301,10 +301,16 @@ func (e *relayEnv) startWith(opts []client.ClientOption, extra ...string) *sessi
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = "2025-06-18"
+	legacy := len(opts) > 0 // the only option passed is WithLegacyProtocolOnly
+	if legacy {
+		req.Params.ProtocolVersion = "2025-06-18"
+	} // else empty: the client negotiates with server/discover (2026-07-28)
 	req.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
 	if _, err := c.Initialize(ctx, req); err != nil {
 		e.t.Fatalf("initialize: %v\n%s", err, stderr.String())
+	}
+	if modern := mcp.IsModernProtocol(c.ProtocolVersion()); modern == legacy {
+		e.t.Fatalf("client era: protocol %s, want modern=%v", c.ProtocolVersion(), !legacy)
 	}
 	return s
 }

@@ -61,7 +61,7 @@ type env struct{ get func(string) string }
 
 // secretVars are read once and removed from the process environment, so
 // no child (the browser, a key command) inherits them.
-var secretVars = []string{"RELAY_CLIENT_SECRET"}
+var secretVars = []string{"RELAY_CLIENT_SECRET", "RELAY_HEADERS"}
 
 func scrubbedEnv() func(string) string {
 	kept := map[string]string{}

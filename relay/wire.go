@@ -36,9 +36,9 @@ func loadPolicy(cfg *config.Config) (*policy.Policy, error) {
 }
 
 // checkPolicy applies the policy to the configured URLs, before any
-// network call.
+// network call. The backend rules apply to the MCP URL in proxy mode.
 func checkPolicy(cfg *config.Config, pol *policy.Policy) error {
-	if err := pol.CheckBackend(cfg.BackendURL); err != nil {
+	if err := pol.CheckBackend(cfg.Server()); err != nil {
 		return err
 	}
 	if cfg.AuthServerURL != "" {
@@ -70,7 +70,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 	}
 	p := &parts{cfg: cfg, log: log, vault: v, policy: pol}
 	p.auth = &login.Interactive{
-		Issuer: cfg.AuthServerURL, Backend: cfg.BackendURL,
+		Issuer: cfg.AuthServerURL, Backend: cfg.Server(),
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP: &http.Client{Timeout: cfg.AuthTimeout}, Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,

@@ -25,6 +25,8 @@ import (
 type Config struct {
 	AuthServerURL  string        // RELAY_AUTH_SERVER_URL: the issuer; "" = discover from the backend (RFC 9728)
 	BackendURL     string        // RELAY_BACKEND_URL, canonical
+	MCPURL         string        // RELAY_MCP_URL, canonical: a remote MCP server to front (instead of BackendURL)
+	Headers        []Header      // RELAY_HEADERS and --header: extra headers for the MCP server (secrets)
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
 	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
 	ClientSecret   secret.Value  // RELAY_CLIENT_SECRET (environment only, never a flag): a confidential client
@@ -40,13 +42,17 @@ type Config struct {
 	AuthTimeout    time.Duration // RELAY_AUTH_TIMEOUT: one request to the authorization server, default 30s
 	LogLevel       string        // RELAY_LOG_LEVEL, default info
 	PolicyFile     string        // RELAY_POLICY_FILE: a policy applied on top of the machine-wide one
+
+	headerErr error // a bad RELAY_HEADERS, reported by Check so the server still starts
 }
 
 // Vars lists the environment variables read, for help texts.
 var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_AUTH_SERVER_URL", "the authorization server (issuer) URL (default: discovered from the backend)"},
 	{"RELAY_BACKEND_URL", "the backend URL"},
-	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend URL; off to send none"},
+	{"RELAY_MCP_URL", "instead of RELAY_BACKEND_URL: a remote Streamable HTTP MCP server to front (https://host/mcp)"},
+	{"RELAY_HEADERS", "extra headers for RELAY_MCP_URL, one \"Name: value\" per line (or repeat --header \"Name: value\"); ${VAR} in a value is read from the environment; values are never logged"},
+	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
 	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
 	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
@@ -69,10 +75,13 @@ var Vars = []struct{ Name, Meaning string }{
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	c := &Config{}
 	var scopes, port, loginTO, backendTO, authTO, authzParams string
+	var headers headerList
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
+	fs.StringVar(&c.MCPURL, "mcp-url", getenv("RELAY_MCP_URL"), "remote MCP server URL (RELAY_MCP_URL)")
+	fs.Var(&headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
 	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
 	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
@@ -90,9 +99,10 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
-	c.Scopes = strings.Fields(scopes)
-	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
 	var err error
+	c.Scopes = strings.Fields(scopes)
+	c.Headers, c.headerErr = ParseHeaders(getenv("RELAY_HEADERS"), headers, getenv)
+	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
 	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {
 		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
 	}
@@ -114,14 +124,12 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 // Check validates what the OAuth flows and tool calls need. The stdio
 // server starts even when it fails, and reports it on each tool call.
 func (c *Config) Check() error {
-	if c.BackendURL == "" {
-		return errors.New("RELAY_BACKEND_URL is not set")
+	if c.headerErr != nil {
+		return c.headerErr
 	}
-	canon, err := Canonical("RELAY_BACKEND_URL", c.BackendURL)
-	if err != nil {
+	if err := c.checkServer(); err != nil {
 		return err
 	}
-	c.BackendURL = canon
 	if c.AuthServerURL != "" {
 		if _, err := Canonical("RELAY_AUTH_SERVER_URL", c.AuthServerURL); err != nil {
 			return err
@@ -149,12 +157,41 @@ func checkLevel(s string) error {
 	return fmt.Errorf("RELAY_LOG_LEVEL %q: want debug, info, warn or error", s)
 }
 
+// checkServer requires exactly one of the backend URL and the MCP URL, and
+// makes it canonical.
+func (c *Config) checkServer() error {
+	switch {
+	case c.BackendURL == "" && c.MCPURL == "":
+		return errors.New("RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set")
+	case c.BackendURL != "" && c.MCPURL != "":
+		return errors.New("set RELAY_BACKEND_URL or RELAY_MCP_URL, not both")
+	case len(c.Headers) > 0 && c.MCPURL == "":
+		return errors.New("RELAY_HEADERS needs RELAY_MCP_URL")
+	case c.MCPURL != "":
+		canon, err := Canonical("RELAY_MCP_URL", c.MCPURL)
+		c.MCPURL = canon
+		return err
+	}
+	canon, err := Canonical("RELAY_BACKEND_URL", c.BackendURL)
+	c.BackendURL = canon
+	return err
+}
+
+// Server is the URL of the protected resource the relay talks to: the MCP
+// URL in proxy mode, else the backend URL.
+func (c *Config) Server() string {
+	if c.MCPURL != "" {
+		return c.MCPURL
+	}
+	return c.BackendURL
+}
+
 // checkResource fills Resource: the backend URL by default, none for
 // "off", else an absolute URI without a fragment (Entra uses api://...).
 func (c *Config) checkResource() error {
 	switch c.Resource {
 	case "":
-		c.Resource = c.BackendURL
+		c.Resource = c.Server()
 		return nil
 	case "off":
 		c.Resource = ""

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/backend/example"
+)
+
+// mcpChain is our authorization server plus real mcp-go Streamable HTTP
+// MCP servers on one loopback listener, each behind a JWT middleware that
+// validates the Bearer token for its own URL (the audience), answers 401
+// with a challenge naming its protected resource metadata (RFC 9728), and
+// 403 insufficient_scope for admin_stats without the admin scope.
+type mcpChain struct {
+	*chain
+	eps map[string]*endpoint // by path
+}
+
+// endpoint is one MCP server and what it received.
+type endpoint struct {
+	c      *chain
+	url    string
+	prm    string
+	srv    *server.MCPServer
+	v      recordingValidator
+	mu     sync.Mutex
+	tokens []*bearer.Token
+	rpcs   []string // method (and tool name) of every JSON-RPC message
+	hdrs   []http.Header
+	gone   map[string]bool // session ids the server has forgotten
+	cancel chan string     // requestId of notifications/cancelled
+}
+
+func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	var resources []string
+	for _, p := range paths {
+		resources = append(resources, base+p)
+	}
+	u, err := authserver.NewUser(testUser, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
+	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: resources, Users: []authserver.User{u}, TokenTTL: ttl,
+		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &mcpChain{chain: c, eps: map[string]*endpoint{}}
+	mux := http.NewServeMux()
+	for _, p := range paths {
+		ep := newEndpoint(t, c, base, p)
+		mc.eps[p] = ep
+		// The event store makes streams resumable (Last-Event-ID), and
+		// works around a race in mcp-go v1.2.1's server without one: a
+		// notification sent just before the result is dropped.
+		mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
+			server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+				return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
+			}))))
+		mux.HandleFunc("/.well-known/oauth-protected-resource"+p, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{base}})
+		})
+	}
+	mux.Handle("/", c.spy(c.as.Handler()))
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return mc
+}
+
+type tokenKey struct{}
+
+func newEndpoint(t *testing.T, c *chain, base, path string) *endpoint {
+	t.Helper()
+	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: base, Audience: base + path}, c.as.JWKS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := &endpoint{c: c, url: base + path, prm: base + "/.well-known/oauth-protected-resource" + path,
+		v: recordingValidator{c, v}, gone: map[string]bool{}, cancel: make(chan string, 10)}
+	ep.srv = testMCPServer(path)
+	return ep
+}
+
+// testMCPServer has tools, resources, prompts with completion, a tool
+// that reports progress and logs, one that asks the client to sample,
+// one that blocks until cancelled, and one that adds a tool.
+func testMCPServer(name string) *server.MCPServer {
+	//lint:ignore SA1019 the proxy forwards the 2025-era server-initiated requests; this server makes them
+	legacyRequests := server.WithLegacyServerInitiatedRequests()
+	s := server.NewMCPServer("test-mcp"+name, "1.0", server.WithToolCapabilities(true), server.WithResourceCapabilities(true, true),
+		server.WithPromptCapabilities(true), server.WithLogging(), server.WithCompletions(), legacyRequests,
+		server.WithPromptCompletionProvider(names{}))
+	text := mcp.NewToolResultText
+	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		tok, _ := ctx.Value(tokenKey{}).(*bearer.Token)
+		if tok == nil {
+			return mcp.NewToolResultError("no token"), nil
+		}
+		return text("subject=" + tok.Subject + " scopes=" + strings.Join(tok.Scopes, " ")), nil
+	})
+	s.AddTool(mcp.NewTool("admin_stats"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return text("uptime_seconds=42"), nil
+	})
+	s.AddTool(mcp.NewTool("progress"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		srv := server.ServerFromContext(ctx)
+		if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
+			for i := 1; i <= 2; i++ {
+				_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{"progressToken": req.Params.Meta.ProgressToken, "progress": i, "total": 2})
+			}
+		}
+		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelError, "test", "log from the server"))
+		return text("done"), nil
+	})
+	s.AddTool(mcp.NewTool("ask"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		req := mcp.CreateMessageRequest{}
+		req.Messages = []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("what is 2+2?")}}
+		req.MaxTokens = 10
+		res, err := server.ServerFromContext(ctx).RequestSampling(ctx, req) //lint:ignore SA1019 a 2025-era server request, forwarded by the proxy
+		if err != nil {
+			return mcp.NewToolResultError("sampling: " + err.Error()), nil
+		}
+		tc, _ := res.Content.(mcp.TextContent)
+		return text("the client said " + tc.Text), nil
+	})
+	s.AddTool(mcp.NewTool("slow"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(30 * time.Second):
+		}
+		return text("slow done"), nil
+	})
+	s.AddTool(mcp.NewTool("add_tool"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		s.AddTool(mcp.NewTool("added"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return text("added ok"), nil })
+		return text("added"), nil
+	})
+	s.AddResource(mcp.NewResource("test://notes", "notes"), func(context.Context, mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		return []mcp.ResourceContents{mcp.TextResourceContents{URI: "test://notes", MIMEType: "text/plain", Text: "the notes"}}, nil
+	})
+	s.AddPrompt(mcp.NewPrompt("greet", mcp.WithArgument("name")), func(_ context.Context, r mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return mcp.NewGetPromptResult("greeting", []mcp.PromptMessage{mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent("hello "+r.Params.Arguments["name"]))}), nil
+	})
+	return s
+}
+
+type names struct{}
+
+func (names) CompletePromptArgument(context.Context, string, mcp.CompleteArgument, mcp.CompleteContext) (*mcp.Completion, error) {
+	return &mcp.Completion{Values: []string{"alice", "bob"}}, nil
+}
+
+// middleware is the JWT check in front of the MCP server.
+func (ep *endpoint) middleware(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		ep.mu.Lock()
+		ep.hdrs = append(ep.hdrs, r.Header.Clone())
+		gone := ep.gone[r.Header.Get("Mcp-Session-Id")]
+		ep.mu.Unlock()
+		raw, err := bearer.FromRequest(r)
+		if err != nil {
+			bearer.Challenge{Status: 401, ResourceMetadata: ep.prm}.Write(w)
+			return
+		}
+		tok, err := ep.v.Validate(r.Context(), raw)
+		if err != nil {
+			bearer.Challenge{Status: 401, Error: "invalid_token", ResourceMetadata: ep.prm}.Write(w)
+			return
+		}
+		rpc := ep.record(tok, body)
+		if rpc == "tools/call admin_stats" && !tok.HasScope(example.ScopeAdmin) {
+			bearer.Challenge{Status: 403, Error: "insufficient_scope", Scope: []string{example.ScopeAdmin}, ResourceMetadata: ep.prm}.Write(w)
+			return
+		}
+		if gone {
+			http.Error(w, "session not found", http.StatusNotFound)
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+	})
+}
+
+// record notes the token and the JSON-RPC message, and returns
+// "method [tool]".
+func (ep *endpoint) record(tok *bearer.Token, body []byte) string {
+	var m struct {
+		Method string `json:"method"`
+		Params struct {
+			Name      string          `json:"name"`
+			RequestID json.RawMessage `json:"requestId"`
+		} `json:"params"`
+	}
+	_ = json.Unmarshal(body, &m)
+	rpc := strings.TrimSpace(m.Method + " " + m.Params.Name)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.tokens = append(ep.tokens, tok)
+	if m.Method != "" {
+		ep.rpcs = append(ep.rpcs, rpc)
+	}
+	if m.Method == "notifications/cancelled" {
+		ep.cancel <- string(m.Params.RequestID)
+	}
+	return rpc
+}
+
+// forget makes the server forget every session it has handed out: the
+// next request on one gets 404.
+func (ep *endpoint) forget() {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	for _, h := range ep.hdrs {
+		if id := h.Get("Mcp-Session-Id"); id != "" {
+			ep.gone[id] = true
+		}
+	}
+}
+
+// seenTokens returns the tokens the server has validated so far.
+func (ep *endpoint) seenTokens() []*bearer.Token {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return append([]*bearer.Token(nil), ep.tokens...)
+}
+
+func (ep *endpoint) count(rpc string) int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	n := 0
+	for _, r := range ep.rpcs {
+		if r == rpc {
+			n++
+		}
+	}
+	return n
+}
+
+// proxyEnv is a relay configured for one MCP endpoint, discovering the
+// authorization server from the endpoint's 401.
+func proxyEnv(t *testing.T, mc *mcpChain, path string) *relayEnv {
+	e := newRelayEnv(t, mc.chain)
+	delete(e.vars, "RELAY_BACKEND_URL")
+	delete(e.vars, "RELAY_AUTH_SERVER_URL")
+	e.vars["RELAY_MCP_URL"] = mc.eps[path].url
+	return e
+}
+
+// proxySession is a relay process driven by mcp-go's stdio client, which
+// answers sampling requests and records notifications.
+type proxySession struct {
+	*session
+	mu     sync.Mutex
+	notes  []mcp.JSONRPCNotification
+	asked  int
+	result *mcp.InitializeResult
+}
+
+// startProxy starts a relay in the 2026-07-28 era (modern) or the 2025 era.
+func (e *relayEnv) startProxy(modern bool, extra ...string) *proxySession {
+	e.t.Helper()
+	relay, _ := buildBins(e.t)
+	ps := &proxySession{session: &session{stderr: &lockedBuffer{}}}
+	opts := []client.ClientOption{client.WithSamplingHandler(ps)}
+	version := "" // the newest: server/discover
+	if !modern {
+		version = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	}
+	tr := transport.NewStdioWithOptions(relay, e.environ(extra...), []string{"serve"}, transport.WithCommandStderrWriter(ps.stderr))
+	if err := tr.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	ps.c = client.NewClient(tr, opts...)
+	if err := ps.c.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	ps.c.OnNotification(func(n mcp.JSONRPCNotification) { ps.mu.Lock(); ps.notes = append(ps.notes, n); ps.mu.Unlock() })
+	e.t.Cleanup(func() { _ = ps.c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = version
+	req.Params.ClientInfo = mcp.Implementation{Name: "e2e-proxy", Version: "1"}
+	res, err := ps.c.Initialize(ctx, req)
+	if err != nil {
+		e.t.Fatalf("initialize: %v\n%s", err, ps.stderr.String())
+	}
+	if got := mcp.IsModernProtocol(ps.c.ProtocolVersion()); got != modern {
+		e.t.Fatalf("client era: protocol %s, want modern=%v", ps.c.ProtocolVersion(), modern)
+	}
+	ps.result = res
+	return ps
+}
+
+func (ps *proxySession) CreateMessage(_ context.Context, _ mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	ps.mu.Lock()
+	ps.asked++
+	ps.mu.Unlock()
+	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent("four")}, Model: "test"}, nil
+}
+
+func (ps *proxySession) timesAsked() int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.asked
+}
+
+// waitNote waits for a notification whose method is method and whose
+// params contain substr.
+func (ps *proxySession) waitNote(t *testing.T, method, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ps.mu.Lock()
+		for _, n := range ps.notes {
+			b, _ := json.Marshal(n.Params)
+			if n.Method == method && strings.Contains(string(b), substr) {
+				ps.mu.Unlock()
+				return
+			}
+		}
+		ps.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no %s notification with %q\n%s", method, substr, ps.stderr.String())
+}
+
+func ctx30(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

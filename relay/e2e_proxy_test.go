@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// TestProxy_FullSession drives one relay in front of a real Streamable
+// HTTP MCP server, in both client eras: start-up without a login, one
+// sign-in on the first request (authorization server discovered from the
+// server's 401), then tools, resources, prompts, completion, progress and
+// log notifications, a server-initiated request, list_changed and
+// cancellation.
+func TestProxy_FullSession(t *testing.T) {
+	for _, era := range []struct {
+		name   string
+		modern bool
+	}{{"2025", false}, {"2026-07-28", true}} {
+		t.Run(era.name, func(t *testing.T) {
+			mc := newMCPChain(t, 0, "/mcp")
+			ep := mc.eps["/mcp"]
+			e := proxyEnv(t, mc, "/mcp")
+			start := time.Now()
+			s := e.startProxy(era.modern)
+			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.codes.Load() != 0 {
+				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
+			}
+			if s.result.ServerInfo.Name != "keyrelay" {
+				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
+			}
+			ctx := ctx30(t)
+			tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+			if err != nil || len(tools.Tools) != 6 {
+				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+			}
+			if e.opens() != 1 || mc.codes.Load() != 1 {
+				t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.codes.Load())
+			}
+			s.waitNote(t, "notifications/tools/list_changed", "")
+			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+				t.Fatalf("whoami: %s", out)
+			}
+			checkResourcesPrompts(t, s)
+			checkNotifications(t, s)
+			if out := s.mustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
+				t.Fatalf("server-initiated sampling: %q, asked %d", out, s.timesAsked())
+			}
+			s.mustCall(t, "add_tool", nil)
+			s.waitNote(t, "notifications/tools/list_changed", "")
+			if out := s.mustCall(t, "added", nil); out != "added ok" {
+				t.Fatalf("added: %q", out)
+			}
+			checkCancel(t, s, ep)
+			if e.opens() != 1 || mc.refresh.Load() != 0 {
+				t.Fatalf("end: %d opens, %d refreshes", e.opens(), mc.refresh.Load())
+			}
+			for _, tok := range ep.seenTokens() {
+				if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
+					t.Fatalf("token audience %v, want the MCP URL", tok.Audience)
+				}
+			}
+		})
+	}
+}
+
+func checkResourcesPrompts(t *testing.T, s *proxySession) {
+	t.Helper()
+	ctx := ctx30(t)
+	rl, err := s.c.ListResources(ctx, mcp.ListResourcesRequest{})
+	if err != nil || len(rl.Resources) != 1 {
+		t.Fatalf("resources/list: %v %v", err, rl)
+	}
+	rr := mcp.ReadResourceRequest{}
+	rr.Params.URI = "test://notes"
+	rd, err := s.c.ReadResource(ctx, rr)
+	if err != nil || rd.Contents[0].(mcp.TextResourceContents).Text != "the notes" {
+		t.Fatalf("resources/read: %v %v", err, rd)
+	}
+	pl, err := s.c.ListPrompts(ctx, mcp.ListPromptsRequest{})
+	if err != nil || len(pl.Prompts) != 1 {
+		t.Fatalf("prompts/list: %v %v", err, pl)
+	}
+	gp := mcp.GetPromptRequest{}
+	gp.Params.Name, gp.Params.Arguments = "greet", map[string]string{"name": "bob"}
+	pr, err := s.c.GetPrompt(ctx, gp)
+	if err != nil || pr.Messages[0].Content.(mcp.TextContent).Text != "hello bob" {
+		t.Fatalf("prompts/get: %v %v", err, pr)
+	}
+	cr := mcp.CompleteRequest{}
+	cr.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: "greet"}
+	cr.Params.Argument = mcp.CompleteArgument{Name: "name", Value: "a"}
+	comp, err := s.c.Complete(ctx, cr)
+	if err != nil || len(comp.Completion.Values) != 2 {
+		t.Fatalf("completion/complete: %v %v", err, comp)
+	}
+}
+
+func checkNotifications(t *testing.T, s *proxySession) {
+	t.Helper()
+	ctx := ctx30(t)
+	//lint:ignore SA1019 2025-era clients still set the level; the proxy maps it
+	if err := s.c.SetLevel(ctx, mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: mcp.LoggingLevelDebug}}); err != nil {
+		t.Fatalf("logging/setLevel: %v", err)
+	}
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "progress"
+	req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
+	if _, err := s.c.CallTool(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	s.waitNote(t, "notifications/progress", `"p-1"`)
+	s.waitNote(t, "notifications/message", "log from the server")
+}
+
+// checkCancel cancels a slow call: the server gets notifications/cancelled
+// for the client's own request id.
+func checkCancel(t *testing.T, s *proxySession, ep *endpoint) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "slow"
+		_, err := s.c.CallTool(ctx, req)
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a cancelled call succeeded")
+	}
+	select {
+	case id := <-ep.cancel:
+		if id == "" || id == "null" {
+			t.Fatalf("cancelled without a request id")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("notifications/cancelled never reached the server\n%s", s.stderr.String())
+	}
+}
+
+// A relay started with a cached token answers start-up with the server's
+// own capabilities and identity.
+func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	e := proxyEnv(t, mc, "/mcp")
+	e.startProxy(false).mustCall(t, "whoami", nil)
+	for _, modern := range []bool{false, true} {
+		s := e.startProxy(modern)
+		if s.result.ServerInfo.Name != "test-mcp/mcp" && !modern {
+			t.Fatalf("start-up with a cached token: server %q", s.result.ServerInfo.Name)
+		}
+		s.mustCall(t, "whoami", nil)
+	}
+	if e.opens() != 1 {
+		t.Fatalf("%d opens, want 1", e.opens())
+	}
+}
+
+// The server forgets the session (404): the relay starts a new one and the
+// call succeeds, without a new sign-in.
+func TestProxy_SessionDropped(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	ep := mc.eps["/mcp"]
+	e := proxyEnv(t, mc, "/mcp")
+	for _, modern := range []bool{false, true} {
+		s := e.startProxy(modern)
+		s.mustCall(t, "whoami", nil)
+		before := ep.count("initialize")
+		ep.forget()
+		if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+			t.Fatalf("after 404: %s", out)
+		}
+		if ep.count("initialize") != before+1 {
+			t.Fatalf("initialize %d times after the 404, want 1", ep.count("initialize")-before)
+		}
+		// The new session carries notifications too.
+		checkNotifications(t, s)
+	}
+	if e.opens() != 1 {
+		t.Fatalf("%d opens, want 1", e.opens())
+	}
+}
+
+// The server stops accepting the token mid-session: one refresh, one
+// retry, no browser.
+func TestProxy_TokenExpiryMidStream(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	e := proxyEnv(t, mc, "/mcp")
+	s := e.startProxy(true)
+	s.mustCall(t, "whoami", nil)
+	mc.revokeSeen()
+	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+		t.Fatalf("after 401: %s", out)
+	}
+	if mc.refresh.Load() != 1 || e.opens() != 1 {
+		t.Fatalf("%d refreshes, %d opens; want 1 and 1", mc.refresh.Load(), e.opens())
+	}
+}
+
+// A 403 insufficient_scope leads to one step-up sign-in for the union of
+// the scopes, then the call succeeds.
+func TestProxy_StepUp(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	e := proxyEnv(t, mc, "/mcp")
+	s := e.startProxy(false)
+	if out := s.mustCall(t, "admin_stats", nil); out != "uptime_seconds=42" {
+		t.Fatalf("admin_stats: %s", out)
+	}
+	if e.opens() != 2 {
+		t.Fatalf("%d opens, want 2 (sign-in, then step-up)", e.opens())
+	}
+	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "admin") {
+		t.Fatalf("scopes after the step-up: %s", out)
+	}
+}
+
+// Two relays for two servers on the same host share one vault directory
+// and key: each server only ever sees tokens for itself.
+func TestProxy_TwoServersIsolated(t *testing.T) {
+	mc := newMCPChain(t, 0, "/a/mcp", "/b/mcp")
+	ea := proxyEnv(t, mc, "/a/mcp")
+	eb := proxyEnv(t, mc, "/b/mcp")
+	for k, v := range ea.vars { // same data dir, key and browser log
+		if strings.HasPrefix(k, "RELAY_") && k != "RELAY_MCP_URL" || k == "FAKEBROWSER_LOG" {
+			eb.vars[k] = v
+		}
+	}
+	eb.log = ea.log
+	a, b := ea.startProxy(true), eb.startProxy(false)
+	var wg sync.WaitGroup
+	for _, s := range []*proxySession{a, b, a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.mustCall(t, "whoami", nil) }()
+	}
+	wg.Wait()
+	if ea.opens() != 2 {
+		t.Fatalf("%d sign-ins, want one per server", ea.opens())
+	}
+	for _, p := range []string{"/a/mcp", "/b/mcp"} {
+		ep := mc.eps[p]
+		if len(ep.seenTokens()) == 0 {
+			t.Fatalf("%s saw no token", p)
+		}
+		for _, tok := range ep.seenTokens() {
+			if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
+				t.Fatalf("%s got a token for %v", p, tok.Audience)
+			}
+		}
+	}
+	accts, err := ea.vault().Accounts(context.Background())
+	if err != nil || len(accts) != 2 {
+		t.Fatalf("vault accounts: %v %v", accts, err)
+	}
+}
+
+// RELAY_HEADERS reach the server, with ${VAR} expanded, and never appear
+// in the debug log.
+func TestProxy_Headers(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	ep := mc.eps["/mcp"]
+	e := proxyEnv(t, mc, "/mcp")
+	const key = "fake-api-key-0123456789"
+	s := e.startProxy(true, "TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
+	s.mustCall(t, "whoami", nil)
+	ep.mu.Lock()
+	h := ep.hdrs[len(ep.hdrs)-1]
+	ep.mu.Unlock()
+	if h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
+		t.Fatalf("headers at the server: %v", h)
+	}
+	if strings.Contains(s.stderr.String(), key) || !strings.Contains(s.stderr.String(), "level=DEBUG") {
+		t.Fatal("the header value appears in the debug log (or there is no debug log)")
+	}
+	// A refused header does not stop the relay: requests report it.
+	bad := e.startProxy(false, "RELAY_HEADERS=Authorization: Bearer x")
+	if text, isErr := bad.call(t, "whoami", nil); !isErr || !strings.Contains(text, "Authorization") {
+		t.Fatalf("refused header: %v %s", isErr, text)
+	}
+}
+
+// relay login, status and logout work with RELAY_MCP_URL: the resource is
+// the MCP URL, the authorization server is discovered from it.
+func TestProxy_CLI(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	e := proxyEnv(t, mc, "/mcp")
+	if _, stderr, code := e.runCLI("login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
+		t.Fatalf("login: %d %s", code, stderr)
+	}
+	out, _, _ := e.runCLI("status", "--json")
+	if !strings.Contains(out, `"logged_in": true`) || !strings.Contains(out, mc.eps["/mcp"].url) {
+		t.Fatalf("status: %s", out)
+	}
+	e.startProxy(true).mustCall(t, "whoami", nil) // no second sign-in
+	if e.opens() != 1 {
+		t.Fatalf("%d opens, want 1", e.opens())
+	}
+	if _, stderr, code := e.runCLI("logout"); code != 0 || !strings.Contains(stderr, "revoked") {
+		t.Fatalf("logout: %d %s", code, stderr)
+	}
+}

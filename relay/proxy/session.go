@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+)
+
+// connState holds the server's session: at most one live, at most one
+// being made. A failed attempt is not kept: the next request tries again.
+type connState struct {
+	mu      sync.Mutex
+	cur     *conn
+	dialing chan struct{} // closed when the attempt ends
+	last    error         // the last attempt's error
+	quiet   bool          // the last attempt could not sign in
+	closed  bool
+}
+
+func (s *connState) current() *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// conn returns the server's session, connecting once for all callers. The
+// attempt runs detached from ctx (keeping its sign-in UI), so that a
+// client's time-out does not abort a sign-in under way. quiet callers
+// never sign in; a failed quiet attempt is retried for a caller that may.
+func (p *Proxy) conn(ctx context.Context, quiet bool) (*conn, error) {
+	s := &p.conns
+	for {
+		s.mu.Lock()
+		if s.cur != nil || s.closed {
+			c := s.cur
+			s.mu.Unlock()
+			if c == nil {
+				return nil, context.Canceled
+			}
+			return c, nil
+		}
+		if s.dialing == nil {
+			s.dialing = make(chan struct{})
+			go p.connect(ctx, quiet, s.dialing)
+		}
+		ch := s.dialing
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		c, err, wasQuiet := s.cur, s.last, s.quiet
+		s.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		if !wasQuiet || quiet {
+			return nil, err
+		}
+	}
+}
+
+// connect makes one attempt and publishes its outcome.
+func (p *Proxy) connect(ctx context.Context, quiet bool, done chan struct{}) {
+	ctx, cancel := p.detached(ctx, p.cfg.ConnectTimeout)
+	defer cancel()
+	c, err := p.dial(ctx)
+	s := &p.conns
+	s.mu.Lock()
+	if s.closed && c != nil {
+		go c.close()
+		c, err = nil, context.Canceled
+	}
+	s.cur, s.last, s.quiet, s.dialing = c, err, quiet, nil
+	s.mu.Unlock()
+	close(done)
+	if err != nil {
+		p.log.Info("could not connect to the MCP server", "err", err, "quiet", quiet)
+		return
+	}
+	p.log.Info("connected to the MCP server", "session", c.sessionHash())
+	p.announce(c)
+}
+
+// drop forgets c after the server ended its session (404), so the next
+// request starts a new one.
+func (p *Proxy) drop(c *conn) {
+	s := &p.conns
+	s.mu.Lock()
+	if s.cur == c {
+		s.cur = nil
+	}
+	s.mu.Unlock()
+	go c.close()
+}
+
+// close ends the session at the end of the stdio stream.
+func (s *connState) close() {
+	s.mu.Lock()
+	c := s.cur
+	s.cur, s.closed = nil, true
+	s.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}

@@ -1,0 +1,95 @@
+// Package signin shows a pending OAuth sign-in to the person through their
+// MCP client: an MCP log message with the URL, and, when the request that
+// needs the sign-in carries a progress token, progress notifications every
+// 2 s until it ends (the first one carries the URL: in the 2026-07-28 era
+// it is the only channel that reaches the person without the client asking
+// for logs).
+//
+// Security properties: only the authorization URL (state and PKCE
+// challenge, never the verifier) and the device grant's user code are
+// shown; no token passes through here.
+package signin
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Notify sends one notification to the MCP client, best effort.
+type Notify func(ctx context.Context, method string, params map[string]any)
+
+// UI implements broker.UI (and the device grant's DeviceCode) for one
+// request. Call Stop when the request ends.
+type UI struct {
+	notify Notify
+	token  any // the request's progress token; nil for none
+	once   sync.Once
+	mu     sync.Mutex
+	done   chan struct{}
+}
+
+// New returns the UI of one request; progressToken may be nil.
+func New(notify Notify, progressToken any) *UI {
+	return &UI{notify: notify, token: progressToken}
+}
+
+// LoginURL shows the authorization URL.
+func (u *UI) LoginURL(ctx context.Context, url string) {
+	u.show(ctx, "Sign-in needed. If no browser opened, open this URL: "+url, "sign-in needed; if no browser opened, open "+url)
+}
+
+// DeviceCode shows a device-grant sign-in: the URI to open on any device
+// and the code to enter.
+func (u *UI) DeviceCode(ctx context.Context, uri, code string) {
+	msg := "Sign-in needed: open " + uri + " on any device and enter the code " + code
+	u.show(ctx, msg, msg)
+}
+
+// show sends msg as an MCP log message and first as the progress message.
+func (u *UI) show(ctx context.Context, msg, first string) {
+	// Alert: the person must act now. It also passes mcp-go's default
+	// threshold (error) for clients that never set a log level.
+	u.notify(ctx, "notifications/message", map[string]any{"level": "alert", "logger": "keyrelay", "data": msg})
+	if u.token == nil {
+		return
+	}
+	u.once.Do(func() {
+		u.mu.Lock()
+		u.done = make(chan struct{})
+		done := u.done
+		u.mu.Unlock()
+		go u.progress(ctx, done, first)
+	})
+}
+
+// progress sends a progress notification every 2 s until the request ends.
+func (u *UI) progress(ctx context.Context, done chan struct{}, first string) {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		msg := fmt.Sprintf("waiting for sign-in in the browser (%ds)", 2*(n-1))
+		if n == 1 {
+			msg = first
+		}
+		u.notify(ctx, "notifications/progress", map[string]any{"progressToken": u.token, "progress": n, "message": msg})
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop ends the progress notifications.
+func (u *UI) Stop() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done != nil {
+		close(u.done)
+		u.done = nil
+	}
+}
