@@ -11,31 +11,34 @@ import (
 // tputRow is backend throughput with and without auth, one token kind.
 type tputRow struct {
 	alg            string
-	noAuth, auth   float64 // requests per second
+	noAuth, auth   float64 // requests per second: echo without and with a token
+	whoami         float64 // requests per second: whoami (an auth tool) with a token
 	workers        int
 	perModeSeconds float64
 }
 
-// throughput loads a backend on loopback with keep-alive connections:
-// echo without a token, then whoami with one, alternated twice, each for
-// dur.
+// throughput loads a backend on loopback with keep-alive connections: the
+// same tool, echo, without a token (no auth) and with a valid one (the
+// backend validates a token sent to any tool), then whoami with the token
+// for reference; alternated twice, each for dur.
 func throughput(ctx context.Context, base, token, alg string, workers int, dur time.Duration) (tputRow, error) {
 	row := tputRow{alg: alg, workers: workers, perModeSeconds: 2 * dur.Seconds()}
 	client := &backendClient{http: newHTTPClient(workers), base: base}
-	var noAuthN, authN int64
+	modes := []struct {
+		tool, token string
+		n           int64
+	}{{"echo", "", 0}, {"echo", token, 0}, {"whoami", token, 0}}
 	for round := 0; round < 2; round++ {
-		n, err := load(ctx, client, "echo", "", workers, dur)
-		if err != nil {
-			return row, err
+		for i := range modes {
+			n, err := load(ctx, client, modes[i].tool, modes[i].token, workers, dur)
+			if err != nil {
+				return row, err
+			}
+			modes[i].n += n
 		}
-		noAuthN += n
-		if n, err = load(ctx, client, "whoami", token, workers, dur); err != nil {
-			return row, err
-		}
-		authN += n
 	}
-	row.noAuth = float64(noAuthN) / (2 * dur.Seconds())
-	row.auth = float64(authN) / (2 * dur.Seconds())
+	per := func(n int64) float64 { return float64(n) / (2 * dur.Seconds()) }
+	row.noAuth, row.auth, row.whoami = per(modes[0].n), per(modes[1].n), per(modes[2].n)
 	return row, nil
 }
 
