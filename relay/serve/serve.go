@@ -1,7 +1,10 @@
 // Package serve is the relay's MCP stdio server: it answers initialize and
 // server/discover at once, lists the backend's tools (cached briefly), and
 // forwards tools/call with a token from the broker, refreshing or logging
-// in as needed.
+// in as needed. It speaks both protocol eras on one stdio stream: the 2025
+// era (initialize, then requests) and the 2026-07-28 era (server/discover,
+// and every request carrying its revision and the client's capabilities in
+// _meta).
 //
 // Start-up never waits for the network or a login: the first network call
 // is the first tools/list, and the first login happens on the first call of
@@ -13,14 +16,19 @@
 // appear in results, logs or MCP log messages; the backend's answers are
 // passed on as tool results, and a broken backend gives isError results,
 // never a crash.
+//
+// The JSON-RPC layer is written here rather than taken from mcp-go's server
+// package, whose package init (JSON Schema meta-schemas) alone cost the
+// relay's cold start 12-15 ms; mcp-go's mcp package supplies the types, so
+// the answers are those mcp-go v1.2.1 gave.
+//
+// Non-goals: resources, prompts, tasks, completions, and requests from the
+// server to the client (sampling, elicitation, roots).
 package serve
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"log"
 	"log/slog"
 	"sort"
 	"strings"
@@ -28,7 +36,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
@@ -55,16 +62,24 @@ type Config struct {
 // Server is the relay's MCP server.
 type Server struct {
 	cfg Config
-	mcp *server.MCPServer
 
 	// reg serialises changes to the registered tool set (install and
 	// placeholder), so a slow registration never overwrites a newer one.
 	reg sync.Mutex
 
 	mu      sync.Mutex
-	tools   map[string]forward.Tool
+	tools   map[string]entry
 	names   string // sorted names of the registered tools
 	fetched time.Time
+	sess    *session // the connection Serve is running, for list_changed
+}
+
+// entry is one registered tool: a backend tool, or a placeholder that
+// explains why the backend's tools are not available.
+type entry struct {
+	def         mcp.Tool
+	fwd         forward.Tool
+	placeholder bool
 }
 
 // New builds the server. It makes no network call.
@@ -78,26 +93,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, tools: map[string]forward.Tool{}}
-	hooks := &server.Hooks{}
-	hooks.AddBeforeListTools(func(ctx context.Context, _ any, _ *mcp.ListToolsRequest) { s.refreshTools(ctx, false) })
-	hooks.AddBeforeCallTool(func(ctx context.Context, _ any, req *mcp.CallToolRequest) {
-		if !s.known(req.Params.Name) {
-			s.refreshTools(ctx, true)
-		}
-		if !s.known(req.Params.Name) {
-			s.placeholder(req.Params.Name)
-		}
-	})
-	s.mcp = server.NewMCPServer("keyrelay", cfg.Version,
-		server.WithPaginationLimit(1000),
-		server.WithToolCapabilities(true),
-		server.WithLogging(),
-		server.WithRecovery(),
-		server.WithHooks(hooks),
-		server.WithInstructions("keyrelay forwards these tools to an OAuth-protected backend. "+
-			"When a tool needs a sign-in, a browser opens; if it cannot, the tool result contains the URL to open."),
-	)
+	s := &Server{cfg: cfg, tools: map[string]entry{}}
 	if cfg.ConfigErr != nil {
 		// Nothing can be listed; show the reason as a tool, so the person
 		// sees it in the client.
@@ -106,47 +102,74 @@ func New(cfg Config) *Server {
 	return s
 }
 
+func (s *Server) info() mcp.Implementation {
+	return mcp.Implementation{Name: "keyrelay", Version: s.cfg.Version}
+}
+
+func (s *Server) attach(ss *session) {
+	s.mu.Lock()
+	s.sess = ss
+	s.mu.Unlock()
+}
+
+// listChanged tells the client that the tool list changed, if a client is
+// connected and initialized.
+func (s *Server) listChanged() {
+	s.mu.Lock()
+	ss := s.sess
+	s.mu.Unlock()
+	if ss != nil {
+		ss.notify(context.Background(), string(mcp.MethodNotificationToolsListChanged), nil)
+	}
+}
+
 // statusTool is listed when the relay cannot list the backend's tools.
 const statusTool = "keyrelay_status"
 
-// placeholder registers name with a handler that explains why the tool
-// cannot be called: a bad configuration, or a backend that could not list
-// its tools. It is replaced by the backend's list once one is fetched.
+// placeholder registers name as a tool that explains why it cannot be
+// called: a bad configuration, or a backend that could not list its tools.
+// It is replaced by the backend's list once one is fetched.
 func (s *Server) placeholder(name string) {
-	if len(name) > 128 {
-		return
+	if name == "" || len(name) > 128 || s.placeholders() >= maxPlaceholders {
+		return // a client calling made-up names cannot grow the list without bound
 	}
 	s.reg.Lock()
 	defer s.reg.Unlock()
 	if s.known(name) {
 		return // registered meanwhile by a successful list
 	}
+	def := mcp.NewToolWithRawSchema(name, "keyrelay cannot reach or use the backend; call this to see why", json.RawMessage(`{"type":"object"}`))
 	s.mu.Lock()
-	s.tools[name] = forward.Tool{Name: name}
+	s.tools[name] = entry{def: def, fwd: forward.Tool{Name: name}, placeholder: true}
 	s.names = "" // the next successful list re-registers everything
 	s.mu.Unlock()
-	s.mcp.AddTool(mcp.NewToolWithRawSchema(name, "keyrelay cannot reach or use the backend; call this to see why", json.RawMessage(`{"type":"object"}`)),
-		func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			if s.cfg.ConfigErr != nil {
-				return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr)), nil
-			}
-			_, err := s.cfg.Backend.ListTools(ctx, secret.Value{})
-			if err == nil {
-				return mcp.NewToolResultError("the backend is reachable again; list the tools anew"), nil
-			}
-			return mcp.NewToolResultError("keyrelay cannot list the backend's tools: " + message(err)), nil
-		})
+	s.listChanged()
 }
 
-// Serve runs the stdio protocol on in and out until in ends or ctx ends.
-func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
-	std := server.NewStdioServer(s.mcp)
-	std.SetErrorLogger(log.New(slogWriter{s.cfg.Logger}, "", 0))
-	err := std.Listen(ctx, &lineLimit{r: in, max: MaxMessage}, out)
-	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-		return nil
+// maxPlaceholders bounds the placeholder tools a client can cause.
+const maxPlaceholders = 64
+
+func (s *Server) placeholders() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.tools {
+		if t.placeholder {
+			n++
+		}
 	}
-	return err
+	return n
+}
+
+// placeholderCall answers a call of a placeholder tool.
+func (s *Server) placeholderCall(ctx context.Context) *mcp.CallToolResult {
+	if s.cfg.ConfigErr != nil {
+		return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr))
+	}
+	if _, err := s.cfg.Backend.ListTools(ctx, secret.Value{}); err != nil {
+		return mcp.NewToolResultError("keyrelay cannot list the backend's tools: " + message(err))
+	}
+	return mcp.NewToolResultError("the backend is reachable again; list the tools anew")
 }
 
 func (s *Server) known(name string) bool {
@@ -156,16 +179,28 @@ func (s *Server) known(name string) bool {
 	return ok
 }
 
-func (s *Server) tool(name string) (forward.Tool, bool) {
+func (s *Server) entry(name string) (entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tools[name]
 	return t, ok
 }
 
+// list returns the registered tools' definitions, sorted by name.
+func (s *Server) list() []mcp.Tool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]mcp.Tool, 0, len(s.tools))
+	for _, t := range s.tools {
+		out = append(out, t.def)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // refreshTools fetches the backend's list when the cache is stale (or
-// force), and re-registers the tools if their names changed. Failures keep
-// the last list and are logged.
+// force), and re-registers the tools. Failures keep the last list and are
+// logged.
 func (s *Server) refreshTools(ctx context.Context, force bool) {
 	if s.cfg.ConfigErr != nil {
 		return
@@ -185,44 +220,42 @@ func (s *Server) refreshTools(ctx context.Context, force bool) {
 	s.install(list)
 }
 
+// install replaces the registered tools with list, and tells the client
+// when their names changed.
 func (s *Server) install(list []forward.Tool) {
 	s.reg.Lock()
 	defer s.reg.Unlock()
-	byName := make(map[string]forward.Tool, len(list))
+	byName := make(map[string]entry, len(list))
 	names := make([]string, 0, len(list))
-	st := make([]server.ServerTool, 0, len(list))
 	for _, t := range list {
-		mt := mcp.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema)
-		if err := mcp.ValidateParamHeaderAnnotations(&mt); err != nil {
+		def := mcp.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema)
+		if err := mcp.ValidateParamHeaderAnnotations(&def); err != nil {
 			s.cfg.Logger.Warn("skipping a tool the backend listed with a bad schema", "tool", forward.Sanitize(t.Name, 64), "err", err)
 			continue
 		}
-		byName[t.Name] = t
-		names = append(names, t.Name)
-		st = append(st, server.ServerTool{Tool: mt, Handler: s.handler(t.Name)})
+		if _, dup := byName[t.Name]; !dup {
+			names = append(names, t.Name)
+		}
+		byName[t.Name] = entry{def: def, fwd: t}
 	}
 	sort.Strings(names)
 	joined := strings.Join(names, "\x00")
 	s.mu.Lock()
 	changed := joined != s.names
-	s.mu.Unlock()
-	if changed {
-		s.mcp.SetTools(st...)
-	}
-	s.mu.Lock()
 	s.tools, s.names, s.fetched = byName, joined, s.cfg.Now()
 	s.mu.Unlock()
+	if changed {
+		s.listChanged()
+	}
 }
 
-// notify sends an MCP log message; it is best effort.
+// notify sends an MCP log message about the request ctx belongs to; it is
+// best effort.
 func (s *Server) notify(ctx context.Context, level mcp.LoggingLevel, msg string) {
-	_ = s.mcp.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(level, "keyrelay", msg))
-}
-
-// slogWriter adapts mcp-go's *log.Logger output to slog.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn("mcp transport", "msg", strings.TrimSpace(string(p)))
-	return len(p), nil
+	s.mu.Lock()
+	ss := s.sess
+	s.mu.Unlock()
+	if ss != nil {
+		ss.notify(ctx, string(mcp.MethodNotificationMessage), map[string]any{"level": level, "logger": "keyrelay", "data": msg})
+	}
 }
