@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,11 +46,16 @@ type endpoint struct {
 	hdrs   []http.Header
 	gone   map[string]bool // session ids the server has forgotten
 	cancel chan string     // requestId of notifications/cancelled
+	cutRPC string          // the next POST for this rpc has its stream cut after one event
+	cut    chan struct{}   // closed once it is cut
+	gets   []net.Conn      // the connections of the GET streams
+	noGET  bool            // answer 405 to a GET that resumes nothing
 }
 
 func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }
 	base := "http://" + srv.Listener.Addr().String()
 	var resources []string
 	for _, p := range paths {
@@ -75,6 +81,7 @@ func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
 		// notification sent just before the result is dropped.
 		mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
 			server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+				ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
 				return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
 			}))))
 		mux.HandleFunc("/.well-known/oauth-protected-resource"+p, func(w http.ResponseWriter, _ *http.Request) {
@@ -89,7 +96,11 @@ func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
 	return mc
 }
 
-type tokenKey struct{}
+type (
+	tokenKey struct{}
+	connKey  struct{} // the request's net.Conn
+	cutKey   struct{} // the channel closed when the request's stream is cut
+)
 
 func newEndpoint(t *testing.T, c *chain, base, path string) *endpoint {
 	t.Helper()
@@ -128,6 +139,12 @@ func testMCPServer(name string) *server.MCPServer {
 		if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
 			for i := 1; i <= 2; i++ {
 				_ = srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{"progressToken": req.Params.Meta.ProgressToken, "progress": i, "total": 2})
+				if cut, _ := ctx.Value(cutKey{}).(chan struct{}); cut != nil && i == 1 {
+					select { // the rest goes after the stream is cut
+					case <-cut:
+					case <-time.After(5 * time.Second):
+					}
+				}
 			}
 		}
 		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelError, "test", "log from the server"))
@@ -198,7 +215,13 @@ func (ep *endpoint) middleware(h http.Handler) http.Handler {
 			http.Error(w, "session not found", http.StatusNotFound)
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+		if r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") == "" && ep.refusesGET() {
+			http.Error(w, "no event stream here", http.StatusMethodNotAllowed)
+			return
+		}
+		ctx := context.WithValue(r.Context(), tokenKey{}, tok)
+		w, ctx = ep.streamCutter(ctx, w, r, rpc)
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -224,6 +247,96 @@ func (ep *endpoint) record(tok *bearer.Token, body []byte) string {
 		ep.cancel <- string(m.Params.RequestID)
 	}
 	return rpc
+}
+
+// cutNext arms a cut of the event stream of the next POST for rpc, after
+// its first event: the connection is closed, as a network drop would.
+func (ep *endpoint) cutNext(rpc string) chan struct{} {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	ep.cutRPC, ep.cut = rpc, make(chan struct{})
+	return ep.cut
+}
+
+// streamCutter records the connection of a GET stream, and wraps the
+// writer of a POST whose stream is to be cut.
+func (ep *endpoint) streamCutter(ctx context.Context, w http.ResponseWriter, r *http.Request, rpc string) (http.ResponseWriter, context.Context) {
+	conn, _ := r.Context().Value(connKey{}).(net.Conn)
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet:
+		ep.gets = append(ep.gets, conn)
+	case r.Method == http.MethodPost && rpc != "" && rpc == ep.cutRPC:
+		ep.cutRPC = ""
+		return &cutWriter{ResponseWriter: w, conn: conn, done: ep.cut}, context.WithValue(ctx, cutKey{}, ep.cut)
+	}
+	return w, ctx
+}
+
+func (ep *endpoint) refusesGET() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.noGET
+}
+
+// dropGETs closes the connections of the GET streams.
+func (ep *endpoint) dropGETs() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	for _, c := range ep.gets {
+		c.Close()
+	}
+	n := len(ep.gets)
+	ep.gets = nil
+	return n
+}
+
+// getsWithLastEventID counts the GETs that resumed a stream.
+func (ep *endpoint) getsWithLastEventID() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	n := 0
+	for _, h := range ep.hdrs {
+		if h.Get("Last-Event-ID") != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// cutWriter closes the connection once a whole event has been flushed.
+type cutWriter struct {
+	http.ResponseWriter
+	conn net.Conn
+	done chan struct{}
+	mu   sync.Mutex
+	sent bool // a whole event has been written
+	cut  bool
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return 0, net.ErrClosed
+	}
+	c.sent = c.sent || bytes.Contains(p, []byte("\n\n"))
+	return c.ResponseWriter.Write(p)
+}
+
+func (c *cutWriter) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return
+	}
+	c.ResponseWriter.(http.Flusher).Flush()
+	if c.sent {
+		c.cut = true
+		c.conn.Close()
+		close(c.done)
+	}
 }
 
 // forget makes the server forget every session it has handed out: the
@@ -344,6 +457,28 @@ func (ps *proxySession) waitNote(t *testing.T, method, substr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no %s notification with %q\n%s", method, substr, ps.stderr.String())
+}
+
+// countNotes counts the notifications whose method is method and whose
+// params contain every one of substrs.
+func (ps *proxySession) countNotes(method string, substrs ...string) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	n := 0
+next:
+	for _, note := range ps.notes {
+		b, _ := json.Marshal(note.Params)
+		if note.Method != method {
+			continue
+		}
+		for _, s := range substrs {
+			if !strings.Contains(string(b), s) {
+				continue next
+			}
+		}
+		n++
+	}
+	return n
 }
 
 func ctx30(t *testing.T) context.Context {

@@ -307,3 +307,73 @@ func TestProxy_CLI(t *testing.T) {
 		t.Fatalf("logout: %d %s", code, stderr)
 	}
 }
+
+// The server's event stream for a call breaks off after its first event:
+// the relay resumes it with Last-Event-ID, the call completes, and every
+// notification arrives once. The server offers no GET stream (405), so
+// that every notification goes on the call's stream.
+func TestProxy_StreamResumed(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	ep := mc.eps["/mcp"]
+	ep.noGET = true
+	e := proxyEnv(t, mc, "/mcp")
+	s := e.startProxy(false)
+	s.mustCall(t, "whoami", nil)
+	cut := ep.cutNext("tools/call progress")
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "progress"
+	req.Params.Meta = &mcp.Meta{ProgressToken: "p-cut"}
+	res, err := s.c.CallTool(ctx30(t), req)
+	if err != nil || len(res.Content) != 1 || res.Content[0].(mcp.TextContent).Text != "done" {
+		t.Fatalf("the call across the cut: %v %+v\n%s", err, res, s.stderr.String())
+	}
+	select {
+	case <-cut:
+	default:
+		t.Fatal("the stream was never cut")
+	}
+	if ep.getsWithLastEventID() == 0 {
+		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.stderr.String())
+	}
+	s.waitNote(t, "notifications/progress", `"progress":2`)
+	s.waitNote(t, "notifications/message", "log from the server")
+	s.mustCall(t, "whoami", nil) // anything late has arrived by now
+	for _, want := range []string{`"progress":1`, `"progress":2`} {
+		if n := s.countNotes("notifications/progress", `"p-cut"`, want); n != 1 {
+			t.Fatalf("progress %s arrived %d times", want, n)
+		}
+	}
+	if n := s.countNotes("notifications/message", "log from the server"); n != 1 {
+		t.Fatalf("the log message arrived %d times", n)
+	}
+}
+
+// The GET stream for the server's own messages drops: the relay reopens it
+// with Last-Event-ID, and what the server sent meanwhile arrives once.
+func TestProxy_GETStreamResumed(t *testing.T) {
+	mc := newMCPChain(t, 0, "/mcp")
+	ep := mc.eps["/mcp"]
+	e := proxyEnv(t, mc, "/mcp")
+	s := e.startProxy(false)
+	s.mustCall(t, "whoami", nil)
+	broadcast := func(text string) {
+		ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "info", "data": text})
+	}
+	broadcast("before the drop")
+	s.waitNote(t, "notifications/message", "before the drop")
+	if ep.dropGETs() == 0 {
+		t.Fatal("no GET stream to drop")
+	}
+	broadcast("during the drop")
+	s.waitNote(t, "notifications/message", "during the drop")
+	if ep.getsWithLastEventID() == 0 {
+		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.stderr.String())
+	}
+	broadcast("after the drop")
+	s.waitNote(t, "notifications/message", "after the drop")
+	for _, text := range []string{"before the drop", "during the drop", "after the drop"} {
+		if n := s.countNotes("notifications/message", text); n != 1 {
+			t.Fatalf("%q arrived %d times", text, n)
+		}
+	}
+}

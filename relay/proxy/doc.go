@@ -12,12 +12,18 @@
 // with list_changed notifications once the real ones are known. The first
 // request that needs the server connects, and signs in on its 401.
 //
-// Upstream the proxy holds one 2025-era session (initialize with the
-// client's identity and capabilities, Mcp-Session-Id, a GET stream for
-// server notifications); a 404 re-creates the session and the request is
-// retried once. A 2026-07-28 client is mapped onto it: its per-request
-// _meta is removed (its log level becomes logging/setLevel) and results
-// get resultType.
+// Upstream the proxy holds one 2025-era session with its own Streamable
+// HTTP client (streamable.go, stream.go, listen.go, sse.go): initialize
+// with the client's identity and capabilities, Mcp-Session-Id, responses
+// as JSON or event streams, a GET stream for the server's own messages,
+// streams resumed with Last-Event-ID after a drop. A 404 re-creates the
+// session and the request is retried once. A server's request waits for
+// the client's answer as long as the session lasts, or until the server
+// cancels it. The package does not import mcp-go's client or server (the
+// server's JSON Schema dependency would cost the relay's start-up); a test
+// checks it. A 2026-07-28 client is mapped onto it: its per-request _meta
+// is removed (its log level becomes logging/setLevel) and results get
+// resultType.
 //
 // Authorization follows the MCP specification: a 401 names the protected
 // resource metadata (RFC 9728) used to find the authorization server; the

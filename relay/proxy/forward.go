@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/keyrelay/keyrelay/relay/signin"
 )
 
@@ -34,7 +31,7 @@ func (p *Proxy) forward(m *message) {
 		p.log.Warn("request failed", "method", sanitize(m.Method), "err", err)
 		p.fail(m, errText(err))
 	case resp.Error != nil:
-		_ = p.out.send(&message{JSONRPC: "2.0", ID: m.ID, Error: &rpcError{Code: resp.Error.Code, Message: resp.Error.Message, Data: raw(resp.Error.Data)}})
+		_ = p.out.send(&message{JSONRPC: "2.0", ID: m.ID, Error: resp.Error})
 	default:
 		_ = p.out.send(resultMsg(m.ID, p.decorate(resp.Result)))
 	}
@@ -42,22 +39,15 @@ func (p *Proxy) forward(m *message) {
 
 // call sends one request; after a 404 (the server ended the session) it
 // starts a new session and sends it once more.
-func (p *Proxy) call(ctx context.Context, method string, id, params json.RawMessage) (*transport.JSONRPCResponse, error) {
-	var rid mcp.RequestId
-	if err := json.Unmarshal(id, &rid); err != nil {
-		return nil, err
-	}
-	req := transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: rid, Method: method}
-	if len(params) > 0 {
-		req.Params = params
-	}
+func (p *Proxy) call(ctx context.Context, method string, id, params json.RawMessage) (*message, error) {
+	req := &message{JSONRPC: "2.0", ID: id, Method: method, Params: params}
 	for attempt := 0; ; attempt++ {
 		c, err := p.conn(ctx, false)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.tr.SendRequest(ctx, req)
-		if errors.Is(err, transport.ErrSessionTerminated) && attempt == 0 {
+		resp, err := c.tr.call(ctx, req)
+		if errors.Is(err, ErrSessionGone) && attempt == 0 {
 			p.log.Info("the MCP server ended the session; starting a new one", "session", c.sessionHash())
 			p.drop(c)
 			continue
@@ -107,11 +97,8 @@ func (p *Proxy) sendUp(m *message) {
 		return
 	}
 	params, _ := legacyParams(m.Params)
-	n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{Method: m.Method}}
-	if len(params) > 0 && json.Unmarshal(params, &n.Params) != nil {
-		return
-	}
-	if err := c.tr.SendNotification(withOptions(p.ctx, callOptions{}), n); err != nil {
+	n := &message{JSONRPC: "2.0", Method: m.Method, Params: params}
+	if err := c.tr.send(withOptions(p.ctx, callOptions{}), n); err != nil {
 		p.log.Debug("could not pass a notification to the MCP server", "method", sanitize(m.Method), "err", err)
 	}
 }
@@ -133,12 +120,4 @@ func (p *Proxy) fail(m *message, text string) {
 		return
 	}
 	_ = p.out.send(errorMsg(m.ID, codeInternal, text))
-}
-
-func raw(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	b, _ := json.Marshal(v)
-	return b
 }

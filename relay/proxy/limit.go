@@ -8,8 +8,8 @@ import (
 )
 
 // capped bounds what the server can make the proxy hold: a JSON body at
-// MaxMessage in all, an event stream at MaxMessage per line (mcp-go reads
-// whole lines).
+// MaxMessage in all, an event stream at MaxMessage per line (sse.go also
+// caps one event's data at MaxMessage).
 func capped(resp *http.Response) *http.Response {
 	if resp == nil {
 		return nil

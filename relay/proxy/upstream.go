@@ -7,15 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// conn is one session with the server: mcp-go's Streamable HTTP transport
-// (Mcp-Session-Id, SSE responses, the GET stream, resumption of a stream
-// the server ends early with Last-Event-ID), over the auth layer.
+// conn is one session with the server: the Streamable HTTP client
+// (streamable.go) over the auth layer.
 type conn struct {
-	tr           *transport.StreamableHTTP
+	tr           *streamable
 	result       json.RawMessage // the server's initialize result
 	caps         json.RawMessage
 	serverInfo   json.RawMessage
@@ -24,33 +22,28 @@ type conn struct {
 }
 
 // dial starts a session: initialize with the client's identity and
-// capabilities, then notifications/initialized.
+// capabilities, notifications/initialized, then the GET stream for the
+// server's own messages (the upstream speaks 2025-11-25, which has it).
 func (p *Proxy) dial(ctx context.Context) (*conn, error) {
-	// The upstream speaks 2025-11-25, which has the standalone GET stream
-	// for server-initiated messages.
-	tr, err := transport.NewStreamableHTTP(p.cfg.URL, transport.WithHTTPBasicClient(p.http),
-		transport.WithContinuousListening(), //lint:ignore SA1019 the 2025-11-25 era still has the GET stream
-		transport.WithHTTPLogger(p.log.With("component", "mcp-transport")))
-	if err != nil {
-		return nil, err
-	}
-	tr.SetNotificationHandler(p.serverNotification)
-	tr.SetRequestHandler(p.serverRequest)
-	// The GET stream lives as long as the session, not the first request.
-	if err := tr.Start(withOptions(p.ctx, callOptions{})); err != nil {
-		return nil, err
-	}
+	// The session's streams live as long as the proxy, not this request.
+	tr := newStreamable(withOptions(p.ctx, callOptions{}), p.cfg.URL, p.http, p.log.With("component", "mcp-transport"))
+	tr.note = p.serverNotification
+	tr.ask = p.serverRequest
 	c, err := p.handshake(ctx, tr)
 	if err != nil {
-		_ = tr.Close()
+		tr.close()
 		return nil, err
 	}
+	tr.listen()
 	return c, nil
 }
 
-func (p *Proxy) handshake(ctx context.Context, tr *transport.StreamableHTTP) (*conn, error) {
-	resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION,
-		ID: mcp.NewRequestId("keyrelay-initialize"), Method: "initialize", Params: p.client.initParams(p.cfg.Version)})
+func (p *Proxy) handshake(ctx context.Context, tr *streamable) (*conn, error) {
+	params, err := json.Marshal(p.client.initParams(p.cfg.Version))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := tr.call(ctx, &message{JSONRPC: "2.0", ID: json.RawMessage(`"keyrelay-initialize"`), Method: "initialize", Params: params})
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +54,7 @@ func (p *Proxy) handshake(ctx context.Context, tr *transport.StreamableHTTP) (*c
 	if err := c.parse(); err != nil {
 		return nil, err
 	}
-	err = tr.SendNotification(ctx, mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION,
-		Notification: mcp.Notification{Method: string(mcp.MethodNotificationInitialized)}})
-	if err != nil {
+	if err := tr.send(ctx, &message{JSONRPC: "2.0", Method: "notifications/initialized"}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -80,7 +71,7 @@ func (c *conn) parse() error {
 	if err := json.Unmarshal(c.result, &r); err != nil || !mcp.IsValidProtocolVersion(r.ProtocolVersion) {
 		return fmt.Errorf("the MCP server's initialize result is not usable")
 	}
-	c.tr.SetProtocolVersion(r.ProtocolVersion)
+	c.tr.setVersion(r.ProtocolVersion)
 	c.caps, c.serverInfo, c.instructions = r.Capabilities, r.ServerInfo, r.Instructions
 	var has map[string]json.RawMessage
 	_ = json.Unmarshal(r.Capabilities, &has)
@@ -88,11 +79,11 @@ func (c *conn) parse() error {
 	return nil
 }
 
-func (c *conn) close() { _ = c.tr.Close() }
+func (c *conn) close() { c.tr.close() }
 
 // sessionHash identifies the session in logs without revealing its id.
 func (c *conn) sessionHash() string {
-	id := c.tr.GetSessionId()
+	id := c.tr.sessionID()
 	if id == "" {
 		return ""
 	}
@@ -101,47 +92,26 @@ func (c *conn) sessionHash() string {
 }
 
 // serverNotification passes a server notification to the client.
-func (p *Proxy) serverNotification(n mcp.JSONRPCNotification) {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return
-	}
-	var m message
-	if json.Unmarshal(b, &m) != nil {
-		return
-	}
-	_ = p.out.send(&m)
-}
+func (p *Proxy) serverNotification(m *message) { _ = p.out.send(m) }
 
 // serverRequest passes a server request (sampling, elicitation, roots) to
-// the client under an id of the proxy's, and its answer back.
-func (p *Proxy) serverRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	if req.Method == string(mcp.MethodPing) {
-		return transport.NewJSONRPCResultResponse(req.ID, json.RawMessage(`{}`)), nil
-	}
-	params, err := json.Marshal(req.Params)
-	if err != nil {
-		return nil, err
+// the client under an id of the proxy's, and returns the client's answer
+// under the server's id. It waits as long as ctx: the session's lifetime,
+// or until the server cancels the request.
+func (p *Proxy) serverRequest(ctx context.Context, req *message) (*message, error) {
+	if req.Method == "ping" {
+		return resultMsg(req.ID, json.RawMessage(`{}`)), nil
 	}
 	id, answer := p.asks.open()
 	defer p.asks.close(id)
-	if err := p.out.send(&message{JSONRPC: "2.0", ID: id, Method: req.Method, Params: params}); err != nil {
+	if err := p.out.send(&message{JSONRPC: "2.0", ID: id, Method: req.Method, Params: req.Params}); err != nil {
 		return nil, err
 	}
 	select {
 	case m := <-answer:
-		return toResponse(req.ID, m), nil
+		return &message{JSONRPC: "2.0", ID: req.ID, Result: m.Result, Error: m.Error}, nil
 	case <-ctx.Done():
 		p.notify(ctx, "notifications/cancelled", map[string]any{"requestId": id, "reason": "the MCP server stopped waiting"})
 		return nil, ctx.Err()
 	}
-}
-
-func toResponse(id mcp.RequestId, m *message) *transport.JSONRPCResponse {
-	if m.Error != nil {
-		var data any
-		_ = json.Unmarshal(m.Error.Data, &data)
-		return transport.NewJSONRPCErrorResponse(id, m.Error.Code, m.Error.Message, data)
-	}
-	return transport.NewJSONRPCResultResponse(id, m.Result)
 }
