@@ -50,8 +50,9 @@ bench:
 clean:
 	rm -rf $(BIN)
 
-# Runs every fuzz target for FUZZTIME each (default 10s, as in CI; e.g.
-# make fuzz FUZZTIME=2m). Targets are found by name, without compiling.
+# Runs every fuzz target for FUZZTIME each (default 10s; e.g. make fuzz
+# FUZZTIME=2m, or a count such as 50000x, which CI uses: see .ci/run).
+# Targets are found by name, without compiling.
 fuzz:
 	@for f in $$(grep -l '^func Fuzz' $$(git ls-files '*_test.go' | grep -v -e '^browsertest/' -e '^interop/')); do \
 		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
