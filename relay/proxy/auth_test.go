@@ -13,6 +13,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/lines"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/config"
@@ -201,7 +202,8 @@ func TestLimitBody(t *testing.T) {
 		{strings.Repeat("ab\n", 4), 4, 12, true},
 	}
 	for _, c := range cases {
-		l := &limitBody{rc: io.NopCloser(iotest.OneByteReader(strings.NewReader(c.in))), max: c.max, left: c.left}
+		rc := io.NopCloser(iotest.OneByteReader(strings.NewReader(c.in)))
+		l := &limitBody{rc: rc, r: lines.Limit(rc, c.max, ErrMessageTooLarge), left: c.left}
 		_, err := io.ReadAll(l)
 		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrMessageTooLarge)) {
 			t.Errorf("%q max %d left %d: %v", c.in, c.max, c.left, err)

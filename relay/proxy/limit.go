@@ -1,10 +1,11 @@
 package proxy
 
 import (
-	"bytes"
 	"io"
 	"mime"
 	"net/http"
+
+	"github.com/keyrelay/keyrelay/internal/lines"
 )
 
 // capped bounds what the server can make the proxy hold: a JSON body at
@@ -19,40 +20,24 @@ func capped(resp *http.Response) *http.Response {
 	if mt != "text/event-stream" {
 		total = MaxMessage
 	}
-	resp.Body = &limitBody{rc: resp.Body, max: MaxMessage, left: total}
+	resp.Body = &limitBody{rc: resp.Body, r: lines.Limit(resp.Body, MaxMessage, ErrMessageTooLarge), left: total}
 	return resp
 }
 
-// limitBody fails once a line grows past max bytes, or the body past left
-// bytes (left < 0: no total bound).
+// limitBody fails once a line grows past MaxMessage (lines.Limit), or the
+// whole body past left bytes (left < 0: no total bound).
 type limitBody struct {
 	rc   io.ReadCloser
-	max  int
-	n    int // bytes since the last newline
+	r    io.Reader // rc through lines.Limit
 	left int64
 }
 
 func (l *limitBody) Read(p []byte) (int, error) {
-	n, err := l.rc.Read(p)
+	n, err := l.r.Read(p)
 	if l.left >= 0 {
 		if l.left -= int64(n); l.left < 0 {
 			return 0, ErrMessageTooLarge
 		}
-	}
-	chunk := p[:n]
-	for {
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 {
-			l.n += len(chunk)
-			break
-		}
-		if l.n+i > l.max {
-			return 0, ErrMessageTooLarge
-		}
-		l.n, chunk = 0, chunk[i+1:]
-	}
-	if l.n > l.max {
-		return 0, ErrMessageTooLarge
 	}
 	return n, err
 }

@@ -102,7 +102,7 @@ func (p *Proxy) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		p.wg.Wait()
 		p.conns.close()
 	}()
-	sc := lines(in, MaxMessage)
+	sc := scanLines(in, MaxMessage)
 	for sc.Scan() {
 		if ctx.Err() != nil {
 			return nil

@@ -16,8 +16,8 @@ const MaxMessage = 16 << 20
 // ErrMessageTooLarge ends the stdio stream when a line exceeds MaxMessage.
 var ErrMessageTooLarge = fmt.Errorf("proxy: a message is over %d MiB", MaxMessage>>20)
 
-// lines reads newline-delimited messages of at most max bytes.
-func lines(r io.Reader, max int) *bufio.Scanner {
+// scanLines reads newline-delimited messages of at most max bytes.
+func scanLines(r io.Reader, max int) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), max+1)
 	return sc

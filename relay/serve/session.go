@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/internal/lines"
 )
 
 // Serve runs the stdio protocol on in and out until in ends or ctx ends.
@@ -24,7 +26,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	s.attach(ss)
 	defer s.attach(nil)
 	read := make(chan error, 1)
-	go func() { read <- ss.read(&lineLimit{r: in, max: MaxMessage}) }()
+	go func() { read <- ss.read(lines.Limit(in, MaxMessage, ErrMessageTooLarge)) }()
 	var err error
 	select {
 	case err = <-read:

@@ -1,4 +1,4 @@
-package serve
+package lines
 
 import (
 	"bytes"
@@ -9,7 +9,9 @@ import (
 	"testing/iotest"
 )
 
-func TestLineLimit(t *testing.T) {
+var errTooLong = errors.New("too long")
+
+func TestLimit(t *testing.T) {
 	cases := []struct {
 		name  string
 		input string
@@ -26,18 +28,18 @@ func TestLineLimit(t *testing.T) {
 		// Read one byte at a time and in one chunk: the count must not
 		// depend on how the reader splits the input.
 		for _, r := range []io.Reader{strings.NewReader(c.input), iotest.OneByteReader(strings.NewReader(c.input))} {
-			out, err := io.ReadAll(&lineLimit{r: r, max: 8})
+			out, err := io.ReadAll(Limit(r, 8, errTooLong))
 			if c.ok && (err != nil || string(out) != c.input) {
 				t.Errorf("%s: %v, read %q", c.name, err, out)
 			}
-			if !c.ok && !errors.Is(err, ErrMessageTooLarge) {
-				t.Errorf("%s: err %v, want ErrMessageTooLarge", c.name, err)
+			if !c.ok && !errors.Is(err, errTooLong) {
+				t.Errorf("%s: err %v, want errTooLong", c.name, err)
 			}
 		}
 	}
 	// Memory: an endless line stops after about max bytes, not at its end.
 	endless := io.MultiReader(bytes.NewReader(bytes.Repeat([]byte("x"), 1<<20)), iotest.ErrReader(errors.New("read past the limit")))
-	if _, err := io.Copy(io.Discard, &lineLimit{r: endless, max: 1 << 10}); !errors.Is(err, ErrMessageTooLarge) {
+	if _, err := io.Copy(io.Discard, Limit(endless, 1<<10, errTooLong)); !errors.Is(err, errTooLong) {
 		t.Fatalf("endless line: %v", err)
 	}
 }
