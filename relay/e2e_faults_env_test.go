@@ -31,6 +31,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/faultfs"
 )
 
 // Fault modes of a envFaultChain endpoint.
@@ -345,17 +346,6 @@ func TestFault_BackendFailuresInOneSession(t *testing.T) {
 	}
 }
 
-// envMustOrSkip skips, or fails under CI=true (and when the caller ran the
-// tests through scripts/with-secret-service.sh), so CI cannot silently skip
-// a fault test.
-func envMustOrSkip(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // envKeyring is a gnome-keyring Secret Service on a private D-Bus
 // session bus, so it can be locked or frozen without touching any other
 // test's keyring.
@@ -375,7 +365,7 @@ func startEnvKeyring(t *testing.T) *envKeyring {
 			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
 				t.Fatal(msg)
 			}
-			envMustOrSkip(t, msg)
+			faultfs.MustOrSkip(t, msg)
 		}
 	}
 	// A short directory: a unix socket path is limited to about 100 bytes.
@@ -486,7 +476,7 @@ func (e *relayEnv) envDataFiles() map[string]string {
 	}
 	out := map[string]string{}
 	for _, ent := range ents {
-		if ent.Name() == envFillerName {
+		if ent.Name() == faultfs.FillerName {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(e.dir, ent.Name()))
@@ -585,62 +575,6 @@ func TestFault_KeychainLockedOrSilent(t *testing.T) {
 	check("silent", "no answer within")
 }
 
-// envMountTmpfs mounts a 256 KiB tmpfs on dir (created 0700) and unmounts it
-// when the test ends. It needs root: otherwise it skips, or fails under
-// CI=true.
-func envMountTmpfs(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() != 0 {
-		envMustOrSkip(t, "mounting a tmpfs needs root")
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		envMustOrSkip(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-}
-
-func envRemount(t *testing.T, dir, mode string) {
-	t.Helper()
-	if out, err := exec.Command("mount", "-o", "remount,"+mode, dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount %s %s: %v %s", dir, mode, err, out)
-	}
-}
-
-const envFillerName = "filler"
-
-// envFill writes a file into dir until the file system is full, and returns
-// a func that removes it.
-func envFill(t *testing.T, dir string) func() {
-	t.Helper()
-	p := filepath.Join(dir, envFillerName)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill: %v", err)
-			}
-			break
-		}
-	}
-	return func() {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // envDecrypts reports whether tokens.age decrypts, with the key file and
 // without the vault's lock (which a read-only directory refuses), to a
 // plaintext holding want.
@@ -686,7 +620,7 @@ func envErrorLine(t *testing.T, stderr string) string {
 func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 	c := newChain(t, 0)
 	e := newRelayEnv(t, c)
-	envMountTmpfs(t, e.dir)
+	faultfs.MountTmpfs(t, e.dir)
 	e.vars["RELAY_LOG_LEVEL"] = "error"
 	if _, stderr, code := e.runCLI("login"); code != 0 {
 		t.Fatalf("login: %d\n%s", code, stderr)
@@ -719,15 +653,15 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 		}
 	}
 
-	envRemount(t, e.dir, "ro")
+	faultfs.Remount(t, e.dir, "ro")
 	check("read-only", "read-only file system")
-	envRemount(t, e.dir, "rw")
+	faultfs.Remount(t, e.dir, "rw")
 	if r, err := e.vault().Get(context.Background(), e.account()); err != nil || !r.RefreshToken.Equal(before.RefreshToken) {
 		t.Fatalf("read-write again: the old vault is not readable with its refresh token: %v", err)
 	}
 
 	refreshes := c.refresh.Load()
-	unfill := envFill(t, e.dir)
+	unfill := faultfs.Fill(t, e.dir)
 	check("full", "no space left on device")
 	unfill()
 	if r, err := e.vault().Get(context.Background(), e.account()); err != nil || !r.RefreshToken.Equal(before.RefreshToken) {

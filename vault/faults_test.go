@@ -24,78 +24,16 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
+
+	"github.com/keyrelay/keyrelay/internal/faultfs"
 )
-
-// faultMustOrSkip skips, or fails under CI=true, so CI cannot silently
-// skip a fault test.
-func faultMustOrSkip(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// faultMountTmpfs mounts a 256 KiB tmpfs (mode 0700) on dir and unmounts
-// it when the test ends.
-func faultMountTmpfs(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if os.Geteuid() != 0 {
-		faultMustOrSkip(t, "mounting a tmpfs needs root")
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		faultMustOrSkip(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-}
-
-func faultRemount(t *testing.T, dir, mode string) {
-	t.Helper()
-	if out, err := exec.Command("mount", "-o", "remount,"+mode, dir).CombinedOutput(); err != nil {
-		t.Fatalf("remount %s %s: %v %s", dir, mode, err, out)
-	}
-}
-
-const faultFiller = "filler"
-
-// faultFill fills the file system of dir and returns a func that frees it.
-func faultFill(t *testing.T, dir string) func() {
-	t.Helper()
-	p := filepath.Join(dir, faultFiller)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill: %v", err)
-			}
-			break
-		}
-	}
-	return func() {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // faultFiles maps the files of dir, but the filler, to their content.
 func faultFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, name := range dirNames(t, dir) {
-		if name == faultFiller {
+		if name == faultfs.FillerName {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -159,7 +97,7 @@ func TestFault_VaultDiskFull(t *testing.T) {
 	spec, id := keyFile(t)
 	t.Run("update", func(t *testing.T) {
 		dir := newDir(t)
-		faultMountTmpfs(t, dir)
+		faultfs.MountTmpfs(t, dir)
 		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +105,7 @@ func TestFault_VaultDiskFull(t *testing.T) {
 		old := fakeRecord()
 		mustUpdate(t, v, testAcct, old)
 		files := faultFiles(t, dir)
-		free := faultFill(t, dir)
+		free := faultfs.Fill(t, dir)
 
 		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 		faultWantOSError(t, err, syscall.ENOSPC)
@@ -192,15 +130,15 @@ func TestFault_VaultDiskFull(t *testing.T) {
 	})
 	t.Run("first write", func(t *testing.T) {
 		dir := newDir(t)
-		faultMountTmpfs(t, dir)
-		faultFill(t, dir)
+		faultfs.MountTmpfs(t, dir)
+		faultfs.Fill(t, dir)
 		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
 		if err != nil {
 			t.Fatal(err)
 		}
 		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 		faultWantOSError(t, err, syscall.ENOSPC)
-		if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultFiller }); !slices.Equal(names, []string{fileLock}) {
+		if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName }); !slices.Equal(names, []string{fileLock}) {
 			t.Fatalf("a first write on a full disk left %v", names)
 		}
 	})
@@ -213,7 +151,7 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	ctx := context.Background()
 	spec, id := keyFile(t)
 	dir := newDir(t)
-	faultMountTmpfs(t, dir)
+	faultfs.MountTmpfs(t, dir)
 	v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
 	if err != nil {
 		t.Fatal(err)
@@ -221,8 +159,8 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	old := fakeRecord()
 	mustUpdate(t, v, testAcct, old)
 	files := faultFiles(t, dir)
-	faultRemount(t, dir, "ro")
-	t.Cleanup(func() { faultRemount(t, dir, "rw") }) // before the unmount: cleanups run last first
+	faultfs.Remount(t, dir, "ro")
+	t.Cleanup(func() { faultfs.Remount(t, dir, "rw") }) // before the unmount: cleanups run last first
 
 	err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 	faultWantOSError(t, err, syscall.EROFS)
@@ -235,7 +173,7 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 		t.Logf("note: Get on a read-only data directory fails too (the lock file is opened read-write): %v", err)
 	}
 
-	faultRemount(t, dir, "rw")
+	faultfs.Remount(t, dir, "rw")
 	if r, err := v.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
 		t.Fatalf("Get read-write again = %v", err)
 	}
@@ -369,7 +307,7 @@ func faultStartKeyring(t *testing.T) *faultKeyringService {
 			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
 				t.Fatal(msg)
 			}
-			faultMustOrSkip(t, msg)
+			faultfs.MustOrSkip(t, msg)
 		}
 	}
 	dir, err := os.MkdirTemp("", "kr-ss") // short: a socket path has about 100 bytes
