@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,24 +36,34 @@ type mcpChain struct {
 
 // endpoint is one MCP server and what it received.
 type endpoint struct {
-	c      *chain
-	url    string
-	prm    string
-	srv    *server.MCPServer
-	v      recordingValidator
-	mu     sync.Mutex
-	tokens []*bearer.Token
-	rpcs   []string // method (and tool name) of every JSON-RPC message
-	hdrs   []http.Header
-	gone   map[string]bool // session ids the server has forgotten
-	cancel chan string     // requestId of notifications/cancelled
-	cutRPC string          // the next POST for this rpc has its stream cut after one event
-	cut    chan struct{}   // closed once it is cut
-	gets   []net.Conn      // the connections of the GET streams
-	noGET  bool            // answer 405 to a GET that resumes nothing
+	c         *chain
+	url       string
+	prm       string
+	srv       *server.MCPServer
+	v         recordingValidator
+	mu        sync.Mutex
+	tokens    []*bearer.Token
+	rpcs      []string // method (and tool name) of every JSON-RPC message
+	hdrs      []http.Header
+	gone      map[string]bool      // session ids the server has forgotten
+	cancel    chan string          // requestId of notifications/cancelled
+	cutRPC    string               // the next POST for this rpc has its stream cut after one event
+	cut       chan struct{}        // closed once it is cut
+	gets      []net.Conn           // the connections of the GET streams
+	noGET     bool                 // answer 405 to a GET that resumes nothing
+	era       string               // "2025" or "2026": the server speaks only that era (eraFilter); "": both
+	held      server.ClientSession // the session of the last "remember" call
+	slowEnded chan struct{}        // the slow tool's handler was cancelled
 }
 
 func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
+	t.Helper()
+	return newMCPChainEra(t, ttl, "", paths...)
+}
+
+// newMCPChainEra is newMCPChain with servers that speak only era ("2025"
+// or "2026"; "": both).
+func newMCPChainEra(t *testing.T, ttl time.Duration, era string, paths ...string) *mcpChain {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }
@@ -75,15 +86,21 @@ func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
 	mux := http.NewServeMux()
 	for _, p := range paths {
 		ep := newEndpoint(t, c, base, p)
+		ep.era = era
 		mc.eps[p] = ep
 		// The event store makes streams resumable (Last-Event-ID), and
 		// works around a race in mcp-go v1.2.1's server without one: a
 		// notification sent just before the result is dropped.
-		mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
+		opts := []server.StreamableHTTPOption{server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
 			server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 				ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
+				ctx = context.WithValue(ctx, epKey{}, ep)
 				return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-			}))))
+			})}
+		if era == "2026" { // server/discover offers 2026-07-28 only
+			opts = append(opts, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
+		}
+		mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, opts...)))
 		mux.HandleFunc("/.well-known/oauth-protected-resource"+p, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{base}})
@@ -100,7 +117,13 @@ type (
 	tokenKey struct{}
 	connKey  struct{} // the request's net.Conn
 	cutKey   struct{} // the channel closed when the request's stream is cut
+	epKey    struct{} // the *endpoint
 )
+
+func endpointFrom(ctx context.Context) *endpoint {
+	ep, _ := ctx.Value(epKey{}).(*endpoint)
+	return ep
+}
 
 func newEndpoint(t *testing.T, c *chain, base, path string) *endpoint {
 	t.Helper()
@@ -109,7 +132,7 @@ func newEndpoint(t *testing.T, c *chain, base, path string) *endpoint {
 		t.Fatal(err)
 	}
 	ep := &endpoint{c: c, url: base + path, prm: base + "/.well-known/oauth-protected-resource" + path,
-		v: recordingValidator{c, v}, gone: map[string]bool{}, cancel: make(chan string, 10)}
+		v: recordingValidator{c, v}, gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
 	ep.srv = testMCPServer(path)
 	return ep
 }
@@ -148,22 +171,57 @@ func testMCPServer(name string) *server.MCPServer {
 			}
 		}
 		_ = srv.SendLogMessageToClient(ctx, mcp.NewLoggingMessageNotification(mcp.LoggingLevelError, "test", "log from the server"))
+		if logged, _ := ctx.Value(loggedKey{}).(chan struct{}); logged != nil {
+			// mcp-go v1.2.1's server drops a notification sent just
+			// before the result of a request with no event store, which
+			// 2026-07-28 requests never use: wait until it is written.
+			select {
+			case <-logged:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		return text("done"), nil
 	})
-	s.AddTool(mcp.NewTool("ask"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		req := mcp.CreateMessageRequest{}
-		req.Messages = []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("what is 2+2?")}}
-		req.MaxTokens = 10
-		res, err := server.ServerFromContext(ctx).RequestSampling(ctx, req) //lint:ignore SA1019 a 2025-era server request, forwarded by the proxy
-		if err != nil {
-			return mcp.NewToolResultError("sampling: " + err.Error()), nil
+	// ask and confirm need input, the 2026-07-28 way (input_required);
+	// mcp-go's server turns that into sampling and elicitation requests
+	// for a 2025-era request.
+	s.AddTool(mcp.NewTool("ask"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if res := server.SamplingResponse(req.Params.InputResponses, "q"); res != nil {
+			tc, _ := res.Content.(mcp.TextContent)
+			if tc.Text == "" {
+				if m, ok := res.Content.(map[string]any); ok {
+					tc.Text, _ = m["text"].(string)
+				}
+			}
+			return text("the client said " + tc.Text), nil
 		}
-		tc, _ := res.Content.(mcp.TextContent)
-		return text("the client said " + tc.Text), nil
+		q := mcp.CreateMessageParams{Messages: []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("what is 2+2?")}}, MaxTokens: 10}
+		return server.NewInputRequestBuilder("").Sample("q", q).ToolResult(), nil
+	})
+	s.AddTool(mcp.NewTool("confirm"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if res := server.ElicitationResponse(req.Params.InputResponses, "ok"); res != nil {
+			return text(fmt.Sprintf("the person said %s %v", res.Action, res.Content)), nil
+		}
+		e := mcp.ElicitationParams{Message: "go ahead?", RequestedSchema: map[string]any{"type": "object",
+			"properties": map[string]any{"sure": map[string]any{"type": "boolean"}}}}
+		return server.NewInputRequestBuilder("").Elicit("ok", e).ToolResult(), nil
+	})
+	// remember keeps the session, so that a test can make a request
+	// outside any client request (on the GET stream).
+	s.AddTool(mcp.NewTool("remember"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if ep := endpointFrom(ctx); ep != nil {
+			ep.mu.Lock()
+			ep.held = server.ClientSessionFromContext(ctx)
+			ep.mu.Unlock()
+		}
+		return text("remembered"), nil
 	})
 	s.AddTool(mcp.NewTool("slow"), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		select {
 		case <-ctx.Done():
+			if ep := endpointFrom(ctx); ep != nil {
+				ep.slowEnded <- struct{}{}
+			}
 		case <-time.After(30 * time.Second):
 		}
 		return text("slow done"), nil
@@ -215,14 +273,66 @@ func (ep *endpoint) middleware(h http.Handler) http.Handler {
 			http.Error(w, "session not found", http.StatusNotFound)
 			return
 		}
+		if ep.eraFilter(w, r, body) {
+			return
+		}
 		if r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") == "" && ep.refusesGET() {
 			http.Error(w, "no event stream here", http.StatusMethodNotAllowed)
 			return
 		}
 		ctx := context.WithValue(r.Context(), tokenKey{}, tok)
 		w, ctx = ep.streamCutter(ctx, w, r, rpc)
+		if r.Method == http.MethodPost && mcp.IsModernProtocol(r.Header.Get("Mcp-Protocol-Version")) {
+			lw := &logWriter{ResponseWriter: w, logged: make(chan struct{})}
+			w, ctx = lw, context.WithValue(ctx, loggedKey{}, lw.logged)
+		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// eraFilter refuses what a server of ep.era only would not understand,
+// the way such a server answers, and reports whether it did:
+//   - a 2025-era server knows neither server/discover nor
+//     subscriptions/listen (method not found), nor 2026-07-28 requests;
+//   - a 2026-07-28 server has no initialize (method not found, which that
+//     era answers with 404), no session-era requests, and no GET or
+//     DELETE (405).
+func (ep *endpoint) eraFilter(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	var m struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params struct {
+			Meta map[string]any `json:"_meta"`
+		} `json:"params"`
+	}
+	_ = json.Unmarshal(body, &m)
+	version, _ := m.Params.Meta[mcp.MetaKeyProtocolVersion].(string)
+	modern := mcp.IsModernProtocol(version) || mcp.IsModernProtocol(r.Header.Get("Mcp-Protocol-Version"))
+	rpcError := func(status, code int, msg string) bool {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		id := m.ID
+		if id == nil {
+			id = json.RawMessage("null")
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": msg}})
+		return true
+	}
+	switch {
+	case ep.era == "2025" && (m.Method == "server/discover" || m.Method == "subscriptions/listen"):
+		return rpcError(http.StatusOK, mcp.METHOD_NOT_FOUND, "Method not found")
+	case ep.era == "2025" && modern:
+		return rpcError(http.StatusBadRequest, mcp.INVALID_REQUEST, "Bad Request: unsupported protocol version")
+	case ep.era == "2026" && r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return true
+	case ep.era == "2026" && m.Method == "initialize":
+		return rpcError(http.StatusNotFound, mcp.METHOD_NOT_FOUND, "Method not found")
+	case ep.era == "2026" && !modern:
+		return rpcError(http.StatusBadRequest, mcp.INVALID_REQUEST, "Bad Request: a 2026-07-28 request needs _meta")
+	}
+	return false
 }
 
 // record notes the token and the JSON-RPC message, and returns
@@ -303,6 +413,35 @@ func (ep *endpoint) getsWithLastEventID() int {
 		}
 	}
 	return n
+}
+
+// loggedKey holds a channel closed once a log notification is written.
+type loggedKey struct{}
+
+// logWriter closes logged once a notifications/message event is flushed.
+type logWriter struct {
+	http.ResponseWriter
+	logged chan struct{}
+	mu     sync.Mutex
+	seen   bool
+	done   bool
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.seen = l.seen || bytes.Contains(p, []byte("notifications/message"))
+	l.mu.Unlock()
+	return l.ResponseWriter.Write(p)
+}
+
+func (l *logWriter) Flush() {
+	l.ResponseWriter.(http.Flusher).Flush()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen && !l.done {
+		l.done = true
+		close(l.logged)
+	}
 }
 
 // cutWriter closes the connection once a whole event has been flushed.
@@ -387,6 +526,7 @@ type proxySession struct {
 	mu     sync.Mutex
 	notes  []mcp.JSONRPCNotification
 	asked  int
+	elicit int
 	result *mcp.InitializeResult
 }
 
@@ -395,7 +535,7 @@ func (e *relayEnv) startProxy(modern bool, extra ...string) *proxySession {
 	e.t.Helper()
 	relay, _ := buildBins(e.t)
 	ps := &proxySession{session: &session{stderr: &lockedBuffer{}}}
-	opts := []client.ClientOption{client.WithSamplingHandler(ps)}
+	opts := []client.ClientOption{client.WithSamplingHandler(ps), client.WithElicitationHandler(ps)}
 	version := "" // the newest: server/discover
 	if !modern {
 		version = mcp.LATEST_LEGACY_PROTOCOL_VERSION
@@ -431,6 +571,20 @@ func (ps *proxySession) CreateMessage(_ context.Context, _ mcp.CreateMessageRequ
 	ps.asked++
 	ps.mu.Unlock()
 	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent("four")}, Model: "test"}, nil
+}
+
+func (ps *proxySession) Elicit(_ context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	ps.mu.Lock()
+	ps.elicit++
+	ps.mu.Unlock()
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept,
+		Content: map[string]any{"sure": true}}}, nil
+}
+
+func (ps *proxySession) timesElicited() int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.elicit
 }
 
 func (ps *proxySession) timesAsked() int {

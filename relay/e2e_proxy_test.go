@@ -35,7 +35,7 @@ func TestProxy_FullSession(t *testing.T) {
 			}
 			ctx := ctx30(t)
 			tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
-			if err != nil || len(tools.Tools) != 6 {
+			if err != nil || len(tools.Tools) != 8 {
 				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
 			}
 			if e.opens() != 1 || mc.codes.Load() != 1 {
@@ -55,7 +55,11 @@ func TestProxy_FullSession(t *testing.T) {
 			if out := s.mustCall(t, "added", nil); out != "added ok" {
 				t.Fatalf("added: %q", out)
 			}
-			checkCancel(t, s, ep)
+			// The server speaks both eras: the proxy speaks the client's.
+			if n := ep.count("initialize"); (n == 0) != era.modern {
+				t.Fatalf("initialize sent %d times to a server of both eras, for a modern=%v client", n, era.modern)
+			}
+			checkCancel(t, s, ep, era.modern)
 			if e.opens() != 1 || mc.refresh.Load() != 0 {
 				t.Fatalf("end: %d opens, %d refreshes", e.opens(), mc.refresh.Load())
 			}
@@ -117,9 +121,10 @@ func checkNotifications(t *testing.T, s *proxySession) {
 	s.waitNote(t, "notifications/message", "log from the server")
 }
 
-// checkCancel cancels a slow call: the server gets notifications/cancelled
-// for the client's own request id.
-func checkCancel(t *testing.T, s *proxySession, ep *endpoint) {
+// checkCancel cancels a slow call: a 2025-era server gets
+// notifications/cancelled for the client's own request id; a 2026-07-28
+// server sees the request's stream closed, which ends its handler.
+func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -136,6 +141,14 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint) {
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled call succeeded")
+	}
+	if modernUp {
+		select {
+		case <-ep.slowEnded:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the server's handler was not cancelled\n%s", s.stderr.String())
+		}
+		return
 	}
 	select {
 	case id := <-ep.cancel:
@@ -165,10 +178,10 @@ func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
 	}
 }
 
-// The server forgets the session (404): the relay starts a new one and the
-// call succeeds, without a new sign-in.
+// A 2025-era server forgets the session (404): the relay starts a new one
+// and the call succeeds, without a new sign-in, whatever the client's era.
 func TestProxy_SessionDropped(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
+	mc := newMCPChainEra(t, 0, "2025", "/mcp")
 	ep := mc.eps["/mcp"]
 	e := proxyEnv(t, mc, "/mcp")
 	for _, modern := range []bool{false, true} {

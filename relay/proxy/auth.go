@@ -67,8 +67,10 @@ type authTransport struct {
 
 // callOptions travel in a request's context.
 type callOptions struct {
-	ui    broker.UI
-	quiet bool // never sign in or refresh: a start-up probe
+	ui     broker.UI
+	quiet  bool       // never sign in or refresh: a start-up probe
+	cached bool       // the cached token only, even for a POST: a background stream
+	rt     *roundTrip // the client's request held across input_required results (mrtr.go)
 }
 
 type optionsKey struct{}
@@ -90,7 +92,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrOtherURL
 	}
 	o := optionsFrom(req.Context())
-	if o.quiet || req.Method != http.MethodPost {
+	if o.quiet || o.cached || req.Method != http.MethodPost {
 		return t.quietTrip(req, o.quiet)
 	}
 	return t.authTrip(req, o.ui)

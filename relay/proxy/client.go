@@ -17,6 +17,7 @@ type clientState struct {
 	info     json.RawMessage // clientInfo
 	caps     json.RawMessage // capabilities
 	level    string          // the log level last set upstream for it
+	asked    string          // the log level a 2025-era client set (logging/setLevel)
 	fallback bool            // start-up was answered without the server's capabilities
 }
 
@@ -110,4 +111,19 @@ func (c *clientState) levelChange(level string) string {
 	}
 	c.level = level
 	return level
+}
+
+// setAskedLevel records a 2025-era client's logging/setLevel, for the
+// per-request _meta of a 2026-07-28 server.
+func (c *clientState) setAskedLevel(level string) {
+	c.mu.Lock()
+	c.asked = level
+	c.mu.Unlock()
+}
+
+// meta is what a 2026-07-28 server needs in a 2025-era client's requests.
+func (c *clientState) meta() requestMeta {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return requestMeta{caps: c.caps, info: c.info, level: c.asked}
 }

@@ -12,18 +12,51 @@
 // with list_changed notifications once the real ones are known. The first
 // request that needs the server connects, and signs in on its 401.
 //
-// Upstream the proxy holds one 2025-era session with its own Streamable
-// HTTP client (streamable.go, stream.go, listen.go, sse.go): initialize
-// with the client's identity and capabilities, Mcp-Session-Id, responses
-// as JSON or event streams, a GET stream for the server's own messages,
-// streams resumed with Last-Event-ID after a drop. A 404 re-creates the
-// session and the request is retried once. A server's request waits for
-// the client's answer as long as the session lasts, or until the server
-// cancels it. The package does not import mcp-go's client or server (the
-// server's JSON Schema dependency would cost the relay's start-up); a test
-// checks it. A 2026-07-28 client is mapped onto it: its per-request _meta
-// is removed (its log level becomes logging/setLevel) and results get
-// resultType.
+// Protocol eras (era.go). The proxy probes the server with server/discover
+// and speaks the client's era when the server has it, else the server's,
+// mapping between the two where they differ; the mapping follows each
+// request's own _meta, so a client that says both still works.
+//
+//   - 2025-era server (streamable.go, stream.go, listen.go, sse.go): one
+//     session, initialize with the client's identity and capabilities,
+//     Mcp-Session-Id, responses as JSON or event streams, a GET stream for
+//     the server's own messages, streams resumed with Last-Event-ID after a
+//     drop. A 404 re-creates the session and the request is retried once.
+//     A server's request waits for the client's answer as long as the
+//     session lasts, or until the server cancels it.
+//   - 2026-07-28 server: no session, no GET stream, no resumption; each
+//     POST carries MCP-Protocol-Version, Mcp-Method, Mcp-Name and the
+//     Mcp-Param-* headers of annotated tool arguments (headers.go); a
+//     request is cancelled by closing its stream.
+//   - 2026-07-28 client of a 2025-era server: its per-request _meta is
+//     removed (its log level becomes logging/setLevel), results get
+//     resultType, subscriptions/listen is served by the proxy (subs.go),
+//     and a server request made during one of its requests (on that
+//     request's stream, or on the GET stream while exactly one of its
+//     requests is in flight) becomes an input_required result whose
+//     requestState is the proxy's: the server's call is held open, and the
+//     client's retry with inputResponses answers the held requests
+//     (mrtr.go). A requestState is 256 random bits, bound to the held call
+//     and to the request's method and name, good for one retry, valid 30
+//     minutes, at most 64 at once (state.go); any other retry gets a
+//     JSON-RPC error (-32602). A server request that belongs to no request
+//     of the client (on the GET stream with none or several in flight)
+//     cannot be mapped: the server gets a JSON-RPC error, logged at debug.
+//   - 2025-era client of a 2026-07-28 server: initialize is answered from
+//     server/discover, each request gets the per-request _meta (the
+//     client's capabilities, identity and the level of its
+//     logging/setLevel, which the proxy answers), an input_required result
+//     becomes real requests to the client (sampling, elicitation, roots)
+//     and a retry with inputResponses and requestState, at most 10 rounds
+//     (bridge.go), and a subscriptions/listen of the proxy's carries the
+//     list_changed and resource notifications the client expects
+//     (resources/subscribe changes its filter; listenup.go).
+//   - 2026-07-28 client of a 2026-07-28 server: passed through, with the
+//     headers added.
+//
+// The package does not import mcp-go's client or server (the server's
+// JSON Schema dependency would cost the relay's start-up); a test checks
+// it.
 //
 // Authorization follows the MCP specification: a 401 names the protected
 // resource metadata (RFC 9728) used to find the authorization server; the
@@ -37,11 +70,14 @@
 // values are secrets, never logged nor put in errors; stdout carries
 // protocol messages only; one message from either side is capped at
 // MaxMessage; tokens are keyed in the vault by issuer, client and resource
-// (the MCP URL), so relays for different servers never mix them.
+// (the MCP URL), so relays for different servers never mix them; a
+// requestState of the proxy's (state.go) is unguessable, single use,
+// bound, capped and expiring, and never goes to the server.
 //
-// Non-goals: the 2026-07-28 era towards the server (the proxy always
-// speaks the newest 2025 revision upstream), mapping server-initiated
-// requests onto 2026-07-28 multi round-trip results (they are forwarded as
-// requests, which the client may refuse), and the legacy HTTP+SSE
-// transport.
+// Non-goals: the legacy HTTP+SSE transport; server requests that belong
+// to no request of a 2026-07-28 client (answered with an error, above);
+// client notifications to a 2026-07-28 server (that era has none but
+// cancellation, which closing the request's stream does: they are
+// dropped); resuming a broken 2026-07-28 stream (that era has no
+// resumption: the request fails).
 package proxy

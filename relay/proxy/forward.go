@@ -20,10 +20,15 @@ func (p *Proxy) forward(m *message) {
 	ui := signin.New(p.notify, progressToken(m.Params))
 	defer ui.Stop()
 	ctx = withOptions(ctx, callOptions{ui: ui})
-	params, level := legacyParams(m.Params)
-	p.setLevel(ctx, level)
-	resp, err := p.call(ctx, m.Method, m.ID, params)
+	resp, err := p.exchange(ctx, m)
 	if done() {
+		return
+	}
+	if err != nil && p.ctx.Err() != nil {
+		// The session ended (stdin closed, or a signal) and cancelled the
+		// request: nobody waits for its answer. A subscriptions/listen
+		// ends this way.
+		p.log.Debug("request ended with the session", "method", sanitize(m.Method))
 		return
 	}
 	switch {
@@ -32,19 +37,107 @@ func (p *Proxy) forward(m *message) {
 		p.fail(m, errText(err))
 	case resp.Error != nil:
 		_ = p.out.send(&message{JSONRPC: "2.0", ID: m.ID, Error: resp.Error})
+	case modernRequest(m.Params):
+		_ = p.out.send(resultMsg(m.ID, modernResult(m.Method, resp.Result)))
 	default:
-		_ = p.out.send(resultMsg(m.ID, p.decorate(resp.Result)))
+		_ = p.out.send(resultMsg(m.ID, resp.Result))
 	}
 }
 
-// call sends one request; after a 404 (the server ended the session) it
-// starts a new session and sends it once more.
+// exchange maps m between the client's era (its own _meta says) and the
+// server's (the connection's), and returns the server's answer.
+func (p *Proxy) exchange(ctx context.Context, m *message) (*message, error) {
+	c, err := p.conn(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	modern := modernRequest(m.Params)
+	switch {
+	case c.modern:
+		return p.toModern(ctx, c, m, modern)
+	case modern && m.Method == "subscriptions/listen":
+		return p.listenLocal(ctx, c, m)
+	case modern && mayNeedInput(m.Method):
+		return p.mrtr(ctx, m)
+	}
+	return p.toLegacy(ctx, m)
+}
+
+// toLegacy sends m to a 2025-era session: without the 2026-07-28 _meta,
+// whose log level becomes logging/setLevel.
+func (p *Proxy) toLegacy(ctx context.Context, m *message) (*message, error) {
+	params, level := legacyParams(m.Params)
+	p.setLevel(ctx, level)
+	return p.call(ctx, m.Method, m.ID, params)
+}
+
+// toModern sends m to a 2026-07-28 server. A 2026-07-28 client's request
+// passes as it is; a 2025-era client's gets the per-request _meta, its
+// session-wide requests are answered here, and the server's requests for
+// input become requests to it (bridge.go).
+func (p *Proxy) toModern(ctx context.Context, c *conn, m *message, modern bool) (*message, error) {
+	if !modern {
+		if resp := p.legacyLocal(c, m); resp != nil {
+			return resp, nil
+		}
+		p.listenUp(c)
+	}
+	var rm requestMeta // a 2026-07-28 client says it all itself
+	if !modern {
+		rm = p.client.meta()
+	}
+	params, err := modernParams(m.Params, rm)
+	if err != nil {
+		return errorMsg(m.ID, codeInvalidParams, err.Error()), nil
+	}
+	req := &message{JSONRPC: "2.0", ID: m.ID, Method: m.Method, Params: params}
+	resp, err := c.tr.call(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if m.Method == "tools/list" && resp.Result != nil {
+		p.params.learn(resp.Result)
+	}
+	if !modern {
+		return p.fulfil(ctx, c, req, resp)
+	}
+	return resp, nil
+}
+
+// legacyLocal answers a 2025-era client's requests that have no
+// 2026-07-28 counterpart upstream: the log level and resource
+// subscriptions belong to the session, which the proxy keeps.
+func (p *Proxy) legacyLocal(c *conn, m *message) *message {
+	var params struct {
+		Level string `json:"level"`
+		URI   string `json:"uri"`
+	}
+	switch m.Method {
+	case "logging/setLevel":
+		_ = json.Unmarshal(m.Params, &params)
+		p.client.setAskedLevel(params.Level)
+	case "resources/subscribe", "resources/unsubscribe":
+		_ = json.Unmarshal(m.Params, &params)
+		if c.up.subscribe(params.URI, m.Method == "resources/subscribe") {
+			p.restartListen(c)
+		}
+	default:
+		return nil
+	}
+	return resultMsg(m.ID, json.RawMessage(`{}`))
+}
+
+// call sends one request to a 2025-era session; after a 404 (the server
+// ended the session) it starts a new one and sends it once more.
 func (p *Proxy) call(ctx context.Context, method string, id, params json.RawMessage) (*message, error) {
 	req := &message{JSONRPC: "2.0", ID: id, Method: method, Params: params}
 	for attempt := 0; ; attempt++ {
 		c, err := p.conn(ctx, false)
 		if err != nil {
 			return nil, err
+		}
+		if c.modern {
+			return nil, errors.New("the MCP server changed its protocol era; try again")
 		}
 		resp, err := c.tr.call(ctx, req)
 		if errors.Is(err, ErrSessionGone) && attempt == 0 {
@@ -90,10 +183,16 @@ func (p *Proxy) clientNotification(m *message) {
 	p.sendUp(m)
 }
 
-// sendUp sends a notification to the live session, if any, best effort.
+// sendUp sends a notification to the live 2025-era session, if any, best
+// effort. A 2026-07-28 server takes none: a request is cancelled by
+// closing its stream, and the rest have no counterpart.
 func (p *Proxy) sendUp(m *message) {
 	c := p.conns.current()
-	if c == nil {
+	if c == nil || p.ctx.Err() != nil {
+		return
+	}
+	if c.modern {
+		p.log.Debug("a client notification has no 2026-07-28 counterpart; not passed on", "method", sanitize(m.Method))
 		return
 	}
 	params, _ := legacyParams(m.Params)

@@ -27,6 +27,8 @@ type rpcError struct {
 const (
 	codeParse          = -32700
 	codeInvalidRequest = -32600
+	codeMethodNotFound = -32601
+	codeInvalidParams  = -32602
 	codeInternal       = -32603
 )
 
@@ -89,14 +91,41 @@ func legacyParams(params json.RawMessage) (json.RawMessage, string) {
 	return out, level
 }
 
+// cacheable are the methods whose 2026-07-28 results carry the caching
+// hints ttlMs and cacheScope (SEP-2549), as is server/discover's.
+var cacheable = map[string]bool{"tools/list": true, "prompts/list": true, "resources/list": true,
+	"resources/templates/list": true, "resources/read": true}
+
 // withResultType adds resultType "complete" to a result object that has
 // none, as the 2026-07-28 era requires.
-func withResultType(result json.RawMessage) json.RawMessage {
+func withResultType(result json.RawMessage) json.RawMessage { return modernResult("", result) }
+
+// modernResult adds what the 2026-07-28 era requires of a result of method
+// and a 2025-era server does not send: resultType "complete", and for the
+// cacheable methods the hints ttlMs 0 (always revalidate: list_changed
+// still tells of changes) and cacheScope "private" (the result was fetched
+// with one person's token, so no shared cache may reuse it). What the
+// server sent is kept.
+func modernResult(method string, result json.RawMessage) json.RawMessage {
 	var fields map[string]json.RawMessage
-	if json.Unmarshal(result, &fields) != nil || fields == nil || fields["resultType"] != nil {
+	if json.Unmarshal(result, &fields) != nil || fields == nil {
 		return result
 	}
-	fields["resultType"] = json.RawMessage(`"complete"`)
+	changed := false
+	if fields["resultType"] == nil {
+		fields["resultType"], changed = json.RawMessage(`"complete"`), true
+	}
+	if cacheable[method] && string(fields["resultType"]) == `"complete"` {
+		if fields["ttlMs"] == nil {
+			fields["ttlMs"], changed = json.RawMessage(`0`), true
+		}
+		if fields["cacheScope"] == nil {
+			fields["cacheScope"], changed = json.RawMessage(`"private"`), true
+		}
+	}
+	if !changed {
+		return result
+	}
 	out, err := json.Marshal(fields)
 	if err != nil {
 		return result

@@ -35,6 +35,24 @@ func TestWithResultType(t *testing.T) {
 	}
 }
 
+// A 2025-era server's list and read results get the 2026-07-28 caching
+// hints, fail-closed (private, always revalidate); a server's own are kept.
+func TestModernResultCacheHints(t *testing.T) {
+	cases := []struct{ method, in, want string }{
+		{"tools/list", `{"tools":[]}`, `{"cacheScope":"private","resultType":"complete","tools":[],"ttlMs":0}`},
+		{"resources/read", `{"contents":[]}`, `{"cacheScope":"private","contents":[],"resultType":"complete","ttlMs":0}`},
+		{"resources/templates/list", `{"resourceTemplates":[]}`, `{"cacheScope":"private","resourceTemplates":[],"resultType":"complete","ttlMs":0}`},
+		{"prompts/list", `{"prompts":[],"ttlMs":5000,"cacheScope":"public","resultType":"complete"}`, `{"prompts":[],"ttlMs":5000,"cacheScope":"public","resultType":"complete"}`},
+		{"resources/read", `{"resultType":"input_required","requestState":"s"}`, `{"resultType":"input_required","requestState":"s"}`},
+		{"tools/call", `{"content":[]}`, `{"content":[],"resultType":"complete"}`},
+	}
+	for _, c := range cases {
+		if got := modernResult(c.method, json.RawMessage(c.in)); string(got) != c.want {
+			t.Errorf("modernResult(%s, %s) = %s, want %s", c.method, c.in, got, c.want)
+		}
+	}
+}
+
 func TestMessageKinds(t *testing.T) {
 	cases := []struct {
 		in                  string

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrelay/keyrelay/relay/config"
@@ -55,6 +56,11 @@ type Proxy struct {
 	conns  connState
 	calls  pendingCalls   // client requests in flight upstream
 	asks   pendingAsks    // server requests in flight at the client
+	states *stateStore    // input_required states of the proxy's (mrtr.go)
+	trips  roundTrips     // a 2026-07-28 client's requests held at a 2025-era server
+	subs   subscriptions  // a 2026-07-28 client's subscriptions/listen at a 2025-era server
+	params paramHeaders   // Mcp-Param-* headers of the tools (2026-07-28 server)
+	seq    atomic.Int64   // ids of the proxy's own requests
 	wg     sync.WaitGroup // request goroutines
 }
 
@@ -66,7 +72,7 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.Timeout = orDur(cfg.Timeout, 60*time.Second)
 	cfg.ConnectTimeout = orDur(cfg.ConnectTimeout, 6*time.Minute)
 	cfg.StartWait = orDur(cfg.StartWait, 2*time.Second)
-	p := &Proxy{cfg: cfg, log: cfg.Logger}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, states: newStateStore()}
 	if cfg.ConfigErr != nil {
 		return p, nil
 	}
@@ -99,17 +105,39 @@ func (p *Proxy) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	p.ctx, p.out = ctx, &writer{w: out}
 	defer func() {
 		cancel()
+		p.states.close()
 		p.wg.Wait()
 		p.conns.close()
 	}()
+	// The reading goroutine hands lines over one at a time, so a signal
+	// (ctx) ends Serve even while the client keeps stdin open; that
+	// goroutine then ends when in does, or with the process.
 	sc := scanLines(in, MaxMessage)
-	for sc.Scan() {
-		if ctx.Err() != nil {
-			return nil
+	lines := make(chan []byte)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- append([]byte(nil), sc.Bytes()...):
+			case <-ctx.Done():
+				return
+			}
 		}
-		p.receive(append([]byte(nil), sc.Bytes()...))
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return scanErr(sc)
+			}
+			p.receive(line)
+		}
 	}
-	return scanErr(sc)
 }
 
 // receive handles one line from the client.

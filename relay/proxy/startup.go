@@ -17,22 +17,32 @@ var fallbackCaps = json.RawMessage(`{"tools":{"listChanged":true},"resources":{"
 	`"prompts":{"listChanged":true},"completions":{},"logging":{}}`)
 
 // initialize answers a 2025-era client at once: with the server's result
-// when a cached token connects within StartWait, else with fallbackCaps.
+// when a cached token connects within StartWait (a 2026-07-28 server's is
+// made from its server/discover result), else with fallbackCaps.
 func (p *Proxy) initialize(m *message) {
 	p.client.initialized(m.Params)
-	if c := p.startupConn(); c != nil {
+	caps, info, instr := fallbackCaps, json.RawMessage(nil), instructions
+	if c := p.startupConn(); c != nil && !c.modern {
 		_ = p.out.send(resultMsg(m.ID, c.result))
 		return
+	} else if c != nil {
+		caps, info, instr = c.caps, c.serverInfo, c.instructions
 	}
 	var asked struct {
 		ProtocolVersion string `json:"protocolVersion"`
 	}
 	_ = json.Unmarshal(m.Params, &asked)
+	var serverInfo any = mcp.Implementation{Name: "keyrelay", Version: p.cfg.Version}
+	if info != nil {
+		serverInfo = info
+	}
 	res := map[string]any{
 		"protocolVersion": mcp.NegotiateLegacyVersion(asked.ProtocolVersion),
-		"capabilities":    fallbackCaps,
-		"serverInfo":      mcp.Implementation{Name: "keyrelay", Version: p.cfg.Version},
-		"instructions":    instructions,
+		"capabilities":    caps,
+		"serverInfo":      serverInfo,
+	}
+	if instr != "" {
+		res["instructions"] = instr
 	}
 	b, _ := json.Marshal(res)
 	_ = p.out.send(resultMsg(m.ID, b))
@@ -52,6 +62,8 @@ func (p *Proxy) discover(m *message) {
 		"supportedVersions": mcp.ValidProtocolVersions,
 		"capabilities":      caps,
 		"resultType":        "complete",
+		"ttlMs":             0,
+		"cacheScope":        "private",
 		"_meta":             map[string]any{mcp.MetaKeyServerInfo: info},
 	}
 	if instr != "" {

@@ -26,7 +26,7 @@ func (s *streamable) await(ctx context.Context, body io.ReadCloser) (*message, e
 			return resp, nil
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		case r.lastID == "":
+		case r.lastID == "" || s.isModern(): // 2026-07-28 streams are not resumable
 			return nil, fmt.Errorf("the MCP server's event stream ended before the response: %w", noEOF(err))
 		}
 		if n > 0 {

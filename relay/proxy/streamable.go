@@ -61,6 +61,8 @@ type streamable struct {
 	mu      sync.Mutex
 	id      string // Mcp-Session-Id
 	version string // MCP-Protocol-Version, once initialized
+	modern  bool   // 2026-07-28: no session, no resumption, standard headers
+	params  *paramHeaders
 	gone    bool
 	asks    map[string]context.CancelFunc // server requests being answered, by id
 	wake    chan struct{}                 // a POST went through: retry the GET stream now
@@ -90,6 +92,24 @@ func (s *streamable) setVersion(v string) {
 	s.mu.Lock()
 	s.version = v
 	s.mu.Unlock()
+}
+
+// modernKey marks a context whose POST is a 2026-07-28 message on a
+// transport not yet switched (the server/discover probe).
+type modernKey struct{}
+
+// setModern switches to the 2026-07-28 era: every POST carries the
+// standard headers (headers.go), streams are not resumed.
+func (s *streamable) setModern(ph *paramHeaders) {
+	s.mu.Lock()
+	s.modern, s.version, s.params = true, versionModern, ph
+	s.mu.Unlock()
+}
+
+func (s *streamable) isModern() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modern
 }
 
 // call sends a request and returns the server's response: a JSON-RPC
@@ -150,6 +170,16 @@ func (s *streamable) post(ctx context.Context, m *message) (*http.Response, erro
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
+	s.mu.Lock()
+	modern, ph := s.modern, s.params
+	s.mu.Unlock()
+	if modern || ctx.Value(modernKey{}) != nil {
+		req.Header.Set("MCP-Protocol-Version", versionModern)
+		standardHeaders(req.Header, m)
+		if ph != nil {
+			ph.set(req.Header, m)
+		}
+	}
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return nil, err

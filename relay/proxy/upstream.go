@@ -5,40 +5,65 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
 
-// conn is one session with the server: the Streamable HTTP client
-// (streamable.go) over the auth layer.
+// conn is one connection to the server: the Streamable HTTP client
+// (streamable.go) over the auth layer, in the era chosen for it (era.go).
 type conn struct {
 	tr           *streamable
-	result       json.RawMessage // the server's initialize result
+	modern       bool            // 2026-07-28: no session, per-request _meta
+	result       json.RawMessage // the server's initialize result (2025 era)
 	caps         json.RawMessage
 	serverInfo   json.RawMessage
 	instructions string
 	has          struct{ tools, resources, prompts bool }
+	up           upListen // the proxy's subscriptions/listen (2026-07-28, for a 2025-era client)
 }
 
-// dial starts a session: initialize with the client's identity and
-// capabilities, notifications/initialized, then the GET stream for the
-// server's own messages (the upstream speaks 2025-11-25, which has it).
+// dial connects: server/discover tells the eras the server speaks, and
+// the proxy chooses one (chooseModern). In the 2025 era it starts a
+// session (initialize with the client's identity and capabilities,
+// notifications/initialized) and opens the GET stream for the server's
+// own messages; in the 2026-07-28 era there is nothing more to set up,
+// except the notifications a 2025-era client expects (listenup.go).
 func (p *Proxy) dial(ctx context.Context) (*conn, error) {
 	// The session's streams live as long as the proxy, not this request.
 	tr := newStreamable(withOptions(p.ctx, callOptions{}), p.cfg.URL, p.http, p.log.With("component", "mcp-transport"))
-	tr.note = p.serverNotification
+	tr.note = func(m *message) { p.serverNotification(tr.isModern(), m) }
 	tr.ask = p.serverRequest
 	c, err := p.handshake(ctx, tr)
 	if err != nil {
 		tr.close()
 		return nil, err
 	}
-	tr.listen()
+	if c.modern {
+		if !p.client.isModern() {
+			p.listenUp(c)
+		}
+	} else {
+		tr.listen()
+	}
 	return c, nil
 }
 
 func (p *Proxy) handshake(ctx context.Context, tr *streamable) (*conn, error) {
+	eras, err := p.probe(ctx, tr)
+	if err != nil {
+		return nil, err
+	}
+	modern, err := chooseModern(p.client.isModern(), eras)
+	if err != nil {
+		return nil, err
+	}
+	if modern {
+		tr.setModern(&p.params)
+		c := &conn{tr: tr, modern: true}
+		return c, c.parseDiscover(eras.discover)
+	}
 	params, err := json.Marshal(p.client.initParams(p.cfg.Version))
 	if err != nil {
 		return nil, err
@@ -60,6 +85,25 @@ func (p *Proxy) handshake(ctx context.Context, tr *streamable) (*conn, error) {
 	return c, nil
 }
 
+// probe sends server/discover as a 2026-07-28 client would. A server that
+// answers it with an HTTP error or a JSON-RPC error is 2025-era only;
+// failures to reach it, or to authorize, end the attempt.
+func (p *Proxy) probe(ctx context.Context, tr *streamable) (serverEras, error) {
+	m := &message{JSONRPC: "2.0", ID: json.RawMessage(`1`), Method: "server/discover", Params: discoverProbe}
+	resp, err := tr.call(context.WithValue(ctx, modernKey{}, true), m)
+	var se *StatusError
+	switch {
+	case errors.As(err, &se):
+		p.log.Debug("the MCP server refused server/discover: a 2025-era server", "status", se.Status)
+		return serverEras{legacy: true}, nil
+	case err != nil:
+		return serverEras{}, err
+	}
+	e := erasFrom(resp)
+	p.log.Debug("the MCP server's protocol eras", "2026-07-28", e.modern, "2025", e.legacy)
+	return e, nil
+}
+
 // parse reads the initialize result and sets the session's version.
 func (c *conn) parse() error {
 	var r struct {
@@ -73,13 +117,37 @@ func (c *conn) parse() error {
 	}
 	c.tr.setVersion(r.ProtocolVersion)
 	c.caps, c.serverInfo, c.instructions = r.Capabilities, r.ServerInfo, r.Instructions
-	var has map[string]json.RawMessage
-	_ = json.Unmarshal(r.Capabilities, &has)
-	c.has.tools, c.has.resources, c.has.prompts = has["tools"] != nil, has["resources"] != nil, has["prompts"] != nil
+	c.setHas()
 	return nil
 }
 
-func (c *conn) close() { c.tr.close() }
+// parseDiscover reads a 2026-07-28 server's server/discover result.
+func (c *conn) parseDiscover(result json.RawMessage) error {
+	var r struct {
+		Capabilities json.RawMessage `json:"capabilities"`
+		Instructions string          `json:"instructions"`
+		Meta         struct {
+			ServerInfo json.RawMessage `json:"io.modelcontextprotocol/serverInfo"`
+		} `json:"_meta"`
+	}
+	if err := json.Unmarshal(result, &r); err != nil {
+		return fmt.Errorf("the MCP server's server/discover result is not usable")
+	}
+	c.caps, c.serverInfo, c.instructions = orJSON(r.Capabilities, `{}`), r.Meta.ServerInfo, r.Instructions
+	c.setHas()
+	return nil
+}
+
+func (c *conn) setHas() {
+	var has map[string]json.RawMessage
+	_ = json.Unmarshal(c.caps, &has)
+	c.has.tools, c.has.resources, c.has.prompts = has["tools"] != nil, has["resources"] != nil, has["prompts"] != nil
+}
+
+func (c *conn) close() {
+	c.up.stop()
+	c.tr.close()
+}
 
 // sessionHash identifies the session in logs without revealing its id.
 func (c *conn) sessionHash() string {
@@ -89,29 +157,4 @@ func (c *conn) sessionHash() string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:4])
-}
-
-// serverNotification passes a server notification to the client.
-func (p *Proxy) serverNotification(m *message) { _ = p.out.send(m) }
-
-// serverRequest passes a server request (sampling, elicitation, roots) to
-// the client under an id of the proxy's, and returns the client's answer
-// under the server's id. It waits as long as ctx: the session's lifetime,
-// or until the server cancels the request.
-func (p *Proxy) serverRequest(ctx context.Context, req *message) (*message, error) {
-	if req.Method == "ping" {
-		return resultMsg(req.ID, json.RawMessage(`{}`)), nil
-	}
-	id, answer := p.asks.open()
-	defer p.asks.close(id)
-	if err := p.out.send(&message{JSONRPC: "2.0", ID: id, Method: req.Method, Params: req.Params}); err != nil {
-		return nil, err
-	}
-	select {
-	case m := <-answer:
-		return &message{JSONRPC: "2.0", ID: req.ID, Result: m.Result, Error: m.Error}, nil
-	case <-ctx.Done():
-		p.notify(ctx, "notifications/cancelled", map[string]any{"requestId": id, "reason": "the MCP server stopped waiting"})
-		return nil, ctx.Err()
-	}
 }

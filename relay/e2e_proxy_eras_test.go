@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// eraMatrix is every pairing of a client era with a server that speaks
+// only one era.
+var eraMatrix = []struct {
+	name   string
+	modern bool   // the client speaks 2026-07-28
+	server string // the only era the server speaks
+}{
+	{"client2025_server2025", false, "2025"},
+	{"client2025_server2026", false, "2026"},
+	{"client2026_server2025", true, "2025"},
+	{"client2026_server2026", true, "2026"},
+}
+
+// TestProxy_Eras drives each client era against a server of each era:
+// tools, resources, prompts and completion; sampling and elicitation the
+// server needs during a call (input_required at a 2026-07-28 server,
+// requests at a 2025-era one, mapped either way); progress, log and
+// list_changed notifications; a refresh on 401 and a step-up on 403. The
+// proxy speaks the server's era: no initialize to a 2026-07-28 server, no
+// 2026-07-28 request to a 2025-era one.
+func TestProxy_Eras(t *testing.T) {
+	for _, tc := range eraMatrix {
+		t.Run(tc.name, func(t *testing.T) {
+			mc := newMCPChainEra(t, 0, tc.server, "/mcp")
+			ep := mc.eps["/mcp"]
+			e := proxyEnv(t, mc, "/mcp")
+			s := e.startProxy(tc.modern)
+			ctx := ctx30(t)
+			tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+			if err != nil || len(tools.Tools) != 8 {
+				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+			}
+			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+				t.Fatalf("whoami: %s", out)
+			}
+			checkResourcesPrompts(t, s)
+			if out := s.mustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
+				t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.stderr.String())
+			}
+			if out := s.mustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
+				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.stderr.String())
+			}
+			checkNotifications(t, s)
+			checkListChanged(t, s, tc.modern)
+			switch {
+			case tc.server == "2026" && ep.count("initialize") != 0:
+				t.Fatal("the proxy sent initialize to a 2026-07-28 server")
+			case tc.server == "2025" && ep.count("initialize") != 1:
+				t.Fatalf("initialize %d times at a 2025-era server, want 1", ep.count("initialize"))
+			}
+			mc.revokeSeen()
+			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.refresh.Load() != 1 {
+				t.Fatalf("after a 401: %s, %d refreshes\n%s", out, mc.refresh.Load(), s.stderr.String())
+			}
+			if out := s.mustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
+				t.Fatalf("step-up: %s, %d opens (want 2: sign-in, step-up)", out, e.opens())
+			}
+		})
+	}
+}
+
+// checkListChanged adds a tool at the server: the client hears of it. A
+// 2026-07-28 client asks for it with subscriptions/listen.
+func checkListChanged(t *testing.T, s *proxySession, modern bool) {
+	t.Helper()
+	if modern {
+		stop, err := s.c.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		s.waitNote(t, "notifications/subscriptions/acknowledged", `"toolsListChanged":true`)
+	}
+	before := s.countNotes("notifications/tools/list_changed")
+	s.mustCall(t, "add_tool", nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.countNotes("notifications/tools/list_changed") == before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s.countNotes("notifications/tools/list_changed") == before {
+		t.Fatalf("no tools/list_changed after add_tool\n%s", s.stderr.String())
+	}
+	if out := s.mustCall(t, "added", nil); out != "added ok" {
+		t.Fatalf("added: %q", out)
+	}
+}
+
+// A 2026-07-28 client of a 2025-era server, on the wire: the server's
+// sampling request during a call comes as an input_required result whose
+// requestState is the proxy's; the retry with inputResponses gets the
+// call's result. A state is good for one retry of the same request, and
+// an unknown one is refused.
+func TestProxy_InputRequiredForModernClient(t *testing.T) {
+	mc := newMCPChainEra(t, 0, "2025", "/mcp")
+	ep := mc.eps["/mcp"]
+	r := proxyEnv(t, mc, "/mcp").startRaw()
+	meta := map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+		"io.modelcontextprotocol/clientCapabilities": map[string]any{"sampling": map[string]any{}},
+		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
+	call := func(id int, name string, extra map[string]any) rawMsg {
+		params := map[string]any{"name": name, "arguments": map[string]any{}, "_meta": meta}
+		for k, v := range extra {
+			params[k] = v
+		}
+		return r.request(id, "tools/call", params)
+	}
+	r.request(1, "server/discover", map[string]any{"_meta": meta})
+	first := call(2, "ask", nil)
+	var ir struct {
+		ResultType    string `json:"resultType"`
+		RequestState  string `json:"requestState"`
+		InputRequests map[string]struct {
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		} `json:"inputRequests"`
+	}
+	if err := json.Unmarshal(first.Result, &ir); err != nil || ir.ResultType != "input_required" || len(ir.RequestState) < 40 || len(ir.InputRequests) != 1 {
+		t.Fatalf("want an input_required result with a requestState: %s %v\n%s", first.Result, first.Error, r.stderr.String())
+	}
+	var key string
+	for k, req := range ir.InputRequests {
+		if key = k; req.Method != "sampling/createMessage" || !strings.Contains(string(req.Params), "what is 2+2?") {
+			t.Fatalf("input request: %s %s", req.Method, req.Params)
+		}
+	}
+	answer := map[string]any{key: map[string]any{"role": "assistant", "model": "m", "content": map[string]any{"type": "text", "text": "four"}}}
+	final := call(3, "ask", map[string]any{"inputResponses": answer, "requestState": ir.RequestState})
+	if !strings.Contains(string(final.Result), "the client said four") || !strings.Contains(string(final.Result), `"resultType":"complete"`) {
+		t.Fatalf("the retry's result: %s %v\n%s", final.Result, final.Error, r.stderr.String())
+	}
+	if ep.count("tools/call ask") != 1 {
+		t.Fatalf("the server got the call %d times; the proxy should hold one call open", ep.count("tools/call ask"))
+	}
+	for _, tc := range []struct {
+		name, state string
+	}{{"reused", ir.RequestState}, {"unknown", "bogus-state"}} {
+		resp := call(10, "ask", map[string]any{"inputResponses": answer, "requestState": tc.state})
+		if resp.Error == nil || resp.Error.Code != -32602 || !strings.Contains(resp.Error.Message, "requestState") {
+			t.Fatalf("%s requestState: %s %+v", tc.name, resp.Result, resp.Error)
+		}
+	}
+	// A state is bound to its request: used with another tool, it is
+	// refused, and spent.
+	second := call(20, "ask", nil)
+	_ = json.Unmarshal(second.Result, &ir)
+	if resp := call(21, "whoami", map[string]any{"requestState": ir.RequestState}); resp.Error == nil {
+		t.Fatalf("a state used for another tool: %s", resp.Result)
+	}
+	if resp := call(22, "ask", map[string]any{"inputResponses": answer, "requestState": ir.RequestState}); resp.Error == nil {
+		t.Fatalf("a state spent on a mismatch still works: %s", resp.Result)
+	}
+}
+
+// A 2025-era client of a 2026-07-28 server, on the wire: the server's
+// input_required result comes to the client as a sampling request, and
+// the call's result follows; logging/setLevel is answered by the proxy
+// (the level goes in each request's _meta).
+func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
+	mc := newMCPChainEra(t, 0, "2026", "/mcp")
+	ep := mc.eps["/mcp"]
+	r := proxyEnv(t, mc, "/mcp").startRaw()
+	r.request(1, "initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"sampling": map[string]any{}},
+		"clientInfo": map[string]any{"name": "raw", "version": "1"}})
+	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
+	if resp := r.request(2, "logging/setLevel", map[string]any{"level": "debug"}); resp.Error != nil {
+		t.Fatalf("logging/setLevel: %+v", resp.Error)
+	}
+	r.send(map[string]any{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": map[string]any{"name": "ask", "arguments": map[string]any{}}})
+	ask := r.next(func(m rawMsg) bool { return m.Method != "" && m.ID != nil })
+	if ask.Method != "sampling/createMessage" || !strings.Contains(string(ask.Params), "what is 2+2?") {
+		t.Fatalf("want a sampling request: %s %s", ask.Method, ask.Params)
+	}
+	r.send(map[string]any{"jsonrpc": "2.0", "id": ask.ID, "result": map[string]any{"role": "assistant", "model": "m",
+		"content": map[string]any{"type": "text", "text": "four"}}})
+	final := r.response(3)
+	if !strings.Contains(string(final.Result), "the client said four") {
+		t.Fatalf("the call's result: %s %+v\n%s", final.Result, final.Error, r.stderr.String())
+	}
+	if ep.count("tools/call ask") != 2 || ep.count("initialize") != 0 || ep.count("logging/setLevel") != 0 {
+		t.Fatalf("at the server: %d calls (want the call and its retry), %d initialize, %d setLevel",
+			ep.count("tools/call ask"), ep.count("initialize"), ep.count("logging/setLevel"))
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	for _, h := range ep.hdrs {
+		if h.Get("Mcp-Session-Id") != "" || (h.Get("Mcp-Method") == "tools/call" && h.Get("Mcp-Name") != "ask") {
+			t.Fatalf("2026-07-28 headers: %v", h)
+		}
+	}
+}
+
+// A 2025-era server's request on its GET stream belongs to no client
+// request, so a 2026-07-28 client cannot be asked: the server gets an
+// error at once. A 2025-era client is asked.
+func TestProxy_ServerRequestOutsideCall(t *testing.T) {
+	for _, modern := range []bool{false, true} {
+		mc := newMCPChainEra(t, 0, "2025", "/mcp")
+		ep := mc.eps["/mcp"]
+		s := proxyEnv(t, mc, "/mcp").startProxy(modern)
+		s.mustCall(t, "remember", nil)
+		ep.mu.Lock()
+		held := ep.held
+		ep.mu.Unlock()
+		req := mcp.CreateMessageRequest{}
+		req.Messages = []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("out of the blue")}}
+		req.MaxTokens = 10
+		_, err := ep.srv.RequestSampling(ep.srv.WithContext(ctx30(t), held), req) //lint:ignore SA1019 a 2025-era server request on the GET stream
+		switch {
+		case modern && (err == nil || !strings.Contains(err.Error(), "input_required")):
+			t.Fatalf("2026-07-28 client: the server's request got %v, want keyrelay's error", err)
+		case modern && s.timesAsked() != 0:
+			t.Fatal("a 2026-07-28 client was sent a request")
+		case !modern && (err != nil || s.timesAsked() != 1):
+			t.Fatalf("2025 client: %v, asked %d", err, s.timesAsked())
+		}
+	}
+}
+
+// rawRelay is a relay process driven with raw JSON-RPC lines, to check
+// what goes over the wire.
+type rawRelay struct {
+	t      *testing.T
+	in     io.WriteCloser
+	msgs   chan rawMsg
+	stderr *lockedBuffer
+}
+
+type rawMsg struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (e *relayEnv) startRaw() *rawRelay {
+	e.t.Helper()
+	relay, _ := buildBins(e.t)
+	cmd := exec.Command(relay, "serve")
+	cmd.Env = e.environ()
+	r := &rawRelay{t: e.t, msgs: make(chan rawMsg, 100), stderr: &lockedBuffer{}}
+	cmd.Stderr = r.stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	r.in = in
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var m rawMsg
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				r.msgs <- m
+			}
+		}
+		close(r.msgs)
+	}()
+	e.t.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return r
+}
+
+func (r *rawRelay) send(v any) {
+	r.t.Helper()
+	b, _ := json.Marshal(v)
+	if _, err := r.in.Write(append(b, '\n')); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// next returns the next message that match accepts, skipping
+// notifications; any other request or response fails the test.
+func (r *rawRelay) next(match func(rawMsg) bool) rawMsg {
+	r.t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case m, ok := <-r.msgs:
+			switch {
+			case !ok:
+				r.t.Fatalf("the relay ended\n%s", r.stderr.String())
+			case match(m):
+				return m
+			case m.ID == nil:
+				continue // a notification
+			}
+			r.t.Fatalf("unexpected message: %s %s %s\n%s", m.ID, m.Method, m.Result, r.stderr.String())
+		case <-timeout:
+			r.t.Fatalf("no answer\n%s", r.stderr.String())
+		}
+	}
+}
+
+// response waits for the response to id.
+func (r *rawRelay) response(id int) rawMsg {
+	r.t.Helper()
+	want, _ := json.Marshal(id)
+	return r.next(func(m rawMsg) bool { return m.Method == "" && string(m.ID) == string(want) })
+}
+
+// request sends a request and waits for its response.
+func (r *rawRelay) request(id int, method string, params any) rawMsg {
+	r.t.Helper()
+	r.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+	return r.response(id)
+}
