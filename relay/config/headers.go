@@ -16,7 +16,9 @@ type Header struct {
 }
 
 // refusedHeaders are headers the relay owns: the token, the session and
-// protocol headers, and hop-by-hop headers.
+// protocol headers, and hop-by-hop headers. Every Mcp-* header is refused
+// too (parseHeader): 2026-07-28 adds Mcp-Method, Mcp-Name and Mcp-Param-*,
+// which the relay sets from each request.
 var refusedHeaders = map[string]bool{
 	"Authorization": true, "Proxy-Authorization": true, "Host": true, "Cookie": true,
 	"Mcp-Session-Id": true, "Mcp-Protocol-Version": true, "Last-Event-Id": true,
@@ -58,7 +60,7 @@ func parseHeader(entry string, getenv func(string) string) (Header, error) {
 		return Header{}, fmt.Errorf("want Name: value")
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
-	if refusedHeaders[canon] {
+	if refusedHeaders[canon] || strings.HasPrefix(canon, "Mcp-") {
 		return Header{}, fmt.Errorf("header %s is set by keyrelay itself and cannot be configured", canon)
 	}
 	v, err := expand(strings.TrimSpace(val), getenv)

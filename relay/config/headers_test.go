@@ -28,6 +28,8 @@ func TestParseHeaders(t *testing.T) {
 		{"bad name", "X Api: abc", nil, "want Name: value", true},
 		{"authorization refused", "authorization: Bearer x", nil, "Authorization is set by keyrelay", true},
 		{"session refused", "", []string{"Mcp-Session-Id: x"}, "Mcp-Session-Id is set by keyrelay", true},
+		{"2026-07-28 method header refused", "mcp-method: tools/call", nil, "Mcp-Method is set by keyrelay", true},
+		{"2026-07-28 param header refused", "Mcp-Param-Region: eu", nil, "Mcp-Param-Region is set by keyrelay", true},
 		{"hop-by-hop refused", "Connection: close", nil, "Connection is set", true},
 		{"cookie refused", "Cookie: a=b", nil, "Cookie is set", true},
 		{"host refused", "Host: evil", nil, "Host is set", true},
