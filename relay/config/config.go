@@ -27,6 +27,7 @@ type Config struct {
 	BackendURL     string        // RELAY_BACKEND_URL, canonical
 	MCPURL         string        // RELAY_MCP_URL, canonical: a remote MCP server to front (instead of BackendURL)
 	Headers        []Header      // RELAY_HEADERS and --header: extra headers for the MCP server (secrets)
+	IgnoreTools    []string      // RELAY_IGNORE_TOOLS and --ignore-tool: tool name patterns to hide (MCP server)
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
 	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
 	ClientSecret   secret.Value  // RELAY_CLIENT_SECRET (environment only, never a flag): a confidential client
@@ -52,6 +53,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_BACKEND_URL", "the backend URL"},
 	{"RELAY_MCP_URL", "instead of RELAY_BACKEND_URL: a remote Streamable HTTP MCP server to front (https://host/mcp)"},
 	{"RELAY_HEADERS", "extra headers for RELAY_MCP_URL, one \"Name: value\" per line (or repeat --header \"Name: value\"); ${VAR} in a value is read from the environment; values are never logged"},
+	{"RELAY_IGNORE_TOOLS", "tools of RELAY_MCP_URL to hide and refuse: name patterns, comma-separated (or repeat --ignore-tool); * matches any run, case is ignored"},
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
 	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
@@ -75,13 +77,14 @@ var Vars = []struct{ Name, Meaning string }{
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	c := &Config{}
 	var scopes, port, loginTO, backendTO, authTO, authzParams string
-	var headers headerList
+	var headers, ignoreTools headerList
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
 	fs.StringVar(&c.MCPURL, "mcp-url", getenv("RELAY_MCP_URL"), "remote MCP server URL (RELAY_MCP_URL)")
 	fs.Var(&headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
+	fs.Var(&ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
 	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
 	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
@@ -102,6 +105,7 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	var err error
 	c.Scopes = strings.Fields(scopes)
 	c.Headers, c.headerErr = ParseHeaders(getenv("RELAY_HEADERS"), headers, getenv)
+	c.IgnoreTools = toolPatterns(getenv("RELAY_IGNORE_TOOLS"), ignoreTools)
 	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
 	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {
 		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
@@ -165,6 +169,8 @@ func (c *Config) checkServer() error {
 		return errors.New("RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set")
 	case c.BackendURL != "" && c.MCPURL != "":
 		return errors.New("set RELAY_BACKEND_URL or RELAY_MCP_URL, not both")
+	case len(c.IgnoreTools) > 0 && c.MCPURL == "":
+		return errors.New("RELAY_IGNORE_TOOLS needs RELAY_MCP_URL")
 	case len(c.Headers) > 0 && c.MCPURL == "":
 		return errors.New("RELAY_HEADERS needs RELAY_MCP_URL")
 	case c.MCPURL != "":
@@ -255,4 +261,16 @@ func parseDur(name, s string, min, max time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s %q: want a duration from %v to %v, like 5m", name, s, min, max)
 	}
 	return d, nil
+}
+
+// toolPatterns reads RELAY_IGNORE_TOOLS (patterns separated by commas or
+// line breaks), then each --ignore-tool flag, dropping empty ones.
+func toolPatterns(env string, flags []string) []string {
+	var out []string
+	for _, p := range append(strings.FieldsFunc(env, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }), flags...) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -73,6 +73,7 @@ func TestCheck(t *testing.T) {
 		"secret, no id":     func(c *Config) { c.ClientID = ""; c.ClientSecret = secret.New("s3cret-value") },
 		"http metadata doc": func(c *Config) { c.ClientMetaURL = "http://example.com/client.json" },
 		"bad log level":     func(c *Config) { c.LogLevel = "loud" },
+		"ignore, no mcp":    func(c *Config) { c.IgnoreTools = []string{"delete*"} },
 	}
 	for name, mut := range cases {
 		c := good()
@@ -87,5 +88,16 @@ func TestCheck(t *testing.T) {
 		if err := c.Check(); err != nil {
 			t.Errorf("loopback %s refused: %v", host, err)
 		}
+	}
+}
+
+func TestIgnoreTools(t *testing.T) {
+	env := map[string]string{"RELAY_IGNORE_TOOLS": "delete*, *account\n\n exact ,", "RELAY_MCP_URL": "https://mcp.example.com/mcp"}
+	c, _, err := Parse("relay", []string{"--ignore-tool", "drop_*", "--ignore-tool", " "}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.IgnoreTools, "|"); got != "delete*|*account|exact|drop_*" {
+		t.Fatalf("IgnoreTools = %q", got)
 	}
 }

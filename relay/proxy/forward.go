@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/keyrelay/keyrelay/relay/signin"
 )
@@ -14,6 +15,13 @@ func (p *Proxy) forward(m *message) {
 	if p.cfg.ConfigErr != nil {
 		p.configAnswer(m)
 		return
+	}
+	if m.Method == "tools/call" && len(p.tools) > 0 {
+		if name, ok := exactName(m.Params); !ok || p.tools.hides(name) {
+			p.log.Debug("refused a call of an ignored tool", "tool", sanitize(name))
+			_ = p.out.send(errorMsg(m.ID, codeInvalidParams, "tool "+strconv.Quote(sanitize(name))+" is not available (RELAY_IGNORE_TOOLS)"))
+			return
+		}
 	}
 	p.client.observe(m.Params)
 	ctx, done := p.calls.start(p.ctx, m.ID)
@@ -37,10 +45,15 @@ func (p *Proxy) forward(m *message) {
 		p.fail(m, errText(err))
 	case resp.Error != nil:
 		_ = p.out.send(&message{JSONRPC: "2.0", ID: m.ID, Error: resp.Error})
-	case modernRequest(m.Params):
-		_ = p.out.send(resultMsg(m.ID, modernResult(m.Method, resp.Result)))
 	default:
-		_ = p.out.send(resultMsg(m.ID, resp.Result))
+		result := resp.Result
+		if m.Method == "tools/list" {
+			result = p.tools.filterTools(result)
+		}
+		if modernRequest(m.Params) {
+			result = modernResult(m.Method, result)
+		}
+		_ = p.out.send(resultMsg(m.ID, result))
 	}
 }
 

@@ -21,6 +21,9 @@ type Config struct {
 	URL string
 	// Headers are sent with every request to URL (RELAY_HEADERS).
 	Headers []config.Header
+	// IgnoreTools are tool name patterns (RELAY_IGNORE_TOOLS): such tools
+	// are left out of tools/list and their calls refused (toolfilter.go).
+	IgnoreTools []string
 	// Tokens is the broker; nil when ConfigErr is set.
 	Tokens Tokens
 	// ConfigErr, when set, is answered to every request.
@@ -60,6 +63,7 @@ type Proxy struct {
 	trips  roundTrips     // a 2026-07-28 client's requests held at a 2025-era server
 	subs   subscriptions  // a 2026-07-28 client's subscriptions/listen at a 2025-era server
 	params paramHeaders   // Mcp-Param-* headers of the tools (2026-07-28 server)
+	tools  toolFilter     // RELAY_IGNORE_TOOLS
 	seq    atomic.Int64   // ids of the proxy's own requests
 	wg     sync.WaitGroup // request goroutines
 }
@@ -72,7 +76,7 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.Timeout = orDur(cfg.Timeout, 60*time.Second)
 	cfg.ConnectTimeout = orDur(cfg.ConnectTimeout, 6*time.Minute)
 	cfg.StartWait = orDur(cfg.StartWait, 2*time.Second)
-	p := &Proxy{cfg: cfg, log: cfg.Logger, states: newStateStore()}
+	p := &Proxy{cfg: cfg, log: cfg.Logger, states: newStateStore(), tools: newToolFilter(cfg.IgnoreTools)}
 	if cfg.ConfigErr != nil {
 		return p, nil
 	}
