@@ -53,6 +53,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_BACKEND_URL", "the backend URL"},
 	{"RELAY_MCP_URL", "instead of RELAY_BACKEND_URL: a remote Streamable HTTP MCP server to front (https://host/mcp)"},
 	{"RELAY_HEADERS", "extra headers for RELAY_MCP_URL, one \"Name: value\" per line (or repeat --header \"Name: value\"); ${VAR} in a value is read from the environment; values are never logged"},
+	{"RELAY_HEADERS_FILE", "a file of extra headers for RELAY_MCP_URL, as RELAY_HEADERS (# starts a comment line); it must be the user's own and readable by no one else"},
 	{"RELAY_IGNORE_TOOLS", "tools of RELAY_MCP_URL to hide and refuse: name patterns, comma-separated (or repeat --ignore-tool); * matches any run, case is ignored"},
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
@@ -78,12 +79,14 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	c := &Config{}
 	var scopes, port, loginTO, backendTO, authTO, authzParams string
 	var headers, ignoreTools headerList
+	var headerFile string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
 	fs.StringVar(&c.MCPURL, "mcp-url", getenv("RELAY_MCP_URL"), "remote MCP server URL (RELAY_MCP_URL)")
 	fs.Var(&headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
+	fs.StringVar(&headerFile, "header-file", getenv("RELAY_HEADERS_FILE"), "file of extra headers for the MCP server (RELAY_HEADERS_FILE)")
 	fs.Var(&ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
 	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
@@ -105,6 +108,11 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	var err error
 	c.Scopes = strings.Fields(scopes)
 	c.Headers, c.headerErr = ParseHeaders(getenv("RELAY_HEADERS"), headers, getenv)
+	if headerFile != "" && c.headerErr == nil {
+		var more []Header
+		more, c.headerErr = ParseHeaderFile(headerFile, getenv)
+		c.Headers = append(c.Headers, more...)
+	}
 	c.IgnoreTools = toolPatterns(getenv("RELAY_IGNORE_TOOLS"), ignoreTools)
 	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
 	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {

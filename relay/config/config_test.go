@@ -2,6 +2,8 @@ package config
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,29 @@ func TestIgnoreTools(t *testing.T) {
 	}
 	if got := strings.Join(c.IgnoreTools, "|"); got != "delete*|*account|exact|drop_*" {
 		t.Fatalf("IgnoreTools = %q", got)
+	}
+}
+
+func TestHeaderFileSetting(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "headers")
+	if err := os.WriteFile(p, []byte("X-From-File: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"RELAY_HEADERS": "X-From-Env: 2", "RELAY_MCP_URL": "https://mcp.example.com/mcp"}
+	c, _, err := Parse("relay", []string{"--header-file", p, "--header", "X-From-Flag: 3"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range c.Headers {
+		names = append(names, h.Name)
+	}
+	if strings.Join(names, ",") != "X-From-Env,X-From-Flag,X-From-File" || c.Check() != nil {
+		t.Fatalf("headers %v, check %v", names, c.Check())
+	}
+	env["RELAY_HEADERS_FILE"] = p + ".missing"
+	c, _, err = Parse("relay", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.Check() == nil || !strings.Contains(c.Check().Error(), "RELAY_HEADERS_FILE") {
+		t.Fatalf("a missing header file: parse %v, check %v", err, c.Check())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/platform"
 )
 
 // Header is one custom header sent to the MCP server (RELAY_HEADERS,
@@ -47,6 +48,35 @@ func ParseHeaders(env string, flags []string, getenv func(string) string) ([]Hea
 		h, err := parseHeader(e, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("RELAY_HEADERS entry %d: %w", i+1, err)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// maxHeaderFile caps RELAY_HEADERS_FILE.
+const maxHeaderFile = 64 << 10
+
+// ParseHeaderFile reads RELAY_HEADERS_FILE (mcp-remote's --header-file):
+// one "Name: value" per line as in RELAY_HEADERS, blank lines and lines
+// starting with # skipped. The file holds secrets, so it is read as the
+// vault's key files are: a regular file of the user's own, not a symlink,
+// readable by no one else (platform.ReadSecretFile). Errors name the line
+// and never hold a value.
+func ParseHeaderFile(path string, getenv func(string) string) ([]Header, error) {
+	b, err := platform.ReadSecretFile(path, maxHeaderFile)
+	if err != nil {
+		return nil, fmt.Errorf("RELAY_HEADERS_FILE: %w", err)
+	}
+	var out []Header
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		h, err := parseHeader(line, getenv)
+		if err != nil {
+			return nil, fmt.Errorf("RELAY_HEADERS_FILE line %d: %w", i+1, err)
 		}
 		out = append(out, h)
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -93,5 +95,50 @@ func TestCheckServerURL(t *testing.T) {
 		if err != nil || cfg.Server() != c.server || cfg.Resource != c.server {
 			t.Errorf("%v: %v, server %q, resource %q", c.env, err, cfg.Server(), cfg.Resource)
 		}
+	}
+}
+
+func TestParseHeaderFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	getenv := func(k string) string { return map[string]string{"KEY": "fake-key-123"}[k] }
+	good := write("good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
+	hs, err := ParseHeaderFile(good, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hs {
+		got = append(got, h.Name+"="+h.Value.Reveal())
+	}
+	if strings.Join(got, ";") != "X-Api-Key=fake-key-123;X-Team=blue" {
+		t.Fatalf("headers: %v", got)
+	}
+	if _, err := ParseHeaderFile(write("loose", "X-Api-Key: s3cret-in-loose-file\n", 0o644), getenv); err == nil {
+		t.Fatal("a file others can read was accepted")
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseHeaderFile(link, getenv); err == nil {
+		t.Fatal("a symlink was accepted")
+	}
+	_, err = ParseHeaderFile(write("bad", "X-A: 1\nAuthorization: Bearer s3cret-token-value\n", 0o600), getenv)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("a refused header: %v", err)
+	}
+	big := write("big", strings.Repeat("X-A: 1\n", maxHeaderFile/7+1), 0o600)
+	if _, err := ParseHeaderFile(big, getenv); err == nil {
+		t.Fatal("an oversized file was accepted")
 	}
 }
