@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -44,11 +46,23 @@ func main() {
 // options are the bench's flags.
 type options struct {
 	bins, out, goCmd string
-	runs, calls      int
+	coldRuns, calls  int
 	workers          int
 	tputDur          time.Duration
 	noMCPRemote      bool
 	skipMicro        bool
+	only             map[string]bool // parts to run; nil: all
+}
+
+// parts are the names -only takes, in the order they run.
+var parts = []string{"micro", "cold", "init", "calls", "tput", "refresh"}
+
+// runs reports whether part is to be measured.
+func (o *options) runs(part string) bool {
+	if part == "micro" && o.skipMicro {
+		return false
+	}
+	return o.only == nil || o.only[part]
 }
 
 func parseOptions(args []string) (*options, error) {
@@ -57,14 +71,24 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.bins, "bins", "bin", "directory holding relay, backend and fakebrowser")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	fs.StringVar(&o.goCmd, "go", "go", "go command for the micro benchmarks")
-	fs.IntVar(&o.runs, "runs", 40, "cold starts per kind (at least 30)")
+	fs.IntVar(&o.coldRuns, "runs", 40, "cold starts per kind (at least 30)")
 	fs.IntVar(&o.calls, "calls", 2000, "timed calls per tool and path (at least 2,000)")
 	fs.IntVar(&o.workers, "workers", 8, "concurrent connections for the throughput load")
 	fs.DurationVar(&o.tputDur, "throughput-time", 3*time.Second, "duration of each throughput phase (each mode runs twice)")
 	fs.BoolVar(&o.noMCPRemote, "no-mcp-remote", false, "skip the mcp-remote comparison")
 	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the go test benchmarks")
+	only := fs.String("only", "", "comma-separated parts to run, for quick iterations ("+strings.Join(parts, ", ")+"); the report then lacks the others")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			if !slices.Contains(parts, p) {
+				return nil, fmt.Errorf("-only: unknown part %q (known: %s)", p, strings.Join(parts, ", "))
+			}
+			o.only[p] = true
+		}
 	}
 	return o, nil
 }
@@ -87,6 +111,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 	r := newResults(describeMachine(o.goCmd), o)
+	r.relayLinking = linking(filepath.Join(bins, "relay"))
 	if err := measure(ctx, r, o, bins, tmp); err != nil {
 		return err
 	}
@@ -102,7 +127,7 @@ func progress(format string, a ...any) {
 }
 
 func measure(ctx context.Context, r *results, o *options, bins, tmp string) error {
-	if !o.skipMicro {
+	if o.runs("micro") {
 		progress("go test benchmarks (JWT, vault)")
 		if err := runGoBenches(ctx, r, o.goCmd); err != nil {
 			return err
@@ -119,20 +144,49 @@ func measure(ctx context.Context, r *results, o *options, bins, tmp string) erro
 		return err
 	}
 	defer m.close()
-	progress("cold start: %d runs per kind", o.runs)
-	if err := coldStart(ctx, r, c, m, o.runs); err != nil {
+	if err := measureProcesses(ctx, r, o, c, m); err != nil {
 		return err
 	}
-	progress("relay package initialisation (GODEBUG=inittrace=1)")
-	ic, err := measureInit(ctx, c, 10)
-	if err != nil {
-		return err
+	if o.runs("tput") {
+		if err := measureThroughput(ctx, r, o, c); err != nil {
+			return err
+		}
 	}
-	r.init = &ic
-	progress("per-call overhead: %d calls per tool and path, then 10,000 calls for RSS", o.calls)
-	if err := perCall(ctx, r, c, m, o.calls); err != nil {
-		return err
+	if o.runs("refresh") {
+		progress("refresh under contention: 64 concurrent calls, 3 rounds")
+		if r.refresh, err = refreshContention(ctx, bins, tmp, 64, 3); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// measureProcesses runs the figures of the relay and mcp-remote processes:
+// cold start, package initialisation, per-call overhead and memory.
+func measureProcesses(ctx context.Context, r *results, o *options, c *chain, m *mcpRemote) error {
+	if o.runs("cold") {
+		progress("cold start: %d runs per kind", o.coldRuns)
+		if err := coldStart(ctx, r, c, m, o.coldRuns); err != nil {
+			return err
+		}
+	}
+	if o.runs("init") {
+		progress("relay package initialisation (GODEBUG=inittrace=1)")
+		ic, err := measureInit(ctx, c, 10)
+		if err != nil {
+			return err
+		}
+		r.init = &ic
+	}
+	if o.runs("calls") {
+		progress("per-call overhead: %d calls per tool and path, then 10,000 calls for RSS", o.calls)
+		return perCall(ctx, r, c, m, o.calls)
+	}
+	return nil
+}
+
+// measureThroughput loads the HS256 and the ES256 backend.
+func measureThroughput(ctx context.Context, r *results, o *options, c *chain) error {
 	progress("backend throughput: %d connections, %v per phase", o.workers, o.tputDur)
 	hs, err := c.hsToken()
 	if err != nil {
@@ -144,10 +198,6 @@ func measure(ctx context.Context, r *results, o *options, bins, tmp string) erro
 			return err
 		}
 		r.tput = append(r.tput, row)
-	}
-	progress("refresh under contention: 64 concurrent calls, 3 rounds")
-	if r.refresh, err = refreshContention(ctx, bins, tmp, 64, 3); err != nil {
-		return err
 	}
 	return nil
 }

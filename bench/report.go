@@ -47,6 +47,9 @@ func (r *results) machineSection(w writer) {
 	w("| logical cores | %d |", r.machine.cores)
 	w("| OS | %s |", r.machine.os)
 	w("| Go | %s |", r.machine.goVersion)
+	if r.relayLinking != "" {
+		w("| relay binary | %s |", r.relayLinking)
+	}
 	if r.mcpRemote != "" {
 		w("| Node.js | %s |", r.node)
 		w("| mcp-remote | %s (npm, installed into a temporary directory for the run) |", r.mcpRemote)
@@ -134,7 +137,7 @@ func (r *results) summary(w writer) {
 func (r *results) coldSection(w writer) {
 	w("## 1. Cold start")
 	w("")
-	w("From just before the process is forked to the reply to its first request, read on stdout; a new process per sample, %d samples per row, the rows interleaved sample by sample.", r.opts.runs)
+	w("From just before the process is forked to the reply to its first request, read on stdout; a new process per sample, %d samples per row, the rows interleaved sample by sample.", r.opts.coldRuns)
 	w("")
 	w("| server | first request | samples | median | p90 |")
 	w("|---|---|---|---|---|")

@@ -10,6 +10,7 @@ type results struct {
 	node          string // node version, "" without mcp-remote
 	mcpRemote     string // mcp-remote version
 	mcpRemoteSkip string // why mcp-remote was not measured
+	relayLinking  string // how bin/relay was linked; see linking
 
 	cold    map[string]dist   // "relay/initialize", "mcp-remote/server/discover", ...
 	coldErr map[string]string // kinds that failed, with the reason

@@ -72,15 +72,20 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	p, cfgErr := serveParts(ctx, cfg, e, log)
 	if cfg.MCPURL != "" {
+		p, cfgErr := serveParts(ctx, cfg, e, log)
 		return serveProxy(ctx, cfg, p, cfgErr, log, stdin, stdout)
 	}
-	sc := serve.Config{Version: version, Logger: log.With("component", "serve"), ConfigErr: cfgErr}
-	if cfgErr == nil {
-		sc.Backend, sc.Broker = p.fwd, p.broker
-		sc.Resolved, sc.Hint = p.auth.Resolved, p.auth.Hint
-	}
+	// The policy, the vault and the rest are wired on the first request
+	// that needs them: initialize and server/discover are answered without.
+	sc := serve.Config{Version: version, Logger: log.With("component", "serve"), Wire: func(sc *serve.Config) {
+		p, cfgErr := serveParts(ctx, cfg, e, log)
+		sc.ConfigErr = cfgErr
+		if cfgErr == nil {
+			sc.Backend, sc.Broker = p.fwd, p.broker
+			sc.Resolved, sc.Hint = p.auth.Resolved, p.auth.Hint
+		}
+	}}
 	log.Info("relay serving on stdio", "version", version, "backend", cfg.BackendURL, "auth_server", cfg.AuthServerURL)
 	return serve.New(sc).Serve(ctx, stdin, stdout)
 }

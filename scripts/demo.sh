@@ -3,5 +3,5 @@
 # DEMO_HEADLESS=1), then run the demo driver.
 set -eu
 cd "$(dirname "$0")/.."
-go build -o bin/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser
+CGO_ENABLED=0 go build -o bin/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser
 exec go run ./demo

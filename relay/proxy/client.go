@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // clientState is what the client said about itself: its era, identity and
@@ -72,7 +72,7 @@ func (c *clientState) initParams(version string) map[string]any {
 	defer c.mu.Unlock()
 	v := c.version
 	if !mcp.IsValidProtocolVersion(v) || mcp.IsModernProtocol(v) {
-		v = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+		v = mcp.LatestLegacyVersion
 	}
 	var info any = mcp.Implementation{Name: "keyrelay", Version: version}
 	if len(c.info) > 0 {

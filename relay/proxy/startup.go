@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 const instructions = "keyrelay forwards this MCP server with an OAuth sign-in. When a request needs a sign-in, " +

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // conn is one connection to the server: the Streamable HTTP client

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/forward"
 	"github.com/keyrelay/keyrelay/relay/signin"
@@ -19,6 +17,7 @@ import (
 // isError result, not "tool not found").
 func (ss *session) callTool(ctx context.Context, id json.RawMessage, p *params, e era) *response {
 	s := ss.srv
+	s.wired()
 	if !s.known(p.Name) {
 		s.refreshTools(ctx, true)
 	}
@@ -29,38 +28,34 @@ func (ss *session) callTool(ctx context.Context, id json.RawMessage, p *params, 
 	if !ok {
 		return fail(id, codeInvalidParams, fmt.Sprintf("tool '%s' not found: tool not found", p.Name))
 	}
-	var res *mcp.CallToolResult
+	var res *callToolResult
 	if t.placeholder {
 		res = s.placeholderCall(ctx)
 	} else {
-		var token any
-		if p.Meta != nil {
-			token = p.Meta.ProgressToken
-		}
-		res = s.handle(ctx, p.Name, p.Arguments, signin.New(ss.notify, token))
+		res = s.handle(ctx, p.Name, p.Arguments, signin.New(ss.notify, p.Meta.progressToken()))
 	}
 	if e.modern {
-		decorate(res, s.info())
+		res.modern(s.info())
 	}
 	return result(id, res)
 }
 
 // handle forwards a call of one backend tool.
-func (s *Server) handle(ctx context.Context, name string, args json.RawMessage, ui *signin.UI) *mcp.CallToolResult {
+func (s *Server) handle(ctx context.Context, name string, args json.RawMessage, ui *signin.UI) *callToolResult {
 	if s.cfg.ConfigErr != nil {
-		return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr))
+		return toolError(configMessage(s.cfg.ConfigErr))
 	}
 	if len(args) == 0 {
 		args = json.RawMessage("null")
 	}
 	if args[0] != '{' && string(args) != "null" {
-		return mcp.NewToolResultError("arguments must be a JSON object")
+		return toolError("arguments must be a JSON object")
 	}
 	defer ui.Stop()
 	res, err := s.call(ctx, name, args, ui)
 	if err != nil {
 		s.cfg.Logger.Warn("tool call failed", "tool", name, "err", err)
-		return mcp.NewToolResultError(message(err))
+		return toolError(message(err))
 	}
 	return toMCP(res)
 }
@@ -132,12 +127,13 @@ func message(err error) string {
 	return err.Error()
 }
 
-func toMCP(r *forward.Result) *mcp.CallToolResult {
-	out := &mcp.CallToolResult{IsError: r.IsError, Content: make([]mcp.Content, 0, len(r.Content))}
+// toMCP checks the backend's result and makes the client's of it.
+func toMCP(r *forward.Result) *callToolResult {
+	out := &callToolResult{IsError: r.IsError, Content: make([]json.RawMessage, 0, len(r.Content))}
 	for _, raw := range r.Content {
-		c, err := mcp.UnmarshalContent(raw)
+		c, err := content(raw)
 		if err != nil {
-			return mcp.NewToolResultError("the backend sent a content block keyrelay cannot read")
+			return toolError("the backend sent a content block keyrelay cannot read")
 		}
 		out.Content = append(out.Content, c)
 	}

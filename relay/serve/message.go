@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // rpcMessage is one JSON-RPC 2.0 message from the client. The id is kept raw
@@ -22,14 +22,45 @@ type rpcMessage struct {
 // params holds the fields of every request parameter object the server
 // reads, decoded once.
 type params struct {
-	Meta            *mcp.Meta              `json:"_meta"`
-	ProtocolVersion string                 `json:"protocolVersion"`
-	Level           mcp.LoggingLevel       `json:"level"`
-	Name            string                 `json:"name"`
-	Arguments       json.RawMessage        `json:"arguments"`
-	Cursor          string                 `json:"cursor"`
-	Notifications   mcp.SubscriptionFilter `json:"notifications"`
-	RequestID       json.RawMessage        `json:"requestId"`
+	Meta            requestMeta        `json:"_meta"`
+	ProtocolVersion string             `json:"protocolVersion"`
+	Level           mcp.LoggingLevel   `json:"level"`
+	Name            string             `json:"name"`
+	Arguments       json.RawMessage    `json:"arguments"`
+	Cursor          string             `json:"cursor"`
+	Notifications   subscriptionFilter `json:"notifications"`
+	RequestID       json.RawMessage    `json:"requestId"`
+}
+
+// requestMeta is a request's _meta object, its members kept raw and decoded
+// only when read: keys match exactly, as in a map.
+type requestMeta map[string]json.RawMessage
+
+// str returns the string member key, or "" when it is absent or not a
+// string.
+func (m requestMeta) str(key string) string {
+	var s string
+	if raw := m[key]; raw != nil && json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// object reports whether member key is a JSON object.
+func (m requestMeta) object(key string) bool {
+	raw := m[key]
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+// progressToken returns the request's progress token, nil for none.
+func (m requestMeta) progressToken() any {
+	raw := m["progressToken"]
+	if raw == nil {
+		return nil
+	}
+	var t any
+	_ = json.Unmarshal(raw, &t)
+	return t
 }
 
 // response is one JSON-RPC 2.0 response: a result or an error.
@@ -48,11 +79,11 @@ type rpcError struct {
 
 // JSON-RPC and MCP error codes the server answers with.
 const (
-	codeParse          = mcp.PARSE_ERROR      // -32700
-	codeInvalidRequest = mcp.INVALID_REQUEST  // -32600
-	codeNoMethod       = mcp.METHOD_NOT_FOUND // -32601
-	codeInvalidParams  = mcp.INVALID_PARAMS   // -32602
-	codeInternal       = mcp.INTERNAL_ERROR   // -32603
+	codeParse          = mcp.CodeParseError     // -32700
+	codeInvalidRequest = mcp.CodeInvalidRequest // -32600
+	codeNoMethod       = mcp.CodeMethodNotFound // -32601
+	codeInvalidParams  = mcp.CodeInvalidParams  // -32602
+	codeInternal       = mcp.CodeInternalError  // -32603
 )
 
 // The texts of errors a client may match on, as mcp-go v1.2.1 wrote them.
@@ -67,14 +98,14 @@ func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "
 func idKey(raw json.RawMessage) string { return string(raw) }
 
 func result(id json.RawMessage, res any) *response {
-	return &response{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Result: res}
+	return &response{JSONRPC: mcp.JSONRPCVersion, ID: id, Result: res}
 }
 
 func fail(id json.RawMessage, code int, text string) *response {
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
-	return &response{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Error: &rpcError{Code: code, Message: text}}
+	return &response{JSONRPC: mcp.JSONRPCVersion, ID: id, Error: &rpcError{Code: code, Message: text}}
 }
 
 func removed(m *rpcMessage) *response {
@@ -98,43 +129,23 @@ type era struct {
 // eraOf reads p's _meta. It fails for a modern request without client
 // capabilities (-32602) or with a version this server does not know.
 func eraOf(id json.RawMessage, p *params) (era, *response) {
-	version := p.Meta.ProtocolVersion()
+	version := p.Meta.str(mcp.MetaKeyProtocolVersion)
 	if !mcp.IsModernProtocol(version) {
 		return era{version: version}, nil
 	}
-	if p.Meta.ClientCapabilities() == nil {
+	if !p.Meta.object(mcp.MetaKeyClientCapabilities) {
 		return era{}, fail(id, codeInvalidParams, "missing or invalid _meta field "+mcp.MetaKeyClientCapabilities)
 	}
 	if !mcp.IsValidProtocolVersion(version) {
-		e := mcp.UnsupportedProtocolVersionError{Version: version, Supported: mcp.ValidProtocolVersions}.JSONRPCError()
-		return era{}, &response{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Error: &rpcError{Code: e.Error.Code, Message: e.Error.Message, Data: e.Error.Data}}
+		return era{}, &response{JSONRPC: mcp.JSONRPCVersion, ID: id, Error: &rpcError{Code: mcp.CodeUnsupportedProtocolVersion,
+			Message: fmt.Sprintf("unsupported protocol version: %q (supported: %v)", version, mcp.ValidProtocolVersions),
+			Data:    unsupportedVersion{Supported: mcp.ValidProtocolVersions, Requested: version}}}
 	}
-	return era{modern: true, version: version, logLevel: p.Meta.LogLevel()}, nil
+	return era{modern: true, version: version, logLevel: mcp.LoggingLevel(p.Meta.str(mcp.MetaKeyLogLevel))}, nil
 }
 
-// modernResult is a result that carries the 2026-07-28 result metadata.
-type modernResult interface {
-	GetResultType() mcp.ResultType
-	SetResultType(mcp.ResultType)
-	EnsureResultMeta() *mcp.Meta
-}
-
-// decorate adds what the 2026-07-28 era requires of every result
-// (resultType, serverInfo in _meta) and, for lists and server/discover,
-// the cache hints.
-func decorate(r modernResult, info mcp.Implementation) {
-	if r.GetResultType() == "" {
-		r.SetResultType(mcp.ResultTypeComplete)
-	}
-	if meta := r.EnsureResultMeta(); meta != nil && meta.ServerInfo() == nil {
-		meta.SetServerInfo(info)
-	}
-	if c, ok := r.(interface {
-		TTL() (int64, bool)
-		SetCacheHints(int64, mcp.CacheScope)
-	}); ok {
-		if _, set := c.TTL(); !set {
-			c.SetCacheHints(0, mcp.CacheScopePrivate)
-		}
-	}
+// unsupportedVersion is the data of an unsupported protocol version error.
+type unsupportedVersion struct {
+	Supported []string `json:"supported"`
+	Requested string   `json:"requested"`
 }

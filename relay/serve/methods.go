@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 const instructions = "keyrelay forwards these tools to an OAuth-protected backend. " +
@@ -83,21 +83,22 @@ func (ss *session) dispatch(m *rpcMessage, p *params, e era) {
 			return
 		}
 		ss.initialize(true)
-		ss.send(result(m.ID, mcp.InitializeResult{ProtocolVersion: mcp.NegotiateLegacyVersion(p.ProtocolVersion),
-			Capabilities: capabilities(), ServerInfo: s.info(), Instructions: instructions}))
+		ss.send(result(m.ID, initializeResult{ProtocolVersion: mcp.NegotiateLegacyVersion(p.ProtocolVersion),
+			Capabilities: serverCapabilities(), ServerInfo: s.info(), Instructions: instructions}))
 	case "ping":
 		if e.modern {
 			ss.send(removed(m))
 			return
 		}
-		ss.send(result(m.ID, mcp.EmptyResult{}))
+		ss.send(result(m.ID, struct{}{}))
 	case "server/discover":
 		if !e.modern {
 			ss.send(fail(m.ID, codeNoMethod, fmt.Sprintf("%q %v", m.Method, errRequiresModern)))
 			return
 		}
-		r := &mcp.DiscoverResult{SupportedVersions: mcp.ValidProtocolVersions, Capabilities: capabilities(), Instructions: instructions}
-		decorate(r, s.info())
+		r := &discoverResult{SupportedVersions: mcp.ValidProtocolVersions, Capabilities: serverCapabilities(), Instructions: instructions}
+		r.modern(s.info())
+		r.private()
 		ss.send(result(m.ID, r))
 	case "logging/setLevel":
 		if e.modern {
@@ -120,9 +121,10 @@ func (ss *session) dispatch(m *rpcMessage, p *params, e era) {
 	}
 }
 
-// capabilities are the server's: tools with list_changed, and logging.
-func capabilities() mcp.ServerCapabilities {
-	return mcp.ServerCapabilities{
+// serverCapabilities are the server's: tools with list_changed, and
+// logging.
+func serverCapabilities() capabilities {
+	return capabilities{
 		Tools: &struct {
 			ListChanged bool `json:"listChanged,omitempty"`
 		}{ListChanged: true},
@@ -136,20 +138,18 @@ func (ss *session) setLevel(id json.RawMessage, level mcp.LoggingLevel) *respons
 	if !ss.initialized {
 		return fail(id, codeInternal, "session not properly initialized")
 	}
-	switch level {
-	case mcp.LoggingLevelDebug, mcp.LoggingLevelInfo, mcp.LoggingLevelNotice, mcp.LoggingLevelWarning,
-		mcp.LoggingLevelError, mcp.LoggingLevelCritical, mcp.LoggingLevelAlert, mcp.LoggingLevelEmergency:
-	default:
+	if !level.Valid() {
 		return fail(id, codeInvalidParams, fmt.Sprintf("invalid logging level '%s'", level))
 	}
 	ss.level = level
-	return result(id, mcp.EmptyResult{})
+	return result(id, struct{}{})
 }
 
 // listTools answers tools/list from the cache, refreshed from the backend
 // when stale, a page of pageSize tools at a time. The cursor is the
 // base64 of the last name of the previous page.
 func (ss *session) listTools(ctx context.Context, id json.RawMessage, cursor string, e era) *response {
+	ss.srv.wired()
 	ss.srv.refreshTools(ctx, false)
 	tools := ss.srv.list()
 	start := 0
@@ -161,12 +161,13 @@ func (ss *session) listTools(ctx context.Context, id json.RawMessage, cursor str
 		start = sort.Search(len(tools), func(i int) bool { return tools[i].Name > string(c) })
 	}
 	end := min(len(tools), start+pageSize)
-	r := &mcp.ListToolsResult{Tools: tools[start:end]}
+	r := &listToolsResult{Tools: tools[start:end]}
 	if end < len(tools) {
-		r.NextCursor = mcp.Cursor(base64.StdEncoding.EncodeToString([]byte(tools[end-1].Name)))
+		r.NextCursor = base64.StdEncoding.EncodeToString([]byte(tools[end-1].Name))
 	}
 	if e.modern {
-		decorate(r, ss.srv.info())
+		r.modern(ss.srv.info())
+		r.private()
 	}
 	return result(id, r)
 }
@@ -174,18 +175,14 @@ func (ss *session) listTools(ctx context.Context, id json.RawMessage, cursor str
 // listen serves subscriptions/listen (2026-07-28): it acknowledges the
 // subscription the server can keep (tools list_changed) and holds the
 // request open while there is one.
-func (ss *session) listen(ctx context.Context, id json.RawMessage, want mcp.SubscriptionFilter) *response {
-	allowed := mcp.SubscriptionFilter{ToolsListChanged: want.ToolsListChanged}
-	ss.send(mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
-		Method: string(mcp.MethodNotificationSubscriptionsAcknowledged),
-		Params: mcp.NotificationParams{Meta: map[string]any{mcp.MetaKeySubscriptionID: id},
-			AdditionalFields: map[string]any{"notifications": allowed}},
-	}})
-	if !allowed.IsEmpty() {
+func (ss *session) listen(ctx context.Context, id json.RawMessage, want subscriptionFilter) *response {
+	allowed := subscriptionFilter{ToolsListChanged: want.ToolsListChanged}
+	ss.send(notification{JSONRPC: mcp.JSONRPCVersion, Method: mcp.MethodNotificationSubscriptionsAcknowledged,
+		Params: map[string]any{"_meta": map[string]any{mcp.MetaKeySubscriptionID: id}, "notifications": allowed}})
+	if !allowed.empty() {
 		<-ctx.Done()
 	}
-	r := &mcp.SubscriptionsListenResult{}
-	r.EnsureResultMeta().SetSubscriptionID(id)
-	decorate(r, ss.srv.info())
+	r := &resultBase{Meta: map[string]any{mcp.MetaKeySubscriptionID: id}}
+	r.modern(ss.srv.info())
 	return result(id, r)
 }

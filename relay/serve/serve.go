@@ -8,8 +8,9 @@
 //
 // Start-up never waits for the network or a login: the first network call
 // is the first tools/list, and the first login happens on the first call of
-// a tool that needs it. A bad configuration does not stop the server; every
-// tool call answers with the reason instead.
+// a tool that needs it. With Config.Wire, the handshake does not wait for
+// the policy or the vault either. A bad configuration does not stop the
+// server; every tool call answers with the reason instead.
 //
 // Security properties: stdout carries protocol messages only (the caller
 // passes the real stdout and points os.Stdout elsewhere); tokens never
@@ -17,10 +18,13 @@
 // passed on as tool results, and a broken backend gives isError results,
 // never a crash.
 //
-// The JSON-RPC layer is written here rather than taken from mcp-go's server
-// package, whose package init (JSON Schema meta-schemas) alone cost the
-// relay's cold start 12-15 ms; mcp-go's mcp package supplies the types, so
-// the answers are those mcp-go v1.2.1 gave.
+// The JSON-RPC layer and the result types are written here rather than
+// taken from mcp-go: its server package's init (JSON Schema meta-schemas)
+// cost the relay's cold start 12-15 ms, and its mcp package's dependencies
+// (another JSON Schema library, html/template) most of the package
+// initialisation left; internal/mcp holds the protocol names. The answers
+// are byte for byte those mcp-go v1.2.1 gave, but for content blocks other
+// than text, which are passed on as the backend sent them.
 //
 // Non-goals: resources, prompts, tasks, completions, and requests from the
 // server to the client (sampling, elicitation, roots).
@@ -35,8 +39,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
+	"github.com/keyrelay/keyrelay/internal/mcp"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/forward"
@@ -57,11 +60,19 @@ type Config struct {
 	Resolved func() bool
 	Hint     func(resourceMetadata string)
 	Now      func() time.Time
+	// Wire, if set, completes the configuration: it sets Backend, Broker,
+	// ConfigErr, Resolved and Hint. The server calls it once, before the
+	// first tools/list or tools/call, so that answering the handshake
+	// never waits for it (reading the policy, opening the vault).
+	Wire func(*Config)
 }
 
 // Server is the relay's MCP server.
 type Server struct {
 	cfg Config
+
+	// wire runs cfg.Wire; the fields it sets are read only after it.
+	wire sync.Once
 
 	// reg serialises changes to the registered tool set (install and
 	// placeholder), so a slow registration never overwrites a newer one.
@@ -77,7 +88,7 @@ type Server struct {
 // entry is one registered tool: a backend tool, or a placeholder that
 // explains why the backend's tools are not available.
 type entry struct {
-	def         mcp.Tool
+	def         tool
 	fwd         forward.Tool
 	placeholder bool
 }
@@ -94,12 +105,31 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, tools: map[string]entry{}}
-	if cfg.ConfigErr != nil {
-		// Nothing can be listed; show the reason as a tool, so the person
-		// sees it in the client.
-		s.placeholder(statusTool)
+	if cfg.Wire == nil {
+		s.configured()
 	}
 	return s
+}
+
+// wired completes the configuration, once; every use of the fields Wire
+// sets comes after it.
+func (s *Server) wired() {
+	s.wire.Do(func() {
+		if s.cfg.Wire != nil {
+			s.cfg.Wire(&s.cfg)
+			s.configured()
+		}
+	})
+}
+
+// configured registers the status tool when the configuration is bad:
+// nothing can be listed, so the reason is shown as a tool, where the
+// person sees it. Like the tools known at start, it comes without a
+// list_changed notification.
+func (s *Server) configured() {
+	if s.cfg.ConfigErr != nil {
+		s.register(statusTool)
+	}
 }
 
 func (s *Server) info() mcp.Implementation {
@@ -119,7 +149,7 @@ func (s *Server) listChanged() {
 	ss := s.sess
 	s.mu.Unlock()
 	if ss != nil {
-		ss.notify(context.Background(), string(mcp.MethodNotificationToolsListChanged), nil)
+		ss.notify(context.Background(), mcp.MethodNotificationToolsListChanged, nil)
 	}
 }
 
@@ -130,20 +160,27 @@ const statusTool = "keyrelay_status"
 // called: a bad configuration, or a backend that could not list its tools.
 // It is replaced by the backend's list once one is fetched.
 func (s *Server) placeholder(name string) {
+	if s.register(name) {
+		s.listChanged()
+	}
+}
+
+// register adds the placeholder name, and reports whether it did.
+func (s *Server) register(name string) bool {
 	if name == "" || len(name) > 128 || s.placeholders() >= maxPlaceholders {
-		return // a client calling made-up names cannot grow the list without bound
+		return false // a client calling made-up names cannot grow the list without bound
 	}
 	s.reg.Lock()
 	defer s.reg.Unlock()
 	if s.known(name) {
-		return // registered meanwhile by a successful list
+		return false // registered meanwhile by a successful list
 	}
-	def := mcp.NewToolWithRawSchema(name, "keyrelay cannot reach or use the backend; call this to see why", json.RawMessage(`{"type":"object"}`))
+	def := tool{Name: name, Description: "keyrelay cannot reach or use the backend; call this to see why", InputSchema: json.RawMessage(`{"type":"object"}`)}
 	s.mu.Lock()
 	s.tools[name] = entry{def: def, fwd: forward.Tool{Name: name}, placeholder: true}
 	s.names = "" // the next successful list re-registers everything
 	s.mu.Unlock()
-	s.listChanged()
+	return true
 }
 
 // maxPlaceholders bounds the placeholder tools a client can cause.
@@ -162,14 +199,14 @@ func (s *Server) placeholders() int {
 }
 
 // placeholderCall answers a call of a placeholder tool.
-func (s *Server) placeholderCall(ctx context.Context) *mcp.CallToolResult {
+func (s *Server) placeholderCall(ctx context.Context) *callToolResult {
 	if s.cfg.ConfigErr != nil {
-		return mcp.NewToolResultError(configMessage(s.cfg.ConfigErr))
+		return toolError(configMessage(s.cfg.ConfigErr))
 	}
 	if _, err := s.cfg.Backend.ListTools(ctx, secret.Value{}); err != nil {
-		return mcp.NewToolResultError("keyrelay cannot list the backend's tools: " + message(err))
+		return toolError("keyrelay cannot list the backend's tools: " + message(err))
 	}
-	return mcp.NewToolResultError("the backend is reachable again; list the tools anew")
+	return toolError("the backend is reachable again; list the tools anew")
 }
 
 func (s *Server) known(name string) bool {
@@ -187,10 +224,10 @@ func (s *Server) entry(name string) (entry, bool) {
 }
 
 // list returns the registered tools' definitions, sorted by name.
-func (s *Server) list() []mcp.Tool {
+func (s *Server) list() []tool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]mcp.Tool, 0, len(s.tools))
+	out := make([]tool, 0, len(s.tools))
 	for _, t := range s.tools {
 		out = append(out, t.def)
 	}
@@ -228,8 +265,8 @@ func (s *Server) install(list []forward.Tool) {
 	byName := make(map[string]entry, len(list))
 	names := make([]string, 0, len(list))
 	for _, t := range list {
-		def := mcp.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema)
-		if err := mcp.ValidateParamHeaderAnnotations(&def); err != nil {
+		def := tool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema}
+		if err := mcp.ValidateHeaders(t.InputSchema); err != nil {
 			s.cfg.Logger.Warn("skipping a tool the backend listed with a bad schema", "tool", forward.Sanitize(t.Name, 64), "err", err)
 			continue
 		}
@@ -256,6 +293,6 @@ func (s *Server) notify(ctx context.Context, level mcp.LoggingLevel, msg string)
 	ss := s.sess
 	s.mu.Unlock()
 	if ss != nil {
-		ss.notify(ctx, string(mcp.MethodNotificationMessage), map[string]any{"level": level, "logger": "keyrelay", "data": msg})
+		ss.notify(ctx, mcp.MethodNotificationMessage, map[string]any{"level": level, "logger": "keyrelay", "data": msg})
 	}
 }

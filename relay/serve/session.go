@@ -8,7 +8,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/keyrelay/keyrelay/internal/mcp"
 
 	"github.com/keyrelay/keyrelay/internal/lines"
 )
@@ -116,7 +116,7 @@ func (ss *session) receive(line []byte) {
 		return
 	}
 	switch {
-	case m.JSONRPC != mcp.JSONRPC_VERSION:
+	case m.JSONRPC != mcp.JSONRPCVersion:
 		ss.send(fail(m.ID, codeInvalidRequest, "Invalid JSON-RPC version"))
 	case isNull(m.ID):
 		ss.notification(&m)
@@ -134,7 +134,7 @@ func (ss *session) notification(m *rpcMessage) {
 		ss.send(fail(nil, codeParse, "Failed to parse notification"))
 		return
 	}
-	if m.Method != string(mcp.MethodNotificationCancelled) {
+	if m.Method != mcp.MethodNotificationCancelled {
 		return
 	}
 	var p params
@@ -223,7 +223,7 @@ func (ss *session) notify(ctx context.Context, method string, p map[string]any) 
 	if !ok {
 		return
 	}
-	if method == string(mcp.MethodNotificationMessage) {
+	if method == mcp.MethodNotificationMessage {
 		if e, modern := eraFrom(ctx); modern {
 			level = e.logLevel
 		}
@@ -235,8 +235,7 @@ func (ss *session) notify(ctx context.Context, method string, p map[string]any) 
 			return
 		}
 	}
-	ss.send(mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION,
-		Notification: mcp.Notification{Method: method, Params: mcp.NotificationParams{AdditionalFields: p}}})
+	ss.send(notification{JSONRPC: mcp.JSONRPCVersion, Method: method, Params: p})
 }
 
 // initialize marks the session initialized, with the default log level.
