@@ -867,7 +867,9 @@ func TestFault_ClientDisappearsMidCall(t *testing.T) {
 				t.Fatalf("the relay did not exit within 5 s after the client went away\n%s", tail(p.stderr.String()))
 			}
 			t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), p.cmd.ProcessState)
-			if !tc.closeOut && !p.cmd.ProcessState.Success() {
+			// A killed client closes stdout too: the relay's writes then
+			// fail with EPIPE (SIGPIPE is caught), and it still exits 0.
+			if !p.cmd.ProcessState.Success() {
 				t.Errorf("exit after stdin closed: %v\n%s", p.cmd.ProcessState, tail(p.stderr.String()))
 			}
 			noPanic(t, "serve", p.stderr.String())

@@ -78,6 +78,13 @@ func notifyContext() (context.Context, context.CancelFunc) {
 	done := make(chan struct{})
 	go func() {
 		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+		// A client that goes away closes our stdout: with SIGPIPE caught
+		// (and dropped), a write to it fails with EPIPE instead of
+		// killing the process, which then ends normally when stdin ends,
+		// with its work (a token being stored) finished. Caught, not
+		// ignored: an ignored signal would stay ignored in the children
+		// (the browser, a key command).
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		select {
 		case <-c:
 			cancel()
