@@ -54,6 +54,8 @@ type endpoint struct {
 	era       string               // "2025" or "2026": the server speaks only that era (eraFilter); "": both
 	held      server.ClientSession // the session of the last "remember" call
 	slowEnded chan struct{}        // the slow tool's handler was cancelled
+	sticky    bool                 // behind a load balancer that keeps a session on its node with a cookie (stickyLB)
+	unstuck   int                  // session requests that came without the load balancer's cookie
 }
 
 func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
@@ -254,6 +256,9 @@ func (ep *endpoint) middleware(h http.Handler) http.Handler {
 		ep.hdrs = append(ep.hdrs, r.Header.Clone())
 		gone := ep.gone[r.Header.Get("Mcp-Session-Id")]
 		ep.mu.Unlock()
+		if ep.stickyLB(w, r) {
+			return
+		}
 		raw, err := bearer.FromRequest(r)
 		if err != nil {
 			bearer.Challenge{Status: 401, ResourceMetadata: ep.prm}.Write(w)
@@ -288,6 +293,25 @@ func (ep *endpoint) middleware(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// stickyLB plays a load balancer in front of several nodes when ep.sticky
+// is set: every response sets the node's cookie, and a request of a session
+// (Mcp-Session-Id) that comes without it lands on another node, which does
+// not know the session (404). It reports whether it answered.
+func (ep *endpoint) stickyLB(w http.ResponseWriter, r *http.Request) bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if !ep.sticky {
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{Name: "AWSALB", Value: "node1", Path: "/", HttpOnly: true})
+	if c, err := r.Cookie("AWSALB"); r.Header.Get("Mcp-Session-Id") != "" && (err != nil || c.Value != "node1") {
+		ep.unstuck++
+		http.Error(w, "session not found", http.StatusNotFound)
+		return true
+	}
+	return false
 }
 
 // eraFilter refuses what a server of ep.era only would not understand,

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type Config struct {
 	AuthServerURL  string        // RELAY_AUTH_SERVER_URL: the issuer; "" = discover from the backend (RFC 9728)
 	BackendURL     string        // RELAY_BACKEND_URL, canonical
 	MCPURL         string        // RELAY_MCP_URL, canonical: a remote MCP server to front (instead of BackendURL)
+	MCPTransport   string        // RELAY_MCP_TRANSPORT: auto (default), streamable-http or sse
 	Headers        []Header      // RELAY_HEADERS and --header: extra headers for the MCP server (secrets)
 	IgnoreTools    []string      // RELAY_IGNORE_TOOLS and --ignore-tool: tool name patterns to hide (MCP server)
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
@@ -52,6 +54,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_AUTH_SERVER_URL", "the authorization server (issuer) URL (default: discovered from the backend)"},
 	{"RELAY_BACKEND_URL", "the backend URL"},
 	{"RELAY_MCP_URL", "instead of RELAY_BACKEND_URL: a remote Streamable HTTP MCP server to front (https://host/mcp)"},
+	{"RELAY_MCP_TRANSPORT", "transport to RELAY_MCP_URL: auto (default: Streamable HTTP, else the legacy HTTP+SSE transport when the server refuses the POST with 404 or 405), streamable-http or sse"},
 	{"RELAY_HEADERS", "extra headers for RELAY_MCP_URL, one \"Name: value\" per line (or repeat --header \"Name: value\"); ${VAR} in a value is read from the environment; values are never logged"},
 	{"RELAY_HEADERS_FILE", "a file of extra headers for RELAY_MCP_URL, as RELAY_HEADERS (# starts a comment line); it must be the user's own and readable by no one else"},
 	{"RELAY_IGNORE_TOOLS", "tools of RELAY_MCP_URL to hide and refuse: name patterns, comma-separated (or repeat --ignore-tool); * matches any run, case is ignored"},
@@ -85,6 +88,7 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
 	fs.StringVar(&c.MCPURL, "mcp-url", getenv("RELAY_MCP_URL"), "remote MCP server URL (RELAY_MCP_URL)")
+	fs.StringVar(&c.MCPTransport, "mcp-transport", or(getenv("RELAY_MCP_TRANSPORT"), "auto"), "transport to the MCP server: auto, streamable-http or sse (RELAY_MCP_TRANSPORT)")
 	fs.Var(&headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
 	fs.StringVar(&headerFile, "header-file", getenv("RELAY_HEADERS_FILE"), "file of extra headers for the MCP server (RELAY_HEADERS_FILE)")
 	fs.Var(&ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
@@ -181,6 +185,10 @@ func (c *Config) checkServer() error {
 		return errors.New("RELAY_IGNORE_TOOLS needs RELAY_MCP_URL")
 	case len(c.Headers) > 0 && c.MCPURL == "":
 		return errors.New("RELAY_HEADERS needs RELAY_MCP_URL")
+	case !slices.Contains([]string{"", "auto", "streamable-http", "sse"}, c.MCPTransport):
+		return fmt.Errorf("RELAY_MCP_TRANSPORT %q: want auto, streamable-http or sse", c.MCPTransport)
+	case c.MCPTransport != "" && c.MCPTransport != "auto" && c.MCPURL == "":
+		return errors.New("RELAY_MCP_TRANSPORT needs RELAY_MCP_URL")
 	case c.MCPURL != "":
 		canon, err := Canonical("RELAY_MCP_URL", c.MCPURL)
 		c.MCPURL = canon

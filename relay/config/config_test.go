@@ -127,3 +127,29 @@ func TestHeaderFileSetting(t *testing.T) {
 		t.Fatalf("a missing header file: parse %v, check %v", err, c.Check())
 	}
 }
+
+func TestMCPTransport(t *testing.T) {
+	env := map[string]string{"RELAY_MCP_URL": "https://mcp.example.com/sse", "RELAY_MCP_TRANSPORT": "streamable-http"}
+	get := func(k string) string { return env[k] }
+	for _, c := range []struct {
+		args []string
+		want string
+	}{{nil, "streamable-http"}, {[]string{"--mcp-transport", "sse"}, "sse"}} {
+		cfg, _, err := Parse("relay", c.args, get, io.Discard)
+		if err != nil || cfg.MCPTransport != c.want || cfg.Check() != nil {
+			t.Fatalf("%v: %+v %v", c.args, cfg, err)
+		}
+	}
+	delete(env, "RELAY_MCP_TRANSPORT")
+	if cfg, _, err := Parse("relay", nil, get, io.Discard); err != nil || cfg.MCPTransport != "auto" {
+		t.Fatalf("default: %v %v", cfg, err)
+	}
+	env["RELAY_MCP_TRANSPORT"] = "websocket"
+	if cfg, _, _ := Parse("relay", nil, get, io.Discard); cfg.Check() == nil || !strings.Contains(cfg.Check().Error(), "RELAY_MCP_TRANSPORT") {
+		t.Fatal("an unknown transport was accepted")
+	}
+	c := &Config{BackendURL: "https://api.example.com", MCPTransport: "sse", LogLevel: "info"}
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "RELAY_MCP_URL") {
+		t.Fatalf("sse without RELAY_MCP_URL: %v", err)
+	}
+}

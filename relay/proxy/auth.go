@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
@@ -63,6 +64,7 @@ type authTransport struct {
 	headers  []config.Header
 	log      *slog.Logger
 	now      func() time.Time
+	endpoint atomic.Pointer[url.URL] // a legacy SSE server's message endpoint, once accepted (endpoint.go)
 }
 
 // callOptions travel in a request's context.
@@ -71,6 +73,7 @@ type callOptions struct {
 	quiet  bool       // never sign in or refresh: a start-up probe
 	cached bool       // the cached token only, even for a POST: a background stream
 	rt     *roundTrip // the client's request held across input_required results (mrtr.go)
+	signIn bool       // a GET that may sign in: opening a legacy SSE stream (legacysse.go)
 }
 
 type optionsKey struct{}
@@ -85,14 +88,14 @@ func optionsFrom(ctx context.Context) callOptions {
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !sameEndpoint(req.URL, t.target) {
+	if !sameEndpoint(req.URL, t.target) && !isEndpoint(req.URL, t.endpoint.Load()) {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, ErrOtherURL
 	}
 	o := optionsFrom(req.Context())
-	if o.quiet || o.cached || req.Method != http.MethodPost {
+	if o.quiet || o.cached || (req.Method != http.MethodPost && !o.signIn) {
 		return t.quietTrip(req, o.quiet)
 	}
 	return t.authTrip(req, o.ui)
@@ -220,6 +223,10 @@ func drain(resp *http.Response) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 	resp.Body.Close()
 }
+
+// allowEndpoint lets credentials go to u too: the message endpoint of a
+// legacy SSE server, checked by messageEndpoint. It replaces the last one.
+func (t *authTransport) allowEndpoint(u *url.URL) { t.endpoint.Store(u) }
 
 // sameEndpoint reports whether u is the MCP URL: same scheme, host and
 // path, no userinfo.

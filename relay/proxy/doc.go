@@ -1,6 +1,7 @@
 // Package proxy is the relay's front for a remote OAuth-protected MCP
 // server (RELAY_MCP_URL): an MCP stdio server on one side, a Streamable
-// HTTP client of the remote server on the other. It forwards the whole
+// HTTP client of the remote server on the other (or a client of the
+// legacy HTTP+SSE transport, below). It forwards the whole
 // protocol both ways (requests, results and errors with the client's ids,
 // notifications, cancellation, and the server's own requests such as
 // sampling and elicitation), adding the OAuth Bearer token from the broker.
@@ -54,6 +55,26 @@
 //   - 2026-07-28 client of a 2026-07-28 server: passed through, with the
 //     headers added.
 //
+// Legacy HTTP+SSE transport (MCP 2024-11-05; transport.go, legacysse.go,
+// endpoint.go), chosen by Config.Transport (RELAY_MCP_TRANSPORT): auto
+// (the default) speaks Streamable HTTP and falls back to it when the
+// server answers the first POST, after any sign-in, with 404 or 405, and
+// keeps it for the proxy's lifetime; sse uses only it; streamable-http
+// never does, and says so when a POST gets 404 or 405. A GET to the MCP
+// URL opens the stream, signing in on its 401; the first event, endpoint,
+// names the URL to POST messages to; responses and the server's messages
+// come on the stream, responses matched by id. It sits under the
+// Streamable HTTP client as an http.RoundTripper, so the server speaks the
+// 2025 era and everything above applies as for a 2025-era server: a
+// server request while exactly one request is in flight belongs to that
+// request (a 2026-07-28 client gets it as input_required). The stream is
+// the session: when it drops, requests in flight fail with
+// ErrStreamDropped (they may or may not have run), and the proxy
+// reconnects (a new GET, a new endpoint, initialize) in the background
+// with the cached token only, after 1 s, doubling up to 30 s while
+// attempts fail or streams drop soon after opening; a request meanwhile
+// connects at once.
+//
 // The package does not import mcp-go's client or server (the server's
 // JSON Schema dependency would cost the relay's start-up); a test checks
 // it.
@@ -66,15 +87,24 @@
 // scopes and one retry.
 //
 // Security properties: the token and the custom headers go only to the MCP
-// URL (same scheme, host and path; redirects are never followed); header
-// values are secrets, never logged nor put in errors; stdout carries
+// URL (same scheme, host and path; redirects are never followed), and to
+// the message endpoint of a legacy SSE server, exactly (same path and
+// query, not a prefix), once that endpoint, which the server writes, is
+// found to be on the MCP URL's origin: same scheme, host and port, no
+// userinfo, no fragment; any other endpoint is refused (ErrBadEndpoint)
+// and never followed; cookies the server sets (cookies.go) stay in memory
+// and go back to its origin only; tools hidden by RELAY_IGNORE_TOOLS
+// (toolfilter.go) are left out of tools/list and their calls never reach
+// the server; header values are secrets, never logged nor put in errors;
+// stdout carries
 // protocol messages only; one message from either side is capped at
 // MaxMessage; tokens are keyed in the vault by issuer, client and resource
 // (the MCP URL), so relays for different servers never mix them; a
 // requestState of the proxy's (state.go) is unguessable, single use,
 // bound, capped and expiring, and never goes to the server.
 //
-// Non-goals: the legacy HTTP+SSE transport; server requests that belong
+// Non-goals: sse-first (try the legacy transport before Streamable HTTP)
+// and batches of the 2024-11-05 revision; server requests that belong
 // to no request of a 2026-07-28 client (answered with an error, above);
 // client notifications to a 2026-07-28 server (that era has none but
 // cancellation, which closing the request's stream does: they are

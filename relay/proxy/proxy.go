@@ -17,8 +17,11 @@ import (
 
 // Config wires a Proxy.
 type Config struct {
-	// URL is the MCP server's Streamable HTTP endpoint, canonical.
+	// URL is the MCP server's endpoint, canonical.
 	URL string
+	// Transport is TransportAuto (or ""), TransportStreamable or
+	// TransportSSE (transport.go).
+	Transport string
 	// Headers are sent with every request to URL (RELAY_HEADERS).
 	Headers []config.Header
 	// IgnoreTools are tool name patterns (RELAY_IGNORE_TOOLS): such tools
@@ -92,7 +95,8 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	at := &authTransport{base: base, target: target, tokens: cfg.Tokens, resolved: cfg.Resolved, hint: cfg.Hint,
 		headers: cfg.Headers, log: cfg.Logger, now: time.Now}
-	p.http = &http.Client{Transport: at, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	p.http = &http.Client{Transport: at, Jar: newCookieJar(target),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return p, nil
 }
 

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 )
 
 // connState holds the server's session: at most one live, at most one
@@ -14,6 +16,22 @@ type connState struct {
 	last    error         // the last attempt's error
 	quiet   bool          // the last attempt could not sign in
 	closed  bool
+
+	legacySSE bool // auto found that the server speaks only the legacy HTTP+SSE transport
+	redialing bool // a reconnection after a dropped SSE stream is under way
+	drops     int  // SSE streams in a row that dropped soon after they opened
+}
+
+func (s *connState) isLegacySSE() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.legacySSE
+}
+
+func (s *connState) setLegacySSE() {
+	s.mu.Lock()
+	s.legacySSE = true
+	s.mu.Unlock()
 }
 
 func (s *connState) current() *conn {
@@ -103,5 +121,67 @@ func (s *connState) close() {
 	s.mu.Unlock()
 	if c != nil {
 		c.close()
+	}
+}
+
+// Reconnection after a legacy SSE stream dropped (redial): the first
+// attempt waits redialDelay, doubling up to redialMax while attempts fail
+// or streams drop within redialMax of opening.
+var (
+	redialDelay = time.Second
+	redialMax   = 30 * time.Second
+)
+
+// lost forgets the connection whose legacy SSE stream dropped (its
+// requests in flight have failed with ErrStreamDropped), and reconnects
+// in the background with the cached token only, so that the server's own
+// messages flow again; a request meanwhile connects at once, signing in
+// if it must.
+func (p *Proxy) lost(sse *legacySSE) {
+	s := &p.conns
+	s.mu.Lock()
+	c := s.cur
+	if c == nil || c.sse != sse || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.cur = nil
+	if time.Since(c.since) < redialMax {
+		s.drops++
+	} else {
+		s.drops = 0
+	}
+	start, drops := !s.redialing, s.drops
+	s.redialing = true
+	s.mu.Unlock()
+	go c.close()
+	p.log.Info("the MCP server's SSE stream dropped; reconnecting", "session", c.sessionHash())
+	if start {
+		go p.redial(drops)
+	}
+}
+
+// redial reconnects quietly, until a connection is made (by it or by a
+// request), the cached token does not do, or the proxy ends.
+func (p *Proxy) redial(drops int) {
+	s := &p.conns
+	defer func() {
+		s.mu.Lock()
+		s.redialing = false
+		s.mu.Unlock()
+	}()
+	for attempt := 1 + drops; ; attempt++ {
+		if !sleep(p.ctx, backoff(redialDelay, attempt, redialMax), nil) || s.current() != nil {
+			return
+		}
+		_, err := p.conn(withOptions(p.ctx, callOptions{quiet: true}), true)
+		var ae *AuthError
+		switch {
+		case err == nil || p.ctx.Err() != nil:
+			return
+		case errors.Is(err, errNoCachedToken) || errors.As(err, &ae):
+			p.log.Info("could not reconnect to the MCP server without a sign-in; the next request will")
+			return
+		}
 	}
 }

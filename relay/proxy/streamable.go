@@ -131,7 +131,7 @@ func (s *streamable) call(ctx context.Context, m *message) (*message, error) {
 		return s.response(ctx, resp)
 	case resp.StatusCode == http.StatusNotFound && m.Method == "initialize":
 		resp.Body.Close()
-		return nil, errors.New("the MCP server answered 404 to initialize: check the URL (the legacy HTTP+SSE transport is not supported)")
+		return nil, errors.New("the MCP server answered 404 to initialize: check the URL, or set RELAY_MCP_TRANSPORT=sse if it speaks only the legacy HTTP+SSE transport")
 	}
 	return errorResponse(resp)
 }

@@ -7,14 +7,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // conn is one connection to the server: the Streamable HTTP client
-// (streamable.go) over the auth layer, in the era chosen for it (era.go).
+// (streamable.go) over the auth layer, in the era chosen for it (era.go),
+// or over the legacy HTTP+SSE transport (legacysse.go).
 type conn struct {
 	tr           *streamable
+	sse          *legacySSE // under tr, for a server of the legacy HTTP+SSE transport
+	since        time.Time
 	modern       bool            // 2026-07-28: no session, per-request _meta
 	result       json.RawMessage // the server's initialize result (2025 era)
 	caps         json.RawMessage
@@ -29,17 +34,35 @@ type conn struct {
 // session (initialize with the client's identity and capabilities,
 // notifications/initialized) and opens the GET stream for the server's
 // own messages; in the 2026-07-28 era there is nothing more to set up,
-// except the notifications a 2025-era client expects (listenup.go).
+// except the notifications a 2025-era client expects (listenup.go). The
+// legacy HTTP+SSE transport is used when set, or, in auto, when the
+// server refuses the first POST with 404 or 405 (transport.go).
 func (p *Proxy) dial(ctx context.Context) (*conn, error) {
-	// The session's streams live as long as the proxy, not this request.
-	tr := newStreamable(withOptions(p.ctx, callOptions{}), p.cfg.URL, p.http, p.log.With("component", "mcp-transport"))
-	tr.note = func(m *message) { p.serverNotification(tr.isModern(), m) }
-	tr.ask = p.serverRequest
+	mode, err := p.transport()
+	switch {
+	case err != nil:
+		return nil, err
+	case mode == TransportSSE || p.conns.isLegacySSE():
+		return p.dialSSE(ctx)
+	}
+	tr := p.newStreamable(p.http)
 	c, err := p.handshake(ctx, tr)
 	if err != nil {
 		tr.close()
-		return nil, err
+		if !refusesPOST(err) {
+			return nil, err
+		}
+		if mode == TransportStreamable {
+			return nil, fmt.Errorf("%w; it may speak only the legacy HTTP+SSE transport: set RELAY_MCP_TRANSPORT=sse or auto", err)
+		}
+		p.log.Info("the MCP server refused the Streamable HTTP POST; trying the legacy HTTP+SSE transport", "err", err)
+		if c, err = p.dialSSE(ctx); err != nil {
+			return nil, fmt.Errorf("the MCP server speaks neither Streamable HTTP (its POST was refused) nor the legacy HTTP+SSE transport: %w", err)
+		}
+		p.conns.setLegacySSE()
+		return c, nil
 	}
+	c.since = time.Now()
 	if c.modern {
 		if !p.client.isModern() {
 			p.listenUp(c)
@@ -48,6 +71,49 @@ func (p *Proxy) dial(ctx context.Context) (*conn, error) {
 		tr.listen()
 	}
 	return c, nil
+}
+
+// newStreamable makes the client of one session over hc. The session's
+// streams live as long as the proxy, not the request that dials.
+func (p *Proxy) newStreamable(hc *http.Client) *streamable {
+	tr := newStreamable(withOptions(p.ctx, callOptions{}), p.cfg.URL, hc, p.log.With("component", "mcp-transport"))
+	tr.note = func(m *message) { p.serverNotification(tr.isModern(), m) }
+	tr.ask = p.serverRequest
+	return tr
+}
+
+// dialSSE connects over the legacy HTTP+SSE transport: the stream and its
+// endpoint, then a 2025-era session on it (that transport has no
+// server/discover), with the Streamable HTTP client's GET stream for the
+// server's messages that belong to no request.
+func (p *Proxy) dialSSE(ctx context.Context) (*conn, error) {
+	at := p.http.Transport.(*authTransport)
+	lt := newLegacySSE(p.ctx, at.target, p.http, p.log.With("component", "mcp-sse"))
+	lt.allow = at.allowEndpoint
+	lt.lost = func() { p.lost(lt) }
+	if err := lt.connect(ctx); err != nil {
+		lt.close()
+		return nil, err
+	}
+	tr := p.newStreamable(&http.Client{Transport: lt, CheckRedirect: noRedirect})
+	c, err := p.initSession(ctx, tr)
+	if err != nil {
+		tr.close()
+		lt.close()
+		return nil, err
+	}
+	c.sse, c.since = lt, time.Now()
+	tr.listen()
+	return c, nil
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// refusesPOST reports whether err is a 404 or 405 to the first POST, after
+// any sign-in: the server does not speak Streamable HTTP at that URL.
+func refusesPOST(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed)
 }
 
 func (p *Proxy) handshake(ctx context.Context, tr *streamable) (*conn, error) {
@@ -64,6 +130,12 @@ func (p *Proxy) handshake(ctx context.Context, tr *streamable) (*conn, error) {
 		c := &conn{tr: tr, modern: true}
 		return c, c.parseDiscover(eras.discover)
 	}
+	return p.initSession(ctx, tr)
+}
+
+// initSession starts a 2025-era session: initialize with the client's
+// identity and capabilities, then notifications/initialized.
+func (p *Proxy) initSession(ctx context.Context, tr *streamable) (*conn, error) {
 	params, err := json.Marshal(p.client.initParams(p.cfg.Version))
 	if err != nil {
 		return nil, err
@@ -93,6 +165,8 @@ func (p *Proxy) probe(ctx context.Context, tr *streamable) (serverEras, error) {
 	resp, err := tr.call(context.WithValue(ctx, modernKey{}, true), m)
 	var se *StatusError
 	switch {
+	case refusesPOST(err) && p.cfg.Transport != TransportStreamable:
+		return serverEras{}, err // auto: the legacy HTTP+SSE transport, maybe (dial)
 	case errors.As(err, &se):
 		p.log.Debug("the MCP server refused server/discover: a 2025-era server", "status", se.Status)
 		return serverEras{legacy: true}, nil

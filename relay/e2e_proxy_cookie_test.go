@@ -1,0 +1,36 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Behind a load balancer that keeps each MCP session on one node with a
+// cookie (AWS ALB and others), the relay sends the cookie back, so every
+// request of the session reaches its node: the calls work and no request
+// of the session comes without the cookie. The cookie never appears in
+// the debug log. (2025 era: the 2026-07-28 era has no sessions.)
+func TestProxy_LoadBalancerCookie(t *testing.T) {
+	mc := newMCPChainEra(t, 0, "2025", "/mcp")
+	ep := mc.eps["/mcp"]
+	ep.mu.Lock()
+	ep.sticky = true
+	ep.mu.Unlock()
+	e := proxyEnv(t, mc, "/mcp")
+	for _, modern := range []bool{false, true} {
+		s := e.startProxy(modern)
+		for i := 0; i < 3; i++ {
+			if got := s.mustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
+				t.Fatalf("modern=%v: whoami: %s", modern, got)
+			}
+		}
+		if strings.Contains(s.stderr.String(), "node1") {
+			t.Fatal("the load balancer's cookie is in the relay's log")
+		}
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.unstuck != 0 {
+		t.Fatalf("%d session requests came without the load balancer's cookie", ep.unstuck)
+	}
+}

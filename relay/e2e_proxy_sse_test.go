@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/backend/example"
+)
+
+// newSSEChain is our authorization server plus a real mcp-go server of the
+// legacy HTTP+SSE transport (server.NewSSEServer): the stream at /sse (the
+// MCP URL), the message endpoint at /message, both behind the same JWT
+// middleware as the Streamable HTTP servers (a token for /sse). Its
+// ask_sse tool sends the client a sampling request on the stream, as a
+// 2024-11-05 server does, and waits for the answer.
+func newSSEChain(t *testing.T, opts ...func(base string) server.SSEOption) *mcpChain {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }
+	base := "http://" + srv.Listener.Addr().String()
+	u, err := authserver.NewUser(testUser, testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
+	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: []string{base + "/sse"}, Users: []authserver.User{u},
+		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &mcpChain{chain: c, eps: map[string]*endpoint{}}
+	ep := newEndpoint(t, c, base, "/sse")
+	mc.eps["/sse"] = ep
+	sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"),
+		server.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			ctx = context.WithValue(ctx, epKey{}, ep)
+			return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
+		})}
+	for _, o := range opts {
+		sseOpts = append(sseOpts, o(base))
+	}
+	sseSrv := server.NewSSEServer(ep.srv, sseOpts...)
+	answers := &clientAnswers{wait: map[string]chan json.RawMessage{}}
+	ep.srv.AddTool(mcp.NewTool("ask_sse"), answers.askTool(sseSrv))
+	h := ep.middleware(answers.watch(sseSrv))
+	mux := http.NewServeMux()
+	mux.Handle("/sse", h)
+	mux.Handle("/message", h)
+	mux.HandleFunc("/.well-known/oauth-protected-resource/sse", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{base}})
+	})
+	mux.Handle("/", c.spy(c.as.Handler()))
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(func() { sseSrv.CloseSessions(); srv.Close() })
+	return mc
+}
+
+// clientAnswers are the client's answers to the server's requests, seen
+// on their way to the message endpoint.
+type clientAnswers struct {
+	mu   sync.Mutex
+	n    atomic.Int64
+	wait map[string]chan json.RawMessage // by request id
+}
+
+func (a *clientAnswers) watch(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var m struct {
+			ID     string          `json:"id"`
+			Method string          `json:"method"`
+			Result json.RawMessage `json:"result"`
+		}
+		if json.Unmarshal(body, &m) == nil && m.Method == "" && m.ID != "" {
+			a.mu.Lock()
+			if ch := a.wait[m.ID]; ch != nil {
+				ch <- m.Result
+			}
+			a.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// askTool asks the client to sample on the session's stream.
+func (a *clientAnswers) askTool(sseSrv *server.SSEServer) server.ToolHandlerFunc {
+	return func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		id := fmt.Sprintf("srv-ask-%d", a.n.Add(1))
+		ch := make(chan json.RawMessage, 1)
+		a.mu.Lock()
+		a.wait[id] = ch
+		a.mu.Unlock()
+		q := mcp.CreateMessageParams{Messages: []mcp.SamplingMessage{{Role: mcp.RoleUser, Content: mcp.NewTextContent("what is 2+2?")}}, MaxTokens: 10}
+		req := map[string]any{"jsonrpc": "2.0", "id": id, "method": "sampling/createMessage", "params": q}
+		if err := sseSrv.SendEventToSession(server.ClientSessionFromContext(ctx).SessionID(), req); err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		select {
+		case raw := <-ch:
+			var res struct {
+				Content struct {
+					Text string `json:"text"`
+				} `json:"content"`
+			}
+			_ = json.Unmarshal(raw, &res)
+			return mcp.NewToolResultText("the client said " + res.Content.Text), nil
+		case <-time.After(20 * time.Second):
+			return mcp.NewToolResultError("no answer"), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (ep *endpoint) streamGETs() int {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	n := 0
+	for _, h := range ep.hdrs {
+		if h.Get("Accept") == "text/event-stream" && h.Get("Content-Type") == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestProxy_LegacySSE drives the relay in front of a server of the legacy
+// HTTP+SSE transport only, in both client eras, with the transport forced
+// (sse) and found (auto: the POST gets 405 after the sign-in): a sign-in
+// on the stream's 401, tools, resources, prompts and completion, sampling
+// during a call (a request to a 2025-era client, an input_required result
+// for a 2026-07-28 one), progress, log and list_changed notifications, and
+// a refresh when the token is refused at the message endpoint.
+func TestProxy_LegacySSE(t *testing.T) {
+	for _, transport := range []string{"sse", "auto"} {
+		for _, modern := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/modern=%v", transport, modern), func(t *testing.T) {
+				mc := newSSEChain(t)
+				ep := mc.eps["/sse"]
+				e := proxyEnv(t, mc, "/sse")
+				e.vars["RELAY_MCP_TRANSPORT"] = transport
+				s := e.startProxy(modern)
+				ctx := ctx30(t)
+				tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+				if err != nil || len(tools.Tools) != 9 {
+					t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+				}
+				if e.opens() != 1 || mc.codes.Load() != 1 {
+					t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.codes.Load())
+				}
+				if n := ep.count("server/discover"); (n == 0) != (transport == "sse") {
+					t.Fatalf("server/discover sent %d times with transport %s", n, transport)
+				}
+				if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+					t.Fatalf("whoami: %s", out)
+				}
+				checkResourcesPrompts(t, s)
+				if out := s.mustCall(t, "ask_sse", nil); out != "the client said four" || s.timesAsked() != 1 {
+					t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.stderr.String())
+				}
+				checkNotifications(t, s)
+				checkListChanged(t, s, modern)
+				mc.revokeSeen()
+				if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.refresh.Load() != 1 || e.opens() != 1 {
+					t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.refresh.Load(), e.opens(), s.stderr.String())
+				}
+				if ep.count("initialize") != 1 || ep.streamGETs() == 0 {
+					t.Fatalf("initialize %d times, %d GETs; want one session", ep.count("initialize"), ep.streamGETs())
+				}
+				for _, tok := range ep.seenTokens() {
+					if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
+						t.Fatalf("token audience %v, want the MCP URL", tok.Audience)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The SSE stream drops: a call in flight fails clearly, the relay
+// reconnects in the background (a new GET, a new endpoint, a new
+// session) without a sign-in, and the server's messages flow again.
+func TestProxy_LegacySSEDropped(t *testing.T) {
+	for _, modern := range []bool{false, true} {
+		t.Run(fmt.Sprintf("modern=%v", modern), func(t *testing.T) {
+			mc := newSSEChain(t)
+			ep := mc.eps["/sse"]
+			e := proxyEnv(t, mc, "/sse")
+			s := e.startProxy(modern, "RELAY_MCP_TRANSPORT=sse")
+			s.mustCall(t, "whoami", nil)
+			gets := ep.streamGETs()
+			type result struct {
+				text  string
+				isErr bool
+			}
+			done := make(chan result, 1)
+			go func() { text, isErr := s.call(t, "slow", nil); done <- result{text, isErr} }()
+			deadline := time.Now().Add(10 * time.Second)
+			for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if ep.dropGETs() == 0 {
+				t.Fatal("no stream to drop")
+			}
+			select {
+			case r := <-done:
+				if !r.isErr || !strings.Contains(r.text, "dropped before the response") {
+					t.Fatalf("the call in flight: %v %q", r.isErr, r.text)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the call in flight did not fail\n%s", s.stderr.String())
+			}
+			// No request: the relay reconnects by itself.
+			deadline = time.Now().Add(15 * time.Second)
+			for ep.count("initialize") < 2 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if ep.streamGETs() <= gets || ep.count("initialize") != 2 {
+				t.Fatalf("no reconnection: %d GETs (were %d), %d initialize\n%s", ep.streamGETs(), gets, ep.count("initialize"), s.stderr.String())
+			}
+			// The server takes notifications/initialized in the background:
+			// send until the new session is initialized.
+			for deadline = time.Now().Add(10 * time.Second); s.countNotes("notifications/message", "after the drop") == 0; {
+				if time.Now().After(deadline) {
+					t.Fatalf("no server message after the reconnection\n%s", s.stderr.String())
+				}
+				ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "error", "data": "after the drop"})
+				time.Sleep(50 * time.Millisecond)
+			}
+			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
+				t.Fatalf("after the reconnection: %s, %d opens", out, e.opens())
+			}
+		})
+	}
+}
+
+// RELAY_MCP_TRANSPORT=streamable-http on a server of the legacy transport
+// only fails clearly, and never opens the SSE stream.
+func TestProxy_LegacySSEStreamableForced(t *testing.T) {
+	mc := newSSEChain(t)
+	ep := mc.eps["/sse"]
+	e := proxyEnv(t, mc, "/sse")
+	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=streamable-http")
+	text, isErr := s.call(t, "whoami", nil)
+	if !isErr || !strings.Contains(text, "405") || !strings.Contains(text, "RELAY_MCP_TRANSPORT=sse") {
+		t.Fatalf("whoami: %v %q", isErr, text)
+	}
+	if ep.streamGETs() != 0 {
+		t.Fatalf("%d GETs with streamable-http", ep.streamGETs())
+	}
+}
+
+// A server whose endpoint event names another origin is refused: the
+// request fails clearly, and nothing is sent there.
+func TestProxy_LegacySSEBadEndpoint(t *testing.T) {
+	var hits atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer evil.Close()
+	mc := newSSEChain(t, func(string) server.SSEOption { return server.WithBaseURL(evil.URL) })
+	e := proxyEnv(t, mc, "/sse")
+	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=sse")
+	text, isErr := s.call(t, "whoami", nil)
+	if !isErr || !strings.Contains(text, "refusing the MCP server's message endpoint: it is on another port") {
+		t.Fatalf("whoami: %v %q", isErr, text)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the other origin got %d requests", hits.Load())
+	}
+}
