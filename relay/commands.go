@@ -121,7 +121,7 @@ func serveParts(ctx context.Context, cfg *config.Config, e env, log *slog.Logger
 
 // serveProxy runs the stdio server in front of a remote MCP server.
 func serveProxy(ctx context.Context, cfg *config.Config, p *parts, cfgErr error, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
-	pc := proxy.Config{URL: cfg.MCPURL, Transport: cfg.MCPTransport, Headers: cfg.Headers, IgnoreTools: cfg.IgnoreTools, ConfigErr: cfgErr, Timeout: cfg.BackendTimeout,
+	pc := proxy.Config{URL: cfg.MCPURL, Transport: cfg.MCPTransport, Headers: cfg.Headers, IgnoreTools: cfg.IgnoreTools, PingInterval: cfg.PingInterval, ConfigErr: cfgErr, Timeout: cfg.BackendTimeout,
 		ConnectTimeout: cfg.LoginTimeout + cfg.BackendTimeout, Version: version, Logger: log.With("component", "proxy")}
 	if cfgErr == nil {
 		pc.Tokens, pc.Resolved, pc.Hint = p.broker, p.auth.Resolved, p.auth.Hint

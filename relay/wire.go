@@ -74,7 +74,8 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP: &http.Client{Timeout: cfg.AuthTimeout}, Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
-		Port: cfg.CallbackPort, Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
+		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
+		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"), Policy: pol,
 	}
 	p.broker = &broker.Broker{Resolve: p.auth.Account, Store: v, Auth: p.auth, Scopes: cfg.Scopes,

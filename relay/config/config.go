@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
 // Config is the relay's settings.
@@ -30,6 +31,7 @@ type Config struct {
 	MCPTransport   string        // RELAY_MCP_TRANSPORT: auto (default), streamable-http or sse
 	Headers        []Header      // RELAY_HEADERS and --header: extra headers for the MCP server (secrets)
 	IgnoreTools    []string      // RELAY_IGNORE_TOOLS and --ignore-tool: tool name patterns to hide (MCP server)
+	PingInterval   time.Duration // RELAY_PING_INTERVAL: keep the MCP server's session alive; 0 = off
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
 	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
 	ClientSecret   secret.Value  // RELAY_CLIENT_SECRET (environment only, never a flag): a confidential client
@@ -40,6 +42,8 @@ type Config struct {
 	VaultKey       string        // RELAY_VAULT_KEY
 	PassphraseFile string        // RELAY_VAULT_PASSPHRASE_FILE
 	CallbackPort   int           // RELAY_CALLBACK_PORT, 0 = random
+	CallbackHost   string        // RELAY_CALLBACK_HOST: 127.0.0.1 (default) or localhost
+	CallbackPath   string        // RELAY_CALLBACK_PATH: the redirect URI's path, default /callback
 	LoginTimeout   time.Duration // RELAY_LOGIN_TIMEOUT, default 5m
 	BackendTimeout time.Duration // RELAY_BACKEND_TIMEOUT, default 60s
 	AuthTimeout    time.Duration // RELAY_AUTH_TIMEOUT: one request to the authorization server, default 30s
@@ -57,6 +61,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_MCP_TRANSPORT", "transport to RELAY_MCP_URL: auto (default: Streamable HTTP, else the legacy HTTP+SSE transport when the server refuses the POST with 404 or 405), streamable-http or sse"},
 	{"RELAY_HEADERS", "extra headers for RELAY_MCP_URL, one \"Name: value\" per line (or repeat --header \"Name: value\"); ${VAR} in a value is read from the environment; values are never logged"},
 	{"RELAY_HEADERS_FILE", "a file of extra headers for RELAY_MCP_URL, as RELAY_HEADERS (# starts a comment line); it must be the user's own and readable by no one else"},
+	{"RELAY_PING_INTERVAL", "ping the RELAY_MCP_URL server's session this often to keep it alive, e.g. 30s (1s to 1h; default off)"},
 	{"RELAY_IGNORE_TOOLS", "tools of RELAY_MCP_URL to hide and refuse: name patterns, comma-separated (or repeat --ignore-tool); * matches any run, case is ignored"},
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
@@ -68,6 +73,8 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_VAULT_KEY", "vault key source: keychain, file:PATH, cmd:COMMAND or passphrase"},
 	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase (for the stdio server)"},
 	{"RELAY_CALLBACK_PORT", "fixed loopback callback port (default random)"},
+	{"RELAY_CALLBACK_HOST", "host of the redirect URI: 127.0.0.1 (default) or localhost, for a client registered with http://localhost:PORT/...; the callback listens on loopback only"},
+	{"RELAY_CALLBACK_PATH", "path of the redirect URI (default /callback), such as /oauth/callback"},
 	{"RELAY_LOGIN_TIMEOUT", "how long a login may take (default 5m)"},
 	{"RELAY_BACKEND_TIMEOUT", "timeout of one backend call (default 60s)"},
 	{"RELAY_AUTH_TIMEOUT", "timeout of one request to the authorization server: metadata, token, revocation (default 30s)"},
@@ -80,7 +87,7 @@ var Vars = []struct{ Name, Meaning string }{
 // returns the parsed config and the remaining arguments.
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	c := &Config{}
-	var scopes, port, loginTO, backendTO, authTO, authzParams string
+	var scopes, port, loginTO, backendTO, authTO, authzParams, pingEvery string
 	var headers, ignoreTools headerList
 	var headerFile string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -101,6 +108,9 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&c.VaultKey, "vault-key", getenv("RELAY_VAULT_KEY"), "vault key source (RELAY_VAULT_KEY)")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", getenv("RELAY_VAULT_PASSPHRASE_FILE"), "vault passphrase file (RELAY_VAULT_PASSPHRASE_FILE)")
 	fs.StringVar(&port, "callback-port", getenv("RELAY_CALLBACK_PORT"), "fixed callback port (RELAY_CALLBACK_PORT)")
+	fs.StringVar(&c.CallbackHost, "callback-host", or(getenv("RELAY_CALLBACK_HOST"), oauth.DefaultCallbackHost), "redirect URI host: 127.0.0.1 or localhost (RELAY_CALLBACK_HOST)")
+	fs.StringVar(&c.CallbackPath, "callback-path", or(getenv("RELAY_CALLBACK_PATH"), oauth.DefaultCallbackPath), "redirect URI path (RELAY_CALLBACK_PATH)")
+	fs.StringVar(&pingEvery, "ping-interval", getenv("RELAY_PING_INTERVAL"), "keep-alive ping interval for the MCP server (RELAY_PING_INTERVAL)")
 	fs.StringVar(&loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
 	fs.StringVar(&backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
 	fs.StringVar(&authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
@@ -125,11 +135,19 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	if c.CallbackPort, err = parsePort(port); err != nil {
 		return nil, nil, err
 	}
+	if err := checkCallback(c.CallbackHost, c.CallbackPath); err != nil {
+		return nil, nil, err
+	}
 	if c.LoginTimeout, err = parseDur("RELAY_LOGIN_TIMEOUT", loginTO, time.Second, time.Hour); err != nil {
 		return nil, nil, err
 	}
 	if c.BackendTimeout, err = parseDur("RELAY_BACKEND_TIMEOUT", backendTO, 100*time.Millisecond, 10*time.Minute); err != nil {
 		return nil, nil, err
+	}
+	if pingEvery != "" {
+		if c.PingInterval, err = parseDur("RELAY_PING_INTERVAL", pingEvery, time.Second, time.Hour); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.AuthTimeout, err = parseDur("RELAY_AUTH_TIMEOUT", authTO, 100*time.Millisecond, 10*time.Minute); err != nil {
 		return nil, nil, err
@@ -181,6 +199,8 @@ func (c *Config) checkServer() error {
 		return errors.New("RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set")
 	case c.BackendURL != "" && c.MCPURL != "":
 		return errors.New("set RELAY_BACKEND_URL or RELAY_MCP_URL, not both")
+	case c.PingInterval > 0 && c.MCPURL == "":
+		return errors.New("RELAY_PING_INTERVAL needs RELAY_MCP_URL")
 	case len(c.IgnoreTools) > 0 && c.MCPURL == "":
 		return errors.New("RELAY_IGNORE_TOOLS needs RELAY_MCP_URL")
 	case len(c.Headers) > 0 && c.MCPURL == "":
@@ -269,6 +289,18 @@ func parsePort(s string) (int, error) {
 		return 0, fmt.Errorf("RELAY_CALLBACK_PORT %q: want a port from 1 to 65535", s)
 	}
 	return p, nil
+}
+
+// checkCallback validates RELAY_CALLBACK_HOST and RELAY_CALLBACK_PATH with
+// the rules the OAuth client applies.
+func checkCallback(host, path string) error {
+	if err := oauth.CheckCallbackHost(host); err != nil {
+		return fmt.Errorf("RELAY_CALLBACK_HOST %q: %w", host, err)
+	}
+	if err := oauth.CheckCallbackPath(path); err != nil {
+		return fmt.Errorf("RELAY_CALLBACK_PATH %q: %w", path, err)
+	}
+	return nil
 }
 
 func parseDur(name, s string, min, max time.Duration) (time.Duration, error) {

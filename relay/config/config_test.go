@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestParseDefaultsAndFlagsWin(t *testing.T) {
 func TestParseRejectsBadValues(t *testing.T) {
 	for k, v := range map[string]string{
 		"RELAY_CALLBACK_PORT": "70000", "RELAY_LOGIN_TIMEOUT": "forever", "RELAY_BACKEND_TIMEOUT": "2h",
-		"RELAY_AUTH_TIMEOUT": "1ms",
+		"RELAY_AUTH_TIMEOUT": "1ms", "RELAY_PING_INTERVAL": "100ms",
 	} {
 		if _, _, err := Parse("serve", nil, env(map[string]string{k: v}), io.Discard); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)
@@ -76,6 +77,7 @@ func TestCheck(t *testing.T) {
 		"http metadata doc": func(c *Config) { c.ClientMetaURL = "http://example.com/client.json" },
 		"bad log level":     func(c *Config) { c.LogLevel = "loud" },
 		"ignore, no mcp":    func(c *Config) { c.IgnoreTools = []string{"delete*"} },
+		"ping, no mcp":      func(c *Config) { c.PingInterval = time.Minute },
 	}
 	for name, mut := range cases {
 		c := good()
@@ -151,5 +153,43 @@ func TestMCPTransport(t *testing.T) {
 	c := &Config{BackendURL: "https://api.example.com", MCPTransport: "sse", LogLevel: "info"}
 	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "RELAY_MCP_URL") {
 		t.Fatalf("sse without RELAY_MCP_URL: %v", err)
+	}
+}
+
+func TestCallbackHostAndPath(t *testing.T) {
+	c, _, err := Parse("relay", nil, env(nil), io.Discard)
+	if err != nil || c.CallbackHost != "127.0.0.1" || c.CallbackPath != "/callback" {
+		t.Fatalf("defaults: host %q path %q, %v", c.CallbackHost, c.CallbackPath, err)
+	}
+	e := map[string]string{"RELAY_CALLBACK_HOST": "localhost", "RELAY_CALLBACK_PATH": "/oauth/callback"}
+	if c, _, err = Parse("relay", nil, env(e), io.Discard); err != nil || c.CallbackHost != "localhost" || c.CallbackPath != "/oauth/callback" {
+		t.Fatalf("environment: host %q path %q, %v", c.CallbackHost, c.CallbackPath, err)
+	}
+	e["RELAY_CALLBACK_HOST"] = "0.0.0.0" // a flag wins, so the bad variable is not used
+	if c, _, err = Parse("relay", []string{"--callback-host", "127.0.0.1", "--callback-path", "/cb"}, env(e), io.Discard); err != nil ||
+		c.CallbackHost != "127.0.0.1" || c.CallbackPath != "/cb" {
+		t.Fatalf("flags: host %q path %q, %v", c.CallbackHost, c.CallbackPath, err)
+	}
+	for _, name := range []string{"RELAY_CALLBACK_HOST", "RELAY_CALLBACK_PATH"} {
+		if !slices.ContainsFunc(Vars, func(v struct{ Name, Meaning string }) bool { return v.Name == name }) {
+			t.Errorf("%s is missing from Vars (relay help)", name)
+		}
+	}
+	bad := map[string][]string{
+		"RELAY_CALLBACK_HOST": {"0.0.0.0", "::1", "[::1]", "127.0.0.2", "example.com", "LOCALHOST", "localhost:3334"},
+		"RELAY_CALLBACK_PATH": {"callback", "//cb", "/a/../b", "/a/./b", "/..", "/cb?x=1", "/cb#x", "/c%61llback", "/c b", "/cb\n",
+			"/" + strings.Repeat("a", 256)},
+	}
+	for name, values := range bad {
+		for _, v := range values {
+			_, _, err := Parse("relay", nil, env(map[string]string{name: v}), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s=%q: %v", name, v, err)
+			}
+			flag := "--" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "RELAY_"), "_", "-"))
+			if _, _, err := Parse("relay", []string{flag, v}, env(nil), io.Discard); err == nil {
+				t.Errorf("%s %q accepted", flag, v)
+			}
+		}
 	}
 }

@@ -139,11 +139,15 @@ func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata, staleI
 	return out, nil
 }
 
+// redirectURIs are the ones to register: the callback's redirect URI,
+// without a port when it is random (oauth.DefaultRedirectURI by default).
 func (i *Interactive) redirectURIs() []string {
-	if i.Port != 0 {
-		return []string{fmt.Sprintf("http://127.0.0.1:%d/callback", i.Port)}
-	}
-	return []string{oauth.DefaultRedirectURI}
+	return []string{i.callback().RedirectURI()}
+}
+
+// callback is where the loopback callback listens.
+func (i *Interactive) callback() oauth.Callback {
+	return oauth.Callback{Port: i.Port, Host: i.CallbackHost, Path: i.CallbackPath}
 }
 
 // staleRegistration handles invalid_client: a dynamic registration the

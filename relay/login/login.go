@@ -45,6 +45,12 @@ type Interactive struct {
 	Registry Registry
 	// Port is the fixed callback port, 0 for a random one.
 	Port int
+	// CallbackHost is the redirect URI's host: "" or "127.0.0.1", or
+	// "localhost" (RELAY_CALLBACK_HOST). See oauth.Callback.
+	CallbackHost string
+	// CallbackPath is the redirect URI's path, "" for "/callback"
+	// (RELAY_CALLBACK_PATH).
+	CallbackPath string
 	// Timeout bounds one login. Default 5 min.
 	Timeout time.Duration
 	// Open opens the browser (platform.OpenBrowser). Nil opens nothing.
@@ -188,7 +194,7 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 	if i.Device || (i.NoBrowser && c.Metadata.DeviceAuthorizationEndpoint != "" && i.Policy.DeviceGrantAllowed()) {
 		return i.device(ctx, c, ui)
 	}
-	l, err := c.StartLogin(ctx, i.Port)
+	l, err := c.StartLogin(ctx, i.callback())
 	if err != nil {
 		return nil, &Error{Err: err}
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
@@ -45,19 +47,25 @@ func (l *Login) serve() {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
+	var wg sync.WaitGroup
+	for _, ln := range l.lns {
+		wg.Go(func() { _ = l.srv.Serve(ln) })
+	}
 	go func() {
-		defer close(l.served)
-		_ = l.srv.Serve(l.ln)
+		wg.Wait()
+		close(l.served)
 	}()
 }
 
-// handle is the whole callback server. Only a GET /callback with the right
-// Host header and the right state can affect the login.
+// handle is the whole callback server. Only a GET of the callback path
+// with the right Host header and the right state can affect the login.
+// The path is compared as sent, so no other spelling (percent-encoded,
+// say) of the configured one is served.
 func (l *Login) handle(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.Host != l.host: // DNS rebinding (C9)
+	case !l.hostOK(r): // DNS rebinding (C9)
 		l.refuse(w, http.StatusBadRequest, "foreign Host header")
-	case r.URL.Path != "/callback": // (C10)
+	case r.URL.EscapedPath() != l.path: // (C10)
 		l.refuse(w, http.StatusNotFound, "unknown path")
 	case r.Method != http.MethodGet: // (C9)
 		w.Header().Set("Allow", http.MethodGet)
@@ -67,6 +75,25 @@ func (l *Login) handle(w http.ResponseWriter, r *http.Request) {
 	default:
 		l.callback(w, r)
 	}
+}
+
+// hostOK is the DNS-rebinding check (C9). It accepts the HOST:PORT the
+// redirect URI names, and the IP literal and port the connection arrived
+// on ("127.0.0.1:PORT" on the IPv4 listener, "[::1]:PORT" on the IPv6 one),
+// nothing else. With the default host the two are one. A rebinding attack
+// needs a name the attacker resolves; an IP literal involves no resolver,
+// and "localhost" is resolved by the machine (browsers pin it to
+// loopback), so neither can carry an attacker's origin. Accepting the
+// literal opens nothing new: a page could already send a request to
+// 127.0.0.1 with the default host, and the state decides what counts. A
+// literal naming the other listener's address is refused, as no honest
+// client sends it.
+func (l *Login) hostOK(r *http.Request) bool {
+	if r.Host == l.host {
+		return true
+	}
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	return ok && la.IP.IsLoopback() && r.Host == la.String()
 }
 
 // callback judges the authorization response. A response without the right

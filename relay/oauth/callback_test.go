@@ -241,7 +241,7 @@ func TestC10_OtherPaths404NoSideEffect(t *testing.T) {
 func TestC11_BindsLoopbackOnly(t *testing.T) {
 	f := newFakeAS(t)
 	l := startLogin(t, f.client())
-	addr := l.ln.Addr().(*net.TCPAddr)
+	addr := l.lns[0].Addr().(*net.TCPAddr)
 	if !addr.IP.Equal(net.IPv4(127, 0, 0, 1)) || addr.Port == 0 {
 		t.Fatalf("bound %v, want 127.0.0.1 and a real port", addr)
 	}
@@ -257,11 +257,11 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := probe.Addr().(*net.TCPAddr).Port
-	if _, err := f.client().StartLogin(context.Background(), port); err == nil {
+	if _, err := f.client().StartLogin(context.Background(), Callback{Port: port}); err == nil {
 		t.Fatal("StartLogin on a busy port succeeded")
 	}
 	probe.Close()
-	l, err := f.client().StartLogin(context.Background(), port)
+	l, err := f.client().StartLogin(context.Background(), Callback{Port: port})
 	if err != nil {
 		t.Fatalf("StartLogin on a fixed port: %v", err)
 	}
@@ -280,7 +280,7 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 	if _, err := l.Wait(context.Background()); !errors.Is(err, ErrConfig) {
 		t.Fatalf("second Wait: %v", err)
 	}
-	if _, err := f.client().StartLogin(context.Background(), 70000); !errors.Is(err, ErrConfig) {
+	if _, err := f.client().StartLogin(context.Background(), Callback{Port: 70000}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("port 70000: %v", err)
 	}
 }
@@ -379,7 +379,7 @@ func TestFailedExchangeShowsFailurePage(t *testing.T) {
 
 func TestCloseWithoutWait(t *testing.T) {
 	f := newFakeAS(t)
-	l, err := f.client().StartLogin(context.Background(), 0)
+	l, err := f.client().StartLogin(context.Background(), Callback{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@
 //
 //	md, err := oauth.Discover(ctx, hc, issuer)
 //	c := &oauth.Client{ClientID: "relay", Scopes: scopes, Resource: backend, Metadata: md}
-//	l, err := c.StartLogin(ctx, 0) // binds 127.0.0.1:0 first
+//	l, err := c.StartLogin(ctx, oauth.Callback{}) // binds 127.0.0.1:0 first
 //	defer l.Close()
 //	openBrowser(l.URL())           // and print it, so a person can open it
 //	tok, err := l.Wait(ctx)        // ctx carries the login timeout
@@ -46,6 +46,14 @@
 //     wrong or missing state is refused with 400 and does not end the wait.
 //     The iss parameter (RFC 9207) is checked when present and required when
 //     the server advertises it.
+//   - A Callback may name the host "localhost" instead (for a client
+//     registered ahead of time with such a redirect URI; RFC 8252 §8.3
+//     discourages it) and another path. The listeners still bind IP
+//     literals only: 127.0.0.1, plus [::1] on the same port when this
+//     machine has IPv6 loopback; the Host header may then be localhost:PORT
+//     or the literal the connection arrived on. The path is limited to
+//     plain RFC 3986 path characters (no percent-encoding, no dot segments)
+//     and is matched byte for byte; every other path is 404.
 //   - The pages shown in the browser are static: they reflect no query
 //     value, are never cached, send no Referer and carry a strict CSP.
 //   - Token responses are capped at 1 MiB and must hold an access_token of

@@ -107,7 +107,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 		t.Fatal("resource sent on refresh although disabled")
 	}
 	c.Resource = "https://backend.example/mcp#frag"
-	if _, err := c.StartLogin(context.Background(), 0); !errors.Is(err, ErrConfig) {
+	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("resource with fragment: %v", err)
 	}
 }
@@ -135,13 +135,13 @@ func TestExtraAuthParamsCannotOverride(t *testing.T) {
 	for _, k := range []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "resource", "scope", "response_type"} {
 		c := f.client()
 		c.ExtraAuthParams = url.Values{k: {"x"}}
-		if _, err := c.StartLogin(context.Background(), 0); !errors.Is(err, ErrConfig) {
+		if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
 			t.Errorf("ExtraAuthParams %s: %v, want ErrConfig", k, err)
 		}
 	}
 	c := f.client()
 	c.ExtraAuthParams = url.Values{"prompt": {"a", "b"}}
-	if _, err := c.StartLogin(context.Background(), 0); !errors.Is(err, ErrConfig) {
+	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
 		t.Errorf("repeated extra param: %v", err)
 	}
 }

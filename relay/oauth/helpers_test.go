@@ -144,7 +144,13 @@ func (f *fakeAS) client() *Client {
 // startLogin starts a login on a random port and closes it at cleanup.
 func startLogin(t *testing.T, c *Client) *Login {
 	t.Helper()
-	l, err := c.StartLogin(context.Background(), 0)
+	return startLoginAt(t, c, Callback{})
+}
+
+// startLoginAt starts a login at cb and closes it at cleanup.
+func startLoginAt(t *testing.T, c *Client, cb Callback) *Login {
+	t.Helper()
+	l, err := c.StartLogin(context.Background(), cb)
 	if err != nil {
 		t.Fatalf("StartLogin: %v", err)
 	}
@@ -170,7 +176,14 @@ func goodQuery(t *testing.T, l *Login) url.Values {
 // hit sends a request to the login's callback server, like a browser.
 func hit(t *testing.T, l *Login, method, path, rawQuery string, mod ...func(*http.Request)) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+l.host+path, nil)
+	return hitAddr(t, l.host, method, path, rawQuery, mod...)
+}
+
+// hitAddr sends a request to addr (HOST:PORT, a literal to pick one
+// listener); Host is addr unless mod changes it.
+func hitAddr(t *testing.T, addr, method, path, rawQuery string, mod ...func(*http.Request)) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,10 +229,11 @@ func result(t *testing.T, ch <-chan waitResult) waitResult {
 	}
 }
 
-// completes asserts that the real redirect still completes the login.
+// completes asserts that the real redirect, to the login's callback path,
+// still completes the login.
 func completes(t *testing.T, l *Login, ch <-chan waitResult) {
 	t.Helper()
-	status, _, body := hit(t, l, "GET", "/callback", goodQuery(t, l).Encode())
+	status, _, body := hit(t, l, "GET", l.path, goodQuery(t, l).Encode())
 	if status != 200 || body != pageSuccess {
 		t.Fatalf("real redirect: status %d", status)
 	}

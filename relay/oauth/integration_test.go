@@ -34,6 +34,13 @@ const (
 // server whose URL (plus path) is the issuer.
 func startAuthServer(t *testing.T, path string) string {
 	t.Helper()
+	return startAuthServerWith(t, path, nil)
+}
+
+// startAuthServerWith is startAuthServer with these pre-registered clients
+// (nil: authserver.DefaultClients).
+func startAuthServerWith(t *testing.T, path string, clients []authserver.Client) string {
+	t.Helper()
 	var h atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.Load().(http.Handler).ServeHTTP(w, r)
@@ -41,7 +48,7 @@ func startAuthServer(t *testing.T, path string) string {
 	t.Cleanup(srv.Close)
 	as, err := authserver.New(authserver.Config{
 		Issuer: srv.URL + path, Resources: []string{itResource}, Users: []authserver.User{testUser(t)},
-		TokenTTL: 5 * time.Minute,
+		TokenTTL: 5 * time.Minute, Clients: clients,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,9 +154,14 @@ type waited struct {
 
 // runLogin starts a login and drives the browser while Wait runs.
 func runLogin(t *testing.T, c *oauth.Client, action string) (*http.Response, string, waited) {
+	return runLoginAt(t, c, oauth.Callback{}, action)
+}
+
+// runLoginAt is runLogin with the callback at cb.
+func runLoginAt(t *testing.T, c *oauth.Client, cb oauth.Callback, action string) (*http.Response, string, waited) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := c.StartLogin(ctx, 0)
+	l, err := c.StartLogin(ctx, cb)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,13 +21,14 @@ type Login struct {
 	c        Client // a copy, with Metadata checked
 	state    secret.Value
 	pkce     pkce
-	host     string // "127.0.0.1:PORT", the only Host header accepted
+	host     string // HOST:PORT as the redirect URI names it (see hostOK)
+	path     string // the one path served (C10)
 	redirect string
 	authURL  string
 
-	ln      net.Listener
+	lns     []net.Listener // 127.0.0.1, and [::1] for a localhost callback
 	srv     *http.Server
-	served  chan struct{} // closed when Serve returns
+	served  chan struct{} // closed when every Serve has returned
 	closed  chan struct{} // closed by Close
 	results chan callbackResult
 
@@ -37,64 +38,55 @@ type Login struct {
 	closeOnce sync.Once
 }
 
-// StartLogin binds the loopback listener on 127.0.0.1 (port 0 picks a free
-// port), then builds the authorization URL: response_type=code, client_id,
-// redirect_uri http://127.0.0.1:PORT/callback, scope, a fresh state, a fresh
-// S256 PKCE challenge, resource and ExtraAuthParams. The listener serves
-// until Wait returns or Close is called.
-func (c *Client) StartLogin(ctx context.Context, port int) (*Login, error) {
+// StartLogin binds the loopback listener (see Callback; the zero Callback
+// is 127.0.0.1 on a free port), then builds the authorization URL:
+// response_type=code, client_id, redirect_uri cb's http://HOST:PORT/PATH,
+// scope, a fresh state, a fresh S256 PKCE challenge, resource and
+// ExtraAuthParams. The listener serves until Wait returns or Close is
+// called.
+func (c *Client) StartLogin(ctx context.Context, cb Callback) (*Login, error) {
 	md, err := c.check()
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkLogin(port); err != nil {
+	if err := c.checkLogin(cb); err != nil {
 		return nil, err
 	}
-	ln, err := listenLoopback(ctx, port)
+	lns, err := cb.listen(ctx, c.log())
 	if err != nil {
 		return nil, err
 	}
-	l := newLogin(*c, ln)
+	l := newLogin(*c, lns, cb)
 	mdCopy := *md // the login keeps its own view of the metadata
 	l.c.Metadata = &mdCopy
 	l.authURL = l.buildURL(&mdCopy)
 	l.serve()
-	c.log().Debug("oauth: login started", "client_id", c.ClientID, "redirect_uri", l.redirect, "scopes", c.Scopes)
+	c.log().Debug("oauth: login started", "client_id", c.ClientID, "redirect_uri", l.redirect, "listeners", len(lns), "scopes", c.Scopes)
 	return l, nil
 }
 
 // checkLogin validates what only a login needs.
-func (c *Client) checkLogin(port int) error {
+func (c *Client) checkLogin(cb Callback) error {
 	if c.Metadata.AuthorizationEndpoint == "" {
 		return fmt.Errorf("%w: no authorization_endpoint", ErrBadMetadata)
 	}
-	if port < 0 || port > 65535 {
-		return fmt.Errorf("%w: callback port %d out of range", ErrConfig, port)
+	if err := cb.check(); err != nil {
+		return err
 	}
 	return c.checkExtra()
 }
 
-// listenLoopback binds 127.0.0.1 only, never a wildcard address (C11).
-func listenLoopback(ctx context.Context, port int) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return nil, fmt.Errorf("oauth: listen for the login callback: %w", err)
+func newLogin(c Client, lns []net.Listener, cb Callback) *Login {
+	cb.Port = lns[0].Addr().(*net.TCPAddr).Port
+	return &Login{
+		c: c, state: newState(), pkce: newPKCE(), lns: lns,
+		host:     net.JoinHostPort(cb.host(), strconv.Itoa(cb.Port)),
+		path:     cb.path(),
+		redirect: cb.RedirectURI(),
+		served:   make(chan struct{}),
+		closed:   make(chan struct{}),
+		results:  make(chan callbackResult, 1),
 	}
-	return ln, nil
-}
-
-func newLogin(c Client, ln net.Listener) *Login {
-	port := ln.Addr().(*net.TCPAddr).Port
-	l := &Login{
-		c: c, state: newState(), pkce: newPKCE(), ln: ln,
-		host:    "127.0.0.1:" + strconv.Itoa(port),
-		served:  make(chan struct{}),
-		closed:  make(chan struct{}),
-		results: make(chan callbackResult, 1),
-	}
-	l.redirect = "http://" + l.host + "/callback"
-	return l
 }
 
 // buildURL makes the authorization URL with x/oauth2.
@@ -119,7 +111,8 @@ func (l *Login) buildURL(md *Metadata) string {
 // carries the state and the PKCE challenge, never the verifier.
 func (l *Login) URL() string { return l.authURL }
 
-// RedirectURI is http://127.0.0.1:PORT/callback.
+// RedirectURI is http://HOST:PORT/PATH, as sent on the authorization and
+// token requests.
 func (l *Login) RedirectURI() string { return l.redirect }
 
 // Wait blocks until the browser delivers the authorization response, then

@@ -106,7 +106,7 @@ func TestC1_MetadataWithoutS256(t *testing.T) {
 				t.Fatalf("Discover: %v, want ErrNoPKCE", err)
 			}
 			c := &Client{ClientID: "relay", Metadata: &md}
-			if _, err := c.StartLogin(context.Background(), 0); !errors.Is(err, ErrNoPKCE) {
+			if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrNoPKCE) {
 				t.Fatalf("StartLogin with hand-made metadata: %v, want ErrNoPKCE", err)
 			}
 			if _, err := c.Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrNoPKCE) {

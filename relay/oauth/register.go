@@ -14,10 +14,10 @@ import (
 )
 
 // DefaultRedirectURI is the redirect URI registered when a
-// RegistrationRequest names none. It has no port: RFC 8252 §7.3 has the
-// server accept a loopback redirect on any port, and the built-in server
-// does.
-const DefaultRedirectURI = "http://127.0.0.1/callback"
+// RegistrationRequest names none: the zero Callback's RedirectURI. It has
+// no port: RFC 8252 §7.3 has the server accept a loopback redirect on any
+// port, and the built-in server does.
+const DefaultRedirectURI = "http://" + DefaultCallbackHost + DefaultCallbackPath
 
 // DeviceCodeGrantType is the RFC 8628 grant type.
 const DeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
@@ -32,7 +32,8 @@ type RegistrationRequest struct {
 	// ClientName is shown on the server's consent page.
 	ClientName string
 	// RedirectURIs default to []string{DefaultRedirectURI}. Set one with a
-	// port for servers that demand an exact redirect URI.
+	// port for servers that demand an exact redirect URI, and use
+	// Callback.RedirectURI for another host or path.
 	RedirectURIs []string
 	// Scopes, when set, are sent as scope: the scopes the client may use.
 	Scopes []string

@@ -41,6 +41,9 @@ type Config struct {
 	Timeout time.Duration
 	// ConnectTimeout bounds connecting, sign-in included; default 6 min.
 	ConnectTimeout time.Duration
+	// PingInterval, if set, pings a 2025-era session that often
+	// (RELAY_PING_INTERVAL, keepalive.go).
+	PingInterval time.Duration
 	// StartWait is how long initialize and server/discover wait for the
 	// server's real capabilities when a token is cached; default 2 s.
 	StartWait time.Duration

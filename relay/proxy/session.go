@@ -98,6 +98,9 @@ func (p *Proxy) connect(ctx context.Context, quiet bool, done chan struct{}) {
 		return
 	}
 	p.log.Info("connected to the MCP server", "session", c.sessionHash())
+	if p.cfg.PingInterval > 0 && !c.modern {
+		go p.keepAlive(c)
+	}
 	p.announce(c)
 }
 

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// RELAY_PING_INTERVAL (mcp-remote's --keep-alive): once a 2025-era session
+// is open, the relay pings the server on its own, with the token it has,
+// and the session stays usable; without the setting it sends no ping.
+func TestProxy_KeepAlive(t *testing.T) {
+	mc := newMCPChainEra(t, 0, "2025", "/mcp")
+	ep := mc.eps["/mcp"]
+	e := proxyEnv(t, mc, "/mcp")
+	s := e.startProxy(false)
+	s.mustCall(t, "whoami", nil)
+	time.Sleep(1500 * time.Millisecond)
+	if n := ep.count("ping"); n != 0 {
+		t.Fatalf("%d pings without RELAY_PING_INTERVAL", n)
+	}
+	s = e.startProxy(true, "RELAY_PING_INTERVAL=1s")
+	s.mustCall(t, "whoami", nil)
+	if !poll(20*time.Second, func() bool { return ep.count("ping") >= 2 }) {
+		t.Fatalf("%d pings in 20 s with RELAY_PING_INTERVAL=1s\n%s", ep.count("ping"), s.stderr.String())
+	}
+	if got := s.mustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
+		t.Fatalf("after the pings: %s", got)
+	}
+	if e.opens() != 1 {
+		t.Fatalf("%d browser opens; the pings must not sign in", e.opens())
+	}
+}
