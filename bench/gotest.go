@@ -24,11 +24,15 @@ var goBenches = []goBench{
 }
 
 func (g goBench) args() []string {
-	return []string{"test", "-run", "^$", "-bench", g.pattern, "-benchmem", "-count", strconv.Itoa(benchCount), g.pkg}
+	return []string{"test", "-run", "^$", "-bench", g.pattern, "-benchmem", "-count", "1", g.pkg}
 }
 
 // benchCount is how often each micro benchmark runs; the report quotes the
-// median, as the runs of one benchmark alternate with the others'.
+// median. The package's benchmarks run once per `go test`, benchCount
+// times over, so that the runs of one benchmark alternate with the
+// others' (-count N would run each N times in a row, and a ratio such as
+// validation / raw signature check would then compare different minutes
+// of a shared machine).
 const benchCount = 5
 
 // benchLine matches "BenchmarkValidate/HS256-2  123  14000 ns/op ...".
@@ -57,11 +61,15 @@ func parseBench(out string) map[string]float64 {
 // their figures into r.micro. Skips (no keychain) are noted.
 func runGoBenches(ctx context.Context, r *results, goCmd string) error {
 	for _, g := range goBenches {
-		cmd := exec.CommandContext(ctx, goCmd, g.args()...)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("go %s: %v\n%s", strings.Join(g.args(), " "), err, out)
+		var out []byte
+		for range benchCount {
+			cmd := exec.CommandContext(ctx, goCmd, g.args()...)
+			cmd.Stderr = os.Stderr
+			o, err := cmd.Output()
+			if err != nil {
+				return fmt.Errorf("go %s: %v\n%s", strings.Join(g.args(), " "), err, o)
+			}
+			out = append(out, o...)
 		}
 		for k, v := range parseBench(string(out)) {
 			r.micro[k] = v

@@ -255,7 +255,7 @@ func (r *results) jwtSection(w writer) {
 		w("| %s | %.0f ns/op | %.0f ns/op | %s | %.1f µs | %.0f ns/op |", alg, v, raw, ratio(v, raw), (v-raw)/1e3, r.micro["BenchmarkValidateCached/"+alg])
 	}
 	w("")
-	w("Each figure is the median of %d runs (`-count %d`, 1 s each); the runs of the benchmarks alternate, so a busy machine skews all columns alike.", benchCount, benchCount)
+	w("Each figure is the median of %d runs (`go test -count 1`, run %d times over, 1 s per benchmark): the runs of the benchmarks alternate, so a busy machine skews all columns alike.", benchCount, benchCount)
 	w("")
 }
 
@@ -325,9 +325,9 @@ func (r *results) methodSection(w writer) {
 	w("```sh")
 	w("make bench")
 	w("# which runs:")
-	w("go build -o bin/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser ./bench")
+	w("CGO_ENABLED=0 go build -o bin/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser ./bench")
 	w("./scripts/with-secret-service.sh bin/bench -go go -bins bin -out BENCHMARKS.md")
-	w("# bin/bench in turn runs:")
+	w("# bin/bench in turn runs, %d times over:", benchCount)
 	for _, g := range goBenches {
 		w("go %s", strings.Join(quoteArgs(g.args()), " "))
 	}
