@@ -36,18 +36,7 @@ func newCookieJar(origin *url.URL) *cookieJar {
 
 func (j *cookieJar) sameOrigin(u *url.URL) bool {
 	return u != nil && strings.EqualFold(u.Scheme, j.origin.Scheme) &&
-		strings.EqualFold(u.Hostname(), j.origin.Hostname()) && effectivePort(u) == effectivePort(j.origin)
-}
-
-// effectivePort is u's port, or its scheme's default.
-func effectivePort(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	if strings.EqualFold(u.Scheme, "https") {
-		return "443"
-	}
-	return "80"
+		strings.EqualFold(u.Hostname(), j.origin.Hostname()) && port(u) == port(j.origin)
 }
 
 // SetCookies implements http.CookieJar.
