@@ -299,7 +299,14 @@ func (l *legacySSE) send(ctx context.Context, to *url.URL, body []byte) (*http.R
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	return l.http.Do(req)
+	resp, err := l.http.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The endpoint's query holds the server's session id, which the
+		// proxy never logs (sessionHash): keep it out of the error too.
+		ue.URL = "the MCP server's message endpoint"
+	}
+	return resp, err
 }
 
 // listen answers the GET with the stream of the messages that belong to

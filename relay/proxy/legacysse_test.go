@@ -327,3 +327,14 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The message endpoint's query holds the server's session id: a failed
+// POST's error (which the proxy logs) must not carry it.
+func TestLegacySSESendErrorHidesEndpoint(t *testing.T) {
+	l := &legacySSE{http: &http.Client{}}
+	to, _ := url.Parse("http://127.0.0.1:1/messages?sessionId=session-id-0123456789")
+	_, err := l.send(context.Background(), to, []byte(`{}`))
+	if err == nil || strings.Contains(err.Error(), "session-id-0123456789") || strings.Contains(err.Error(), "/messages") {
+		t.Fatalf("error: %v", err)
+	}
+}

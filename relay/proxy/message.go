@@ -3,6 +3,8 @@ package proxy
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // message is one JSON-RPC 2.0 message, kept raw so that what is not
@@ -25,11 +27,11 @@ type rpcError struct {
 
 // JSON-RPC error codes used by the proxy.
 const (
-	codeParse          = -32700
-	codeInvalidRequest = -32600
-	codeMethodNotFound = -32601
-	codeInvalidParams  = -32602
-	codeInternal       = -32603
+	codeParse          = mcp.CodeParseError
+	codeInvalidRequest = mcp.CodeInvalidRequest
+	codeMethodNotFound = mcp.CodeMethodNotFound
+	codeInvalidParams  = mcp.CodeInvalidParams
+	codeInternal       = mcp.CodeInternalError
 )
 
 func (m *message) hasID() bool { return len(m.ID) > 0 && string(m.ID) != "null" }
