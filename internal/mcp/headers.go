@@ -3,6 +3,7 @@ package mcp
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,58 +16,83 @@ type schemaProperty struct {
 	Properties map[string]schemaProperty `json:"properties,omitempty"`
 }
 
-// ValidateHeaders checks every x-mcp-header annotation in a tool's input
-// schema, at any depth: only on primitive types (string, integer, boolean),
-// a non-empty HTTP token, unique regardless of case. A server must refuse a
-// tool that breaks these rules. A schema that cannot be read at all passes,
-// as in mcp-go: no header is ever derived from it.
-func ValidateHeaders(inputSchema json.RawMessage) error {
+// ParamHeader is one tool argument that a 2026-07-28 client also sends as
+// an Mcp-Param-<Header> header (SEP-2243): its path in the arguments
+// object, and the header's name.
+type ParamHeader struct {
+	Path   []string
+	Header string
+}
+
+// ParamHeaders reads every x-mcp-header annotation in a tool's input
+// schema, at any depth, and checks it: only on primitive types (string,
+// integer, boolean), a non-empty HTTP token, unique regardless of case. A
+// server must refuse a tool that breaks these rules, and a client sends
+// no header for it. A schema that cannot be read at all has none, as in
+// mcp-go.
+func ParamHeaders(inputSchema json.RawMessage) ([]ParamHeader, error) {
 	var s schemaProperty
 	if len(inputSchema) == 0 || json.Unmarshal(inputSchema, &s) != nil || len(s.Properties) == 0 {
-		return nil
+		return nil, nil
 	}
-	return validateIn(s.Properties, "", map[string]bool{})
+	return collect(s.Properties, nil, map[string]bool{}, nil)
 }
 
-func validateIn(props map[string]schemaProperty, prefix string, seen map[string]bool) error {
-	for name, prop := range props {
-		path := name
-		if prefix != "" {
-			path = prefix + "." + name
-		}
+// ValidateHeaders checks a tool's x-mcp-header annotations (ParamHeaders).
+func ValidateHeaders(inputSchema json.RawMessage) error {
+	_, err := ParamHeaders(inputSchema)
+	return err
+}
+
+func collect(props map[string]schemaProperty, prefix []string, seen map[string]bool, out []ParamHeader) ([]ParamHeader, error) {
+	for _, name := range sortedNames(props) {
+		prop := props[name]
+		path := append(slices.Clip(prefix), name)
 		if prop.XMCPHeader != nil {
-			if err := checkHeader(prop, path, seen); err != nil {
-				return err
+			header, err := checkHeader(prop, strings.Join(path, "."), seen)
+			if err != nil {
+				return nil, err
 			}
+			out = append(out, ParamHeader{Path: path, Header: header})
 		}
-		if len(prop.Properties) > 0 {
-			if err := validateIn(prop.Properties, path, seen); err != nil {
-				return err
-			}
+		var err error
+		if out, err = collect(prop.Properties, path, seen, out); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return out, nil
 }
 
-func checkHeader(prop schemaProperty, path string, seen map[string]bool) error {
+// sortedNames makes the walk, and so the first error reported, the same on
+// every run.
+func sortedNames(props map[string]schemaProperty) []string {
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func checkHeader(prop schemaProperty, path string, seen map[string]bool) (string, error) {
 	if !prop.primitive() {
-		return fmt.Errorf("property %q: x-mcp-header can only be applied to primitive types (integer, string, boolean), got %s", path, prop.describeType())
+		return "", fmt.Errorf("property %q: x-mcp-header can only be applied to primitive types (integer, string, boolean), got %s", path, prop.describeType())
 	}
 	var header string
 	if err := json.Unmarshal(prop.XMCPHeader, &header); err != nil || header == "" {
-		return fmt.Errorf("property %q: x-mcp-header must be a non-empty string", path)
+		return "", fmt.Errorf("property %q: x-mcp-header must be a non-empty string", path)
 	}
 	for _, c := range header {
 		if !isTChar(c) {
-			return fmt.Errorf("property %q: x-mcp-header value %q contains invalid character %q", path, header, c)
+			return "", fmt.Errorf("property %q: x-mcp-header value %q contains invalid character %q", path, header, c)
 		}
 	}
 	lower := strings.ToLower(header)
 	if seen[lower] {
-		return fmt.Errorf("property %q: duplicate x-mcp-header value %q (case-insensitive)", path, header)
+		return "", fmt.Errorf("property %q: duplicate x-mcp-header value %q (case-insensitive)", path, header)
 	}
 	seen[lower] = true
-	return nil
+	return header, nil
 }
 
 func (p schemaProperty) typeNames() []string {

@@ -46,9 +46,12 @@ var ValidProtocolVersions = []string{
 // JSONRPCVersion is the jsonrpc member of every message.
 const JSONRPCVersion = "2.0"
 
-// IsModernProtocol reports whether version is 2026-07-28 or later (dates
-// compare as strings).
-func IsModernProtocol(version string) bool { return version >= ProtocolVersion20260728 }
+// IsModernProtocol reports whether version is 2026-07-28 or later: a date
+// of that form (dates compare as strings), so that other text is not
+// taken for a later revision.
+func IsModernProtocol(version string) bool {
+	return len(version) == len(ProtocolVersion20260728) && version >= ProtocolVersion20260728
+}
 
 // IsValidProtocolVersion reports whether version is one of
 // ValidProtocolVersions.
@@ -77,6 +80,9 @@ const (
 	MetaKeyServerInfo         = "io.modelcontextprotocol/serverInfo"
 	MetaKeyLogLevel           = "io.modelcontextprotocol/logLevel"
 	MetaKeySubscriptionID     = "io.modelcontextprotocol/subscriptionId"
+
+	// MetaKeyPrefix starts every key above.
+	MetaKeyPrefix = "io.modelcontextprotocol/"
 )
 
 // JSON-RPC and MCP error codes.
@@ -89,13 +95,51 @@ const (
 	CodeUnsupportedProtocolVersion = -32022
 )
 
+// Request methods.
+const (
+	MethodInitialize             = "initialize"
+	MethodPing                   = "ping"
+	MethodServerDiscover         = "server/discover" // 2026-07-28
+	MethodSetLevel               = "logging/setLevel"
+	MethodToolsList              = "tools/list"
+	MethodToolsCall              = "tools/call"
+	MethodSubscriptionsListen    = "subscriptions/listen" // 2026-07-28
+	MethodResourcesList          = "resources/list"
+	MethodResourcesTemplatesList = "resources/templates/list"
+	MethodResourcesRead          = "resources/read"
+	MethodResourcesSubscribe     = "resources/subscribe"
+	MethodResourcesUnsubscribe   = "resources/unsubscribe"
+	MethodPromptsList            = "prompts/list"
+	MethodPromptsGet             = "prompts/get"
+	MethodTasksGet               = "tasks/get"
+	MethodTasksList              = "tasks/list"
+	MethodTasksResult            = "tasks/result"
+	MethodTasksCancel            = "tasks/cancel"
+	MethodCompletionComplete     = "completion/complete"
+	MethodSamplingCreateMessage  = "sampling/createMessage"
+	MethodElicitationCreate      = "elicitation/create"
+	MethodRootsList              = "roots/list"
+)
+
 // Notification methods.
 const (
+	NotificationPrefix                          = "notifications/"
+	MethodNotificationInitialized               = "notifications/initialized"
 	MethodNotificationCancelled                 = "notifications/cancelled"
 	MethodNotificationMessage                   = "notifications/message"
 	MethodNotificationProgress                  = "notifications/progress"
 	MethodNotificationToolsListChanged          = "notifications/tools/list_changed"
+	MethodNotificationPromptsListChanged        = "notifications/prompts/list_changed"
+	MethodNotificationResourcesListChanged      = "notifications/resources/list_changed"
+	MethodNotificationResourcesUpdated          = "notifications/resources/updated"
 	MethodNotificationSubscriptionsAcknowledged = "notifications/subscriptions/acknowledged"
+)
+
+// ResultTypeComplete and ResultTypeInputRequired are the 2026-07-28
+// resultType values the relay reads or writes.
+const (
+	ResultTypeComplete      = "complete"
+	ResultTypeInputRequired = "input_required"
 )
 
 // Implementation names a client or a server (serverInfo, clientInfo).

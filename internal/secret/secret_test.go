@@ -84,3 +84,23 @@ func TestReplaceAttr(t *testing.T) {
 		t.Fatalf("ReplaceAttr blanked a harmless attribute: %s", buf.String())
 	}
 }
+
+func TestScrub(t *testing.T) {
+	tok := New("tok-" + fake)
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"plain text", 40, "plain text"},
+		{"  ctrl\x00\x1b[31m é chars\n ", 40, "ctrl[31m  chars"},
+		{"echo tok-" + fake + " back", 100, "echo REDACTED back"},
+		{"split tok-\x00" + fake, 100, "split REDACTED"},
+		{"abcdefghij", 4, "abcd..."},
+		{"", 4, ""},
+	} {
+		if got := Scrub(c.in, c.max, tok, Value{}); got != c.want {
+			t.Errorf("Scrub(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
+}
