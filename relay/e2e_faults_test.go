@@ -31,7 +31,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyrelay/keyrelay/platform"
-	"github.com/keyrelay/keyrelay/relay/serve"
+	"github.com/keyrelay/keyrelay/relay/front"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -694,7 +694,7 @@ func TestFault_MalformedStdio(t *testing.T) {
 	noPanic(t, "serve", p.stderr.String())
 }
 
-// TestFault_OverlongLineEndsCleanly: a line longer than serve.MaxMessage
+// TestFault_OverlongLineEndsCleanly: a line longer than front.MaxMessage
 // (an endless line from a broken client) ends the relay with a one-line
 // error once the limit is passed, instead of growing its memory with the line.
 func TestFault_OverlongLineEndsCleanly(t *testing.T) {
@@ -707,7 +707,7 @@ func TestFault_OverlongLineEndsCleanly(t *testing.T) {
 	}
 	wrote := make(chan int64, 1)
 	go func() { // up to 4× the limit, never a newline
-		n, _ := io.Copy(p.in, io.LimitReader(repeatReader('x'), 4*serve.MaxMessage))
+		n, _ := io.Copy(p.in, io.LimitReader(repeatReader('x'), 4*front.MaxMessage))
 		wrote <- n
 	}()
 	if !p.waitExit(60 * time.Second) {
@@ -719,7 +719,7 @@ func TestFault_OverlongLineEndsCleanly(t *testing.T) {
 	if st.Success() || !strings.Contains(p.stderr.String(), "relay: error: serve: a message on stdin is over 16 MiB") {
 		t.Fatalf("exit %v\n%s", st, tail(p.stderr.String()))
 	}
-	if n >= 4*serve.MaxMessage {
+	if n >= 4*front.MaxMessage {
 		t.Fatalf("the relay read all %d MiB", n>>20)
 	}
 	noPanic(t, "serve", p.stderr.String())

@@ -8,33 +8,35 @@ import (
 
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/config"
+	"github.com/keyrelay/keyrelay/relay/front"
+	"github.com/keyrelay/keyrelay/relay/mcphttp"
+	"github.com/keyrelay/keyrelay/relay/mcphttp/transport"
 	"github.com/keyrelay/keyrelay/relay/oauth"
-	"github.com/keyrelay/keyrelay/relay/proxy"
-	"github.com/keyrelay/keyrelay/relay/serve"
+	"github.com/keyrelay/keyrelay/relay/toolapi"
 )
 
+// cmdServe runs the MCP stdio server. The policy, the vault and the
+// upstream are wired on the first request that needs them; in backend
+// mode the handshake is answered without them.
 func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := parseCmd("serve", args, e, stderr, nil)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	if cfg.MCPURL != "" {
-		p, cfgErr := serveParts(ctx, cfg, e, log)
-		return serveProxy(ctx, cfg, p, cfgErr, log, stdin, stdout)
+	fc := front.Config{Version: version, Logger: log.With("component", "front"),
+		Wire: func(sctx context.Context, c front.Client) (front.Upstream, error) {
+			p, err := serveParts(ctx, cfg, e, log)
+			if err != nil {
+				return nil, err
+			}
+			return newUpstream(sctx, cfg, p, c)
+		}}
+	if cfg.MCPURL == "" {
+		fc.Describe = toolapi.Description
 	}
-	// The policy, the vault and the rest are wired on the first request
-	// that needs them: initialize and server/discover are answered without.
-	sc := serve.Config{Version: version, Logger: log.With("component", "serve"), Wire: func(sc *serve.Config) {
-		p, cfgErr := serveParts(ctx, cfg, e, log)
-		sc.ConfigErr = cfgErr
-		if cfgErr == nil {
-			sc.Backend, sc.Broker = p.fwd, p.broker
-			sc.Resolved, sc.Hint = p.auth.Resolved, p.auth.Hint
-		}
-	}}
-	log.Info("relay serving on stdio", "version", version, "backend", cfg.BackendURL, "auth_server", cfg.AuthServerURL)
-	return serve.New(sc).Serve(ctx, stdin, stdout)
+	log.Info("relay serving on stdio", "version", version, "server", cfg.Server(), "auth_server", cfg.AuthServerURL, "headers", len(cfg.Headers))
+	return front.New(fc).Serve(ctx, stdin, stdout)
 }
 
 // serveParts wires the parts of the stdio server. A bad configuration,
@@ -66,18 +68,18 @@ func serveParts(ctx context.Context, cfg *config.Config, e env, log *slog.Logger
 	return p, nil
 }
 
-// serveProxy runs the stdio server in front of a remote MCP server.
-func serveProxy(ctx context.Context, cfg *config.Config, p *parts, cfgErr error, log *slog.Logger, stdin io.Reader, stdout io.Writer) error {
-	pc := proxy.Config{URL: cfg.MCPURL, Transport: cfg.MCPTransport, Headers: cfg.Headers, IgnoreTools: cfg.IgnoreTools, PingInterval: cfg.PingInterval, ConfigErr: cfgErr, Timeout: cfg.BackendTimeout,
-		ConnectTimeout: cfg.LoginTimeout + cfg.BackendTimeout, Version: version, Logger: log.With("component", "proxy")}
-	if cfgErr == nil {
-		pc.Tokens, pc.Resolved, pc.Hint = p.broker, p.auth.Resolved, p.auth.Hint
+// newUpstream is the backend's tool API, or the remote MCP server.
+func newUpstream(ctx context.Context, cfg *config.Config, p *parts, c front.Client) (front.Upstream, error) {
+	if cfg.MCPURL == "" {
+		return toolapi.New(toolapi.Config{BackendURL: cfg.BackendURL, Timeout: cfg.BackendTimeout, Tokens: p.broker,
+			Resolved: p.auth.Resolved, Hint: p.auth.Hint, Logger: p.log.With("component", "toolapi")}, c), nil
 	}
-	px, err := proxy.New(pc)
-	if err != nil {
-		return err
+	headers := make([]transport.Header, 0, len(cfg.Headers))
+	for _, h := range cfg.Headers {
+		headers = append(headers, transport.Header{Name: h.Name, Value: h.Value})
 	}
-	log.Info("relay serving on stdio in front of an MCP server", "version", version, "mcp_url", cfg.MCPURL,
-		"auth_server", cfg.AuthServerURL, "headers", len(cfg.Headers))
-	return px.Serve(ctx, stdin, stdout)
+	return mcphttp.New(ctx, mcphttp.Config{URL: cfg.MCPURL, Transport: cfg.MCPTransport, Headers: headers, IgnoreTools: cfg.IgnoreTools,
+		Tokens: p.broker, Resolved: p.auth.Resolved, Hint: p.auth.Hint, Timeout: cfg.BackendTimeout,
+		ConnectTimeout: cfg.LoginTimeout + cfg.BackendTimeout, PingInterval: cfg.PingInterval, Version: version,
+		Logger: p.log.With("component", "mcphttp")}, c)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/config"
-	"github.com/keyrelay/keyrelay/relay/forward"
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
@@ -26,7 +25,6 @@ type parts struct {
 	vault  *vault.Vault
 	auth   *login.Interactive
 	broker *broker.Broker
-	fwd    *forward.Client
 	policy *policy.Policy
 }
 
@@ -80,7 +78,6 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 	}
 	p.broker = &broker.Broker{Resolve: p.auth.Account, Store: v, Auth: p.auth, Scopes: cfg.Scopes,
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
-	p.fwd = forward.New(cfg.BackendURL, cfg.BackendTimeout)
 	return p, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/mcp"
 )
 
 // Notify sends one notification to the MCP client, best effort.
@@ -51,7 +53,7 @@ func (u *UI) DeviceCode(ctx context.Context, uri, code string) {
 func (u *UI) show(ctx context.Context, msg, first string) {
 	// Alert: the person must act now. It also passes mcp-go's default
 	// threshold (error) for clients that never set a log level.
-	u.notify(ctx, "notifications/message", map[string]any{"level": "alert", "logger": "keyrelay", "data": msg})
+	u.notify(ctx, mcp.MethodNotificationMessage, map[string]any{"level": "alert", "logger": "keyrelay", "data": msg})
 	if u.token == nil {
 		return
 	}
@@ -73,7 +75,7 @@ func (u *UI) progress(ctx context.Context, done chan struct{}, first string) {
 		if n == 1 {
 			msg = first
 		}
-		u.notify(ctx, "notifications/progress", map[string]any{"progressToken": u.token, "progress": n, "message": msg})
+		u.notify(ctx, mcp.MethodNotificationProgress, map[string]any{"progressToken": u.token, "progress": n, "message": msg})
 		select {
 		case <-done:
 			return
@@ -92,4 +94,18 @@ func (u *UI) Stop() {
 		close(u.done)
 		u.done = nil
 	}
+}
+
+type uiKey struct{}
+
+// NewContext returns ctx carrying ui, the sign-in UI of the request ctx
+// belongs to.
+func NewContext(ctx context.Context, ui *UI) context.Context {
+	return context.WithValue(ctx, uiKey{}, ui)
+}
+
+// FromContext returns the sign-in UI ctx carries, or nil.
+func FromContext(ctx context.Context) *UI {
+	ui, _ := ctx.Value(uiKey{}).(*UI)
+	return ui
 }

@@ -1,0 +1,229 @@
+package authhttp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/signin"
+)
+
+// Tokens hands out access tokens; *broker.Broker implements it. Every
+// method is safe for concurrent use and honours ctx. Token, Unauthorized
+// and StepUp may run an interactive sign-in; CachedToken never does.
+type Tokens interface {
+	Token(ctx context.Context, ui broker.UI) (secret.Value, error)
+	Unauthorized(ctx context.Context, rejected secret.Value, ui broker.UI) (secret.Value, error)
+	StepUp(ctx context.Context, rejected secret.Value, required []string, ui broker.UI) (secret.Value, error)
+	NotGranted(required []string)
+	CachedToken(ctx context.Context) (secret.Value, error)
+}
+
+var _ Tokens = (*broker.Broker)(nil)
+
+// Transport adds the Bearer token to requests and applies the policy in
+// the package doc. It is safe for concurrent use.
+type Transport struct {
+	// Base sends the requests; it must refuse URLs that may not get the
+	// token.
+	Base   http.RoundTripper
+	Tokens Tokens
+	// Resolved reports whether the authorization server is known; nil:
+	// it is. Hint gets a 401's resource_metadata URL; nil: ignored.
+	Resolved func() bool
+	Hint     func(resourceMetadata string)
+	// Peer names the resource in texts and logs: "backend", "MCP server".
+	Peer   string
+	Logger *slog.Logger
+}
+
+// Mode says how one request may get its token.
+type Mode int
+
+const (
+	// Default is SignIn for a POST, Cached for anything else.
+	Default Mode = iota
+	// SignIn gets a token, signing in, refreshing or stepping up as the
+	// answers ask, and retries once.
+	SignIn
+	// Anonymous goes first without a token; on a 401, as SignIn.
+	Anonymous
+	// Cached sends the cached token only: never a sign-in or a refresh.
+	Cached
+	// Probe is Cached, failing with ErrNoCachedToken when none is held.
+	Probe
+	// None never sends a token.
+	None
+)
+
+type modeKey struct{}
+
+// WithMode returns ctx whose requests go in mode m.
+func WithMode(ctx context.Context, m Mode) context.Context {
+	return context.WithValue(ctx, modeKey{}, m)
+}
+
+func modeOf(req *http.Request) Mode {
+	m := ModeFrom(req.Context())
+	if m == Default {
+		if req.Method == http.MethodPost {
+			return SignIn
+		}
+		return Cached
+	}
+	return m
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch m := modeOf(req); m {
+	case None:
+		return t.refused(t.send(req, secret.Value{}))
+	case Cached, Probe:
+		return t.cached(req, m == Probe)
+	case Anonymous:
+		return t.signIn(req, true)
+	}
+	return t.signIn(req, t.Resolved != nil && !t.Resolved())
+}
+
+// signIn sends req with a token, and cures one 401 or 403
+// insufficient_scope.
+func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Response, error) {
+	ctx := req.Context()
+	ui := uiOf(ctx)
+	if anonymousFirst {
+		resp, err := t.send(req, secret.Value{})
+		if err != nil || resp.StatusCode != http.StatusUnauthorized {
+			return t.refused(resp, err)
+		}
+		t.hintFrom(resp)
+		drain(resp)
+	}
+	tok, err := t.Tokens.Token(ctx, ui)
+	if err != nil {
+		return nil, &SignInError{err}
+	}
+	resp, err := t.send(req, tok)
+	if err != nil {
+		return nil, err
+	}
+	ch, status := challenge(resp)
+	switch {
+	case status == http.StatusUnauthorized:
+		t.hintFrom(resp)
+		t.log().Info("the "+t.Peer+" answered 401; getting a new token", "path", req.URL.Path)
+		tok, err = t.Tokens.Unauthorized(ctx, tok, ui)
+	case status == http.StatusForbidden && ch.Error == "insufficient_scope":
+		t.log().Info("the "+t.Peer+" needs more scope; signing in again", "scope", strings.Join(ch.Scope, " "))
+		tok, err = t.Tokens.StepUp(ctx, tok, ch.Scope, ui)
+	default:
+		return t.refused(resp, nil)
+	}
+	drain(resp)
+	if err != nil {
+		return nil, &SignInError{err}
+	}
+	resp, err = t.send(req, tok)
+	if err == nil {
+		if ch, status := challenge(resp); status == http.StatusForbidden && ch.Error == "insufficient_scope" {
+			t.Tokens.NotGranted(ch.Scope)
+		}
+	}
+	return t.refused(resp, err)
+}
+
+// cached sends req with the cached token only.
+func (t *Transport) cached(req *http.Request, probe bool) (*http.Response, error) {
+	tok, err := t.Tokens.CachedToken(req.Context())
+	if err != nil {
+		t.log().Debug("no cached token", "err", err)
+	}
+	if tok.IsZero() && probe {
+		return nil, ErrNoCachedToken
+	}
+	return t.refused(t.send(req, tok))
+}
+
+// refused turns a 401 or 403 into an *AuthError; anything else passes.
+func (t *Transport) refused(resp *http.Response, err error) (*http.Response, error) {
+	if err != nil {
+		return nil, err
+	}
+	ch, status := challenge(resp)
+	if status != http.StatusUnauthorized && status != http.StatusForbidden {
+		return resp, nil
+	}
+	drain(resp)
+	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer}
+}
+
+// send sends a copy of req with tok, if any, and no other Authorization.
+func (t *Transport) send(req *http.Request, tok secret.Value) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	r.Header.Del("Authorization")
+	if !tok.IsZero() {
+		r.Header.Set("Authorization", "Bearer "+tok.Reveal())
+	}
+	return t.Base.RoundTrip(r)
+}
+
+func (t *Transport) hintFrom(resp *http.Response) {
+	if t.Hint == nil {
+		return
+	}
+	if ch, ok := oauth.ParseChallenge(resp.Header.Values("WWW-Authenticate")); ok && ch.ResourceMetadata != "" {
+		t.Hint(ch.ResourceMetadata)
+	}
+}
+
+func (t *Transport) log() *slog.Logger {
+	if t.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return t.Logger
+}
+
+// challenge returns the response's status, with its Bearer challenge if
+// it is a 401 or 403.
+func challenge(resp *http.Response) (oauth.Challenge, int) {
+	if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+		return oauth.Challenge{}, resp.StatusCode
+	}
+	ch, _ := oauth.ParseChallenge(resp.Header.Values("WWW-Authenticate"))
+	return ch, resp.StatusCode
+}
+
+// uiOf is the request's sign-in UI as a broker.UI: nil, not a nil
+// pointer in an interface, when there is none.
+func uiOf(ctx context.Context) broker.UI {
+	if ui := signin.FromContext(ctx); ui != nil {
+		return ui
+	}
+	return nil
+}
+
+// drain discards a little of an unused body and closes it, so that the
+// connection can be reused.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	resp.Body.Close()
+}
+
+// ModeFrom returns the mode WithMode set on ctx, Default if none.
+func ModeFrom(ctx context.Context) Mode {
+	m, _ := ctx.Value(modeKey{}).(Mode)
+	return m
+}

@@ -1,0 +1,83 @@
+package front
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestMessageKinds(t *testing.T) {
+	cases := []struct {
+		in                  string
+		req, notif, respond bool
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, true, false, false},
+		{`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}`, false, true, false},
+		{`{"jsonrpc":"2.0","id":"keyrelay-1","result":{}}`, false, false, true},
+		{`{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"x"}}`, false, false, true},
+		{`{"jsonrpc":"2.0","id":null,"method":"x"}`, false, true, false},
+		{`{"jsonrpc":"2.0","id":3}`, false, false, false},
+	}
+	for _, c := range cases {
+		var m Message
+		if err := json.Unmarshal([]byte(c.in), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.IsRequest() != c.req || m.IsNotification() != c.notif || m.IsResponse() != c.respond {
+			t.Errorf("%s: request %v notification %v response %v", c.in, m.IsRequest(), m.IsNotification(), m.IsResponse())
+		}
+	}
+}
+
+// The relay's asks get ids of its own, distinct from each other and from
+// any client id; an answer reaches only its own waiter.
+func TestAsks(t *testing.T) {
+	var a asks
+	id1, ch1 := a.open()
+	id2, ch2 := a.open()
+	if IDKey(id1) == IDKey(id2) {
+		t.Fatal("two asks got one id")
+	}
+	a.answer(&Message{ID: json.RawMessage(`1`)}) // a client id: dropped
+	a.answer(&Message{ID: id2, Result: json.RawMessage(`{"two":1}`)})
+	if m := <-ch2; string(m.Result) != `{"two":1}` {
+		t.Fatalf("answer 2: %s", m.Result)
+	}
+	select {
+	case m := <-ch1:
+		t.Fatalf("answer reached the wrong waiter: %v", m)
+	default:
+	}
+	a.close(id1)
+	a.answer(&Message{ID: id1}) // after close: dropped, no block
+	if IDKey(json.RawMessage(`7`)) == IDKey(json.RawMessage(`"7"`)) {
+		t.Fatal("ids 7 and \"7\" must differ")
+	}
+}
+
+// What the 2026-07-28 era requires of a result is added where missing;
+// what is there is kept.
+func TestDecorate(t *testing.T) {
+	info := json.RawMessage(`{"name":"s"}`)
+	cases := []struct {
+		method, in string
+		info       json.RawMessage
+		want       string
+	}{
+		{"tools/list", `{"tools":[]}`, nil, `{"cacheScope":"private","resultType":"complete","tools":[],"ttlMs":0}`},
+		{"resources/read", `{"contents":[]}`, nil, `{"cacheScope":"private","contents":[],"resultType":"complete","ttlMs":0}`},
+		{"resources/templates/list", `{"resourceTemplates":[]}`, nil, `{"cacheScope":"private","resourceTemplates":[],"resultType":"complete","ttlMs":0}`},
+		{"prompts/list", `{"prompts":[],"ttlMs":5000,"cacheScope":"public","resultType":"complete"}`, nil, `{"prompts":[],"ttlMs":5000,"cacheScope":"public","resultType":"complete"}`},
+		{"resources/read", `{"resultType":"input_required","requestState":"s"}`, nil, `{"resultType":"input_required","requestState":"s"}`},
+		{"tools/call", `{"content":[]}`, nil, `{"content":[],"resultType":"complete"}`},
+		{"tools/call", `{"content":[]}`, info, `{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s"}},"content":[],"resultType":"complete"}`},
+		{"tools/call", `{"_meta":{"a":1},"resultType":"complete"}`, info, `{"_meta":{"a":1,"io.modelcontextprotocol/serverInfo":{"name":"s"}},"resultType":"complete"}`},
+		{"tools/call", `{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"o"}},"resultType":"complete"}`, info, `{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"o"}},"resultType":"complete"}`},
+		{"tools/call", `null`, info, `null`},
+		{"tools/call", `[1]`, info, `[1]`},
+	}
+	for _, c := range cases {
+		if got := Decorate(c.method, json.RawMessage(c.in), c.info); string(got) != c.want {
+			t.Errorf("Decorate(%s, %s) = %s, want %s", c.method, c.in, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/front"
+)
+
+// logBuffer collects a logger's output.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// newTestStreamable is a client of h behind the auth layer, whose waits
+// return at once.
+func newTestStreamable(t *testing.T, h http.HandlerFunc) (*Streamable, *logBuffer) {
+	g, u := newGuard(t, h)
+	lb := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := NewStreamable(t.Context(), u, &http.Client{Transport: g}, log, Handlers{})
+	s.wait = func(ctx context.Context, _ time.Duration, _ <-chan struct{}) bool { return ctx.Err() == nil }
+	t.Cleanup(s.cancel)
+	return s, lb
+}
+
+func rpc(id, method string) *front.Message {
+	m := &front.Message{JSONRPC: "2.0", Method: method}
+	if id != "" {
+		m.ID = json.RawMessage(id)
+	}
+	return m
+}
+
+func sse(w http.ResponseWriter, events ...string) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+	}
+	for _, e := range events {
+		_, _ = io.WriteString(w, e+"\n\n")
+	}
+	w.(http.Flusher).Flush()
+}
+
+// The client's handling of each status and body the server may answer a
+// request or a notification with.
+func TestStreamableStatus(t *testing.T) {
+	cases := []struct {
+		name    string
+		status  int
+		ctype   string
+		body    string
+		session bool
+		result  string // the response's result, or error message
+		err     error
+		errText string
+	}{
+		{"json", 200, "application/json", `{"jsonrpc":"2.0","id":1,"result":{"ok":true}}`, false, `{"ok":true}`, nil, ""},
+		{"json with charset", 200, "application/json; charset=utf-8", `{"jsonrpc":"2.0","id":1,"result":{}}`, false, `{}`, nil, ""},
+		{"not JSON", 200, "application/json", `<html>`, false, "", nil, "not a JSON-RPC response"},
+		{"a notification, not a response", 200, "application/json", `{"jsonrpc":"2.0","method":"x"}`, false, "", nil, "not a JSON-RPC response"},
+		{"other content type", 200, "text/html", `<html>`, false, "", nil, "content type"},
+		{"JSON-RPC error with 400", 400, "application/json", `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"bad"}}`, false, "bad", nil, ""},
+		{"500 text", 500, "text/plain", "secret-looking body", false, "", &StatusError{Status: 500}, "HTTP 500"},
+		{"202 to a request", 202, "", "", false, "", &StatusError{Status: 202}, "HTTP 202"},
+		{"404 with a session", 404, "text/plain", "gone", true, "", ErrSessionGone, ""},
+		{"404 without a session", 404, "text/plain", "gone", false, "", &StatusError{Status: 404}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			hits := 0
+			s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+				hits++
+				if c.ctype != "" {
+					w.Header().Set("Content-Type", c.ctype)
+				}
+				w.WriteHeader(c.status)
+				_, _ = io.WriteString(w, c.body)
+			})
+			if c.session {
+				s.id = secret.New("sess-1")
+			}
+			resp, err := s.Call(t.Context(), rpc("1", "tools/list"))
+			var se, want *StatusError
+			switch {
+			case errors.As(c.err, &want):
+				if !errors.As(err, &se) || se.Status != want.Status {
+					t.Fatalf("err %v, want status %d", err, want.Status)
+				}
+			case c.err != nil || c.errText != "":
+				if err == nil || c.err != nil && !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.errText) {
+					t.Fatalf("err %v, want %v %q", err, c.err, c.errText)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case resp.Error != nil && resp.Error.Message != c.result, resp.Error == nil && string(resp.Result) != c.result:
+				t.Fatalf("response %+v, want %s", resp, c.result)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret-looking") {
+				t.Fatalf("the body is in the error: %v", err)
+			}
+			if c.session { // the session is gone: nothing more is sent on it
+				if _, err := s.Call(t.Context(), rpc("2", "tools/list")); !errors.Is(err, ErrSessionGone) || hits != 1 {
+					t.Fatalf("after the 404: %v, %d requests", err, hits)
+				}
+			}
+		})
+	}
+}
+
+// Notifications and responses are accepted with 202; the session id comes
+// from initialize, and goes with the protocol version on every request.
+func TestStreamableSession(t *testing.T) {
+	var mu sync.Mutex
+	var seen []*http.Request
+	s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Clone(context.Background()))
+		mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusOK)
+		case bytes.Contains(body, []byte(`"initialize"`)):
+			w.Header().Set("Mcp-Session-Id", "sess-1")
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":"i","result":{}}`)
+		case bytes.Contains(body, []byte(`"notifications/bad"`)):
+			w.WriteHeader(http.StatusBadRequest)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	})
+	if _, err := s.Call(t.Context(), rpc(`"i"`, "initialize")); err != nil {
+		t.Fatal(err)
+	}
+	s.SetVersion("2025-11-25")
+	if err := s.Send(t.Context(), rpc("", "notifications/initialized")); err != nil {
+		t.Fatal(err)
+	}
+	var se *StatusError
+	if err := s.Send(t.Context(), rpc("", "notifications/bad")); !errors.As(err, &se) || se.Status != 400 {
+		t.Fatalf("a refused notification: %v", err)
+	}
+	s.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []struct{ method, session, version, accept string }{
+		{"POST", "", "", "application/json, text/event-stream"},
+		{"POST", "sess-1", "2025-11-25", "application/json, text/event-stream"},
+		{"POST", "sess-1", "2025-11-25", "application/json, text/event-stream"},
+		{"DELETE", "sess-1", "2025-11-25", ""},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d requests, want %d", len(seen), len(want))
+	}
+	for i, w := range want {
+		r := seen[i]
+		if r.Method != w.method || r.Header.Get("Mcp-Session-Id") != w.session || r.Header.Get("MCP-Protocol-Version") != w.version ||
+			r.Header.Get("Accept") != w.accept || (w.method == "POST") != (r.Header.Get("Content-Type") == "application/json") {
+			t.Errorf("request %d: %s %v", i, r.Method, r.Header)
+		}
+	}
+	if seen[1].Header.Get("Authorization") != "Bearer tok-1" || seen[3].Header.Get("Authorization") != "" {
+		t.Errorf("the POST goes with the token, the DELETE with the cached one only (none here)")
+	}
+}
+
+// On a POST's event stream, the server's notification and request come
+// before the response: the notification is passed on in order, the request
+// answered with a POST, and only then does the response come.
+func TestStreamableEventStream(t *testing.T) {
+	answered := make(chan string, 1)
+	s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte(`"id":"srv-9"`)) {
+			answered <- string(body)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		sse(w, ": keep-alive", `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}`,
+			`event: message`+"\n"+`data: {"jsonrpc":"2.0","id":"srv-9","method":"sampling/createMessage","params":{"x":1}}`)
+		select {
+		case <-answered:
+		case <-time.After(10 * time.Second):
+			t.Error("the server request was never answered")
+		}
+		sse(w, `data: {"jsonrpc":"2.0","id":7,`+"\n"+`data: "result":{"done":true}}`)
+	})
+	var notes []string
+	s.h.Note = func(m *front.Message) { notes = append(notes, m.Method) }
+	s.h.Ask = func(ctx context.Context, m *front.Message) (*front.Message, error) {
+		if _, ok := ctx.Deadline(); ok {
+			t.Error("a server request has a deadline: a person may take long to answer")
+		}
+		if m.Method != "sampling/createMessage" || string(m.Params) != `{"x":1}` {
+			t.Errorf("server request %+v", m)
+		}
+		if len(notes) != 1 {
+			t.Errorf("the request came before the notification")
+		}
+		return front.Result(m.ID, json.RawMessage(`{"model":"m"}`)), nil
+	}
+	resp, err := s.Call(t.Context(), rpc("7", "tools/call"))
+	if err != nil || string(resp.Result) != `{"done":true}` || string(resp.ID) != "7" {
+		t.Fatalf("response %+v %v", resp, err)
+	}
+	if len(notes) != 1 || notes[0] != "notifications/progress" {
+		t.Fatalf("notifications %v", notes)
+	}
+}
+
+// A POST's stream that breaks off, or ends, before the response is resumed
+// with a GET carrying the last event id, and again from the new last id:
+// every notification arrives once, and the response at the end.
+func TestStreamableResume(t *testing.T) {
+	for _, broken := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ends", true: "breaks"}[broken], func(t *testing.T) {
+			var mu sync.Mutex
+			var lastIDs []string
+			s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					sse(w, `id: e1`+"\n"+`data: {"jsonrpc":"2.0","method":"n/1"}`)
+					_, _ = io.WriteString(w, "id: e1b\ndata: {\"jsonrpc\":") // an unfinished event
+					w.(http.Flusher).Flush()
+					if broken {
+						panic(http.ErrAbortHandler)
+					}
+					return
+				}
+				mu.Lock()
+				lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID")+"/"+r.Header.Get("Mcp-Session-Id"))
+				n := len(lastIDs)
+				mu.Unlock()
+				switch n {
+				case 1:
+					w.WriteHeader(http.StatusServiceUnavailable) // tried again
+				case 2:
+					sse(w, "retry: 5\nid: e2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"n/2\"}")
+				default:
+					sse(w, "id: e3\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"n/3\"}", `id: e4`+"\n"+`data: {"jsonrpc":"2.0","id":1,"result":{}}`)
+				}
+			})
+			s.id = secret.New("sess-1")
+			var notes []string
+			s.h.Note = func(m *front.Message) { notes = append(notes, m.Method) }
+			resp, err := s.Call(t.Context(), rpc("1", "tools/call"))
+			if err != nil || string(resp.Result) != "{}" {
+				t.Fatalf("response %+v %v", resp, err)
+			}
+			if strings.Join(notes, " ") != "n/1 n/2 n/3" {
+				t.Fatalf("notifications %v", notes)
+			}
+			if strings.Join(lastIDs, " ") != "e1/sess-1 e1/sess-1 e2/sess-1" {
+				t.Fatalf("resumed with %v", lastIDs)
+			}
+		})
+	}
+}
+
+// A stream that ends before the response with no event id cannot be
+// resumed; one whose resumption keeps failing gives up.
+func TestStreamableResumeFails(t *testing.T) {
+	cases := []struct {
+		name, first string
+		get         int
+		want        string
+	}{
+		{"no event id", `data: {"jsonrpc":"2.0","method":"n/1"}`, 0, "ended before the response"},
+		{"resumption refused", "id: e1\ndata: {}", http.StatusBadRequest, "could not resume"},
+		{"resumption keeps failing", "id: e1\ndata: {}", http.StatusBadGateway, "could not be resumed"},
+		{"no stream offered", "id: e1\ndata: {}", http.StatusMethodNotAllowed, "could not resume"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			gets := 0
+			s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					gets++
+					w.WriteHeader(c.get)
+					return
+				}
+				sse(w, c.first)
+			})
+			_, err := s.Call(t.Context(), rpc("1", "tools/call"))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want %q", err, c.want)
+			}
+			if c.get == http.StatusBadGateway && gets != maxResumes {
+				t.Fatalf("%d attempts, want %d", gets, maxResumes)
+			}
+		})
+	}
+}
+
+// The server cancels a request of its own: the wait ends, no answer is
+// sent, and the cancellation is not passed on as it is.
+func TestStreamableServerCancels(t *testing.T) {
+	posts := 0
+	s, _ := newTestStreamable(t, func(w http.ResponseWriter, _ *http.Request) { posts++ })
+	noted := false
+	s.h.Note = func(*front.Message) { noted = true }
+	stopped := make(chan struct{})
+	s.h.Ask = func(ctx context.Context, _ *front.Message) (*front.Message, error) {
+		<-ctx.Done()
+		close(stopped)
+		return nil, ctx.Err()
+	}
+	s.dispatch(t.Context(), []byte(`{"jsonrpc":"2.0","id":4,"method":"elicitation/create"}`))
+	s.dispatch(t.Context(), []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}`))
+	<-stopped
+	s.cancel()
+	if noted {
+		t.Fatal("the server's cancellation was passed on")
+	}
+	if posts != 0 {
+		t.Fatalf("%d answers sent to a cancelled request", posts)
+	}
+}

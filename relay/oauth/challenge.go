@@ -1,0 +1,127 @@
+package oauth
+
+import (
+	"strings"
+)
+
+// Challenge is a parsed RFC 6750 Bearer challenge from WWW-Authenticate:
+// what a resource server (the backend, an MCP server) says in a 401 or 403.
+type Challenge struct {
+	Error            string
+	Description      string
+	Scope            []string
+	ResourceMetadata string
+}
+
+// maxChallenge bounds the header length parsed.
+const maxChallenge = 8 << 10
+
+// ParseChallenge returns the Bearer challenge among the header values, and
+// false if there is none. Parameters are auth-params of RFC 7235: token or
+// quoted-string values; unknown ones are ignored, malformed input stops the
+// parse with what was read so far.
+func ParseChallenge(values []string) (Challenge, bool) {
+	for _, v := range values {
+		if len(v) > maxChallenge {
+			continue
+		}
+		if c, ok := parseOne(v); ok {
+			return c, true
+		}
+	}
+	return Challenge{}, false
+}
+
+func parseOne(v string) (Challenge, bool) {
+	s := strings.TrimLeft(v, " \t,")
+	for s != "" {
+		scheme, rest := cutToken(s)
+		if scheme == "" {
+			return Challenge{}, false
+		}
+		params, next := parseParams(rest)
+		if strings.EqualFold(scheme, "Bearer") {
+			return fromParams(params), true
+		}
+		s = strings.TrimLeft(next, " \t,")
+	}
+	return Challenge{}, false
+}
+
+func fromParams(p map[string]string) Challenge {
+	c := Challenge{
+		Error:            p["error"],
+		Description:      p["error_description"],
+		ResourceMetadata: p["resource_metadata"],
+	}
+	if sc := strings.Fields(p["scope"]); len(sc) > 0 {
+		c.Scope = sc
+	}
+	return c
+}
+
+// parseParams reads name=value pairs until a token that starts the next
+// challenge (a token not followed by '='), returning that remainder.
+func parseParams(s string) (map[string]string, string) {
+	p := map[string]string{}
+	for {
+		s = strings.TrimLeft(s, " \t,")
+		name, rest := cutToken(s)
+		rest = strings.TrimLeft(rest, " \t")
+		if name == "" || !strings.HasPrefix(rest, "=") {
+			return p, s
+		}
+		rest = strings.TrimLeft(rest[1:], " \t")
+		var val string
+		var ok bool
+		if strings.HasPrefix(rest, `"`) {
+			val, rest, ok = cutQuoted(rest)
+		} else {
+			val, rest = cutToken(rest)
+			ok = val != ""
+		}
+		if !ok {
+			return p, ""
+		}
+		k := strings.ToLower(name)
+		if _, dup := p[k]; !dup {
+			p[k] = val
+		}
+		s = rest
+	}
+}
+
+func isTokenChar(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~/", c) >= 0
+}
+
+func cutToken(s string) (tok, rest string) {
+	i := 0
+	for i < len(s) && isTokenChar(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
+}
+
+// cutQuoted reads a quoted-string starting at s[0] == '"'.
+func cutQuoted(s string) (val, rest string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			if i+1 >= len(s) {
+				return "", "", false
+			}
+			i++
+			b.WriteByte(s[i])
+		case '"':
+			return b.String(), s[i+1:], true
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
