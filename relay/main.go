@@ -13,10 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"runtime"
-	"sync"
-	"syscall"
 
 	"github.com/keyrelay/keyrelay/platform"
 )
@@ -57,48 +53,13 @@ func main() {
 	os.Stdout = os.Stderr
 	stdin, restore := os.Stdin, func() {}
 	if cmd, _ := command(os.Args[1:]); cmd == "serve" {
-		stdin, restore = tuneForStdio()
+		stdin, restore = platform.TuneForStdio()
 	}
-	ctx, stop := notifyContext()
+	ctx, stop := platform.NotifyContext()
 	code := run(ctx, os.Args[1:], env{scrubbedEnv()}, stdin, stdout, os.Stderr)
 	stop()
 	restore()
 	os.Exit(code)
-}
-
-// notifyContext is signal.NotifyContext for SIGINT and SIGTERM, with the
-// handlers installed on another goroutine: installing them costs about as
-// much as the rest of the relay's own start-up (the runtime starts a
-// thread for signals), and a stdio server should answer its first message
-// first. A signal in the meantime ends the process, as one before main
-// would.
-func notifyContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-		// A client that goes away closes our stdout: with SIGPIPE caught
-		// (and dropped), a write to it fails with EPIPE instead of
-		// killing the process, which then ends normally when stdin ends,
-		// with its work (a token being stored) finished. Caught, not
-		// ignored: an ignored signal would stay ignored in the children
-		// (the browser, a key command).
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-		select {
-		case <-c:
-			cancel()
-		case <-done:
-		}
-	}()
-	var once sync.Once
-	return ctx, func() {
-		once.Do(func() {
-			close(done)
-			signal.Stop(c)
-			cancel()
-		})
-	}
 }
 
 type env struct{ get func(string) string }
@@ -127,22 +88,6 @@ func command(args []string) (string, []string) {
 		return args[0], args[1:]
 	}
 	return "serve", args
-}
-
-// tuneForStdio sets the process up for serving MCP on stdio, and returns
-// the stdin to read. The server waits on stdin and on the backend nearly
-// all the time, so one P (GOMAXPROCS=1, unless set in the environment)
-// serves it: a message read from stdin, the goroutine that handles it and
-// net/http's connection goroutines then run one after another on one
-// thread, instead of each hand-off waking another thread (a futex wake and
-// a context switch each, which on a busy 2-core machine cost more than the
-// relay's own work). stdin is read through the poller for the same
-// reason; restore puts it back as it was.
-func tuneForStdio() (stdin *os.File, restore func()) {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	return platform.PollableStdin()
 }
 
 // run dispatches a command and maps its error to an exit code.
