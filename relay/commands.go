@@ -7,61 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/config"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
-
-// parseCmd parses the shared settings plus a command's own flags.
-func parseCmd(name string, args []string, e env, stderr io.Writer, extra func(*flag.FlagSet)) (*config.Config, error) {
-	var own, shared []string
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if extra != nil {
-		extra(fs)
-	}
-	// Split the command's own flags from the shared ones.
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if f := fs.Lookup(trimFlag(a)); f != nil && strings.HasPrefix(a, "-") {
-			own = append(own, a)
-			continue
-		}
-		shared = append(shared, a)
-	}
-	if err := fs.Parse(own); err != nil {
-		return nil, usageError{err}
-	}
-	cfg, rest, err := config.Parse(name, shared, e.get, stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError{err}
-	}
-	if len(rest) > 0 {
-		return nil, usageError{fmt.Errorf("unexpected argument %q", rest[0])}
-	}
-	return cfg, nil
-}
-
-func trimFlag(a string) string {
-	for len(a) > 0 && a[0] == '-' {
-		a = a[1:]
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] == '=' {
-			return a[:i]
-		}
-	}
-	return a
-}
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
 	var force, device bool

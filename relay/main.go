@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -35,6 +36,14 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// usage marks err, if any, as a usage error.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
 // exitError carries a specific exit code and an optional hint.
 type codedError struct {
 	code int
@@ -52,11 +61,11 @@ func main() {
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
 	stdin, restore := os.Stdin, func() {}
-	if cmd, _ := command(os.Args[1:]); cmd == "serve" {
+	if cmd, _ := config.Command(os.Args[1:]); cmd == "serve" {
 		stdin, restore = platform.TuneForStdio()
 	}
 	ctx, stop := platform.NotifyContext()
-	code := run(ctx, os.Args[1:], env{scrubbedEnv()}, stdin, stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], env{config.ScrubEnv()}, stdin, stdout, os.Stderr)
 	stop()
 	restore()
 	os.Exit(code)
@@ -64,35 +73,9 @@ func main() {
 
 type env struct{ get func(string) string }
 
-// secretVars are read once and removed from the process environment, so
-// no child (the browser, a key command) inherits them.
-var secretVars = []string{"RELAY_CLIENT_SECRET", "RELAY_HEADERS"}
-
-func scrubbedEnv() func(string) string {
-	kept := map[string]string{}
-	for _, k := range secretVars {
-		kept[k] = os.Getenv(k)
-		_ = os.Unsetenv(k)
-	}
-	return func(k string) string {
-		if v, ok := kept[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
-	}
-}
-
-// command splits the command name (default serve) from its arguments.
-func command(args []string) (string, []string) {
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		return args[0], args[1:]
-	}
-	return "serve", args
-}
-
 // run dispatches a command and maps its error to an exit code.
 func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd, args := command(args)
+	cmd, args := config.Command(args)
 	var err error
 	switch cmd {
 	case "serve":
@@ -106,7 +89,7 @@ func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, std
 	case "version":
 		fmt.Fprintf(stderr, "relay %s\n", version)
 	case "help", "-h", "--help":
-		err = cmdHelp(args, stderr)
+		err = usage(config.Help(stderr, args))
 	default:
 		err = usageError{fmt.Errorf("unknown command %q", cmd)}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,13 @@ type parts struct {
 	broker *broker.Broker
 	fwd    *forward.Client
 	policy *policy.Policy
+}
+
+// parseCmd parses the shared settings plus a command's own flags; a bad
+// command line is a usage error.
+func parseCmd(name string, args []string, e env, stderr io.Writer, own func(*flag.FlagSet)) (*config.Config, error) {
+	cfg, err := config.ParseCommand(name, args, e.get, stderr, own)
+	return cfg, usage(err)
 }
 
 // loadPolicy reads the machine-wide policy and RELAY_POLICY_FILE.
