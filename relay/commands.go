@@ -11,9 +11,7 @@ import (
 
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
-	"github.com/keyrelay/keyrelay/vault"
 )
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
@@ -89,11 +87,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 		return err
 	}
 	stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
-	if checkErr != nil {
-		fmt.Fprintf(stderr, "relay: revocation skipped: %v\n", checkErr)
-	} else {
-		revoke(ctx, p, stderr)
-	}
+	revoke(ctx, p.broker, checkErr, stderr)
 	rep, err := p.vault.Wipe(ctx)
 	stopWaiting()
 	for _, s := range rep.Steps {
@@ -111,33 +105,22 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	return nil
 }
 
-// revoke revokes the stored refresh token at the server, best effort.
-func revoke(ctx context.Context, p *parts, w io.Writer) {
-	acct, err := p.auth.Account(ctx)
-	if err != nil {
+// revoke revokes the stored refresh token at the server, best effort,
+// unless skip says why not, and reports the outcome.
+func revoke(ctx context.Context, b *broker.Broker, skip error, w io.Writer) {
+	r, err := broker.Revocation{}, skip
+	if skip == nil {
+		r, err = b.Revoke(ctx)
+	}
+	switch r.Outcome {
+	case broker.NotAsked:
 		fmt.Fprintf(w, "relay: revocation skipped: %v\n", err)
-		return
-	}
-	r, err := p.vault.Get(ctx, acct)
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
+	case broker.NothingStored:
 		fmt.Fprintln(w, "relay: revocation: no stored tokens for this server")
-		return
-	case err != nil:
-		fmt.Fprintf(w, "relay: revocation skipped: cannot read the vault: %v\n", err)
-		return
-	}
-	tok, hint := r.RefreshToken, "refresh_token"
-	if tok.IsZero() {
-		tok, hint = r.AccessToken, "access_token"
-	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	switch err := p.auth.Revoke(rctx, tok, hint); {
-	case err == nil:
-		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", hint, acct.Issuer)
-	case errors.Is(err, oauth.ErrNoRevocation):
+	case broker.NoEndpoint:
 		fmt.Fprintln(w, "relay: revocation: the server has no revocation endpoint; tokens are wiped locally only")
+	case broker.Revoked:
+		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", r.Kind, r.Issuer)
 	default:
 		fmt.Fprintf(w, "relay: revocation failed (%v); tokens are wiped locally anyway\n", err)
 	}
