@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/policy"
+	"github.com/keyrelay/keyrelay/relay/status"
 )
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
@@ -53,7 +53,7 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
 	}
 	r, _ := p.broker.Cached(ctx)
-	fmt.Fprintf(stderr, "relay: signed in as %s (scopes: %s; expires %s)\n", orUnknown(r.Subject), joinScopes(r.Scopes), fmtTime(r.Expiry))
+	fmt.Fprintf(stderr, "relay: %s\n", status.SignedIn(r))
 	return nil
 }
 
@@ -126,91 +126,27 @@ func revoke(ctx context.Context, b *broker.Broker, skip error, w io.Writer) {
 	}
 }
 
-// statusReport is `relay status --json`. It never holds a token.
-type statusReport struct {
-	LoggedIn      bool      `json:"logged_in"`
-	Subject       string    `json:"subject,omitempty"`
-	Scopes        []string  `json:"scopes,omitempty"`
-	Expiry        time.Time `json:"expiry,omitzero"`
-	Expired       bool      `json:"expired,omitempty"`
-	KeySource     string    `json:"key_source"`
-	Protects      string    `json:"protects,omitempty"`
-	DataDir       string    `json:"data_dir"`
-	AuthServer    string    `json:"auth_server"`
-	Backend       string    `json:"backend"`
-	Problem       string    `json:"problem,omitempty"`
-	ConfigProblem string    `json:"config_problem,omitempty"`
-	Policy        []string  `json:"policy,omitempty"`
-}
-
 func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
 	var asJSON bool
 	cfg, err := parseCmd("status", args, e, stderr, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "") })
 	if err != nil {
 		return err
 	}
-	rep := statusReport{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()}
-	pol, polErr := loadPolicy(cfg)
-	if polErr != nil {
-		return polErr
+	src := status.Sources{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()} // as configured, before Check
+	pol, err := loadPolicy(cfg)
+	if err != nil {
+		return err
 	}
-	rep.Policy = pol.Summary()
-	if err := errors.Join(cfg.Check(), checkPolicy(cfg, pol)); err != nil {
-		rep.ConfigProblem = err.Error()
-	}
+	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), checkPolicy(cfg, pol))
 	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol, nil)
 	if err != nil {
 		return err
 	}
-	st := p.vault.Status(ctx)
-	rep.KeySource, rep.Protects, rep.DataDir, rep.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
-	if st.HasTokens && rep.ConfigProblem == "" {
-		stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in...")
-		r, err := p.broker.Cached(ctx)
-		stopWaiting()
-		switch {
-		case err == nil:
-			rep.LoggedIn, rep.Subject, rep.Scopes, rep.Expiry = true, r.Subject, r.Scopes, r.Expiry
-			rep.Expired = !r.Expiry.IsZero() && time.Now().After(r.Expiry)
-		case !errors.Is(err, broker.ErrLoginRequired):
-			rep.Problem = err.Error()
-		}
+	src.Vault, src.Tokens = p.vault, p.broker
+	src.Waiting = func() func() {
+		return sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in...")
 	}
-	return printStatus(stdout, rep, asJSON)
-}
-
-func printStatus(w io.Writer, r statusReport, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	state := "logged out"
-	if r.LoggedIn {
-		state = "logged in as " + orUnknown(r.Subject)
-	}
-	fmt.Fprintf(w, "status:      %s\n", state)
-	if r.LoggedIn {
-		exp := fmtTime(r.Expiry)
-		if r.Expired {
-			exp += " (expired; the next call refreshes it)"
-		}
-		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
-	}
-	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
-		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
-	for i, l := range r.Policy {
-		if i == 0 {
-			fmt.Fprintln(w, "policy:")
-		}
-		fmt.Fprintf(w, "  %s\n", l)
-	}
-	for _, p := range []string{r.ConfigProblem, r.Problem} {
-		if p != "" {
-			fmt.Fprintf(w, "problem:     %s\n", p)
-		}
-	}
-	return nil
+	return status.Build(ctx, src).Print(stdout, asJSON)
 }
 
 // sayIfSlow prints msg if the returned stop is not called within a
@@ -225,18 +161,4 @@ func sayIfSlow(w io.Writer, msg string) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(unknown)"
-	}
-	return s
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "(unknown)"
-	}
-	return t.Local().Format(time.RFC1123)
 }

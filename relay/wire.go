@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
@@ -96,11 +95,4 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func joinScopes(s []string) string {
-	if len(s) == 0 {
-		return "(none)"
-	}
-	return strings.Join(s, " ")
 }
