@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/policy"
+	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/relay/status"
 )
 
@@ -36,20 +36,17 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if device && !pol.DeviceGrantAllowed() {
 		return usageError{fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)}
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	p, err := wire(ctx, cfg, log, pol, terminalPrompt(stderr))
+	term := signin.Terminal{W: stderr}
+	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol, term.Passphrase)
 	if err != nil {
 		return err
 	}
-	p.auth.Device = device
-	p.auth.NoBrowser = !platform.BrowserAvailable(e.get)
-	ui := termUI{w: stderr}
+	p.auth.Device, p.auth.NoBrowser = device, !platform.BrowserAvailable(e.get)
+	signIn := p.broker.Token
 	if force {
-		_, err = p.broker.Relogin(ctx, ui)
-	} else {
-		_, err = p.broker.Token(ctx, ui)
+		signIn = p.broker.Relogin
 	}
-	if err != nil {
+	if _, err := signIn(ctx, term); err != nil {
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
 	}
 	r, _ := p.broker.Cached(ctx)
@@ -57,22 +54,11 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	return nil
 }
 
-type termUI struct{ w io.Writer }
-
-func (u termUI) LoginURL(_ context.Context, url string) {
-	fmt.Fprintf(u.w, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
-}
-
-func (u termUI) DeviceCode(_ context.Context, uri, code string) {
-	fmt.Fprintf(u.w, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\nWaiting for you to finish...\n", uri, code)
-}
-
 func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) error {
 	cfg, err := parseCmd("logout", args, e, stderr, nil)
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
 	checkErr := cfg.Check()
 	// Logout always wipes, whatever the policy: a broken or refusing
 	// policy only skips the revocation (which would contact the server).
@@ -82,11 +68,12 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if checkErr == nil {
 		checkErr = errors.Join(err, checkPolicy(cfg, pol))
 	}
-	p, err := wire(ctx, cfg, log, pol.WithoutKeychainRule(), terminalPrompt(stderr))
+	term := signin.Terminal{W: stderr}
+	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol.WithoutKeychainRule(), term.Passphrase)
 	if err != nil {
 		return err
 	}
-	stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
+	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
 	revoke(ctx, p.broker, checkErr, stderr)
 	rep, err := p.vault.Wipe(ctx)
 	stopWaiting()
@@ -144,21 +131,7 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	}
 	src.Vault, src.Tokens = p.vault, p.broker
 	src.Waiting = func() func() {
-		return sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in...")
+		return signin.Terminal{W: stderr}.Waiting("relay: waiting for the vault: another relay may be signing in...")
 	}
 	return status.Build(ctx, src).Print(stdout, asJSON)
-}
-
-// sayIfSlow prints msg if the returned stop is not called within a
-// second: the vault's lock may be held by a relay waiting for a sign-in.
-func sayIfSlow(w io.Writer, msg string) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-time.After(time.Second):
-			fmt.Fprintln(w, msg)
-		case <-done:
-		}
-	}()
-	return func() { close(done) }
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
@@ -89,10 +88,4 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
 	p.fwd = forward.New(cfg.BackendURL, cfg.BackendTimeout)
 	return p, nil
-}
-
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
