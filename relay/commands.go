@@ -26,11 +26,11 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err := cfg.Check(); err != nil {
 		return usageError{err}
 	}
-	pol, err := loadPolicy(cfg)
+	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	if err := checkPolicy(cfg, pol); err != nil {
+	if err := cfg.CheckPolicy(pol); err != nil {
 		return usageError{err}
 	}
 	if device && !pol.DeviceGrantAllowed() {
@@ -64,9 +64,9 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	// policy only skips the revocation (which would contact the server).
 	// The vault is opened without require_keychain so that a vault made
 	// with another key source can still be read to revoke its tokens.
-	pol, err := loadPolicy(cfg)
+	pol, err := cfg.LoadPolicy()
 	if checkErr == nil {
-		checkErr = errors.Join(err, checkPolicy(cfg, pol))
+		checkErr = errors.Join(err, cfg.CheckPolicy(pol))
 	}
 	term := signin.Terminal{W: stderr}
 	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol.WithoutKeychainRule(), term.Passphrase)
@@ -120,11 +120,11 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		return err
 	}
 	src := status.Sources{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()} // as configured, before Check
-	pol, err := loadPolicy(cfg)
+	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), checkPolicy(cfg, pol))
+	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), cfg.CheckPolicy(pol))
 	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol, nil)
 	if err != nil {
 		return err

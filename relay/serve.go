@@ -41,12 +41,12 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 // policy or vault is returned as the error that requests will report: the
 // server starts anyway.
 func serveParts(ctx context.Context, cfg *config.Config, e env, log *slog.Logger) (*parts, error) {
-	pol, polErr := loadPolicy(cfg)
+	pol, polErr := cfg.LoadPolicy()
 	if err := cfg.Check(); err != nil {
 		log.Error("bad configuration; tool calls will report it", "err", err)
 		return nil, err
 	}
-	if err := errors.Join(polErr, checkPolicy(cfg, pol)); err != nil {
+	if err := errors.Join(polErr, cfg.CheckPolicy(pol)); err != nil {
 		log.Error("the administrator's policy refuses this configuration; tool calls will report it", "err", err)
 		return nil, err
 	}

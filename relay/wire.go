@@ -20,13 +20,10 @@ import (
 
 // parts are the relay's wired components for one command.
 type parts struct {
-	cfg    *config.Config
-	log    *slog.Logger
 	vault  *vault.Vault
 	auth   *login.Interactive
 	broker *broker.Broker
 	fwd    *forward.Client
-	policy *policy.Policy
 }
 
 // parseCmd parses the shared settings plus a command's own flags; a bad
@@ -34,26 +31,6 @@ type parts struct {
 func parseCmd(name string, args []string, e env, stderr io.Writer, own func(*flag.FlagSet)) (*config.Config, error) {
 	cfg, err := config.ParseCommand(name, args, e.get, stderr, own)
 	return cfg, usage(err)
-}
-
-// loadPolicy reads the machine-wide policy and RELAY_POLICY_FILE.
-func loadPolicy(cfg *config.Config) (*policy.Policy, error) {
-	return policy.Load(platform.PolicyPath(), cfg.PolicyFile)
-}
-
-// checkPolicy applies the policy to the configured URLs, before any
-// network call. The backend rules apply to the MCP URL in proxy mode.
-func checkPolicy(cfg *config.Config, pol *policy.Policy) error {
-	if err := pol.CheckBackend(cfg.Server()); err != nil {
-		return err
-	}
-	if cfg.AuthServerURL != "" {
-		if err := pol.CheckIssuer(cfg.AuthServerURL); err != nil {
-			return err
-		}
-		return pol.CheckAuthServer(cfg.AuthServerURL)
-	}
-	return nil
 }
 
 // newLogger builds the one logger: text to stderr, with the secret
@@ -74,7 +51,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 	if err != nil {
 		return nil, err
 	}
-	p := &parts{cfg: cfg, log: log, vault: v, policy: pol}
+	p := &parts{vault: v}
 	p.auth = &login.Interactive{
 		Issuer: cfg.AuthServerURL, Backend: cfg.Server(),
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
