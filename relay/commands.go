@@ -129,9 +129,8 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	term := signin.Terminal{W: stderr}
 	src.Vault, src.Tokens = p.vault, p.broker
-	src.Waiting = func() func() {
-		return signin.Terminal{W: stderr}.Waiting("relay: waiting for the vault: another relay may be signing in...")
-	}
+	src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
 	return status.Build(ctx, src).Print(stdout, asJSON)
 }

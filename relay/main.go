@@ -44,7 +44,7 @@ func usage(err error) error {
 	return usageError{err}
 }
 
-// exitError carries a specific exit code and an optional hint.
+// codedError carries a specific exit code and an optional hint.
 type codedError struct {
 	code int
 	err  error
@@ -96,6 +96,7 @@ func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, std
 	return report(err, stderr)
 }
 
+// report prints err and its hint, and returns its exit code.
 func report(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
