@@ -1,6 +1,7 @@
 // Package platform holds the operating-system specifics keyrelay needs:
-// where its data lives, how to open a browser, cross-process file locks, and
-// creating, checking and atomically replacing private files.
+// where its data lives, how to open a browser, cross-process file locks,
+// creating, checking and atomically replacing private files, signals, and
+// tuning the process for a server on stdio.
 //
 // Security properties:
 //   - DataDir and the secure-file helpers keep keyrelay's directory at 0700

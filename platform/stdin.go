@@ -1,6 +1,25 @@
 package platform
 
-import "os"
+import (
+	"os"
+	"runtime"
+)
+
+// TuneForStdio sets the process up for serving MCP on stdio, and returns
+// the stdin to read. The server waits on stdin and on the backend nearly
+// all the time, so one P (GOMAXPROCS=1, unless set in the environment)
+// serves it: a message read from stdin, the goroutine that handles it and
+// net/http's connection goroutines then run one after another on one
+// thread, instead of each hand-off waking another thread (a futex wake and
+// a context switch each, which on a busy 2-core machine cost more than the
+// relay's own work). stdin is read through the poller for the same
+// reason (see PollableStdin); restore puts it back as it was.
+func TuneForStdio() (stdin *os.File, restore func()) {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	return PollableStdin()
+}
 
 // PollableStdin returns os.Stdin for a server that reads it for its whole
 // life (the relay's stdio transport), read through the Go runtime's poller

@@ -2,65 +2,29 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/config"
-	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/front"
 	"github.com/keyrelay/keyrelay/relay/policy"
-	"github.com/keyrelay/keyrelay/vault"
+	"github.com/keyrelay/keyrelay/relay/setup"
+	"github.com/keyrelay/keyrelay/relay/signin"
+	"github.com/keyrelay/keyrelay/relay/status"
 )
 
-// parseCmd parses the shared settings plus a command's own flags.
-func parseCmd(name string, args []string, e env, stderr io.Writer, extra func(*flag.FlagSet)) (*config.Config, error) {
-	var own, shared []string
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if extra != nil {
-		extra(fs)
-	}
-	// Split the command's own flags from the shared ones.
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if f := fs.Lookup(trimFlag(a)); f != nil && strings.HasPrefix(a, "-") {
-			own = append(own, a)
-			continue
-		}
-		shared = append(shared, a)
-	}
-	if err := fs.Parse(own); err != nil {
-		return nil, usageError{err}
-	}
-	cfg, rest, err := config.Parse(name, shared, e.get, stderr)
+func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := parseCmd("serve", args, e, stderr, nil)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, usageError{err}
+		return err
 	}
-	if len(rest) > 0 {
-		return nil, usageError{fmt.Errorf("unexpected argument %q", rest[0])}
-	}
-	return cfg, nil
-}
-
-func trimFlag(a string) string {
-	for len(a) > 0 && a[0] == '-' {
-		a = a[1:]
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i] == '=' {
-			return a[:i]
-		}
-	}
-	return a
+	log := setup.Logger(stderr, cfg.LogLevel)
+	log.Info("relay serving on stdio", "version", version, "server", cfg.Server(), "auth_server", cfg.AuthServerURL, "headers", len(cfg.Headers))
+	return front.New(setup.Front(ctx, cfg, e.get, log, version)).Serve(ctx, stdin, stdout)
 }
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
@@ -75,45 +39,32 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err := cfg.Check(); err != nil {
 		return usageError{err}
 	}
-	pol, err := loadPolicy(cfg)
+	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	if err := checkPolicy(cfg, pol); err != nil {
+	if err := cfg.CheckPolicy(pol); err != nil {
 		return usageError{err}
 	}
 	if device && !pol.DeviceGrantAllowed() {
 		return usageError{fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)}
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	p, err := wire(ctx, cfg, log, pol, terminalPrompt(stderr))
+	term := signin.Terminal{W: stderr}
+	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, term.Passphrase)
 	if err != nil {
 		return err
 	}
-	p.auth.Device = device
-	p.auth.NoBrowser = !platform.BrowserAvailable(e.get)
-	ui := termUI{w: stderr}
+	p.Auth.Device, p.Auth.NoBrowser = device, !platform.BrowserAvailable(e.get)
+	signIn := p.Broker.Token
 	if force {
-		_, err = p.broker.Relogin(ctx, ui)
-	} else {
-		_, err = p.broker.Token(ctx, ui)
+		signIn = p.Broker.Relogin
 	}
-	if err != nil {
+	if _, err := signIn(ctx, term); err != nil {
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
 	}
-	r, _ := p.broker.Cached(ctx)
-	fmt.Fprintf(stderr, "relay: signed in as %s (scopes: %s; expires %s)\n", orUnknown(r.Subject), joinScopes(r.Scopes), fmtTime(r.Expiry))
+	r, _ := p.Broker.Cached(ctx)
+	fmt.Fprintf(stderr, "relay: %s\n", status.SignedIn(r))
 	return nil
-}
-
-type termUI struct{ w io.Writer }
-
-func (u termUI) LoginURL(_ context.Context, url string) {
-	fmt.Fprintf(u.w, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
-}
-
-func (u termUI) DeviceCode(_ context.Context, uri, code string) {
-	fmt.Fprintf(u.w, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\nWaiting for you to finish...\n", uri, code)
 }
 
 func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) error {
@@ -121,90 +72,37 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	checkErr := cfg.Check()
 	// Logout always wipes, whatever the policy: a broken or refusing
 	// policy only skips the revocation (which would contact the server).
 	// The vault is opened without require_keychain so that a vault made
 	// with another key source can still be read to revoke its tokens.
-	pol, err := loadPolicy(cfg)
-	if checkErr == nil {
-		checkErr = errors.Join(err, checkPolicy(cfg, pol))
+	pol, polErr := cfg.LoadPolicy()
+	skip := cfg.Check()
+	if skip == nil {
+		skip = errors.Join(polErr, cfg.CheckPolicy(pol))
 	}
-	p, err := wire(ctx, cfg, log, pol.WithoutKeychainRule(), terminalPrompt(stderr))
+	term := signin.Terminal{W: stderr}
+	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol.WithoutKeychainRule(), term.Passphrase)
 	if err != nil {
 		return err
 	}
-	stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
-	if checkErr != nil {
-		fmt.Fprintf(stderr, "relay: revocation skipped: %v\n", checkErr)
-	} else {
-		revoke(ctx, p, stderr)
+	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
+	r, err := broker.Revocation{}, skip
+	if skip == nil {
+		r, err = p.Broker.Revoke(ctx)
 	}
-	rep, err := p.vault.Wipe(ctx)
+	fmt.Fprintf(stderr, "relay: %s\n", r.Report(err))
+	rep, err := p.Vault.Wipe(ctx)
 	stopWaiting()
 	for _, s := range rep.Steps {
-		line := fmt.Sprintf("relay: %s: %s", s.What, s.Outcome)
-		if s.Note != "" {
-			line += " (" + s.Note + ")"
-		}
-		fmt.Fprintln(stderr, line)
+		fmt.Fprintf(stderr, "relay: %s\n", s)
 	}
-	p.broker.Forget()
+	p.Broker.Forget()
 	if err != nil {
 		return &codedError{code: exitIncomplete, err: err, hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
 	fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
 	return nil
-}
-
-// revoke revokes the stored refresh token at the server, best effort.
-func revoke(ctx context.Context, p *parts, w io.Writer) {
-	acct, err := p.auth.Account(ctx)
-	if err != nil {
-		fmt.Fprintf(w, "relay: revocation skipped: %v\n", err)
-		return
-	}
-	r, err := p.vault.Get(ctx, acct)
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
-		fmt.Fprintln(w, "relay: revocation: no stored tokens for this server")
-		return
-	case err != nil:
-		fmt.Fprintf(w, "relay: revocation skipped: cannot read the vault: %v\n", err)
-		return
-	}
-	tok, hint := r.RefreshToken, "refresh_token"
-	if tok.IsZero() {
-		tok, hint = r.AccessToken, "access_token"
-	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	switch err := p.auth.Revoke(rctx, tok, hint); {
-	case err == nil:
-		fmt.Fprintf(w, "relay: revocation: the %s was revoked at %s\n", hint, acct.Issuer)
-	case errors.Is(err, oauth.ErrNoRevocation):
-		fmt.Fprintln(w, "relay: revocation: the server has no revocation endpoint; tokens are wiped locally only")
-	default:
-		fmt.Fprintf(w, "relay: revocation failed (%v); tokens are wiped locally anyway\n", err)
-	}
-}
-
-// statusReport is `relay status --json`. It never holds a token.
-type statusReport struct {
-	LoggedIn      bool      `json:"logged_in"`
-	Subject       string    `json:"subject,omitempty"`
-	Scopes        []string  `json:"scopes,omitempty"`
-	Expiry        time.Time `json:"expiry,omitzero"`
-	Expired       bool      `json:"expired,omitempty"`
-	KeySource     string    `json:"key_source"`
-	Protects      string    `json:"protects,omitempty"`
-	DataDir       string    `json:"data_dir"`
-	AuthServer    string    `json:"auth_server"`
-	Backend       string    `json:"backend"`
-	Problem       string    `json:"problem,omitempty"`
-	ConfigProblem string    `json:"config_problem,omitempty"`
-	Policy        []string  `json:"policy,omitempty"`
 }
 
 func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
@@ -213,94 +111,25 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	rep := statusReport{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()}
-	pol, polErr := loadPolicy(cfg)
-	if polErr != nil {
-		return polErr
-	}
-	rep.Policy = pol.Summary()
-	if err := errors.Join(cfg.Check(), checkPolicy(cfg, pol)); err != nil {
-		rep.ConfigProblem = err.Error()
-	}
-	p, err := wire(ctx, cfg, newLogger(stderr, cfg.LogLevel), pol, nil)
+	src := status.Sources{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()} // as configured, before Check
+	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	st := p.vault.Status(ctx)
-	rep.KeySource, rep.Protects, rep.DataDir, rep.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
-	if st.HasTokens && rep.ConfigProblem == "" {
-		stopWaiting := sayIfSlow(stderr, "relay: waiting for the vault: another relay may be signing in...")
-		r, err := p.broker.Cached(ctx)
-		stopWaiting()
-		switch {
-		case err == nil:
-			rep.LoggedIn, rep.Subject, rep.Scopes, rep.Expiry = true, r.Subject, r.Scopes, r.Expiry
-			rep.Expired = !r.Expiry.IsZero() && time.Now().After(r.Expiry)
-		case !errors.Is(err, broker.ErrLoginRequired):
-			rep.Problem = err.Error()
-		}
+	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), cfg.CheckPolicy(pol))
+	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
+	if err != nil {
+		return err
 	}
-	return printStatus(stdout, rep, asJSON)
+	term := signin.Terminal{W: stderr}
+	src.Vault, src.Tokens = p.Vault, p.Broker
+	src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
+	return status.Build(ctx, src).Print(stdout, asJSON)
 }
 
-func printStatus(w io.Writer, r statusReport, asJSON bool) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	state := "logged out"
-	if r.LoggedIn {
-		state = "logged in as " + orUnknown(r.Subject)
-	}
-	fmt.Fprintf(w, "status:      %s\n", state)
-	if r.LoggedIn {
-		exp := fmtTime(r.Expiry)
-		if r.Expired {
-			exp += " (expired; the next call refreshes it)"
-		}
-		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
-	}
-	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
-		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
-	for i, l := range r.Policy {
-		if i == 0 {
-			fmt.Fprintln(w, "policy:")
-		}
-		fmt.Fprintf(w, "  %s\n", l)
-	}
-	for _, p := range []string{r.ConfigProblem, r.Problem} {
-		if p != "" {
-			fmt.Fprintf(w, "problem:     %s\n", p)
-		}
-	}
-	return nil
-}
-
-// sayIfSlow prints msg if the returned stop is not called within a
-// second: the vault's lock may be held by a relay waiting for a sign-in.
-func sayIfSlow(w io.Writer, msg string) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-time.After(time.Second):
-			fmt.Fprintln(w, msg)
-		case <-done:
-		}
-	}()
-	return func() { close(done) }
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(unknown)"
-	}
-	return s
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "(unknown)"
-	}
-	return t.Local().Format(time.RFC1123)
+// parseCmd parses the shared settings plus a command's own flags; a bad
+// command line is a usage error.
+func parseCmd(name string, args []string, e env, stderr io.Writer, own func(*flag.FlagSet)) (*config.Config, error) {
+	cfg, err := config.ParseCommand(name, args, e.get, stderr, own)
+	return cfg, usage(err)
 }

@@ -13,12 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"runtime"
-	"sync"
-	"syscall"
 
 	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -39,7 +36,15 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// exitError carries a specific exit code and an optional hint.
+// usage marks err, if any, as a usage error.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// codedError carries a specific exit code and an optional hint.
 type codedError struct {
 	code int
 	err  error
@@ -56,98 +61,21 @@ func main() {
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
 	stdin, restore := os.Stdin, func() {}
-	if cmd, _ := command(os.Args[1:]); cmd == "serve" {
-		stdin, restore = tuneForStdio()
+	if cmd, _ := config.Command(os.Args[1:]); cmd == "serve" {
+		stdin, restore = platform.TuneForStdio()
 	}
-	ctx, stop := notifyContext()
-	code := run(ctx, os.Args[1:], env{scrubbedEnv()}, stdin, stdout, os.Stderr)
+	ctx, stop := platform.NotifyContext()
+	code := run(ctx, os.Args[1:], env{config.ScrubEnv()}, stdin, stdout, os.Stderr)
 	stop()
 	restore()
 	os.Exit(code)
 }
 
-// notifyContext is signal.NotifyContext for SIGINT and SIGTERM, with the
-// handlers installed on another goroutine: installing them costs about as
-// much as the rest of the relay's own start-up (the runtime starts a
-// thread for signals), and a stdio server should answer its first message
-// first. A signal in the meantime ends the process, as one before main
-// would.
-func notifyContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	go func() {
-		signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-		// A client that goes away closes our stdout: with SIGPIPE caught
-		// (and dropped), a write to it fails with EPIPE instead of
-		// killing the process, which then ends normally when stdin ends,
-		// with its work (a token being stored) finished. Caught, not
-		// ignored: an ignored signal would stay ignored in the children
-		// (the browser, a key command).
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-		select {
-		case <-c:
-			cancel()
-		case <-done:
-		}
-	}()
-	var once sync.Once
-	return ctx, func() {
-		once.Do(func() {
-			close(done)
-			signal.Stop(c)
-			cancel()
-		})
-	}
-}
-
 type env struct{ get func(string) string }
-
-// secretVars are read once and removed from the process environment, so
-// no child (the browser, a key command) inherits them.
-var secretVars = []string{"RELAY_CLIENT_SECRET", "RELAY_HEADERS"}
-
-func scrubbedEnv() func(string) string {
-	kept := map[string]string{}
-	for _, k := range secretVars {
-		kept[k] = os.Getenv(k)
-		_ = os.Unsetenv(k)
-	}
-	return func(k string) string {
-		if v, ok := kept[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
-	}
-}
-
-// command splits the command name (default serve) from its arguments.
-func command(args []string) (string, []string) {
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		return args[0], args[1:]
-	}
-	return "serve", args
-}
-
-// tuneForStdio sets the process up for serving MCP on stdio, and returns
-// the stdin to read. The server waits on stdin and on the backend nearly
-// all the time, so one P (GOMAXPROCS=1, unless set in the environment)
-// serves it: a message read from stdin, the goroutine that handles it and
-// net/http's connection goroutines then run one after another on one
-// thread, instead of each hand-off waking another thread (a futex wake and
-// a context switch each, which on a busy 2-core machine cost more than the
-// relay's own work). stdin is read through the poller for the same
-// reason; restore puts it back as it was.
-func tuneForStdio() (stdin *os.File, restore func()) {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	return platform.PollableStdin()
-}
 
 // run dispatches a command and maps its error to an exit code.
 func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd, args := command(args)
+	cmd, args := config.Command(args)
 	var err error
 	switch cmd {
 	case "serve":
@@ -161,13 +89,14 @@ func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, std
 	case "version":
 		fmt.Fprintf(stderr, "relay %s\n", version)
 	case "help", "-h", "--help":
-		err = cmdHelp(args, stderr)
+		err = usage(config.Help(stderr, args))
 	default:
 		err = usageError{fmt.Errorf("unknown command %q", cmd)}
 	}
 	return report(err, stderr)
 }
 
+// report prints err and its hint, and returns its exit code.
 func report(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -171,3 +171,12 @@ func removeStep(p string, reportAbsent bool) WipeStep {
 	}
 	return WipeStep{What: p, Outcome: Failed, Err: err}
 }
+
+// String is the step for the person: what, outcome, and the note.
+func (s WipeStep) String() string {
+	line := s.What + ": " + string(s.Outcome)
+	if s.Note != "" {
+		line += " (" + s.Note + ")"
+	}
+	return line
+}

@@ -19,6 +19,10 @@
 //   - after a 403 insufficient_scope the caller asks for a step-up: one
 //     login for the union of the scopes held and the scopes required.
 //
+// Revoke asks the authorization server to revoke the stored refresh token
+// (logout), through an Auth that implements Revoker. What it reports never
+// holds a token: a server error that echoes the token is redacted.
+//
 // Non-goals: deciding when to retry a tool call (the caller does, once),
 // and talking to the backend.
 package broker

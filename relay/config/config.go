@@ -1,10 +1,15 @@
 // Package config reads the relay's settings from flags and the
 // environment. The variable names are a contract with users' MCP client
-// configurations; flags mirror them and win when both are given.
+// configurations; flags mirror them and win when both are given. It also
+// splits a command line into the command and its flags (Command,
+// ParseCommand), holds the help texts (Help), and applies the
+// administrator's policy to the settings (LoadPolicy, CheckPolicy).
 //
 // Every URL must be https unless its host is loopback. Errors are one line
-// and never contain a secret (there are none here: secrets live in the
-// vault or in files named by path).
+// and never contain a secret (the secrets here, RELAY_CLIENT_SECRET and
+// the header values, are never put in one; the others live in the vault or
+// in files named by path). ScrubEnv removes the secret variables from the
+// process environment, so no child process inherits them.
 package config
 
 import (

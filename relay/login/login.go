@@ -307,6 +307,8 @@ func (i *Interactive) Refresh(ctx context.Context, rt secret.Value) (*oauth.Toke
 	return t, err
 }
 
+var _ broker.Revoker = (*Interactive)(nil)
+
 // Revoke revokes tok at the server (RFC 7009), if it has an endpoint.
 func (i *Interactive) Revoke(ctx context.Context, tok secret.Value, hint string) error {
 	if err := i.prepare(ctx, false); err != nil { // never register just to revoke

@@ -1,13 +1,20 @@
-// Package signin shows a pending OAuth sign-in to the person through their
-// MCP client: an MCP log message with the URL, and, when the request that
-// needs the sign-in carries a progress token, progress notifications every
-// 2 s until it ends (the first one carries the URL: in the 2026-07-28 era
-// it is the only channel that reaches the person without the client asking
-// for logs).
+// Package signin shows a pending OAuth sign-in to the person.
+//
+// UI shows it through their MCP client: an MCP log message with the URL,
+// and, when the request that needs the sign-in carries a progress token,
+// progress notifications every 2 s until it ends (the first one carries
+// the URL: in the 2026-07-28 era it is the only channel that reaches the
+// person without the client asking for logs).
+//
+// Terminal shows it on stderr for the commands run by hand (relay login,
+// logout, status): the URL or the device code, a note when the vault's
+// lock keeps them waiting for another relay's sign-in, and the vault
+// passphrase prompt.
 //
 // Security properties: only the authorization URL (state and PKCE
 // challenge, never the verifier) and the device grant's user code are
-// shown; no token passes through here.
+// shown; no token passes through here. The passphrase is read without
+// echo and returned as a secret.Value, never written anywhere.
 package signin
 
 import (

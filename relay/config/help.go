@@ -1,12 +1,11 @@
-package main
+package config
 
 import (
 	"fmt"
 	"io"
-
-	"github.com/keyrelay/keyrelay/relay/config"
 )
 
+// helps are the commands' usage texts.
 var helps = map[string]string{
 	"serve":   "relay [serve] [flags]\n  Run the MCP stdio server (what an MCP client starts). It answers at once;\n  sign-in happens on the first tool call that needs it.",
 	"login":   "relay login [--force] [--device] [flags]\n  Sign in ahead of time in the browser and store the tokens in the vault.\n  --force signs in again even if valid tokens are stored.\n  --device uses the device grant (RFC 8628): open a URL on any device and enter\n  a code; also chosen by itself when no browser can be shown (SSH, no display).",
@@ -15,11 +14,14 @@ var helps = map[string]string{
 	"version": "relay version\n  Print the version.",
 }
 
-func cmdHelp(args []string, w io.Writer) error {
+// Help writes `relay help [command]` to w: with a command, its usage;
+// without, every command's usage, every setting (Vars) and the exit codes.
+// It fails, writing nothing, for an unknown command.
+func Help(w io.Writer, args []string) error {
 	if len(args) > 0 {
 		h, ok := helps[args[0]]
 		if !ok {
-			return usageError{fmt.Errorf("no help for %q", args[0])}
+			return fmt.Errorf("no help for %q", args[0])
 		}
 		fmt.Fprintln(w, h)
 		return nil
@@ -30,7 +32,7 @@ func cmdHelp(args []string, w io.Writer) error {
 		fmt.Fprintf(w, "\n%s\n", helps[c])
 	}
 	fmt.Fprintln(w, "\nSettings (each has a flag: RELAY_BACKEND_URL is --backend-url, and so on):")
-	for _, v := range config.Vars {
+	for _, v := range Vars {
 		fmt.Fprintf(w, "  %-28s %s\n", v.Name, v.Meaning)
 	}
 	fmt.Fprintln(w, "\nExit codes: 0 ok, 1 error, 2 usage or configuration, 3 sign-in failed, 4 logout incomplete.")

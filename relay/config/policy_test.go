@@ -1,0 +1,73 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyrelay/keyrelay/relay/policy"
+)
+
+// policyFile writes a policy file and returns its path.
+func policyFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadPolicy(t *testing.T) {
+	c := &Config{PolicyFile: policyFile(t, `{"disable_device_grant": true}`)}
+	pol, err := c.LoadPolicy()
+	if err != nil || pol.DeviceGrantAllowed() {
+		t.Fatalf("got %v, device grant allowed %v", err, pol.DeviceGrantAllowed())
+	}
+	c.PolicyFile = policyFile(t, `{"nonsense": 1}`)
+	if _, err := c.LoadPolicy(); !errors.Is(err, policy.ErrInvalid) {
+		t.Fatalf("a broken file: got %v, want ErrInvalid", err)
+	}
+}
+
+func TestCheckPolicy(t *testing.T) {
+	pol, err := policy.Load("", policyFile(t, `{"allowed_backend_hosts": ["api.example"], "allowed_issuers": ["https://as.example"],
+		"allowed_auth_server_hosts": ["as.example", "other.example"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" = allowed
+	}{
+		{"allowed", Config{BackendURL: "https://api.example", AuthServerURL: "https://as.example"}, ""},
+		{"issuer discovered later", Config{BackendURL: "https://api.example"}, ""},
+		{"backend host", Config{BackendURL: "https://evil.example"}, `backend host "evil.example" is not in allowed_backend_hosts`},
+		{"MCP URL as the backend", Config{MCPURL: "https://evil.example/mcp"}, `backend host "evil.example"`},
+		{"issuer", Config{BackendURL: "https://api.example", AuthServerURL: "https://other.example"}, `"https://other.example" is not in allowed_issuers`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.CheckPolicy(pol)
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if err := tc.cfg.CheckPolicy(nil); err != nil {
+				t.Fatalf("a nil policy refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckPolicyAuthServerHost(t *testing.T) {
+	pol, err := policy.Load("", policyFile(t, `{"allowed_auth_server_hosts": ["as.example"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config{BackendURL: "https://api.example", AuthServerURL: "https://other.example"}
+	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "allowed_auth_server_hosts") {
+		t.Fatalf("got %v", err)
+	}
+}

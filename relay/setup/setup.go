@@ -1,0 +1,70 @@
+// Package setup builds the relay's parts from its configuration, for the
+// relay command: the one logger, the vault, the sign-in, the broker, and
+// for serve the front with its upstream (the backend's tool API, or a
+// remote MCP server). It makes no network call.
+//
+// Security properties: every part gets the same policy; a bad
+// configuration, a refusing policy or a vault that cannot open never stops
+// serve: the front answers every request with the reason. The logger
+// blanks secret keys (secret.ReplaceAttr).
+//
+// Non-goals: parsing the command line (relay/config) and reporting
+// (package main).
+package setup
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/config"
+	"github.com/keyrelay/keyrelay/relay/login"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/policy"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// Parts are the relay's wired components for one command.
+type Parts struct {
+	Vault  *vault.Vault
+	Auth   *login.Interactive
+	Broker *broker.Broker
+	Log    *slog.Logger
+}
+
+// Logger is the one logger: text to w, at level (default info), with the
+// secret ReplaceAttr safety net.
+func Logger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: secret.ReplaceAttr}))
+}
+
+// Open builds the parts under the policy pol (nil: none). prompt is the
+// terminal passphrase prompt, nil in serve mode.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy.Policy, prompt func(context.Context, string) (secret.Value, error)) (*Parts, error) {
+	v, err := vault.Open(ctx, vault.Options{Dir: cfg.DataDir, KeySpec: cfg.VaultKey, PassphraseFile: cfg.PassphraseFile,
+		RequireKeychain: pol.RequireKeychain(), Prompt: prompt, Logger: log.With("component", "vault")})
+	if err != nil {
+		return nil, err
+	}
+	p := &Parts{Vault: v, Log: log}
+	p.Auth = &login.Interactive{
+		Issuer: cfg.AuthServerURL, Backend: cfg.Server(),
+		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
+			HTTP: &http.Client{Timeout: cfg.AuthTimeout}, Logger: log.With("component", "oauth")},
+		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
+		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
+		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
+		Logger: log.With("component", "login"), Policy: pol,
+	}
+	p.Broker = &broker.Broker{Resolve: p.Auth.Account, Store: v, Auth: p.Auth, Scopes: cfg.Scopes,
+		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
+	return p, nil
+}

@@ -1,0 +1,74 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+)
+
+// Terminal is the sign-in UI of `relay login` and the other commands run
+// by hand: it writes to W (stderr) and reads a passphrase from In.
+type Terminal struct {
+	W  io.Writer
+	In *os.File // the terminal to read a passphrase from; nil: os.Stdin
+}
+
+// LoginURL shows the authorization URL, in case no browser opens.
+func (t Terminal) LoginURL(_ context.Context, url string) {
+	fmt.Fprintf(t.W, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
+}
+
+// DeviceCode shows a device-grant sign-in: the URI to open on any device
+// and the code to enter.
+func (t Terminal) DeviceCode(_ context.Context, uri, code string) {
+	fmt.Fprintf(t.W, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\nWaiting for you to finish...\n", uri, code)
+}
+
+// Passphrase asks for the vault passphrase on the terminal, without echo
+// (vault.Options.Prompt). It fails when In is not a terminal.
+func (t Terminal) Passphrase(_ context.Context, prompt string) (secret.Value, error) {
+	in := t.In
+	if in == nil {
+		in = os.Stdin
+	}
+	if st, err := in.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return secret.Value{}, errors.New("the vault needs a passphrase and stdin is not a terminal; set RELAY_VAULT_PASSPHRASE_FILE")
+	}
+	fmt.Fprintf(t.W, "%s: ", prompt)
+	b, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(t.W)
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("read passphrase: %w", err)
+	}
+	return secret.New(string(b)), nil
+}
+
+// slowAfter is how long Waiting waits before it speaks.
+var slowAfter = time.Second
+
+// Waiting writes msg unless the returned stop is called within a second:
+// the vault's lock may be held by a relay waiting for a sign-in. Once
+// stop returns, msg is not written.
+func (t Terminal) Waiting(msg string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-time.After(slowAfter):
+			fmt.Fprintln(t.W, msg)
+		case <-done:
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

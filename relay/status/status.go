@@ -1,0 +1,175 @@
+// Package status builds the report of `relay status`: whether the person
+// is signed in, as whom, with which scopes until when, the vault's key
+// source and data directory, the configured servers, the administrator's
+// policy, and what is wrong. It prints the report as text or JSON.
+//
+// Security properties: a Report never holds a token. Build copies only the
+// subject, scopes and expiry of the stored record, and the JSON form has
+// no field that could carry one.
+//
+// Non-goals: checking the tokens with the server (no network call is
+// made: an expired token is reported as such, and the next call refreshes
+// it), and repairing what it reports.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// Report is `relay status --json`. It never holds a token.
+type Report struct {
+	LoggedIn      bool      `json:"logged_in"`
+	Subject       string    `json:"subject,omitempty"`
+	Scopes        []string  `json:"scopes,omitempty"`
+	Expiry        time.Time `json:"expiry,omitzero"`
+	Expired       bool      `json:"expired,omitempty"`
+	KeySource     string    `json:"key_source"`
+	Protects      string    `json:"protects,omitempty"`
+	DataDir       string    `json:"data_dir"`
+	AuthServer    string    `json:"auth_server"`
+	Backend       string    `json:"backend"`
+	Problem       string    `json:"problem,omitempty"`
+	ConfigProblem string    `json:"config_problem,omitempty"`
+	Policy        []string  `json:"policy,omitempty"`
+}
+
+// Vault is the vault's side of the report; *vault.Vault implements it.
+// Status must not fail: it reports problems in the result.
+type Vault interface {
+	Status(ctx context.Context) vault.Status
+}
+
+// Tokens gives the stored tokens without any network call or sign-in;
+// *broker.Broker implements it. Cached returns an error wrapping
+// broker.ErrLoginRequired when none are stored, and may wait for the
+// vault's lock.
+type Tokens interface {
+	Cached(ctx context.Context) (vault.Record, error)
+}
+
+var (
+	_ Vault  = (*vault.Vault)(nil)
+	_ Tokens = (*broker.Broker)(nil)
+)
+
+// Sources are what a Report is built from.
+type Sources struct {
+	AuthServer string   // the authorization server URL as configured; "" = discovered
+	Backend    string   // the backend or MCP server URL as configured
+	Policy     []string // the administrator's policy, summarised (policy.Policy.Summary)
+	// ConfigErr says why the configuration or the policy refuses it; then
+	// the tokens are not read.
+	ConfigErr error
+	Vault     Vault
+	Tokens    Tokens // read only when the vault holds tokens and ConfigErr is nil
+	// Waiting, if set, is called before reading the tokens, and the stop it
+	// returns after: the vault's lock may be held by a relay that waits
+	// for a sign-in.
+	Waiting func() (stop func())
+	Now     func() time.Time // nil: time.Now
+}
+
+// Build makes the report. It makes no network call.
+func Build(ctx context.Context, s Sources) Report {
+	r := Report{AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy}
+	if s.ConfigErr != nil {
+		r.ConfigProblem = s.ConfigErr.Error()
+	}
+	st := s.Vault.Status(ctx)
+	r.KeySource, r.Protects, r.DataDir, r.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
+	if !st.HasTokens || s.ConfigErr != nil {
+		return r
+	}
+	stop := func() {}
+	if s.Waiting != nil {
+		stop = s.Waiting()
+	}
+	rec, err := s.Tokens.Cached(ctx)
+	stop()
+	switch {
+	case err == nil:
+		r.LoggedIn, r.Subject, r.Scopes, r.Expiry = true, rec.Subject, rec.Scopes, rec.Expiry
+		r.Expired = !rec.Expiry.IsZero() && now(s.Now).After(rec.Expiry)
+	case !errors.Is(err, broker.ErrLoginRequired):
+		r.Problem = err.Error()
+	}
+	return r
+}
+
+func now(f func() time.Time) time.Time {
+	if f != nil {
+		return f()
+	}
+	return time.Now()
+}
+
+// Print writes the report to w, as indented JSON or as text.
+func (r Report) Print(w io.Writer, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	state := "logged out"
+	if r.LoggedIn {
+		state = "logged in as " + orUnknown(r.Subject)
+	}
+	fmt.Fprintf(w, "status:      %s\n", state)
+	if r.LoggedIn {
+		exp := fmtTime(r.Expiry)
+		if r.Expired {
+			exp += " (expired; the next call refreshes it)"
+		}
+		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
+	}
+	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
+		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
+	for i, l := range r.Policy {
+		if i == 0 {
+			fmt.Fprintln(w, "policy:")
+		}
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	for _, p := range []string{r.ConfigProblem, r.Problem} {
+		if p != "" {
+			fmt.Fprintf(w, "problem:     %s\n", p)
+		}
+	}
+	return nil
+}
+
+// SignedIn describes a sign-in for `relay login`: "signed in as alice
+// (scopes: notes:read; expires ...)". It shows no token.
+func SignedIn(r vault.Record) string {
+	return fmt.Sprintf("signed in as %s (scopes: %s; expires %s)", orUnknown(r.Subject), joinScopes(r.Scopes), fmtTime(r.Expiry))
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(unknown)"
+	}
+	return t.Local().Format(time.RFC1123)
+}
+
+func joinScopes(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, " ")
+}

@@ -1,0 +1,260 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+const (
+	fakeAccess  = "fake-access-token-51de"
+	fakeRefresh = "fake-refresh-token-a0c4"
+)
+
+var (
+	expiry = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	stored = vault.Record{AccessToken: secret.New(fakeAccess), RefreshToken: secret.New(fakeRefresh), TokenType: "Bearer",
+		Scopes: []string{"notes:read", "notes:write"}, Subject: "alice", Expiry: expiry}
+	fileVault = vault.Status{Dir: "/home/alice/.config/keyrelay", HasTokens: true, KeySource: "file", Protects: "copies of the data directory"}
+)
+
+// inCET makes the local time zone fixed for the test: times print in it.
+func inCET(t *testing.T) {
+	prev := time.Local
+	time.Local = time.FixedZone("CET", 3600)
+	t.Cleanup(func() { time.Local = prev })
+}
+
+type fakeVault vault.Status
+
+func (f fakeVault) Status(context.Context) vault.Status { return vault.Status(f) }
+
+// fakeTokens answers Cached with rec and err, and logs the calls in log.
+type fakeTokens struct {
+	rec vault.Record
+	err error
+	log *[]string
+}
+
+func (f fakeTokens) Cached(context.Context) (vault.Record, error) {
+	*f.log = append(*f.log, "cached")
+	return f.rec, f.err
+}
+
+func TestBuild(t *testing.T) {
+	loggedIn := Report{LoggedIn: true, Subject: "alice", Scopes: []string{"notes:read", "notes:write"}, Expiry: expiry, KeySource: "file",
+		Protects: "copies of the data directory", DataDir: "/home/alice/.config/keyrelay", AuthServer: "https://as.example", Backend: "https://api.example",
+		Policy: []string{"from /etc/keyrelay/policy.json:", "  device grant: off"}}
+	for _, tc := range []struct {
+		name      string
+		vault     vault.Status
+		configErr error
+		rec       vault.Record
+		err       error
+		now       time.Time
+		want      func(r *Report) // edits loggedIn into the wanted report
+		wantCalls string
+	}{
+		{name: "logged in", vault: fileVault, rec: stored, now: expiry.Add(-time.Minute),
+			want: func(*Report) {}, wantCalls: "waiting cached stop"},
+		{name: "expired", vault: fileVault, rec: stored, now: expiry.Add(time.Second),
+			want: func(r *Report) { r.Expired = true }, wantCalls: "waiting cached stop"},
+		{name: "no expiry never expires", vault: fileVault, rec: vault.Record{Subject: "alice"}, now: expiry,
+			want:      func(r *Report) { r.Scopes, r.Expiry = nil, time.Time{} },
+			wantCalls: "waiting cached stop"},
+		{name: "no tokens stored", vault: vault.Status{Dir: "/d", KeySource: "keychain", Protects: "p"},
+			want: func(r *Report) {
+				*r = Report{KeySource: "keychain", Protects: "p", DataDir: "/d", AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
+			}},
+		{name: "config refused: tokens not read", vault: fileVault, rec: stored, configErr: errors.New("refused by policy: nope"),
+			want: func(r *Report) {
+				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy,
+					ConfigProblem: "refused by policy: nope"}
+			}},
+		{name: "login required", vault: fileVault, err: fmt.Errorf("x: %w", broker.ErrLoginRequired),
+			want: func(r *Report) {
+				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
+			}, wantCalls: "waiting cached stop"},
+		{name: "unreadable tokens", vault: fileVault, err: errors.New("vault: key source: locked"),
+			want: func(r *Report) {
+				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy,
+					Problem: "vault: key source: locked"}
+			}, wantCalls: "waiting cached stop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []string
+			got := Build(context.Background(), Sources{AuthServer: "https://as.example", Backend: "https://api.example", Policy: loggedIn.Policy,
+				ConfigErr: tc.configErr, Vault: fakeVault(tc.vault), Tokens: fakeTokens{tc.rec, tc.err, &calls},
+				Waiting: func() func() {
+					calls = append(calls, "waiting")
+					return func() { calls = append(calls, "stop") }
+				},
+				Now: func() time.Time { return tc.now }})
+			want := loggedIn
+			want.Scopes = append([]string(nil), loggedIn.Scopes...)
+			tc.want(&want)
+			if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+				t.Errorf("got  %#v\nwant %#v", got, want)
+			}
+			if c := strings.Join(calls, " "); c != tc.wantCalls {
+				t.Errorf("calls %q, want %q", c, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestPrintText(t *testing.T) {
+	inCET(t)
+	for _, tc := range []struct {
+		name string
+		r    Report
+		want string
+	}{
+		{"logged out, nothing known", Report{DataDir: "/d"}, `status:      logged out
+key source:  (unknown)
+protects:    (unknown)
+data dir:    /d
+auth server: (unknown)
+backend:     (unknown)
+`},
+		{"logged in, policy, problems", Report{LoggedIn: true, Subject: "alice", Scopes: []string{"a", "b"}, Expiry: expiry,
+			KeySource: "keychain", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "https://api.example",
+			Problem: "vault problem", ConfigProblem: "config problem", Policy: []string{"from /etc/keyrelay/policy.json:", "  device grant: off"}},
+			`status:      logged in as alice
+scopes:      a b
+expires:     Wed, 25 Nov 2026 13:00:00 CET
+key source:  keychain
+protects:    p
+data dir:    /d
+auth server: https://as.example
+backend:     https://api.example
+policy:
+  from /etc/keyrelay/policy.json:
+    device grant: off
+problem:     config problem
+problem:     vault problem
+`},
+		{"expired, unknown subject, no scopes", Report{LoggedIn: true, Expiry: expiry, Expired: true, KeySource: "file", Protects: "p", DataDir: "/d", Backend: "b"},
+			`status:      logged in as (unknown)
+scopes:      (none)
+expires:     Wed, 25 Nov 2026 13:00:00 CET (expired; the next call refreshes it)
+key source:  file
+protects:    p
+data dir:    /d
+auth server: (unknown)
+backend:     b
+`},
+		{"logged in, no expiry", Report{LoggedIn: true, Subject: "bob", Scopes: []string{"x"}, DataDir: "/d"},
+			`status:      logged in as bob
+scopes:      x
+expires:     (unknown)
+key source:  (unknown)
+protects:    (unknown)
+data dir:    /d
+auth server: (unknown)
+backend:     (unknown)
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.r.Print(&b, false); err != nil || b.String() != tc.want {
+				t.Fatalf("got %v\n%s\nwant\n%s", err, b.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestPrintJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    Report
+		want string
+	}{
+		{"logged out", Report{KeySource: "keychain", DataDir: "/d", Backend: "https://api.example"}, `{
+  "logged_in": false,
+  "key_source": "keychain",
+  "data_dir": "/d",
+  "auth_server": "",
+  "backend": "https://api.example"
+}
+`},
+		{"everything", Report{LoggedIn: true, Subject: "alice", Scopes: []string{"a", "b"}, Expiry: expiry, Expired: true,
+			KeySource: "file", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "https://api.example",
+			Problem: "vp", ConfigProblem: "cp", Policy: []string{"l1", "  l2"}}, `{
+  "logged_in": true,
+  "subject": "alice",
+  "scopes": [
+    "a",
+    "b"
+  ],
+  "expiry": "2026-11-25T12:00:00Z",
+  "expired": true,
+  "key_source": "file",
+  "protects": "p",
+  "data_dir": "/d",
+  "auth_server": "https://as.example",
+  "backend": "https://api.example",
+  "problem": "vp",
+  "config_problem": "cp",
+  "policy": [
+    "l1",
+    "  l2"
+  ]
+}
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.r.Print(&b, true); err != nil || b.String() != tc.want {
+				t.Fatalf("got %v\n%s\nwant\n%s", err, b.String(), tc.want)
+			}
+		})
+	}
+}
+
+// Neither form of a report built from stored tokens holds a token, nor does
+// the line `relay login` prints.
+func TestNoTokenInOutput(t *testing.T) {
+	var calls []string
+	r := Build(context.Background(), Sources{Vault: fakeVault(fileVault), Tokens: fakeTokens{rec: stored, log: &calls}})
+	if !r.LoggedIn {
+		t.Fatal("not logged in: the test proves nothing")
+	}
+	var text, js bytes.Buffer
+	if err := r.Print(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Print(&js, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{text.String(), js.String(), SignedIn(stored), fmt.Sprintf("%#v", r)} {
+		for _, tok := range []string{fakeAccess, fakeRefresh, "REDACTED"} {
+			if strings.Contains(out, tok) {
+				t.Errorf("output holds %q:\n%s", tok, out)
+			}
+		}
+	}
+}
+
+func TestSignedIn(t *testing.T) {
+	inCET(t)
+	for _, tc := range []struct {
+		rec  vault.Record
+		want string
+	}{
+		{stored, "signed in as alice (scopes: notes:read notes:write; expires Wed, 25 Nov 2026 13:00:00 CET)"},
+		{vault.Record{}, "signed in as (unknown) (scopes: (none); expires (unknown))"},
+	} {
+		if got := SignedIn(tc.rec); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
