@@ -55,6 +55,7 @@ type Upstream struct {
 	log     *slog.Logger
 	http    *http.Client // guard, auth layer, headers and caps
 	guard   *transport.Guard
+	base    http.RoundTripper // under the headers and the auth layer
 	client  front.Client
 	ctx     context.Context // the session's lifetime
 	cancel  context.CancelFunc
@@ -100,7 +101,7 @@ func New(ctx context.Context, cfg Config, c front.Client) (*Upstream, error) {
 		Resolved: cfg.Resolved, Hint: cfg.Hint, Peer: "MCP server", Logger: cfg.Logger}
 	guard := &transport.Guard{Next: auth, Target: target}
 	ctx, cancel := context.WithCancel(ctx)
-	u := &Upstream{cfg: cfg, log: cfg.Logger, client: c, ctx: ctx, cancel: cancel, guard: guard,
+	u := &Upstream{cfg: cfg, log: cfg.Logger, client: c, ctx: ctx, cancel: cancel, guard: guard, base: base,
 		states: newStateStore(), tools: newToolFilter(cfg.IgnoreTools)}
 	u.http = &http.Client{Transport: guard, Jar: transport.NewCookieJar(target), CheckRedirect: noRedirect}
 	return u, nil
@@ -116,13 +117,16 @@ func orDur(d, def time.Duration) time.Duration {
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Close implements front.Upstream: it abandons the requests waiting for
-// input, waits for the relay's own requests, and ends the server's
-// session.
+// input, waits for the relay's own requests, ends the server's session,
+// and closes the idle connections.
 func (u *Upstream) Close() {
 	u.cancel()
 	u.states.close()
 	u.wg.Wait()
 	u.conns.close()
+	if c, ok := u.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // Notify implements front.Upstream: a client notification goes to the

@@ -131,8 +131,16 @@ func (u *Upstream) Request(ctx context.Context, r *front.Call) (*front.Message, 
 // Notify implements front.Upstream: the tool API takes no notifications.
 func (u *Upstream) Notify(context.Context, *front.Message) {}
 
-// Close implements front.Upstream: the tool API holds no session.
-func (u *Upstream) Close() {}
+// Close implements front.Upstream: the tool API holds no session; the
+// idle connections to the backend are closed.
+func (u *Upstream) Close() { closeIdle(u.cfg.Base) }
+
+// closeIdle closes rt's idle connections, if it keeps any.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
 
 // listen serves subscriptions/listen (2026-07-28): it acknowledges the one
 // subscription the tool API can keep (tools list_changed) and holds the
