@@ -3,7 +3,7 @@
 // POST /mcp/tools/{name} calls one, with a Bearer token when the tool
 // says it needs a sign-in (_meta.requiresAuth). It serves tools/list
 // (cached for ListTTL, a page of 1000 at a time), tools/call, and
-// subscriptions/list for tools list_changed, behind relay/front; the
+// subscriptions/listen for tools list_changed, behind relay/front; the
 // other MCP methods answer that the capability is not supported.
 //
 // Tokens come from the auth layer under its HTTP client
