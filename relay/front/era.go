@@ -17,6 +17,9 @@ type Era struct {
 	Modern   bool
 	Version  string
 	LogLevel mcp.LoggingLevel
+	// progress is the request's progress token (any era), nil for none:
+	// read with the rest of _meta, in the same pass.
+	progress any
 }
 
 // requestMeta is the part of a request's params the era is read from.
@@ -40,9 +43,13 @@ func eraOf(m *Message) (Era, *Message) {
 	if !isNull(m.Params) {
 		_ = json.Unmarshal(m.Params, &rm)
 	}
+	var progress any
+	if raw := rm.Meta["progressToken"]; raw != nil {
+		_ = json.Unmarshal(raw, &progress)
+	}
 	version := rm.str(mcp.MetaKeyProtocolVersion)
 	if !mcp.IsModernProtocol(version) {
-		return Era{Version: version}, nil
+		return Era{Version: version, progress: progress}, nil
 	}
 	if caps := rm.Meta[mcp.MetaKeyClientCapabilities]; len(caps) == 0 || caps[0] != '{' {
 		return Era{}, Fail(m.ID, mcp.CodeInvalidParams, "missing or invalid _meta field "+mcp.MetaKeyClientCapabilities)
@@ -52,7 +59,7 @@ func eraOf(m *Message) (Era, *Message) {
 		f.Error.Data = Object(map[string]any{"supported": mcp.ValidProtocolVersions, "requested": version})
 		return Era{}, f
 	}
-	return Era{Modern: true, Version: version, LogLevel: mcp.LoggingLevel(rm.str(mcp.MetaKeyLogLevel))}, nil
+	return Era{Modern: true, Version: version, LogLevel: mcp.LoggingLevel(rm.str(mcp.MetaKeyLogLevel)), progress: progress}, nil
 }
 
 // IsModern reports whether params carry a 2026-07-28 (or later) protocol

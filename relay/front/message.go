@@ -107,17 +107,6 @@ func WithParam(params json.RawMessage, key string, v any) (json.RawMessage, erro
 	return json.Marshal(fields)
 }
 
-// ProgressToken returns params._meta.progressToken, nil for none.
-func ProgressToken(params json.RawMessage) any {
-	var p struct {
-		Meta struct {
-			ProgressToken any `json:"progressToken"`
-		} `json:"_meta"`
-	}
-	_ = json.Unmarshal(params, &p)
-	return p.Meta.ProgressToken
-}
-
 // Removed answers a 2026-07-28 request for a method that revision dropped.
 func Removed(m *Message) *Message {
 	return Fail(m.ID, mcp.CodeMethodNotFound, fmt.Sprintf("%q was removed in protocol version %s", m.Method, mcp.ProtocolVersion20260728))

@@ -81,7 +81,7 @@ func (s *session) forward(m *Message, era Era) {
 		if err != nil {
 			return s.configAnswer(m, era, err)
 		}
-		ui := signin.New(s.Notify, ProgressToken(m.Params))
+		ui := signin.New(s.Notify, era.progress)
 		defer ui.Stop()
 		resp, err := up.Request(signin.NewContext(ctx, ui), &Call{ID: m.ID, Method: m.Method, Params: m.Params, Era: era})
 		switch {
