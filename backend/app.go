@@ -78,8 +78,8 @@ func routes(ts *tool.Server, as *authserver.Server, ownListener bool) (main, aut
 func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
 	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.Audience}
 	switch {
-	case cfg.JWTSecret != nil:
-		return bearer.NewHMAC(bc, cfg.JWTSecret)
+	case !cfg.JWTSecret.IsZero():
+		return bearer.NewHMAC(bc, []byte(cfg.JWTSecret.Reveal())) // copied into the Validator's closure, not a field
 	case as != nil:
 		return bearer.NewStaticKeySet(bc, as.JWKS())
 	}
@@ -98,7 +98,11 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		return nil, err
 	}
 	var key *ecdsa.PrivateKey
-	if cfg.JWTSecret == nil && cfg.SigningKey != "" {
+	var hmacSecret []byte // nil selects ES256
+	if !cfg.JWTSecret.IsZero() {
+		hmacSecret = []byte(cfg.JWTSecret.Reveal())
+	}
+	if cfg.JWTSecret.IsZero() && cfg.SigningKey != "" {
 		if key, err = authserver.LoadOrCreateKey(cfg.SigningKey); err != nil {
 			return nil, err
 		}
@@ -109,7 +113,7 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		Scopes:     []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
 		Users:      users,
 		TokenTTL:   cfg.TokenTTL,
-		HMACSecret: cfg.JWTSecret,
+		HMACSecret: hmacSecret,
 		SigningKey: key,
 		Logger:     log.With("component", "authserver"),
 	})
