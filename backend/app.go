@@ -18,6 +18,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // app is the wired backend: handlers and the listeners they go on.
@@ -121,7 +122,7 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 
 // buildUsers hashes the configured users. With none, it creates "demo" with
 // a random password and prints it once to stderr.
-func buildUsers(specs []string, stderr io.Writer) ([]authserver.User, error) {
+func buildUsers(specs []secret.Value, stderr io.Writer) ([]authserver.User, error) {
 	if len(specs) == 0 {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
@@ -135,7 +136,7 @@ func buildUsers(specs []string, stderr io.Writer) ([]authserver.User, error) {
 	}
 	users := make([]authserver.User, 0, len(specs))
 	for i, s := range specs {
-		name, pw, ok := strings.Cut(s, ":")
+		name, pw, ok := strings.Cut(s.Reveal(), ":")
 		if !ok || name == "" || pw == "" {
 			return nil, fmt.Errorf("user %d: want NAME:PASSWORD", i+1)
 		}

@@ -25,8 +25,8 @@ type config struct {
 	AuthServerURL string
 	JWTSecret     secret.Value // from JWT_SECRET or --jwt-secret-file; never a flag value
 	AuthServer    bool
-	AuthAddr      string // own listener for the auth server; "" shares Addr
-	Users         []string
+	AuthAddr      string         // own listener for the auth server; "" shares Addr
+	Users         []secret.Value // NAME:PASSWORD specs
 	TokenTTL      time.Duration
 	SigningKey    string
 	LogLevel      string
@@ -62,9 +62,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c.Users = users
-	if len(c.Users) == 0 && getenv("AUTH_USERS") != "" {
-		c.Users = strings.Split(getenv("AUTH_USERS"), ",")
+	specs := []string(users)
+	if len(specs) == 0 && getenv("AUTH_USERS") != "" {
+		specs = strings.Split(getenv("AUTH_USERS"), ",")
+	}
+	for _, s := range specs {
+		c.Users = append(c.Users, secret.New(s))
 	}
 	var err error
 	if c.TokenTTL, err = parseTTL(ttl); err != nil {

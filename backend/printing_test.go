@@ -15,9 +15,11 @@ import (
 	"testing"
 )
 
-// fakeJWTSecret is an obviously fake HS256 secret, long enough to be
-// accepted.
-const fakeJWTSecret = "FAKE-jwt-secret-for-printing-tests-0123456789"
+// Obviously fake secrets; the HS256 one is long enough to be accepted.
+const (
+	fakeJWTSecret = "FAKE-jwt-secret-for-printing-tests-0123456789"
+	fakePassword  = "FAKE-password-for-printing-tests"
+)
 
 // TestConfigPrintsNoJWTSecret: a parsed config, printed with fmt, slog or
 // encoding/json, does not show the HS256 secret, from JWT_SECRET or from
@@ -40,6 +42,29 @@ func TestConfigPrintsNoJWTSecret(t *testing.T) {
 			t.Fatal("the secret was not kept")
 		}
 		secrets := map[string]string{"JWT secret": fakeJWTSecret}
+		assertPrintsNone(t, c, secrets)
+		assertPrintsNone(t, *c, secrets)
+	}
+}
+
+// TestConfigPrintsNoPassword: the NAME:PASSWORD user specs, from --user or
+// AUTH_USERS, do not print either.
+func TestConfigPrintsNoPassword(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--auth-server", "--user", "alice:" + fakePassword}, nil},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_USERS": "alice:" + fakePassword + ",bob:x"}},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Users) == 0 || c.Users[0].Reveal() != "alice:"+fakePassword {
+			t.Fatal("the user spec was not kept")
+		}
+		secrets := map[string]string{"password": fakePassword}
 		assertPrintsNone(t, c, secrets)
 		assertPrintsNone(t, *c, secrets)
 	}
