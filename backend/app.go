@@ -99,10 +99,6 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		return nil, err
 	}
 	var key *ecdsa.PrivateKey
-	var hmacSecret []byte // nil selects ES256
-	if !cfg.JWTSecret.IsZero() {
-		hmacSecret = []byte(cfg.JWTSecret.Reveal())
-	}
 	if cfg.JWTSecret.IsZero() && cfg.SigningKey != "" {
 		if key, err = authserver.LoadOrCreateKey(cfg.SigningKey); err != nil {
 			return nil, err
@@ -114,7 +110,7 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		Scopes:     []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
 		Users:      users,
 		TokenTTL:   cfg.TokenTTL,
-		HMACSecret: hmacSecret,
+		HMACSecret: cfg.JWTSecret,
 		SigningKey: key,
 		Logger:     log.With("component", "authserver"),
 	})
