@@ -13,8 +13,11 @@ import (
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
-// fakeHMACSecret is an obviously fake secret, long enough to be accepted.
-const fakeHMACSecret = "FAKE-hmac-secret-for-printing-tests-0123456789"
+// Obviously fake secrets, long enough to be accepted.
+const (
+	fakeHMACSecret = "FAKE-hmac-secret-for-printing-tests-0123456789"
+	fakeState      = "FAKE-state-for-printing-tests-0123456789"
+)
 
 // TestConfigPrintsNoHMACSecret: a Config in HS256 mode, printed with fmt,
 // slog or encoding/json, does not show the HMAC secret. (json.Marshal of a
@@ -39,6 +42,40 @@ func TestServerPrintsNoHMACSecret(t *testing.T) {
 	assertPrintsNone(t, e.s.cfg, secrets)
 	assertPrintsNone(t, e.s.signer, secrets)
 	assertPrintsNone(t, *e.s.signer, secrets)
+}
+
+// TestAuthRequestPrintsNoState: the pending authorization request holds
+// the client's state, and its CSRF token and browser binding, as values
+// that print REDACTED; the state is still echoed in the redirect, and
+// never logged.
+func TestAuthRequestPrintsNoState(t *testing.T) {
+	e := newEnv(t)
+	_, ch := pkce()
+	q := authParams(ch)
+	q.Set("state", fakeState)
+	h := e.startAuthorize(q)
+	st := e.s.store
+	st.mu.Lock()
+	req := st.requests[h.Get("request_id")]
+	st.mu.Unlock()
+	if req == nil || req.state.Reveal() != fakeState {
+		t.Fatal("pending request not found, or its state lost")
+	}
+	secrets := map[string]string{"state": fakeState, "csrf token": h.Get("csrf_token"), "browser binding": req.browser.Reveal()}
+	assertPrintsNone(t, req, secrets)
+	assertPrintsNone(t, *req, secrets)
+
+	loc := e.consent(e.login(h, "alice", alicePW), "allow").location(t)
+	if loc.Query().Get("state") != fakeState || loc.Query().Get("code") == "" {
+		t.Fatalf("redirect lacks the state or the code: %s", loc)
+	}
+	q.Set("response_type", "token") // refused: the error redirect echoes the state too
+	if loc := e.get("/authorize?" + q.Encode()).location(t); loc.Query().Get("state") != fakeState || loc.Query().Get("error") == "" {
+		t.Fatalf("error redirect lacks the state: %s", loc)
+	}
+	if strings.Contains(e.logs.String(), fakeState) {
+		t.Fatal("the state is in the log")
+	}
 }
 
 // assertPrintsNone fails if any way of printing v shows one of secrets.
