@@ -18,6 +18,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // app is the wired backend: handlers and the listeners they go on.
@@ -78,8 +79,8 @@ func routes(ts *tool.Server, as *authserver.Server, ownListener bool) (main, aut
 func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
 	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.Audience}
 	switch {
-	case cfg.JWTSecret != nil:
-		return bearer.NewHMAC(bc, cfg.JWTSecret)
+	case !cfg.JWTSecret.IsZero():
+		return bearer.NewHMAC(bc, []byte(cfg.JWTSecret.Reveal())) // copied into the Validator's closure, not a field
 	case as != nil:
 		return bearer.NewStaticKeySet(bc, as.JWKS())
 	}
@@ -98,7 +99,7 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		return nil, err
 	}
 	var key *ecdsa.PrivateKey
-	if cfg.JWTSecret == nil && cfg.SigningKey != "" {
+	if cfg.JWTSecret.IsZero() && cfg.SigningKey != "" {
 		if key, err = authserver.LoadOrCreateKey(cfg.SigningKey); err != nil {
 			return nil, err
 		}
@@ -117,7 +118,7 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 
 // buildUsers hashes the configured users. With none, it creates "demo" with
 // a random password and prints it once to stderr.
-func buildUsers(specs []string, stderr io.Writer) ([]authserver.User, error) {
+func buildUsers(specs []secret.Value, stderr io.Writer) ([]authserver.User, error) {
 	if len(specs) == 0 {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
@@ -131,7 +132,7 @@ func buildUsers(specs []string, stderr io.Writer) ([]authserver.User, error) {
 	}
 	users := make([]authserver.User, 0, len(specs))
 	for i, s := range specs {
-		name, pw, ok := strings.Cut(s, ":")
+		name, pw, ok := strings.Cut(s.Reveal(), ":")
 		if !ok || name == "" || pw == "" {
 			return nil, fmt.Errorf("user %d: want NAME:PASSWORD", i+1)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // config is the backend's settings. Each has a flag and an environment
@@ -22,10 +23,10 @@ type config struct {
 	PublicURL     string
 	Audience      string // expected aud; default PublicURL
 	AuthServerURL string
-	JWTSecret     []byte // from JWT_SECRET or --jwt-secret-file; never a flag value
+	JWTSecret     secret.Value // from JWT_SECRET or --jwt-secret-file; never a flag value
 	AuthServer    bool
-	AuthAddr      string // own listener for the auth server; "" shares Addr
-	Users         []string
+	AuthAddr      string         // own listener for the auth server; "" shares Addr
+	Users         []secret.Value // NAME:PASSWORD specs
 	TokenTTL      time.Duration
 	SigningKey    string
 	LogLevel      string
@@ -61,9 +62,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c.Users = users
-	if len(c.Users) == 0 && getenv("AUTH_USERS") != "" {
-		c.Users = strings.Split(getenv("AUTH_USERS"), ",")
+	specs := []string(users)
+	if len(specs) == 0 && getenv("AUTH_USERS") != "" {
+		specs = strings.Split(getenv("AUTH_USERS"), ",")
+	}
+	for _, s := range specs {
+		c.Users = append(c.Users, secret.New(s))
 	}
 	var err error
 	if c.TokenTTL, err = parseTTL(ttl); err != nil {
@@ -96,28 +100,26 @@ func parseTTL(s string) (time.Duration, error) {
 }
 
 // loadSecret reads the HS256 secret from the environment or a file. The
-// value never appears in an error.
-func loadSecret(env, file string) ([]byte, error) {
+// value never appears in an error. Neither set gives the zero Value (no
+// HS256); an empty file is an error.
+func loadSecret(env, file string) (secret.Value, error) {
 	if env != "" && file != "" {
-		return nil, errors.New("set JWT_SECRET or --jwt-secret-file, not both")
+		return secret.Value{}, errors.New("set JWT_SECRET or --jwt-secret-file, not both")
 	}
-	var b []byte
+	s := env
 	if file != "" {
-		var err error
-		if b, err = os.ReadFile(file); err != nil {
-			return nil, fmt.Errorf("jwt secret file: %w", errors.Unwrap(err))
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return secret.Value{}, fmt.Errorf("jwt secret file: %w", errors.Unwrap(err))
 		}
-		b = []byte(strings.TrimRight(string(b), "\r\n"))
-		if len(b) == 0 {
-			return nil, errors.New("jwt secret file is empty")
+		if s = strings.TrimRight(string(b), "\r\n"); s == "" {
+			return secret.Value{}, errors.New("jwt secret file is empty")
 		}
-	} else if env != "" {
-		b = []byte(env)
 	}
-	if b != nil && len(b) < bearer.MinHMACSecret {
-		return nil, fmt.Errorf("JWT_SECRET must be at least %d bytes (an empty or short HMAC key is unsafe)", bearer.MinHMACSecret)
+	if s != "" && len(s) < bearer.MinHMACSecret {
+		return secret.Value{}, fmt.Errorf("JWT_SECRET must be at least %d bytes (an empty or short HMAC key is unsafe)", bearer.MinHMACSecret)
 	}
-	return b, nil
+	return secret.New(s), nil
 }
 
 // finish fills defaults that depend on other settings and checks URLs.
@@ -153,7 +155,7 @@ func (c *config) finish() error {
 	if err := checkBaseURL("AUTH_SERVER_URL", c.AuthServerURL); err != nil {
 		return err
 	}
-	if c.JWTSecret == nil && !c.AuthServer && c.SigningKey != "" {
+	if c.JWTSecret.IsZero() && !c.AuthServer && c.SigningKey != "" {
 		return errors.New("AUTH_SIGNING_KEY needs --auth-server")
 	}
 	return nil

@@ -62,7 +62,7 @@ func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil), io.Discard)
-	if err != nil || string(c.JWTSecret) != goodSecret {
+	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("secret file: %v", err)
 	}
 }

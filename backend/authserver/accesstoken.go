@@ -28,7 +28,7 @@ func (s *Server) mintAccessToken(g grant, scopes []string, now time.Time) (strin
 	if s.signer.kid != "" {
 		t.Header["kid"] = s.signer.kid
 	}
-	signed, err := t.SignedString(s.signer.key)
+	signed, err := t.SignedString(s.signer.key())
 	if err != nil {
 		return "", "", err
 	}

@@ -3,6 +3,8 @@ package authserver
 import (
 	"net/http"
 	"net/url"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // handleAuthorize validates an authorization request. The client and
@@ -19,9 +21,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusBadRequest, "Invalid request", textBadRequest)
 		return
 	}
-	state := ""
+	var state secret.Value
 	if len(q["state"]) == 1 && len(q.Get("state")) <= maxState {
-		state = q.Get("state")
+		state = secret.New(q.Get("state"))
 	}
 	req, oe := s.parseAuthorize(q, client)
 	if oe != nil {
@@ -83,19 +85,19 @@ func (s *Server) parseAuthorize(q url.Values, c Client) (*authRequest, *oauthErr
 
 // errorRedirect builds the redirect carrying an error, the state and the
 // issuer (RFC 9207).
-func (s *Server) errorRedirect(redirectURI, state string, oe *oauthError) string {
+func (s *Server) errorRedirect(redirectURI string, state secret.Value, oe *oauthError) string {
 	v := url.Values{"error": {oe.Code}, "error_description": {oe.Description}, "iss": {s.cfg.Issuer}}
-	if state != "" {
-		v.Set("state", state)
+	if !state.IsZero() {
+		v.Set("state", state.Reveal()) // echoed to the client: the state's job
 	}
 	return withParams(redirectURI, v)
 }
 
 // codeRedirect builds the successful authorization response.
-func (s *Server) codeRedirect(redirectURI, state, code string) string {
+func (s *Server) codeRedirect(redirectURI string, state secret.Value, code string) string {
 	v := url.Values{"code": {code}, "iss": {s.cfg.Issuer}}
-	if state != "" {
-		v.Set("state", state)
+	if !state.IsZero() {
+		v.Set("state", state.Reveal()) // echoed to the client: the state's job
 	}
 	return withParams(redirectURI, v)
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // Defaults and limits for Config.
@@ -69,10 +71,12 @@ type Config struct {
 	// RefreshTTL is how long a refresh token family lives after its last
 	// use. Default 30 days.
 	RefreshTTL time.Duration
-	// HMACSecret, if non-nil, selects HS256 signing. It must be at least 32
-	// bytes long.
-	HMACSecret []byte
-	// SigningKey is the P-256 key for ES256 when HMACSecret is nil. A key is
+	// HMACSecret, if not empty, selects HS256 signing. It must be at least
+	// 32 bytes long. It prints as REDACTED (fmt, slog, encoding/json); the
+	// empty (zero) Value selects ES256, so no token is ever signed with an
+	// empty HMAC key.
+	HMACSecret secret.Value
+	// SigningKey is the P-256 key for ES256 when HMACSecret is empty. A key is
 	// generated if nil; see LoadOrCreateKey to keep one in a file.
 	SigningKey *ecdsa.PrivateKey
 	// Logger receives events with sub, client_id and jti, never a secret.
@@ -103,7 +107,7 @@ func (c Config) normalize() (Config, error) {
 	if len(c.Users) == 0 {
 		return c, fmt.Errorf("%w: no users", ErrConfig)
 	}
-	if c.HMACSecret != nil && len(c.HMACSecret) < 32 {
+	if !c.HMACSecret.IsZero() && len(c.HMACSecret.Reveal()) < 32 {
 		return c, ErrShortSecret
 	}
 	for _, check := range []func() error{c.checkResources, c.checkScopes, c.checkClients} {

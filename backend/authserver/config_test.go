@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -25,8 +27,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"issuer not http":        {Config{Issuer: "ftp://x", Users: u}, ErrConfig},
 		"no users":               {Config{Issuer: "http://127.0.0.1:5002"}, ErrConfig},
 		"user without hash":      {Config{Issuer: "http://127.0.0.1:5002", Users: []User{{Name: "x"}}}, ErrConfig},
-		"short secret":           {Config{Issuer: "http://127.0.0.1:5002", Users: u, HMACSecret: make([]byte, 31)}, ErrShortSecret},
-		"empty secret":           {Config{Issuer: "http://127.0.0.1:5002", Users: u, HMACSecret: []byte{}}, ErrShortSecret},
+		"short secret":           {Config{Issuer: "http://127.0.0.1:5002", Users: u, HMACSecret: secret.New(strings.Repeat("k", 31))}, ErrShortSecret},
+		"one-byte secret":        {Config{Issuer: "http://127.0.0.1:5002", Users: u, HMACSecret: secret.New("k")}, ErrShortSecret},
 		"ttl over 24h":           {Config{Issuer: "http://127.0.0.1:5002", Users: u, TokenTTL: 25 * time.Hour}, ErrConfig},
 		"negative ttl":           {Config{Issuer: "http://127.0.0.1:5002", Users: u, TokenTTL: -time.Second}, ErrConfig},
 		"negative refresh ttl":   {Config{Issuer: "http://127.0.0.1:5002", Users: u, RefreshTTL: -time.Second}, ErrConfig},
@@ -45,6 +47,18 @@ func TestNewRejectsBadConfig(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestEmptyHMACSecretSelectsES256: secret.New("") is the zero Value, so an
+// empty HMACSecret means "no HMAC secret": the server signs with ES256 and
+// never with an empty HMAC key.
+func TestEmptyHMACSecretSelectsES256(t *testing.T) {
+	for name, v := range map[string]secret.Value{"zero": {}, "New(\"\")": secret.New("")} {
+		s, err := New(Config{Issuer: "http://127.0.0.1:5002", Users: testUsers(t), HMACSecret: v})
+		if err != nil || s.signer.method.Alg() != "ES256" || s.signer.ec == nil || !s.signer.hmac.IsZero() {
+			t.Fatalf("%s: err %v, want an ES256 server", name, err)
+		}
 	}
 }
 

@@ -8,8 +8,9 @@ import "errors"
 var (
 	// ErrConfig means a Config field is missing or unsafe.
 	ErrConfig = errors.New("authserver: bad configuration")
-	// ErrShortSecret means HMACSecret is shorter than 32 bytes. An empty HMAC
-	// key verifies HS256 tokens in golang-jwt, so short secrets are refused.
+	// ErrShortSecret means HMACSecret is set but shorter than 32 bytes. An
+	// empty HMAC key verifies HS256 tokens in golang-jwt: short secrets are
+	// refused, and an empty HMACSecret selects ES256.
 	ErrShortSecret = errors.New("authserver: HMAC secret shorter than 32 bytes")
 	// ErrUserSpec means a user or a users specification is malformed.
 	ErrUserSpec = errors.New("authserver: bad user specification")

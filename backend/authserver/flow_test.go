@@ -10,6 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // TestFlow_OAuth2Client runs the whole flow with golang.org/x/oauth2 as the
@@ -19,13 +21,13 @@ import (
 func TestFlow_OAuth2Client(t *testing.T) {
 	for _, mode := range []string{"ES256", "HS256"} {
 		t.Run(mode, func(t *testing.T) {
-			secret := []byte("fake-hmac-secret-for-flow-tests-0123456789")
+			key := []byte("fake-hmac-secret-for-flow-tests-0123456789")
 			e := newEnv(t, func(c *Config) {
 				if mode == "HS256" {
-					c.HMACSecret = secret
+					c.HMACSecret = secret.New(string(key))
 				}
 			})
-			runFlow(t, e, secret)
+			runFlow(t, e, key)
 		})
 	}
 }

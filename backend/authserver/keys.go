@@ -16,20 +16,22 @@ import (
 	"runtime"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // signer signs access tokens with exactly one method: HS256 or ES256.
 type signer struct {
 	method jwt.SigningMethod
-	key    any    // []byte or *ecdsa.PrivateKey
-	kid    string // ES256 only
-	jwks   []byte // public JWK Set; empty set in HS256 mode
+	hmac   secret.Value      // HS256 only
+	ec     *ecdsa.PrivateKey // ES256 only
+	kid    string            // ES256 only
+	jwks   []byte            // public JWK Set; empty set in HS256 mode
 }
 
 func newSigner(cfg Config) (*signer, error) {
-	if cfg.HMACSecret != nil {
-		key := append([]byte(nil), cfg.HMACSecret...)
-		return &signer{method: jwt.SigningMethodHS256, key: key, jwks: []byte(`{"keys":[]}`)}, nil
+	if !cfg.HMACSecret.IsZero() {
+		return &signer{method: jwt.SigningMethodHS256, hmac: cfg.HMACSecret, jwks: []byte(`{"keys":[]}`)}, nil
 	}
 	k := cfg.SigningKey
 	if k == nil {
@@ -49,7 +51,18 @@ func newSigner(cfg Config) (*signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &signer{method: jwt.SigningMethodES256, key: k, kid: jwk.Kid, jwks: set}, nil
+	return &signer{method: jwt.SigningMethodES256, ec: k, kid: jwk.Kid, jwks: set}, nil
+}
+
+// key is what jwt's SignedString takes for the method. The HS256 key is
+// copied out of its secret.Value for each token: tokens are minted far
+// less often than they are verified, and no []byte copy of the secret
+// stays in a struct that fmt could print.
+func (s *signer) key() any {
+	if s.ec != nil {
+		return s.ec
+	}
+	return []byte(s.hmac.Reveal())
 }
 
 // ecJWK is a public P-256 key as a JWK (RFC 7517, RFC 7518 §6.2).

@@ -13,10 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 // jwksKeyfunc builds the backend's key function from a JWK Set.
@@ -48,7 +51,7 @@ func TestJWKSIsStandard(t *testing.T) {
 	if r.status != 200 || r.body != string(e.s.JWKS()) {
 		t.Fatalf("/jwks.json: %d", r.status)
 	}
-	hs := newEnv(t, func(c *Config) { c.HMACSecret = make([]byte, 32) })
+	hs := newEnv(t, func(c *Config) { c.HMACSecret = secret.New(strings.Repeat("k", 32)) })
 	if string(hs.s.JWKS()) != `{"keys":[]}` {
 		t.Fatalf("HS256 JWKS: %s", hs.s.JWKS())
 	}

@@ -27,7 +27,7 @@ type Server struct {
 	deviceInterval time.Duration
 }
 
-// New checks cfg, applies defaults and builds a Server. With HMACSecret nil
+// New checks cfg, applies defaults and builds a Server. With HMACSecret empty
 // and no SigningKey it generates an ES256 key.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.normalize()

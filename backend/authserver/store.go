@@ -39,7 +39,7 @@ type authRequest struct {
 	csrf        secret.Value
 	grant              // user is set after login
 	redirectURI string // empty for the device flow
-	state       string
+	state       secret.Value
 	challenge   string
 	device      *deviceGrant
 	expires     time.Time

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
 func TestA9_CodeReplayRevokesTokens(t *testing.T) {
@@ -269,14 +271,14 @@ func claimsOf(t *testing.T, tok string) map[string]any {
 func TestA18_AccessTokenClaims(t *testing.T) {
 	for _, mode := range []string{"ES256", "HS256"} {
 		t.Run("A18/"+mode, func(t *testing.T) {
-			secret := []byte("fake-hmac-secret-for-tests-0123456789")
+			key := []byte("fake-hmac-secret-for-tests-0123456789")
 			e := newEnv(t, func(c *Config) {
 				if mode == "HS256" {
-					c.HMACSecret = secret
+					c.HMACSecret = secret.New(string(key))
 				}
 			})
 			at := e.tokens()["access_token"].(string)
-			tok := verifyToken(t, e, at, secret)
+			tok := verifyToken(t, e, at, key)
 			c := tok.Claims.(jwt.MapClaims)
 			if c["iss"] != e.s.Metadata().Issuer || c["iss"] != e.ts.URL {
 				t.Fatalf("iss = %v", c["iss"])

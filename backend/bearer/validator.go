@@ -48,7 +48,9 @@ type Validator struct {
 type keyFunc func(ctx context.Context, alg string, kid kidHeader) (any, error)
 
 // NewHMAC returns a Validator for HS256 tokens signed with secret.
-// It refuses a secret shorter than MinHMACSecret bytes.
+// It refuses a secret shorter than MinHMACSecret bytes. The Validator keeps
+// its own copy, in no field that fmt, log/slog or encoding/json could
+// print; the caller may wipe secret afterwards.
 func NewHMAC(cfg Config, secret []byte) (*Validator, error) {
 	if len(secret) < MinHMACSecret {
 		return nil, fmt.Errorf("%w: JWT secret must be at least %d bytes", ErrConfig, MinHMACSecret)

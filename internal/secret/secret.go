@@ -20,36 +20,38 @@ const Redacted = "REDACTED"
 
 // Value is a secret string. The zero Value is empty.
 //
-// The string sits behind a pointer: when fmt prints a struct while
-// reporting a bad verb (for example %s on a struct holding a pointer to a
-// struct holding a Value), it stops calling Format methods and walks the
-// fields by reflection; it then prints a nested pointer as an address, not
-// as the string it points to.
+// fmt does not call Format on a Value it reaches through an unexported
+// struct field, nor on anything inside a struct it prints while reporting
+// a bad verb (%s on a struct holding a pointer to a struct holding a
+// Value); it walks the fields by reflection instead. The string therefore
+// sits directly behind a pointer to string: fmt prints such a pointer as
+// an address, and even the bad-verb report, which expands a pointer to a
+// struct, slice, array or map, does not expand a pointer to a string. (A
+// pointer to a struct holding the string would be expanded there: %s on a
+// struct with an unexported Value field would print the secret.)
 type Value struct {
-	b *box
+	p *string
 }
-
-type box struct{ s string }
 
 // New wraps s.
 func New(s string) Value {
 	if s == "" {
 		return Value{}
 	}
-	return Value{b: &box{s: s}}
+	return Value{p: &s}
 }
 
 // Reveal returns the secret. Call it only where the value must leave the
 // process on purpose: an HTTP header, a form field, the encrypted vault.
 func (v Value) Reveal() string {
-	if v.b == nil {
+	if v.p == nil {
 		return ""
 	}
-	return v.b.s
+	return *v.p
 }
 
 // IsZero reports whether the value is empty.
-func (v Value) IsZero() bool { return v.b == nil || v.b.s == "" }
+func (v Value) IsZero() bool { return v.p == nil || *v.p == "" }
 
 // Equal compares two values in constant time (for equal lengths).
 func (v Value) Equal(o Value) bool {

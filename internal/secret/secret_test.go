@@ -64,6 +64,30 @@ func TestNestedBadVerb(t *testing.T) {
 	}
 }
 
+// TestUnexportedFieldBadVerb covers a Value in an unexported field, the
+// usual case: fmt cannot call its Format method, walks it by reflection,
+// and with a verb a pointer does not take (%s, %q, %t) reports the bad
+// verb by printing the pointer as if at the top level.
+func TestUnexportedFieldBadVerb(t *testing.T) {
+	type holder struct {
+		name string
+		tok  Value
+		list []Value
+		m    map[string]Value
+	}
+	h := holder{name: "x", tok: New(fake), list: []Value{New(fake)}, m: map[string]Value{"k": New(fake)}}
+	type outer struct{ h *holder }
+	o := outer{h: &h}
+	for _, verb := range []string{"%s", "%d", "%x", "%X", "%v", "%+v", "%#v", "%q", "%t", "%p", "%o", "%b", "%e", "%U", "%c"} {
+		for _, arg := range []any{h, &h, o, &o, []holder{h}, map[string]holder{"k": h}} {
+			out := fmt.Sprintf(verb, arg)
+			if strings.Contains(out, fake) || strings.Contains(out, fmt.Sprintf("%x", fake)) || strings.Contains(out, fmt.Sprint([]byte(fake))[1:20]) {
+				t.Errorf("%s of %T leaked: %s", verb, arg, out)
+			}
+		}
+	}
+}
+
 func TestEqualAndZero(t *testing.T) {
 	if !New("a").Equal(New("a")) || New("a").Equal(New("b")) || New("a").Equal(New("ab")) {
 		t.Fatal("Equal is wrong")

@@ -24,7 +24,7 @@ type Login struct {
 	host     string // HOST:PORT as the redirect URI names it (see hostOK)
 	path     string // the one path served (C10)
 	redirect string
-	authURL  string
+	authURL  secret.Value // carries the state
 
 	lns     []net.Listener // 127.0.0.1, and [::1] for a localhost callback
 	srv     *http.Server
@@ -59,7 +59,7 @@ func (c *Client) StartLogin(ctx context.Context, cb Callback) (*Login, error) {
 	l := newLogin(*c, lns, cb)
 	mdCopy := *md // the login keeps its own view of the metadata
 	l.c.Metadata = &mdCopy
-	l.authURL = l.buildURL(&mdCopy)
+	l.authURL = secret.New(l.buildURL(&mdCopy))
 	l.serve()
 	c.log().Debug("oauth: login started", "client_id", c.ClientID, "redirect_uri", l.redirect, "listeners", len(lns), "scopes", c.Scopes)
 	return l, nil
@@ -108,8 +108,9 @@ func (l *Login) buildURL(md *Metadata) string {
 }
 
 // URL is the authorization URL to open in the browser and to print. It
-// carries the state and the PKCE challenge, never the verifier.
-func (l *Login) URL() string { return l.authURL }
+// carries the state and the PKCE challenge, never the verifier. The Login
+// holds it as a secret.Value, so printing a Login does not show the state.
+func (l *Login) URL() string { return l.authURL.Reveal() }
 
 // RedirectURI is http://HOST:PORT/PATH, as sent on the authorization and
 // token requests.
