@@ -106,7 +106,7 @@ func (w *writer) send(m *Message) error {
 	if m == nil {
 		return nil
 	}
-	b, err := json.Marshal(m)
+	b, err := appendMessage(make([]byte, 0, 256+len(m.Params)+len(m.Result)), m)
 	if err != nil {
 		w.log.Error("cannot encode a message to the client", "err", err)
 		return err
@@ -130,4 +130,54 @@ func (w *writer) close() {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
+}
+
+// appendMessage appends m's JSON to b, as json.Marshal would write it but
+// without a second pass over the raw members (id, params, result), which
+// come from json.Marshal or out of a document json.Unmarshal checked: one
+// with a line end in it (a server's indented JSON) is compacted, so that
+// a message is always one line.
+func appendMessage(b []byte, m *Message) ([]byte, error) {
+	var err error
+	b = append(b, `{"jsonrpc":`...)
+	b = appendString(b, m.JSONRPC)
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{`,"id":`, m.ID}, {`,"method":`, nil}, {`,"params":`, m.Params}, {`,"result":`, m.Result}} {
+		switch {
+		case f.name == `,"method":`:
+			if m.Method != "" {
+				b = appendString(append(b, f.name...), m.Method)
+			}
+		case len(f.raw) > 0:
+			if b, err = appendRaw(append(b, f.name...), f.raw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if m.Error != nil {
+		e, err := json.Marshal(m.Error)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"error":`...), e...)
+	}
+	return append(b, '}'), nil
+}
+
+func appendRaw(b, raw []byte) ([]byte, error) {
+	if bytes.IndexByte(raw, '\n') < 0 && bytes.IndexByte(raw, '\r') < 0 {
+		return append(b, raw...), nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, err
+	}
+	return append(b, buf.Bytes()...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
 }

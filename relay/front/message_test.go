@@ -1,7 +1,9 @@
 package front
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -79,5 +81,34 @@ func TestDecorate(t *testing.T) {
 		if got := Decorate(c.method, json.RawMessage(c.in), c.info); string(got) != c.want {
 			t.Errorf("Decorate(%s, %s) = %s, want %s", c.method, c.in, got, c.want)
 		}
+	}
+}
+
+// The writer's encoding is json.Marshal's, one line per message, whatever
+// the raw members hold.
+func TestAppendMessage(t *testing.T) {
+	for _, m := range []*Message{
+		Result(json.RawMessage(`1`), json.RawMessage(`{"a":"<b>"}`)),
+		Result(json.RawMessage(`"x"`), json.RawMessage("{\n  \"indented\": [1,\r\n 2]\n}")),
+		Fail(nil, -32600, "Invalid \"Request\"\n"),
+		Notification("notifications/message", map[string]any{"level": "info", "data": "a\u2028b"}),
+		Request(json.RawMessage(`"keyrelay-1"`), "sampling/createMessage", json.RawMessage(`{}`)),
+		{JSONRPC: "2.0", ID: json.RawMessage(`7`), Error: &Error{Code: 1, Message: "m", Data: json.RawMessage(`{"x":1}`)}},
+	} {
+		got, err := appendMessage(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, have any
+		std, _ := json.Marshal(m)
+		if json.Unmarshal(std, &want) != nil || json.Unmarshal(got, &have) != nil || fmt.Sprint(want) != fmt.Sprint(have) {
+			t.Errorf("appendMessage = %s, json.Marshal = %s", got, std)
+		}
+		if bytes.ContainsAny(got, "\r\n") {
+			t.Errorf("%q spans lines", got)
+		}
+	}
+	if _, err := appendMessage(nil, Result(json.RawMessage(`1`), json.RawMessage("{\n"))); err == nil {
+		t.Error("a broken raw member with a line end was written")
 	}
 }

@@ -111,7 +111,7 @@ func TestAgainstRealBackend(t *testing.T) {
 	// A tool listed as needing no sign-in that the backend refuses without
 	// a token: one sign-in on its 401.
 	f.calls = 0
-	if res, err = c.CallTool(ctx, "whoami", nil, false); err != nil || f.calls != 1 {
+	if res, err = c.CallTool(ctx, "whoami", nil, false); err != nil || f.calls != 1 || !strings.Contains(string(res.Content[0]), "alice") {
 		t.Fatalf("whoami as if public: %v, %d sign-ins", err, f.calls)
 	}
 }
