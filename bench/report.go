@@ -396,11 +396,10 @@ func (r *results) methodSection(w writer) {
 	w("bin/relay login             # once, BROWSER=bin/fakebrowser, RELAY_VAULT_KEY=file:...")
 	w("bin/relay serve             # per sample / session")
 	if r.opts.baseline != "" {
-		w("# with a baseline relay (make bench BASELINE=REV builds REV's relay in a temporary")
-		w("# git worktree with CGO_ENABLED=0 go build -o bin/baseline/relay ./relay, then")
-		w("# runs bin/bench with -baseline bin/baseline -baseline-label REV):")
-		w("BASELINE/relay login        # once, its own RELAY_DATA_DIR and vault key file, same backend")
-		w("BASELINE/relay serve        # per sample / session, interleaved with bin/relay serve")
+		w("# with -baseline DIR (make bench BASELINE=REV builds REV's relay in a temporary git worktree")
+		w("# with CGO_ENABLED=0 go build -o bin/baseline/relay ./relay, and passes -baseline bin/baseline -baseline-label REV):")
+		w("DIR/relay login             # once, its own RELAY_DATA_DIR and vault key file, same backend")
+		w("DIR/relay serve             # per sample / session, interleaved with bin/relay serve")
 	}
 	w("```")
 	w("")
