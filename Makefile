@@ -46,9 +46,30 @@ demo:
 # vault and refresh under contention, against mcp-remote when node and npm
 # are present, and writes BENCHMARKS.md (bench/; about 8 minutes). It
 # reports and never fails on speed.
+#
+# BASELINE=<git rev> also builds the relay of that revision (in a temporary
+# git worktree, into $(BIN)/baseline) and measures it in the same run,
+# interleaved with the current one, in the cold start and per-call parts:
+# rows "relay (baseline)" and the ratios current / baseline. BENCHOUT is
+# the report to write; BENCHFLAGS are more flags of bin/bench, e.g.
+#   make bench BASELINE=HEAD~1 BENCHOUT=/tmp/bench.md BENCHFLAGS='-only cold,calls -no-mcp-remote'
+BASELINE ?=
+BENCHOUT ?= BENCHMARKS.md
+BENCHFLAGS ?=
 bench:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./backend ./relay ./internal/fakebrowser/cmd/fakebrowser ./bench
-	./scripts/with-secret-service.sh $(BIN)/bench -go $(GO) -bins $(BIN) -out BENCHMARKS.md
+ifneq ($(BASELINE),)
+	@set -e; rev=$$(git rev-parse --verify --quiet '$(BASELINE)^{commit}') || { echo "BASELINE=$(BASELINE): not a commit"; exit 1; }; \
+	tmp=$$(mktemp -d); trap 'git worktree remove --force "$$tmp/src" 2>/dev/null || true; rm -rf "$$tmp"' EXIT; \
+	echo "== relay of $(BASELINE) ($$rev) into $(BIN)/baseline/relay"; \
+	git worktree add --quiet --detach "$$tmp/src" "$$rev"; \
+	mkdir -p "$(abspath $(BIN))/baseline"; \
+	(cd "$$tmp/src" && CGO_ENABLED=0 $(GO) build -o "$(abspath $(BIN))/baseline/relay" ./relay)
+	./scripts/with-secret-service.sh $(BIN)/bench -go $(GO) -bins $(BIN) -out $(BENCHOUT) \
+		-baseline $(BIN)/baseline -baseline-label "$$(git rev-parse --short '$(BASELINE)^{commit}')" $(BENCHFLAGS)
+else
+	./scripts/with-secret-service.sh $(BIN)/bench -go $(GO) -bins $(BIN) -out $(BENCHOUT) $(BENCHFLAGS)
+endif
 
 clean:
 	rm -rf $(BIN)

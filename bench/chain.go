@@ -35,6 +35,44 @@ type chain struct {
 	hsURL    string // HS256 backend URL
 	hsSecret []byte
 	hs       *daemon
+	baseline *relayBin // with -baseline: the second relay, signed in to es
+}
+
+// relayBin is a relay binary under measurement and the environment it is
+// run with.
+type relayBin struct {
+	name string // "relay", "relay (baseline)": the report's row
+	bin  string
+	env  []string
+}
+
+// baselineName is the report's name of the -baseline relay.
+const baselineName = "relay (baseline)"
+
+// relays are the relay binaries to measure, the current one first.
+func (c *chain) relays() []relayBin {
+	out := []relayBin{{"relay", filepath.Join(c.bins, "relay"), c.relayEnv()}}
+	if c.baseline != nil {
+		out = append(out, *c.baseline)
+	}
+	return out
+}
+
+// addBaseline signs the relay binary bin in to the same backend as the
+// current relay, with its own data directory and vault key, so that it
+// runs in the same environment as the current relay, only with a vault of
+// its own making.
+func (c *chain) addBaseline(ctx context.Context, bin string) error {
+	dir := filepath.Join(c.tmp, "main", "baseline")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	dataDir, keyFile := filepath.Join(dir, "relay-data"), filepath.Join(dir, "vault-key.txt")
+	if _, err := c.es.loginWith(ctx, bin, dataDir, keyFile); err != nil {
+		return err
+	}
+	c.baseline = &relayBin{baselineName, bin, c.es.relayEnvAt(dataDir, keyFile)}
+	return nil
 }
 
 func randomString(n int) string {
@@ -169,10 +207,13 @@ func (a *authBackend) spy(h http.Handler) http.Handler {
 
 // relayEnv is the relay's environment: this backend, the static client
 // "relay", a file vault key, the scripted browser.
-func (a *authBackend) relayEnv() []string {
+func (a *authBackend) relayEnv() []string { return a.relayEnvAt(a.dataDir, a.keyFile) }
+
+// relayEnvAt is relayEnv with another data directory and vault key file.
+func (a *authBackend) relayEnvAt(dataDir, keyFile string) []string {
 	return baseEnv(a.tmp,
 		"RELAY_BACKEND_URL="+a.url, "RELAY_AUTH_SERVER_URL="+a.issuer, "RELAY_CLIENT_ID=relay",
-		"RELAY_DATA_DIR="+a.dataDir, "RELAY_VAULT_KEY=file:"+a.keyFile,
+		"RELAY_DATA_DIR="+dataDir, "RELAY_VAULT_KEY=file:"+keyFile,
 		"BROWSER="+filepath.Join(a.bins, "fakebrowser"), "FAKEBROWSER_USER="+benchUser, "FAKEBROWSER_PASSWORD="+benchPassword)
 }
 
@@ -180,15 +221,24 @@ func (a *authBackend) relayEnv() []string {
 // and returns the access token the authorization server issued, which the
 // relay now holds in its vault.
 func (a *authBackend) login(ctx context.Context) (string, error) {
+	return a.loginWith(ctx, filepath.Join(a.bins, "relay"), a.dataDir, a.keyFile)
+}
+
+// loginWith is login with the relay binary bin, the data directory dataDir
+// and a new vault key written to keyFile.
+func (a *authBackend) loginWith(ctx context.Context, bin, dataDir, keyFile string) (string, error) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(a.keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(a.bins, "relay"), "login")
-	cmd.Env = a.relayEnv()
+	a.mu.Lock()
+	a.lastToken = "" // this sign-in's token, not an earlier one
+	a.mu.Unlock()
+	cmd := exec.CommandContext(ctx, bin, "login")
+	cmd.Env = a.relayEnvAt(dataDir, keyFile)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("relay login: %v\n%s", err, out)
 	}

@@ -3,32 +3,34 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"time"
 )
 
 // coldStart spawns each server runs times and times, from just before the
 // fork to the reply, the first initialize and (in a separate process) the
-// first server/discover. The four kinds are interleaved run by run, so
-// drift in machine load hits them alike.
+// first server/discover. The kinds are interleaved run by run, so drift in
+// machine load hits them alike; with a baseline relay, the current and the
+// baseline relay swap places every other run (inTurn).
 func coldStart(ctx context.Context, r *results, c *chain, m *mcpRemote, runs int) error {
-	relay := filepath.Join(c.bins, "relay")
 	type kind struct {
 		name, method string
 		start        func() (*stdioPeer, error)
 	}
-	kinds := []kind{
-		{"relay/initialize", "initialize", func() (*stdioPeer, error) { return startPeer(relay, []string{"serve"}, c.relayEnv()) }},
-		{"relay/server/discover", "server/discover", func() (*stdioPeer, error) { return startPeer(relay, []string{"serve"}, c.relayEnv()) }},
-	}
+	relays := c.relays()
+	var others []kind
 	if m != nil {
-		kinds = append(kinds,
+		others = append(others,
 			kind{"mcp-remote/initialize", "initialize", m.start},
 			kind{"mcp-remote/server/discover", "server/discover", m.start})
 	}
 	samples := map[string][]time.Duration{}
 	for i := 0; i < runs; i++ {
-		for _, k := range kinds {
+		var kinds []kind
+		for _, rb := range inTurn(i, relays) {
+			start := func() (*stdioPeer, error) { return startPeer(rb.bin, []string{"serve"}, rb.env) }
+			kinds = append(kinds, kind{rb.name + "/initialize", "initialize", start}, kind{rb.name + "/server/discover", "server/discover", start})
+		}
+		for _, k := range append(kinds, others...) {
 			if _, failed := r.coldErr[k.name]; failed {
 				continue
 			}

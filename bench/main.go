@@ -52,6 +52,8 @@ type options struct {
 	noMCPRemote      bool
 	skipMicro        bool
 	only             map[string]bool // parts to run; nil: all
+	baseline         string          // directory with a second relay binary, "" for none
+	baselineLabel    string          // what the baseline is (a commit), for the report
 }
 
 // parts are the names -only takes, in the order they run.
@@ -77,6 +79,8 @@ func parseOptions(args []string) (*options, error) {
 	fs.DurationVar(&o.tputDur, "throughput-time", 3*time.Second, "duration of each throughput phase (each mode runs twice)")
 	fs.BoolVar(&o.noMCPRemote, "no-mcp-remote", false, "skip the mcp-remote comparison")
 	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the go test benchmarks")
+	fs.StringVar(&o.baseline, "baseline", "", "directory holding a second relay binary (e.g. of the commit before), measured interleaved with bins/relay in the cold start and per-call parts")
+	fs.StringVar(&o.baselineLabel, "baseline-label", "", "what the -baseline relay is (e.g. its commit), for the report")
 	only := fs.String("only", "", "comma-separated parts to run, for quick iterations ("+strings.Join(parts, ", ")+"); the report then lacks the others")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -112,6 +116,18 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(tmp)
 	r := newResults(describeMachine(o.goCmd), o)
 	r.relayLinking = linking(filepath.Join(bins, "relay"))
+	if o.baseline != "" {
+		if o.baseline, err = filepath.Abs(o.baseline); err != nil {
+			return err
+		}
+		bl := filepath.Join(o.baseline, "relay")
+		if fi, err := os.Stat(bl); err != nil {
+			return fmt.Errorf("-baseline: %w", err)
+		} else if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("-baseline: %s is not an executable file", bl)
+		}
+		r.baselineLinking = linking(bl)
+	}
 	if err := measure(ctx, r, o, bins, tmp); err != nil {
 		return err
 	}
@@ -139,6 +155,12 @@ func measure(ctx context.Context, r *results, o *options, bins, tmp string) erro
 		return err
 	}
 	defer c.close()
+	if o.baseline != "" && (o.runs("cold") || o.runs("calls")) {
+		progress("signing the baseline relay (%s) in", filepath.Join(o.baseline, "relay"))
+		if err := c.addBaseline(ctx, filepath.Join(o.baseline, "relay")); err != nil {
+			return fmt.Errorf("baseline relay: %w", err)
+		}
+	}
 	m, err := setupMCPRemote(ctx, r, o, c, tmp)
 	if err != nil {
 		return err

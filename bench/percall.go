@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -65,18 +65,27 @@ func argsFor(tool string) map[string]any {
 
 // perCall times n calls of echo and of whoami on each path, in
 // alternating blocks of 50, then tops every stdio server up to 10,000
-// calls for the RSS figures.
+// calls for the RSS figures. With a baseline relay, the current and the
+// baseline relay swap places every other block (inTurn); the baseline is
+// not topped up (its RSS is not reported).
 func perCall(ctx context.Context, r *results, c *chain, m *mcpRemote, n int) error {
-	relay, err := startTracked(ctx, func() (*stdioPeer, error) {
-		return startPeer(filepath.Join(c.bins, "relay"), []string{"serve"}, c.relayEnv())
-	})
-	if err != nil {
-		return fmt.Errorf("relay: %w", err)
+	var relayPaths []path
+	var relay *tracked
+	for _, rb := range c.relays() {
+		t, err := startTracked(ctx, func() (*stdioPeer, error) {
+			return startPeer(rb.bin, []string{"serve"}, rb.env)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", rb.name, err)
+		}
+		defer t.p.stop(2 * time.Second)
+		if relay == nil {
+			relay = t
+		}
+		relayPaths = append(relayPaths, path{rb.name, t.call})
 	}
-	defer relay.p.stop(2 * time.Second)
 	direct := &backendClient{http: newHTTPClient(1), base: c.es.url}
 	paths := []path{
-		{"relay", relay.call},
 		{"direct", func(ctx context.Context, tool string, args map[string]any) (time.Duration, error) {
 			tok := c.token
 			if tool == "echo" {
@@ -101,7 +110,7 @@ func perCall(ctx context.Context, r *results, c *chain, m *mcpRemote, n int) err
 	}
 	for _, tool := range []string{"echo", "whoami"} {
 		samples := map[string][]time.Duration{}
-		for _, p := range paths { // warm up: connections, token in memory
+		for _, p := range append(slices.Clone(relayPaths), paths...) { // warm up: connections, token in memory
 			for range 20 {
 				if _, err := p.call(ctx, tool, argsFor(tool)); err != nil {
 					return fmt.Errorf("%s %s: %w", p.name, tool, err)
@@ -109,7 +118,7 @@ func perCall(ctx context.Context, r *results, c *chain, m *mcpRemote, n int) err
 			}
 		}
 		for block := 0; block*50 < n; block++ {
-			for _, p := range paths {
+			for _, p := range append(slices.Clone(inTurn(block, relayPaths)), paths...) {
 				for range 50 {
 					d, err := p.call(ctx, tool, argsFor(tool))
 					if err != nil {

@@ -50,6 +50,16 @@ func (r *results) machineSection(w writer) {
 	if r.relayLinking != "" {
 		w("| relay binary | %s |", r.relayLinking)
 	}
+	if r.opts.baseline != "" {
+		what := r.opts.baselineLabel
+		if what == "" {
+			what = "`-baseline " + r.opts.baseline + "`"
+		}
+		if r.baselineLinking != "" {
+			what += ", " + r.baselineLinking
+		}
+		w("| relay binary (baseline) | %s |", what)
+	}
 	if r.mcpRemote != "" {
 		w("| Node.js | %s |", r.node)
 		w("| mcp-remote | %s (npm, installed into a temporary directory for the run) |", r.mcpRemote)
@@ -137,11 +147,11 @@ func (r *results) summary(w writer) {
 func (r *results) coldSection(w writer) {
 	w("## 1. Cold start")
 	w("")
-	w("From just before the process is forked to the reply to its first request, read on stdout; a new process per sample, %d samples per row, the rows interleaved sample by sample.", r.opts.coldRuns)
+	w("From just before the process is forked to the reply to its first request, read on stdout; a new process per sample, %d samples per row, the rows interleaved sample by sample%s.", r.opts.coldRuns, r.baselineTurns("sample"))
 	w("")
 	w("| server | first request | samples | median | p90 |")
 	w("|---|---|---|---|---|")
-	for _, k := range []string{"relay/initialize", "relay/server/discover", "mcp-remote/initialize", "mcp-remote/server/discover"} {
+	for _, k := range []string{"relay/initialize", "relay/server/discover", baselineName + "/initialize", baselineName + "/server/discover", "mcp-remote/initialize", "mcp-remote/server/discover"} {
 		srv, req, _ := strings.Cut(k, "/")
 		if d, ok := r.cold[k]; ok {
 			w("| %s | `%s` | %d | %s | %s |", srv, req, d.n, ms(d.p50), ms(d.p90))
@@ -160,6 +170,13 @@ func (r *results) coldSection(w writer) {
 			w("Ratio of medians, mcp-remote / relay, `server/discover`: **%s**.", ratio(float64(md.p50), float64(rd.p50)))
 		}
 	}
+	for _, req := range []string{"initialize", "server/discover"} {
+		cur, ok := r.cold["relay/"+req]
+		base, bok := r.cold[baselineName+"/"+req]
+		if ok && bok {
+			w("Ratio of medians, relay / relay (baseline) (current / baseline: above 1 is slower), `%s`: **%s**.", req, ratio(float64(cur.p50), float64(base.p50)))
+		}
+	}
 	w("")
 	if r.init != nil {
 		w("Package initialisation of the relay before `main` runs (`GODEBUG=inittrace=1`, median of 10 starts): %s in all, of which %s in `%s`.", ms(r.init.total), ms(r.init.top), r.init.topPkg)
@@ -172,14 +189,14 @@ func (r *results) coldSection(w writer) {
 func (r *results) callSection(w writer) {
 	w("## 2. Per-call overhead")
 	w("")
-	w("`tools/call` round trips with the token already in memory, %d calls per row, in alternating blocks of 50 across the paths, after 20 warm-up calls each.", r.opts.calls)
+	w("`tools/call` round trips with the token already in memory, %d calls per row, in alternating blocks of 50 across the paths%s, after 20 warm-up calls each.", r.opts.calls, r.baselineTurns("block"))
 	w("The relay's *direct* path is the same call as an HTTP POST to the backend's tool endpoint with the same token (none for the public `echo`, as the relay sends none).")
 	w("mcp-remote's *direct* path is the same `tools/call` POSTed straight to the Streamable HTTP server it fronts, with the same header.")
 	w("")
 	w("| tool | path | p50 | p99 |")
 	w("|---|---|---|---|")
 	for _, tool := range []string{"echo", "whoami"} {
-		for _, p := range []string{"relay", "direct", "mcp-remote", "streamable"} {
+		for _, p := range []string{"relay", baselineName, "direct", "mcp-remote", "streamable"} {
 			if d, ok := r.calls[p+"/"+tool]; ok {
 				w("| `%s` | %s | %s | %s |", tool, pathName(p), ms(d.p50), ms(d.p99))
 			}
@@ -192,11 +209,47 @@ func (r *results) callSection(w writer) {
 		if o50, o99, ok := r.overhead("relay", "direct", tool); ok {
 			w("| `%s` | relay over direct HTTP | %s | %s |", tool, signed(o50), signed(o99))
 		}
+		if o50, o99, ok := r.overhead(baselineName, "direct", tool); ok {
+			w("| `%s` | relay (baseline) over direct HTTP | %s | %s |", tool, signed(o50), signed(o99))
+		}
 		if o50, o99, ok := r.overhead("mcp-remote", "streamable", tool); ok {
 			w("| `%s` | mcp-remote over direct Streamable HTTP | %s | %s |", tool, signed(o50), signed(o99))
 		}
 	}
 	w("")
+	r.baselineCallRatios(w)
+}
+
+// baselineTurns says, with a baseline relay, how it is interleaved with
+// the current one; "" without one.
+func (r *results) baselineTurns(unit string) string {
+	if r.opts.baseline == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (the relay and the baseline relay swap places every other %s, so neither always runs first)", unit)
+}
+
+// baselineCallRatios writes, with a baseline relay, the ratios current /
+// baseline of the per-call overhead p50 and of the round-trip p50.
+func (r *results) baselineCallRatios(w writer) {
+	wrote := false
+	for _, tool := range []string{"echo", "whoami"} {
+		cur, _, ok := r.overhead("relay", "direct", tool)
+		base, _, bok := r.overhead(baselineName, "direct", tool)
+		if !ok || !bok {
+			continue
+		}
+		over := "n/a (an overhead at or below zero)"
+		if cur > 0 && base > 0 {
+			over = ratio(float64(cur), float64(base))
+		}
+		w("Ratio of per-call overhead p50, relay / relay (baseline) (current / baseline: above 1 is slower), `%s`: **%s** (%s against %s; of the round-trip p50s: %s).",
+			tool, over, signed(cur), signed(base), ratio(float64(r.calls["relay/"+tool].p50), float64(r.calls[baselineName+"/"+tool].p50)))
+		wrote = true
+	}
+	if wrote {
+		w("")
+	}
 }
 
 func pathName(p string) string {
@@ -205,6 +258,8 @@ func pathName(p string) string {
 		return "stdio → relay → backend"
 	case "direct":
 		return "HTTP → backend (direct)"
+	case baselineName:
+		return "stdio → relay (baseline) → backend"
 	case "mcp-remote":
 		return "stdio → mcp-remote → Streamable HTTP server"
 	}
@@ -340,6 +395,12 @@ func (r *results) methodSection(w writer) {
 	w("bin/backend                 # JWT_SECRET=..., AUTH_SERVER_URL=%s, BACKEND_LOG_LEVEL=warn", hsIssuer)
 	w("bin/relay login             # once, BROWSER=bin/fakebrowser, RELAY_VAULT_KEY=file:...")
 	w("bin/relay serve             # per sample / session")
+	if r.opts.baseline != "" {
+		w("# with -baseline DIR (make bench BASELINE=REV builds REV's relay in a temporary git worktree")
+		w("# with CGO_ENABLED=0 go build -o bin/baseline/relay ./relay, and passes -baseline bin/baseline -baseline-label REV):")
+		w("DIR/relay login             # once, its own RELAY_DATA_DIR and vault key file, same backend")
+		w("DIR/relay serve             # per sample / session, interleaved with bin/relay serve")
+	}
 	w("```")
 	w("")
 	w("Set-up: the relay uses the static client `relay`, a file vault key and the ES256 backend with its built-in authorization server, signed in once by the scripted browser; the direct calls and mcp-remote use the same access token (the one the authorization server issued at that sign-in, seen by the counting proxy). The Streamable HTTP server is mcp-go's, with the same `echo` and `whoami` tools behind golang-jwt validation with the options package `bearer` uses and the issuer's JWKS (bench may not import `backend/bearer`: internal/archtest), without bearer's extra pre-checks, if anything in mcp-remote's favour. Processes get a thin environment (PATH, HOME). Timing uses Go's monotonic clock; percentiles are nearest-rank.")

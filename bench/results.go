@@ -11,10 +11,12 @@ type results struct {
 	mcpRemote     string // mcp-remote version
 	mcpRemoteSkip string // why mcp-remote was not measured
 	relayLinking  string // how bin/relay was linked; see linking
+	// baselineLinking is how the -baseline relay was linked; "" without one.
+	baselineLinking string
 
-	cold    map[string]dist   // "relay/initialize", "mcp-remote/server/discover", ...
+	cold    map[string]dist   // "relay/initialize", "relay (baseline)/initialize", "mcp-remote/server/discover", ...
 	coldErr map[string]string // kinds that failed, with the reason
-	calls   map[string]dist   // "relay/echo", "direct/whoami", "mcp-remote/echo", "streamable/whoami"
+	calls   map[string]dist   // "relay/echo", "relay (baseline)/echo", "direct/whoami", "mcp-remote/echo", "streamable/whoami"
 	rss     map[string][3]int64
 	micro   map[string]float64 // go test ns/op by benchmark name
 	tput    []tputRow
