@@ -17,13 +17,13 @@ func (r *results) coldFinding(w writer) {
 	w("- **Cold start (%s median) %s.** The relay does no network, keychain or vault work before answering `initialize`; "+
 		"its start is process creation, the Go runtime, page faults of a 12 MB binary and package initialisation (section 1 gives the `GODEBUG=inittrace=1` total). "+
 		"The largest init cost there was, `github.com/santhosh-tekuri/jsonschema/v6` (12–15 ms: it compiles every JSON Schema meta-schema in `init`), came in through mcp-go's `server` package; "+
-		"the relay no longer links it (relay/serve and relay/proxy speak JSON-RPC and Streamable HTTP themselves; `relay/proxy` `TestNoMCPGoDependency`), which took the median from about 29 ms to about 20 ms on this machine. "+
-		"A second profile (callgrind: 3.1 M instructions from exec to the answer, now 2.5 M, and 2.0 M with relay/proxy off mcp-go; timestamps in `main`) found four more causes. "+
+		"the relay no longer links it (it speaks JSON-RPC and Streamable HTTP itself, in relay/front and relay/mcphttp; `internal/archtest` `TestRelayLinksNoMCPGo`), which took the median from about 29 ms to about 20 ms on this machine. "+
+		"A second profile (callgrind: 3.1 M instructions from exec to the answer, now 2.5 M, and 2.0 M with the --mcp-url mode off mcp-go; timestamps in `main`) found four more causes. "+
 		"(1) mcp-go's `mcp` package, kept for its types, linked `github.com/google/jsonschema-go` (its `init` compiles regular expressions: about 1 M of the 2.4 M instructions of a cgo-free start), `html/template`, `spf13/cast` and `uritemplate`; "+
-		"relay/serve now writes its own result types (byte for byte mcp-go's answers; `relay/serve` `TestNoMCPGoDependency`) and `internal/mcp` holds the protocol names, so once relay/proxy imports `internal/mcp` too no part of mcp-go is linked. "+
+		"the relay now writes its own result types and `internal/mcp` holds the protocol names, so no part of mcp-go is linked. "+
 		"(2) `main` spent about 2 ms before reading stdin: 0.5–1.5 ms opening the vault and reading the policy, about 0.7 ms installing the signal handlers (the runtime starts a thread for them); "+
-		"the stdio server now wires the policy, the vault and the login on the first `tools/list` or `tools/call` (`serve.Config.Wire`), and installs the handlers on a goroutine that runs once the first answer is out. "+
-		"Together, in interleaved runs on this shared 2-core machine under load: 22.5 → 21.4 ms, and 19.4 ms with relay/proxy off mcp-go. "+
+		"the stdio server now wires the policy, the vault and the login on the first `tools/list` or `tools/call` (`front.Config.Wire`), and installs the handlers on a goroutine that runs once the first answer is out. "+
+		"Together, in interleaved runs on this shared 2-core machine under load: 22.5 → 21.4 ms, and 19.4 ms with the --mcp-url mode off mcp-go. "+
 		"(3) A relay built with cgo (the Go default wherever a C compiler is found) is dynamically linked: the dynamic loader, libc and cgo's thread start-up cost about 3 ms of every start (22.5 → 17.8 ms with `CGO_ENABLED=0` alone; 16.5 ms with the fixes above); the relay needs no cgo, and `make cross` already builds without it. "+
 		"(4) What is left is mostly process creation and page faults (a Go hello world starts in about 6 ms here), which vary from run to run by more than a millisecond.", ms(ri.p50), verdict)
 	if r.relayLinking == linkedDynamic {
