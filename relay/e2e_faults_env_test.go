@@ -31,7 +31,8 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
-	"github.com/keyrelay/keyrelay/internal/faultfs"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
 // Fault modes of a envFaultChain endpoint.
@@ -365,7 +366,7 @@ func startEnvKeyring(t *testing.T) *envKeyring {
 			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
 				t.Fatal(msg)
 			}
-			faultfs.MustOrSkip(t, msg)
+			testkit.SkipOrFail(t, msg)
 		}
 	}
 	// A short directory: a unix socket path is limited to about 100 bytes.

@@ -25,7 +25,8 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
 
-	"github.com/keyrelay/keyrelay/internal/faultfs"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
 // faultFiles maps the files of dir, but the filler, to their content.
@@ -307,7 +308,7 @@ func faultStartKeyring(t *testing.T) *faultKeyringService {
 			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
 				t.Fatal(msg)
 			}
-			faultfs.MustOrSkip(t, msg)
+			testkit.SkipOrFail(t, msg)
 		}
 	}
 	dir, err := os.MkdirTemp("", "kr-ss") // short: a socket path has about 100 bytes

@@ -8,9 +8,13 @@ import (
 
 const mod = "github.com/keyrelay/keyrelay/"
 
+// testOnly is the test kit: no package outside it may import it.
+const testOnly = "internal/testkit"
+
 // allowed maps a package prefix to the prefixes of ours it may import
 // (non-test code). A package not listed here may import nothing of ours
-// beyond internal/secret.
+// beyond internal/secret. Test support (testOnly) is importable only from
+// itself: tests import it, product code never.
 var allowed = map[string][]string{
 	"platform":       {},
 	"internal/":      {"internal/"},
@@ -20,6 +24,10 @@ var allowed = map[string][]string{
 	"backend":        {"backend/", "internal/"},
 	"relay":          {"relay", "vault", "platform", "internal/"},
 	"demo":           {"internal/"},
+	// The chain runs the built-in authorization server and the example
+	// backend; the rest of the kit imports nothing of ours, so the tests of
+	// vault and of backend's packages can use it.
+	"internal/testkit": {"internal/", "backend/"},
 }
 
 func rule(pkg string) []string {
@@ -61,6 +69,9 @@ func TestImportDirection(t *testing.T) {
 }
 
 func permitted(pkg, dep string) bool {
+	if strings.HasPrefix(dep, testOnly) && !strings.HasPrefix(pkg, testOnly) {
+		return false
+	}
 	for _, p := range rule(pkg) {
 		if dep == p || strings.HasPrefix(dep, p) {
 			return true
@@ -70,12 +81,14 @@ func permitted(pkg, dep string) bool {
 }
 
 func TestRulesCatchViolations(t *testing.T) {
-	for _, c := range [][2]string{{"backend", "vault"}, {"backend/tool", "relay"}, {"platform", "internal/secret"}, {"vault", "backend/tool"}, {"internal/secret", "vault"}} {
+	for _, c := range [][2]string{{"backend", "vault"}, {"backend/tool", "relay"}, {"platform", "internal/secret"}, {"vault", "backend/tool"}, {"internal/secret", "vault"},
+		{"relay", "internal/testkit"}, {"backend", "internal/testkit/chain"}, {"internal/fakebrowser", "internal/testkit"}, {"internal/testkit", "relay"}, {"internal/testkit/chain", "vault"}} {
 		if permitted(c[0], c[1]) {
 			t.Errorf("%s -> %s should be forbidden", c[0], c[1])
 		}
 	}
-	for _, c := range [][2]string{{"relay", "vault"}, {"vault", "platform"}, {"backend", "backend/authserver"}, {"backend/authserver", "internal/secret"}} {
+	for _, c := range [][2]string{{"relay", "vault"}, {"vault", "platform"}, {"backend", "backend/authserver"}, {"backend/authserver", "internal/secret"},
+		{"internal/testkit/chain", "backend/authserver"}, {"internal/testkit/chain", "internal/testkit"}, {"internal/testkit/faultfs", "internal/testkit"}} {
 		if !permitted(c[0], c[1]) {
 			t.Errorf("%s -> %s should be allowed", c[0], c[1])
 		}
