@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,36 +17,19 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 type running struct {
 	url  string
-	logs *syncBuf
+	logs *testkit.Buffer
 	stop func() error
 }
 
 // start runs the backend with args and env, as `go run ./backend` would.
 func start(t *testing.T, args []string, envm map[string]string) *running {
 	t.Helper()
-	return startAt(t, freeAddr(t), args, envm)
+	return startAt(t, testkit.FreeAddr(t), args, envm)
 }
 
 func startAt(t *testing.T, addr string, args []string, envm map[string]string) *running {
@@ -57,7 +39,7 @@ func startAt(t *testing.T, addr string, args []string, envm map[string]string) *
 	}
 	envm["BACKEND_ADDR"] = addr
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuf{}
+	logs := &testkit.Buffer{}
 	ready := make(chan []string, 1)
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, args, env(envm), logs, ready) }()
@@ -206,7 +188,7 @@ func TestHS256Mode(t *testing.T) {
 // AUTH_SERVER_URL: it discovers the JWKS over HTTP and validates ES256
 // tokens with it.
 func TestJWKSModeAgainstSeparateIssuer(t *testing.T) {
-	apiAddr := freeAddr(t)
+	apiAddr := testkit.FreeAddr(t)
 	apiURL := "http://" + apiAddr
 	idpSrv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + idpSrv.Listener.Addr().String()

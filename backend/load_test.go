@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"io"
 	mrand "math/rand/v2"
 	"net"
@@ -608,7 +609,7 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	idp, jwks, fetches := fakeIssuer(t, ecKey, "load-ec")
-	hsAddr, esAddr := freeAddr(t), freeAddr(t)
+	hsAddr, esAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	phases := []loadPhase{
 		{name: "HS256", addr: hsAddr, mix: hmacMix(t, "http://"+hsAddr),
 			env: map[string]string{"JWT_SECRET": goodSecret, "AUTH_SERVER_URL": loadIssuer}},
