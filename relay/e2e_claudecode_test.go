@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -32,7 +34,7 @@ import (
 // Claude Code runs with a private HOME and config dir, no traffic but to
 // a fake Anthropic Messages API on loopback (ccAPI), which plays a model
 // that calls the MCP tools it is told to. The vault key is in this test's
-// own Secret Service (hygPrivateKeyring), and the fake browser signs in.
+// own Secret Service (testkit.StartSecretService), and the fake browser signs in.
 //
 // The relay bugs these tests first found with Claude Code 2.1.332 (fixed)
 // are checked by checkKnownBugs and TestClaudeCode_StartupMethods.
@@ -329,6 +331,7 @@ type ccRig struct {
 	t       *testing.T
 	bin     string // Claude Code
 	relay   string
+	ss      *testkit.SecretService // holds the vault key
 	mc      *mcpChain
 	ep      *endpoint
 	e       *relayEnv
@@ -343,24 +346,24 @@ type ccRig struct {
 func newCCRig(t *testing.T, plan ...ccStep) *ccRig {
 	t.Helper()
 	bin := ccBinary(t)
-	hygPrivateKeyring(t)
+	ss := testkit.StartSecretService(t)
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
-	delete(e.vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
-	if err := os.Remove(e.keyFile); err != nil { // newRelayEnv's file key, unused
+	delete(e.Vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
+	if err := os.Remove(e.KeyFile); err != nil { // newRelayEnv's file key, unused
 		t.Fatal(err)
 	}
-	e.vars["DBUS_SESSION_BUS_ADDRESS"] = hygBus
-	relay, _ := buildBins(t)
-	home := e.vars["HOME"]
-	r := &ccRig{t: t, bin: bin, relay: relay, mc: mc, ep: mc.eps["/mcp"], e: e, api: newCCAPI(t, plan...), home: home,
+	e.Vars["DBUS_SESSION_BUS_ADDRESS"] = ss.Addr
+	relay := testkit.Relay(t)
+	home := e.Vars["HOME"]
+	r := &ccRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: mc.eps["/mcp"], e: e, api: newCCAPI(t, plan...), home: home,
 		project: filepath.Join(home, "project"), config: filepath.Join(home, ".claude")}
 	for _, d := range []string{r.project, r.config, filepath.Join(home, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.vars = append(e.environ(),
+	r.vars = append(e.Environ(),
 		"CLAUDE_CONFIG_DIR="+r.config, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_TELEMETRY=1",
 		"DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1", "ANTHROPIC_BASE_URL="+r.api.url, "ANTHROPIC_API_KEY=dummy",
 		"TMPDIR="+filepath.Join(home, "tmp"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
@@ -464,9 +467,9 @@ func TestClaudeCode_MCPAddListGet(t *testing.T) {
 		r.fatalf("claude mcp get team (.mcp.json): %s", out)
 	}
 	// A health check lists the server's tools: the first one signs in.
-	t.Logf("browser opens: %d, code exchanges: %d; the MCP server received %v", r.e.opens(), r.mc.codes.Load(), r.ep.rpcs)
-	if r.e.opens() > 1 || r.mc.codes.Load() > 1 {
-		r.fatalf("%d browser opens, %d code exchanges for three health checks; want at most one sign-in", r.e.opens(), r.mc.codes.Load())
+	t.Logf("browser opens: %d, code exchanges: %d; the MCP server received %v", r.e.opens(), r.mc.Codes.Load(), r.ep.rpcs)
+	if r.e.opens() > 1 || r.mc.Codes.Load() > 1 {
+		r.fatalf("%d browser opens, %d code exchanges for three health checks; want at most one sign-in", r.e.opens(), r.mc.Codes.Load())
 	}
 }
 
@@ -528,8 +531,8 @@ func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 	if r.ep.count("tools/call whoami") != 1 || r.ep.count("resources/read") != 1 {
 		r.fatalf("the MCP server got %d whoami calls and %d resource reads, want 1 and 1", r.ep.count("tools/call whoami"), r.ep.count("resources/read"))
 	}
-	if r.e.opens() != 1 || r.mc.codes.Load() != 1 {
-		r.fatalf("%d browser opens, %d code exchanges; want one sign-in", r.e.opens(), r.mc.codes.Load())
+	if r.e.opens() != 1 || r.mc.Codes.Load() != 1 {
+		r.fatalf("%d browser opens, %d code exchanges; want one sign-in", r.e.opens(), r.mc.Codes.Load())
 	}
 	r.checkTokens()
 	// An MCP prompt, as Claude Code's slash command.
@@ -541,8 +544,8 @@ func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 	// A new Claude Code, a new relay: the token comes from the vault.
 	r.api.setPlan(ccStep{whoami, `{}`})
 	out3, _ := r.claude(append([]string{"-p", "Who am I now?"}, base...)...)
-	if !strings.Contains(out3, "subject=alice") || r.e.opens() != 1 || r.mc.codes.Load() != 1 {
-		r.fatalf("with a stored token: %d opens, %d code exchanges, output:\n%s", r.e.opens(), r.mc.codes.Load(), out3)
+	if !strings.Contains(out3, "subject=alice") || r.e.opens() != 1 || r.mc.Codes.Load() != 1 {
+		r.fatalf("with a stored token: %d opens, %d code exchanges, output:\n%s", r.e.opens(), r.mc.Codes.Load(), out3)
 	}
 	r.checkNoLeaks(out + errs + out2 + out3)
 	r.checkKnownBugs()
@@ -555,16 +558,16 @@ func (r *ccRig) checkTokens() {
 	r.t.Helper()
 	seen := map[string]bool{}
 	for _, tok := range r.ep.seenTokens() {
-		if tok.Subject != testUser || len(tok.Audience) != 1 || tok.Audience[0] != r.ep.url {
+		if tok.Subject != chain.User || len(tok.Audience) != 1 || tok.Audience[0] != r.ep.url {
 			r.fatalf("the MCP server got a token for %s, audience %v", tok.Subject, tok.Audience)
 		}
 		seen[tok.ID] = true
 	}
-	hygVaultID(r.t, r.e.dir) // key_source keychain
-	if items, _ := hygKeychainSecrets(r.t); len(items) != 1 {
+	hygVaultID(r.t, r.e.Dir) // key_source keychain
+	if items, _ := hygKeychainSecrets(r.t, r.ss); len(items) != 1 {
 		r.fatalf("%d keyrelay keychain items, want 1 (the vault key)", len(items))
 	}
-	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.dir, KeySpec: "keychain", Keychain: hygKeychain{}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.Dir, KeySpec: "keychain", Keychain: hygKeychain{r.t, r.ss}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -604,9 +607,7 @@ func ccJWTID(tok string) string {
 func (r *ccRig) checkNoLeaks(output string) {
 	r.t.Helper()
 	d := newHygDetector()
-	r.mc.mu.Lock()
-	secrets := append([]string(nil), r.mc.secrets...)
-	r.mc.mu.Unlock()
+	secrets := r.mc.Secrets()
 	jwts := 0
 	for _, s := range secrets {
 		d.addToken("code, verifier or token", s)
@@ -614,7 +615,7 @@ func (r *ccRig) checkNoLeaks(output string) {
 			jwts++
 		}
 	}
-	items, _ := hygKeychainSecrets(r.t)
+	items, _ := hygKeychainSecrets(r.t, r.ss)
 	for kind, b := range hygKeyForms(r.t, items[0]) {
 		core := b
 		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {

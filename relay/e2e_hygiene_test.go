@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdh"
@@ -17,22 +16,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 
-	"github.com/keyrelay/keyrelay/backend/authserver"
-	"github.com/keyrelay/keyrelay/backend/bearer"
-	"github.com/keyrelay/keyrelay/backend/example"
-	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -196,103 +191,33 @@ func (h *hygRecorder) backend(next http.Handler) http.Handler {
 	})
 }
 
-// newHygieneChain is newChain with the recorder and fault injector in
+// newHygieneChain is a chain with the recorder and fault injector in
 // front of both servers.
-func newHygieneChain(t *testing.T) (*chain, *hygRecorder) {
+func newHygieneChain(t *testing.T) (*chain.Server, *hygRecorder) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	u, err := authserver.NewUser(testUser, testPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
-	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: []string{base}, Users: []authserver.User{u},
-		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: base, Audience: base}, c.as.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := tool.NewServer(tool.Config{PublicURL: base, AuthServers: []string{base}, Validator: recordingValidator{c, v}})
-	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
-		t.Fatal(err)
-	}
 	h := &hygRecorder{byKind: map[string][]string{}, seen: map[string]bool{}, faults: map[string][]hygFault{}}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp/", h.backend(ts.Handler()))
-	mux.Handle("/.well-known/oauth-protected-resource", ts.Handler())
-	mux.Handle("/", h.authServer(c.spy(c.as.Handler())))
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return c, h
-}
-
-// hygBus is the D-Bus session address of this test's own Secret Service
-// (see hygPrivateKeyring).
-var hygBus string
-
-// hygPrivateKeyring starts a D-Bus session with a freshly unlocked
-// gnome-keyring for this test alone and sets hygBus. The test's logout
-// deletes every keyrelay item of its session; other packages' tests that
-// use the keychain run at the same time and must not lose theirs. Without
-// dbus-run-session, gnome-keyring-daemon or secret-tool it skips, and fails
-// under CI=true or inside scripts/with-secret-service.sh.
-func hygPrivateKeyring(t *testing.T) {
-	t.Helper()
-	for _, bin := range []string{"dbus-run-session", "gnome-keyring-daemon", "secret-tool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			msg := "no Secret Service: " + err.Error()
-			if os.Getenv("CI") == "true" || os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
-				t.Fatal(msg)
+	wrap := func(next http.Handler) http.Handler {
+		auth, tools := h.authServer(next), h.backend(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/mcp/") {
+				tools.ServeHTTP(w, r)
+				return
 			}
-			t.Skip(msg)
-		}
+			auth.ServeHTTP(w, r)
+		})
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"data", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The keyring password is throwaway, like the keyring.
-	cmd := exec.Command("dbus-run-session", "--", "sh", "-c",
-		`head -c 24 /dev/urandom | od -An -tx1 | tr -d " \n" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
-		echo "$DBUS_SESSION_BUS_ADDRESS"; exec sleep 600`)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		b, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(b)
-	}()
-	select {
-	case hygBus = <-line:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the private Secret Service did not start")
-	}
-	if !strings.HasPrefix(hygBus, "unix:") {
-		t.Fatalf("private Secret Service: bus address %q", hygBus)
-	}
+	return chain.Start(t, chain.Options{Wrap: wrap}), h
 }
 
 // hygKeychain reads this test's Secret Service through secret-tool: the
 // test process's own D-Bus connection is the shared session's.
-type hygKeychain struct{}
+type hygKeychain struct {
+	t  *testing.T
+	ss *testkit.SecretService
+}
 
-func (hygKeychain) Get(_ context.Context, account string) (secret.Value, error) {
-	out, err := hygSecretTool("lookup", "service", vault.DefaultService, "username", account).Output()
+func (k hygKeychain) Get(_ context.Context, account string) (secret.Value, error) {
+	out, err := k.ss.SecretTool(k.t, "lookup", "service", vault.DefaultService, "username", account).Output()
 	if err != nil || len(out) == 0 {
 		return secret.Value{}, fmt.Errorf("secret-tool lookup: %v: %w", err, vault.ErrNotFound)
 	}
@@ -303,21 +228,16 @@ func (hygKeychain) Set(context.Context, string, secret.Value) error {
 	return errors.New("hygKeychain: read only")
 }
 
-func (hygKeychain) DeleteAll(context.Context) error { return errors.New("hygKeychain: read only") }
-
-// hygSecretTool runs secret-tool against this test's Secret Service.
-func hygSecretTool(args ...string) *exec.Cmd {
-	cmd := exec.Command("secret-tool", args...)
-	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+hygBus)
-	return cmd
+func (hygKeychain) DeleteAll(context.Context) error {
+	return errors.New("hygKeychain: read only")
 }
 
 // hygKeychainSecrets returns the secrets of every keychain item of the
 // keyrelay service, as secret-tool (a client other than the relay) sees
 // them, and the whole listing.
-func hygKeychainSecrets(t *testing.T) ([]string, string) {
+func hygKeychainSecrets(t *testing.T, ss *testkit.SecretService) ([]string, string) {
 	t.Helper()
-	out, err := hygSecretTool("search", "--all", "service", vault.DefaultService).CombinedOutput()
+	out, err := ss.SecretTool(t, "search", "--all", "service", vault.DefaultService).CombinedOutput()
 	if err != nil && len(out) > 0 {
 		t.Fatalf("secret-tool search: %v", err)
 	}
@@ -351,10 +271,10 @@ func hygVaultID(t *testing.T, dir string) string {
 }
 
 // hygExpire moves the stored token's expiry into the past, opening the
-// vault with its keychain key from the test process.
-func hygExpire(t *testing.T, e *relayEnv) {
+// vault with its keychain key (in ss) from the test process.
+func hygExpire(t *testing.T, e *relayEnv, ss *testkit.SecretService) {
 	t.Helper()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: e.dir, KeySpec: "keychain", Keychain: hygKeychain{}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "keychain", Keychain: hygKeychain{t, ss}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,7 +570,8 @@ func hygBrowserWrapper(t *testing.T, dir, browser string) string {
 // everything the relay wrote or passed on.
 type hygRun struct {
 	t            *testing.T
-	c            *chain
+	ss           *testkit.SecretService // holds the vault key
+	c            *chain.Server
 	rec          *hygRecorder
 	e            *relayEnv
 	m            hygMarkers
@@ -659,50 +580,50 @@ type hygRun struct {
 	dumps        string   // the browser wrapper's dumps
 	out          hygOutputs
 	results      strings.Builder // what the MCP client received (serve's stdout)
-	sessions     []*session
+	sessions     []*testkit.Session
 }
 
-// newHygRun sets up a relay with the vault key in the OS keychain, a
+// newHygRun sets up a relay with the vault key in the OS keychain (ss), a
 // confidential client secret, debug logs and private HOME, TMPDIR and
 // XDG_RUNTIME_DIR.
-func newHygRun(t *testing.T) *hygRun {
+func newHygRun(t *testing.T, ss *testkit.SecretService) *hygRun {
 	c, rec := newHygieneChain(t)
-	r := &hygRun{t: t, c: c, rec: rec, e: newRelayEnv(t, c), m: newHygMarkers(), clientSecret: hygRandom("fake-client-secret-")}
-	_, browser := buildBins(t)
-	home, tmp, run := r.e.vars["HOME"], t.TempDir(), t.TempDir()
+	r := &hygRun{t: t, ss: ss, c: c, rec: rec, e: newRelayEnv(t, c), m: newHygMarkers(), clientSecret: hygRandom("fake-client-secret-")}
+	browser := testkit.FakeBrowser(t)
+	home, tmp, run := r.e.Vars["HOME"], t.TempDir(), t.TempDir()
 	r.dirs, r.dumps = []string{home, tmp, run}, t.TempDir()
 	if err := os.Chmod(run, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		"RELAY_VAULT_KEY": "keychain", "RELAY_CLIENT_SECRET": r.clientSecret, "RELAY_LOG_LEVEL": "debug",
-		"DBUS_SESSION_BUS_ADDRESS": hygBus, "TMPDIR": tmp, "XDG_RUNTIME_DIR": run,
+		"DBUS_SESSION_BUS_ADDRESS": ss.Addr, "TMPDIR": tmp, "XDG_RUNTIME_DIR": run,
 		"XDG_CONFIG_HOME": filepath.Join(home, ".config"), "XDG_CACHE_HOME": filepath.Join(home, ".cache"),
 		"XDG_STATE_HOME": filepath.Join(home, ".local", "state"), "BROWSER": hygBrowserWrapper(t, r.dumps, browser),
 	} {
-		r.e.vars[k] = v
+		r.e.Vars[k] = v
 	}
 	return r
 }
 
-func (r *hygRun) start() *session {
+func (r *hygRun) start() *testkit.Session {
 	s := r.e.start()
 	r.sessions = append(r.sessions, s)
 	return s
 }
 
-func (r *hygRun) call(s *session, name string, args map[string]any) (string, bool) {
+func (r *hygRun) call(s *testkit.Session, name string, args map[string]any) (string, bool) {
 	r.t.Helper()
-	text, isErr := s.call(r.t, name, args)
+	text, isErr := s.Call(r.t, name, args)
 	r.results.WriteString(text + "\n")
 	return text, isErr
 }
 
-func (r *hygRun) mustCall(s *session, name string, args map[string]any) string {
+func (r *hygRun) mustCall(s *testkit.Session, name string, args map[string]any) string {
 	r.t.Helper()
 	text, isErr := r.call(s, name, args)
 	if isErr {
-		r.t.Fatalf("%s failed: %s\n%s", name, text, s.stderr.String())
+		r.t.Fatalf("%s failed: %s\n%s", name, text, s.Stderr.String())
 	}
 	return text
 }
@@ -710,7 +631,7 @@ func (r *hygRun) mustCall(s *session, name string, args map[string]any) string {
 // cli runs a relay command and keeps its stdout and stderr.
 func (r *hygRun) cli(args ...string) (string, string, int) {
 	r.t.Helper()
-	out, errs, code := r.e.runCLI(args...)
+	out, errs, code := r.e.Run(r.t, args...)
 	name := "relay " + strings.Join(args, " ")
 	r.out.put(name+" stdout", []byte(out))
 	r.out.put(name+" stderr", []byte(errs))
@@ -724,7 +645,7 @@ func (r *hygRun) serveSession() {
 	s := r.start()
 	r.mustCall(s, "whoami", nil)
 	r.mustCall(s, "create_note", map[string]any{"text": "a harmless note"})
-	r.c.revokeSeen()
+	r.c.RevokeSeen()
 	if got := r.mustCall(s, "whoami", nil); !strings.Contains(got, "alice") {
 		t.Fatalf("after a 401: %s", got)
 	}
@@ -740,11 +661,11 @@ func (r *hygRun) serveSession() {
 
 // refreshSession: a new relay refreshes an expired token.
 func (r *hygRun) refreshSession() {
-	hygExpire(r.t, r.e)
-	refreshes := r.c.refresh.Load()
+	hygExpire(r.t, r.e, r.ss)
+	refreshes := r.c.Refreshes.Load()
 	r.mustCall(r.start(), "whoami", nil)
-	if r.c.refresh.Load() != refreshes+1 {
-		r.t.Fatalf("%d refreshes, want %d", r.c.refresh.Load(), refreshes+1)
+	if r.c.Refreshes.Load() != refreshes+1 {
+		r.t.Fatalf("%d refreshes, want %d", r.c.Refreshes.Load(), refreshes+1)
 	}
 }
 
@@ -752,7 +673,7 @@ func (r *hygRun) refreshSession() {
 // the sign-in that follows fails at the code exchange; a later call
 // succeeds.
 func (r *hygRun) tokenErrorSession() {
-	hygExpire(r.t, r.e)
+	hygExpire(r.t, r.e, r.ss)
 	refresh, codeErr := r.m.tokenFaults(r.clientSecret)
 	r.rec.arm("token:refresh_token", refresh...)
 	r.rec.arm("token:authorization_code", codeErr)
@@ -763,7 +684,7 @@ func (r *hygRun) tokenErrorSession() {
 		ok = !isErr
 	}
 	if !ok || r.rec.pending() != 0 {
-		r.t.Fatalf("after the token errors: ok=%v, %d faults not served (served %v)\n%s", ok, r.rec.pending(), r.rec.servedFaults(), s.stderr.String())
+		r.t.Fatalf("after the token errors: ok=%v, %d faults not served (served %v)\n%s", ok, r.rec.pending(), r.rec.servedFaults(), s.Stderr.String())
 	}
 }
 
@@ -772,12 +693,12 @@ func (r *hygRun) tokenErrorSession() {
 // returns its encodings and the keychain listing.
 func (r *hygRun) keychainKey() (map[string][]byte, string) {
 	t := r.t
-	items, listing := hygKeychainSecrets(t)
+	items, listing := hygKeychainSecrets(t, r.ss)
 	if len(items) != 1 {
 		t.Fatalf("%d keyrelay keychain items, want exactly 1 (the vault key)", len(items))
 	}
 	// go-keyring stores items with the attributes service and username.
-	kc, err := hygSecretTool("lookup", "service", vault.DefaultService, "username", "vault-key-"+hygVaultID(t, r.e.dir)).Output()
+	kc, err := r.ss.SecretTool(t, "lookup", "service", vault.DefaultService, "username", "vault-key-"+hygVaultID(t, r.e.Dir)).Output()
 	if err != nil || string(kc) != items[0] {
 		t.Fatalf("the item named after the vault id is not the one secret-tool lists: %v", err)
 	}
@@ -800,7 +721,7 @@ func (r *hygRun) files() map[string][]byte {
 // (which may hold the vault key and nothing else).
 func (r *hygRun) scan(d, keychainDetector *hygDetector, listing string, trees ...map[string][]byte) []string {
 	for i, s := range r.sessions {
-		r.out.put(fmt.Sprintf("relay serve #%d stderr", i+1), []byte(s.stderr.String()))
+		r.out.put(fmt.Sprintf("relay serve #%d stderr", i+1), []byte(s.Stderr.String()))
 	}
 	r.out.put("MCP results (relay serve stdout)", []byte(r.results.String()))
 	var findings []string
@@ -827,11 +748,11 @@ func (r *hygRun) scan(d, keychainDetector *hygDetector, listing string, trees ..
 // of it, may appear in any output, file, keychain item other than the
 // key's own, or browser argv or environment.
 func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
-	hygPrivateKeyring(t)
-	if items, _ := hygKeychainSecrets(t); len(items) != 0 {
+	ss := testkit.StartSecretService(t)
+	if items, _ := hygKeychainSecrets(t, ss); len(items) != 0 {
 		t.Fatalf("%d keyrelay keychain items in a new private keyring", len(items))
 	}
-	r := newHygRun(t)
+	r := newHygRun(t, ss)
 	if _, stderr, code := r.cli("login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
 		t.Fatalf("relay login: %d %s", code, stderr)
 	}
@@ -847,16 +768,16 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	keyForms, listing := r.keychainKey()
 	for _, s := range r.sessions {
-		_ = s.c.Close()
+		_ = s.Client.Close()
 	}
 	before := r.files()
-	if b := before[filepath.Join(r.e.dir, "tokens.age")]; !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
+	if b := before[filepath.Join(r.e.Dir, "tokens.age")]; !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
 		t.Fatal("tokens.age is missing or not an age file")
 	}
 	if _, lo, code := r.cli("logout"); code != 0 || !strings.Contains(lo, "revoked") || !strings.Contains(lo, "no credential of keyrelay remains") {
 		t.Fatalf("relay logout: %d %s", code, lo)
 	}
-	if left, _ := hygKeychainSecrets(t); len(left) != 0 {
+	if left, _ := hygKeychainSecrets(t, ss); len(left) != 0 {
 		t.Fatalf("%d keychain items remain after logout", len(left))
 	}
 	after := r.files()
@@ -873,14 +794,14 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	hygCheckMarkers(t, &r.out, r.m, before, after)
 	hygCheckPopulated(t, d, &r.out, r.c)
-	hygCheckDetectorSeesTree(t, d, r.rec, r.e.dir)
+	hygCheckDetectorSeesTree(t, d, r.rec, r.e.Dir)
 	t.Logf("searched %d values and %d windows %v in %d outputs, %d files, the keychain and the browser's argv and environment; faults served: %v",
 		len(d.full), len(d.win), d.kinds, len(r.out.names), len(before), r.rec.servedFaults())
 }
 
 // hygBuildDetector builds the searched set from everything recorded.
 // keyForms nil leaves the vault key out.
-func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain, clientSecret string, keyForms map[string][]byte) *hygDetector {
+func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain.Server, clientSecret string, keyForms map[string][]byte) *hygDetector {
 	t.Helper()
 	d := newHygDetector()
 	known := map[string]bool{}
@@ -894,13 +815,11 @@ func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain, clientSecret str
 			}
 		}
 	}
-	c.mu.Lock()
-	for _, v := range c.secrets { // the chain's own spy, as a cross-check
+	for _, v := range c.Secrets() { // the chain's own spy, as a cross-check
 		if !known[v] {
 			d.addToken("secret seen by the chain's spy", v)
 		}
 	}
-	c.mu.Unlock()
 	d.add("client secret (configured)", []byte(clientSecret), []byte(strings.TrimPrefix(clientSecret, "fake-client-secret-")))
 	for kind, b := range keyForms {
 		core := b
@@ -976,7 +895,7 @@ func hygCheckMarkers(t *testing.T, o *hygOutputs, m hygMarkers, trees ...map[str
 }
 
 // hygCheckPopulated makes sure the test cannot pass vacuously.
-func hygCheckPopulated(t *testing.T, d *hygDetector, o *hygOutputs, c *chain) {
+func hygCheckPopulated(t *testing.T, d *hygDetector, o *hygOutputs, c *chain.Server) {
 	t.Helper()
 	for kind, want := range map[string]int{
 		"authorization code": 3, "PKCE verifier": 3, "access token": 4, "access token (JWT signature)": 4,
@@ -996,8 +915,8 @@ func hygCheckPopulated(t *testing.T, d *hygDetector, o *hygOutputs, c *chain) {
 	if !strings.Contains(serveErr, "level=DEBUG") || !strings.Contains(serveErr, "oauth: token request") {
 		t.Error("no debug logs from relay serve: the check proves little")
 	}
-	if c.codes.Load() < 2 || c.refresh.Load() < 3 { // the faulted ones do not reach it
-		t.Errorf("%d code exchanges and %d refreshes reached the server, want at least 2 and 3", c.codes.Load(), c.refresh.Load())
+	if c.Codes.Load() < 2 || c.Refreshes.Load() < 3 { // the faulted ones do not reach it
+		t.Errorf("%d code exchanges and %d refreshes reached the server, want at least 2 and 3", c.Codes.Load(), c.Refreshes.Load())
 	}
 }
 
@@ -1037,7 +956,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	c, rec := newHygieneChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	rec.arm("tool:whoami", hygFault{
 		name: "backend 400 echo", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, bearer string) string {
@@ -1051,7 +970,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	})
 	var results strings.Builder
 	for range 2 {
-		text, isErr := s.call(t, "whoami", nil)
+		text, isErr := s.Call(t, "whoami", nil)
 		if !isErr || !strings.Contains(text, "400") {
 			t.Fatalf("a backend 400 gave: %v %s", isErr, text)
 		}
@@ -1064,7 +983,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	if d.kinds["access token"] == 0 {
 		t.Fatal("no access token recorded")
 	}
-	for _, f := range append(d.scan("relay serve stderr", []byte(s.stderr.String())), d.scan("tool result", []byte(results.String()))...) {
+	for _, f := range append(d.scan("relay serve stderr", []byte(s.Stderr.String())), d.scan("tool result", []byte(results.String()))...) {
 		t.Error("secret leaked: " + f)
 	}
 }
