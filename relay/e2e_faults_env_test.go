@@ -27,7 +27,7 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
-// Fault modes of a faultFront.
+// Fault modes of a failingFront.
 const (
 	modeNone    = ""
 	mode500     = "500"
@@ -39,9 +39,9 @@ const (
 // hugeBody is the size of a modeHuge answer: far over the relay's cap.
 const hugeBody = 64 << 20
 
-// faultFront sits in front of a chain (chain.Options.Wrap) and makes its
+// failingFront sits in front of a chain (chain.Options.Wrap) and makes its
 // token endpoint or its tool calls fail, one mode at a time.
-type faultFront struct {
+type failingFront struct {
 	next    http.Handler
 	token   atomic.Value // fault mode of POST /token
 	tools   atomic.Value // fault mode of POST /mcp/tools/...
@@ -50,11 +50,11 @@ type faultFront struct {
 	release chan struct{}
 }
 
-// newFaultChain starts a chain behind a faultFront. Chain.Down and Up
+// newFailingChain starts a chain behind a failingFront. Chain.Down and Up
 // refuse connections, then take them again.
-func newFaultChain(t *testing.T) (*chain.Server, *faultFront) {
+func newFailingChain(t *testing.T) (*chain.Server, *failingFront) {
 	t.Helper()
-	f := &faultFront{release: make(chan struct{})}
+	f := &failingFront{release: make(chan struct{})}
 	f.token.Store(modeNone)
 	f.tools.Store(modeNone)
 	c := chain.Start(t, chain.Options{Wrap: func(h http.Handler) http.Handler { f.next = h; return f }})
@@ -62,7 +62,7 @@ func newFaultChain(t *testing.T) (*chain.Server, *faultFront) {
 	return c, f
 }
 
-func (f *faultFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *failingFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mode := modeNone
 	switch {
 	case r.URL.Path == "/token":
@@ -92,7 +92,7 @@ func (f *faultFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // writeHuge streams a JSON-looking answer of hugeBody bytes and records
 // how much of it the client accepted before it hung up.
-func (f *faultFront) writeHuge(w http.ResponseWriter) {
+func (f *failingFront) writeHuge(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	chunk := bytes.Repeat([]byte("x"), 64<<10)
 	n, _ := w.Write([]byte(`{"content":[{"type":"text","text":"`))
@@ -135,7 +135,7 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.mode, func(t *testing.T) {
 			t.Parallel()
-			c, f := newFaultChain(t)
+			c, f := newFailingChain(t)
 			e := newRelayEnv(t, c)
 			e.Vars["RELAY_AUTH_TIMEOUT"] = "2s"
 			s := e.start()
@@ -205,7 +205,7 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 // cap). Each is a tool error with a clear text and no token; the relay
 // keeps serving and never opens a browser for it.
 func TestFault_BackendFailuresInOneSession(t *testing.T) {
-	c, f := newFaultChain(t)
+	c, f := newFailingChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start("RELAY_BACKEND_TIMEOUT=1s")
 	s.MustCall(t, "whoami", nil)
