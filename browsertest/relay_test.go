@@ -263,38 +263,8 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	aq := checkAuthorizeURL(t, authURL, md, be)
 	redirectURI := aq.Get("redirect_uri")
 
-	// Login page, on the authorization server.
-	if err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("login")),
-	); err != nil {
-		t.Fatalf("login page: %v (at %s)", err, where(bctx))
-	}
-	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/login") {
-		t.Fatalf("login page is at %s, want %s/login", loc, be.URL)
-	}
-	screenshot(bctx, t, shots, "relay-login.png")
-
-	// Consent page.
-	if err := chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.ID("username"), be.User),
-		chromedp.SendKeys(chromedp.ID("password"), be.Password),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("allow")),
-	); err != nil {
-		t.Fatalf("sign in and reach consent: %v (at %s)", err, where(bctx))
-	}
-	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/consent") {
-		t.Fatalf("consent page is at %s, want %s/consent", loc, be.URL)
-	}
-	if text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body"))); err != nil {
-		t.Fatalf("consent text: %v", err)
-	} else if !strings.Contains(text, be.User) {
-		t.Errorf("consent page does not name the user %q: %q", be.User, text)
-	}
-	screenshot(bctx, t, shots, "relay-consent.png")
+	// Login and consent pages, on the authorization server.
+	signIn(bctx, t, authURL, be, shots, "relay-")
 
 	// Allow: the authorization server redirects to the relay's callback.
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
