@@ -64,18 +64,8 @@ func startAt(t *testing.T, addr string, args []string, envm map[string]string) *
 
 func callTool(t *testing.T, base, name, args, token string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
+	resp, body := testkit.PostTool(t, base, name, args, token)
+	return resp.StatusCode, resp.Header, body
 }
 
 // login runs a full authorization-code + PKCE login with x/oauth2 against

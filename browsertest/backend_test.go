@@ -96,21 +96,11 @@ func getJSON(ctx context.Context, u string, v any) error {
 
 // callTool calls POST /mcp/tools/{name} with no arguments and the bearer
 // token, and returns the status and the decoded CallToolResult.
-func (b *backend) callTool(ctx context.Context, name, token string) (int, *toolResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL+"/mcp/tools/"+name,
-		strings.NewReader(`{"arguments":{}}`))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
+func (b *backend) callTool(t *testing.T, name, token string) (int, *toolResult, error) {
+	t.Helper()
+	resp, body := testkit.PostTool(t, b.URL, name, "{}", token)
 	var res toolResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil {
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
 		return resp.StatusCode, nil, errors.New("tool answer is not JSON")
 	}
 	return resp.StatusCode, &res, nil

@@ -157,7 +157,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 		t.Fatalf("token response: type %q, access token present %v", tok.TokenType, tok.AccessToken != "")
 	}
 
-	status, res, err := be.callTool(ctx, "whoami", tok.AccessToken)
+	status, res, err := be.callTool(t, "whoami", tok.AccessToken)
 	if err != nil {
 		t.Fatalf("whoami: %v", err)
 	}

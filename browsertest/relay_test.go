@@ -332,7 +332,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
 	}
 	// The stored token is the one the relay used: the backend takes it.
-	status, res, err := be.callTool(ctx, "whoami", access)
+	status, res, err := be.callTool(t, "whoami", access)
 	if err != nil || status != http.StatusOK || res.IsError {
 		t.Fatalf("whoami with the vault's access token: status %d, err %v", status, err)
 	}

@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,19 +42,8 @@ func startBackend(t *testing.T, issuer, audience string) string {
 // callBackend calls a backend tool directly over its HTTP API with token.
 func callBackend(t *testing.T, backendURL, tool, token string) (int, string, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, backendURL+"/mcp/tools/"+tool, strings.NewReader(`{"arguments":{}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(b)
+	resp, body := testkit.PostTool(t, backendURL, tool, "{}", token)
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body
 }
 
 // relayEnv is one relay configuration against the provider and backend,
