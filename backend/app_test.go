@@ -34,12 +34,20 @@ func start(t *testing.T, args []string, envm map[string]string) *running {
 
 func startAt(t *testing.T, addr string, args []string, envm map[string]string) *running {
 	t.Helper()
+	r := &running{url: "http://" + addr, logs: &testkit.Buffer{}}
+	r.stop = runBackend(t, addr, args, envm, r.logs)
+	return r
+}
+
+// runBackend starts the backend as main does, on addr, logging to logs,
+// and returns a function that stops it gracefully and returns run's error.
+func runBackend(t *testing.T, addr string, args []string, envm map[string]string, logs io.Writer) func() error {
+	t.Helper()
 	if envm == nil {
 		envm = map[string]string{}
 	}
 	envm["BACKEND_ADDR"] = addr
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &testkit.Buffer{}
 	ready := make(chan []string, 1)
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, args, env(envm), logs, ready) }()
@@ -47,19 +55,14 @@ func startAt(t *testing.T, addr string, args []string, envm map[string]string) *
 	case <-ready:
 	case err := <-errc:
 		cancel()
-		t.Fatalf("backend did not start: %v\n%s", err, logs.String())
+		t.Fatalf("backend did not start: %v\n%v", err, logs)
 	case <-time.After(10 * time.Second):
+		cancel()
 		t.Fatal("backend start timed out")
 	}
-	r := &running{url: "http://" + addr, logs: logs}
-	var once sync.Once
-	var stopErr error
-	r.stop = func() error {
-		once.Do(func() { cancel(); stopErr = <-errc })
-		return stopErr
-	}
-	t.Cleanup(func() { _ = r.stop() })
-	return r
+	stop := sync.OnceValue(func() error { cancel(); return <-errc })
+	t.Cleanup(func() { _ = stop() })
+	return stop
 }
 
 func callTool(t *testing.T, base, name, args, token string) (int, http.Header, string) {
