@@ -11,17 +11,16 @@ import (
 	"testing"
 )
 
-// module is the root module's path; its commands are built from its own
+// module is the root module's path; its commands are built in its own
 // directory, with its own go.mod, also when a nested module's tests ask.
 const module = "github.com/keyrelay/keyrelay"
 
-// bins are the binaries built by this test process, by package, in one
-// temporary directory that Main removes.
-var bins struct {
-	mu    sync.Mutex
-	dir   string
-	built map[string]*build
-}
+// binDir is the one temporary directory this process builds into; Main
+// removes it.
+var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "keyrelay-test-bin") })
+
+// builds holds a *build per package.
+var builds sync.Map
 
 type build struct {
 	once sync.Once
@@ -44,27 +43,16 @@ func Backend(t testing.TB) string { return Build(t, module+"/backend") }
 // Build builds the main package pkg once per test process and returns its
 // path; all binaries go in one directory, named after their package's last
 // element. A package of the root module is built in the root module's
-// directory; any other (a nested module's command) in the test's own.
+// directory; a nested module's (browsertest, interop) in the test's own.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	b := pending(pkg)
+	v, _ := builds.LoadOrStore(pkg, &build{})
+	b := v.(*build)
 	b.once.Do(func() { b.path, b.err = goBuild(pkg) })
 	if b.err != nil {
 		t.Fatal(b.err)
 	}
 	return b.path
-}
-
-func pending(pkg string) *build {
-	bins.mu.Lock()
-	defer bins.mu.Unlock()
-	if bins.built == nil {
-		bins.built = map[string]*build{}
-	}
-	if bins.built[pkg] == nil {
-		bins.built[pkg] = &build{}
-	}
-	return bins.built[pkg]
 }
 
 func goBuild(pkg string) (string, error) {
@@ -73,10 +61,15 @@ func goBuild(pkg string) (string, error) {
 		return "", err
 	}
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), pkg)
-	if strings.HasPrefix(pkg, module+"/") && !nested(pkg) {
-		if cmd.Dir, err = rootDir(); err != nil {
-			return "", err
+	nested := strings.HasPrefix(pkg, module+"/browsertest/") || strings.HasPrefix(pkg, module+"/interop/")
+	if strings.HasPrefix(pkg, module+"/") && !nested {
+		// The root module's directory, as the go tool resolves it from
+		// here (a nested module names it in a replace directive).
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+		if err != nil {
+			return "", fmt.Errorf("go list -m %s: %v", module, err)
 		}
+		cmd.Dir = strings.TrimSpace(string(out))
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
@@ -84,42 +77,12 @@ func goBuild(pkg string) (string, error) {
 	return filepath.Join(dir, path.Base(pkg)), nil
 }
 
-// nested reports whether pkg belongs to one of the nested test modules.
-func nested(pkg string) bool {
-	return strings.HasPrefix(pkg, module+"/browsertest/") || strings.HasPrefix(pkg, module+"/interop/")
-}
-
-func binDir() (string, error) {
-	bins.mu.Lock()
-	defer bins.mu.Unlock()
-	if bins.dir == "" {
-		dir, err := os.MkdirTemp("", "keyrelay-test-bin")
-		if err != nil {
-			return "", err
-		}
-		bins.dir = dir
-	}
-	return bins.dir, nil
-}
-
-// rootDir is the root module's directory, as the go tool resolves it from
-// here (a nested module names it in a replace directive).
-func rootDir() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m %s: %v", module, err)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
 // Main runs the tests and removes the binaries they built; call it from
 // TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	bins.mu.Lock()
-	if bins.dir != "" {
-		_ = os.RemoveAll(bins.dir)
+	if dir, err := binDir(); err == nil {
+		_ = os.RemoveAll(dir)
 	}
-	bins.mu.Unlock()
 	os.Exit(code)
 }
