@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
@@ -195,10 +196,7 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() { text, isErr := s.Call(t, "slow", nil); done <- result{text, isErr} }()
-			deadline := time.Now().Add(10 * time.Second)
-			for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testkit.Eventually(10*time.Second, func() bool { return ep.count("tools/call slow") > 0 })
 			if ep.dropGETs() == 0 {
 				t.Fatal("no stream to drop")
 			}
@@ -211,21 +209,21 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 				t.Fatalf("the call in flight did not fail\n%s", s.Stderr.String())
 			}
 			// No request: the relay reconnects by itself.
-			deadline = time.Now().Add(15 * time.Second)
-			for ep.count("initialize") < 2 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testkit.Eventually(15*time.Second, func() bool { return ep.count("initialize") >= 2 })
 			if ep.streamGETs() <= gets || ep.count("initialize") != 2 {
 				t.Fatalf("no reconnection: %d GETs (were %d), %d initialize\n%s", ep.streamGETs(), gets, ep.count("initialize"), s.Stderr.String())
 			}
 			// The server takes notifications/initialized in the background:
 			// send until the new session is initialized.
-			for deadline = time.Now().Add(10 * time.Second); s.countNotes("notifications/message", "after the drop") == 0; {
-				if time.Now().After(deadline) {
-					t.Fatalf("no server message after the reconnection\n%s", s.Stderr.String())
+			sent := testkit.Eventually(10*time.Second, func() bool {
+				if s.countNotes("notifications/message", "after the drop") > 0 {
+					return true
 				}
 				ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "error", "data": "after the drop"})
-				time.Sleep(50 * time.Millisecond)
+				return false
+			})
+			if !sent {
+				t.Fatalf("no server message after the reconnection\n%s", s.Stderr.String())
 			}
 			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
 				t.Fatalf("after the reconnection: %s, %d opens", out, e.opens())

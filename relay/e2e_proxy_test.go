@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestProxy_FullSession drives one relay in front of a real Streamable
@@ -134,10 +136,7 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 		_, err := s.Client.CallTool(ctx, req)
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(10*time.Second, func() bool { return ep.count("tools/call slow") > 0 })
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled call succeeded")
