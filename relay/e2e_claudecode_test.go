@@ -712,28 +712,22 @@ func TestClaudeCode_StartupMethods(t *testing.T) {
 	}
 }
 
-type rpcLine struct {
-	Method string          `json:"method"`
-	ID     json.RawMessage `json:"id"`
-	raw    string
-}
-
 // rpcLines reads a copy of one side of the stdio stream.
-func rpcLines(t *testing.T, path string) []rpcLine {
+func rpcLines(t *testing.T, path string) []testkit.Msg {
 	t.Helper()
 	b, _ := os.ReadFile(path)
-	var out []rpcLine
+	var out []testkit.Msg
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var m rpcLine
+		var m testkit.Msg
 		if l != "" && json.Unmarshal([]byte(l), &m) == nil {
-			m.raw = l
+			m.Raw = l
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-func methodsOf(ms []rpcLine) string {
+func methodsOf(ms []testkit.Msg) string {
 	var out []string
 	for _, m := range ms {
 		if m.Method != "" {
@@ -746,13 +740,13 @@ func methodsOf(ms []rpcLine) string {
 }
 
 // answerTo returns the response to id, trimmed.
-func answerTo(ms []rpcLine, id json.RawMessage) string {
+func answerTo(ms []testkit.Msg, id json.RawMessage) string {
 	for _, m := range ms {
 		if m.Method == "" && string(m.ID) == string(id) {
-			if len(m.raw) > 600 {
-				return m.raw[:600] + "…"
+			if len(m.Raw) > 600 {
+				return m.Raw[:600] + "…"
 			}
-			return m.raw
+			return m.Raw
 		}
 	}
 	return ""
