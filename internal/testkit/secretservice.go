@@ -95,7 +95,7 @@ func (s *SecretService) locked() (bool, error) {
 	}
 	b, ok := v.Value().(bool)
 	if !ok {
-		return false, fmt.Errorf("Locked is %T", v.Value())
+		return false, fmt.Errorf("the Locked property is a %T", v.Value())
 	}
 	return b, nil
 }
