@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,46 +17,37 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 type running struct {
 	url  string
-	logs *syncBuf
+	logs *testkit.Buffer
 	stop func() error
 }
 
 // start runs the backend with args and env, as `go run ./backend` would.
 func start(t *testing.T, args []string, envm map[string]string) *running {
 	t.Helper()
-	return startAt(t, freeAddr(t), args, envm)
+	return startAt(t, testkit.FreeAddr(t), args, envm)
 }
 
 func startAt(t *testing.T, addr string, args []string, envm map[string]string) *running {
+	t.Helper()
+	r := &running{url: "http://" + addr, logs: &testkit.Buffer{}}
+	r.stop = runBackend(t, addr, args, envm, r.logs)
+	return r
+}
+
+// runBackend starts the backend as main does, on addr, logging to logs,
+// and returns a function that stops it gracefully and returns run's error.
+func runBackend(t *testing.T, addr string, args []string, envm map[string]string, logs io.Writer) func() error {
 	t.Helper()
 	if envm == nil {
 		envm = map[string]string{}
 	}
 	envm["BACKEND_ADDR"] = addr
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuf{}
 	ready := make(chan []string, 1)
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, args, env(envm), logs, ready) }()
@@ -65,35 +55,20 @@ func startAt(t *testing.T, addr string, args []string, envm map[string]string) *
 	case <-ready:
 	case err := <-errc:
 		cancel()
-		t.Fatalf("backend did not start: %v\n%s", err, logs.String())
+		t.Fatalf("backend did not start: %v\n%v", err, logs)
 	case <-time.After(10 * time.Second):
+		cancel()
 		t.Fatal("backend start timed out")
 	}
-	r := &running{url: "http://" + addr, logs: logs}
-	var once sync.Once
-	var stopErr error
-	r.stop = func() error {
-		once.Do(func() { cancel(); stopErr = <-errc })
-		return stopErr
-	}
-	t.Cleanup(func() { _ = r.stop() })
-	return r
+	stop := sync.OnceValue(func() error { cancel(); return <-errc })
+	t.Cleanup(func() { _ = stop() })
+	return stop
 }
 
 func callTool(t *testing.T, base, name, args, token string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
+	resp, body := testkit.PostTool(t, base, name, args, token)
+	return resp.StatusCode, resp.Header, body
 }
 
 // login runs a full authorization-code + PKCE login with x/oauth2 against
@@ -206,7 +181,7 @@ func TestHS256Mode(t *testing.T) {
 // AUTH_SERVER_URL: it discovers the JWKS over HTTP and validates ES256
 // tokens with it.
 func TestJWKSModeAgainstSeparateIssuer(t *testing.T) {
-	apiAddr := freeAddr(t)
+	apiAddr := testkit.FreeAddr(t)
 	apiURL := "http://" + apiAddr
 	idpSrv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + idpSrv.Listener.Addr().String()

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,13 +11,15 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"io"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -452,29 +453,6 @@ func (l *logScan) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// runBackend starts the backend as main does, on addr, and returns a
-// function that stops it gracefully and returns run's error.
-func runBackend(t *testing.T, addr string, envm map[string]string, logs io.Writer) func() error {
-	t.Helper()
-	envm["BACKEND_ADDR"] = addr
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan []string, 1)
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, nil, env(envm), logs, ready) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("backend did not start: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("backend start timed out")
-	}
-	stop := sync.OnceValue(func() error { cancel(); return <-errc })
-	t.Cleanup(func() { _ = stop() })
-	return stop
-}
-
 // memPeak samples the heap until stop is called, and returns the peaks.
 func memPeak() (stop func() (heapInuse, sys uint64)) {
 	done := make(chan struct{})
@@ -509,14 +487,8 @@ func heapAfterGC() runtime.MemStats {
 // returns the count. Finalizers and cleanups run on goroutines of their own
 // for a while after a GC.
 func settleGoroutines(want int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond) // polling a count; there is nothing to wait on
-	}
+	testkit.Eventually(10*time.Second, func() bool { return runtime.NumGoroutine() <= want })
+	return runtime.NumGoroutine()
 }
 
 // fakeIssuer serves RFC 8414 metadata and a JWK Set holding key as kid,
@@ -555,7 +527,7 @@ type loadPhase struct {
 // runPhase starts a backend, loads it, stops it, and fails the test on any
 // wrong decision or transport error.
 func runPhase(t *testing.T, p loadPhase, logs *logScan) {
-	stop := runBackend(t, p.addr, p.env, logs)
+	stop := runBackend(t, p.addr, nil, p.env, logs)
 	tally, fails, wall := runLoad(p.mix, p.addr)
 	if err := stop(); err != nil {
 		t.Errorf("%s: graceful stop: %v", p.name, err)
@@ -574,13 +546,8 @@ func runPhase(t *testing.T, p loadPhase, logs *logScan) {
 }
 
 func sortedStatuses(m map[int]int) string {
-	keys := make([]int, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		fmt.Fprintf(&b, "%d:%d ", k, m[k])
 	}
 	return strings.TrimSpace(b.String())
@@ -608,7 +575,7 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	idp, jwks, fetches := fakeIssuer(t, ecKey, "load-ec")
-	hsAddr, esAddr := freeAddr(t), freeAddr(t)
+	hsAddr, esAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	phases := []loadPhase{
 		{name: "HS256", addr: hsAddr, mix: hmacMix(t, "http://"+hsAddr),
 			env: map[string]string{"JWT_SECRET": goodSecret, "AUTH_SERVER_URL": loadIssuer}},

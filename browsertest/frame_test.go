@@ -9,6 +9,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestRealBrowserLoginPageCannotBeFramed loads, in Chromium, a page from
@@ -37,8 +39,7 @@ func TestRealBrowserLoginPageCannotBeFramed(t *testing.T) {
 
 	// Poll the frame tree until both iframes have committed a document.
 	var control, framed *cdp.Frame
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	loaded := testkit.Eventually(15*time.Second, func() bool {
 		res, err := chromedp.Call(bctx, page.GetFrameTree, cdp.Empty{})
 		if err != nil {
 			t.Fatalf("frame tree: %v", err)
@@ -52,13 +53,10 @@ func TestRealBrowserLoginPageCannotBeFramed(t *testing.T) {
 				framed = ch.Frame
 			}
 		}
-		if control != nil && framed != nil && committed(control) && committed(framed) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("iframes did not load within 15s (control %v, framed %v)", control != nil, framed != nil)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return control != nil && framed != nil && committed(control) && committed(framed)
+	})
+	if !loaded {
+		t.Fatalf("iframes did not load within 15s (control %v, framed %v)", control != nil, framed != nil)
 	}
 
 	// The control shows that a backend page can be framed here at all.

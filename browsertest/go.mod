@@ -3,7 +3,6 @@ module github.com/keyrelay/keyrelay/browsertest
 go 1.26.0
 
 require (
-	filippo.io/age v1.3.2
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/keyrelay/keyrelay v0.0.0
@@ -12,6 +11,7 @@ require (
 )
 
 require (
+	filippo.io/age v1.3.2 // indirect
 	filippo.io/hpke v0.4.0 // indirect
 	github.com/danieljoos/wincred v1.2.3 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect

@@ -45,13 +45,13 @@ func newFlow(t *testing.T, md *authserver.Metadata, be *backend, c *catcher) *fl
 	return f
 }
 
-// signIn opens the authorization URL in the browser, checks the login page,
-// signs in and waits for the consent page. With shots set, it saves
-// login.png and consent.png there.
-func signIn(bctx context.Context, t *testing.T, f *flow, be *backend, shots string) {
+// signIn opens authURL in the browser, checks the login page, signs in and
+// waits for the consent page. With shots set, it saves PREFIXlogin.png and
+// PREFIXconsent.png there.
+func signIn(bctx context.Context, t *testing.T, authURL string, be *backend, shots, prefix string) {
 	t.Helper()
 	if err := chromedp.Do(bctx,
-		chromedp.Navigate(f.authURL),
+		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.ID("login")),
@@ -62,7 +62,7 @@ func signIn(bctx context.Context, t *testing.T, f *flow, be *backend, shots stri
 		t.Fatalf("login page is at %s, want %s/login", loc, be.URL)
 	}
 	if shots != "" {
-		screenshot(bctx, t, shots, "login.png")
+		screenshot(bctx, t, shots, prefix+"login.png")
 	}
 	if err := chromedp.Do(bctx,
 		chromedp.SendKeys(chromedp.ID("username"), be.User),
@@ -85,7 +85,7 @@ func signIn(bctx context.Context, t *testing.T, f *flow, be *backend, shots stri
 		t.Errorf("consent page does not name the user %q: %q", be.User, text)
 	}
 	if shots != "" {
-		screenshot(bctx, t, shots, "consent.png")
+		screenshot(bctx, t, shots, prefix+"consent.png")
 	}
 }
 
@@ -118,7 +118,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	shots := screenshotDir(t)
 	bctx := newBrowser(ctx, t)
 
-	signIn(bctx, t, f, be, shots)
+	signIn(bctx, t, f.authURL, be, shots, "")
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
 		t.Fatalf("click allow: %v", err)
 	}
@@ -157,7 +157,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 		t.Fatalf("token response: type %q, access token present %v", tok.TokenType, tok.AccessToken != "")
 	}
 
-	status, res, err := be.callTool(ctx, "whoami", tok.AccessToken)
+	status, res, err := be.callTool(t, "whoami", tok.AccessToken)
 	if err != nil {
 		t.Fatalf("whoami: %v", err)
 	}
@@ -196,7 +196,7 @@ func TestRealBrowserDenyConsent(t *testing.T) {
 	f := newFlow(t, md, be, c)
 	bctx := newBrowser(ctx, t)
 
-	signIn(bctx, t, f, be, "")
+	signIn(bctx, t, f.authURL, be, "", "")
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))); err != nil {
 		t.Fatalf("click deny: %v", err)
 	}

@@ -5,25 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/chromedp/chromedp"
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -37,156 +31,48 @@ const (
 	relayLoginTimeout = "60s"
 )
 
-// The relay and urlsink binaries, built once per test process into binDir.
-var relayBins struct {
-	once        sync.Once
-	relay, sink string
-	err         error
-}
-
-// relayBinaries builds github.com/keyrelay/keyrelay/relay from the
-// repository root and this module's cmd/urlsink, once per run.
-func relayBinaries(t *testing.T) (relay, sink string) {
-	t.Helper()
-	relayBins.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			relayBins.err = fmt.Errorf("go tool not on PATH: %w", err)
-			return
-		}
-		here, err := os.Getwd()
-		if err != nil {
-			relayBins.err = err
-			return
-		}
-		for _, b := range []struct{ dir, pkg string }{
-			{filepath.Dir(here), "github.com/keyrelay/keyrelay/relay"},
-			{here, "github.com/keyrelay/keyrelay/browsertest/cmd/urlsink"},
-		} {
-			cmd := exec.Command(goTool, "build", "-o", binDir+string(filepath.Separator), b.pkg)
-			cmd.Dir = b.dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				relayBins.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
-		}
-		relayBins.relay, relayBins.sink = filepath.Join(binDir, "relay"), filepath.Join(binDir, "urlsink")
-	})
-	if relayBins.err != nil {
-		t.Fatal(relayBins.err)
-	}
-	return relayBins.relay, relayBins.sink
-}
-
 // relayProc is one `relay serve` process driven by mcp-go's stdio client.
 type relayProc struct {
-	c       *client.Client
-	cmd     *exec.Cmd
-	exe     string
-	stderr  *lockedBuffer
-	sink    string // the file urlsink appends each opened URL to
-	dataDir string
-	keyFile string
-
-	closeOnce sync.Once
-	closeErr  error
+	*testkit.Session
+	env  *testkit.RelayEnv
+	sink string // the file urlsink appends each opened URL to
 }
 
 // startRelay starts the relay as an MCP stdio server for be, with a fresh
 // data directory, a file vault key, debug logging and urlsink as $BROWSER,
 // and initializes the MCP session. When the test ends it closes the
 // session and checks that neither the relay nor a urlsink is left running.
-func startRelay(ctx context.Context, t *testing.T, be *backend) *relayProc {
+func startRelay(t *testing.T, be *backend) *relayProc {
 	t.Helper()
-	relayExe, sinkExe := relayBinaries(t)
+	relayExe, sinkExe := testkit.Relay(t), testkit.Build(t, "github.com/keyrelay/keyrelay/browsertest/cmd/urlsink")
 	// platform.OpenBrowser splits $BROWSER on spaces, with no quoting.
 	if strings.ContainsAny(sinkExe, " \t\n") {
 		t.Fatalf("the urlsink path %q contains whitespace, which $BROWSER cannot carry; set TMPDIR to a path without it", sinkExe)
 	}
-	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relayProc{
-		exe:     relayExe,
-		stderr:  &lockedBuffer{},
-		sink:    filepath.Join(dir, "opened-urls.txt"),
-		dataDir: filepath.Join(dir, "data"),
-		keyFile: filepath.Join(dir, "vault-key.txt"),
-	}
-	if err := os.WriteFile(r.keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// The relay's whole environment: nothing from the test's, so an outer
 	// RELAY_CALLBACK_PORT, RELAY_SCOPES or BROWSER cannot change the run.
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + dir,
-		"RELAY_BACKEND_URL=" + be.URL,
-		"RELAY_CLIENT_ID=relay",
-		"RELAY_AUTH_SERVER_URL=" + be.URL,
-		"RELAY_DATA_DIR=" + r.dataDir,
-		"RELAY_VAULT_KEY=file:" + r.keyFile,
-		"RELAY_LOGIN_TIMEOUT=" + relayLoginTimeout,
-		"RELAY_LOG_LEVEL=debug",
-		"BROWSER=" + sinkExe,
-		"URLSINK_FILE=" + r.sink,
+	e := testkit.NewRelayEnv(t)
+	r := &relayProc{env: e, sink: filepath.Join(e.Home, "opened-urls.txt")}
+	for k, v := range map[string]string{"RELAY_BACKEND_URL": be.URL, "RELAY_CLIENT_ID": "relay", "RELAY_AUTH_SERVER_URL": be.URL,
+		"RELAY_LOGIN_TIMEOUT": relayLoginTimeout, "BROWSER": sinkExe, "URLSINK_FILE": r.sink} {
+		e.Vars[k] = v
 	}
-	// mcp-go's default command appends env to os.Environ(); the command
-	// func gives the relay exactly env. Its stderr goes straight to the
-	// buffer through exec's own copier, which cmd.Wait (in Close) drains to
-	// the end, so nothing the relay logged is missed by the checks below.
-	// (transport.WithCommandStderrWriter mirrors through a bounded queue
-	// that drops chunks when full and is not waited for.)
-	cmdFunc := func(_ context.Context, command string, env []string, args []string) (*exec.Cmd, error) {
-		cmd := exec.Command(command, args...)
-		cmd.Env = env
-		cmd.Stderr = r.stderr
-		r.cmd = cmd
-		return cmd, nil
-	}
-	c, err := client.NewStdioMCPClientWithOptions(relayExe, env, []string{"serve"},
-		transport.WithCommandFunc(cmdFunc))
-	if err != nil {
-		t.Fatalf("start relay: %v", err)
-	}
-	r.c = c
+	r.Session = testkit.Connect(t, relayExe, e.Environ(), []string{"serve"})
 	t.Cleanup(func() {
-		if err := r.close(); err != nil {
+		if err := r.Close(); err != nil {
 			t.Errorf("relay did not exit cleanly when its stdin closed: %v", err)
 		}
-		if r.cmd.ProcessState == nil {
-			t.Error("relay process was not reaped")
-		}
 		for _, exe := range []string{relayExe, sinkExe} {
-			if left := waitNoProcessOf(exe, 5*time.Second); len(left) > 0 {
+			argv0 := []byte(exe + "\x00")
+			if left := waitGone(func(cmdline []byte) bool { return bytes.HasPrefix(cmdline, argv0) }, 5*time.Second); len(left) > 0 {
 				t.Errorf("%s processes left after the test: %v (killed)", filepath.Base(exe), left)
 			}
 		}
 	})
-
-	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = "2025-06-18"
-	req.Params.ClientInfo = mcp.Implementation{Name: "keyrelay-browsertest", Version: "1"}
-	res, err := c.Initialize(ictx, req)
-	if err != nil {
-		t.Fatalf("initialize the relay: %v\n%s", err, r.stderr.String())
-	}
-	if res.ProtocolVersion != "2025-06-18" {
+	if res := r.Initialize(t, "2025-06-18"); res.ProtocolVersion != "2025-06-18" {
 		t.Fatalf("relay negotiated protocol %q, want 2025-06-18", res.ProtocolVersion)
 	}
 	return r
-}
-
-// close ends the MCP session: stdin closes, and the relay must exit by
-// itself (mcp-go sends SIGTERM after 2s, then SIGKILL, and Wait then
-// reports the signal). Later calls return the first call's result.
-func (r *relayProc) close() error {
-	r.closeOnce.Do(func() { r.closeErr = r.c.Close() })
-	return r.closeErr
 }
 
 // toolCall is the outcome of one tools/call through the relay.
@@ -200,22 +86,16 @@ func (r *relayProc) callTool(ctx context.Context, name string) toolCall {
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
 	start := time.Now()
-	res, err := r.c.CallTool(ctx, req)
+	res, err := r.Client.CallTool(ctx, req)
 	return toolCall{res: res, err: err, took: time.Since(start)}
 }
 
 // text joins the result's text content.
 func (tc toolCall) text() string {
-	var b strings.Builder
 	if tc.res == nil {
 		return ""
 	}
-	for _, c := range tc.res.Content {
-		if t, ok := c.(mcp.TextContent); ok {
-			b.WriteString(t.Text)
-		}
-	}
-	return b.String()
+	return testkit.Text(tc.res)
 }
 
 // openedURLs returns the complete lines urlsink has written so far.
@@ -248,9 +128,9 @@ func (r *relayProc) waitAuthorizeURL(ctx context.Context, t *testing.T, call <-c
 		select {
 		case tc := <-call:
 			t.Fatalf("whoami ended before any browser was opened: err %v, isError %v, %q\n%s",
-				tc.err, tc.res != nil && tc.res.IsError, tc.text(), r.stderr.String())
+				tc.err, tc.res != nil && tc.res.IsError, tc.text(), r.Stderr.String())
 		case <-ctx.Done():
-			t.Fatalf("the relay opened no browser: %v\n%s", ctx.Err(), r.stderr.String())
+			t.Fatalf("the relay opened no browser: %v\n%s", ctx.Err(), r.Stderr.String())
 		case <-tick.C:
 		}
 	}
@@ -325,27 +205,6 @@ func waitRelayPage(ctx context.Context, t *testing.T, bctx context.Context, pref
 	}
 }
 
-// waitNoProcessOf waits until no process runs exe (its argv[0]), and
-// returns, after killing them, the pids still there at the deadline.
-func waitNoProcessOf(exe string, limit time.Duration) []int {
-	want := []byte(exe + "\x00")
-	match := func(cmdline []byte) bool { return bytes.HasPrefix(cmdline, want) }
-	deadline := time.Now().Add(limit)
-	for {
-		pids := processesMatching(match)
-		if len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			for _, p := range pids {
-				_ = syscall.Kill(p, syscall.SIGKILL)
-			}
-			return pids
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // whoami is the backend's whoami answer.
 type whoami struct {
 	Subject  string `json:"subject"`
@@ -353,7 +212,7 @@ type whoami struct {
 	Issuer   string `json:"issuer"`
 }
 
-func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *lockedBuffer) {
+func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *testkit.Buffer) {
 	t.Helper()
 	if tc.err != nil {
 		t.Fatalf("%s: %v\n%s", label, tc.err, stderr.String())
@@ -381,9 +240,9 @@ func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *l
 // call then answers as alice, a second call needs no browser, and the
 // relay's debug log holds neither the code nor the tokens.
 func TestRealBrowserThroughRelay(t *testing.T) {
-	chromiumPath(t)  // skip (or fail under CI) before any work
-	backendBinary(t) // build before the clock starts
-	relayBinaries(t)
+	chromiumPath(t)    // skip (or fail under CI) before any work
+	testkit.Backend(t) // build before the clock starts
+	testkit.Relay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), relayTestTimeout)
 	t.Cleanup(cancel)
 
@@ -391,7 +250,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	// the backend stops.
 	be := startBackend(t)
 	md := be.metadata(ctx, t)
-	r := startRelay(ctx, t, be)
+	r := startRelay(t, be)
 	shots := screenshotDir(t)
 	bctx := newBrowser(ctx, t)
 
@@ -404,38 +263,8 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	aq := checkAuthorizeURL(t, authURL, md, be)
 	redirectURI := aq.Get("redirect_uri")
 
-	// Login page, on the authorization server.
-	if err := chromedp.Do(bctx,
-		chromedp.Navigate(authURL),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("login")),
-	); err != nil {
-		t.Fatalf("login page: %v (at %s)", err, where(bctx))
-	}
-	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/login") {
-		t.Fatalf("login page is at %s, want %s/login", loc, be.URL)
-	}
-	screenshot(bctx, t, shots, "relay-login.png")
-
-	// Consent page.
-	if err := chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.ID("username"), be.User),
-		chromedp.SendKeys(chromedp.ID("password"), be.Password),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("allow")),
-	); err != nil {
-		t.Fatalf("sign in and reach consent: %v (at %s)", err, where(bctx))
-	}
-	if loc := where(bctx); !strings.HasPrefix(loc, be.URL+"/consent") {
-		t.Fatalf("consent page is at %s, want %s/consent", loc, be.URL)
-	}
-	if text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body"))); err != nil {
-		t.Fatalf("consent text: %v", err)
-	} else if !strings.Contains(text, be.User) {
-		t.Errorf("consent page does not name the user %q: %q", be.User, text)
-	}
-	screenshot(bctx, t, shots, "relay-consent.png")
+	// Login and consent pages, on the authorization server.
+	signIn(bctx, t, authURL, be, shots, "relay-")
 
 	// Allow: the authorization server redirects to the relay's callback.
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
@@ -470,24 +299,24 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	select {
 	case tc1 = <-first:
 	case <-ctx.Done():
-		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.stderr.String())
+		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.Stderr.String())
 	}
-	checkWhoami(t, "first whoami", tc1, be, r.stderr)
+	checkWhoami(t, "first whoami", tc1, be, r.Stderr)
 	t.Logf("first whoami (with the browser sign-in) took %v", tc1.took.Round(time.Millisecond))
 
 	// A second call uses the stored token: no browser.
 	tc2 := r.callTool(ctx, "whoami")
-	checkWhoami(t, "second whoami", tc2, be, r.stderr)
+	checkWhoami(t, "second whoami", tc2, be, r.Stderr)
 	t.Logf("second whoami took %v", tc2.took.Round(time.Millisecond))
 	if u := r.openedURLs(t); len(u) != 1 {
 		t.Fatalf("the relay opened %d browsers in all, want 1 (the second whoami must not sign in again)", len(u))
 	}
 
 	// End the session, so the relay's stderr is complete, then look in it.
-	if err := r.close(); err != nil {
+	if err := r.Close(); err != nil {
 		t.Fatalf("relay did not exit cleanly when its stdin closed: %v", err)
 	}
-	v, err := vault.Open(ctx, vault.Options{Dir: r.dataDir, KeySpec: "file:" + r.keyFile})
+	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
 	if err != nil {
 		t.Fatalf("open the relay's vault: %v", err)
 	}
@@ -503,12 +332,12 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
 	}
 	// The stored token is the one the relay used: the backend takes it.
-	status, res, err := be.callTool(ctx, "whoami", access)
+	status, res, err := be.callTool(t, "whoami", access)
 	if err != nil || status != http.StatusOK || res.IsError {
 		t.Fatalf("whoami with the vault's access token: status %d, err %v", status, err)
 	}
 
-	logs := r.stderr.String()
+	logs := r.Stderr.String()
 	if !strings.Contains(logs, "level=DEBUG") {
 		t.Fatalf("no debug output captured from the relay; the checks below would prove nothing:\n%s", logs)
 	}

@@ -3,15 +3,14 @@ module github.com/keyrelay/keyrelay/interop
 go 1.26.0
 
 require (
-	filippo.io/age v1.3.2
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/keyrelay/keyrelay v0.0.0
-	github.com/mark3labs/mcp-go v1.2.1
 	github.com/zitadel/oidc/v3 v3.52.0
 	golang.org/x/oauth2 v0.38.0
 )
 
 require (
+	filippo.io/age v1.3.2 // indirect
 	filippo.io/hpke v0.4.0 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -23,6 +22,7 @@ require (
 	github.com/google/jsonschema-go v0.4.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/gorilla/securecookie v1.1.2 // indirect
+	github.com/mark3labs/mcp-go v1.2.1 // indirect
 	github.com/muhlemmer/gu v0.3.1 // indirect
 	github.com/muhlemmer/httpforwarded v0.1.0 // indirect
 	github.com/rs/cors v1.11.1 // indirect

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/interop/internal/zlogin"
 )
 
@@ -35,7 +36,7 @@ func TestInteropZitadel(t *testing.T) {
 
 func testChain(t *testing.T, alg string) {
 	z := startOP(t, alg)
-	backendURL, _ := startBackend(t, z.URL, relayClientID)
+	backendURL := startBackend(t, z.URL, relayClientID)
 	e := newRelayEnv(t, z, backendURL)
 	mark := z.mark() // the backend's own discovery is done
 
@@ -82,7 +83,7 @@ func testChain(t *testing.T, alg string) {
 	if e.opens() != 1 || z.codes.Load() != 1 || z.refreshes.Load() != 0 {
 		t.Fatalf("reuse: %d opens, %d code exchanges, %d refreshes", e.opens(), z.codes.Load(), z.refreshes.Load())
 	}
-	_ = s.c.Close()
+	_ = s.Close()
 
 	// 3. The token expires; a new relay process refreshes it, once, and
 	// stores the rotated refresh token.
@@ -99,10 +100,10 @@ func testChain(t *testing.T, alg string) {
 	if access2 == access1 {
 		t.Fatal("access token did not change on refresh")
 	}
-	_ = s2.c.Close()
+	_ = s2.Close()
 
 	// 4. Logout revokes at the provider and wipes the vault.
-	_, stderr, code := e.runCLI("logout")
+	_, stderr, code := e.Run(t, "logout")
 	if code != 0 {
 		t.Fatalf("logout exit %d:\n%s", code, stderr)
 	}
@@ -113,7 +114,7 @@ func testChain(t *testing.T, alg string) {
 	if tok, err := refreshDirect(z, refresh2); err == nil {
 		t.Fatalf("refresh token still works after logout (got a token of %d bytes)", len(tok.AccessToken))
 	}
-	out, serr, code := e.runCLI("status", "--json")
+	out, serr, code := e.Run(t, "status", "--json")
 	var st struct {
 		LoggedIn *bool `json:"logged_in"`
 	}
@@ -125,11 +126,11 @@ func testChain(t *testing.T, alg string) {
 
 // checkWhoami calls whoami through the relay and checks it names the
 // provider's user, the provider as issuer and the relay's client id.
-func checkWhoami(t *testing.T, s *session, z *zop) {
+func checkWhoami(t *testing.T, s *testkit.Session, z *zop) {
 	t.Helper()
-	text, isErr := s.call(t, "whoami")
+	text, isErr := s.Call(t, "whoami", nil)
 	if isErr {
-		t.Fatalf("whoami failed: %s\nrelay stderr:\n%s", text, s.stderr.String())
+		t.Fatalf("whoami failed: %s\nrelay stderr:\n%s", text, s.Stderr.String())
 	}
 	var who struct {
 		Subject, Issuer string
@@ -150,7 +151,7 @@ func checkWhoami(t *testing.T, s *session, z *zop) {
 // ID-token claims tell apart.
 func TestBackendRefusesForeignTokens(t *testing.T) {
 	z := startOP(t, "RS256")
-	backendURL, _ := startBackend(t, z.URL, relayClientID)
+	backendURL := startBackend(t, z.URL, relayClientID)
 
 	mine := loginDirect(t, z, relayClientID)
 	if code, _, body := callBackend(t, backendURL, "whoami", mine.AccessToken); code != http.StatusOK {

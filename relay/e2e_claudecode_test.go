@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -30,18 +32,18 @@ import (
 // directory and runs them.
 //
 // Claude Code runs with a private HOME and config dir, no traffic but to
-// a fake Anthropic Messages API on loopback (ccAPI), which plays a model
+// a fake Anthropic Messages API on loopback (fakeAPI), which plays a model
 // that calls the MCP tools it is told to. The vault key is in this test's
-// own Secret Service (hygPrivateKeyring), and the fake browser signs in.
+// own Secret Service (testkit.StartSecretService), and the fake browser signs in.
 //
 // The relay bugs these tests first found with Claude Code 2.1.332 (fixed)
 // are checked by checkKnownBugs and TestClaudeCode_StartupMethods.
 
-const ccServer = "remote" // the MCP server's name in Claude Code's configuration
+const serverName = "remote" // the MCP server's name in Claude Code's configuration
 
-// ccBinary returns Claude Code's executable from KEYRELAY_CLAUDE_CODE, or
+// claudeBinary returns Claude Code's executable from KEYRELAY_CLAUDE_CODE, or
 // skips; under CI it fails instead (.ci/run installs Claude Code).
-func ccBinary(t *testing.T) string {
+func claudeBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("KEYRELAY_CLAUDE_CODE")
 	if bin == "" {
@@ -57,41 +59,41 @@ func ccBinary(t *testing.T) string {
 	return bin
 }
 
-// ccAPI is a fake Anthropic Messages API playing a model that follows a
+// fakeAPI is a fake Anthropic Messages API playing a model that follows a
 // plan: it calls each planned tool in turn (loading it with ToolSearch
 // first when Claude Code defers it), then answers with a text quoting
 // every result. A request without tools (a title, a summary) gets a short
 // text. It records every request and every tool result.
-type ccAPI struct {
+type fakeAPI struct {
 	url  string
-	plan []ccStep
+	plan []planStep
 	mu   sync.Mutex
 	log  []string          // one line per request
 	got  map[string]string // tool_use id: the text of its tool_result
 }
 
-// ccStep is one planned tool call.
-type ccStep struct {
+// planStep is one planned tool call.
+type planStep struct {
 	tool  string // as Claude Code names it: mcp__<server>__<tool>, or a built-in
 	input string // JSON
 }
 
-type ccRequest struct {
-	Model     string      `json:"model"`
-	Stream    bool        `json:"stream"`
-	MaxTokens int         `json:"max_tokens"`
-	Messages  []ccMessage `json:"messages"`
+type apiRequest struct {
+	Model     string       `json:"model"`
+	Stream    bool         `json:"stream"`
+	MaxTokens int          `json:"max_tokens"`
+	Messages  []apiMessage `json:"messages"`
 	Tools     []struct {
 		Name string `json:"name"`
 	} `json:"tools"`
 }
 
-type ccMessage struct {
+type apiMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 }
 
-type ccBlock struct {
+type apiBlock struct {
 	Type      string          `json:"type"`
 	Text      string          `json:"text"`
 	ToolUseID string          `json:"tool_use_id"`
@@ -99,42 +101,42 @@ type ccBlock struct {
 	IsError   bool            `json:"is_error"`
 }
 
-func newCCAPI(t *testing.T, plan ...ccStep) *ccAPI {
-	a := &ccAPI{plan: plan, got: map[string]string{}}
+func newFakeAPI(t *testing.T, plan ...planStep) *fakeAPI {
+	a := &fakeAPI{plan: plan, got: map[string]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(srv.Close)
 	a.url = srv.URL
 	return a
 }
 
-func (a *ccAPI) note(format string, args ...any) {
+func (a *fakeAPI) note(format string, args ...any) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.log = append(a.log, fmt.Sprintf(format, args...))
 }
 
-func (a *ccAPI) lines() string {
+func (a *fakeAPI) lines() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return strings.Join(a.log, "\n")
 }
 
 // setPlan replaces the plan for the next requests.
-func (a *ccAPI) setPlan(plan ...ccStep) {
+func (a *fakeAPI) setPlan(plan ...planStep) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.plan = plan
 }
 
 // result returns the text Claude Code sent back for step i of the plan.
-func (a *ccAPI) result(i int) (string, bool) {
+func (a *fakeAPI) result(i int) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s, ok := a.got[fmt.Sprintf("toolu_kr_%d", i)]
 	return s, ok
 }
 
-func (a *ccAPI) serve(w http.ResponseWriter, r *http.Request) {
+func (a *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20))
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/messages/count_tokens":
@@ -142,7 +144,7 @@ func (a *ccAPI) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"input_tokens":42}`)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/messages":
-		var req ccRequest
+		var req apiRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			a.note("%s %s: bad JSON: %v", r.Method, r.URL.RequestURI(), err)
 			http.Error(w, `{"type":"error","error":{"type":"invalid_request_error","message":"bad JSON"}}`, http.StatusBadRequest)
@@ -156,8 +158,8 @@ func (a *ccAPI) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // messages answers one Messages request with the plan's next move.
-func (a *ccAPI) messages(w http.ResponseWriter, r *http.Request, req ccRequest, n int) {
-	results := ccToolResults(req.Messages)
+func (a *fakeAPI) messages(w http.ResponseWriter, r *http.Request, req apiRequest, n int) {
+	results := toolResults(req.Messages)
 	a.mu.Lock()
 	for id, text := range results {
 		a.got[id] = text
@@ -177,9 +179,9 @@ func (a *ccAPI) messages(w http.ResponseWriter, r *http.Request, req ccRequest, 
 	sort.Strings(names)
 	a.note("%s %s model=%s stream=%v max_tokens=%d messages=%d tools=%d %v results=%d -> %s",
 		r.Method, r.URL.RequestURI(), req.Model, req.Stream, req.MaxTokens, len(req.Messages), len(req.Tools),
-		names, len(results), ccDescribe(blocks))
+		names, len(results), describeBlocks(blocks))
 	if req.Stream {
-		ccStream(w, req.Model, blocks, stop)
+		streamMessage(w, req.Model, blocks, stop)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -191,7 +193,7 @@ func (a *ccAPI) messages(w http.ResponseWriter, r *http.Request, req ccRequest, 
 
 // next is the model's move: the next planned call not yet answered, a
 // ToolSearch for it when it is not offered, or the final text.
-func (a *ccAPI) next(req ccRequest, offered map[string]bool, results map[string]string) ([]map[string]any, string) {
+func (a *fakeAPI) next(req apiRequest, offered map[string]bool, results map[string]string) ([]map[string]any, string) {
 	if len(req.Tools) == 0 {
 		return []map[string]any{{"type": "text", "text": "ok"}}, "end_turn"
 	}
@@ -208,27 +210,27 @@ func (a *ccAPI) next(req ccRequest, offered map[string]bool, results map[string]
 		search := fmt.Sprintf("toolu_kr_search_%d", i)
 		if _, searched := results[search]; !offered[st.tool] && offered["ToolSearch"] && !searched {
 			in, _ := json.Marshal(map[string]string{"query": "select:" + st.tool})
-			return []map[string]any{ccToolUse(search, "ToolSearch", string(in))}, "tool_use"
+			return []map[string]any{toolUse(search, "ToolSearch", string(in))}, "tool_use"
 		}
-		return []map[string]any{ccToolUse(id, st.tool, st.input)}, "tool_use"
+		return []map[string]any{toolUse(id, st.tool, st.input)}, "tool_use"
 	}
 	if len(plan) == 0 { // echo what the user sent
-		final = append(final, "you said: "+ccUserText(req.Messages))
+		final = append(final, "you said: "+userText(req.Messages))
 	}
 	return []map[string]any{{"type": "text", "text": strings.Join(final, "\n")}}, "end_turn"
 }
 
-// ccUserText is the text of the user's messages, without system reminders.
-func ccUserText(msgs []ccMessage) string {
+// userText is the text of the user's messages, without system reminders.
+func userText(msgs []apiMessage) string {
 	var out []string
 	for _, m := range msgs {
-		var blocks []ccBlock
+		var blocks []apiBlock
 		if m.Role != "user" {
 			continue
 		}
 		var s string
 		if json.Unmarshal(m.Content, &s) == nil {
-			blocks = []ccBlock{{Type: "text", Text: s}}
+			blocks = []apiBlock{{Type: "text", Text: s}}
 		} else {
 			_ = json.Unmarshal(m.Content, &blocks)
 		}
@@ -241,12 +243,12 @@ func ccUserText(msgs []ccMessage) string {
 	return strings.Join(out, " | ")
 }
 
-func ccToolUse(id, name, input string) map[string]any {
+func toolUse(id, name, input string) map[string]any {
 	return map[string]any{"type": "tool_use", "id": id, "name": name, "input": json.RawMessage(input)}
 }
 
-// ccDescribe summarizes an answer for the log.
-func ccDescribe(blocks []map[string]any) string {
+// describeBlocks summarizes an answer for the log.
+func describeBlocks(blocks []map[string]any) string {
 	var out []string
 	for _, b := range blocks {
 		if b["type"] == "tool_use" {
@@ -258,12 +260,12 @@ func ccDescribe(blocks []map[string]any) string {
 	return strings.Join(out, "; ")
 }
 
-// ccToolResults returns the text of every tool_result in msgs, by
+// toolResults returns the text of every tool_result in msgs, by
 // tool_use id.
-func ccToolResults(msgs []ccMessage) map[string]string {
+func toolResults(msgs []apiMessage) map[string]string {
 	out := map[string]string{}
 	for _, m := range msgs {
-		var blocks []ccBlock
+		var blocks []apiBlock
 		if m.Role != "user" || json.Unmarshal(m.Content, &blocks) != nil {
 			continue
 		}
@@ -273,7 +275,7 @@ func ccToolResults(msgs []ccMessage) map[string]string {
 			}
 			var text string
 			if json.Unmarshal(b.Content, &text) != nil {
-				var inner []ccBlock
+				var inner []apiBlock
 				_ = json.Unmarshal(b.Content, &inner)
 				var sb strings.Builder
 				for _, c := range inner {
@@ -290,8 +292,8 @@ func ccToolResults(msgs []ccMessage) map[string]string {
 	return out
 }
 
-// ccStream writes a message as the Messages API's event stream.
-func ccStream(w http.ResponseWriter, model string, blocks []map[string]any, stop string) {
+// streamMessage writes a message as the Messages API's event stream.
+func streamMessage(w http.ResponseWriter, model string, blocks []map[string]any, stop string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	ev := func(name string, data any) {
@@ -322,17 +324,18 @@ func ccStream(w http.ResponseWriter, model string, blocks []map[string]any, stop
 	ev("message_stop", map[string]any{"type": "message_stop"})
 }
 
-// ccRig is one Claude Code setup: the MCP chain, the relay's settings with
+// claudeRig is one Claude Code setup: the MCP chain, the relay's settings with
 // the vault key in this test's own Secret Service, the fake API, and a
 // private HOME with Claude Code's config dir, project dir and logs in it.
-type ccRig struct {
+type claudeRig struct {
 	t       *testing.T
 	bin     string // Claude Code
 	relay   string
+	ss      *testkit.SecretService // holds the vault key
 	mc      *mcpChain
 	ep      *endpoint
 	e       *relayEnv
-	api     *ccAPI
+	api     *fakeAPI
 	home    string
 	project string   // the working directory
 	config  string   // CLAUDE_CONFIG_DIR
@@ -340,27 +343,27 @@ type ccRig struct {
 	debug   []string // Claude Code's debug logs
 }
 
-func newCCRig(t *testing.T, plan ...ccStep) *ccRig {
+func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 	t.Helper()
-	bin := ccBinary(t)
-	hygPrivateKeyring(t)
+	bin := claudeBinary(t)
+	ss := testkit.StartSecretService(t)
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
-	delete(e.vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
-	if err := os.Remove(e.keyFile); err != nil { // newRelayEnv's file key, unused
+	delete(e.Vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
+	if err := os.Remove(e.KeyFile); err != nil { // newRelayEnv's file key, unused
 		t.Fatal(err)
 	}
-	e.vars["DBUS_SESSION_BUS_ADDRESS"] = hygBus
-	relay, _ := buildBins(t)
-	home := e.vars["HOME"]
-	r := &ccRig{t: t, bin: bin, relay: relay, mc: mc, ep: mc.eps["/mcp"], e: e, api: newCCAPI(t, plan...), home: home,
+	e.Vars["DBUS_SESSION_BUS_ADDRESS"] = ss.Addr
+	relay := testkit.Relay(t)
+	home := e.Vars["HOME"]
+	r := &claudeRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: mc.eps["/mcp"], e: e, api: newFakeAPI(t, plan...), home: home,
 		project: filepath.Join(home, "project"), config: filepath.Join(home, ".claude")}
 	for _, d := range []string{r.project, r.config, filepath.Join(home, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.vars = append(e.environ(),
+	r.vars = append(e.Environ(),
 		"CLAUDE_CONFIG_DIR="+r.config, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_TELEMETRY=1",
 		"DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1", "ANTHROPIC_BASE_URL="+r.api.url, "ANTHROPIC_API_KEY=dummy",
 		"TMPDIR="+filepath.Join(home, "tmp"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
@@ -371,10 +374,10 @@ func newCCRig(t *testing.T, plan ...ccStep) *ccRig {
 
 // relayArgs is the relay's command line in Claude Code's configuration:
 // `npx mcp-remote URL` swapped for `relay serve --mcp-url URL`.
-func (r *ccRig) relayArgs() []string { return []string{"serve", "--mcp-url", r.ep.url} }
+func (r *claudeRig) relayArgs() []string { return []string{"serve", "--mcp-url", r.ep.url} }
 
 // mcpConfig writes a --mcp-config file with the relay as server name.
-func (r *ccRig) mcpConfig(name, command string, args []string) string {
+func (r *claudeRig) mcpConfig(name, command string, args []string) string {
 	r.t.Helper()
 	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{name: map[string]any{"command": command, "args": args}}})
 	p := filepath.Join(r.home, "mcp-"+name+".json")
@@ -386,7 +389,7 @@ func (r *ccRig) mcpConfig(name, command string, args []string) string {
 
 // claude runs Claude Code in the project dir to completion. A print run
 // (-p) writes a debug log under HOME, which holds the relay's stderr.
-func (r *ccRig) claude(args ...string) (string, string) {
+func (r *claudeRig) claude(args ...string) (string, string) {
 	r.t.Helper()
 	if len(args) > 0 && args[0] == "-p" {
 		log := filepath.Join(r.home, fmt.Sprintf("claude-debug-%d.log", len(r.debug)+1))
@@ -411,7 +414,7 @@ func (r *ccRig) claude(args ...string) (string, string) {
 
 // fatalf fails with what the fake API, the MCP server and Claude Code's
 // last debug log saw.
-func (r *ccRig) fatalf(format string, args ...any) {
+func (r *claudeRig) fatalf(format string, args ...any) {
 	r.t.Helper()
 	var dbg []byte
 	if len(r.debug) > 0 {
@@ -428,7 +431,7 @@ func (r *ccRig) fatalf(format string, args ...any) {
 }
 
 // debugLog returns Claude Code's debug logs so far.
-func (r *ccRig) debugLog() string {
+func (r *claudeRig) debugLog() string {
 	var b strings.Builder
 	for _, p := range r.debug {
 		d, _ := os.ReadFile(p)
@@ -442,14 +445,14 @@ func (r *ccRig) debugLog() string {
 // and `claude mcp list` and `claude mcp get` start the relay, finish
 // start-up and report it connected; so does a project's .mcp.json.
 func TestClaudeCode_MCPAddListGet(t *testing.T) {
-	r := newCCRig(t)
-	r.claude(append([]string{"mcp", "add", ccServer, "--", r.relay}, r.relayArgs()...)...)
-	r.checkStored(ccServer)
+	r := newClaudeRig(t)
+	r.claude(append([]string{"mcp", "add", serverName, "--", r.relay}, r.relayArgs()...)...)
+	r.checkStored(serverName)
 	out, _ := r.claude("mcp", "list")
-	if line := ccLineWith(out, ccServer+":"); !strings.Contains(line, "Connected") || !strings.Contains(line, r.ep.url) {
+	if line := lineWith(out, serverName+":"); !strings.Contains(line, "Connected") || !strings.Contains(line, r.ep.url) {
 		r.fatalf("claude mcp list: %q", line)
 	}
-	out, _ = r.claude("mcp", "get", ccServer)
+	out, _ = r.claude("mcp", "get", serverName)
 	if !strings.Contains(out, "Status: ✔ Connected") || !strings.Contains(out, "Args: serve --mcp-url "+r.ep.url) {
 		r.fatalf("claude mcp get: %s", out)
 	}
@@ -457,22 +460,22 @@ func TestClaudeCode_MCPAddListGet(t *testing.T) {
 	// ignores approvals in the project's own settings without the trust
 	// dialog, which -p and `mcp` skip).
 	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"team": map[string]any{"command": r.relay, "args": r.relayArgs()}}})
-	ccWriteFile(t, filepath.Join(r.project, ".mcp.json"), b)
-	ccWriteFile(t, filepath.Join(r.config, "settings.json"), []byte(`{"enabledMcpjsonServers":["team"]}`))
+	writeFile(t, filepath.Join(r.project, ".mcp.json"), b)
+	writeFile(t, filepath.Join(r.config, "settings.json"), []byte(`{"enabledMcpjsonServers":["team"]}`))
 	out, _ = r.claude("mcp", "get", "team")
 	if !strings.Contains(out, "Status: ✔ Connected") || !strings.Contains(out, "Project config") {
 		r.fatalf("claude mcp get team (.mcp.json): %s", out)
 	}
 	// A health check lists the server's tools: the first one signs in.
-	t.Logf("browser opens: %d, code exchanges: %d; the MCP server received %v", r.e.opens(), r.mc.codes.Load(), r.ep.rpcs)
-	if r.e.opens() > 1 || r.mc.codes.Load() > 1 {
-		r.fatalf("%d browser opens, %d code exchanges for three health checks; want at most one sign-in", r.e.opens(), r.mc.codes.Load())
+	t.Logf("browser opens: %d, code exchanges: %d; the MCP server received %v", r.e.opens(), r.mc.Codes.Load(), r.ep.rpcs)
+	if r.e.opens() > 1 || r.mc.Codes.Load() > 1 {
+		r.fatalf("%d browser opens, %d code exchanges for three health checks; want at most one sign-in", r.e.opens(), r.mc.Codes.Load())
 	}
 }
 
 // checkStored checks that `claude mcp add` stored the relay's command line
 // as given, with no environment.
-func (r *ccRig) checkStored(name string) {
+func (r *claudeRig) checkStored(name string) {
 	r.t.Helper()
 	b, err := os.ReadFile(filepath.Join(r.config, ".claude.json"))
 	if err != nil {
@@ -514,9 +517,9 @@ func (r *ccRig) checkStored(name string) {
 // file under the private HOME (Claude Code's config, transcripts and debug
 // logs with the relay's debug stderr in them) or in Claude Code's output.
 func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
-	whoami := "mcp__" + ccServer + "__whoami"
-	r := newCCRig(t, ccStep{whoami, `{}`}, ccStep{"ReadMcpResourceTool", `{"server":"` + ccServer + `","uri":"test://notes"}`})
-	cfg := r.mcpConfig(ccServer, r.relay, r.relayArgs())
+	whoami := "mcp__" + serverName + "__whoami"
+	r := newClaudeRig(t, planStep{whoami, `{}`}, planStep{"ReadMcpResourceTool", `{"server":"` + serverName + `","uri":"test://notes"}`})
+	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
 	base := []string{"--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", whoami}
 	out, errs := r.claude(append([]string{"-p", "Who am I on the remote server, and what are its notes?"}, base...)...)
 	if !strings.Contains(out, "subject=alice") || !strings.Contains(out, "the notes") {
@@ -528,21 +531,21 @@ func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 	if r.ep.count("tools/call whoami") != 1 || r.ep.count("resources/read") != 1 {
 		r.fatalf("the MCP server got %d whoami calls and %d resource reads, want 1 and 1", r.ep.count("tools/call whoami"), r.ep.count("resources/read"))
 	}
-	if r.e.opens() != 1 || r.mc.codes.Load() != 1 {
-		r.fatalf("%d browser opens, %d code exchanges; want one sign-in", r.e.opens(), r.mc.codes.Load())
+	if r.e.opens() != 1 || r.mc.Codes.Load() != 1 {
+		r.fatalf("%d browser opens, %d code exchanges; want one sign-in", r.e.opens(), r.mc.Codes.Load())
 	}
 	r.checkTokens()
 	// An MCP prompt, as Claude Code's slash command.
 	r.api.setPlan()
-	out2, _ := r.claude(append([]string{"-p", "/mcp__" + ccServer + "__greet bob"}, base...)...)
+	out2, _ := r.claude(append([]string{"-p", "/mcp__" + serverName + "__greet bob"}, base...)...)
 	if !strings.Contains(out2, "hello bob") {
 		r.fatalf("the prompt greet did not reach the model:\n%s", out2)
 	}
 	// A new Claude Code, a new relay: the token comes from the vault.
-	r.api.setPlan(ccStep{whoami, `{}`})
+	r.api.setPlan(planStep{whoami, `{}`})
 	out3, _ := r.claude(append([]string{"-p", "Who am I now?"}, base...)...)
-	if !strings.Contains(out3, "subject=alice") || r.e.opens() != 1 || r.mc.codes.Load() != 1 {
-		r.fatalf("with a stored token: %d opens, %d code exchanges, output:\n%s", r.e.opens(), r.mc.codes.Load(), out3)
+	if !strings.Contains(out3, "subject=alice") || r.e.opens() != 1 || r.mc.Codes.Load() != 1 {
+		r.fatalf("with a stored token: %d opens, %d code exchanges, output:\n%s", r.e.opens(), r.mc.Codes.Load(), out3)
 	}
 	r.checkNoLeaks(out + errs + out2 + out3)
 	r.checkKnownBugs()
@@ -551,20 +554,20 @@ func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 // checkTokens: every token the MCP server saw is alice's, for its URL; the
 // vault's key is in the keychain (one item), and the vault holds the token
 // the tool call carried.
-func (r *ccRig) checkTokens() {
+func (r *claudeRig) checkTokens() {
 	r.t.Helper()
 	seen := map[string]bool{}
 	for _, tok := range r.ep.seenTokens() {
-		if tok.Subject != testUser || len(tok.Audience) != 1 || tok.Audience[0] != r.ep.url {
+		if tok.Subject != chain.User || len(tok.Audience) != 1 || tok.Audience[0] != r.ep.url {
 			r.fatalf("the MCP server got a token for %s, audience %v", tok.Subject, tok.Audience)
 		}
 		seen[tok.ID] = true
 	}
-	hygVaultID(r.t, r.e.dir) // key_source keychain
-	if items, _ := hygKeychainSecrets(r.t); len(items) != 1 {
+	vaultID(r.t, r.e.Dir) // key_source keychain
+	if items, _ := keychainSecrets(r.t, r.ss); len(items) != 1 {
 		r.fatalf("%d keyrelay keychain items, want 1 (the vault key)", len(items))
 	}
-	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.dir, KeySpec: "keychain", Keychain: hygKeychain{}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{r.t, r.ss}})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -576,13 +579,13 @@ func (r *ccRig) checkTokens() {
 	if err != nil || rec.RefreshToken.Reveal() == "" {
 		r.fatalf("the vault's record: %v (refresh token stored: %v)", err, rec.RefreshToken.Reveal() != "")
 	}
-	if jti := ccJWTID(rec.AccessToken.Reveal()); jti == "" || !seen[jti] {
+	if jti := jwtID(rec.AccessToken.Reveal()); jti == "" || !seen[jti] {
 		r.fatalf("the vault's access token (jti %q) is not one the MCP server accepted", jti)
 	}
 }
 
-// ccJWTID returns a JWT's jti, without checking it.
-func ccJWTID(tok string) string {
+// jwtID returns a JWT's jti, without checking it.
+func jwtID(tok string) string {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		return ""
@@ -601,12 +604,10 @@ func ccJWTID(tok string) string {
 // checkNoLeaks looks for every code, verifier and token that crossed the
 // authorization server, and the vault key in all its encodings, in every
 // file under HOME and in Claude Code's output.
-func (r *ccRig) checkNoLeaks(output string) {
+func (r *claudeRig) checkNoLeaks(output string) {
 	r.t.Helper()
-	d := newHygDetector()
-	r.mc.mu.Lock()
-	secrets := append([]string(nil), r.mc.secrets...)
-	r.mc.mu.Unlock()
+	d := newDetector()
+	secrets := r.mc.Secrets()
 	jwts := 0
 	for _, s := range secrets {
 		d.addToken("code, verifier or token", s)
@@ -614,8 +615,8 @@ func (r *ccRig) checkNoLeaks(output string) {
 			jwts++
 		}
 	}
-	items, _ := hygKeychainSecrets(r.t)
-	for kind, b := range hygKeyForms(r.t, items[0]) {
+	items, _ := keychainSecrets(r.t, r.ss)
+	for kind, b := range vaultKeyForms(r.t, items[0]) {
 		core := b
 		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
 			core = b[16:] // the prefix is the same for every age key
@@ -625,7 +626,7 @@ func (r *ccRig) checkNoLeaks(output string) {
 	if jwts == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
 		r.t.Fatalf("the detector has no tokens (%d secrets recorded) or misses them", len(secrets))
 	}
-	files := hygReadTree(r.t, r.home)
+	files := readTree(r.t, r.home)
 	dbg := r.debugLog()
 	if !strings.Contains(dbg, "level=DEBUG") || !strings.Contains(dbg, "logged in") {
 		r.t.Fatal("Claude Code's debug log does not hold the relay's debug stderr: the scan would miss it")
@@ -646,7 +647,7 @@ func (r *ccRig) checkNoLeaks(output string) {
 
 // checkKnownBugs fails on what Claude Code's debug log shows of the relay
 // bugs these tests first found with Claude Code 2.1.332, now fixed.
-func (r *ccRig) checkKnownBugs() {
+func (r *claudeRig) checkKnownBugs() {
 	r.t.Helper()
 	dbg := r.debugLog()
 	if strings.Contains(dbg, "SIGTERM failed, sending SIGKILL") {
@@ -666,42 +667,42 @@ func (r *ccRig) checkKnownBugs() {
 // print run (which signs in), and a health check with the token cached
 // (the relay answers with the server's own start-up result).
 func TestClaudeCode_StartupMethods(t *testing.T) {
-	whoami := "mcp__" + ccServer + "__whoami"
-	r := newCCRig(t, ccStep{whoami, `{}`})
+	whoami := "mcp__" + serverName + "__whoami"
+	r := newClaudeRig(t, planStep{whoami, `{}`})
 	in, out := filepath.Join(r.home, "relay-stdin.jsonl"), filepath.Join(r.home, "relay-stdout.jsonl")
 	wrapper := filepath.Join(r.home, "relay-tee.sh")
-	ccWriteFile(t, wrapper, []byte("#!/bin/sh\ntee -a '"+in+"' | '"+r.relay+"' \"$@\" | tee -a '"+out+"'\n"))
+	writeFile(t, wrapper, []byte("#!/bin/sh\ntee -a '"+in+"' | '"+r.relay+"' \"$@\" | tee -a '"+out+"'\n"))
 	if err := os.Chmod(wrapper, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.claude(append([]string{"mcp", "add", ccServer, "--", wrapper}, r.relayArgs()...)...)
+	r.claude(append([]string{"mcp", "add", serverName, "--", wrapper}, r.relayArgs()...)...)
 	runs := []struct {
 		name string
 		args []string
 	}{
-		{"health check, no token", []string{"mcp", "get", ccServer}},
+		{"health check, no token", []string{"mcp", "get", serverName}},
 		{"print run", []string{"-p", "Who am I?", "--allowedTools", whoami}},
-		{"health check, token cached", []string{"mcp", "get", ccServer}},
+		{"health check, token cached", []string{"mcp", "get", serverName}},
 	}
 	for _, run := range runs {
 		_ = os.Remove(in)
 		_ = os.Remove(out)
 		o, _ := r.claude(run.args...)
-		sent, got := ccRPCLines(t, in), ccRPCLines(t, out)
+		sent, got := rpcLines(t, in), rpcLines(t, out)
 		if len(sent) == 0 {
 			r.fatalf("%s: Claude Code sent the relay nothing", run.name)
 		}
 		first := sent[0]
-		t.Logf("%s: Claude Code sent %s", run.name, ccMethods(sent))
-		t.Logf("%s: the relay answered %s with %s", run.name, first.Method, ccAnswerTo(got, first.ID))
+		t.Logf("%s: Claude Code sent %s", run.name, methodsOf(sent))
+		t.Logf("%s: the relay answered %s with %s", run.name, first.Method, answerTo(got, first.ID))
 		if first.Method != "server/discover" && first.Method != "initialize" {
 			r.fatalf("%s: the first message was %q", run.name, first.Method)
 		}
-		if ccAnswerTo(got, first.ID) == "" {
+		if answerTo(got, first.ID) == "" {
 			r.fatalf("%s: no answer to %s", run.name, first.Method)
 		}
 		for _, m := range sent {
-			if a := ccAnswerTo(got, m.ID); m.Method != "" && len(m.ID) > 0 && strings.Contains(a, `"error"`) {
+			if a := answerTo(got, m.ID); m.Method != "" && len(m.ID) > 0 && strings.Contains(a, `"error"`) {
 				r.fatalf("%s: the relay answered %s with an error: %s", run.name, m.Method, a)
 			}
 		}
@@ -711,28 +712,22 @@ func TestClaudeCode_StartupMethods(t *testing.T) {
 	}
 }
 
-type ccRPCLine struct {
-	Method string          `json:"method"`
-	ID     json.RawMessage `json:"id"`
-	raw    string
-}
-
-// ccRPCLines reads a copy of one side of the stdio stream.
-func ccRPCLines(t *testing.T, path string) []ccRPCLine {
+// rpcLines reads a copy of one side of the stdio stream.
+func rpcLines(t *testing.T, path string) []testkit.Msg {
 	t.Helper()
 	b, _ := os.ReadFile(path)
-	var out []ccRPCLine
+	var out []testkit.Msg
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var m ccRPCLine
+		var m testkit.Msg
 		if l != "" && json.Unmarshal([]byte(l), &m) == nil {
-			m.raw = l
+			m.Raw = l
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-func ccMethods(ms []ccRPCLine) string {
+func methodsOf(ms []testkit.Msg) string {
 	var out []string
 	for _, m := range ms {
 		if m.Method != "" {
@@ -744,20 +739,20 @@ func ccMethods(ms []ccRPCLine) string {
 	return strings.Join(out, ", ")
 }
 
-// ccAnswerTo returns the response to id, trimmed.
-func ccAnswerTo(ms []ccRPCLine, id json.RawMessage) string {
+// answerTo returns the response to id, trimmed.
+func answerTo(ms []testkit.Msg, id json.RawMessage) string {
 	for _, m := range ms {
 		if m.Method == "" && string(m.ID) == string(id) {
-			if len(m.raw) > 600 {
-				return m.raw[:600] + "…"
+			if len(m.Raw) > 600 {
+				return m.Raw[:600] + "…"
 			}
-			return m.raw
+			return m.Raw
 		}
 	}
 	return ""
 }
 
-func ccLineWith(text, prefix string) string {
+func lineWith(text, prefix string) string {
 	for _, l := range strings.Split(text, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(l), prefix) {
 			return l
@@ -766,7 +761,7 @@ func ccLineWith(text, prefix string) string {
 	return ""
 }
 
-func ccWriteFile(t *testing.T, path string, b []byte) {
+func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -780,9 +775,9 @@ func ccWriteFile(t *testing.T, path string, b []byte) {
 // (tools/list_changed); Claude Code lists again and the model can call
 // the new tool in the same session.
 func TestClaudeCode_ListChanged(t *testing.T) {
-	add, added := "mcp__"+ccServer+"__add_tool", "mcp__"+ccServer+"__added"
-	r := newCCRig(t, ccStep{add, `{}`}, ccStep{added, `{}`})
-	cfg := r.mcpConfig(ccServer, r.relay, r.relayArgs())
+	add, added := "mcp__"+serverName+"__add_tool", "mcp__"+serverName+"__added"
+	r := newClaudeRig(t, planStep{add, `{}`}, planStep{added, `{}`})
+	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
 	out, _ := r.claude("-p", "Add a tool, then call it.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", add+","+added)
 	res, _ := r.api.result(1)
 	t.Logf("the new tool's result, as Claude Code sent it to the model: %q", res)
@@ -798,9 +793,9 @@ func TestClaudeCode_ListChanged(t *testing.T) {
 // matter. This checks that the call ends with a result and that Claude
 // Code dropped no request from the relay (checkKnownBugs).
 func TestClaudeCode_ServerRequest(t *testing.T) {
-	ask := "mcp__" + ccServer + "__ask"
-	r := newCCRig(t, ccStep{ask, `{}`})
-	cfg := r.mcpConfig(ccServer, r.relay, r.relayArgs())
+	ask := "mcp__" + serverName + "__ask"
+	r := newClaudeRig(t, planStep{ask, `{}`})
+	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
 	start := time.Now()
 	r.claude("-p", "Ask.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", ask)
 	res, ok := r.api.result(0)

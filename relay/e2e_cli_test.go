@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,53 +15,55 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
 func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	_, stderr, code := e.runCLI("login")
+	_, stderr, code := e.Run(t, "login")
 	if code != 0 || !strings.Contains(stderr, "signed in as alice") || !strings.Contains(stderr, "/authorize?") {
 		t.Fatalf("login: %d %s", code, stderr)
 	}
-	out, _, code := e.runCLI("status")
+	out, _, code := e.Run(t, "status")
 	if code != 0 || !strings.Contains(out, "logged in as alice") || !strings.Contains(out, "key source:  file") {
 		t.Fatalf("status: %d %s", code, out)
 	}
 	// login again: the stored token is used, no browser.
-	if _, stderr, code := e.runCLI("login"); code != 0 || e.opens() != 1 {
+	if _, stderr, code := e.Run(t, "login"); code != 0 || e.opens() != 1 {
 		t.Fatalf("second login: %d, %d opens: %s", code, e.opens(), stderr)
 	}
-	if _, _, code := e.runCLI("login", "--force"); code != 0 || e.opens() != 2 {
+	if _, _, code := e.Run(t, "login", "--force"); code != 0 || e.opens() != 2 {
 		t.Fatalf("login --force: %d, %d opens", code, e.opens())
 	}
-	if _, stderr, code := e.runCLI("logout"); code != 0 || !strings.Contains(stderr, "logged out") {
+	if _, stderr, code := e.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "logged out") {
 		t.Fatalf("logout: %d %s", code, stderr)
 	}
-	if out, _, _ := e.runCLI("status"); !strings.Contains(out, "logged out") {
+	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged out") {
 		t.Fatalf("status after logout: %s", out)
 	}
-	if _, stderr, code := e.runCLI("version"); code != 0 || !strings.HasPrefix(stderr, "relay ") {
+	if _, stderr, code := e.Run(t, "version"); code != 0 || !strings.HasPrefix(stderr, "relay ") {
 		t.Fatalf("version: %d %s", code, stderr)
 	}
-	if _, stderr, code := e.runCLI("help"); code != 0 || !strings.Contains(stderr, "RELAY_VAULT_KEY") {
+	if _, stderr, code := e.Run(t, "help"); code != 0 || !strings.Contains(stderr, "RELAY_VAULT_KEY") {
 		t.Fatalf("help: %d %s", code, stderr)
 	}
-	if _, stderr, code := e.runCLI("frobnicate"); code != exitUsage || !strings.Contains(stderr, "relay: error: unknown command") || !strings.Contains(stderr, "relay: hint:") {
+	if _, stderr, code := e.Run(t, "frobnicate"); code != exitUsage || !strings.Contains(stderr, "relay: error: unknown command") || !strings.Contains(stderr, "relay: hint:") {
 		t.Fatalf("unknown command: %d %s", code, stderr)
 	}
-	if _, stderr, code := e.runCLI("login", "--backend-url", "http://example.com"); code != exitUsage || !strings.Contains(stderr, "https") {
+	if _, stderr, code := e.Run(t, "login", "--backend-url", "http://example.com"); code != exitUsage || !strings.Contains(stderr, "https") {
 		t.Fatalf("bad URL: %d %s", code, stderr)
 	}
 }
 
 func TestCLI_LoginDeniedExitCode(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.vars["FAKEBROWSER_DENY"] = "1"
-	if _, stderr, code := e.runCLI("login"); code != exitLogin || !strings.Contains(stderr, "access_denied") {
+	e.Vars["FAKEBROWSER_DENY"] = "1"
+	if _, stderr, code := e.Run(t, "login"); code != exitLogin || !strings.Contains(stderr, "access_denied") {
 		t.Fatalf("denied login: %d %s", code, stderr)
 	}
 }
@@ -73,38 +72,19 @@ func TestCLI_LoginDeniedExitCode(t *testing.T) {
 // raw stdio: server/discover must answer at once, with no initialize, and
 // nothing but JSON-RPC may appear on stdout.
 func TestE2E_ServerDiscover(t *testing.T) {
-	c := &chain{url: "http://127.0.0.1:1"} // nothing listens: no network is needed
+	c := &chain.Server{URL: "http://127.0.0.1:1"} // nothing listens: no network is needed
 	e := newRelayEnv(t, c)
-	relay, _ := buildBins(t)
-	cmd := exec.Command(relay, "serve")
-	cmd.Env = e.environ()
-	in, _ := cmd.StdinPipe()
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	_, _ = io.WriteString(in, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`+"\n")
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	select {
-	case l := <-lines:
-		var msg struct {
-			ID     int `json:"id"`
-			Result struct {
-				SupportedVersions []string `json:"supportedVersions"`
-			} `json:"result"`
-		}
-		if err := json.Unmarshal([]byte(l), &msg); err != nil || msg.ID != 1 || len(msg.Result.SupportedVersions) == 0 || msg.Result.SupportedVersions[0] != "2026-07-28" {
-			t.Fatalf("discover answer: %s", l)
-		}
-	case <-time.After(10 * time.Second):
+	p := e.Start(t, []string{"serve"})
+	p.Send(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`)
+	m, ok := p.Read(t, 10*time.Second) // the first line: a non-JSON one fails
+	if !ok {
 		t.Fatal("no answer to server/discover")
+	}
+	var res struct {
+		SupportedVersions []string `json:"supportedVersions"`
+	}
+	if err := json.Unmarshal(m.Result, &res); err != nil || string(m.ID) != "1" || len(res.SupportedVersions) == 0 || res.SupportedVersions[0] != "2026-07-28" {
+		t.Fatalf("discover answer: %s", m.Raw)
 	}
 }
 
@@ -113,7 +93,7 @@ func TestE2E_ServerDiscover(t *testing.T) {
 // message (2025 era; the 2026-07-28 era forbids unrequested logs) and in
 // the progress notifications sent for the call's progress token.
 func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	for _, era := range []string{"legacy", "modern"} {
 		t.Run(era, func(t *testing.T) {
@@ -123,7 +103,7 @@ func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var logs, progress []string
-			s.c.OnNotification(func(n mcp.JSONRPCNotification) {
+			s.Client.OnNotification(func(n mcp.JSONRPCNotification) {
 				b, _ := json.Marshal(n.Params)
 				mu.Lock()
 				defer mu.Unlock()
@@ -139,7 +119,7 @@ func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "whoami"
 			req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
-			res, err := s.c.CallTool(ctx, req)
+			res, err := s.Client.CallTool(ctx, req)
 			if err != nil || !res.IsError {
 				t.Fatalf("call: %v %+v", err, res)
 			}
@@ -160,25 +140,25 @@ func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
 // person completes it by hand the next call works. Calls meanwhile get the
 // same URL.
 func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start("BROWSER=/nonexistent/browser")
-	text, isErr := s.call(t, "whoami", nil)
-	i := strings.Index(text, c.url+"/authorize?")
+	text, isErr := s.Call(t, "whoami", nil)
+	i := strings.Index(text, c.URL+"/authorize?")
 	if !isErr || i < 0 {
 		t.Fatalf("no live URL in the result: %v %s", isErr, text)
 	}
 	url := strings.Fields(text[i:])[0]
-	if again, _ := s.call(t, "whoami", nil); !strings.Contains(again, url) {
+	if again, _ := s.Call(t, "whoami", nil); !strings.Contains(again, url) {
 		t.Fatalf("a second call started another sign-in: %s", again)
 	}
-	res, err := fakebrowser.Login(context.Background(), url, fakebrowser.Options{User: testUser, Password: testPass})
+	res, err := fakebrowser.Login(context.Background(), url, fakebrowser.Options{User: chain.User, Password: chain.Password})
 	if err != nil || res.CallbackStatus != 200 {
 		t.Fatalf("signing in by hand: %v %+v", err, res)
 	}
 	var out string
 	for i := 0; i < 50; i++ { // the relay stores the tokens just after the callback page
-		if out, isErr = s.call(t, "whoami", nil); !isErr {
+		if out, isErr = s.Call(t, "whoami", nil); !isErr {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -186,8 +166,8 @@ func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
 	if isErr || !strings.Contains(out, "alice") {
 		t.Fatalf("after signing in by hand: %s", out)
 	}
-	if c.codes.Load() != 1 {
-		t.Fatalf("%d code exchanges, want 1", c.codes.Load())
+	if c.Codes.Load() != 1 {
+		t.Fatalf("%d code exchanges, want 1", c.Codes.Load())
 	}
 }
 
@@ -196,38 +176,21 @@ var deviceLine = regexp.MustCompile(`open (http://\S+/device)\S* (?:on any devic
 // TestE2E_DeviceLogin: `relay login --device` prints a URI and a code,
 // a person completes the sign-in elsewhere, and the tokens are stored.
 func TestE2E_DeviceLogin(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	relay, _ := buildBins(t)
-	cmd := exec.Command(relay, "login", "--device")
-	cmd.Env = e.environ()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	p := e.Start(t, []string{"login", "--device"})
+	uriLine, codeLine := regexp.MustCompile(`(?m)^\s+(http://\S+/device)$`), regexp.MustCompile(`(?m)^\s+([A-Z]{4}-[A-Z]{4})$`)
+	testkit.Poll(t, 30*time.Second, "a device URI and code on stderr", func() bool {
+		return uriLine.MatchString(p.Stderr.String()) && codeLine.MatchString(p.Stderr.String())
+	})
+	uri, code := uriLine.FindStringSubmatch(p.Stderr.String())[1], codeLine.FindStringSubmatch(p.Stderr.String())[1]
+	if err := fakebrowser.Device(context.Background(), uri, code, fakebrowser.Options{User: chain.User, Password: chain.Password}); err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(stderr)
-	var uri, code string
-	var text strings.Builder
-	for sc.Scan() && code == "" {
-		text.WriteString(sc.Text() + "\n")
-		if m := regexp.MustCompile(`^\s+(http://\S+/device)$`).FindStringSubmatch(sc.Text()); m != nil {
-			uri = m[1]
-		}
-		if m := regexp.MustCompile(`^\s+([A-Z]{4}-[A-Z]{4})$`).FindStringSubmatch(sc.Text()); m != nil {
-			code = m[1]
-		}
+	if !p.Exited(60*time.Second) || !p.Cmd.ProcessState.Success() {
+		t.Fatalf("relay login --device: %v\n%s", p.Cmd.ProcessState, p.Stderr.String())
 	}
-	if uri == "" || code == "" {
-		t.Fatalf("no URI or code printed:\n%s", text.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if err := fakebrowser.Device(context.Background(), uri, code, fakebrowser.Options{User: testUser, Password: testPass}); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("relay login --device: %v", err)
-	}
-	if out, _, _ := e.runCLI("status"); !strings.Contains(out, "logged in as alice") {
+	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged in as alice") {
 		t.Fatalf("status after device login: %s", out)
 	}
 	if e.opens() != 0 {
@@ -239,20 +202,20 @@ func TestE2E_DeviceLogin(t *testing.T) {
 // and no display, the tool result carries the URI and the code at once,
 // and after the person finishes elsewhere the next call works.
 func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	m := deviceLine.FindStringSubmatch(text)
 	if !isErr || m == nil {
 		t.Fatalf("no device instructions in the result: %v %s", isErr, text)
 	}
-	if err := fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: testUser, Password: testPass}); err != nil {
+	if err := fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: chain.User, Password: chain.Password}); err != nil {
 		t.Fatal(err)
 	}
 	var out string
 	for i := 0; i < 100; i++ { // the relay polls every 5 s (the server's interval)
-		if out, isErr = s.call(t, "whoami", nil); !isErr {
+		if out, isErr = s.Call(t, "whoami", nil); !isErr {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -267,31 +230,31 @@ func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
 // registers itself (RFC 7591), keeps the registration in the vault, signs
 // in and calls whoami; a second relay reuses the registration.
 func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	delete(e.vars, "RELAY_AUTH_SERVER_URL")
-	delete(e.vars, "RELAY_CLIENT_ID")
-	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
+	delete(e.Vars, "RELAY_CLIENT_ID")
+	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
 	s := e.start()
-	out := s.mustCall(t, "whoami", nil)
-	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.url+`"`) {
+	out := s.MustCall(t, "whoami", nil)
+	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.URL+`"`) {
 		t.Fatalf("whoami with a dynamic client: %s", out)
 	}
-	reg, err := e.vault().Get(context.Background(), login.RegistrationAccount(c.url))
+	reg, err := e.vault().Get(context.Background(), login.RegistrationAccount(c.URL))
 	if err != nil || reg.Registration == nil || !strings.HasPrefix(reg.Registration.ClientID, "dyn-") {
 		t.Fatalf("registration not kept in the vault: %v", err)
 	}
-	if !strings.Contains(s.stderr.String(), "authorization server discovered from the backend") {
+	if !strings.Contains(s.Stderr.String(), "authorization server discovered from the backend") {
 		t.Fatal("the issuer was not discovered from the backend")
 	}
-	if !strings.Contains(s.stderr.String(), "resource metadata named by the backend's challenge") {
+	if !strings.Contains(s.Stderr.String(), "resource metadata named by the backend's challenge") {
 		t.Fatal("discovery did not use the URL from the backend's 401 challenge")
 	}
 	s2 := e.start()
-	if out2 := s2.mustCall(t, "whoami", nil); !strings.Contains(out2, reg.Registration.ClientID) {
+	if out2 := s2.MustCall(t, "whoami", nil); !strings.Contains(out2, reg.Registration.ClientID) {
 		t.Fatalf("second relay did not reuse the registration: %s", out2)
 	}
-	if st, _, _ := e.runCLI("status"); !strings.Contains(st, "logged in as alice") {
+	if st, _, _ := e.Run(t, "status"); !strings.Contains(st, "logged in as alice") {
 		t.Fatalf("status: %s", st)
 	}
 }
@@ -300,16 +263,16 @@ func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
 // knows the stored dynamic client (invalid_client on refresh), the relay
 // registers again once and signs in.
 func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	delete(e.vars, "RELAY_CLIENT_ID")
-	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
-	e.start().mustCall(t, "whoami", nil)
+	delete(e.Vars, "RELAY_CLIENT_ID")
+	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	e.start().MustCall(t, "whoami", nil)
 	ctx := context.Background()
 	v := e.vault()
-	reg, _ := v.Get(ctx, login.RegistrationAccount(c.url))
+	reg, _ := v.Get(ctx, login.RegistrationAccount(c.URL))
 	first := reg.Registration.ClientID
-	err := v.Update(ctx, login.RegistrationAccount(c.url), func(r *vault.Record) (*vault.Record, error) {
+	err := v.Update(ctx, login.RegistrationAccount(c.URL), func(r *vault.Record) (*vault.Record, error) {
 		r.Registration.ClientID = "dyn-forgotten-by-the-server"
 		return r, nil
 	})
@@ -323,14 +286,14 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 		}
 	}
 	s := e.start()
-	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
 		t.Fatalf("after a stale registration: %s", out)
 	}
-	reg, _ = v.Get(ctx, login.RegistrationAccount(c.url))
+	reg, _ = v.Get(ctx, login.RegistrationAccount(c.URL))
 	if id := reg.Registration.ClientID; id == first || id == "dyn-forgotten-by-the-server" || !strings.HasPrefix(id, "dyn-") {
 		t.Fatalf("not registered anew: %s", id)
 	}
-	if !strings.Contains(s.stderr.String(), "registering again once") || e.opens() != 2 {
+	if !strings.Contains(s.Stderr.String(), "registering again once") || e.opens() != 2 {
 		t.Fatalf("%d opens; stderr lacks the re-registration", e.opens())
 	}
 }
@@ -339,7 +302,7 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 // removed from the relay's environment before the browser is started, so
 // the browser command never sees it.
 func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	dump := filepath.Join(t.TempDir(), "browser-env")
 	script := filepath.Join(t.TempDir(), "browser.sh")
@@ -347,10 +310,10 @@ func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	const sec = "conf-client-secret-must-not-leak-42"
-	s := e.start("RELAY_CLIENT_SECRET="+sec, "REAL_BROWSER="+e.vars["BROWSER"], "BROWSER="+script)
+	s := e.start("RELAY_CLIENT_SECRET="+sec, "REAL_BROWSER="+e.Vars["BROWSER"], "BROWSER="+script)
 	// The built-in server is public-client only and refuses a secret;
 	// what matters here is what the browser command got.
-	_, _ = s.call(t, "whoami", nil)
+	_, _ = s.Call(t, "whoami", nil)
 	got, err := os.ReadFile(dump)
 	if err != nil {
 		t.Fatalf("the browser was not started: %v", err)
@@ -358,7 +321,7 @@ func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
 	if strings.Contains(string(got), sec) || strings.Contains(string(got), "RELAY_CLIENT_SECRET") {
 		t.Fatal("the client secret reached the browser's environment")
 	}
-	if strings.Contains(s.stderr.String(), sec) {
+	if strings.Contains(s.Stderr.String(), sec) {
 		t.Fatal("the client secret reached the relay's log")
 	}
 }
@@ -368,15 +331,15 @@ func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
 // registration record must not share a vault key (a reviewer found they
 // did): a new process refreshes instead of signing in again.
 func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	delete(e.vars, "RELAY_CLIENT_ID")
-	e.vars["RELAY_RESOURCE"] = "off"
-	e.vars["RELAY_LOGIN_TIMEOUT"] = "20s"
-	e.start().mustCall(t, "whoami", nil)
+	delete(e.Vars, "RELAY_CLIENT_ID")
+	e.Vars["RELAY_RESOURCE"] = "off"
+	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
+	e.start().MustCall(t, "whoami", nil)
 	ctx := context.Background()
 	v := e.vault()
-	tokAcct := vault.Account{Issuer: c.url}
+	tokAcct := vault.Account{Issuer: c.URL}
 	if err := v.Update(ctx, tokAcct, func(r *vault.Record) (*vault.Record, error) {
 		if r == nil || r.RefreshToken.IsZero() {
 			return nil, errors.New("no token record under the resource-less account")
@@ -386,11 +349,11 @@ func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.start().mustCall(t, "whoami", nil)
-	if e.opens() != 1 || c.refresh.Load() != 1 {
-		t.Fatalf("%d opens, %d refreshes; want 1 and 1", e.opens(), c.refresh.Load())
+	e.start().MustCall(t, "whoami", nil)
+	if e.opens() != 1 || c.Refreshes.Load() != 1 {
+		t.Fatalf("%d opens, %d refreshes; want 1 and 1", e.opens(), c.Refreshes.Load())
 	}
-	if reg, err := v.Get(ctx, login.RegistrationAccount(c.url)); err != nil || reg.Registration == nil {
+	if reg, err := v.Get(ctx, login.RegistrationAccount(c.URL)); err != nil || reg.Registration == nil {
 		t.Fatalf("registration lost: %v", err)
 	}
 }

@@ -5,22 +5,21 @@ package main
 // client that disappears in the middle of a call.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,172 +27,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/front"
 	"github.com/keyrelay/keyrelay/vault"
 )
-
-// proc is a relay process on raw pipes: the test writes JSON-RPC lines to
-// its stdin and reads its stdout line by line.
-type proc struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	outR   *os.File
-	stderr *lockedBuffer
-	lines  chan string // stdout lines; closed at EOF
-	exited chan struct{}
-}
-
-// spawn starts the relay with args on raw pipes.
-func (e *relayEnv) spawn(args []string, extra ...string) *proc {
-	e.t.Helper()
-	relay, _ := buildBins(e.t)
-	cmd := exec.Command(relay, args...)
-	cmd.Env = e.environ(extra...)
-	p := &proc{cmd: cmd, stderr: &lockedBuffer{}, lines: make(chan string, 4096), exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	cmd.WaitDelay = 2 * time.Second // a leftover child holding stderr must not stall Wait
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd.Stdout = outW
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	outW.Close()
-	p.in, p.outR = in, outR
-	go func() {
-		defer close(p.lines)
-		r := bufio.NewReaderSize(outR, 1<<16)
-		for {
-			l, err := r.ReadString('\n')
-			if l = strings.TrimSpace(l); l != "" {
-				p.lines <- l
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-		outR.Close()
-	})
-	return p
-}
-
-// send writes one line to the relay's stdin.
-func (p *proc) send(t *testing.T, line string) {
-	t.Helper()
-	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
-		t.Fatalf("write to relay stdin: %v\n%s", err, p.stderr.String())
-	}
-}
-
-// waitExit reports whether the process exited within d.
-func (p *proc) waitExit(d time.Duration) bool {
-	select {
-	case <-p.exited:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-// killAfter SIGKILLs the process after delay unless it exited first, and
-// reports whether the kill landed while it ran.
-func (p *proc) killAfter(t *testing.T, delay time.Duration) bool {
-	t.Helper()
-	timer := time.NewTimer(delay)
-	defer timer.Stop()
-	select {
-	case <-p.exited:
-		return false
-	case <-timer.C:
-	}
-	_ = p.cmd.Process.Kill() // SIGKILL
-	if !p.waitExit(10 * time.Second) {
-		t.Fatal("a SIGKILLed relay did not exit")
-	}
-	return true
-}
-
-// rpcMsg is one JSON-RPC message from the relay.
-type rpcMsg struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-	raw string
-}
-
-// next returns the next message that is not a notification, within d.
-func (p *proc) next(t *testing.T, d time.Duration) (rpcMsg, bool) {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case l, ok := <-p.lines:
-			if !ok {
-				return rpcMsg{}, false
-			}
-			var m rpcMsg
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatalf("the relay wrote a non-JSON line to stdout: %.200q", l)
-			}
-			m.raw = l
-			if m.Method != "" && len(m.ID) == 0 {
-				continue // a notification
-			}
-			return m, true
-		case <-deadline:
-			return rpcMsg{}, false
-		}
-	}
-}
-
-// responses collects messages until every id in want has been answered.
-func (p *proc) responses(t *testing.T, d time.Duration, want ...string) map[string]rpcMsg {
-	t.Helper()
-	got := map[string]rpcMsg{}
-	end := time.Now().Add(d)
-	for missing(got, want) != "" {
-		m, ok := p.next(t, time.Until(end))
-		if !ok {
-			t.Fatalf("no response for id %s within %v\nstderr:\n%s", missing(got, want), d, tail(p.stderr.String()))
-		}
-		got[string(m.ID)] = m
-	}
-	return got
-}
-
-func missing(got map[string]rpcMsg, want []string) string {
-	for _, w := range want {
-		if _, ok := got[w]; !ok {
-			return w
-		}
-	}
-	return ""
-}
-
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "…" + s[len(s)-4000:]
-	}
-	return s
-}
 
 const (
 	initializeLine  = `{"jsonrpc":"2.0","id":%d,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"faults","version":"1"}}}`
@@ -202,14 +41,14 @@ const (
 )
 
 // startServe runs `relay serve` on raw pipes and initializes it.
-func (e *relayEnv) startServe(t *testing.T, extra ...string) *proc {
+func (e *relayEnv) startServe(t *testing.T, extra ...string) *testkit.Proc {
 	t.Helper()
-	p := e.spawn([]string{"serve"}, extra...)
-	p.send(t, fmt.Sprintf(initializeLine, 1))
-	if r := p.responses(t, 20*time.Second, "1")["1"]; r.Error != nil {
-		t.Fatalf("initialize: %s", r.raw)
+	p := e.Start(t, []string{"serve"}, extra...)
+	p.Send(t, fmt.Sprintf(initializeLine, 1))
+	if r := p.Response(t, 20*time.Second, "1"); r.Error != nil {
+		t.Fatalf("initialize: %s", r.Raw)
 	}
-	p.send(t, initializedLine)
+	p.Send(t, initializedLine)
 	return p
 }
 
@@ -217,7 +56,7 @@ func (e *relayEnv) startServe(t *testing.T, extra ...string) *proc {
 func noPanic(t *testing.T, who, stderr string) {
 	t.Helper()
 	if strings.Contains(stderr, "panic:") || strings.Contains(stderr, "goroutine ") {
-		t.Errorf("%s: panic or goroutine dump in stderr:\n%s", who, tail(stderr))
+		t.Errorf("%s: panic or goroutine dump in stderr:\n%s", who, testkit.Tail(stderr))
 	}
 }
 
@@ -225,16 +64,12 @@ func noPanic(t *testing.T, who, stderr string) {
 // (a vault lock left held would hang it).
 func (e *relayEnv) runCLIWithin(t *testing.T, d time.Duration, args ...string) (string, string, int) {
 	t.Helper()
-	p := e.spawn(args)
-	p.in.Close()
-	if !p.waitExit(d) {
-		t.Fatalf("relay %s did not finish within %v (a vault lock left held?)\n%s", strings.Join(args, " "), d, tail(p.stderr.String()))
+	p := e.Start(t, args)
+	p.In.Close()
+	if !p.Exited(d) {
+		t.Fatalf("relay %s did not finish within %v (a vault lock left held?)\n%s", strings.Join(args, " "), d, p.Stderr.Tail())
 	}
-	var out strings.Builder
-	for l := range p.lines {
-		out.WriteString(l + "\n")
-	}
-	return out.String(), p.stderr.String(), p.cmd.ProcessState.ExitCode()
+	return p.Rest(), p.Stderr.String(), p.Cmd.ProcessState.ExitCode()
 }
 
 func (e *relayEnv) mustCLI(t *testing.T, args ...string) time.Duration {
@@ -242,7 +77,7 @@ func (e *relayEnv) mustCLI(t *testing.T, args ...string) time.Duration {
 	start := time.Now()
 	_, stderr, code := e.runCLIWithin(t, 60*time.Second, args...)
 	if code != 0 {
-		t.Fatalf("relay %s: exit %d\n%s", strings.Join(args, " "), code, tail(stderr))
+		t.Fatalf("relay %s: exit %d\n%s", strings.Join(args, " "), code, testkit.Tail(stderr))
 	}
 	return time.Since(start)
 }
@@ -272,7 +107,7 @@ func (e *relayEnv) stored(t *testing.T) *vault.Record {
 // corrupt. It returns the number of temporary files.
 func (e *relayEnv) vaultFiles(t *testing.T) int {
 	t.Helper()
-	entries, err := os.ReadDir(e.dir)
+	entries, err := os.ReadDir(e.Dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
@@ -296,24 +131,24 @@ func (e *relayEnv) vaultFiles(t *testing.T) int {
 func (e *relayEnv) nextRunWorks(t *testing.T) {
 	t.Helper()
 	p := e.startServe(t)
-	p.send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-	r := p.responses(t, 45*time.Second, "2")["2"]
-	if r.Error != nil || !strings.Contains(r.raw, `\"subject\": \"alice\"`) || strings.Contains(r.raw, `"isError":true`) {
-		t.Fatalf("the next run's whoami failed: %s\n%s", r.raw, tail(p.stderr.String()))
+	p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
+	r := p.Responses(t, 45*time.Second, "2")["2"]
+	if r.Error != nil || !strings.Contains(r.Raw, `\"subject\": \"alice\"`) || strings.Contains(r.Raw, `"isError":true`) {
+		t.Fatalf("the next run's whoami failed: %s\n%s", r.Raw, p.Stderr.Tail())
 	}
-	p.in.Close()
-	if !p.waitExit(10 * time.Second) {
+	p.In.Close()
+	if !p.Exited(10 * time.Second) {
 		t.Fatal("relay serve did not exit after stdin closed")
 	}
-	noPanic(t, "serve", p.stderr.String())
+	noPanic(t, "serve", p.Stderr.String())
 	out, stderr, code := e.runCLIWithin(t, 20*time.Second, "status")
 	if code != 0 || !strings.Contains(out, "logged in as alice") || strings.Contains(out, "problem:") {
 		t.Fatalf("status after the kill: exit %d\n%s%s", code, out, stderr)
 	}
 }
 
-// faultSeed is the random seed, from FAULT_SEED to reproduce a run.
-func faultSeed(t *testing.T) uint64 {
+// randomSeed is the random seed, from FAULT_SEED to reproduce a run.
+func randomSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FAULT_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
@@ -333,8 +168,8 @@ func faultSeed(t *testing.T) uint64 {
 // held, that nothing was moved aside as corrupt, and that the next run
 // works.
 func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
-	rng := rand.New(rand.NewPCG(faultSeed(t), 0x6b6579))
-	c := newChain(t, 0)
+	rng := rand.New(rand.NewPCG(randomSeed(t), 0x6b6579))
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 
 	// How long each operation takes here, uninterrupted: the kills land
@@ -343,12 +178,12 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 	dur["login"] = e.mustCLI(t, "login")
 	e.expireStored()
 	dur["refresh-cli"] = e.mustCLI(t, "login")
-	if c.refresh.Load() != 1 {
-		t.Fatalf("`relay login` with an expired token made %d refreshes, want 1", c.refresh.Load())
+	if c.Refreshes.Load() != 1 {
+		t.Fatalf("`relay login` with an expired token made %d refreshes, want 1", c.Refreshes.Load())
 	}
 	e.expireStored()
 	start := time.Now()
-	e.refreshByServe(t).in.Close()
+	e.refreshByServe(t).In.Close()
 	dur["refresh-serve"] = time.Since(start)
 	dur["logout"] = e.mustCLI(t, "logout")
 	t.Logf("uninterrupted durations: %v", dur)
@@ -381,25 +216,25 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 		}
 		before := e.stored(t)
 		delay := time.Duration(rng.Int64N(int64(dur[kind])*5/4 + 1))
-		var p *proc
+		var p *testkit.Proc
 		switch kind {
 		case "login":
-			p = e.spawn([]string{"login"})
+			p = e.Start(t, []string{"login"})
 		case "refresh-cli":
-			p = e.spawn([]string{"login"})
+			p = e.Start(t, []string{"login"})
 		case "logout":
-			p = e.spawn([]string{"logout"})
+			p = e.Start(t, []string{"logout"})
 		case "refresh-serve":
-			p = e.spawn([]string{"serve"})
-			p.send(t, fmt.Sprintf(initializeLine, 1))
-			p.send(t, initializedLine)
-			p.send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
+			p = e.Start(t, []string{"serve"})
+			p.Send(t, fmt.Sprintf(initializeLine, 1))
+			p.Send(t, initializedLine)
+			p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
 		}
-		k := p.killAfter(t, delay)
+		k := p.KillAfter(t, delay)
 		if k {
 			killed++
 		}
-		noPanic(t, kind, p.stderr.String())
+		noPanic(t, kind, p.Stderr.String())
 		temps = e.vaultFiles(t)
 		after := e.stored(t)
 		isNew := checkOldOrNew(t, kind, before, after)
@@ -422,14 +257,14 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 
 // refreshByServe runs `relay serve`, calls whoami, and returns the process
 // once the call has been answered.
-func (e *relayEnv) refreshByServe(t *testing.T) *proc {
+func (e *relayEnv) refreshByServe(t *testing.T) *testkit.Proc {
 	t.Helper()
-	p := e.spawn([]string{"serve"})
-	p.send(t, fmt.Sprintf(initializeLine, 1))
-	p.send(t, initializedLine)
-	p.send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-	if r := p.responses(t, 45*time.Second, "1", "2")["2"]; !strings.Contains(r.raw, "alice") {
-		t.Fatalf("whoami: %s", r.raw)
+	p := e.Start(t, []string{"serve"})
+	p.Send(t, fmt.Sprintf(initializeLine, 1))
+	p.Send(t, initializedLine)
+	p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
+	if r := p.Responses(t, 45*time.Second, "1", "2")["2"]; !strings.Contains(r.Raw, "alice") {
+		t.Fatalf("whoami: %s", r.Raw)
 	}
 	return p
 }
@@ -439,7 +274,7 @@ func (e *relayEnv) refreshByServe(t *testing.T) *proc {
 func checkOldOrNew(t *testing.T, kind string, before, after *vault.Record) bool {
 	t.Helper()
 	complete := func(r *vault.Record) bool {
-		return r.Subject == testUser && !r.AccessToken.IsZero() && !r.RefreshToken.IsZero() && r.Expiry.After(time.Now())
+		return r.Subject == chain.User && !r.AccessToken.IsZero() && !r.RefreshToken.IsZero() && r.Expiry.After(time.Now())
 	}
 	same := func(a, b *vault.Record) bool {
 		return a.AccessToken.Equal(b.AccessToken) && a.RefreshToken.Equal(b.RefreshToken) && a.Expiry.Equal(b.Expiry)
@@ -475,29 +310,6 @@ func checkOldOrNew(t *testing.T, kind string, before, after *vault.Record) bool 
 	}
 }
 
-// callTool calls a tool on a session, with a deadline, without t.Fatal (it
-// runs on other goroutines).
-func callTool(s *session, name string, d time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	res, err := s.c.CallTool(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	var text strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(mcp.TextContent); ok {
-			text.WriteString(tc.Text)
-		}
-	}
-	if res.IsError {
-		return "", fmt.Errorf("isError: %s", text.String())
-	}
-	return text.String(), nil
-}
-
 // TestFault_NProcessesMCallsExpiredToken: N relay processes on one vault
 // make M concurrent calls each with an expired token. For each of two
 // successive expiries exactly one refresh reaches the authorization
@@ -506,18 +318,18 @@ func callTool(s *session, name string, d time.Duration) (string, error) {
 // force one).
 func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 	const N, M = 4, 8
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	e.mustCLI(t, "login")
-	codes, opens := c.codes.Load(), e.opens()
+	codes, opens := c.Codes.Load(), e.opens()
 	for round := 1; round <= 2; round++ {
-		sessions := make([]*session, N)
+		sessions := make([]*testkit.Session, N)
 		for i := range sessions {
 			sessions[i] = e.start()
 		}
 		old := e.stored(t)
 		e.expireStored()
-		r0 := c.refresh.Load()
+		r0 := c.Refreshes.Load()
 		gate := make(chan struct{})
 		var wg sync.WaitGroup
 		var failed atomic.Int64
@@ -525,31 +337,31 @@ func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 			for j := range M {
 				wg.Go(func() {
 					<-gate
-					out, err := callTool(s, "whoami", 90*time.Second)
-					if err != nil || !strings.Contains(out, `"subject": "alice"`) {
+					out, isErr, err := s.CallTool("whoami", nil, 90*time.Second)
+					if err != nil || isErr || !strings.Contains(out, `"subject": "alice"`) {
 						failed.Add(1)
-						t.Errorf("round %d relay %d call %d: %v %.200s", round, i, j, err, out)
+						t.Errorf("round %d relay %d call %d: %v isError=%v %.200s", round, i, j, err, isErr, out)
 					}
 				})
 			}
 		}
 		close(gate)
 		wg.Wait()
-		if n := c.refresh.Load() - r0; n != 1 {
+		if n := c.Refreshes.Load() - r0; n != 1 {
 			t.Errorf("round %d: %d refresh requests reached the server for %d calls in %d processes, want 1", round, n, N*M, N)
 		}
 		for i, s := range sessions {
-			log := s.stderr.String()
+			log := s.Stderr.String()
 			if strings.Contains(log, "invalid_grant") || strings.Contains(log, "no longer valid") {
-				t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, tail(log))
+				t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, testkit.Tail(log))
 			}
 			noPanic(t, fmt.Sprintf("relay %d", i), log)
-			_ = s.c.Close()
+			_ = s.Client.Close()
 		}
 		if now := e.stored(t); now.AccessToken.Equal(old.AccessToken) || !now.Expiry.After(time.Now()) {
 			t.Errorf("round %d: the vault does not hold the refreshed token", round)
 		}
-		t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, N*M, N, failed.Load(), c.refresh.Load()-r0)
+		t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, N*M, N, failed.Load(), c.Refreshes.Load()-r0)
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -557,13 +369,13 @@ func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 	// The last refresh token is alive (not revoked as reused): one more
 	// expiry is refreshed, and calls work, with no new sign-in.
 	e.expireStored()
-	r0 := c.refresh.Load()
-	if out, err := callTool(e.start(), "whoami", 60*time.Second); err != nil || !strings.Contains(out, "alice") {
-		t.Fatalf("call after the rounds: %v %s", err, out)
+	r0 := c.Refreshes.Load()
+	if out, isErr, err := e.start().CallTool("whoami", nil, 60*time.Second); err != nil || isErr || !strings.Contains(out, "alice") {
+		t.Fatalf("call after the rounds: %v isError=%v %s", err, isErr, out)
 	}
-	if c.refresh.Load()-r0 != 1 || c.codes.Load() != codes || e.opens() != opens {
+	if c.Refreshes.Load()-r0 != 1 || c.Codes.Load() != codes || e.opens() != opens {
 		t.Fatalf("after the rounds: %d refreshes (want 1), %d→%d code exchanges, %d→%d browser opens (want unchanged)",
-			c.refresh.Load()-r0, codes, c.codes.Load(), opens, e.opens())
+			c.Refreshes.Load()-r0, codes, c.Codes.Load(), opens, e.opens())
 	}
 }
 
@@ -587,10 +399,10 @@ func vmHWM(pid int) int {
 // valid session still works after it, and that the relay exits cleanly
 // when stdin ends: no panic, no hang.
 func TestFault_MalformedStdio(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	p := e.spawn([]string{"serve"})
-	pid := p.cmd.Process.Pid
+	p := e.Start(t, []string{"serve"})
+	pid := p.Cmd.Process.Pid
 
 	cases := []struct {
 		name  string
@@ -605,13 +417,13 @@ func TestFault_MalformedStdio(t *testing.T) {
 		{"a JSON array", `[1,2,3]`, []int{-32600, -32700}},
 	}
 	for _, tc := range cases {
-		p.send(t, tc.line)
-		m, ok := p.next(t, 15*time.Second)
+		p.Send(t, tc.line)
+		m, ok := p.Next(t, 15*time.Second)
 		if !ok {
-			t.Fatalf("%s: no response\n%s", tc.name, tail(p.stderr.String()))
+			t.Fatalf("%s: no response\n%s", tc.name, p.Stderr.Tail())
 		}
-		if m.Error == nil || !contains(tc.codes, m.Error.Code) {
-			t.Errorf("%s: got %s, want an error with code in %v", tc.name, m.raw, tc.codes)
+		if m.Error == nil || !slices.Contains(tc.codes, m.Error.Code) {
+			t.Errorf("%s: got %s, want an error with code in %v", tc.name, m.Raw, tc.codes)
 			continue
 		}
 		t.Logf("%-22s → %d %q id=%s", tc.name, m.Error.Code, m.Error.Message, m.ID)
@@ -624,25 +436,25 @@ func TestFault_MalformedStdio(t *testing.T) {
 	go func() {
 		chunk := bytes.Repeat([]byte("x"), 1<<20)
 		for range huge / len(chunk) {
-			if _, err := p.in.Write(chunk); err != nil {
+			if _, err := p.In.Write(chunk); err != nil {
 				wrote <- err
 				return
 			}
 		}
-		_, err := io.WriteString(p.in, "\n")
+		_, err := io.WriteString(p.In, "\n")
 		wrote <- err
 	}()
 	select {
 	case err := <-wrote:
 		if err != nil {
-			t.Fatalf("writing the huge line: %v (relay exited? %s)", err, tail(p.stderr.String()))
+			t.Fatalf("writing the huge line: %v (relay exited? %s)", err, p.Stderr.Tail())
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the relay stopped reading a huge line")
 	}
-	m, ok := p.next(t, 30*time.Second)
+	m, ok := p.Next(t, 30*time.Second)
 	if !ok || m.Error == nil || m.Error.Code != -32700 {
-		t.Fatalf("huge line: got %q (ok=%v), want a parse error\n%s", m.raw, ok, tail(p.stderr.String()))
+		t.Fatalf("huge line: got %q (ok=%v), want a parse error\n%s", m.Raw, ok, p.Stderr.Tail())
 	}
 	peak := vmHWM(pid)
 	t.Logf("huge line (%d MiB): parse error; VmHWM %d KiB before, %d KiB after (+%d MiB)", huge>>20, base, peak, (peak-base)>>10)
@@ -661,69 +473,96 @@ func TestFault_MalformedStdio(t *testing.T) {
 			garbage[i] = 0
 		}
 	}
-	p.send(t, string(garbage))
-	if m, ok := p.next(t, 15*time.Second); !ok || m.Error == nil || m.Error.Code != -32700 {
-		t.Fatalf("binary garbage: got %q (ok=%v), want a parse error", m.raw, ok)
+	p.Send(t, string(garbage))
+	if m, ok := p.Next(t, 15*time.Second); !ok || m.Error == nil || m.Error.Code != -32700 {
+		t.Fatalf("binary garbage: got %q (ok=%v), want a parse error", m.Raw, ok)
 	}
 
 	// A valid session still works.
-	p.send(t, fmt.Sprintf(initializeLine, 10))
-	p.send(t, initializedLine)
-	p.send(t, `{"jsonrpc":"2.0","id":11,"method":"tools/list"}`)
-	p.send(t, fmt.Sprintf(callLine, 12, "echo", `{"message":"still here"}`))
-	got := p.responses(t, 30*time.Second, "10", "11", "12")
-	if got["10"].Error != nil || !strings.Contains(got["10"].raw, `"serverInfo"`) {
-		t.Errorf("initialize after garbage: %s", got["10"].raw)
+	p.Send(t, fmt.Sprintf(initializeLine, 10))
+	p.Send(t, initializedLine)
+	p.Send(t, `{"jsonrpc":"2.0","id":11,"method":"tools/list"}`)
+	p.Send(t, fmt.Sprintf(callLine, 12, "echo", `{"message":"still here"}`))
+	got := p.Responses(t, 30*time.Second, "10", "11", "12")
+	if got["10"].Error != nil || !strings.Contains(got["10"].Raw, `"serverInfo"`) {
+		t.Errorf("initialize after garbage: %s", got["10"].Raw)
 	}
-	if got["11"].Error != nil || !strings.Contains(got["11"].raw, `"name":"whoami"`) {
-		t.Errorf("tools/list after garbage: %.300s", got["11"].raw)
+	if got["11"].Error != nil || !strings.Contains(got["11"].Raw, `"name":"whoami"`) {
+		t.Errorf("tools/list after garbage: %.300s", got["11"].Raw)
 	}
-	if !strings.Contains(got["12"].raw, "still here") {
-		t.Errorf("echo after garbage: %s", got["12"].raw)
+	if !strings.Contains(got["12"].Raw, "still here") {
+		t.Errorf("echo after garbage: %s", got["12"].Raw)
 	}
 
-	p.in.Close()
-	if !p.waitExit(10 * time.Second) {
+	p.In.Close()
+	if !p.Exited(10 * time.Second) {
 		t.Fatal("the relay did not exit within 10 s after stdin closed")
 	}
-	st := p.cmd.ProcessState
+	st := p.Cmd.ProcessState
 	t.Logf("exit after stdin closed: %v", st)
 	if !st.Success() {
-		t.Errorf("exit after stdin closed: %v\n%s", st, tail(p.stderr.String()))
+		t.Errorf("exit after stdin closed: %v\n%s", st, p.Stderr.Tail())
 	}
-	noPanic(t, "serve", p.stderr.String())
+	noPanic(t, "serve", p.Stderr.String())
 }
 
-// TestFault_OverlongLineEndsCleanly: a line longer than front.MaxMessage
-// (an endless line from a broken client) ends the relay with a one-line
-// error once the limit is passed, instead of growing its memory with the line.
-func TestFault_OverlongLineEndsCleanly(t *testing.T) {
-	c := newChain(t, 0)
+// TestFault_OverlongLineDroppedInBoundedMemory: a line eight times longer
+// than front.MaxMessage (a broken client's) is read to its end and dropped,
+// with a -32600 answer, and the session goes on; the relay's memory never
+// holds the line: its peak RSS stays under three times the limit, far
+// below the line.
+func TestFault_OverlongLineDroppedInBoundedMemory(t *testing.T) {
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	p := e.spawn([]string{"serve"})
-	p.send(t, fmt.Sprintf(initializeLine, 1))
-	if _, ok := p.next(t, 15*time.Second); !ok {
-		t.Fatalf("no initialize answer\n%s", tail(p.stderr.String()))
+	p := e.Start(t, []string{"serve"})
+	p.Send(t, fmt.Sprintf(initializeLine, 1))
+	if _, ok := p.Next(t, 15*time.Second); !ok {
+		t.Fatalf("no initialize answer\n%s", p.Stderr.Tail())
 	}
-	wrote := make(chan int64, 1)
-	go func() { // up to 4× the limit, never a newline
-		n, _ := io.Copy(p.in, io.LimitReader(repeatReader('x'), 4*front.MaxMessage))
-		wrote <- n
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(p.In, io.LimitReader(repeatReader('x'), 8*front.MaxMessage))
+		if err == nil {
+			_, err = io.WriteString(p.In, "\n"+`{"jsonrpc":"2.0","id":"after","method":"ping"}`+"\n")
+		}
+		wrote <- err
 	}()
-	if !p.waitExit(60 * time.Second) {
-		t.Fatal("the relay kept reading an endless line")
+	m, ok := p.Next(t, 120*time.Second)
+	if !ok || m.Error == nil || m.Error.Code != -32600 || string(m.ID) != "null" || !strings.Contains(m.Error.Message, "over 16 MiB") {
+		t.Fatalf("over-long line: %+v\n%s", m, p.Stderr.Tail())
 	}
-	p.in.Close()
-	n := <-wrote
-	st := p.cmd.ProcessState
-	if st.Success() || !strings.Contains(p.stderr.String(), "relay: error: serve: a message on stdin is over 16 MiB") {
-		t.Fatalf("exit %v\n%s", st, tail(p.stderr.String()))
+	if m, ok := p.Next(t, 15*time.Second); !ok || string(m.ID) != `"after"` || m.Error != nil {
+		t.Fatalf("the session did not go on: %+v", m)
 	}
-	if n >= 4*front.MaxMessage {
-		t.Fatalf("the relay read all %d MiB", n>>20)
+	if err := <-wrote; err != nil {
+		t.Fatalf("the relay stopped reading: %v", err)
 	}
-	noPanic(t, "serve", p.stderr.String())
-	t.Logf("endless line: %v after %d MiB written", st, n>>20)
+	peak := peakRSS(t, p.Cmd.Process.Pid)
+	if peak > 3*front.MaxMessage {
+		t.Fatalf("peak RSS %d MiB for a %d MiB line: the relay held the line", peak>>20, 8*front.MaxMessage>>20)
+	}
+	noPanic(t, "serve", p.Stderr.String())
+	t.Logf("a %d MiB line dropped; peak RSS %d MiB", 8*front.MaxMessage>>20, peak>>20)
+}
+
+// peakRSS is the process's peak resident set size (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("peak RSS: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmHWM:" && f[2] == "kB" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }
 
 type repeatReader byte
@@ -735,15 +574,6 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func contains(list []int, v int) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // slowBackend is a proxy in front of the chain's backend that holds every
 // call of the echo tool until the caller gives up; it records that the
 // relay cancelled the request.
@@ -753,9 +583,9 @@ type slowBackend struct {
 	cancelled atomic.Int64
 }
 
-func newSlowBackend(t *testing.T, c *chain) *slowBackend {
+func newSlowBackend(t *testing.T, c *chain.Server) *slowBackend {
 	t.Helper()
-	target, _ := url.Parse(c.url)
+	target, _ := url.Parse(c.URL)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	sb := &slowBackend{arrived: make(chan struct{}, 16)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -791,7 +621,7 @@ func (sb *slowBackend) waitArrived(t *testing.T) {
 // browsersOf lists the pids of fakebrowser processes started for e (found
 // by the log path in their environment).
 func browsersOf(e *relayEnv) []int {
-	_, browser := buildBins(e.t)
+	browser := testkit.FakeBrowser(e.t)
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, d := range ents {
@@ -811,24 +641,12 @@ func browsersOf(e *relayEnv) []int {
 	return pids
 }
 
-// poll waits until cond holds, up to d.
-func poll(d time.Duration, cond func() bool) bool {
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 // TestFault_ClientDisappearsMidCall: the MCP client goes away while a
 // tools/call is in flight (a slow backend, or a sign-in that is waiting for
 // the browser). The relay must exit within a few seconds, cancel the
 // backend request, leave no lock held and no browser running.
 func TestFault_ClientDisappearsMidCall(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	cases := []struct {
 		name     string
 		tool     string
@@ -850,33 +668,33 @@ func TestFault_ClientDisappearsMidCall(t *testing.T) {
 				extra = append(extra, "RELAY_BACKEND_URL="+sb.url, "RELAY_BACKEND_TIMEOUT=120s")
 			}
 			p := e.startServe(t, extra...)
-			p.send(t, fmt.Sprintf(callLine, 2, tc.tool, `{"message":"slow"}`))
+			p.Send(t, fmt.Sprintf(callLine, 2, tc.tool, `{"message":"slow"}`))
 			if tc.slow {
 				sb.waitArrived(t)
-			} else if !poll(30*time.Second, func() bool { return e.opens() == 1 }) {
-				t.Fatalf("no browser was opened for the sign-in\n%s", tail(p.stderr.String()))
-			} else if !poll(10*time.Second, func() bool { return strings.Contains(p.stderr.String(), "sign-in needed") }) {
-				t.Fatalf("the relay is not waiting for a sign-in\n%s", tail(p.stderr.String()))
+			} else if !testkit.Eventually(30*time.Second, func() bool { return e.opens() == 1 }) {
+				t.Fatalf("no browser was opened for the sign-in\n%s", p.Stderr.Tail())
+			} else if !testkit.Eventually(10*time.Second, func() bool { return strings.Contains(p.Stderr.String(), "sign-in needed") }) {
+				t.Fatalf("the relay is not waiting for a sign-in\n%s", p.Stderr.Tail())
 			}
 			start := time.Now()
-			p.in.Close()
+			p.In.Close()
 			if tc.closeOut {
-				p.outR.Close()
+				p.Out.Close()
 			}
-			if !p.waitExit(5 * time.Second) {
-				t.Fatalf("the relay did not exit within 5 s after the client went away\n%s", tail(p.stderr.String()))
+			if !p.Exited(5 * time.Second) {
+				t.Fatalf("the relay did not exit within 5 s after the client went away\n%s", p.Stderr.Tail())
 			}
-			t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), p.cmd.ProcessState)
+			t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), p.Cmd.ProcessState)
 			// A killed client closes stdout too: the relay's writes then
 			// fail with EPIPE (SIGPIPE is caught), and it still exits 0.
-			if !p.cmd.ProcessState.Success() {
-				t.Errorf("exit after stdin closed: %v\n%s", p.cmd.ProcessState, tail(p.stderr.String()))
+			if !p.Cmd.ProcessState.Success() {
+				t.Errorf("exit after stdin closed: %v\n%s", p.Cmd.ProcessState, p.Stderr.Tail())
 			}
-			noPanic(t, "serve", p.stderr.String())
-			if tc.slow && !poll(5*time.Second, func() bool { return sb.cancelled.Load() == 1 }) {
+			noPanic(t, "serve", p.Stderr.String())
+			if tc.slow && !testkit.Eventually(5*time.Second, func() bool { return sb.cancelled.Load() == 1 }) {
 				t.Error("the backend request was not cancelled")
 			}
-			if !poll(10*time.Second, func() bool { return len(browsersOf(e)) == 0 }) {
+			if !testkit.Eventually(10*time.Second, func() bool { return len(browsersOf(e)) == 0 }) {
 				t.Errorf("browser processes left running: %v", browsersOf(e))
 			}
 			// No lock is left held: the vault answers at once.
@@ -891,19 +709,14 @@ func TestFault_ClientDisappearsMidCall(t *testing.T) {
 
 // inProcess runs the relay's `serve` command in this process on io.Pipes.
 type inProcess struct {
-	in   *io.PipeWriter
+	*testkit.Stdio
 	out  *io.PipeReader
-	errb *lockedBuffer
 	code chan int
-	msgs chan rpcMsg
 }
 
 func (e *relayEnv) serveInProcess(t *testing.T, extra ...string) *inProcess {
 	t.Helper()
-	vars := map[string]string{}
-	for k, v := range e.vars {
-		vars[k] = v
-	}
+	vars := maps.Clone(e.Vars)
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
@@ -915,70 +728,26 @@ func (e *relayEnv) serveInProcess(t *testing.T, extra ...string) *inProcess {
 	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ip := &inProcess{in: inW, out: outR, errb: &lockedBuffer{}, code: make(chan int, 1), msgs: make(chan rpcMsg, 256)}
+	ip := &inProcess{Stdio: testkit.NewStdio(inW, outR, &testkit.Buffer{}), out: outR, code: make(chan int, 1)}
 	go func() {
-		code := run(context.Background(), []string{"serve"}, env{func(k string) string { return vars[k] }}, inR, outW, ip.errb)
+		code := run(context.Background(), []string{"serve"}, env{func(k string) string { return vars[k] }}, inR, outW, ip.Stderr)
 		outW.Close()
 		inR.Close()
 		ip.code <- code
 	}()
-	go func() {
-		defer close(ip.msgs)
-		sc := bufio.NewScanner(outR)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var m rpcMsg
-			if json.Unmarshal(sc.Bytes(), &m) == nil && (m.Method == "" || len(m.ID) > 0) {
-				m.raw = sc.Text()
-				ip.msgs <- m
-			}
-		}
-	}()
 	return ip
-}
-
-func (ip *inProcess) send(t *testing.T, line string) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { _, err := io.WriteString(ip.in, line+"\n"); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("write: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the in-process relay stopped reading")
-	}
-}
-
-func (ip *inProcess) await(t *testing.T, id string) rpcMsg {
-	t.Helper()
-	end := time.After(30 * time.Second)
-	for {
-		select {
-		case m, ok := <-ip.msgs:
-			if !ok {
-				t.Fatalf("stdout ended before the answer to %s\n%s", id, tail(ip.errb.String()))
-			}
-			if string(m.ID) == id {
-				return m
-			}
-		case <-end:
-			t.Fatalf("no answer to %s\n%s", id, tail(ip.errb.String()))
-		}
-	}
 }
 
 // stop closes stdin (the client went away) and waits for run to return.
 func (ip *inProcess) stop(t *testing.T) int {
 	t.Helper()
-	ip.in.Close()
+	ip.In.Close()
 	select {
 	case code := <-ip.code:
 		ip.out.Close()
 		return code
 	case <-time.After(5 * time.Second):
-		t.Fatalf("serve did not return within 5 s after stdin closed\n%s", tail(ip.errb.String()))
+		t.Fatalf("serve did not return within 5 s after stdin closed\n%s", ip.Stderr.Tail())
 	}
 	return -1
 }
@@ -987,7 +756,7 @@ func (ip *inProcess) stop(t *testing.T) int {
 // of base, and fails with a dump of every goroutine if it does not.
 func settleGoroutines(t *testing.T, base, margin int) {
 	t.Helper()
-	ok := poll(10*time.Second, func() bool {
+	ok := testkit.Eventually(10*time.Second, func() bool {
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections() // pooled connections are not leaks
 		return runtime.NumGoroutine() <= base+margin
 	})
@@ -1004,10 +773,10 @@ func settleGoroutines(t *testing.T, base, margin int) {
 // call, and a client gone during a sign-in wait; after each, the goroutine
 // count must return to its baseline.
 func TestFault_NoGoroutineLeak(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	sb := newSlowBackend(t, c)
 	e := newRelayEnv(t, c)
-	buildBins(t) // before any baseline
+	testkit.Relay(t) // before any baseline
 	// baseline is the goroutine count before a run, taken on the subtest's
 	// own goroutine; after the run, the count must be back to it exactly.
 	baseline := func() int {
@@ -1021,45 +790,45 @@ func TestFault_NoGoroutineLeak(t *testing.T) {
 		ip := e.serveInProcess(t)
 		for _, l := range []string{"not json", `{"jsonrpc":"1.0","id":1,"method":"ping"}`, `{"jsonrpc":"2.0","id":2,"method":"nope"}`,
 			`{"jsonrpc":"2.0","id":3,"method":7}`, "\x00\xff\xfe garbage \x01"} {
-			ip.send(t, l)
+			ip.Send(t, l)
 		}
-		ip.send(t, fmt.Sprintf(initializeLine, 4))
-		ip.send(t, `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`)
-		if m := ip.await(t, "5"); m.Error != nil || !strings.Contains(m.raw, "whoami") {
-			t.Fatalf("tools/list: %s", m.raw)
+		ip.Send(t, fmt.Sprintf(initializeLine, 4))
+		ip.Send(t, `{"jsonrpc":"2.0","id":5,"method":"tools/list"}`)
+		if m := ip.Response(t, 30*time.Second, "5"); m.Error != nil || !strings.Contains(m.Raw, "whoami") {
+			t.Fatalf("tools/list: %s", m.Raw)
 		}
 		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.errb.String())
+			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
 		}
-		noPanic(t, "serve", ip.errb.String())
+		noPanic(t, "serve", ip.Stderr.String())
 		settleGoroutines(t, base, margin)
 	})
 	t.Run("client gone during a slow backend call", func(t *testing.T) {
 		base := baseline()
 		ip := e.serveInProcess(t, "RELAY_BACKEND_URL="+sb.url, "RELAY_BACKEND_TIMEOUT=120s")
-		ip.send(t, fmt.Sprintf(initializeLine, 1))
-		ip.await(t, "1")
-		ip.send(t, fmt.Sprintf(callLine, 2, "echo", `{"message":"slow"}`))
+		ip.Send(t, fmt.Sprintf(initializeLine, 1))
+		ip.Response(t, 30*time.Second, "1")
+		ip.Send(t, fmt.Sprintf(callLine, 2, "echo", `{"message":"slow"}`))
 		sb.waitArrived(t)
 		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.errb.String())
+			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
 		}
-		noPanic(t, "serve", ip.errb.String())
+		noPanic(t, "serve", ip.Stderr.String())
 		settleGoroutines(t, base, margin)
 	})
 	t.Run("client gone during a sign-in wait", func(t *testing.T) {
 		base := baseline()
 		ip := e.serveInProcess(t, "FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=120s")
-		ip.send(t, fmt.Sprintf(initializeLine, 1))
-		ip.await(t, "1")
-		ip.send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-		if !poll(30*time.Second, func() bool { return e.opens() == 1 && strings.Contains(ip.errb.String(), "sign-in needed") }) {
-			t.Fatalf("no sign-in started\n%s", tail(ip.errb.String()))
+		ip.Send(t, fmt.Sprintf(initializeLine, 1))
+		ip.Response(t, 30*time.Second, "1")
+		ip.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
+		if !testkit.Eventually(30*time.Second, func() bool { return e.opens() == 1 && strings.Contains(ip.Stderr.String(), "sign-in needed") }) {
+			t.Fatalf("no sign-in started\n%s", ip.Stderr.Tail())
 		}
 		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.errb.String())
+			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
 		}
-		noPanic(t, "serve", ip.errb.String())
+		noPanic(t, "serve", ip.Stderr.String())
 		settleGoroutines(t, base, margin)
 	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdh"
@@ -17,22 +16,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 
-	"github.com/keyrelay/keyrelay/backend/authserver"
-	"github.com/keyrelay/keyrelay/backend/bearer"
-	"github.com/keyrelay/keyrelay/backend/example"
-	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -45,34 +40,34 @@ import (
 // directories it was given, the keychain, and the argv and environment of
 // the browser it started.
 
-// hygWindow is the length of the substrings of each secret that are
+// leakWindow is the length of the substrings of each secret that are
 // searched for besides the whole value: a leak of any 16 characters of a
 // secret's random part counts.
-const hygWindow = 16
+const leakWindow = 16
 
-// hygFault is a scripted answer served instead of the real one, once.
-type hygFault struct {
+// cannedAnswer is a scripted answer served instead of the real one, once.
+type cannedAnswer struct {
 	name        string
 	status      int
 	contentType string
 	body        func(form url.Values, bearer string) string
 }
 
-// hygRecorder sits in front of the authorization server and the backend:
+// recorder sits in front of the authorization server and the backend:
 // it records, by kind, every secret crossing /token and /revoke (requests
 // and answers), removes the client secret the built-in server (public
 // clients only) does not expect, and serves scripted faults.
-type hygRecorder struct {
+type recorder struct {
 	mu         sync.Mutex
 	byKind     map[string][]string
 	seen       map[string]bool
 	withSecret int // token and revocation requests that carried client_secret
 	without    int // ... that did not
-	faults     map[string][]hygFault
+	faults     map[string][]cannedAnswer
 	served     []string
 }
 
-func (h *hygRecorder) add(kind, v string) {
+func (h *recorder) add(kind, v string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(v) < 8 || h.seen[kind+"\x00"+v] {
@@ -84,31 +79,31 @@ func (h *hygRecorder) add(kind, v string) {
 
 // arm queues a fault for the next request matching key: "token:" plus a
 // grant type, or "tool:" plus a tool name.
-func (h *hygRecorder) arm(key string, f ...hygFault) {
+func (h *recorder) arm(key string, f ...cannedAnswer) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.faults[key] = append(h.faults[key], f...)
 }
 
-func (h *hygRecorder) take(key string) (hygFault, bool) {
+func (h *recorder) take(key string) (cannedAnswer, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	q := h.faults[key]
 	if len(q) == 0 {
-		return hygFault{}, false
+		return cannedAnswer{}, false
 	}
 	h.faults[key] = q[1:]
 	h.served = append(h.served, q[0].name)
 	return q[0], true
 }
 
-func (h *hygRecorder) servedFaults() []string {
+func (h *recorder) servedFaults() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.served...)
 }
 
-func (h *hygRecorder) pending() int {
+func (h *recorder) pending() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
@@ -118,7 +113,7 @@ func (h *hygRecorder) pending() int {
 	return n
 }
 
-func (h *hygRecorder) snapshot() map[string][]string {
+func (h *recorder) snapshot() map[string][]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := map[string][]string{}
@@ -128,14 +123,14 @@ func (h *hygRecorder) snapshot() map[string][]string {
 	return out
 }
 
-func serveFault(w http.ResponseWriter, f hygFault, form url.Values, bearer string) {
+func serveCanned(w http.ResponseWriter, f cannedAnswer, form url.Values, bearer string) {
 	w.Header().Set("Content-Type", f.contentType)
 	w.WriteHeader(f.status)
 	_, _ = io.WriteString(w, f.body(form, bearer))
 }
 
 // authServer wraps the authorization server's handler.
-func (h *hygRecorder) authServer(next http.Handler) http.Handler {
+func (h *recorder) authServer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/token" && r.URL.Path != "/revoke" {
 			next.ServeHTTP(w, r)
@@ -158,7 +153,7 @@ func (h *hygRecorder) authServer(next http.Handler) http.Handler {
 		h.add("client secret", form.Get("client_secret"))
 		form.Del("client_secret")
 		if f, ok := h.take("token:" + form.Get("grant_type")); ok && r.URL.Path == "/token" {
-			serveFault(w, f, form, "")
+			serveCanned(w, f, form, "")
 			return
 		}
 		enc := form.Encode()
@@ -182,13 +177,13 @@ func (h *hygRecorder) authServer(next http.Handler) http.Handler {
 }
 
 // backend wraps the tool API's handler.
-func (h *hygRecorder) backend(next http.Handler) http.Handler {
+func (h *recorder) backend(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		h.add("access token", bearer)
 		if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
 			if f, ok := h.take("tool:" + name); ok {
-				serveFault(w, f, nil, bearer)
+				serveCanned(w, f, nil, bearer)
 				return
 			}
 		}
@@ -196,128 +191,53 @@ func (h *hygRecorder) backend(next http.Handler) http.Handler {
 	})
 }
 
-// newHygieneChain is newChain with the recorder and fault injector in
+// newRecordingChain is a chain with the recorder and fault injector in
 // front of both servers.
-func newHygieneChain(t *testing.T) (*chain, *hygRecorder) {
+func newRecordingChain(t *testing.T) (*chain.Server, *recorder) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	u, err := authserver.NewUser(testUser, testPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
-	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: []string{base}, Users: []authserver.User{u},
-		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: base, Audience: base}, c.as.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := tool.NewServer(tool.Config{PublicURL: base, AuthServers: []string{base}, Validator: recordingValidator{c, v}})
-	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
-		t.Fatal(err)
-	}
-	h := &hygRecorder{byKind: map[string][]string{}, seen: map[string]bool{}, faults: map[string][]hygFault{}}
-	mux := http.NewServeMux()
-	mux.Handle("/mcp/", h.backend(ts.Handler()))
-	mux.Handle("/.well-known/oauth-protected-resource", ts.Handler())
-	mux.Handle("/", h.authServer(c.spy(c.as.Handler())))
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return c, h
-}
-
-// hygBus is the D-Bus session address of this test's own Secret Service
-// (see hygPrivateKeyring).
-var hygBus string
-
-// hygPrivateKeyring starts a D-Bus session with a freshly unlocked
-// gnome-keyring for this test alone and sets hygBus. The test's logout
-// deletes every keyrelay item of its session; other packages' tests that
-// use the keychain run at the same time and must not lose theirs. Without
-// dbus-run-session, gnome-keyring-daemon or secret-tool it skips, and fails
-// under CI=true or inside scripts/with-secret-service.sh.
-func hygPrivateKeyring(t *testing.T) {
-	t.Helper()
-	for _, bin := range []string{"dbus-run-session", "gnome-keyring-daemon", "secret-tool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			msg := "no Secret Service: " + err.Error()
-			if os.Getenv("CI") == "true" || os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
-				t.Fatal(msg)
+	h := &recorder{byKind: map[string][]string{}, seen: map[string]bool{}, faults: map[string][]cannedAnswer{}}
+	wrap := func(next http.Handler) http.Handler {
+		auth, tools := h.authServer(next), h.backend(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/mcp/") {
+				tools.ServeHTTP(w, r)
+				return
 			}
-			t.Skip(msg)
-		}
+			auth.ServeHTTP(w, r)
+		})
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"data", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The keyring password is throwaway, like the keyring.
-	cmd := exec.Command("dbus-run-session", "--", "sh", "-c",
-		`head -c 24 /dev/urandom | od -An -tx1 | tr -d " \n" | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
-		echo "$DBUS_SESSION_BUS_ADDRESS"; exec sleep 600`)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		b, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(b)
-	}()
-	select {
-	case hygBus = <-line:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the private Secret Service did not start")
-	}
-	if !strings.HasPrefix(hygBus, "unix:") {
-		t.Fatalf("private Secret Service: bus address %q", hygBus)
-	}
+	return chain.Start(t, chain.Options{Wrap: wrap}), h
 }
 
-// hygKeychain reads this test's Secret Service through secret-tool: the
+// secretToolKeychain reads this test's Secret Service through secret-tool: the
 // test process's own D-Bus connection is the shared session's.
-type hygKeychain struct{}
+type secretToolKeychain struct {
+	t  *testing.T
+	ss *testkit.SecretService
+}
 
-func (hygKeychain) Get(_ context.Context, account string) (secret.Value, error) {
-	out, err := hygSecretTool("lookup", "service", vault.DefaultService, "username", account).Output()
+func (k secretToolKeychain) Get(_ context.Context, account string) (secret.Value, error) {
+	out, err := k.ss.SecretTool(k.t, "lookup", "service", vault.DefaultService, "username", account).Output()
 	if err != nil || len(out) == 0 {
 		return secret.Value{}, fmt.Errorf("secret-tool lookup: %v: %w", err, vault.ErrNotFound)
 	}
 	return secret.New(string(out)), nil
 }
 
-func (hygKeychain) Set(context.Context, string, secret.Value) error {
-	return errors.New("hygKeychain: read only")
+func (secretToolKeychain) Set(context.Context, string, secret.Value) error {
+	return errors.New("secretToolKeychain: read only")
 }
 
-func (hygKeychain) DeleteAll(context.Context) error { return errors.New("hygKeychain: read only") }
-
-// hygSecretTool runs secret-tool against this test's Secret Service.
-func hygSecretTool(args ...string) *exec.Cmd {
-	cmd := exec.Command("secret-tool", args...)
-	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+hygBus)
-	return cmd
+func (secretToolKeychain) DeleteAll(context.Context) error {
+	return errors.New("secretToolKeychain: read only")
 }
 
-// hygKeychainSecrets returns the secrets of every keychain item of the
+// keychainSecrets returns the secrets of every keychain item of the
 // keyrelay service, as secret-tool (a client other than the relay) sees
 // them, and the whole listing.
-func hygKeychainSecrets(t *testing.T) ([]string, string) {
+func keychainSecrets(t *testing.T, ss *testkit.SecretService) ([]string, string) {
 	t.Helper()
-	out, err := hygSecretTool("search", "--all", "service", vault.DefaultService).CombinedOutput()
+	out, err := ss.SecretTool(t, "search", "--all", "service", vault.DefaultService).CombinedOutput()
 	if err != nil && len(out) > 0 {
 		t.Fatalf("secret-tool search: %v", err)
 	}
@@ -330,8 +250,8 @@ func hygKeychainSecrets(t *testing.T) ([]string, string) {
 	return secrets, string(out)
 }
 
-// hygVaultID reads the vault id (it names the keychain item) from vault.json.
-func hygVaultID(t *testing.T, dir string) string {
+// vaultID reads the vault id (it names the keychain item) from vault.json.
+func vaultID(t *testing.T, dir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "vault.json"))
 	if err != nil {
@@ -350,11 +270,11 @@ func hygVaultID(t *testing.T, dir string) string {
 	return m.ID
 }
 
-// hygExpire moves the stored token's expiry into the past, opening the
-// vault with its keychain key from the test process.
-func hygExpire(t *testing.T, e *relayEnv) {
+// expireInKeychain moves the stored token's expiry into the past, opening the
+// vault with its keychain key (in ss) from the test process.
+func expireInKeychain(t *testing.T, e *relayEnv, ss *testkit.SecretService) {
 	t.Helper()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: e.dir, KeySpec: "keychain", Keychain: hygKeychain{}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{t, ss}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,9 +290,9 @@ func hygExpire(t *testing.T, e *relayEnv) {
 	}
 }
 
-// hygBech32Bytes decodes the data part of a Bech32 string (an age key)
+// bech32Bytes decodes the data part of a Bech32 string (an age key)
 // without checking the checksum.
-func hygBech32Bytes(s string) ([]byte, error) {
+func bech32Bytes(s string) ([]byte, error) {
 	const charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 	s = strings.ToLower(s)
 	i := strings.LastIndexByte(s, '1')
@@ -396,17 +316,17 @@ func hygBech32Bytes(s string) ([]byte, error) {
 	return out, nil
 }
 
-// hygKeyForms returns an age identity string in every encoding that might
+// vaultKeyForms returns an age identity string in every encoding that might
 // be stored or printed: as is, lower case, and its raw 32 bytes raw, in
 // hex and in base64. It checks the decoding: the raw scalar must give the
 // identity's recipient.
-func hygKeyForms(t *testing.T, key string) map[string][]byte {
+func vaultKeyForms(t *testing.T, key string) map[string][]byte {
 	t.Helper()
 	id, err := age.ParseX25519Identity(strings.TrimSpace(key))
 	if err != nil {
 		t.Fatalf("the keychain item is not an age X25519 identity: %v", err)
 	}
-	raw, err := hygBech32Bytes(id.String())
+	raw, err := bech32Bytes(id.String())
 	if err != nil || len(raw) != 32 {
 		t.Fatalf("decoding the vault key: %v (%d bytes)", err, len(raw))
 	}
@@ -414,7 +334,7 @@ func hygKeyForms(t *testing.T, key string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := hygBech32Bytes(id.Recipient().String())
+	pub, _ := bech32Bytes(id.Recipient().String())
 	if !bytes.Equal(priv.PublicKey().Bytes(), pub) {
 		t.Fatal("the decoded vault key does not match its recipient: the decoder is wrong")
 	}
@@ -431,40 +351,40 @@ func hygKeyForms(t *testing.T, key string) map[string][]byte {
 	}
 }
 
-// hygDetector finds secrets: whole values, and any hygWindow-byte window
+// detector finds secrets: whole values, and any leakWindow-byte window
 // of each value's random part. It reports kinds and places, never values.
-type hygDetector struct {
-	full  []hygNeedle
+type detector struct {
+	full  []needle
 	win   map[string]string
 	kinds map[string]int
 }
 
-type hygNeedle struct {
+type needle struct {
 	kind string
 	b    []byte
 }
 
-func newHygDetector() *hygDetector {
-	return &hygDetector{win: map[string]string{}, kinds: map[string]int{}}
+func newDetector() *detector {
+	return &detector{win: map[string]string{}, kinds: map[string]int{}}
 }
 
 // add registers a secret: v is searched for whole, and every window of
 // core (v without its public, constant parts) too.
-func (d *hygDetector) add(kind string, v, core []byte) {
+func (d *detector) add(kind string, v, core []byte) {
 	if len(v) == 0 {
 		return
 	}
 	d.kinds[kind]++
-	d.full = append(d.full, hygNeedle{kind, v})
-	for i := 0; i+hygWindow <= len(core); i++ {
-		d.win[string(core[i:i+hygWindow])] = kind
+	d.full = append(d.full, needle{kind, v})
+	for i := 0; i+leakWindow <= len(core); i++ {
+		d.win[string(core[i:i+leakWindow])] = kind
 	}
 }
 
 // addToken registers a token, splitting a JWT: its header is public and
 // the same for every token, so only the payload and the signature are
 // windowed, and the signature alone is searched for too.
-func (d *hygDetector) addToken(kind, tok string) {
+func (d *detector) addToken(kind, tok string) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		d.add(kind, []byte(tok), []byte(tok))
@@ -475,7 +395,7 @@ func (d *hygDetector) addToken(kind, tok string) {
 }
 
 // scan returns one finding per kind found in hay.
-func (d *hygDetector) scan(where string, hay []byte) []string {
+func (d *detector) scan(where string, hay []byte) []string {
 	found := map[string]int{}
 	for _, n := range d.full {
 		if _, ok := found[n.kind]; !ok {
@@ -484,8 +404,8 @@ func (d *hygDetector) scan(where string, hay []byte) []string {
 			}
 		}
 	}
-	for i := 0; i+hygWindow <= len(hay); i++ {
-		if kind, ok := d.win[string(hay[i:i+hygWindow])]; ok {
+	for i := 0; i+leakWindow <= len(hay); i++ {
+		if kind, ok := d.win[string(hay[i:i+leakWindow])]; ok {
 			if _, dup := found[kind+" (16-byte part)"]; !dup {
 				found[kind+" (16-byte part)"] = i
 			}
@@ -499,9 +419,9 @@ func (d *hygDetector) scan(where string, hay []byte) []string {
 	return out
 }
 
-// hygReadTree reads every regular file under root. Other kinds of entries
+// readTree reads every regular file under root. Other kinds of entries
 // (sockets, fifos) are listed with empty contents.
-func hygReadTree(t *testing.T, root string) map[string][]byte {
+func readTree(t *testing.T, root string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
@@ -529,16 +449,16 @@ func hygReadTree(t *testing.T, root string) map[string][]byte {
 	return files
 }
 
-// hygRandom is an obviously fake, unique test value.
-func hygRandom(prefix string) string {
+// randomValue is an obviously fake, unique test value.
+func randomValue(prefix string) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
 
-// hygJSONEscape writes s with every character \u-escaped, as a server may
+// jsonEscape writes s with every character \u-escaped, as a server may
 // legally do: a byte-level scrub of the raw body does not see it.
-func hygJSONEscape(s string) string {
+func jsonEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		fmt.Fprintf(&b, `\u%04x`, r)
@@ -546,17 +466,17 @@ func hygJSONEscape(s string) string {
 	return b.String()
 }
 
-// hygMarkers are unique strings put in error answers; which of them may
+// markers are unique strings put in error answers; which of them may
 // reach the relay's output is checked at the end.
-type hygMarkers struct {
+type markers struct {
 	html, uri, extra, desc, codeDesc, codeExtra, backendDesc, backendExtra, backend500 string
 }
 
-func newHygMarkers() hygMarkers {
-	return hygMarkers{
-		html: hygRandom("MARKER-HTML-"), uri: hygRandom("MARKER-URI-"), extra: hygRandom("MARKER-EXTRA-"),
-		desc: hygRandom("MARKER-DESC-"), codeDesc: hygRandom("MARKER-CODEDESC-"), codeExtra: hygRandom("MARKER-CODEEXTRA-"),
-		backendDesc: hygRandom("MARKER-BACKENDDESC-"), backendExtra: hygRandom("MARKER-BACKENDEXTRA-"), backend500: hygRandom("MARKER-BACKEND500-"),
+func newMarkers() markers {
+	return markers{
+		html: randomValue("MARKER-HTML-"), uri: randomValue("MARKER-URI-"), extra: randomValue("MARKER-EXTRA-"),
+		desc: randomValue("MARKER-DESC-"), codeDesc: randomValue("MARKER-CODEDESC-"), codeExtra: randomValue("MARKER-CODEEXTRA-"),
+		backendDesc: randomValue("MARKER-BACKENDDESC-"), backendExtra: randomValue("MARKER-BACKENDEXTRA-"), backend500: randomValue("MARKER-BACKEND500-"),
 	}
 }
 
@@ -565,8 +485,8 @@ func newHygMarkers() hygMarkers {
 // markers, control characters, a forged log line and the refresh token
 // and client secret (\u-escaped), and an error for the code exchange that
 // echoes the code and the verifier.
-func (m hygMarkers) tokenFaults(clientSecret string) (refresh []hygFault, code hygFault) {
-	refresh = []hygFault{{
+func (m markers) tokenFaults(clientSecret string) (refresh []cannedAnswer, code cannedAnswer) {
+	refresh = []cannedAnswer{{
 		name: "token 502 html", status: http.StatusBadGateway, contentType: "text/html",
 		body: func(f url.Values, _ string) string {
 			return "<html><body><h1>502</h1>" + m.html + " refresh_token=" + f.Get("refresh_token") + "</body></html>"
@@ -574,13 +494,13 @@ func (m hygMarkers) tokenFaults(clientSecret string) (refresh []hygFault, code h
 	}, {
 		name: "token invalid_grant", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(f url.Values, _ string) string {
-			desc := m.desc + ` \u001b[31mred\u001b[0m\nlevel=ERROR msg=forged rt=` + hygJSONEscape(f.Get("refresh_token")) +
-				` cs=` + hygJSONEscape(clientSecret)
+			desc := m.desc + ` \u001b[31mred\u001b[0m\nlevel=ERROR msg=forged rt=` + jsonEscape(f.Get("refresh_token")) +
+				` cs=` + jsonEscape(clientSecret)
 			return `{"error":"invalid_grant","error_description":"` + desc + `","error_uri":"https://example.invalid/` + m.uri +
 				`","trace_id":"` + m.extra + `","refresh_token":"` + f.Get("refresh_token") + `"}`
 		},
 	}}
-	code = hygFault{
+	code = cannedAnswer{
 		name: "token code error", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(f url.Values, _ string) string {
 			return `{"error":"invalid_request","error_description":"` + m.codeDesc + ` code=` + f.Get("code") + ` verifier=` +
@@ -593,8 +513,8 @@ func (m hygMarkers) tokenFaults(clientSecret string) (refresh []hygFault, code h
 // backendFaults: a 400 with a marker in its error_description and one
 // in another field, and a 500 whose body echoes the access token. (A 400
 // that echoes the token is TestHygiene_BackendErrorEchoingTheToken.)
-func (m hygMarkers) backendFaults() []hygFault {
-	return []hygFault{{
+func (m markers) backendFaults() []cannedAnswer {
+	return []cannedAnswer{{
 		name: "backend 400", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, _ string) string {
 			return `{"error":"invalid_request","error_description":"` + m.backendDesc + ` \u001b[2J bad request","detail":"` + m.backendExtra + `"}`
@@ -605,14 +525,14 @@ func (m hygMarkers) backendFaults() []hygFault {
 	}}
 }
 
-// hygOutputs collects everything the relay wrote or passed on, by place.
-type hygOutputs struct {
+// outputLog collects everything the relay wrote or passed on, by place.
+type outputLog struct {
 	mu    sync.Mutex
 	names []string
 	data  map[string][]byte
 }
 
-func (o *hygOutputs) put(where string, b []byte) {
+func (o *outputLog) put(where string, b []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.data == nil {
@@ -624,7 +544,7 @@ func (o *hygOutputs) put(where string, b []byte) {
 	o.data[where] = append(o.data[where], b...)
 }
 
-func (o *hygOutputs) all() string {
+func (o *outputLog) all() string {
 	var b strings.Builder
 	for _, n := range o.names {
 		b.Write(o.data[n])
@@ -633,10 +553,10 @@ func (o *hygOutputs) all() string {
 	return b.String()
 }
 
-// hygBrowserWrapper writes a $BROWSER script that dumps its own argv and
+// browserWrapper writes a $BROWSER script that dumps its own argv and
 // environment (as the kernel has them, /proc/$$) into dir, then execs the
 // fakebrowser with the same arguments and environment.
-func hygBrowserWrapper(t *testing.T, dir, browser string) string {
+func browserWrapper(t *testing.T, dir, browser string) string {
 	t.Helper()
 	script := filepath.Join(t.TempDir(), "browser.sh")
 	text := "#!/bin/sh\ncat /proc/$$/cmdline > '" + dir + "/argv.'$$\ncat /proc/$$/environ > '" + dir + "/environ.'$$\nexec '" + browser + "' \"$@\"\n"
@@ -646,71 +566,72 @@ func hygBrowserWrapper(t *testing.T, dir, browser string) string {
 	return script
 }
 
-// hygRun is one hygiene session: the chain, the relay's environment and
+// leakRun is one hygiene session: the chain, the relay's environment and
 // everything the relay wrote or passed on.
-type hygRun struct {
+type leakRun struct {
 	t            *testing.T
-	c            *chain
-	rec          *hygRecorder
+	ss           *testkit.SecretService // holds the vault key
+	c            *chain.Server
+	rec          *recorder
 	e            *relayEnv
-	m            hygMarkers
+	m            markers
 	clientSecret string
 	dirs         []string // every directory the relay was given: HOME (with the data dir), TMPDIR, XDG_RUNTIME_DIR
 	dumps        string   // the browser wrapper's dumps
-	out          hygOutputs
+	out          outputLog
 	results      strings.Builder // what the MCP client received (serve's stdout)
-	sessions     []*session
+	sessions     []*testkit.Session
 }
 
-// newHygRun sets up a relay with the vault key in the OS keychain, a
+// newLeakRun sets up a relay with the vault key in the OS keychain (ss), a
 // confidential client secret, debug logs and private HOME, TMPDIR and
 // XDG_RUNTIME_DIR.
-func newHygRun(t *testing.T) *hygRun {
-	c, rec := newHygieneChain(t)
-	r := &hygRun{t: t, c: c, rec: rec, e: newRelayEnv(t, c), m: newHygMarkers(), clientSecret: hygRandom("fake-client-secret-")}
-	_, browser := buildBins(t)
-	home, tmp, run := r.e.vars["HOME"], t.TempDir(), t.TempDir()
+func newLeakRun(t *testing.T, ss *testkit.SecretService) *leakRun {
+	c, rec := newRecordingChain(t)
+	r := &leakRun{t: t, ss: ss, c: c, rec: rec, e: newRelayEnv(t, c), m: newMarkers(), clientSecret: randomValue("fake-client-secret-")}
+	browser := testkit.FakeBrowser(t)
+	home, tmp, run := r.e.Vars["HOME"], t.TempDir(), t.TempDir()
 	r.dirs, r.dumps = []string{home, tmp, run}, t.TempDir()
 	if err := os.Chmod(run, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		"RELAY_VAULT_KEY": "keychain", "RELAY_CLIENT_SECRET": r.clientSecret, "RELAY_LOG_LEVEL": "debug",
-		"DBUS_SESSION_BUS_ADDRESS": hygBus, "TMPDIR": tmp, "XDG_RUNTIME_DIR": run,
+		"DBUS_SESSION_BUS_ADDRESS": ss.Addr, "TMPDIR": tmp, "XDG_RUNTIME_DIR": run,
 		"XDG_CONFIG_HOME": filepath.Join(home, ".config"), "XDG_CACHE_HOME": filepath.Join(home, ".cache"),
-		"XDG_STATE_HOME": filepath.Join(home, ".local", "state"), "BROWSER": hygBrowserWrapper(t, r.dumps, browser),
+		"XDG_STATE_HOME": filepath.Join(home, ".local", "state"), "BROWSER": browserWrapper(t, r.dumps, browser),
 	} {
-		r.e.vars[k] = v
+		r.e.Vars[k] = v
 	}
 	return r
 }
 
-func (r *hygRun) start() *session {
+func (r *leakRun) start() *testkit.Session {
 	s := r.e.start()
 	r.sessions = append(r.sessions, s)
 	return s
 }
 
-func (r *hygRun) call(s *session, name string, args map[string]any) (string, bool) {
+func (r *leakRun) call(s *testkit.Session, name string, args map[string]any) (string, bool) {
 	r.t.Helper()
-	text, isErr := s.call(r.t, name, args)
+	text, isErr := s.Call(r.t, name, args)
 	r.results.WriteString(text + "\n")
 	return text, isErr
 }
 
-func (r *hygRun) mustCall(s *session, name string, args map[string]any) string {
+func (r *leakRun) mustCall(s *testkit.Session, name string, args map[string]any) string {
 	r.t.Helper()
 	text, isErr := r.call(s, name, args)
 	if isErr {
-		r.t.Fatalf("%s failed: %s\n%s", name, text, s.stderr.String())
+		r.t.Fatalf("%s failed: %s\n%s", name, text, s.Stderr.String())
 	}
 	return text
 }
 
 // cli runs a relay command and keeps its stdout and stderr.
-func (r *hygRun) cli(args ...string) (string, string, int) {
+func (r *leakRun) cli(args ...string) (string, string, int) {
 	r.t.Helper()
-	out, errs, code := r.e.runCLI(args...)
+	out, errs, code := r.e.Run(r.t, args...)
 	name := "relay " + strings.Join(args, " ")
 	r.out.put(name+" stdout", []byte(out))
 	r.out.put(name+" stderr", []byte(errs))
@@ -719,12 +640,12 @@ func (r *hygRun) cli(args ...string) (string, string, int) {
 
 // serveSession: one relay with calls, a 401 mid-session (refresh and
 // retry), a step-up and two backend errors.
-func (r *hygRun) serveSession() {
+func (r *leakRun) serveSession() {
 	t := r.t
 	s := r.start()
 	r.mustCall(s, "whoami", nil)
 	r.mustCall(s, "create_note", map[string]any{"text": "a harmless note"})
-	r.c.revokeSeen()
+	r.c.RevokeSeen()
 	if got := r.mustCall(s, "whoami", nil); !strings.Contains(got, "alice") {
 		t.Fatalf("after a 401: %s", got)
 	}
@@ -739,20 +660,20 @@ func (r *hygRun) serveSession() {
 }
 
 // refreshSession: a new relay refreshes an expired token.
-func (r *hygRun) refreshSession() {
-	hygExpire(r.t, r.e)
-	refreshes := r.c.refresh.Load()
+func (r *leakRun) refreshSession() {
+	expireInKeychain(r.t, r.e, r.ss)
+	refreshes := r.c.Refreshes.Load()
 	r.mustCall(r.start(), "whoami", nil)
-	if r.c.refresh.Load() != refreshes+1 {
-		r.t.Fatalf("%d refreshes, want %d", r.c.refresh.Load(), refreshes+1)
+	if r.c.Refreshes.Load() != refreshes+1 {
+		r.t.Fatalf("%d refreshes, want %d", r.c.Refreshes.Load(), refreshes+1)
 	}
 }
 
 // tokenErrorSession: the refresh answers a 502 page, then invalid_grant;
 // the sign-in that follows fails at the code exchange; a later call
 // succeeds.
-func (r *hygRun) tokenErrorSession() {
-	hygExpire(r.t, r.e)
+func (r *leakRun) tokenErrorSession() {
+	expireInKeychain(r.t, r.e, r.ss)
 	refresh, codeErr := r.m.tokenFaults(r.clientSecret)
 	r.rec.arm("token:refresh_token", refresh...)
 	r.rec.arm("token:authorization_code", codeErr)
@@ -763,32 +684,32 @@ func (r *hygRun) tokenErrorSession() {
 		ok = !isErr
 	}
 	if !ok || r.rec.pending() != 0 {
-		r.t.Fatalf("after the token errors: ok=%v, %d faults not served (served %v)\n%s", ok, r.rec.pending(), r.rec.servedFaults(), s.stderr.String())
+		r.t.Fatalf("after the token errors: ok=%v, %d faults not served (served %v)\n%s", ok, r.rec.pending(), r.rec.servedFaults(), s.Stderr.String())
 	}
 }
 
 // keychainKey reads the vault key as another client of the Secret Service
 // sees it, checks that the vault's keychain API returns the same, and
 // returns its encodings and the keychain listing.
-func (r *hygRun) keychainKey() (map[string][]byte, string) {
+func (r *leakRun) keychainKey() (map[string][]byte, string) {
 	t := r.t
-	items, listing := hygKeychainSecrets(t)
+	items, listing := keychainSecrets(t, r.ss)
 	if len(items) != 1 {
 		t.Fatalf("%d keyrelay keychain items, want exactly 1 (the vault key)", len(items))
 	}
 	// go-keyring stores items with the attributes service and username.
-	kc, err := hygSecretTool("lookup", "service", vault.DefaultService, "username", "vault-key-"+hygVaultID(t, r.e.dir)).Output()
+	kc, err := r.ss.SecretTool(t, "lookup", "service", vault.DefaultService, "username", "vault-key-"+vaultID(t, r.e.Dir)).Output()
 	if err != nil || string(kc) != items[0] {
 		t.Fatalf("the item named after the vault id is not the one secret-tool lists: %v", err)
 	}
-	return hygKeyForms(t, items[0]), listing
+	return vaultKeyForms(t, items[0]), listing
 }
 
 // files reads every file under the directories the relay was given.
-func (r *hygRun) files() map[string][]byte {
+func (r *leakRun) files() map[string][]byte {
 	all := map[string][]byte{}
 	for _, d := range r.dirs {
-		for p, b := range hygReadTree(r.t, d) {
+		for p, b := range readTree(r.t, d) {
 			all[p] = b
 		}
 	}
@@ -798,9 +719,9 @@ func (r *hygRun) files() map[string][]byte {
 // scan looks for every secret in every output, file (before and after
 // logout), browser argv and environment, and in the keychain listing
 // (which may hold the vault key and nothing else).
-func (r *hygRun) scan(d, keychainDetector *hygDetector, listing string, trees ...map[string][]byte) []string {
+func (r *leakRun) scan(d, keychainDetector *detector, listing string, trees ...map[string][]byte) []string {
 	for i, s := range r.sessions {
-		r.out.put(fmt.Sprintf("relay serve #%d stderr", i+1), []byte(s.stderr.String()))
+		r.out.put(fmt.Sprintf("relay serve #%d stderr", i+1), []byte(s.Stderr.String()))
 	}
 	r.out.put("MCP results (relay serve stdout)", []byte(r.results.String()))
 	var findings []string
@@ -812,7 +733,7 @@ func (r *hygRun) scan(d, keychainDetector *hygDetector, listing string, trees ..
 			findings = append(findings, d.scan("file "+p, b)...)
 		}
 	}
-	findings = append(findings, hygScanChildren(r.t, d, r.dumps)...)
+	findings = append(findings, scanChildren(r.t, d, r.dumps)...)
 	return append(findings, keychainDetector.scan("keychain items (secret-tool)", []byte(listing))...)
 }
 
@@ -827,11 +748,11 @@ func (r *hygRun) scan(d, keychainDetector *hygDetector, listing string, trees ..
 // of it, may appear in any output, file, keychain item other than the
 // key's own, or browser argv or environment.
 func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
-	hygPrivateKeyring(t)
-	if items, _ := hygKeychainSecrets(t); len(items) != 0 {
+	ss := testkit.StartSecretService(t)
+	if items, _ := keychainSecrets(t, ss); len(items) != 0 {
 		t.Fatalf("%d keyrelay keychain items in a new private keyring", len(items))
 	}
-	r := newHygRun(t)
+	r := newLeakRun(t, ss)
 	if _, stderr, code := r.cli("login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
 		t.Fatalf("relay login: %d %s", code, stderr)
 	}
@@ -847,22 +768,22 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	keyForms, listing := r.keychainKey()
 	for _, s := range r.sessions {
-		_ = s.c.Close()
+		_ = s.Client.Close()
 	}
 	before := r.files()
-	if b := before[filepath.Join(r.e.dir, "tokens.age")]; !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
+	if b := before[filepath.Join(r.e.Dir, "tokens.age")]; !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
 		t.Fatal("tokens.age is missing or not an age file")
 	}
 	if _, lo, code := r.cli("logout"); code != 0 || !strings.Contains(lo, "revoked") || !strings.Contains(lo, "no credential of keyrelay remains") {
 		t.Fatalf("relay logout: %d %s", code, lo)
 	}
-	if left, _ := hygKeychainSecrets(t); len(left) != 0 {
+	if left, _ := keychainSecrets(t, ss); len(left) != 0 {
 		t.Fatalf("%d keychain items remain after logout", len(left))
 	}
 	after := r.files()
 
-	d := hygBuildDetector(t, r.rec, r.c, r.clientSecret, keyForms)
-	for _, f := range r.scan(d, hygBuildDetector(t, r.rec, r.c, r.clientSecret, nil), listing, before, after) {
+	d := buildDetector(t, r.rec, r.c, r.clientSecret, keyForms)
+	for _, f := range r.scan(d, buildDetector(t, r.rec, r.c, r.clientSecret, nil), listing, before, after) {
 		t.Error("secret leaked: " + f)
 	}
 	r.rec.mu.Lock()
@@ -871,18 +792,18 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	if with == 0 || without != 0 {
 		t.Errorf("%d token and revocation requests carried the client secret and %d did not: the confidential client was not exercised", with, without)
 	}
-	hygCheckMarkers(t, &r.out, r.m, before, after)
-	hygCheckPopulated(t, d, &r.out, r.c)
-	hygCheckDetectorSeesTree(t, d, r.rec, r.e.dir)
+	checkMarkers(t, &r.out, r.m, before, after)
+	checkPopulated(t, d, &r.out, r.c)
+	checkDetectorSeesTree(t, d, r.rec, r.e.Dir)
 	t.Logf("searched %d values and %d windows %v in %d outputs, %d files, the keychain and the browser's argv and environment; faults served: %v",
 		len(d.full), len(d.win), d.kinds, len(r.out.names), len(before), r.rec.servedFaults())
 }
 
-// hygBuildDetector builds the searched set from everything recorded.
+// buildDetector builds the searched set from everything recorded.
 // keyForms nil leaves the vault key out.
-func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain, clientSecret string, keyForms map[string][]byte) *hygDetector {
+func buildDetector(t *testing.T, rec *recorder, c *chain.Server, clientSecret string, keyForms map[string][]byte) *detector {
 	t.Helper()
-	d := newHygDetector()
+	d := newDetector()
 	known := map[string]bool{}
 	for kind, vs := range rec.snapshot() {
 		for _, v := range vs {
@@ -894,13 +815,11 @@ func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain, clientSecret str
 			}
 		}
 	}
-	c.mu.Lock()
-	for _, v := range c.secrets { // the chain's own spy, as a cross-check
+	for _, v := range c.Secrets() { // the chain's own spy, as a cross-check
 		if !known[v] {
 			d.addToken("secret seen by the chain's spy", v)
 		}
 	}
-	c.mu.Unlock()
 	d.add("client secret (configured)", []byte(clientSecret), []byte(strings.TrimPrefix(clientSecret, "fake-client-secret-")))
 	for kind, b := range keyForms {
 		core := b
@@ -912,11 +831,11 @@ func hygBuildDetector(t *testing.T, rec *hygRecorder, c *chain, clientSecret str
 	return d
 }
 
-// hygScanChildren checks the argv and environment of every browser the
+// scanChildren checks the argv and environment of every browser the
 // relay started.
-func hygScanChildren(t *testing.T, d *hygDetector, dumps string) []string {
+func scanChildren(t *testing.T, d *detector, dumps string) []string {
 	t.Helper()
-	files := hygReadTree(t, dumps)
+	files := readTree(t, dumps)
 	var findings []string
 	n := 0
 	for p, b := range files {
@@ -936,11 +855,11 @@ func hygScanChildren(t *testing.T, d *hygDetector, dumps string) []string {
 	return findings
 }
 
-// hygCheckMarkers: what the error answers carried must not reach the
+// checkMarkers: what the error answers carried must not reach the
 // relay's output raw. The error code and a sanitised error_description
 // may (the relay shows them on purpose); every other field, a non-JSON
 // body and any control character must not.
-func hygCheckMarkers(t *testing.T, o *hygOutputs, m hygMarkers, trees ...map[string][]byte) {
+func checkMarkers(t *testing.T, o *outputLog, m markers, trees ...map[string][]byte) {
 	t.Helper()
 	text := o.all()
 	if strings.ContainsRune(text, 0x1b) {
@@ -975,8 +894,8 @@ func hygCheckMarkers(t *testing.T, o *hygOutputs, m hygMarkers, trees ...map[str
 	}
 }
 
-// hygCheckPopulated makes sure the test cannot pass vacuously.
-func hygCheckPopulated(t *testing.T, d *hygDetector, o *hygOutputs, c *chain) {
+// checkPopulated makes sure the test cannot pass vacuously.
+func checkPopulated(t *testing.T, d *detector, o *outputLog, c *chain.Server) {
 	t.Helper()
 	for kind, want := range map[string]int{
 		"authorization code": 3, "PKCE verifier": 3, "access token": 4, "access token (JWT signature)": 4,
@@ -996,15 +915,15 @@ func hygCheckPopulated(t *testing.T, d *hygDetector, o *hygOutputs, c *chain) {
 	if !strings.Contains(serveErr, "level=DEBUG") || !strings.Contains(serveErr, "oauth: token request") {
 		t.Error("no debug logs from relay serve: the check proves little")
 	}
-	if c.codes.Load() < 2 || c.refresh.Load() < 3 { // the faulted ones do not reach it
-		t.Errorf("%d code exchanges and %d refreshes reached the server, want at least 2 and 3", c.codes.Load(), c.refresh.Load())
+	if c.Codes.Load() < 2 || c.Refreshes.Load() < 3 { // the faulted ones do not reach it
+		t.Errorf("%d code exchanges and %d refreshes reached the server, want at least 2 and 3", c.Codes.Load(), c.Refreshes.Load())
 	}
 }
 
-// hygCheckDetectorSeesTree plants 20 characters from the middle of a
+// checkDetectorSeesTree plants 20 characters from the middle of a
 // refresh token in a new file of the data directory and checks that the
 // tree scan finds exactly that, so a broken walk or detector cannot pass.
-func hygCheckDetectorSeesTree(t *testing.T, d *hygDetector, rec *hygRecorder, dir string) {
+func checkDetectorSeesTree(t *testing.T, d *detector, rec *recorder, dir string) {
 	t.Helper()
 	rts := rec.snapshot()["refresh token"]
 	if len(rts) == 0 {
@@ -1020,7 +939,7 @@ func hygCheckDetectorSeesTree(t *testing.T, d *hygDetector, rec *hygRecorder, di
 	}
 	defer os.RemoveAll(filepath.Dir(planted))
 	var hits []string
-	for p, b := range hygReadTree(t, filepath.Dir(dir)) {
+	for p, b := range readTree(t, filepath.Dir(dir)) {
 		hits = append(hits, d.scan(p, b)...)
 	}
 	if len(hits) != 1 || !strings.Contains(hits[0], "planted.log: refresh token (16-byte part)") {
@@ -1034,37 +953,37 @@ func hygCheckDetectorSeesTree(t *testing.T, d *hygDetector, rec *hygRecorder, di
 // The oauth package scrubs the secrets a request carried from a token
 // endpoint's error_description; the backend path must do the same.
 func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
-	c, rec := newHygieneChain(t)
+	c, rec := newRecordingChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.mustCall(t, "whoami", nil)
-	rec.arm("tool:whoami", hygFault{
+	s.MustCall(t, "whoami", nil)
+	rec.arm("tool:whoami", cannedAnswer{
 		name: "backend 400 echo", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, bearer string) string {
 			return `{"error":"invalid_token","error_description":"bad token ` + bearer + `"}`
 		},
-	}, hygFault{
+	}, cannedAnswer{
 		name: "backend 400 escaped echo", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, bearer string) string {
-			return `{"error":"invalid_token","error_description":"bad token ` + hygJSONEscape(bearer) + `"}`
+			return `{"error":"invalid_token","error_description":"bad token ` + jsonEscape(bearer) + `"}`
 		},
 	})
 	var results strings.Builder
 	for range 2 {
-		text, isErr := s.call(t, "whoami", nil)
+		text, isErr := s.Call(t, "whoami", nil)
 		if !isErr || !strings.Contains(text, "400") {
 			t.Fatalf("a backend 400 gave: %v %s", isErr, text)
 		}
 		results.WriteString(text + "\n")
 	}
-	d := newHygDetector()
+	d := newDetector()
 	for _, tok := range rec.snapshot()["access token"] {
 		d.addToken("access token", tok)
 	}
 	if d.kinds["access token"] == 0 {
 		t.Fatal("no access token recorded")
 	}
-	for _, f := range append(d.scan("relay serve stderr", []byte(s.stderr.String())), d.scan("tool result", []byte(results.String()))...) {
+	for _, f := range append(d.scan("relay serve stderr", []byte(s.Stderr.String())), d.scan("tool result", []byte(results.String()))...) {
 		t.Error("secret leaked: " + f)
 	}
 }
@@ -1079,12 +998,12 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forms := hygKeyForms(t, id.String())
+	forms := vaultKeyForms(t, id.String())
 	other, _ := age.GenerateX25519Identity() // same prefix, another key: no finding
-	jwt := "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"alice","jti":"`+hygRandom("")+`"}`)) +
-		"." + base64.RawURLEncoding.EncodeToString([]byte(hygRandom("sig-")))
-	rt := hygRandom("fake-refresh-")
-	d := newHygDetector()
+	jwt := "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"alice","jti":"`+randomValue("")+`"}`)) +
+		"." + base64.RawURLEncoding.EncodeToString([]byte(randomValue("sig-")))
+	rt := randomValue("fake-refresh-")
+	d := newDetector()
 	d.addToken("access token", jwt)
 	d.add("refresh token", []byte(rt), []byte(rt))
 	for kind, b := range forms {
@@ -1101,7 +1020,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 		want    string // "" for clean
 	}{
 		"a/full.log":       {[]byte("x " + rt + " y"), "refresh token at"},
-		"a/b/middle.txt":   {[]byte("..." + rt[7:7+hygWindow] + "..."), "refresh token (16-byte part)"},
+		"a/b/middle.txt":   {[]byte("..." + rt[7:7+leakWindow] + "..."), "refresh token (16-byte part)"},
 		"sig.txt":          {[]byte("sig=" + sig), "access token (JWT signature) at"},
 		"key.bin":          {append([]byte{0, 1, 2}, forms["vault key (raw bytes)"]...), "vault key (raw bytes) at"},
 		"key.b64":          {forms["vault key (base64)"], "vault key (base64) at"},
@@ -1119,7 +1038,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files := hygReadTree(t, dir)
+	files := readTree(t, dir)
 	if len(files) != len(plant) {
 		t.Fatalf("the walk read %d files, want %d", len(files), len(plant))
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
 // usePolicy writes body as the relay's RELAY_POLICY_FILE.
@@ -16,7 +18,7 @@ func (e *relayEnv) usePolicy(body string) string {
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	e.vars["RELAY_POLICY_FILE"] = p
+	e.Vars["RELAY_POLICY_FILE"] = p
 	return p
 }
 
@@ -25,7 +27,7 @@ func (e *relayEnv) usePolicy(body string) string {
 // a code is exchanged, with a one-line error naming the rule, in the CLI
 // and in the stdio server.
 func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	cases := []struct {
 		name, policy, want string
 		env                map[string]string
@@ -43,24 +45,24 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 			e.usePolicy(tc.policy)
 			for k, v := range tc.env {
 				if v == "" {
-					delete(e.vars, k)
+					delete(e.Vars, k)
 				} else {
-					e.vars[k] = v
+					e.Vars[k] = v
 				}
 			}
-			codes := c.codes.Load()
-			_, stderr, code := e.runCLI("login")
+			codes := c.Codes.Load()
+			_, stderr, code := e.Run(t, "login")
 			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "relay: error:") != 1 {
 				t.Fatalf("login under %s: exit %d\n%s", tc.policy, code, stderr)
 			}
-			text, isErr := e.start().call(t, "whoami", nil)
+			text, isErr := e.start().Call(t, "whoami", nil)
 			if !isErr || !strings.Contains(text, tc.want) {
 				t.Fatalf("serve under %s: isError=%v %s", tc.policy, isErr, text)
 			}
-			if e.opens() != 0 || c.codes.Load() != codes {
+			if e.opens() != 0 || c.Codes.Load() != codes {
 				t.Fatalf("a browser opened (%d) or a code was exchanged", e.opens())
 			}
-			if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); err == nil {
+			if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); err == nil {
 				t.Fatal("tokens stored despite the policy")
 			}
 		})
@@ -71,12 +73,12 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 // under a policy that allows it signs in, and max_token_lifetime caps the
 // stored expiry below the server's 15 minutes.
 func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	e.usePolicy(`{"allowed_backend_hosts": ["127.0.0.1"], "allowed_auth_server_hosts": ["127.0.0.1"],
-		"allowed_issuers": ["` + c.url + `"], "max_token_lifetime": "2m", "max_session": "8h"}`)
+		"allowed_issuers": ["` + c.URL + `"], "max_token_lifetime": "2m", "max_session": "8h"}`)
 	before := time.Now()
-	if out := e.start().mustCall(t, "whoami", nil); !strings.Contains(out, testUser) {
+	if out := e.start().MustCall(t, "whoami", nil); !strings.Contains(out, chain.User) {
 		t.Fatalf("whoami: %s", out)
 	}
 	r, err := e.vault().Get(context.Background(), e.account())
@@ -89,7 +91,7 @@ func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
 	if r.SignedIn.IsZero() {
 		t.Fatal("no sign-in time stored")
 	}
-	out, _, code := e.runCLI("status")
+	out, _, code := e.Run(t, "status")
 	if code != 0 || !strings.Contains(out, "policy:") || !strings.Contains(out, "access token used at most 2m0s") {
 		t.Fatalf("status does not show the policy: %d\n%s", code, out)
 	}
@@ -98,15 +100,15 @@ func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
 // TestPolicy_DeviceGrantOff: `relay login --device` is refused, and a
 // server with no browser hands out the browser URL instead of a device code.
 func TestPolicy_DeviceGrantOff(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	e.usePolicy(`{"disable_device_grant": true}`)
-	_, stderr, code := e.runCLI("login", "--device")
+	_, stderr, code := e.Run(t, "login", "--device")
 	if code != exitUsage || !strings.Contains(stderr, "device grant is turned off") {
 		t.Fatalf("login --device: %d\n%s", code, stderr)
 	}
 	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || deviceLine.MatchString(text) || !strings.Contains(text, "/authorize?") {
 		t.Fatalf("want the browser URL, no device code: %s", text)
 	}
@@ -115,24 +117,24 @@ func TestPolicy_DeviceGrantOff(t *testing.T) {
 // TestPolicy_BrokenFileFailsClosedButLogoutWipes: a policy file that
 // cannot be parsed stops sign-in and tool calls, and never blocks logout.
 func TestPolicy_BrokenFileFailsClosedButLogoutWipes(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.runCLI("login")
+	e.Run(t, "login")
 	if e.opens() != 1 {
 		t.Fatal("setup login failed")
 	}
 	e.usePolicy(`{"require_keychian": true}`) // misspelt: never silently ignored
-	if _, stderr, code := e.runCLI("login"); code == 0 || !strings.Contains(stderr, "invalid policy file") {
+	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "invalid policy file") {
 		t.Fatalf("login with a broken policy: %d\n%s", code, stderr)
 	}
-	if text, isErr := e.start().call(t, "whoami", nil); !isErr || !strings.Contains(text, "invalid policy file") {
+	if text, isErr := e.start().Call(t, "whoami", nil); !isErr || !strings.Contains(text, "invalid policy file") {
 		t.Fatalf("serve with a broken policy: %s", text)
 	}
-	_, stderr, code := e.runCLI("logout")
+	_, stderr, code := e.Run(t, "logout")
 	if code != 0 || !strings.Contains(stderr, "revocation skipped") || !strings.Contains(stderr, "logged out") {
 		t.Fatalf("logout with a broken policy: %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); !os.IsNotExist(err) {
 		t.Fatalf("tokens.age survived logout: %v", err)
 	}
 }
@@ -140,20 +142,20 @@ func TestPolicy_BrokenFileFailsClosedButLogoutWipes(t *testing.T) {
 // TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule: a vault made with a
 // file key before require_keychain arrived can still be revoked and wiped.
 func TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.runCLI("login")
+	e.Run(t, "login")
 	e.usePolicy(`{"require_keychain": true}`)
-	delete(e.vars, "RELAY_VAULT_KEY")
-	if _, stderr, code := e.runCLI("login"); code == 0 || !strings.Contains(stderr, "policy requires the OS keychain") {
+	delete(e.Vars, "RELAY_VAULT_KEY")
+	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "policy requires the OS keychain") {
 		t.Fatalf("login: %d\n%s", code, stderr)
 	}
-	e.vars["RELAY_VAULT_KEY"] = "file:" + e.keyFile
-	_, stderr, code := e.runCLI("logout")
+	e.Vars["RELAY_VAULT_KEY"] = "file:" + e.KeyFile
+	_, stderr, code := e.Run(t, "logout")
 	if code != 0 || !strings.Contains(stderr, "was revoked") {
 		t.Fatalf("logout: %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "tokens.age")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); !os.IsNotExist(err) {
 		t.Fatalf("tokens.age survived logout: %v", err)
 	}
 }

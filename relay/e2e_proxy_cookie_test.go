@@ -20,11 +20,11 @@ func TestProxy_LoadBalancerCookie(t *testing.T) {
 	for _, modern := range []bool{false, true} {
 		s := e.startProxy(modern)
 		for i := 0; i < 3; i++ {
-			if got := s.mustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
+			if got := s.MustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
 				t.Fatalf("modern=%v: whoami: %s", modern, got)
 			}
 		}
-		if strings.Contains(s.stderr.String(), "node1") {
+		if strings.Contains(s.Stderr.String(), "node1") {
 			t.Fatal("the load balancer's cookie is in the relay's log")
 		}
 	}

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // eraMatrix is every pairing of a client era with a server that speaks
@@ -41,19 +40,19 @@ func TestProxy_Eras(t *testing.T) {
 			e := proxyEnv(t, mc, "/mcp")
 			s := e.startProxy(tc.modern)
 			ctx := ctx30(t)
-			tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+			tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
 			if err != nil || len(tools.Tools) != 8 {
-				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
 			}
-			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
 				t.Fatalf("whoami: %s", out)
 			}
 			checkResourcesPrompts(t, s)
-			if out := s.mustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
-				t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.stderr.String())
+			if out := s.MustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
+				t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
 			}
-			if out := s.mustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
-				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.stderr.String())
+			if out := s.MustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
+				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.Stderr.String())
 			}
 			checkNotifications(t, s)
 			checkListChanged(t, s, tc.modern)
@@ -63,11 +62,11 @@ func TestProxy_Eras(t *testing.T) {
 			case tc.server == "2025" && ep.count("initialize") != 1:
 				t.Fatalf("initialize %d times at a 2025-era server, want 1", ep.count("initialize"))
 			}
-			mc.revokeSeen()
-			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.refresh.Load() != 1 {
-				t.Fatalf("after a 401: %s, %d refreshes\n%s", out, mc.refresh.Load(), s.stderr.String())
+			mc.RevokeSeen()
+			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 {
+				t.Fatalf("after a 401: %s, %d refreshes\n%s", out, mc.Refreshes.Load(), s.Stderr.String())
 			}
-			if out := s.mustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
+			if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
 				t.Fatalf("step-up: %s, %d opens (want 2: sign-in, step-up)", out, e.opens())
 			}
 		})
@@ -79,7 +78,7 @@ func TestProxy_Eras(t *testing.T) {
 func checkListChanged(t *testing.T, s *proxySession, modern bool) {
 	t.Helper()
 	if modern {
-		stop, err := s.c.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
+		stop, err := s.Client.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,15 +86,11 @@ func checkListChanged(t *testing.T, s *proxySession, modern bool) {
 		s.waitNote(t, "notifications/subscriptions/acknowledged", `"toolsListChanged":true`)
 	}
 	before := s.countNotes("notifications/tools/list_changed")
-	s.mustCall(t, "add_tool", nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for s.countNotes("notifications/tools/list_changed") == before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	s.MustCall(t, "add_tool", nil)
+	if !testkit.Eventually(10*time.Second, func() bool { return s.countNotes("notifications/tools/list_changed") > before }) {
+		t.Fatalf("no tools/list_changed after add_tool\n%s", s.Stderr.String())
 	}
-	if s.countNotes("notifications/tools/list_changed") == before {
-		t.Fatalf("no tools/list_changed after add_tool\n%s", s.stderr.String())
-	}
-	if out := s.mustCall(t, "added", nil); out != "added ok" {
+	if out := s.MustCall(t, "added", nil); out != "added ok" {
 		t.Fatalf("added: %q", out)
 	}
 }
@@ -112,7 +107,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 	meta := map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
 		"io.modelcontextprotocol/clientCapabilities": map[string]any{"sampling": map[string]any{}},
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
-	call := func(id int, name string, extra map[string]any) rawMsg {
+	call := func(id int, name string, extra map[string]any) testkit.Msg {
 		params := map[string]any{"name": name, "arguments": map[string]any{}, "_meta": meta}
 		for k, v := range extra {
 			params[k] = v
@@ -130,7 +125,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 		} `json:"inputRequests"`
 	}
 	if err := json.Unmarshal(first.Result, &ir); err != nil || ir.ResultType != "input_required" || len(ir.RequestState) < 40 || len(ir.InputRequests) != 1 {
-		t.Fatalf("want an input_required result with a requestState: %s %v\n%s", first.Result, first.Error, r.stderr.String())
+		t.Fatalf("want an input_required result with a requestState: %s %v\n%s", first.Result, first.Error, r.Stderr.String())
 	}
 	var key string
 	for k, req := range ir.InputRequests {
@@ -141,7 +136,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 	answer := map[string]any{key: map[string]any{"role": "assistant", "model": "m", "content": map[string]any{"type": "text", "text": "four"}}}
 	final := call(3, "ask", map[string]any{"inputResponses": answer, "requestState": ir.RequestState})
 	if !strings.Contains(string(final.Result), "the client said four") || !strings.Contains(string(final.Result), `"resultType":"complete"`) {
-		t.Fatalf("the retry's result: %s %v\n%s", final.Result, final.Error, r.stderr.String())
+		t.Fatalf("the retry's result: %s %v\n%s", final.Result, final.Error, r.Stderr.String())
 	}
 	if ep.count("tools/call ask") != 1 {
 		t.Fatalf("the server got the call %d times; the proxy should hold one call open", ep.count("tools/call ask"))
@@ -181,7 +176,7 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 		t.Fatalf("logging/setLevel: %+v", resp.Error)
 	}
 	r.send(map[string]any{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": map[string]any{"name": "ask", "arguments": map[string]any{}}})
-	ask := r.next(func(m rawMsg) bool { return m.Method != "" && m.ID != nil })
+	ask := r.next(func(m testkit.Msg) bool { return m.Method != "" && m.ID != nil })
 	if ask.Method != "sampling/createMessage" || !strings.Contains(string(ask.Params), "what is 2+2?") {
 		t.Fatalf("want a sampling request: %s %s", ask.Method, ask.Params)
 	}
@@ -189,7 +184,7 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 		"content": map[string]any{"type": "text", "text": "four"}}})
 	final := r.response(3)
 	if !strings.Contains(string(final.Result), "the client said four") {
-		t.Fatalf("the call's result: %s %+v\n%s", final.Result, final.Error, r.stderr.String())
+		t.Fatalf("the call's result: %s %+v\n%s", final.Result, final.Error, r.Stderr.String())
 	}
 	if ep.count("tools/call ask") != 2 || ep.count("initialize") != 0 || ep.count("logging/setLevel") != 0 {
 		t.Fatalf("at the server: %d calls (want the call and its retry), %d initialize, %d setLevel",
@@ -212,7 +207,7 @@ func TestProxy_ServerRequestOutsideCall(t *testing.T) {
 		mc := newMCPChainEra(t, 0, "2025", "/mcp")
 		ep := mc.eps["/mcp"]
 		s := proxyEnv(t, mc, "/mcp").startProxy(modern)
-		s.mustCall(t, "remember", nil)
+		s.MustCall(t, "remember", nil)
 		ep.mu.Lock()
 		held := ep.held
 		ep.mu.Unlock()
@@ -234,107 +229,48 @@ func TestProxy_ServerRequestOutsideCall(t *testing.T) {
 // rawRelay is a relay process driven with raw JSON-RPC lines, to check
 // what goes over the wire.
 type rawRelay struct {
-	t      *testing.T
-	in     io.WriteCloser
-	msgs   chan rawMsg
-	stderr *lockedBuffer
-}
-
-type rawMsg struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+	*testkit.Proc
+	t *testing.T
 }
 
 func (e *relayEnv) startRaw() *rawRelay {
 	e.t.Helper()
-	relay, _ := buildBins(e.t)
-	cmd := exec.Command(relay, "serve")
-	cmd.Env = e.environ()
-	r := &rawRelay{t: e.t, msgs: make(chan rawMsg, 100), stderr: &lockedBuffer{}}
-	cmd.Stderr = r.stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	r.in = in
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			var m rawMsg
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				r.msgs <- m
-			}
-		}
-		close(r.msgs)
-	}()
-	e.t.Cleanup(func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	return r
+	return &rawRelay{e.Start(e.t, []string{"serve"}), e.t}
 }
 
 func (r *rawRelay) send(v any) {
 	r.t.Helper()
-	b, _ := json.Marshal(v)
-	if _, err := r.in.Write(append(b, '\n')); err != nil {
-		r.t.Fatal(err)
-	}
+	r.SendJSON(r.t, v)
 }
 
 // next returns the next message that match accepts, skipping
 // notifications; any other request or response fails the test.
-func (r *rawRelay) next(match func(rawMsg) bool) rawMsg {
+func (r *rawRelay) next(match func(testkit.Msg) bool) testkit.Msg {
 	r.t.Helper()
-	timeout := time.After(30 * time.Second)
+	end := time.Now().Add(30 * time.Second)
 	for {
-		select {
-		case m, ok := <-r.msgs:
-			switch {
-			case !ok:
-				r.t.Fatalf("the relay ended\n%s", r.stderr.String())
-			case match(m):
-				return m
-			case m.ID == nil:
-				continue // a notification
-			}
-			r.t.Fatalf("unexpected message: %s %s %s\n%s", m.ID, m.Method, m.Result, r.stderr.String())
-		case <-timeout:
-			r.t.Fatalf("no answer\n%s", r.stderr.String())
+		m, ok := r.Read(r.t, time.Until(end))
+		switch {
+		case !ok:
+			r.t.Fatalf("the relay ended, or no answer\n%s", r.Stderr.String())
+		case match(m):
+			return m
+		case m.IsNote():
+			continue
 		}
+		r.t.Fatalf("unexpected message: %s %s %s\n%s", m.ID, m.Method, m.Result, r.Stderr.String())
 	}
 }
 
 // response waits for the response to id.
-func (r *rawRelay) response(id int) rawMsg {
+func (r *rawRelay) response(id int) testkit.Msg {
 	r.t.Helper()
 	want, _ := json.Marshal(id)
-	return r.next(func(m rawMsg) bool { return m.Method == "" && string(m.ID) == string(want) })
+	return r.next(func(m testkit.Msg) bool { return m.Method == "" && string(m.ID) == string(want) })
 }
 
 // request sends a request and waits for its response.
-func (r *rawRelay) request(id int, method string, params any) rawMsg {
+func (r *rawRelay) request(id int, method string, params any) testkit.Msg {
 	r.t.Helper()
 	r.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 	return r.response(id)

@@ -8,20 +8,20 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
+	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
 // mcpChain is our authorization server plus real mcp-go Streamable HTTP
@@ -30,17 +30,16 @@ import (
 // with a challenge naming its protected resource metadata (RFC 9728), and
 // 403 insufficient_scope for admin_stats without the admin scope.
 type mcpChain struct {
-	*chain
+	*chain.Server
 	eps map[string]*endpoint // by path
 }
 
 // endpoint is one MCP server and what it received.
 type endpoint struct {
-	c         *chain
 	url       string
 	prm       string
 	srv       *server.MCPServer
-	v         recordingValidator
+	v         tool.Validator
 	mu        sync.Mutex
 	tokens    []*bearer.Token
 	rpcs      []string // method (and tool name) of every JSON-RPC message
@@ -67,52 +66,43 @@ func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
 // or "2026"; "": both).
 func newMCPChainEra(t *testing.T, ttl time.Duration, era string, paths ...string) *mcpChain {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }
-	base := "http://" + srv.Listener.Addr().String()
-	var resources []string
-	for _, p := range paths {
-		resources = append(resources, base+p)
-	}
-	u, err := authserver.NewUser(testUser, testPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
-	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: resources, Users: []authserver.User{u}, TokenTTL: ttl,
-		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := &mcpChain{chain: c, eps: map[string]*endpoint{}}
-	mux := http.NewServeMux()
-	for _, p := range paths {
-		ep := newEndpoint(t, c, base, p)
-		ep.era = era
-		mc.eps[p] = ep
-		// The event store makes streams resumable (Last-Event-ID), and
-		// works around a race in mcp-go v1.2.1's server without one: a
-		// notification sent just before the result is dropped.
-		opts := []server.StreamableHTTPOption{server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
-			server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-				ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
-				ctx = context.WithValue(ctx, epKey{}, ep)
-				return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-			})}
-		if era == "2026" { // server/discover offers 2026-07-28 only
-			opts = append(opts, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
-		}
-		mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, opts...)))
-		mux.HandleFunc("/.well-known/oauth-protected-resource"+p, func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{base}})
-		})
-	}
-	mux.Handle("/", c.spy(c.as.Handler()))
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
+	mc := &mcpChain{eps: map[string]*endpoint{}}
+	mc.Server = chain.Start(t, chain.Options{TokenTTL: ttl, Resources: paths, ConnContext: withConn,
+		Handle: func(c *chain.Server, mux *http.ServeMux) {
+			for _, p := range paths {
+				ep := newEndpoint(t, c, p)
+				ep.era = era
+				mc.eps[p] = ep
+				// The event store makes streams resumable (Last-Event-ID), and
+				// works around a race in mcp-go v1.2.1's server without one: a
+				// notification sent just before the result is dropped.
+				opts := []server.StreamableHTTPOption{server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
+					server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+						ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
+						ctx = context.WithValue(ctx, epKey{}, ep)
+						return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
+					})}
+				if era == "2026" { // server/discover offers 2026-07-28 only
+					opts = append(opts, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
+				}
+				mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, opts...)))
+				ep.handleMetadata(mux, c.URL)
+			}
+		}})
 	return mc
+}
+
+// withConn puts the request's net.Conn in its context (connKey).
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// handleMetadata serves the endpoint's protected resource metadata.
+func (ep *endpoint) handleMetadata(mux *http.ServeMux, issuer string) {
+	mux.HandleFunc(strings.TrimPrefix(ep.prm, issuer), func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{issuer}})
+	})
 }
 
 type (
@@ -127,14 +117,10 @@ func endpointFrom(ctx context.Context) *endpoint {
 	return ep
 }
 
-func newEndpoint(t *testing.T, c *chain, base, path string) *endpoint {
+func newEndpoint(t *testing.T, c *chain.Server, path string) *endpoint {
 	t.Helper()
-	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: base, Audience: base + path}, c.as.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := &endpoint{c: c, url: base + path, prm: base + "/.well-known/oauth-protected-resource" + path,
-		v: recordingValidator{c, v}, gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
+	ep := &endpoint{url: c.URL + path, prm: c.URL + "/.well-known/oauth-protected-resource" + path,
+		v: c.Validator(t, c.URL+path), gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
 	ep.srv = testMCPServer(path)
 	return ep
 }
@@ -536,17 +522,17 @@ func (ep *endpoint) count(rpc string) int {
 // proxyEnv is a relay configured for one MCP endpoint, discovering the
 // authorization server from the endpoint's 401.
 func proxyEnv(t *testing.T, mc *mcpChain, path string) *relayEnv {
-	e := newRelayEnv(t, mc.chain)
-	delete(e.vars, "RELAY_BACKEND_URL")
-	delete(e.vars, "RELAY_AUTH_SERVER_URL")
-	e.vars["RELAY_MCP_URL"] = mc.eps[path].url
+	e := newRelayEnv(t, mc.Server)
+	delete(e.Vars, "RELAY_BACKEND_URL")
+	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
+	e.Vars["RELAY_MCP_URL"] = mc.eps[path].url
 	return e
 }
 
 // proxySession is a relay process driven by mcp-go's stdio client, which
 // answers sampling requests and records notifications.
 type proxySession struct {
-	*session
+	*testkit.Session
 	mu     sync.Mutex
 	notes  []mcp.JSONRPCNotification
 	asked  int
@@ -557,36 +543,15 @@ type proxySession struct {
 // startProxy starts a relay in the 2026-07-28 era (modern) or the 2025 era.
 func (e *relayEnv) startProxy(modern bool, extra ...string) *proxySession {
 	e.t.Helper()
-	relay, _ := buildBins(e.t)
-	ps := &proxySession{session: &session{stderr: &lockedBuffer{}}}
-	opts := []client.ClientOption{client.WithSamplingHandler(ps), client.WithElicitationHandler(ps)}
+	ps := &proxySession{}
+	ps.Session = testkit.Connect(e.t, testkit.Relay(e.t), e.Environ(extra...), []string{"serve"},
+		client.WithSamplingHandler(ps), client.WithElicitationHandler(ps))
+	ps.Client.OnNotification(func(n mcp.JSONRPCNotification) { ps.mu.Lock(); ps.notes = append(ps.notes, n); ps.mu.Unlock() })
 	version := "" // the newest: server/discover
 	if !modern {
 		version = mcp.LATEST_LEGACY_PROTOCOL_VERSION
 	}
-	tr := transport.NewStdioWithOptions(relay, e.environ(extra...), []string{"serve"}, transport.WithCommandStderrWriter(ps.stderr))
-	if err := tr.Start(context.Background()); err != nil {
-		e.t.Fatal(err)
-	}
-	ps.c = client.NewClient(tr, opts...)
-	if err := ps.c.Start(context.Background()); err != nil {
-		e.t.Fatal(err)
-	}
-	ps.c.OnNotification(func(n mcp.JSONRPCNotification) { ps.mu.Lock(); ps.notes = append(ps.notes, n); ps.mu.Unlock() })
-	e.t.Cleanup(func() { _ = ps.c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = version
-	req.Params.ClientInfo = mcp.Implementation{Name: "e2e-proxy", Version: "1"}
-	res, err := ps.c.Initialize(ctx, req)
-	if err != nil {
-		e.t.Fatalf("initialize: %v\n%s", err, ps.stderr.String())
-	}
-	if got := mcp.IsModernProtocol(ps.c.ProtocolVersion()); got != modern {
-		e.t.Fatalf("client era: protocol %s, want modern=%v", ps.c.ProtocolVersion(), modern)
-	}
-	ps.result = res
+	ps.result = ps.Initialize(e.t, version)
 	return ps
 }
 
@@ -621,20 +586,9 @@ func (ps *proxySession) timesAsked() int {
 // params contain substr.
 func (ps *proxySession) waitNote(t *testing.T, method, substr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ps.mu.Lock()
-		for _, n := range ps.notes {
-			b, _ := json.Marshal(n.Params)
-			if n.Method == method && strings.Contains(string(b), substr) {
-				ps.mu.Unlock()
-				return
-			}
-		}
-		ps.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Eventually(10*time.Second, func() bool { return ps.countNotes(method, substr) > 0 }) {
+		t.Fatalf("no %s notification with %q\n%s", method, substr, ps.Stderr.String())
 	}
-	t.Fatalf("no %s notification with %q\n%s", method, substr, ps.stderr.String())
 }
 
 // countNotes counts the notifications whose method is method and whose

@@ -18,7 +18,7 @@ func TestProxy_IgnoreTools(t *testing.T) {
 	for _, modern := range []bool{false, true} {
 		s := e.startProxy(modern, "RELAY_IGNORE_TOOLS=ASK, add_*")
 		ctx := ctx30(t)
-		tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+		tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +32,10 @@ func TestProxy_IgnoreTools(t *testing.T) {
 		}
 		req := mcp.CallToolRequest{}
 		req.Params.Name = "ask"
-		if _, err := s.c.CallTool(context.Background(), req); err == nil || !strings.Contains(err.Error(), "RELAY_IGNORE_TOOLS") {
+		if _, err := s.Client.CallTool(context.Background(), req); err == nil || !strings.Contains(err.Error(), "RELAY_IGNORE_TOOLS") {
 			t.Fatalf("modern=%v: a call of an ignored tool: %v", modern, err)
 		}
-		if got := s.mustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
+		if got := s.MustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
 			t.Fatalf("modern=%v: whoami: %s", modern, got)
 		}
 	}

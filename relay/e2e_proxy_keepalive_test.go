@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // RELAY_PING_INTERVAL (mcp-remote's --keep-alive): once a 2025-era session
@@ -14,17 +16,17 @@ func TestProxy_KeepAlive(t *testing.T) {
 	ep := mc.eps["/mcp"]
 	e := proxyEnv(t, mc, "/mcp")
 	s := e.startProxy(false)
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	time.Sleep(1500 * time.Millisecond)
 	if n := ep.count("ping"); n != 0 {
 		t.Fatalf("%d pings without RELAY_PING_INTERVAL", n)
 	}
 	s = e.startProxy(true, "RELAY_PING_INTERVAL=1s")
-	s.mustCall(t, "whoami", nil)
-	if !poll(20*time.Second, func() bool { return ep.count("ping") >= 2 }) {
-		t.Fatalf("%d pings in 20 s with RELAY_PING_INTERVAL=1s\n%s", ep.count("ping"), s.stderr.String())
+	s.MustCall(t, "whoami", nil)
+	if !testkit.Eventually(20*time.Second, func() bool { return ep.count("ping") >= 2 }) {
+		t.Fatalf("%d pings in 20 s with RELAY_PING_INTERVAL=1s\n%s", ep.count("ping"), s.Stderr.String())
 	}
-	if got := s.mustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
+	if got := s.MustCall(t, "whoami", nil); !strings.Contains(got, "alice") {
 		t.Fatalf("after the pings: %s", got)
 	}
 	if e.opens() != 1 {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,8 +17,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/keyrelay/keyrelay/backend/authserver"
-	"github.com/keyrelay/keyrelay/backend/example"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
 // newSSEChain is our authorization server plus a real mcp-go server of the
@@ -30,45 +29,29 @@ import (
 // 2024-11-05 server does, and waits for the answer.
 func newSSEChain(t *testing.T, opts ...func(base string) server.SSEOption) *mcpChain {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }
-	base := "http://" + srv.Listener.Addr().String()
-	u, err := authserver.NewUser(testUser, testPass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &chain{url: base, revoked: map[string]bool{}, seen: map[string]bool{}}
-	c.as, err = authserver.New(authserver.Config{Issuer: base, Resources: []string{base + "/sse"}, Users: []authserver.User{u},
-		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := &mcpChain{chain: c, eps: map[string]*endpoint{}}
-	ep := newEndpoint(t, c, base, "/sse")
-	mc.eps["/sse"] = ep
-	sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"),
-		server.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			ctx = context.WithValue(ctx, epKey{}, ep)
-			return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-		})}
-	for _, o := range opts {
-		sseOpts = append(sseOpts, o(base))
-	}
-	sseSrv := server.NewSSEServer(ep.srv, sseOpts...)
-	answers := &clientAnswers{wait: map[string]chan json.RawMessage{}}
-	ep.srv.AddTool(mcp.NewTool("ask_sse"), answers.askTool(sseSrv))
-	h := ep.middleware(answers.watch(sseSrv))
-	mux := http.NewServeMux()
-	mux.Handle("/sse", h)
-	mux.Handle("/message", h)
-	mux.HandleFunc("/.well-known/oauth-protected-resource/sse", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{base}})
-	})
-	mux.Handle("/", c.spy(c.as.Handler()))
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(func() { sseSrv.CloseSessions(); srv.Close() })
+	mc := &mcpChain{eps: map[string]*endpoint{}}
+	var sseSrv *server.SSEServer
+	mc.Server = chain.Start(t, chain.Options{Resources: []string{"/sse"}, ConnContext: withConn,
+		Handle: func(c *chain.Server, mux *http.ServeMux) {
+			ep := newEndpoint(t, c, "/sse")
+			mc.eps["/sse"] = ep
+			sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"),
+				server.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+					ctx = context.WithValue(ctx, epKey{}, ep)
+					return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
+				})}
+			for _, o := range opts {
+				sseOpts = append(sseOpts, o(c.URL))
+			}
+			sseSrv = server.NewSSEServer(ep.srv, sseOpts...)
+			answers := &clientAnswers{wait: map[string]chan json.RawMessage{}}
+			ep.srv.AddTool(mcp.NewTool("ask_sse"), answers.askTool(sseSrv))
+			h := ep.middleware(answers.watch(sseSrv))
+			mux.Handle("/sse", h)
+			mux.Handle("/message", h)
+			ep.handleMetadata(mux, c.URL)
+		}})
+	t.Cleanup(sseSrv.CloseSessions) // before the chain stops
 	return mc
 }
 
@@ -156,31 +139,31 @@ func TestProxy_LegacySSE(t *testing.T) {
 				mc := newSSEChain(t)
 				ep := mc.eps["/sse"]
 				e := proxyEnv(t, mc, "/sse")
-				e.vars["RELAY_MCP_TRANSPORT"] = transport
+				e.Vars["RELAY_MCP_TRANSPORT"] = transport
 				s := e.startProxy(modern)
 				ctx := ctx30(t)
-				tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+				tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
 				if err != nil || len(tools.Tools) != 9 {
-					t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+					t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
 				}
-				if e.opens() != 1 || mc.codes.Load() != 1 {
-					t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.codes.Load())
+				if e.opens() != 1 || mc.Codes.Load() != 1 {
+					t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
 				}
 				if n := ep.count("server/discover"); (n == 0) != (transport == "sse") {
 					t.Fatalf("server/discover sent %d times with transport %s", n, transport)
 				}
-				if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+				if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
 					t.Fatalf("whoami: %s", out)
 				}
 				checkResourcesPrompts(t, s)
-				if out := s.mustCall(t, "ask_sse", nil); out != "the client said four" || s.timesAsked() != 1 {
-					t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.stderr.String())
+				if out := s.MustCall(t, "ask_sse", nil); out != "the client said four" || s.timesAsked() != 1 {
+					t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
 				}
 				checkNotifications(t, s)
 				checkListChanged(t, s, modern)
-				mc.revokeSeen()
-				if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.refresh.Load() != 1 || e.opens() != 1 {
-					t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.refresh.Load(), e.opens(), s.stderr.String())
+				mc.RevokeSeen()
+				if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 || e.opens() != 1 {
+					t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.Refreshes.Load(), e.opens(), s.Stderr.String())
 				}
 				if ep.count("initialize") != 1 || ep.streamGETs() == 0 {
 					t.Fatalf("initialize %d times, %d GETs; want one session", ep.count("initialize"), ep.streamGETs())
@@ -205,18 +188,15 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 			ep := mc.eps["/sse"]
 			e := proxyEnv(t, mc, "/sse")
 			s := e.startProxy(modern, "RELAY_MCP_TRANSPORT=sse")
-			s.mustCall(t, "whoami", nil)
+			s.MustCall(t, "whoami", nil)
 			gets := ep.streamGETs()
 			type result struct {
 				text  string
 				isErr bool
 			}
 			done := make(chan result, 1)
-			go func() { text, isErr := s.call(t, "slow", nil); done <- result{text, isErr} }()
-			deadline := time.Now().Add(10 * time.Second)
-			for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			go func() { text, isErr := s.Call(t, "slow", nil); done <- result{text, isErr} }()
+			testkit.Eventually(10*time.Second, func() bool { return ep.count("tools/call slow") > 0 })
 			if ep.dropGETs() == 0 {
 				t.Fatal("no stream to drop")
 			}
@@ -226,26 +206,26 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 					t.Fatalf("the call in flight: %v %q", r.isErr, r.text)
 				}
 			case <-time.After(10 * time.Second):
-				t.Fatalf("the call in flight did not fail\n%s", s.stderr.String())
+				t.Fatalf("the call in flight did not fail\n%s", s.Stderr.String())
 			}
 			// No request: the relay reconnects by itself.
-			deadline = time.Now().Add(15 * time.Second)
-			for ep.count("initialize") < 2 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testkit.Eventually(15*time.Second, func() bool { return ep.count("initialize") >= 2 })
 			if ep.streamGETs() <= gets || ep.count("initialize") != 2 {
-				t.Fatalf("no reconnection: %d GETs (were %d), %d initialize\n%s", ep.streamGETs(), gets, ep.count("initialize"), s.stderr.String())
+				t.Fatalf("no reconnection: %d GETs (were %d), %d initialize\n%s", ep.streamGETs(), gets, ep.count("initialize"), s.Stderr.String())
 			}
 			// The server takes notifications/initialized in the background:
 			// send until the new session is initialized.
-			for deadline = time.Now().Add(10 * time.Second); s.countNotes("notifications/message", "after the drop") == 0; {
-				if time.Now().After(deadline) {
-					t.Fatalf("no server message after the reconnection\n%s", s.stderr.String())
+			sent := testkit.Eventually(10*time.Second, func() bool {
+				if s.countNotes("notifications/message", "after the drop") > 0 {
+					return true
 				}
 				ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "error", "data": "after the drop"})
-				time.Sleep(50 * time.Millisecond)
+				return false
+			})
+			if !sent {
+				t.Fatalf("no server message after the reconnection\n%s", s.Stderr.String())
 			}
-			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
+			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
 				t.Fatalf("after the reconnection: %s, %d opens", out, e.opens())
 			}
 		})
@@ -259,7 +239,7 @@ func TestProxy_LegacySSEStreamableForced(t *testing.T) {
 	ep := mc.eps["/sse"]
 	e := proxyEnv(t, mc, "/sse")
 	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=streamable-http")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "405") || !strings.Contains(text, "RELAY_MCP_TRANSPORT=sse") {
 		t.Fatalf("whoami: %v %q", isErr, text)
 	}
@@ -277,7 +257,7 @@ func TestProxy_LegacySSEBadEndpoint(t *testing.T) {
 	mc := newSSEChain(t, func(string) server.SSEOption { return server.WithBaseURL(evil.URL) })
 	e := proxyEnv(t, mc, "/sse")
 	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=sse")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "refusing the MCP server's message endpoint: it is on another port") {
 		t.Fatalf("whoami: %v %q", isErr, text)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestProxy_FullSession drives one relay in front of a real Streamable
@@ -27,32 +29,32 @@ func TestProxy_FullSession(t *testing.T) {
 			e := proxyEnv(t, mc, "/mcp")
 			start := time.Now()
 			s := e.startProxy(era.modern)
-			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.codes.Load() != 0 {
+			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.Codes.Load() != 0 {
 				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
 			}
 			if s.result.ServerInfo.Name != "keyrelay" {
 				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
 			}
 			ctx := ctx30(t)
-			tools, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
+			tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
 			if err != nil || len(tools.Tools) != 8 {
-				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.stderr.String())
+				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
 			}
-			if e.opens() != 1 || mc.codes.Load() != 1 {
-				t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.codes.Load())
+			if e.opens() != 1 || mc.Codes.Load() != 1 {
+				t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
 			}
 			s.waitNote(t, "notifications/tools/list_changed", "")
-			if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
 				t.Fatalf("whoami: %s", out)
 			}
 			checkResourcesPrompts(t, s)
 			checkNotifications(t, s)
-			if out := s.mustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
+			if out := s.MustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
 				t.Fatalf("server-initiated sampling: %q, asked %d", out, s.timesAsked())
 			}
-			s.mustCall(t, "add_tool", nil)
+			s.MustCall(t, "add_tool", nil)
 			s.waitNote(t, "notifications/tools/list_changed", "")
-			if out := s.mustCall(t, "added", nil); out != "added ok" {
+			if out := s.MustCall(t, "added", nil); out != "added ok" {
 				t.Fatalf("added: %q", out)
 			}
 			// The server speaks both eras: the proxy speaks the client's.
@@ -60,8 +62,8 @@ func TestProxy_FullSession(t *testing.T) {
 				t.Fatalf("initialize sent %d times to a server of both eras, for a modern=%v client", n, era.modern)
 			}
 			checkCancel(t, s, ep, era.modern)
-			if e.opens() != 1 || mc.refresh.Load() != 0 {
-				t.Fatalf("end: %d opens, %d refreshes", e.opens(), mc.refresh.Load())
+			if e.opens() != 1 || mc.Refreshes.Load() != 0 {
+				t.Fatalf("end: %d opens, %d refreshes", e.opens(), mc.Refreshes.Load())
 			}
 			for _, tok := range ep.seenTokens() {
 				if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
@@ -75,30 +77,30 @@ func TestProxy_FullSession(t *testing.T) {
 func checkResourcesPrompts(t *testing.T, s *proxySession) {
 	t.Helper()
 	ctx := ctx30(t)
-	rl, err := s.c.ListResources(ctx, mcp.ListResourcesRequest{})
+	rl, err := s.Client.ListResources(ctx, mcp.ListResourcesRequest{})
 	if err != nil || len(rl.Resources) != 1 {
 		t.Fatalf("resources/list: %v %v", err, rl)
 	}
 	rr := mcp.ReadResourceRequest{}
 	rr.Params.URI = "test://notes"
-	rd, err := s.c.ReadResource(ctx, rr)
+	rd, err := s.Client.ReadResource(ctx, rr)
 	if err != nil || rd.Contents[0].(mcp.TextResourceContents).Text != "the notes" {
 		t.Fatalf("resources/read: %v %v", err, rd)
 	}
-	pl, err := s.c.ListPrompts(ctx, mcp.ListPromptsRequest{})
+	pl, err := s.Client.ListPrompts(ctx, mcp.ListPromptsRequest{})
 	if err != nil || len(pl.Prompts) != 1 {
 		t.Fatalf("prompts/list: %v %v", err, pl)
 	}
 	gp := mcp.GetPromptRequest{}
 	gp.Params.Name, gp.Params.Arguments = "greet", map[string]string{"name": "bob"}
-	pr, err := s.c.GetPrompt(ctx, gp)
+	pr, err := s.Client.GetPrompt(ctx, gp)
 	if err != nil || pr.Messages[0].Content.(mcp.TextContent).Text != "hello bob" {
 		t.Fatalf("prompts/get: %v %v", err, pr)
 	}
 	cr := mcp.CompleteRequest{}
 	cr.Params.Ref = mcp.PromptReference{Type: "ref/prompt", Name: "greet"}
 	cr.Params.Argument = mcp.CompleteArgument{Name: "name", Value: "a"}
-	comp, err := s.c.Complete(ctx, cr)
+	comp, err := s.Client.Complete(ctx, cr)
 	if err != nil || len(comp.Completion.Values) != 2 {
 		t.Fatalf("completion/complete: %v %v", err, comp)
 	}
@@ -108,13 +110,13 @@ func checkNotifications(t *testing.T, s *proxySession) {
 	t.Helper()
 	ctx := ctx30(t)
 	//lint:ignore SA1019 2025-era clients still set the level; the proxy maps it
-	if err := s.c.SetLevel(ctx, mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: mcp.LoggingLevelDebug}}); err != nil {
+	if err := s.Client.SetLevel(ctx, mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: mcp.LoggingLevelDebug}}); err != nil {
 		t.Fatalf("logging/setLevel: %v", err)
 	}
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "progress"
 	req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
-	if _, err := s.c.CallTool(ctx, req); err != nil {
+	if _, err := s.Client.CallTool(ctx, req); err != nil {
 		t.Fatal(err)
 	}
 	s.waitNote(t, "notifications/progress", `"p-1"`)
@@ -131,13 +133,10 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 	go func() {
 		req := mcp.CallToolRequest{}
 		req.Params.Name = "slow"
-		_, err := s.c.CallTool(ctx, req)
+		_, err := s.Client.CallTool(ctx, req)
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for ep.count("tools/call slow") == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(10*time.Second, func() bool { return ep.count("tools/call slow") > 0 })
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled call succeeded")
@@ -146,7 +145,7 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 		select {
 		case <-ep.slowEnded:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("the server's handler was not cancelled\n%s", s.stderr.String())
+			t.Fatalf("the server's handler was not cancelled\n%s", s.Stderr.String())
 		}
 		return
 	}
@@ -156,7 +155,7 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 			t.Fatalf("cancelled without a request id")
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("notifications/cancelled never reached the server\n%s", s.stderr.String())
+		t.Fatalf("notifications/cancelled never reached the server\n%s", s.Stderr.String())
 	}
 }
 
@@ -165,13 +164,13 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
-	e.startProxy(false).mustCall(t, "whoami", nil)
+	e.startProxy(false).MustCall(t, "whoami", nil)
 	for _, modern := range []bool{false, true} {
 		s := e.startProxy(modern)
 		if s.result.ServerInfo.Name != "test-mcp/mcp" && !modern {
 			t.Fatalf("start-up with a cached token: server %q", s.result.ServerInfo.Name)
 		}
-		s.mustCall(t, "whoami", nil)
+		s.MustCall(t, "whoami", nil)
 	}
 	if e.opens() != 1 {
 		t.Fatalf("%d opens, want 1", e.opens())
@@ -186,10 +185,10 @@ func TestProxy_SessionDropped(t *testing.T) {
 	e := proxyEnv(t, mc, "/mcp")
 	for _, modern := range []bool{false, true} {
 		s := e.startProxy(modern)
-		s.mustCall(t, "whoami", nil)
+		s.MustCall(t, "whoami", nil)
 		before := ep.count("initialize")
 		ep.forget()
-		if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
 			t.Fatalf("after 404: %s", out)
 		}
 		if ep.count("initialize") != before+1 {
@@ -209,13 +208,13 @@ func TestProxy_TokenExpiryMidStream(t *testing.T) {
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
 	s := e.startProxy(true)
-	s.mustCall(t, "whoami", nil)
-	mc.revokeSeen()
-	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+	s.MustCall(t, "whoami", nil)
+	mc.RevokeSeen()
+	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
 		t.Fatalf("after 401: %s", out)
 	}
-	if mc.refresh.Load() != 1 || e.opens() != 1 {
-		t.Fatalf("%d refreshes, %d opens; want 1 and 1", mc.refresh.Load(), e.opens())
+	if mc.Refreshes.Load() != 1 || e.opens() != 1 {
+		t.Fatalf("%d refreshes, %d opens; want 1 and 1", mc.Refreshes.Load(), e.opens())
 	}
 }
 
@@ -225,13 +224,13 @@ func TestProxy_StepUp(t *testing.T) {
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
 	s := e.startProxy(false)
-	if out := s.mustCall(t, "admin_stats", nil); out != "uptime_seconds=42" {
+	if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" {
 		t.Fatalf("admin_stats: %s", out)
 	}
 	if e.opens() != 2 {
 		t.Fatalf("%d opens, want 2 (sign-in, then step-up)", e.opens())
 	}
-	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "admin") {
+	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "admin") {
 		t.Fatalf("scopes after the step-up: %s", out)
 	}
 }
@@ -242,9 +241,9 @@ func TestProxy_TwoServersIsolated(t *testing.T) {
 	mc := newMCPChain(t, 0, "/a/mcp", "/b/mcp")
 	ea := proxyEnv(t, mc, "/a/mcp")
 	eb := proxyEnv(t, mc, "/b/mcp")
-	for k, v := range ea.vars { // same data dir, key and browser log
+	for k, v := range ea.Vars { // same data dir, key and browser log
 		if strings.HasPrefix(k, "RELAY_") && k != "RELAY_MCP_URL" || k == "FAKEBROWSER_LOG" {
-			eb.vars[k] = v
+			eb.Vars[k] = v
 		}
 	}
 	eb.log = ea.log
@@ -252,7 +251,7 @@ func TestProxy_TwoServersIsolated(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range []*proxySession{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.mustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
 	}
 	wg.Wait()
 	if ea.opens() != 2 {
@@ -283,19 +282,19 @@ func TestProxy_Headers(t *testing.T) {
 	e := proxyEnv(t, mc, "/mcp")
 	const key = "fake-api-key-0123456789"
 	s := e.startProxy(true, "TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	ep.mu.Lock()
 	h := ep.hdrs[len(ep.hdrs)-1]
 	ep.mu.Unlock()
 	if h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
 		t.Fatalf("headers at the server: %v", h)
 	}
-	if strings.Contains(s.stderr.String(), key) || !strings.Contains(s.stderr.String(), "level=DEBUG") {
+	if strings.Contains(s.Stderr.String(), key) || !strings.Contains(s.Stderr.String(), "level=DEBUG") {
 		t.Fatal("the header value appears in the debug log (or there is no debug log)")
 	}
 	// A refused header does not stop the relay: requests report it.
 	bad := e.startProxy(false, "RELAY_HEADERS=Authorization: Bearer x")
-	if text, isErr := bad.call(t, "whoami", nil); !isErr || !strings.Contains(text, "Authorization") {
+	if text, isErr := bad.Call(t, "whoami", nil); !isErr || !strings.Contains(text, "Authorization") {
 		t.Fatalf("refused header: %v %s", isErr, text)
 	}
 }
@@ -305,18 +304,18 @@ func TestProxy_Headers(t *testing.T) {
 func TestProxy_CLI(t *testing.T) {
 	mc := newMCPChain(t, 0, "/mcp")
 	e := proxyEnv(t, mc, "/mcp")
-	if _, stderr, code := e.runCLI("login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
+	if _, stderr, code := e.Run(t, "login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
 		t.Fatalf("login: %d %s", code, stderr)
 	}
-	out, _, _ := e.runCLI("status", "--json")
+	out, _, _ := e.Run(t, "status", "--json")
 	if !strings.Contains(out, `"logged_in": true`) || !strings.Contains(out, mc.eps["/mcp"].url) {
 		t.Fatalf("status: %s", out)
 	}
-	e.startProxy(true).mustCall(t, "whoami", nil) // no second sign-in
+	e.startProxy(true).MustCall(t, "whoami", nil) // no second sign-in
 	if e.opens() != 1 {
 		t.Fatalf("%d opens, want 1", e.opens())
 	}
-	if _, stderr, code := e.runCLI("logout"); code != 0 || !strings.Contains(stderr, "revoked") {
+	if _, stderr, code := e.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "revoked") {
 		t.Fatalf("logout: %d %s", code, stderr)
 	}
 }
@@ -331,14 +330,14 @@ func TestProxy_StreamResumed(t *testing.T) {
 	ep.noGET = true
 	e := proxyEnv(t, mc, "/mcp")
 	s := e.startProxy(false)
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	cut := ep.cutNext("tools/call progress")
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "progress"
 	req.Params.Meta = &mcp.Meta{ProgressToken: "p-cut"}
-	res, err := s.c.CallTool(ctx30(t), req)
+	res, err := s.Client.CallTool(ctx30(t), req)
 	if err != nil || len(res.Content) != 1 || res.Content[0].(mcp.TextContent).Text != "done" {
-		t.Fatalf("the call across the cut: %v %+v\n%s", err, res, s.stderr.String())
+		t.Fatalf("the call across the cut: %v %+v\n%s", err, res, s.Stderr.String())
 	}
 	select {
 	case <-cut:
@@ -346,11 +345,11 @@ func TestProxy_StreamResumed(t *testing.T) {
 		t.Fatal("the stream was never cut")
 	}
 	if ep.getsWithLastEventID() == 0 {
-		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.stderr.String())
+		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.Stderr.String())
 	}
 	s.waitNote(t, "notifications/progress", `"progress":2`)
 	s.waitNote(t, "notifications/message", "log from the server")
-	s.mustCall(t, "whoami", nil) // anything late has arrived by now
+	s.MustCall(t, "whoami", nil) // anything late has arrived by now
 	for _, want := range []string{`"progress":1`, `"progress":2`} {
 		if n := s.countNotes("notifications/progress", `"p-cut"`, want); n != 1 {
 			t.Fatalf("progress %s arrived %d times", want, n)
@@ -368,7 +367,7 @@ func TestProxy_GETStreamResumed(t *testing.T) {
 	ep := mc.eps["/mcp"]
 	e := proxyEnv(t, mc, "/mcp")
 	s := e.startProxy(false)
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	broadcast := func(text string) {
 		ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "info", "data": text})
 	}
@@ -380,7 +379,7 @@ func TestProxy_GETStreamResumed(t *testing.T) {
 	broadcast("during the drop")
 	s.waitNote(t, "notifications/message", "during the drop")
 	if ep.getsWithLastEventID() == 0 {
-		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.stderr.String())
+		t.Fatalf("the relay did not resume with Last-Event-ID\n%s", s.Stderr.String())
 	}
 	broadcast("after the drop")
 	s.waitNote(t, "notifications/message", "after the drop")

@@ -3,89 +3,94 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
 // Flow 1 (first use) and flow 2 (valid token reused, no browser).
 func TestE2E_FirstUseThenReuse(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
-	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, `"subject": "alice"`) {
+	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, `"subject": "alice"`) {
 		t.Fatalf("whoami: %s", out)
 	}
-	if e.opens() != 1 || c.codes.Load() != 1 {
-		t.Fatalf("first use: %d browser opens, %d code exchanges", e.opens(), c.codes.Load())
+	if e.opens() != 1 || c.Codes.Load() != 1 {
+		t.Fatalf("first use: %d browser opens, %d code exchanges", e.opens(), c.Codes.Load())
 	}
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	// A new relay process uses the vault: still no browser.
 	s2 := e.start()
-	s2.mustCall(t, "read_notes", nil)
-	if e.opens() != 1 || c.refresh.Load() != 0 {
-		t.Fatalf("reuse: %d opens, %d refreshes", e.opens(), c.refresh.Load())
+	s2.MustCall(t, "read_notes", nil)
+	if e.opens() != 1 || c.Refreshes.Load() != 0 {
+		t.Fatalf("reuse: %d opens, %d refreshes", e.opens(), c.Refreshes.Load())
 	}
 }
 
 func TestE2E_PublicToolWithoutLogin(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
-	if out := s.mustCall(t, "echo", map[string]any{"message": "hello"}); out != "hello" {
+	if out := s.MustCall(t, "echo", map[string]any{"message": "hello"}); out != "hello" {
 		t.Fatalf("echo: %q", out)
 	}
-	if e.opens() != 0 || c.codes.Load() != 0 {
+	if e.opens() != 0 || c.Codes.Load() != 0 {
 		t.Fatal("a public tool caused a login")
 	}
-	if _, err := os.Stat(e.dir + "/tokens.age"); err == nil {
+	if _, err := os.Stat(e.Dir + "/tokens.age"); err == nil {
 		t.Fatal("a public tool wrote tokens")
 	}
 }
 
 // Flow 3: an expired token is refreshed, with no browser.
 func TestE2E_ExpiredTokenRefreshed(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.start().mustCall(t, "whoami", nil)
+	e.start().MustCall(t, "whoami", nil)
 	e.expireStored()
-	e.start().mustCall(t, "whoami", nil)
-	if c.refresh.Load() != 1 || e.opens() != 1 {
-		t.Fatalf("%d refreshes, %d opens", c.refresh.Load(), e.opens())
+	e.start().MustCall(t, "whoami", nil)
+	if c.Refreshes.Load() != 1 || e.opens() != 1 {
+		t.Fatalf("%d refreshes, %d opens", c.Refreshes.Load(), e.opens())
 	}
 }
 
 // Flow 4: the refresh fails (invalid_grant) and a fresh login follows, once.
 func TestE2E_RefreshFailsThenLogin(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.start().mustCall(t, "whoami", nil)
+	e.start().MustCall(t, "whoami", nil)
 	r, err := e.vault().Get(context.Background(), e.account())
 	if err != nil {
 		t.Fatal(err)
 	}
-	revokeAt(t, c.url, r.RefreshToken.Reveal()) // the server kills the grant
+	revokeAt(t, c.URL, r.RefreshToken.Reveal()) // the server kills the grant
 	e.expireStored()
-	e.start().mustCall(t, "whoami", nil)
-	if c.refresh.Load() != 1 || e.opens() != 2 {
-		t.Fatalf("%d refreshes, %d opens; want 1 and 2", c.refresh.Load(), e.opens())
+	e.start().MustCall(t, "whoami", nil)
+	if c.Refreshes.Load() != 1 || e.opens() != 2 {
+		t.Fatalf("%d refreshes, %d opens; want 1 and 2", c.Refreshes.Load(), e.opens())
 	}
 }
 
 // Flow 5: a 401 mid-session leads to one refresh and one retry.
 func TestE2E_401MidSessionRefreshAndRetry(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.mustCall(t, "whoami", nil)
-	c.revokeSeen()
-	if out := s.mustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
+	s.MustCall(t, "whoami", nil)
+	c.RevokeSeen()
+	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
 		t.Fatalf("after 401: %s", out)
 	}
-	if c.refresh.Load() != 1 || e.opens() != 1 {
-		t.Fatalf("%d refreshes, %d opens", c.refresh.Load(), e.opens())
+	if c.Refreshes.Load() != 1 || e.opens() != 1 {
+		t.Fatalf("%d refreshes, %d opens", c.Refreshes.Load(), e.opens())
 	}
 }
 
@@ -93,37 +98,37 @@ func TestE2E_401MidSessionRefreshAndRetry(t *testing.T) {
 // expired (a dead URL would mislead; see TestE2E_NoBrowserGivesLiveURL for
 // the live one).
 func TestE2E_LoginTimeout(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start("RELAY_LOGIN_TIMEOUT=2s", "FAKEBROWSER_IGNORE=1")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "did not complete in time") || !strings.Contains(text, "call the tool again") {
 		t.Fatalf("timeout result: %v %s", isErr, text)
 	}
-	if out := s.mustCall(t, "echo", map[string]any{"message": "still up"}); out != "still up" {
+	if out := s.MustCall(t, "echo", map[string]any{"message": "still up"}); out != "still up" {
 		t.Fatal("relay not serving after a login timeout")
 	}
 }
 
 // Flow 7: the user denies consent.
 func TestE2E_UserDenies(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start("FAKEBROWSER_DENY=1")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "access_denied") {
 		t.Fatalf("deny result: %v %s", isErr, text)
 	}
-	if c.codes.Load() != 0 {
+	if c.Codes.Load() != 0 {
 		t.Fatal("a code was exchanged after a denial")
 	}
 }
 
 func TestE2E_StepUp(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
-	if out := s.mustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
+	if out := s.MustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
 		t.Fatalf("admin_stats: %s", out)
 	}
 	if e.opens() != 2 {
@@ -132,71 +137,71 @@ func TestE2E_StepUp(t *testing.T) {
 }
 
 func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.mustCall(t, "whoami", nil)
-	_, stderr, code := e.runCLI("logout")
+	s.MustCall(t, "whoami", nil)
+	_, stderr, code := e.Run(t, "logout")
 	if code != 0 || !strings.Contains(stderr, "revoked") || !strings.Contains(stderr, "no credential of keyrelay remains") {
 		t.Fatalf("logout: %d %s", code, stderr)
 	}
-	out, _, _ := e.runCLI("status", "--json")
+	out, _, _ := e.Run(t, "status", "--json")
 	var st struct {
 		LoggedIn bool `json:"logged_in"`
 	}
 	if json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn {
 		t.Fatalf("status after logout: %s", out)
 	}
-	left, _ := os.ReadDir(e.dir)
+	left, _ := os.ReadDir(e.Dir)
 	for _, f := range left {
 		if f.Name() != "vault.lock" {
 			t.Fatalf("left after logout: %s", f.Name())
 		}
 	}
 	// The running relay notices and signs in again on the next call.
-	s.mustCall(t, "whoami", nil)
+	s.MustCall(t, "whoami", nil)
 	if e.opens() != 2 {
 		t.Fatalf("%d opens, want 2", e.opens())
 	}
 }
 
 func TestE2E_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
-	e.start().mustCall(t, "whoami", nil)
+	e.start().MustCall(t, "whoami", nil)
 	e.expireStored()
 	s := e.start()
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.mustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
 	}
 	wg.Wait()
-	if n := c.refresh.Load(); n != 1 {
+	if n := c.Refreshes.Load(); n != 1 {
 		t.Fatalf("%d refreshes for 20 concurrent calls, want 1", n)
 	}
 }
 
 func TestE2E_TwoRelaysOneLogin(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	a, b := e.start(), e.start()
 	var wg sync.WaitGroup
-	for _, s := range []*session{a, b, a, b} {
+	for _, s := range []*testkit.Session{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.mustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
 	}
 	wg.Wait()
-	if e.opens() != 1 || c.codes.Load() != 1 {
-		t.Fatalf("two relays: %d opens, %d code exchanges; want 1", e.opens(), c.codes.Load())
+	if e.opens() != 1 || c.Codes.Load() != 1 {
+		t.Fatalf("two relays: %d opens, %d code exchanges; want 1", e.opens(), c.Codes.Load())
 	}
 }
 
 func TestE2E_StartsAndAnswersWithBadConfig(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start("RELAY_AUTH_SERVER_URL=http://example.com")
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "https") {
 		t.Fatalf("bad config result: %v %s", isErr, text)
 	}
@@ -207,23 +212,21 @@ func TestE2E_StartsAndAnswersWithBadConfig(t *testing.T) {
 // token that crossed the authorization server in the relay's stderr and in
 // the files of the data directory.
 func TestC19_NoSecretInOutput(t *testing.T) {
-	c := newChain(t, 0)
+	c := chain.Start(t, chain.Options{})
 	e := newRelayEnv(t, c)
 	s := e.start()
 	var results strings.Builder // what the MCP client received: stdout
-	results.WriteString(s.mustCall(t, "whoami", nil))
-	c.revokeSeen()
-	results.WriteString(s.mustCall(t, "whoami", nil))
-	results.WriteString(s.mustCall(t, "admin_stats", nil))
+	results.WriteString(s.MustCall(t, "whoami", nil))
+	c.RevokeSeen()
+	results.WriteString(s.MustCall(t, "whoami", nil))
+	results.WriteString(s.MustCall(t, "admin_stats", nil))
 	e.expireStored()
 	s2 := e.start()
-	results.WriteString(s2.mustCall(t, "whoami", nil))
-	_, logoutErr, _ := e.runCLI("logout")
-	statusOut, statusErr, _ := e.runCLI("status", "--json")
-	outputs := s.stderr.String() + s2.stderr.String() + logoutErr + statusOut + statusErr + results.String()
-	c.mu.Lock()
-	secrets := append([]string(nil), c.secrets...)
-	c.mu.Unlock()
+	results.WriteString(s2.MustCall(t, "whoami", nil))
+	_, logoutErr, _ := e.Run(t, "logout")
+	statusOut, statusErr, _ := e.Run(t, "status", "--json")
+	outputs := s.Stderr.String() + s2.Stderr.String() + logoutErr + statusOut + statusErr + results.String()
+	secrets := c.Secrets()
 	if len(secrets) < 8 {
 		t.Fatalf("only %d secrets recorded; the spy is broken", len(secrets))
 	}
@@ -232,7 +235,7 @@ func TestC19_NoSecretInOutput(t *testing.T) {
 			t.Fatalf("a code, verifier or token appears in the relay's output")
 		}
 	}
-	if !strings.Contains(s.stderr.String(), "level=DEBUG") && !strings.Contains(s.stderr.String(), "level=INFO") {
+	if !strings.Contains(s.Stderr.String(), "level=DEBUG") && !strings.Contains(s.Stderr.String(), "level=INFO") {
 		t.Fatal("no log output captured; the check proves nothing")
 	}
 }
@@ -240,15 +243,28 @@ func TestC19_NoSecretInOutput(t *testing.T) {
 func TestE2E_InitializeAnswersWithoutNetwork(t *testing.T) {
 	// The backend and authorization server do not exist: initialize and
 	// server/discover must still answer at once.
-	c := &chain{url: "http://127.0.0.1:1"}
+	c := &chain.Server{URL: "http://127.0.0.1:1"}
 	e := newRelayEnv(t, c)
 	start := time.Now()
 	s := e.start()
 	if time.Since(start) > 10*time.Second {
 		t.Fatal("initialize was slow")
 	}
-	text, isErr := s.call(t, "whoami", nil)
+	text, isErr := s.Call(t, "whoami", nil)
 	if !isErr || text == "" {
 		t.Fatalf("call with no backend: %v %q", isErr, text)
+	}
+}
+
+// revokeAt revokes a token at the chain's authorization server.
+func revokeAt(t *testing.T, base, token string) {
+	t.Helper()
+	resp, err := http.PostForm(base+"/revoke", url.Values{"token": {token}, "client_id": {"relay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +21,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
 
-	"github.com/keyrelay/keyrelay/internal/faultfs"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
-// faultFiles maps the files of dir, but the filler, to their content.
-func faultFiles(t *testing.T, dir string) map[string]string {
+// dataFiles maps the files of dir, but the filler, to their content.
+func dataFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, name := range dirNames(t, dir) {
@@ -45,9 +44,9 @@ func faultFiles(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func faultSameFiles(t *testing.T, what string, dir string, want map[string]string) {
+func sameFiles(t *testing.T, what string, dir string, want map[string]string) {
 	t.Helper()
-	got := faultFiles(t, dir)
+	got := dataFiles(t, dir)
 	if len(got) != len(want) {
 		t.Fatalf("%s: the data directory went from %d to %d files: %v", what, len(want), len(got), dirNames(t, dir))
 	}
@@ -58,9 +57,9 @@ func faultSameFiles(t *testing.T, what string, dir string, want map[string]strin
 	}
 }
 
-// faultCheckOld checks that tokens.age in files decrypts with id, without
+// checkOldTokens checks that tokens.age in files decrypts with id, without
 // the vault's lock, to a state holding want for testAcct.
-func faultCheckOld(t *testing.T, what string, files map[string]string, key string, want *Record) {
+func checkOldTokens(t *testing.T, what string, files map[string]string, key string, want *Record) {
 	t.Helper()
 	id, err := parseIdentity("key file", []byte(key))
 	if err != nil {
@@ -76,9 +75,9 @@ func faultCheckOld(t *testing.T, what string, files map[string]string, key strin
 	}
 }
 
-// faultWantOSError checks that err wraps errno, is one line and starts
+// wantOSError checks that err wraps errno, is one line and starts
 // with the vault's context.
-func faultWantOSError(t *testing.T, err error, errno syscall.Errno) {
+func wantOSError(t *testing.T, err error, errno syscall.Errno) {
 	t.Helper()
 	if !errors.Is(err, errno) {
 		t.Fatalf("err = %v; want errors.Is(err, %v)", err, errno)
@@ -104,13 +103,13 @@ func TestFault_VaultDiskFull(t *testing.T) {
 		}
 		old := fakeRecord()
 		mustUpdate(t, v, testAcct, old)
-		files := faultFiles(t, dir)
+		files := dataFiles(t, dir)
 		free := faultfs.Fill(t, dir)
 
 		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
-		faultWantOSError(t, err, syscall.ENOSPC)
-		faultSameFiles(t, "disk full", dir, files)
-		faultCheckOld(t, "disk full", files, id.String(), old)
+		wantOSError(t, err, syscall.ENOSPC)
+		sameFiles(t, "disk full", dir, files)
+		checkOldTokens(t, "disk full", files, id.String(), old)
 		v2, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
 		if err != nil {
 			t.Fatal(err)
@@ -137,7 +136,7 @@ func TestFault_VaultDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
-		faultWantOSError(t, err, syscall.ENOSPC)
+		wantOSError(t, err, syscall.ENOSPC)
 		if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName }); !slices.Equal(names, []string{fileLock}) {
 			t.Fatalf("a first write on a full disk left %v", names)
 		}
@@ -158,17 +157,17 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	}
 	old := fakeRecord()
 	mustUpdate(t, v, testAcct, old)
-	files := faultFiles(t, dir)
+	files := dataFiles(t, dir)
 	faultfs.Remount(t, dir, "ro")
 	t.Cleanup(func() { faultfs.Remount(t, dir, "rw") }) // before the unmount: cleanups run last first
 
 	err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
-	faultWantOSError(t, err, syscall.EROFS)
+	wantOSError(t, err, syscall.EROFS)
 	if err := v.Prepare(ctx); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("Prepare on a read-only directory = %v; a login would be wasted", err)
 	}
-	faultSameFiles(t, "read-only", dir, files)
-	faultCheckOld(t, "read-only", files, id.String(), old)
+	sameFiles(t, "read-only", dir, files)
+	checkOldTokens(t, "read-only", files, id.String(), old)
 	if _, err := v.Get(ctx, testAcct); err != nil {
 		t.Logf("note: Get on a read-only data directory fails too (the lock file is opened read-write): %v", err)
 	}
@@ -182,16 +181,16 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	}
 }
 
-// faultKeyring is a keyringBackend that works in memory until silenced,
+// silentKeyring is a keyringBackend that works in memory until silenced,
 // then never answers (a keyring waiting for an unlock dialog nobody sees).
-type faultKeyring struct {
+type silentKeyring struct {
 	mu      sync.Mutex
 	items   map[string]string
 	silent  atomic.Bool
 	release chan struct{}
 }
 
-func (f *faultKeyring) wait() bool {
+func (f *silentKeyring) wait() bool {
 	if f.silent.Load() {
 		<-f.release
 		return true
@@ -199,7 +198,7 @@ func (f *faultKeyring) wait() bool {
 	return false
 }
 
-func (f *faultKeyring) Get(s, u string) (string, error) {
+func (f *silentKeyring) Get(s, u string) (string, error) {
 	if f.wait() {
 		return "", errors.New("released")
 	}
@@ -212,7 +211,7 @@ func (f *faultKeyring) Get(s, u string) (string, error) {
 	return v, nil
 }
 
-func (f *faultKeyring) Set(s, u, p string) error {
+func (f *silentKeyring) Set(s, u, p string) error {
 	if f.wait() {
 		return errors.New("released")
 	}
@@ -222,7 +221,7 @@ func (f *faultKeyring) Set(s, u, p string) error {
 	return nil
 }
 
-func (f *faultKeyring) DeleteAll(string) error {
+func (f *silentKeyring) DeleteAll(string) error {
 	if f.wait() {
 		return errors.New("released")
 	}
@@ -239,7 +238,7 @@ func (f *faultKeyring) DeleteAll(string) error {
 // written: no key.age, no passphrase vault, the files byte-identical.
 func TestFault_KeychainSilentNoFallback(t *testing.T) {
 	ctx := context.Background()
-	be := &faultKeyring{items: map[string]string{}, release: make(chan struct{})}
+	be := &silentKeyring{items: map[string]string{}, release: make(chan struct{})}
 	t.Cleanup(func() { close(be.release) })
 	const timeout = 200 * time.Millisecond
 	kc := &OSKeychain{Timeout: timeout, backend: be, busCheck: func() error { return nil }}
@@ -255,7 +254,7 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 	if m := mustMeta(t, v); m.KeySource != KindKeychain {
 		t.Fatalf("key source %q, want keychain", m.KeySource)
 	}
-	files := faultFiles(t, dir)
+	files := dataFiles(t, dir)
 	be.silent.Store(true)
 
 	v2, err := Open(ctx, opts(dir)) // a new process: no cached key
@@ -282,121 +281,16 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 			t.Errorf("%s = %v; want ErrLocked saying there was no answer", name, err)
 		}
 	}
-	faultSameFiles(t, "silent keychain", dir, files)
+	sameFiles(t, "silent keychain", dir, files)
 	if names := dirNames(t, first); !slices.Equal(names, []string{fileLock}) {
 		t.Fatalf("a first write on a silent keychain left %v", names)
 	}
 }
 
-// faultKeyringService is a gnome-keyring Secret Service on a private D-Bus
-// session bus, so it can be locked or frozen without touching any other
-// test's keyring.
-type faultKeyringService struct {
-	addr string
-	gk   *exec.Cmd
-	conn *dbus.Conn
-}
-
-const faultLoginCollection = dbus.ObjectPath("/org/freedesktop/secrets/collection/login")
-
-func faultStartKeyring(t *testing.T) *faultKeyringService {
-	t.Helper()
-	for _, bin := range []string{"dbus-daemon", "gnome-keyring-daemon"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			msg := bin + " not found: the keychain fault tests need a real Secret Service (apt-get install dbus gnome-keyring)"
-			if os.Getenv("KEYRELAY_SECRET_SERVICE") == "1" {
-				t.Fatal(msg)
-			}
-			faultfs.MustOrSkip(t, msg)
-		}
-	}
-	dir, err := os.MkdirTemp("", "kr-ss") // short: a socket path has about 100 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	run := filepath.Join(dir, "run")
-	if err := os.Mkdir(run, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	addr := "unix:path=" + filepath.Join(dir, "bus")
-	faultStartKilled(t, exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address="+addr))
-	var conn *dbus.Conn
-	faultPoll(t, "the private D-Bus to accept connections", func() bool {
-		conn, err = dbus.Connect(addr)
-		return err == nil
-	})
-	t.Cleanup(func() { conn.Close() })
-	gk := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
-	gk.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr, "XDG_RUNTIME_DIR="+run,
-		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "HOME="+dir)
-	gk.Stdin = strings.NewReader("fake-keyring-password") // the throwaway login keyring's password
-	faultStartKilled(t, gk)
-	k := &faultKeyringService{addr: addr, gk: gk, conn: conn}
-	faultPoll(t, "gnome-keyring to unlock its login collection", func() bool {
-		locked, err := k.locked()
-		return err == nil && !locked
-	})
-	return k
-}
-
-// faultStartKilled starts cmd and kills it, by its pid, when the test ends.
-func faultStartKilled(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-}
-
-func faultPoll(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (k *faultKeyringService) locked() (bool, error) {
-	v, err := k.conn.Object("org.freedesktop.secrets", faultLoginCollection).GetProperty("org.freedesktop.Secret.Collection.Locked")
-	if err != nil {
-		return false, err
-	}
-	b, ok := v.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("Locked is %T", v.Value())
-	}
-	return b, nil
-}
-
-// lock locks the login collection, as a desktop does on screen lock.
-func (k *faultKeyringService) lock(t *testing.T) {
-	t.Helper()
-	err := k.conn.Object("org.freedesktop.secrets", "/org/freedesktop/secrets").
-		Call("org.freedesktop.Secret.Service.Lock", 0, []dbus.ObjectPath{faultLoginCollection}).Err
-	if err != nil {
-		t.Fatal(err)
-	}
-	if locked, err := k.locked(); err != nil || !locked {
-		t.Fatalf("the login collection did not lock: %v", err)
-	}
-}
-
-// freeze stops the daemon: it keeps its bus name and answers nothing.
-func (k *faultKeyringService) freeze(t *testing.T) {
-	t.Helper()
-	if err := k.gk.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// write runs the "write" helper process (Open with the default key
-// source, the OS keychain, then one Update) against k and returns its
+// keychainWrite runs the "write" helper process (Open with the default key
+// source, the OS keychain, then one Update) against ss and returns its
 // stderr, whether it succeeded, and how long it took.
-func (k *faultKeyringService) write(t *testing.T, dir string) (string, bool, time.Duration) {
+func keychainWrite(t *testing.T, ss *testkit.SecretService, dir string) (string, bool, time.Duration) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -404,7 +298,7 @@ func (k *faultKeyringService) write(t *testing.T, dir string) (string, bool, tim
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "VAULT_TEST_HELPER=write", "VAULT_TEST_DIR="+dir, "VAULT_TEST_KEYSPEC=",
-		"VAULT_TEST_TOKEN="+fakeToken("access"), "VAULT_TEST_SERVICE=keyrelay-fault-test", "DBUS_SESSION_BUS_ADDRESS="+k.addr)
+		"VAULT_TEST_TOKEN="+fakeToken("access"), "VAULT_TEST_SERVICE=keyrelay-fault-test", ss.Env())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -419,18 +313,18 @@ func (k *faultKeyringService) write(t *testing.T, dir string) (string, bool, tim
 // and changes nothing on disk; a first write on the locked keychain
 // leaves only the lock file.
 func TestFault_SecretServiceLockedOrFrozen(t *testing.T) {
-	k := faultStartKeyring(t)
+	ss := testkit.StartSecretService(t)
 	dir := newDir(t)
-	if out, ok, _ := k.write(t, dir); !ok {
+	if out, ok, _ := keychainWrite(t, ss, dir); !ok {
 		t.Fatalf("write with an unlocked keyring failed: %s", out)
 	}
-	files := faultFiles(t, dir)
+	files := dataFiles(t, dir)
 	if _, ok := files[fileKey]; ok || files[fileTokens] == "" {
 		t.Fatalf("the keychain vault holds %v", dirNames(t, dir))
 	}
 	check := func(what, dir, want string, files map[string]string) {
 		t.Helper()
-		out, ok, took := k.write(t, dir)
+		out, ok, took := keychainWrite(t, ss, dir)
 		if ok {
 			t.Fatalf("%s: the write succeeded", what)
 		}
@@ -440,13 +334,13 @@ func TestFault_SecretServiceLockedOrFrozen(t *testing.T) {
 		if took > DefaultKeychainTimeout+5*time.Second {
 			t.Fatalf("%s: the write took %v; the keychain timeout is %v", what, took, DefaultKeychainTimeout)
 		}
-		faultSameFiles(t, what, dir, files)
+		sameFiles(t, what, dir, files)
 		t.Logf("%s: %v: %s", what, took, strings.TrimSpace(out))
 	}
-	k.lock(t)
+	ss.Lock(t)
 	check("locked", dir, "unlock refused", files)
 	first := newDir(t)
 	check("first write, locked", first, "unlock refused", map[string]string{fileLock: ""})
-	k.freeze(t)
+	ss.Freeze(t)
 	check("frozen", dir, "no answer within", files)
 }

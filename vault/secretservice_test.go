@@ -5,13 +5,13 @@ package vault
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // requireSecretService skips unless a real Secret Service answers (run the
@@ -23,11 +23,7 @@ func requireSecretService(t *testing.T) {
 	if err == nil || errors.Is(err, ErrNotFound) {
 		return
 	}
-	msg := "no Secret Service (run through scripts/with-secret-service.sh): " + err.Error()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testkit.SkipOrFail(t, "no Secret Service (run through scripts/with-secret-service.sh): "+err.Error())
 }
 
 // secretToolSearch lists keyrelay items as secret-tool sees them, without

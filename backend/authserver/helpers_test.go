@@ -1,7 +1,6 @@
 package authserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // Obviously fake credentials for tests.
@@ -59,24 +60,7 @@ type env struct {
 	ts      *httptest.Server
 	clock   *fakeClock
 	browser *http.Client
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs    *testkit.Buffer
 }
 
 // newEnv starts a server whose issuer is the httptest URL. mod may change
@@ -86,7 +70,7 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 	var h http.Handler = http.NotFoundHandler()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	e := &env{t: t, ts: ts, clock: newClock(), logs: &syncBuffer{}}
+	e := &env{t: t, ts: ts, clock: newClock(), logs: &testkit.Buffer{}}
 	cfg := Config{
 		Issuer: ts.URL, Resources: []string{ts.URL, "https://other.example/api"},
 		Users:  testUsers(t),

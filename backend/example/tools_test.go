@@ -2,8 +2,6 @@ package example
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -50,20 +49,10 @@ func tok(t *testing.T, sub, scope string) string {
 
 func call(t *testing.T, srv *httptest.Server, name, args, token string) (int, tool.Result, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", srv.URL+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testkit.PostTool(t, srv.URL, name, args, token)
 	var r tool.Result
-	_ = json.Unmarshal(raw, &r)
-	return resp.StatusCode, r, string(raw)
+	_ = json.Unmarshal([]byte(raw), &r)
+	return resp.StatusCode, r, raw
 }
 
 func text(r tool.Result) string {

@@ -1,7 +1,6 @@
 package tool
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -26,27 +25,9 @@ const (
 
 var secret = []byte("test-secret-0123456789-abcdefghijklmnop")
 
-// syncBuffer is a log sink safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	srv  *httptest.Server
-	logs *syncBuffer
+	logs *testkit.Buffer
 }
 
 func newFixture(t *testing.T, extra ...Tool) *fixture {
@@ -55,7 +36,7 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	tools := append([]Tool{

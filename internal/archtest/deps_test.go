@@ -8,9 +8,13 @@ import (
 
 const mod = "github.com/keyrelay/keyrelay/"
 
+// testOnly is the test kit: no package outside it may import it.
+const testOnly = "internal/testkit"
+
 // allowed maps a package prefix to the prefixes of ours it may import
 // (non-test code). A package not listed here may import nothing of ours
-// beyond internal/secret.
+// beyond internal/secret. Test support (testOnly) is importable only from
+// itself: tests import it, product code never.
 var allowed = map[string][]string{
 	"platform":       {},
 	"internal/":      {"internal/"},
@@ -35,6 +39,10 @@ var allowed = map[string][]string{
 	"relay/login":             {"internal/", "relay/broker", "relay/oauth", "relay/policy", "vault"},
 	"relay/config":            {"internal/", "platform", "relay/oauth"},
 	"demo":                    {"internal/"},
+	// The chain runs the built-in authorization server and the example
+	// backend; the rest of the kit imports nothing of ours, so the tests of
+	// vault and of backend's packages can use it.
+	"internal/testkit": {"internal/", "backend/"},
 }
 
 func rule(pkg string) []string {
@@ -76,6 +84,9 @@ func TestImportDirection(t *testing.T) {
 }
 
 func permitted(pkg, dep string) bool {
+	if strings.HasPrefix(dep, testOnly) && !strings.HasPrefix(pkg, testOnly) {
+		return false
+	}
 	for _, p := range rule(pkg) {
 		if dep == p || strings.HasPrefix(dep, p) {
 			return true
@@ -88,13 +99,15 @@ func TestRulesCatchViolations(t *testing.T) {
 	for _, c := range [][2]string{{"backend", "vault"}, {"backend/tool", "relay"}, {"platform", "internal/secret"}, {"vault", "backend/tool"}, {"internal/secret", "vault"},
 		{"relay/front", "relay/toolapi"}, {"relay/front", "relay/authhttp"}, {"relay/toolapi", "relay/config"}, {"relay/toolapi", "relay/mcphttp"},
 		{"relay/mcphttp", "vault"}, {"relay/mcphttp", "relay/login"}, {"relay/mcphttp", "relay/toolapi"}, {"relay/mcphttp/transport", "relay/mcphttp"},
-		{"relay/authhttp", "relay/front"}, {"relay/broker", "relay/login"}} {
+		{"relay/authhttp", "relay/front"}, {"relay/broker", "relay/login"},
+		{"relay", "internal/testkit"}, {"backend", "internal/testkit/chain"}, {"internal/fakebrowser", "internal/testkit"}, {"internal/testkit", "relay"}, {"internal/testkit/chain", "vault"}} {
 		if permitted(c[0], c[1]) {
 			t.Errorf("%s -> %s should be forbidden", c[0], c[1])
 		}
 	}
 	for _, c := range [][2]string{{"relay", "vault"}, {"vault", "platform"}, {"backend", "backend/authserver"}, {"backend/authserver", "internal/secret"},
-		{"relay", "relay/front"}, {"relay/toolapi", "relay/front"}, {"relay/mcphttp", "relay/mcphttp/transport"}, {"relay/authhttp", "relay/broker"}} {
+		{"relay", "relay/front"}, {"relay/toolapi", "relay/front"}, {"relay/mcphttp", "relay/mcphttp/transport"}, {"relay/authhttp", "relay/broker"},
+		{"internal/testkit/chain", "backend/authserver"}, {"internal/testkit/chain", "internal/testkit"}, {"internal/testkit/faultfs", "internal/testkit"}} {
 		if !permitted(c[0], c[1]) {
 			t.Errorf("%s -> %s should be allowed", c[0], c[1])
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -48,20 +49,27 @@ func (r *lineReader) next() ([]byte, error) {
 	return nil, err
 }
 
-// longLine reads the rest of a line longer than the buffer.
+// longLine reads the rest of a line longer than the buffer. It holds at
+// most max bytes and a line end: once the line is sure to be longer, the
+// rest is skipped. Past 1 MiB the buffer grows once, to that bound, rather
+// than by steps whose garbage would outweigh it.
 func (r *lineReader) longLine(first []byte) ([]byte, error) {
 	r.long = append(r.long[:0], first...)
 	for {
 		more, err := r.br.ReadSlice('\n')
-		r.long = append(r.long, more...)
-		if content(r.long) > r.max {
+		n := len(r.long) + len(more)
+		if n > r.max+len("\r\n") {
 			return nil, r.skip(err)
 		}
+		if n > cap(r.long) && len(r.long) >= 1<<20 {
+			r.long = slices.Grow(r.long, r.max+len("\r\n")-len(r.long))
+		}
+		r.long = append(r.long, more...)
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case err == nil, errors.Is(err, io.EOF) && len(r.long) > 0:
-			return r.long, nil
+		case err == nil, errors.Is(err, io.EOF):
+			return r.checked(r.long)
 		}
 		return nil, err
 	}

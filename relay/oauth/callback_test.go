@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
@@ -133,10 +135,7 @@ func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
 	q := goodQuery(t, l).Encode()
 	first := make(chan int, 1)
 	go func() { s, _, _ := hit(t, l, "GET", "/callback", q); first <- s }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !l.isAccepted() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling internal state, not waiting for time
-	}
+	testkit.Eventually(5*time.Second, l.isAccepted) // polling internal state, not waiting for time
 	if status, _, body := hit(t, l, "GET", "/callback", q); status != 400 || body != pageRefused {
 		t.Fatalf("second callback: status %d", status)
 	}

@@ -1,7 +1,8 @@
 // Package faultfs gives tests real file-system faults: a small tmpfs that
 // can be filled (ENOSPC) or remounted read-only. It needs root and Linux
 // mount(8); without them a test skips, and fails under CI=true, where the
-// faults must be tested. It is test support only: no product code uses it.
+// faults must be tested (testkit.SkipOrFail). It is test support only, like
+// the rest of testkit.
 package faultfs
 
 import (
@@ -12,20 +13,13 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // FillerName is the file Fill writes, so callers can leave it out when they
 // compare a directory's contents.
 const FillerName = "filler"
-
-// MustOrSkip skips the test with msg, or fails it under CI=true.
-func MustOrSkip(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
 
 // MountTmpfs mounts a 256 KiB tmpfs (mode 0700) on dir, creating dir, and
 // unmounts it when the test ends.
@@ -35,10 +29,10 @@ func MountTmpfs(t testing.TB, dir string) {
 		t.Fatal(err)
 	}
 	if os.Geteuid() != 0 {
-		MustOrSkip(t, "mounting a tmpfs needs root")
+		testkit.SkipOrFail(t, "mounting a tmpfs needs root")
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		MustOrSkip(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
+		testkit.SkipOrFail(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {

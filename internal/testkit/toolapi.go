@@ -1,0 +1,34 @@
+package testkit
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// PostTool calls a tool of the backend's tool API at base directly: POST
+// /mcp/tools/{name} with {"arguments": args} and, unless token is empty,
+// the bearer token. It returns the response and its body (up to 1 MiB),
+// read and closed.
+func PostTool(t testing.TB, base, name, args, token string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
