@@ -1,13 +1,14 @@
 package front
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // modernMeta is the _meta of a 2026-07-28 request.
@@ -63,10 +64,9 @@ func wireTo(up *fakeUp) func(context.Context, Client) (Upstream, error) {
 	return func(_ context.Context, c Client) (Upstream, error) { up.client = c; return up, nil }
 }
 
-// conn runs Serve on pipes.
+// conn runs Serve on pipes, read with the test kit's stdio peer.
 type conn struct {
-	in     *io.PipeWriter
-	lines  chan string
+	*testkit.Stdio
 	done   chan error
 	cancel context.CancelFunc
 }
@@ -76,19 +76,11 @@ func start(t *testing.T, cfg Config) *conn {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{in: inW, lines: make(chan string, 1000), done: make(chan error, 1), cancel: cancel}
+	c := &conn{Stdio: testkit.NewStdio(inW, outR, &testkit.Buffer{}), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		err := New(cfg).Serve(ctx, inR, outW)
 		outW.Close()
 		c.done <- err
-	}()
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(outR)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -98,60 +90,29 @@ func start(t *testing.T, cfg Config) *conn {
 	return c
 }
 
-func (c *conn) send(t *testing.T, line string) {
-	t.Helper()
-	if _, err := io.WriteString(c.in, line+"\n"); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-}
-
-type reply struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *Error          `json:"error"`
-	raw    string
-}
+func (c *conn) send(t *testing.T, line string) { t.Helper(); c.Send(t, line) }
 
 // next returns the next message that is not a notification, or fails.
-func (c *conn) next(t *testing.T) reply {
+func (c *conn) next(t *testing.T) testkit.Msg {
 	t.Helper()
-	for {
-		r, ok := c.any(t)
-		if !ok {
-			t.Fatal("stdout ended")
-		}
-		if r.Method == "" || r.ID != nil {
-			return r
-		}
+	m, ok := c.Next(t, 10*time.Second)
+	if !ok {
+		t.Fatal("no message within 10 s, or stdout ended")
 	}
+	return m
 }
 
-func (c *conn) any(t *testing.T) (reply, bool) {
+// any returns the next message, false at the end of stdout.
+func (c *conn) any(t *testing.T) (testkit.Msg, bool) {
 	t.Helper()
-	select {
-	case l, ok := <-c.lines:
-		if !ok {
-			return reply{}, false
-		}
-		var r reply
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("not JSON on stdout: %q", l)
-		}
-		r.raw = l
-		return r, true
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message within 10 s")
-	}
-	return reply{}, false
+	return c.Read(t, 10*time.Second)
 }
 
 // rest closes stdin, waits for Serve to return, and returns every message
 // written after what was read so far.
-func (c *conn) rest(t *testing.T) []reply {
+func (c *conn) rest(t *testing.T) []testkit.Msg {
 	t.Helper()
-	c.in.Close()
+	c.In.Close()
 	select {
 	case err := <-c.done:
 		if err != nil {
@@ -160,12 +121,12 @@ func (c *conn) rest(t *testing.T) []reply {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return at the end of input")
 	}
-	var out []reply
+	var out []testkit.Msg
 	for {
-		r, ok := c.any(t)
+		m, ok := c.any(t)
 		if !ok {
 			return out
 		}
-		out = append(out, r)
+		out = append(out, m)
 	}
 }

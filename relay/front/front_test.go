@@ -52,13 +52,13 @@ func TestProtocol(t *testing.T) {
 			r := c.next(t)
 			switch {
 			case tc.code == 0 && r.Error != nil:
-				t.Fatalf("got an error: %s", r.raw)
+				t.Fatalf("got an error: %s", r.Raw)
 			case tc.code != 0 && (r.Error == nil || r.Error.Code != tc.code):
-				t.Fatalf("got %s, want error %d", r.raw, tc.code)
+				t.Fatalf("got %s, want error %d", r.Raw, tc.code)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.raw, w) {
-					t.Errorf("%s lacks %s", r.raw, w)
+				if !strings.Contains(r.Raw, w) {
+					t.Errorf("%s lacks %s", r.Raw, w)
 				}
 			}
 		})
@@ -69,7 +69,7 @@ func TestSetLevelNeedsInitialize(t *testing.T) {
 	c := start(t, Config{Wire: wireTo(&fakeUp{})})
 	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}`)
 	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 {
-		t.Fatalf("before initialize: %s", r.raw)
+		t.Fatalf("before initialize: %s", r.Raw)
 	}
 }
 
@@ -105,15 +105,15 @@ func TestBadMessages(t *testing.T) {
 			r := c.next(t)
 			if tc.code == 0 {
 				if string(r.ID) != `"after"` {
-					t.Fatalf("answered %s", r.raw)
+					t.Fatalf("answered %s", r.Raw)
 				}
 				return
 			}
 			if r.Error == nil || r.Error.Code != tc.code || string(r.ID) != tc.id {
-				t.Fatalf("got %s, want error %d with id %s", r.raw, tc.code, tc.id)
+				t.Fatalf("got %s, want error %d with id %s", r.Raw, tc.code, tc.id)
 			}
 			if r := c.next(t); string(r.ID) != `"after"` {
-				t.Fatalf("the session did not go on: %s", r.raw)
+				t.Fatalf("the session did not go on: %s", r.Raw)
 			}
 		})
 	}
@@ -124,16 +124,16 @@ func TestBadMessages(t *testing.T) {
 func TestLineEnds(t *testing.T) {
 	c := start(t, Config{Wire: wireTo(&fakeUp{})})
 	go func() {
-		_, _ = io.WriteString(c.in, `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"`+strings.Repeat("a", MaxMessage)+`"}}`+"\n")
-		_, _ = io.WriteString(c.in, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
-		c.in.Close()
+		_, _ = io.WriteString(c.In, `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"`+strings.Repeat("a", MaxMessage)+`"}}`+"\n")
+		_, _ = io.WriteString(c.In, `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+		c.In.Close()
 	}()
 	r := c.next(t)
 	if r.Error == nil || r.Error.Code != -32600 || string(r.ID) != "null" || !strings.Contains(r.Error.Message, "over 16 MiB") {
-		t.Fatalf("over the limit: %s", r.raw)
+		t.Fatalf("over the limit: %s", r.Raw)
 	}
 	if r := c.next(t); string(r.ID) != "2" || r.Error != nil {
-		t.Fatalf("last line without a newline: %s", r.raw)
+		t.Fatalf("last line without a newline: %s", r.Raw)
 	}
 }
 
@@ -159,7 +159,7 @@ func TestCancelledCallNotAnswered(t *testing.T) {
 		t.Fatal("the upstream's request was not cancelled")
 	}
 	if rest := c.rest(t); len(rest) != 0 {
-		t.Fatalf("a cancelled request was answered: %s", rest[0].raw)
+		t.Fatalf("a cancelled request was answered: %s", rest[0].Raw)
 	}
 	if n := up.notifications(); len(n) != 1 || n[0] != "notifications/cancelled" {
 		t.Fatalf("the upstream got %v", n)
@@ -180,8 +180,8 @@ func TestCancelOfNothing(t *testing.T) {
 	c.send(t, `{"jsonrpc":"2.0","id":"p","method":"ping"}`)
 	c.next(t) // the ping: both notifications were handled before it
 	close(release)
-	if r := c.next(t); string(r.ID) != `"7"` || !strings.Contains(r.raw, "done") {
-		t.Fatalf("request 7: %s", r.raw)
+	if r := c.next(t); string(r.ID) != `"7"` || !strings.Contains(r.Raw, "done") {
+		t.Fatalf("request 7: %s", r.Raw)
 	}
 	if n := up.notifications(); len(n) != 0 {
 		t.Fatalf("the upstream got %v", n)
@@ -209,14 +209,14 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":"p","method":"ping"}`) // not stuck behind the calls
 	if r := c.next(t); string(r.ID) != `"p"` {
-		t.Fatalf("ping: %s", r.raw)
+		t.Fatalf("ping: %s", r.Raw)
 	}
 	close(release)
 	seen := map[string]bool{}
 	for range n {
 		r := c.next(t)
-		if !strings.Contains(r.raw, "released") {
-			t.Fatalf("call: %s", r.raw)
+		if !strings.Contains(r.Raw, "released") {
+			t.Fatalf("call: %s", r.Raw)
 		}
 		seen[string(r.ID)] = true
 	}
@@ -239,7 +239,7 @@ func TestEndOfInputCancelsCalls(t *testing.T) {
 	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"block"}}`)
 	<-arrived
 	if rest := c.rest(t); len(rest) != 0 {
-		t.Fatalf("answered after the end of input: %s", rest[0].raw)
+		t.Fatalf("answered after the end of input: %s", rest[0].Raw)
 	}
 	select {
 	case <-cancelled:
@@ -345,16 +345,16 @@ func TestWireOnFirstNeed(t *testing.T) {
 		t.Fatalf("wired %d times before any request for the upstream", wired)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-	if r := c.next(t); !strings.Contains(r.raw, `"name":"keyrelay_status"`) {
-		t.Fatalf("tools/list: %s", r.raw)
+	if r := c.next(t); !strings.Contains(r.Raw, `"name":"keyrelay_status"`) {
+		t.Fatalf("tools/list: %s", r.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`)
-	if r := c.next(t); !strings.Contains(r.raw, `"isError":true`) || !strings.Contains(r.raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
-		t.Fatalf("tools/call: %s", r.raw)
+	if r := c.next(t); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
+		t.Fatalf("tools/call: %s", r.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`)
 	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || !strings.Contains(r.Error.Message, "RELAY_BACKEND_URL is not set") {
-		t.Fatalf("resources/list: %s", r.raw)
+		t.Fatalf("resources/list: %s", r.Raw)
 	}
 	c.rest(t)
 	if wired != 1 {
@@ -367,20 +367,20 @@ func TestWireOnFirstNeed(t *testing.T) {
 func TestHandshakeFromUpstream(t *testing.T) {
 	c := start(t, Config{Wire: func(context.Context, Client) (Upstream, error) { return nil, errors.New("bad") }})
 	c.send(t, initLine)
-	if r := c.next(t); !strings.Contains(r.raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.raw, `"name":"keyrelay"`) {
-		t.Fatalf("initialize: %s", r.raw)
+	if r := c.next(t); !strings.Contains(r.Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.Raw, `"name":"keyrelay"`) {
+		t.Fatalf("initialize: %s", r.Raw)
 	}
 	up := &fakeUp{}
 	c = start(t, Config{Wire: wireTo(up)})
 	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`)
-	if r := c.next(t); !strings.Contains(r.raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
-		t.Fatalf("discover: %s", r.raw)
+	if r := c.next(t); !strings.Contains(r.Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
+		t.Fatalf("discover: %s", r.Raw)
 	}
 	desc := Description{Initialize: json.RawMessage(`{"protocolVersion":"2025-03-26","capabilities":{},"serverInfo":{"name":"its own"}}`)}
 	c = start(t, Config{Wire: func(_ context.Context, cl Client) (Upstream, error) { return describer{&fakeUp{}, desc}, nil }})
 	c.send(t, initLine)
 	if r := c.next(t); string(r.Result) != string(desc.Initialize) {
-		t.Fatalf("a 2025-era server's initialize result is not passed as it is: %s", r.raw)
+		t.Fatalf("a 2025-era server's initialize result is not passed as it is: %s", r.Raw)
 	}
 }
 
@@ -402,16 +402,16 @@ func TestFailures(t *testing.T) {
 	}}
 	c := start(t, Config{Wire: wireTo(up)})
 	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`)
-	if r := c.next(t); !strings.Contains(r.raw, `"isError":true`) || !strings.Contains(r.raw, `"text":"the backend is unreachable"`) {
-		t.Fatalf("tools/call: %s", r.raw)
+	if r := c.next(t); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, `"text":"the backend is unreachable"`) {
+		t.Fatalf("tools/call: %s", r.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"prompts/list"}`)
 	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "the backend is unreachable" {
-		t.Fatalf("prompts/list: %s", r.raw)
+		t.Fatalf("prompts/list: %s", r.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":3,"method":"panic"}`)
 	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "internal error" {
-		t.Fatalf("panic: %s", r.raw)
+		t.Fatalf("panic: %s", r.Raw)
 	}
 }
 
@@ -439,21 +439,21 @@ func TestAsk(t *testing.T) {
 	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
 	ask := c.next(t)
 	if ask.Method != "sampling/createMessage" || string(ask.ID) != `"keyrelay-1"` || string(ask.Params) != `{"x":1}` {
-		t.Fatalf("ask: %s", ask.raw)
+		t.Fatalf("ask: %s", ask.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":1,"result":{"wrong":"id"}}`) // the client's own id: nobody's answer
 	c.send(t, `{"jsonrpc":"2.0","id":"keyrelay-1","result":{"model":"m"}}`)
 	if r := c.next(t); string(r.ID) != "1" || string(r.Result) != `{"model":"m"}` {
-		t.Fatalf("answer: %s", r.raw)
+		t.Fatalf("answer: %s", r.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`)
 	if ask := c.next(t); string(ask.ID) != `"keyrelay-2"` {
-		t.Fatalf("second ask: %s", ask.raw)
+		t.Fatalf("second ask: %s", ask.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`)
 	r, _ := c.any(t)
 	if r.Method != "notifications/cancelled" || !strings.Contains(string(r.Params), `"requestId":"keyrelay-2"`) {
-		t.Fatalf("after the cancel: %s", r.raw)
+		t.Fatalf("after the cancel: %s", r.Raw)
 	}
 }
 
@@ -468,9 +468,9 @@ func TestSendAfterInitialize(t *testing.T) {
 	c.next(t)
 	up.client.Send(Notification("notifications/tools/list_changed", nil))
 	if r, _ := c.any(t); r.Method != "notifications/tools/list_changed" {
-		t.Fatalf("after initialize: %s", r.raw)
+		t.Fatalf("after initialize: %s", r.Raw)
 	}
 	if rest := c.rest(t); len(rest) != 0 {
-		t.Fatalf("more: %s", rest[0].raw)
+		t.Fatalf("more: %s", rest[0].Raw)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/mcp"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
@@ -200,7 +201,7 @@ func TestListChanged(t *testing.T) {
 			Params: json.RawMessage(`{"notifications":{"toolsListChanged":true,"promptsListChanged":true}}`), Era: front.Era{Modern: true}})
 		done <- err
 	}()
-	testkitPoll(t, "the listen's acknowledgement", func() bool { return len(c.methods()) > 0 })
+	testkit.Poll(t, 10*time.Second, "the listen's acknowledgement", func() bool { return len(c.methods()) > 0 })
 	c.mu.Lock()
 	ack, _ := json.Marshal(c.sent[0])
 	c.mu.Unlock()
@@ -238,17 +239,5 @@ func TestContentBlocks(t *testing.T) {
 		case c.want != "" && (err != nil || string(got) != c.want):
 			t.Errorf("content(%s) = %s, %v; want %s", c.in, got, err, c.want)
 		}
-	}
-}
-
-// testkitPoll waits for cond.
-func testkitPoll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

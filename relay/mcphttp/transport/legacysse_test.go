@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
@@ -190,7 +191,7 @@ func TestLegacySSESession(t *testing.T) {
 	}
 	s.Listen()
 	f.events <- `{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`
-	waitFor(t, func() bool {
+	testkit.Poll(t, 10*time.Second, "the session's messages", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		f.mu.Lock()
@@ -205,7 +206,7 @@ func TestLegacySSESession(t *testing.T) {
 	f.setAnswer(func(*front.Message) []string { return nil })
 	done := make(chan error, 1)
 	go func() { _, err := s.Call(t.Context(), rpc(`8`, "tools/call")); done <- err }()
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.posts) == 4 })
+	testkit.Poll(t, 10*time.Second, "four posts", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.posts) == 4 })
 	f.drop <- struct{}{}
 	select {
 	case err := <-done:
@@ -277,17 +278,6 @@ func TestLegacySSENotSSE(t *testing.T) {
 				t.Fatalf("connect: %v, want %q", err, c.want)
 			}
 		})
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

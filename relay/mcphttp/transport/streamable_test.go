@@ -14,32 +14,15 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
-// logBuffer collects a logger's output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newTestStreamable is a client of h behind the auth layer, whose waits
 // return at once.
-func newTestStreamable(t *testing.T, h http.HandlerFunc) (*Streamable, *logBuffer) {
+func newTestStreamable(t *testing.T, h http.HandlerFunc) (*Streamable, *testkit.Buffer) {
 	g, u := newGuard(t, h)
-	lb := &logBuffer{}
+	lb := &testkit.Buffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := NewStreamable(t.Context(), u, &http.Client{Transport: g}, log, Handlers{})
 	s.wait = func(ctx context.Context, _ time.Duration, _ <-chan struct{}) bool { return ctx.Err() == nil }
