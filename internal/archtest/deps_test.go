@@ -37,7 +37,8 @@ var allowed = map[string][]string{
 	"relay/oauth":             {"internal/"},
 	"relay/policy":            {"internal/"},
 	"relay/login":             {"internal/", "relay/broker", "relay/oauth", "relay/policy", "vault"},
-	"relay/config":            {"internal/", "platform", "relay/oauth"},
+	"relay/config":            {"internal/", "platform", "relay/oauth", "relay/policy"},
+	"relay/status":            {"internal/", "relay/broker", "vault"},
 	"demo":                    {"internal/"},
 	// The chain runs the built-in authorization server and the example
 	// backend; the rest of the kit imports nothing of ours, so the tests of
