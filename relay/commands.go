@@ -37,17 +37,17 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 		return err
 	}
 	if err := cfg.Check(); err != nil {
-		return usageError{err}
+		return usage(err)
 	}
 	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
 	if err := cfg.CheckPolicy(pol); err != nil {
-		return usageError{err}
+		return usage(err)
 	}
 	if device && !pol.DeviceGrantAllowed() {
-		return usageError{fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)}
+		return usage(fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied))
 	}
 	term := signin.Terminal{W: stderr}
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, term.Passphrase)

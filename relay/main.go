@@ -30,18 +30,12 @@ const (
 	exitIncomplete = 4 // logout could not remove everything
 )
 
-// usageError marks errors that exit with exitUsage.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// usage marks err, if any, as a usage error.
+// usage marks err, if any, as a usage error: exitUsage, and a hint.
 func usage(err error) error {
 	if err == nil {
 		return nil
 	}
-	return usageError{err}
+	return &codedError{code: exitUsage, err: err, hint: "run `relay help` for commands and settings"}
 }
 
 // codedError carries a specific exit code and an optional hint.
@@ -91,7 +85,7 @@ func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, std
 	case "help", "-h", "--help":
 		err = usage(config.Help(stderr, args))
 	default:
-		err = usageError{fmt.Errorf("unknown command %q", cmd)}
+		err = usage(fmt.Errorf("unknown command %q", cmd))
 	}
 	return report(err, stderr)
 }
@@ -102,17 +96,12 @@ func report(err error, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "relay: error: %v\n", err)
-	var ue usageError
 	var ce *codedError
-	switch {
-	case errors.As(err, &ce):
-		if ce.hint != "" {
-			fmt.Fprintf(stderr, "relay: hint: %s\n", ce.hint)
-		}
-		return ce.code
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "relay: hint: run `relay help` for commands and settings")
-		return exitUsage
+	if !errors.As(err, &ce) {
+		return exitError
 	}
-	return exitError
+	if ce.hint != "" {
+		fmt.Fprintf(stderr, "relay: hint: %s\n", ce.hint)
+	}
+	return ce.code
 }
