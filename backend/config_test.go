@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,13 +90,4 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
 		}
 	}
-}
-
-func mustB64(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

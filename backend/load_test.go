@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"github.com/keyrelay/keyrelay/internal/testkit"
 	"io"
 	"maps"
 	mrand "math/rand/v2"
@@ -25,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 
 	"github.com/golang-jwt/jwt/v5"
 )

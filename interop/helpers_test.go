@@ -2,8 +2,6 @@ package interop
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -133,22 +131,4 @@ func (e *relayEnv) start() *testkit.Session {
 		}
 	})
 	return s
-}
-
-// jwtHeader decodes a compact JWT's protected header.
-func jwtHeader(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	h, _, ok := strings.Cut(tok, ".")
-	if !ok {
-		t.Fatalf("not a JWT (%d bytes, no dot)", len(tok))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		t.Fatalf("JWT header: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("JWT header: %v", err)
-	}
-	return m
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"golang.org/x/oauth2"
 )
 
@@ -77,7 +78,7 @@ func TestDeviceFlow(t *testing.T) {
 		t.Fatalf("token: %d %s", tok.status, tok.body)
 	}
 	m := tok.json(t)
-	c := claimsOf(t, m["access_token"].(string))
+	c := testkit.PeekJWT(t, m["access_token"].(string), 1)
 	if c["sub"] != "bob" || c["scope"] != "notes:read" || c["aud"] != e.ts.URL || m["refresh_token"] == "" {
 		t.Fatalf("claims %v", c)
 	}

@@ -1,8 +1,6 @@
 package authserver
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestA9_CodeReplayRevokesTokens(t *testing.T) {
@@ -243,29 +242,11 @@ func TestA17_ResourceValidation(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s: %d %s", res, r.status, r.body)
 			}
-			if got := claimsOf(t, r.json(t)["access_token"].(string))["aud"]; got != aud {
+			if got := testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1)["aud"]; got != aud {
 				t.Fatalf("aud = %v, want %s", got, aud)
 			}
 		}
 	})
-}
-
-// claimsOf decodes a JWT payload without verifying it (tests only).
-func claimsOf(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWS: %d parts", len(parts))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestA18_AccessTokenClaims(t *testing.T) {
@@ -303,7 +284,7 @@ func TestA18_AccessTokenClaims(t *testing.T) {
 	}
 	t.Run("A18/short TTL and unique jti", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.TokenTTL = 2 * time.Second })
-		a, b := claimsOf(t, e.tokens()["access_token"].(string)), claimsOf(t, e.tokens()["access_token"].(string))
+		a, b := testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1), testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1)
 		if a["exp"].(float64)-a["iat"].(float64) != 2 || a["jti"] == b["jti"] {
 			t.Fatalf("a %v b %v", a, b)
 		}
