@@ -17,8 +17,7 @@ import (
 
 func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	for name, q := range map[string]url.Values{
 		"missing": {"code": {fakeCode}, "iss": {f.md.Issuer}},
 		"wrong":   {"code": {fakeCode}, "state": {"not-the-state"}, "iss": {f.md.Issuer}},
@@ -34,16 +33,13 @@ func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
 		t.Fatalf("a bad state ended the wait: %v", r.err)
 	default:
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("a code with a bad state was exchanged (%d token requests)", n)
-	}
+	f.wantRequests(t, "/token", 0, "a code with a bad state was exchanged")
 	completes(t, l, ch)
 }
 
 func TestC5_ErrorRedirectEndsLoginAsText(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	q := url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>\x00\nuser said no"},
 		"state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
 	status, hdr, body := hit(t, l, "GET", "/callback", q.Encode())
@@ -61,15 +57,12 @@ func TestC5_ErrorRedirectEndsLoginAsText(t *testing.T) {
 	if oe.Code != "access_denied" || oe.Description != "<script>alert(1)</script>user said no" {
 		t.Fatalf("error not kept as sanitised text: %+v", oe)
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("%d token requests after an error redirect", n)
-	}
+	f.wantRequests(t, "/token", 0, "an error redirect was exchanged")
 }
 
 func TestC5_AnyErrorCodeEndsLogin(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	q := url.Values{"error": {"temporarily_unavailable"}, "state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
 	hit(t, l, "GET", "/callback", q.Encode())
 	var oe *Error
@@ -81,8 +74,7 @@ func TestC5_AnyErrorCodeEndsLogin(t *testing.T) {
 func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 	f := newFakeAS(t)
 	t.Run("repeated params are refused and the wait goes on", func(t *testing.T) {
-		l := startLogin(t, f.client())
-		ch := waitAsync(l, context.Background())
+		l, ch := begin(t, f)
 		state := authParams(t, l).Get("state")
 		for _, raw := range []string{
 			"code=a&code=b&state=" + state + "&iss=" + url.QueryEscape(f.md.Issuer),
@@ -99,8 +91,7 @@ func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 		completes(t, l, ch)
 	})
 	t.Run("code and error with the right state fail the login", func(t *testing.T) {
-		l := startLogin(t, f.client())
-		ch := waitAsync(l, context.Background())
+		l, ch := begin(t, f)
 		q := goodQuery(t, l)
 		q.Set("error", "access_denied")
 		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
@@ -110,23 +101,15 @@ func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 			t.Fatalf("Wait: %v, want ErrBadCallback", r.err)
 		}
 	})
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1 (the real redirect only)", n)
-	}
+	f.wantRequests(t, "/token", 1, "the real redirect only")
 }
 
 func TestC7_SingleShotListener(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	completes(t, l, ch)
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("the listener is still open after the login")
-	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1", n)
-	}
+	wantClosed(t, l.host, "after the login")
+	f.wantRequests(t, "/token", 1, "one login")
 }
 
 func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
@@ -139,16 +122,11 @@ func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
 	if status, _, body := hit(t, l, "GET", "/callback", q); status != 400 || body != pageRefused {
 		t.Fatalf("second callback: status %d", status)
 	}
-	r := result(t, waitAsync(l, context.Background()))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, waitAsync(l, context.Background()))
 	if s := <-first; s != 200 {
 		t.Fatalf("first callback: status %d", s)
 	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1", n)
-	}
+	f.wantRequests(t, "/token", 1, "the second callback was exchanged")
 }
 
 func (l *Login) isAccepted() bool {
@@ -203,8 +181,7 @@ func ptr(s string) *string { return &s }
 
 func TestC9_ForeignHostOrMethod(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	good := goodQuery(t, l).Encode()
 	port := l.host[strings.LastIndex(l.host, ":"):]
 	for _, h := range []string{"evil.example" + port, "localhost" + port, "127.0.0.1", "127.0.0.1:1", "[::1]" + port} {
@@ -223,17 +200,14 @@ func TestC9_ForeignHostOrMethod(t *testing.T) {
 
 func TestC10_OtherPaths404NoSideEffect(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	good := goodQuery(t, l).Encode()
 	for _, p := range []string{"/", "/favicon.ico", "/callback/", "/Callback", "/x/callback", "//callback"} {
 		if status, _, body := hit(t, l, "GET", p, good); status != 404 || body != pageRefused {
 			t.Errorf("%s: status %d, want 404", p, status)
 		}
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("%d token requests from other paths", n)
-	}
+	f.wantRequests(t, "/token", 0, "a callback to another path was exchanged")
 	completes(t, l, ch)
 }
 
@@ -272,10 +246,7 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 	if _, err := l.Wait(ctx); !errors.Is(err, ErrLoginTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait: %v, want ErrLoginTimeout", err)
 	}
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("the listener is open after the timeout")
-	}
+	wantClosed(t, l.host, "after the timeout")
 	if _, err := l.Wait(context.Background()); !errors.Is(err, ErrConfig) {
 		t.Fatalf("second Wait: %v", err)
 	}
@@ -326,8 +297,7 @@ func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
 
 func TestC13_StaticPageHeaders(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	marker := "<b>reflected-marker</b>"
 	check := func(what string, hdr http.Header, body string) {
 		t.Helper()
@@ -355,9 +325,7 @@ func TestC13_StaticPageHeaders(t *testing.T) {
 		t.Fatalf("success page: status %d", status)
 	}
 	check("success", hdr, body)
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 	if !strings.Contains(pageCSP, "default-src 'none'") || !strings.Contains(pageCSP, "frame-ancestors 'none'") {
 		t.Fatal("CSP is not strict")
 	}
@@ -366,8 +334,7 @@ func TestC13_StaticPageHeaders(t *testing.T) {
 func TestFailedExchangeShowsFailurePage(t *testing.T) {
 	f := newFakeAS(t)
 	f.setToken(func(url.Values) (int, string) { return 400, `{"error":"invalid_grant"}` })
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	if status, _, body := hit(t, l, "GET", "/callback", goodQuery(t, l).Encode()); status != 400 || body != pageFailure {
 		t.Fatalf("status %d, body %q", status, body)
 	}
@@ -386,10 +353,7 @@ func TestCloseWithoutWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = l.Close()
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("listener open after Close")
-	}
+	wantClosed(t, l.host, "after Close")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

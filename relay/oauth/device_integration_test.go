@@ -22,6 +22,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
@@ -44,23 +45,27 @@ func (c *itClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// stack is the project's authorization server and example backend, wired
-// as in production: the backend names the server in its protected resource
-// metadata and accepts its tokens.
+// stack is the project's authorization server, its issuer at the server's
+// URL plus path, and the example backend, wired as in production: the
+// backend names the server in its protected resource metadata and accepts
+// its tokens. The server also issues 5-minute tokens for itResource, has
+// these pre-registered clients (nil: authserver.DefaultClients), and runs
+// on the stack's fake clock.
 type stack struct {
 	issuer, backend string
 	clock           *itClock
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 	t.Helper()
 	st := &stack{clock: &itClock{t: time.Now()}}
 	var h atomic.Value
 	asSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.Load().(http.Handler).ServeHTTP(w, r) }))
 	t.Cleanup(asSrv.Close)
 	beSrv := httptest.NewUnstartedServer(nil)
-	st.issuer, st.backend = asSrv.URL, "http://"+beSrv.Listener.Addr().String()
-	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend}, Users: []authserver.User{testUser(t)}, Now: st.clock.Now})
+	st.issuer, st.backend = asSrv.URL+path, "http://"+beSrv.Listener.Addr().String()
+	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend, itResource}, Users: []authserver.User{testUser(t)},
+		TokenTTL: 5 * time.Minute, Clients: clients, Now: st.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ var reResourceMetadata = regexp.MustCompile(`resource_metadata="([^"]+)"`)
 // challenge leads to its RFC 9728 document, which names the real
 // authorization server, whose metadata Discover accepts.
 func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
 	resp, _ := st.callTool(t, "whoami", secret.Value{})
 	m := reResourceMetadata.FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
@@ -213,14 +218,7 @@ func approveDevice(t *testing.T, dl *oauth.DeviceLogin, action string) (*http.Re
 		t.Fatalf("device page: status %d", page.StatusCode)
 	}
 	page, body = b.submit(page, body, url.Values{"user_code": {dl.UserCode}})
-	if page.StatusCode != 200 || !strings.Contains(body, `name="password"`) {
-		t.Fatalf("login page: status %d at %s", page.StatusCode, page.Request.URL)
-	}
-	page, body = b.submit(page, body, url.Values{"username": {itUser}, "password": {itPassword}})
-	if page.StatusCode != 200 || !strings.Contains(body, `value="allow"`) {
-		t.Fatalf("consent page: status %d at %s", page.StatusCode, page.Request.URL.Path)
-	}
-	return b.submit(page, body, url.Values{"action": {action}})
+	return b.approve(page, body, action)
 }
 
 // TestIntegrationRegisterAndDeviceLogin drives the whole chain against the
@@ -229,7 +227,7 @@ func approveDevice(t *testing.T, dl *oauth.DeviceLogin, action string) (*http.Re
 // real pages with authorization_pending and slow_down on the way, a tool
 // call with the token, and a refresh with the registered client.
 func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
 	rm, err := oauth.DiscoverResource(ctx, nil, st.backend, "")
 	if err != nil {
@@ -274,7 +272,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	if w.err != nil {
 		t.Fatalf("Wait: %v", w.err)
 	}
-	cl := claims(t, w.tok.AccessToken.Reveal())
+	cl := testkit.PeekJWT(t, w.tok.AccessToken.Reveal(), 1)
 	if cl["aud"] != st.backend || cl["sub"] != itUser || cl["client_id"] != reg.ClientID || cl["scope"] != "notes:read" {
 		t.Fatalf("claims aud=%v sub=%v client_id=%v scope=%v", cl["aud"], cl["sub"], cl["client_id"], cl["scope"])
 	}
@@ -293,7 +291,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 }
 
 func TestIntegrationDeviceRefusals(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
 	md, err := oauth.Discover(ctx, nil, st.issuer)
 	if err != nil {
@@ -361,7 +359,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 // portless DefaultRedirectURI logs in through the loopback callback on a
 // random port, because the server matches loopback redirects on any port.
 func TestIntegrationRegisteredClientBrowserLogin(t *testing.T) {
-	issuer := startAuthServer(t, "")
+	issuer := startStack(t, "", nil).issuer
 	ctx := context.Background()
 	md, err := oauth.Discover(ctx, nil, issuer)
 	if err != nil {
@@ -376,7 +374,7 @@ func TestIntegrationRegisteredClientBrowserLogin(t *testing.T) {
 	if w.err != nil {
 		t.Fatalf("Wait: %v", w.err)
 	}
-	if cl := claims(t, w.tok.AccessToken.Reveal()); cl["client_id"] != reg.ClientID || cl["aud"] != itResource {
+	if cl := testkit.PeekJWT(t, w.tok.AccessToken.Reveal(), 1); cl["client_id"] != reg.ClientID || cl["aud"] != itResource {
 		t.Fatalf("claims client_id=%v aud=%v", cl["client_id"], cl["aud"])
 	}
 }

@@ -213,9 +213,7 @@ func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 	if !errors.Is(err, ErrRedirect) {
 		t.Fatalf("err %v, want ErrRedirect", err)
 	}
-	if n := len(other.requests("/token")); n != 0 {
-		t.Fatal("the code was resent to the redirect target")
-	}
+	other.wantRequests(t, "/token", 0, "the code was resent to the redirect target")
 }
 
 func TestErrorsAreSanitised(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -35,18 +36,22 @@ type recorded struct {
 }
 
 // fakeAS is an httptest authorization server that records what it
-// receives. Its token endpoint answers with tokenReply, and a test can
-// replace that function.
+// receives. Its token endpoint answers with tokenReply, which a test can
+// replace (setToken) or script (poll); its device authorization and
+// registration endpoints answer with devStatus/devBody and
+// regStatus/regBody.
 type fakeAS struct {
-	t   *testing.T
 	srv *httptest.Server
 	md  Metadata
 
-	mu         sync.Mutex
-	reqs       []recorded
-	tokenReply func(form url.Values) (int, string)
-	revStatus  int
-	handler    http.Handler // replaces serve when set
+	mu                   sync.Mutex
+	reqs                 []recorded
+	tokenReply           func(form url.Values) (int, string)
+	revStatus            int
+	devStatus, regStatus int
+	devBody, regBody     string
+	hang                 int          // the next hang token requests block until the client gives up
+	handler              http.Handler // replaces serve when set
 }
 
 // override makes h answer every request (still recorded).
@@ -58,14 +63,15 @@ func (f *fakeAS) override(h http.Handler) {
 
 func newFakeAS(t *testing.T) *fakeAS {
 	t.Helper()
-	f := &fakeAS{t: t, revStatus: http.StatusOK}
+	f := &fakeAS{revStatus: http.StatusOK, devStatus: http.StatusOK, devBody: goodDeviceAuth, regStatus: http.StatusCreated, regBody: `{"client_id":"dyn-1"}`}
 	f.tokenReply = f.defaultToken
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	iss := f.srv.URL
 	f.md = Metadata{
 		Issuer: iss, AuthorizationEndpoint: iss + "/authorize", TokenEndpoint: iss + "/token",
-		RevocationEndpoint: iss + "/revoke", CodeChallengeMethodsSupported: []string{"S256"},
+		RevocationEndpoint: iss + "/revoke", RegistrationEndpoint: iss + "/register",
+		DeviceAuthorizationEndpoint: iss + "/device_authorization", CodeChallengeMethodsSupported: []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	return f
@@ -74,27 +80,38 @@ func newFakeAS(t *testing.T) *fakeAS {
 func (f *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	form, _ := url.ParseQuery(string(b))
-	rec := recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form, RawForm: string(b)}
 	f.mu.Lock()
-	f.reqs = append(f.reqs, rec)
-	reply, revStatus, h := f.tokenReply, f.revStatus, f.handler
-	f.mu.Unlock()
-	if h != nil {
-		h.ServeHTTP(w, r)
-		return
-	}
+	f.reqs = append(f.reqs, recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form, RawForm: string(b)})
+	h, status, body, hang := f.handler, 0, "", false
 	switch r.URL.Path {
-	case "/.well-known/oauth-authorization-server":
+	case "/token":
+		status, body = f.tokenReply(form)
+		if hang = f.hang > 0; hang {
+			f.hang--
+		}
+	case "/device_authorization":
+		status, body = f.devStatus, f.devBody
+	case "/register":
+		status, body = f.regStatus, f.regBody
+	case "/revoke":
+		status = f.revStatus
+	}
+	f.mu.Unlock()
+	switch {
+	case h != nil:
+		h.ServeHTTP(w, r)
+	case hang:
+		<-r.Context().Done()
+	case r.URL.Path == "/.well-known/oauth-authorization-server":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(f.md)
-	case "/token":
-		status, body := reply(form)
+	case r.URL.Path == "/revoke":
+		w.WriteHeader(status)
+	case status != 0:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
-	case "/revoke":
-		w.WriteHeader(revStatus)
 	default:
 		http.NotFound(w, r)
 	}
@@ -115,6 +132,21 @@ func (f *fakeAS) setToken(fn func(url.Values) (int, string)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tokenReply = fn
+}
+
+// poll scripts the token endpoint: one answer per request, the last
+// repeating; 200 for an answer holding an access token, else 400.
+func (f *fakeAS) poll(answers ...string) {
+	f.setToken(func(url.Values) (int, string) {
+		body := answers[0]
+		if len(answers) > 1 {
+			answers = answers[1:]
+		}
+		if strings.Contains(body, "access_token") {
+			return 200, body
+		}
+		return 400, body
+	})
 }
 
 // requests returns the recorded requests to path.
@@ -229,6 +261,41 @@ func result(t *testing.T, ch <-chan waitResult) waitResult {
 	}
 }
 
+// begin starts a login with f's client and runs Wait in a goroutine.
+func begin(t *testing.T, f *fakeAS) (*Login, <-chan waitResult) {
+	t.Helper()
+	l := startLogin(t, f.client())
+	return l, waitAsync(l, context.Background())
+}
+
+// wantRequests fails unless f received n requests to path; why says what
+// another number would mean.
+func (f *fakeAS) wantRequests(t *testing.T, path string, n int, why string) {
+	t.Helper()
+	if got := len(f.requests(path)); got != n {
+		t.Fatalf("%d %s requests, want %d: %s", got, path, n, why)
+	}
+}
+
+// wantClosed fails if addr still accepts connections.
+func wantClosed(t *testing.T, addr, when string) {
+	t.Helper()
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("%s is still open %s", addr, when)
+	}
+}
+
+// succeeded fails unless Wait's result on ch is a success.
+func succeeded(t *testing.T, ch <-chan waitResult) *Tokens {
+	t.Helper()
+	r := result(t, ch)
+	if r.err != nil {
+		t.Fatalf("Wait: %v", r.err)
+	}
+	return r.tok
+}
+
 // completes asserts that the real redirect, to the login's callback path,
 // still completes the login.
 func completes(t *testing.T, l *Login, ch <-chan waitResult) {
@@ -237,9 +304,8 @@ func completes(t *testing.T, l *Login, ch <-chan waitResult) {
 	if status != 200 || body != pageSuccess {
 		t.Fatalf("real redirect: status %d", status)
 	}
-	r := result(t, ch)
-	if r.err != nil || !r.tok.AccessToken.Equal(secret.New(fakeAccess)) {
-		t.Fatalf("Wait after the real redirect: %v", r.err)
+	if tok := succeeded(t, ch); !tok.AccessToken.Equal(secret.New(fakeAccess)) {
+		t.Fatal("Wait after the real redirect: not the access token")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
@@ -49,10 +50,10 @@ func TestIntegrationCustomCallback(t *testing.T) {
 	t.Run("localhost, pre-registered", func(t *testing.T) {
 		port := freePort(t)
 		redirect := "http://localhost:" + strconv.Itoa(port) + "/oauth/callback"
-		issuer := startAuthServerWith(t, "", []authserver.Client{{
+		issuer := startStack(t, "", []authserver.Client{{
 			ID: "preregistered", Name: "from mcp-remote", RedirectURIs: []string{redirect},
 			Scopes: []string{"notes:read"}, DefaultScopes: []string{"notes:read"},
-		}})
+		}}).issuer
 		md, err := oauth.Discover(ctx, nil, issuer)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +71,7 @@ func TestIntegrationCustomCallback(t *testing.T) {
 			page.Request.URL.Path != "/oauth/callback" || !strings.Contains(body, "Signed in") {
 			t.Fatalf("browser ended on %s with status %d", page.Request.URL.Redacted(), page.StatusCode)
 		}
-		if cl := claims(t, w.tok.AccessToken.Reveal()); cl["client_id"] != "preregistered" || cl["aud"] != itResource {
+		if cl := testkit.PeekJWT(t, w.tok.AccessToken.Reveal(), 1); cl["client_id"] != "preregistered" || cl["aud"] != itResource {
 			t.Fatalf("claims client_id=%v aud=%v", cl["client_id"], cl["aud"])
 		}
 		// Control: the same client with the default callback is refused by
@@ -85,7 +86,7 @@ func TestIntegrationCustomCallback(t *testing.T) {
 		}
 	})
 	t.Run("127.0.0.1, custom path, registered", func(t *testing.T) {
-		issuer := startAuthServer(t, "")
+		issuer := startStack(t, "", nil).issuer
 		md, err := oauth.Discover(ctx, nil, issuer)
 		if err != nil {
 			t.Fatal(err)

@@ -174,17 +174,14 @@ func TestC3_InsecureMetadataURL(t *testing.T) {
 }
 
 func TestC3_InsecureEndpointInMetadata(t *testing.T) {
-	for _, field := range []string{"authorization", "token", "revocation"} {
+	for field, insecure := range map[string]func(*Metadata){
+		"authorization": func(md *Metadata) { md.AuthorizationEndpoint = "http://auth.example/authorize" },
+		"token":         func(md *Metadata) { md.TokenEndpoint = "http://auth.example/token" },
+		"revocation":    func(md *Metadata) { md.RevocationEndpoint = "http://auth.example/revoke" },
+	} {
 		m := newMDServer(t)
 		md := goodMD(m.srv.URL)
-		switch field {
-		case "authorization":
-			md.AuthorizationEndpoint = "http://auth.example/authorize"
-		case "token":
-			md.TokenEndpoint = "http://auth.example/token"
-		case "revocation":
-			md.RevocationEndpoint = "http://auth.example/revoke"
-		}
+		insecure(&md)
 		m.doc("/.well-known/oauth-authorization-server", md)
 		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrInsecureURL) {
 			t.Errorf("plain http %s endpoint: %v, want ErrInsecureURL", field, err)

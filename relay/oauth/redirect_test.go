@@ -109,9 +109,7 @@ func TestC10_CustomPath(t *testing.T) {
 					t.Errorf("%s: status %d, want 404", p, status)
 				}
 			}
-			if n := len(f.requests("/token")); n != 0 {
-				t.Fatalf("%d token requests from other paths", n)
-			}
+			f.wantRequests(t, "/token", 0, "a callback to another path was exchanged")
 			completes(t, l, ch)
 			if got := f.requests("/token")[0].Form.Get("redirect_uri"); got != want {
 				t.Fatalf("token request redirect_uri %q, want %q", got, want)
@@ -154,9 +152,7 @@ func TestC9_LocalhostHost(t *testing.T) {
 	if status, _, body := hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = "localhost" + p }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect with Host localhost%s: status %d", p, status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 }
 
 // TestC9_LiteralHostAccepted: the IP literal the connection arrived on is
@@ -169,9 +165,7 @@ func TestC9_LiteralHostAccepted(t *testing.T) {
 	if status, _, _ := hitAddr(t, v4, "GET", l.path, goodQuery(t, l).Encode()); status != 200 {
 		t.Fatalf("Host %s: status %d, want 200", v4, status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 }
 
 // TestC11_LocalhostAlsoListensOnIPv6Loopback: a localhost callback also
@@ -219,14 +213,9 @@ func TestC11_LocalhostAlsoListensOnIPv6Loopback(t *testing.T) {
 	if status, _, body := hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = l.host }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect over [::1]: status %d", status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 	for _, ln := range l.lns {
-		if conn, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-			conn.Close()
-			t.Fatalf("%v still open after the login", ln.Addr())
-		}
+		wantClosed(t, ln.Addr().String(), "after the login")
 	}
 }
 

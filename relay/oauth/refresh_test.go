@@ -59,9 +59,7 @@ func TestC16_RefreshInvalidGrant(t *testing.T) {
 	if has(err.Error(), fakeRefresh) {
 		t.Fatal("the error echoes the refresh token")
 	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d refresh requests: Refresh must not retry", n)
-	}
+	f.wantRequests(t, "/token", 1, "Refresh must not retry")
 	for _, code := range []string{"invalid_client", "invalid_request", "server_error"} {
 		f.setToken(func(url.Values) (int, string) { return 400, `{"error":"` + code + `"}` })
 		if _, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh)); errors.Is(err, ErrInvalidGrant) || !errors.As(err, &oe) {
@@ -78,9 +76,7 @@ func TestRefreshNeedsAToken(t *testing.T) {
 	if _, err := (&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no metadata: %v", err)
 	}
-	if len(f.requests("/token")) != 0 {
-		t.Fatal("a request went out")
-	}
+	f.wantRequests(t, "/token", 0, "a request went out")
 }
 
 func TestRevoke(t *testing.T) {

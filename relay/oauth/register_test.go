@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -21,44 +18,25 @@ const (
 	fakeRegToken     = "fake-registration-access-token-0123456789"
 )
 
-// regServer is a fake registration endpoint that records the last request
-// and answers with reply.
-type regServer struct {
-	srv   *httptest.Server
-	md    Metadata
-	mu    sync.Mutex
-	req   *http.Request
-	body  map[string]any
-	reply func(w http.ResponseWriter)
+// newRegServer is a fake server whose registration endpoint answers
+// status and body.
+func newRegServer(t *testing.T, status int, body string) *fakeAS {
+	f := newFakeAS(t)
+	f.regStatus, f.regBody = status, body
+	return f
 }
 
-func newRegServer(t *testing.T, status int, body string) *regServer {
+// registered returns the one registration request f received, with its
+// JSON body.
+func registered(t *testing.T, f *fakeAS) (recorded, map[string]any) {
 	t.Helper()
-	rs := &regServer{}
-	rs.reply = func(w http.ResponseWriter) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
+	reqs := f.requests("/register")
+	if len(reqs) != 1 {
+		t.Fatalf("%d registration requests, want 1", len(reqs))
 	}
-	rs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&m)
-		rs.mu.Lock()
-		rs.req, rs.body = r, m
-		reply := rs.reply
-		rs.mu.Unlock()
-		reply(w)
-	}))
-	t.Cleanup(rs.srv.Close)
-	rs.md = goodMD(rs.srv.URL)
-	rs.md.RegistrationEndpoint = rs.srv.URL + "/register"
-	return rs
-}
-
-func (rs *regServer) received() (*http.Request, map[string]any) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.req, rs.body
+	var m map[string]any
+	_ = json.Unmarshal([]byte(reqs[0].RawForm), &m)
+	return reqs[0], m
 }
 
 func strs(v any) []string {
@@ -91,9 +69,9 @@ func TestRegisterSendsNativePublicClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, m := rs.received()
-			if r.Method != "POST" || r.URL.Path != "/register" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
-				t.Fatalf("request %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+			r, m := registered(t, rs)
+			if r.Method != "POST" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
+				t.Fatalf("request %s %q", r.Method, r.Header.Get("Content-Type"))
 			}
 			if m["application_type"] != "native" || m["token_endpoint_auth_method"] != "none" || m["client_name"] != "keyrelay" ||
 				!slices.Equal(strs(m["grant_types"]), tc.grants) || !slices.Equal(strs(m["redirect_uris"]), tc.redir) ||
@@ -161,10 +139,9 @@ func TestRegisterTransportRules(t *testing.T) {
 	ctx := context.Background()
 	t.Run("redirect not followed", func(t *testing.T) {
 		rs := newRegServer(t, 0, "")
-		rs.reply = func(w http.ResponseWriter) {
-			w.Header().Set("Location", "https://evil.example/register")
-			w.WriteHeader(http.StatusTemporaryRedirect)
-		}
+		rs.override(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://evil.example/register", http.StatusTemporaryRedirect)
+		}))
 		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrRedirect) {
 			t.Fatalf("err %v, want ErrRedirect", err)
 		}
