@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -15,20 +16,17 @@ func TestUpdateEightProcessesExactCount(t *testing.T) {
 	spec, _ := keyFile(t)
 	env := []string{"VAULT_TEST_DIR=" + dir, "VAULT_TEST_KEYSPEC=" + spec, "VAULT_TEST_N=" + strconv.Itoa(each)}
 	start := time.Now()
-	var ps []*osProcess
+	var ps []*exec.Cmd
 	for range procs {
-		ps = append(ps, &osProcess{helper(t, "count", env...)})
+		ps = append(ps, helper(t, "count", env...))
 	}
 	for _, p := range ps {
-		if st := waitHelper(t, p.Process); !st.Success() {
+		if st := waitHelper(t, p); !st.Success() {
 			t.Fatalf("helper failed: %v", st)
 		}
 	}
 	t.Logf("%d processes x %d updates in %v", procs, each, time.Since(start))
-	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 	r, err := v.Get(context.Background(), testAcct)
 	if err != nil {
 		t.Fatal(err)

@@ -66,11 +66,8 @@ func TestCorruptFiles(t *testing.T) {
 			for _, n := range tt.moved {
 				before[n], _ = os.ReadFile(v.path(n))
 			}
-			v2, err := Open(ctx, Options{Dir: v.Dir(), Keychain: v.kc, Now: v.now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = v2.Get(ctx, testAcct)
+			v2 := mustOpen(t, Options{Dir: v.Dir(), Keychain: v.kc, Now: v.now})
+			_, err := v2.Get(ctx, testAcct)
 			var ce *CorruptError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != tt.file {
 				t.Fatalf("Get = %v, want *CorruptError for %s", err, tt.file)

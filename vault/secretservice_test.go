@@ -86,10 +86,7 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 		t.Fatalf("writer process failed: %v", st)
 	}
 
-	v, err := Open(ctx, Options{Dir: dir}) // the real OS keychain, default service
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir}) // the real OS keychain, default service
 	got, err := v.Get(ctx, testAcct)
 	if err != nil || got.AccessToken.Reveal() != tok {
 		t.Fatalf("reader process: Get = %v", err)
@@ -115,7 +112,5 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 	if items := secretToolSearch(t); len(items) != 0 {
 		t.Fatalf("after Wipe secret-tool still finds %v", items)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("after Wipe the data dir holds %v", names)
-	}
+	wantOnlyLock(t, dir, "after Wipe")
 }

@@ -60,9 +60,7 @@ func TestReadsNeverCreateKey(t *testing.T) {
 	if kc.Len() != 0 {
 		t.Fatal("a read created a keychain item")
 	}
-	if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("data dir holds %v after reads, want only the lock file", names)
-	}
+	wantOnlyLock(t, v.Dir(), "after reads")
 }
 
 func TestUpdateSemantics(t *testing.T) {
@@ -122,10 +120,7 @@ func TestUpdateSemantics(t *testing.T) {
 // another operation waits for it.
 func TestUpdateHoldsLockAcrossCallback(t *testing.T) {
 	v, _ := openMem(t)
-	v2, err := Open(context.Background(), Options{Dir: v.Dir(), Keychain: v.kc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := mustOpen(t, Options{Dir: v.Dir(), Keychain: v.kc})
 	inside, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {

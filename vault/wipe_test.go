@@ -3,7 +3,6 @@ package vault
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -22,9 +21,7 @@ func TestWipe(t *testing.T) {
 		if kc.Len() != 0 {
 			t.Fatal("keychain item left")
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("left %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "Wipe")
 		if len(rep.Steps) != 6 || rep.Steps[0].Outcome != Removed || !strings.Contains(rep.Steps[0].What, "keychain") {
 			t.Fatalf("report %+v: keychain must come first, then each file", rep.Steps)
 		}
@@ -45,9 +42,7 @@ func TestWipe(t *testing.T) {
 		if !strings.Contains(err.Error(), "keychain") || len(rep.Failed()) != 1 {
 			t.Fatalf("error must name the keychain item: %v", err)
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("files not removed after the keychain failed: %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "files not removed after the keychain failed")
 	})
 	t.Run("unavailable keychain fails when it holds the key", func(t *testing.T) {
 		v, kc := openMem(t)
@@ -59,16 +54,14 @@ func TestWipe(t *testing.T) {
 	t.Run("unavailable keychain is skipped for other sources", func(t *testing.T) {
 		spec, _ := keyFile(t)
 		kc := NewMemKeychain()
-		v, _ := Open(ctx, Options{Dir: newDir(t), KeySpec: spec, Keychain: kc})
+		v := mustOpen(t, Options{Dir: newDir(t), KeySpec: spec, Keychain: kc})
 		mustUpdate(t, v, testAcct, fakeRecord())
 		kc.SetErr(errUnavailable())
 		rep, err := v.Wipe(ctx)
 		if err != nil || rep.Steps[0].Outcome != Skipped {
 			t.Fatalf("Wipe = %+v, %v", rep, err)
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("left %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "Wipe")
 	})
 	t.Run("empty vault", func(t *testing.T) {
 		v, _ := openMem(t)
