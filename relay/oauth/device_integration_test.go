@@ -84,6 +84,16 @@ func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 	return st
 }
 
+// metadata is the stack's authorization server metadata.
+func (st *stack) metadata(t *testing.T) *oauth.Metadata {
+	t.Helper()
+	md, err := oauth.Discover(context.Background(), nil, st.issuer)
+	if err != nil {
+		t.Fatalf("Discover: %v", err)
+	}
+	return md
+}
+
 // callTool POSTs to the backend's tool API, as the relay's forwarder does.
 func (st *stack) callTool(t *testing.T, name string, tok secret.Value) (*http.Response, string) {
 	t.Helper()
@@ -293,10 +303,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 func TestIntegrationDeviceRefusals(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx := context.Background()
-	md, err := oauth.Discover(ctx, nil, st.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := st.metadata(t)
 	client := func(id string) *oauth.Client {
 		return &oauth.Client{ClientID: id, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now}
 	}
@@ -353,28 +360,4 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 			t.Fatalf("Register: %v, want invalid_redirect_uri", err)
 		}
 	})
-}
-
-// TestIntegrationRegisteredClientBrowserLogin: a client registered with the
-// portless DefaultRedirectURI logs in through the loopback callback on a
-// random port, because the server matches loopback redirects on any port.
-func TestIntegrationRegisteredClientBrowserLogin(t *testing.T) {
-	issuer := startStack(t, "", nil).issuer
-	ctx := context.Background()
-	md, err := oauth.Discover(ctx, nil, issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: itResource, Metadata: md}
-	_, _, w := runLogin(t, c, "allow")
-	if w.err != nil {
-		t.Fatalf("Wait: %v", w.err)
-	}
-	if cl := testkit.PeekJWT(t, w.tok.AccessToken.Reveal(), 1); cl["client_id"] != reg.ClientID || cl["aud"] != itResource {
-		t.Fatalf("claims client_id=%v aud=%v", cl["client_id"], cl["aud"])
-	}
 }

@@ -150,20 +150,17 @@ func TestIntegrationAuthServer(t *testing.T) {
 	for _, path := range []string{"", "/tenant"} {
 		t.Run("issuer path "+path, func(t *testing.T) {
 			t.Parallel()
-			integration(t, startStack(t, path, nil).issuer, path == "")
+			integration(t, startStack(t, path, nil), path == "")
 		})
 	}
 }
 
 // integration: Discover, a login through the real pages, a refresh with
 // rotation, a revocation, and (when deny) a refused consent.
-func integration(t *testing.T, issuer string, deny bool) {
+func integration(t *testing.T, st *stack, deny bool) {
 	ctx := context.Background()
 	var logs bytes.Buffer
-	md, err := oauth.Discover(ctx, nil, issuer)
-	if err != nil {
-		t.Fatalf("Discover: %v", err)
-	}
+	issuer, md := st.issuer, st.metadata(t)
 	if md.Issuer != issuer || !md.AuthorizationResponseIssParameterSupported || md.RevocationEndpoint == "" {
 		t.Fatalf("metadata %+v", md)
 	}
