@@ -90,8 +90,13 @@ func newBroker(t *testing.T) (*Broker, *fakeAuth, *clock) {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	fa := &fakeAuth{clk: clk, ttl: 10 * time.Minute}
-	v := openVault(t, filepath.Join(t.TempDir(), "data"), vault.NewMemKeychain(), clk)
-	return &Broker{Account: acct, Store: v, Auth: fa, Now: clk.Now}, fa, clk
+	return brokerOn(t, filepath.Join(t.TempDir(), "data"), vault.NewMemKeychain(), fa), fa, clk
+}
+
+// brokerOn is a broker for fa on a vault handle of its own on dir, as
+// another process would have.
+func brokerOn(t *testing.T, dir string, kc *vault.MemKeychain, fa *fakeAuth) *Broker {
+	return &Broker{Account: acct, Store: openVault(t, dir, kc, fa.clk), Auth: fa, Now: fa.clk.Now}
 }
 
 func mustToken(t *testing.T, b *Broker) string {
@@ -169,9 +174,8 @@ func TestC15_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	clk.Add(time.Hour)
 	fa.delay = 20 * time.Millisecond
 	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); mustToken(t, b) }()
+	for range 20 {
+		wg.Go(func() { mustToken(t, b) })
 	}
 	wg.Wait()
 	if n := fa.refreshes.Load(); n != 1 {
@@ -186,12 +190,10 @@ func TestC15_TwoBrokersOnOneVaultLoginOnce(t *testing.T) {
 	kc := vault.NewMemKeychain()
 	clk := &clock{t: time.Now()}
 	fa := &fakeAuth{clk: clk, ttl: time.Hour, delay: 50 * time.Millisecond}
-	b1 := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
-	b2 := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
+	b1, b2 := brokerOn(t, dir, kc, fa), brokerOn(t, dir, kc, fa)
 	var wg sync.WaitGroup
 	for _, b := range []*Broker{b1, b2, b1, b2} {
-		wg.Add(1)
-		go func() { defer wg.Done(); mustToken(t, b) }()
+		wg.Go(func() { mustToken(t, b) })
 	}
 	wg.Wait()
 	if n := fa.logins.Load(); n != 1 {
@@ -249,7 +251,7 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	kc := vault.NewMemKeychain()
 	kc.SetErr(vault.ErrUnavailable) // no keychain and nothing configured: fail closed
-	b := &Broker{Account: acct, Store: openVault(t, filepath.Join(t.TempDir(), "d"), kc, clk), Auth: fa, Now: clk.Now}
+	b := brokerOn(t, filepath.Join(t.TempDir(), "d"), kc, fa)
 	if _, err := b.Token(context.Background(), nil); !errors.Is(err, vault.ErrNoKeySource) {
 		t.Fatalf("got %v, want ErrNoKeySource", err)
 	}
@@ -263,7 +265,7 @@ func TestLogoutElsewhereIsNoticed(t *testing.T) {
 	kc := vault.NewMemKeychain()
 	clk := &clock{t: time.Now()}
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
-	b := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
+	b := brokerOn(t, dir, kc, fa)
 	mustToken(t, b)
 	other := openVault(t, dir, kc, clk) // `relay logout` in another process
 	if _, err := other.Wipe(context.Background()); err != nil {
@@ -292,12 +294,8 @@ func TestStepUpNotGrantedOpensOneTab(t *testing.T) {
 	b.Auth = stingyAuth{fa}
 	bad := secret.New(mustToken(t, b))
 	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = b.StepUp(context.Background(), bad, []string{"admin"}, nil)
-		}()
+	for range 5 {
+		wg.Go(func() { _, _ = b.StepUp(context.Background(), bad, []string{"admin"}, nil) })
 	}
 	wg.Wait()
 	if n := fa.logins.Load(); n != 2 {

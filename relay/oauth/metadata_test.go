@@ -189,61 +189,92 @@ func TestC3_InsecureEndpointInMetadata(t *testing.T) {
 	}
 }
 
+// metadataKinds are the two documents the client discovers and the same
+// rules hold for: the authorization server's (RFC 8414) and the protected
+// resource's (RFC 9728), each with bodies that are not a usable document.
+var metadataKinds = []struct {
+	name, wellKnown string
+	good            func(base string) func(http.ResponseWriter, *http.Request) // a document for the server at base
+	discover        func(base string) error
+	malformed       map[string]string // R stands for base
+}{
+	{"authorization server", "/.well-known/oauth-authorization-server",
+		func(base string) func(http.ResponseWriter, *http.Request) {
+			return func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(goodMD(base)) }
+		},
+		func(base string) error { _, err := Discover(context.Background(), nil, base); return err },
+		map[string]string{"html": "<html>",
+			"no token endpoint": `{"issuer":"R","authorization_endpoint":"R/authorize","code_challenge_methods_supported":["S256"]}`}},
+	{"resource", "/.well-known/oauth-protected-resource",
+		func(base string) func(http.ResponseWriter, *http.Request) { return prDoc(base, "https://as.example") },
+		func(base string) error { _, err := DiscoverResource(context.Background(), nil, base, ""); return err },
+		map[string]string{"html": "<html>", "array": "[]", "wrong type": `{"resource":1}`,
+			"servers not a list": `{"resource":"R","authorization_servers":"x"}`}},
+}
+
 func TestC3_RedirectToAnotherHost(t *testing.T) {
-	other := newMDServer(t)
-	other.doc("/.well-known/oauth-authorization-server", goodMD(other.srv.URL))
-	m := newMDServer(t)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+	for _, k := range metadataKinds {
+		t.Run(k.name, func(t *testing.T) {
+			other, m := newMDServer(t), newMDServer(t)
+			other.docs["/doc"] = k.good(m.srv.URL)
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.srv.URL+"/doc", http.StatusFound)
+			}
+			if err := k.discover(m.srv.URL); !errors.Is(err, ErrRedirect) {
+				t.Fatalf("err %v, want ErrRedirect", err)
+			}
+			if len(other.paths()) != 0 {
+				t.Fatal("the other host was contacted")
+			}
+			t.Run("same host is followed", func(t *testing.T) {
+				m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, "/meta.json", http.StatusFound)
+				}
+				m.docs["/meta.json"] = k.good(m.srv.URL)
+				if err := k.discover(m.srv.URL); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
 	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
-	if len(other.paths()) != 0 {
-		t.Fatal("the other host was contacted")
-	}
-	t.Run("same host is followed", func(t *testing.T) {
-		m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/meta.json", http.StatusFound)
-		}
-		m.doc("/meta.json", goodMD(m.srv.URL))
-		if _, err := Discover(context.Background(), nil, m.srv.URL); err != nil {
-			t.Fatal(err)
-		}
-	})
 }
 
 func TestC3_HugeMetadata(t *testing.T) {
-	m := newMDServer(t)
-	pad := strings.Repeat(" ", maxBody)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
-		b, _ := json.Marshal(goodMD(m.srv.URL))
-		_, _ = w.Write([]byte(pad))
-		_, _ = w.Write(b)
-	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("err %v, want ErrTooLarge", err)
-	}
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Length", "2000000")
-		w.WriteHeader(200)
-	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("declared length: err %v, want ErrTooLarge", err)
+	for _, k := range metadataKinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := newMDServer(t)
+			pad := strings.Repeat(" ", maxBody)
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(pad))
+				k.good(m.srv.URL)(w, r)
+			}
+			if err := k.discover(m.srv.URL); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err %v, want ErrTooLarge", err)
+			}
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Length", "2000000")
+				w.WriteHeader(200)
+			}
+			if err := k.discover(m.srv.URL); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("declared length: err %v, want ErrTooLarge", err)
+			}
+		})
 	}
 }
 
 func TestDiscoverMalformed(t *testing.T) {
-	m := newMDServer(t)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>")) }
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
-		t.Fatalf("err %v, want ErrBadMetadata", err)
-	}
-	md := goodMD(m.srv.URL)
-	md.TokenEndpoint = ""
-	m.doc("/.well-known/oauth-authorization-server", md)
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
-		t.Fatalf("no token endpoint: err %v, want ErrBadMetadata", err)
+	for _, k := range metadataKinds {
+		for name, body := range k.malformed {
+			t.Run(k.name+"/"+name, func(t *testing.T) {
+				m := newMDServer(t)
+				m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
+					_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
+				}
+				if err := k.discover(m.srv.URL); !errors.Is(err, ErrBadMetadata) {
+					t.Fatalf("err %v, want ErrBadMetadata", err)
+				}
+			})
+		}
 	}
 }
 

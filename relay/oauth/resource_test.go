@@ -137,56 +137,6 @@ func TestC3_InsecureResourceMetadataURL(t *testing.T) {
 	}
 }
 
-func TestC3_ResourceMetadataRedirectToAnotherHost(t *testing.T) {
-	other := newMDServer(t)
-	m := newMDServer(t)
-	other.docs["/prm"] = prDoc(m.srv.URL, "https://as.example")
-	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/prm", http.StatusFound)
-	}
-	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
-	if len(other.paths()) != 0 {
-		t.Fatal("the other host was contacted")
-	}
-	t.Run("same host is followed", func(t *testing.T) {
-		m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/prm.json", http.StatusFound)
-		}
-		m.docs["/prm.json"] = prDoc(m.srv.URL, "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-func TestC3_HugeResourceMetadata(t *testing.T) {
-	m := newMDServer(t)
-	pad := strings.Repeat(" ", maxBody)
-	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(pad))
-		prDoc(m.srv.URL, "https://as.example")(w, r)
-	}
-	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("err %v, want ErrTooLarge", err)
-	}
-}
-
-func TestResourceMetadataMalformed(t *testing.T) {
-	for name, body := range map[string]string{"html": "<html>", "array": "[]", "wrong type": `{"resource":1}`, "servers not a list": `{"resource":"R","authorization_servers":"x"}`} {
-		t.Run(name, func(t *testing.T) {
-			m := newMDServer(t)
-			m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, _ *http.Request) {
-				_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
-			}
-			if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
-				t.Fatalf("err %v, want ErrBadMetadata", err)
-			}
-		})
-	}
-}
-
 func TestAuthorizationServerPick(t *testing.T) {
 	cases := []struct {
 		servers []string
