@@ -247,12 +247,8 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 		t.Fatalf("Wait: %v, want ErrLoginTimeout", err)
 	}
 	wantClosed(t, l.host, "after the timeout")
-	if _, err := l.Wait(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("second Wait: %v", err)
-	}
-	if _, err := f.client().StartLogin(context.Background(), Callback{Port: 70000}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("port 70000: %v", err)
-	}
+	wantIs(t, errOf(l.Wait(context.Background())), ErrConfig, "second Wait")
+	wantIs(t, errOf(f.client().StartLogin(context.Background(), Callback{Port: 70000})), ErrConfig, "port 70000")
 }
 
 // TestC12_SlowHeadersAndHugeQuery is not parallel: it shortens the header

@@ -117,9 +117,7 @@ func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 			t.Fatalf("a secret reached the log or a print of the DeviceLogin")
 		}
 	}
-	if _, err := dl.Wait(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("second Wait: %v", err)
-	}
+	wantIs(t, errOf(dl.Wait(context.Background())), ErrConfig, "second Wait")
 }
 
 func TestDeviceFlowEndings(t *testing.T) {
@@ -259,14 +257,10 @@ func TestStartDeviceChecks(t *testing.T) {
 	d := newDeviceAS(t, deviceTokens)
 	c := d.client()
 	c.Metadata.DeviceAuthorizationEndpoint = ""
-	if _, err := c.StartDevice(context.Background()); !errors.Is(err, ErrNoDevice) {
-		t.Fatalf("no endpoint: %v", err)
-	}
+	wantIs(t, errOf(c.StartDevice(context.Background())), ErrNoDevice, "no endpoint")
 	c = d.client()
 	c.ExtraAuthParams = url.Values{"client_id": {"evil"}}
-	if _, err := c.StartDevice(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("extra param overriding client_id: %v", err)
-	}
+	wantIs(t, errOf(c.StartDevice(context.Background())), ErrConfig, "extra param overriding client_id")
 	c = d.client()
 	c.Resource, c.Scopes = "", nil
 	if _, err := c.StartDevice(context.Background()); err != nil {

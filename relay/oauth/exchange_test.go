@@ -107,9 +107,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 		t.Fatal("resource sent on refresh although disabled")
 	}
 	c.Resource = "https://backend.example/mcp#frag"
-	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("resource with fragment: %v", err)
-	}
+	wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "resource with fragment")
 }
 
 func TestC18_FreshVerifierPerAttempt(t *testing.T) {
@@ -135,15 +133,11 @@ func TestExtraAuthParamsCannotOverride(t *testing.T) {
 	for _, k := range []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "resource", "scope", "response_type"} {
 		c := f.client()
 		c.ExtraAuthParams = url.Values{k: {"x"}}
-		if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-			t.Errorf("ExtraAuthParams %s: %v, want ErrConfig", k, err)
-		}
+		wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
 	}
 	c := f.client()
 	c.ExtraAuthParams = url.Values{"prompt": {"a", "b"}}
-	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("repeated extra param: %v", err)
-	}
+	wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
 }
 
 func TestC14_BadTokenResponses(t *testing.T) {

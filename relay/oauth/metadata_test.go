@@ -81,9 +81,7 @@ func TestDiscoverOrder(t *testing.T) {
 	}
 	t.Run("nothing found", func(t *testing.T) {
 		m := newMDServer(t)
-		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoMetadata) {
-			t.Fatalf("err %v, want ErrNoMetadata", err)
-		}
+		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoMetadata, "Discover")
 	})
 	t.Run("5xx stops discovery", func(t *testing.T) {
 		m := newMDServer(t)
@@ -102,16 +100,10 @@ func TestC1_MetadataWithoutS256(t *testing.T) {
 			md := goodMD(m.srv.URL)
 			md.CodeChallengeMethodsSupported = methods
 			m.doc("/.well-known/oauth-authorization-server", md)
-			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("Discover: %v, want ErrNoPKCE", err)
-			}
+			wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoPKCE, "Discover")
 			c := &Client{ClientID: "relay", Metadata: &md}
-			if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("StartLogin with hand-made metadata: %v, want ErrNoPKCE", err)
-			}
-			if _, err := c.Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("Refresh: %v, want ErrNoPKCE", err)
-			}
+			wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrNoPKCE, "StartLogin with hand-made metadata")
+			wantIs(t, errOf(c.Refresh(context.Background(), secretOf("x"))), ErrNoPKCE, "Refresh")
 		})
 	}
 }
@@ -130,16 +122,12 @@ func TestC2_IssuerMismatch(t *testing.T) {
 			md.Issuer = doc
 			m.doc("/.well-known/oauth-authorization-server", md)
 			m.doc("/.well-known/openid-configuration", goodMD(m.srv.URL))
-			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrIssuerMismatch) {
-				t.Fatalf("err %v, want ErrIssuerMismatch (and no fallback)", err)
-			}
+			wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrIssuerMismatch, "Discover (and no fallback)")
 		})
 	}
 	t.Run("asked with a trailing slash", func(t *testing.T) {
 		m.doc("/.well-known/oauth-authorization-server", goodMD(m.srv.URL))
-		if _, err := Discover(context.Background(), nil, m.srv.URL+"/"); !errors.Is(err, ErrIssuerMismatch) {
-			t.Fatalf("err %v, want ErrIssuerMismatch", err)
-		}
+		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL+"/")), ErrIssuerMismatch, "Discover")
 	})
 }
 
@@ -161,16 +149,12 @@ func TestC3_InsecureMetadataURL(t *testing.T) {
 	rt := &refuseTransport{}
 	hc := &http.Client{Transport: rt}
 	for _, iss := range []string{"http://auth.example", "http://10.0.0.1", "ftp://auth.example", "auth.example", "https://user:pw@auth.example", "https://auth.example#frag"} {
-		if _, err := Discover(context.Background(), hc, iss); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("%q: %v, want ErrInsecureURL", iss, err)
-		}
+		wantIs(t, errOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure issuers", rt.n)
 	}
-	if _, err := Discover(context.Background(), hc, "https://auth.example?x=1"); !errors.Is(err, ErrConfig) {
-		t.Errorf("issuer with query: %v", err)
-	}
+	wantIs(t, errOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
 }
 
 func TestC3_InsecureEndpointInMetadata(t *testing.T) {
@@ -183,9 +167,7 @@ func TestC3_InsecureEndpointInMetadata(t *testing.T) {
 		md := goodMD(m.srv.URL)
 		insecure(&md)
 		m.doc("/.well-known/oauth-authorization-server", md)
-		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("plain http %s endpoint: %v, want ErrInsecureURL", field, err)
-		}
+		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
 	}
 }
 
@@ -220,9 +202,7 @@ func TestC3_RedirectToAnotherHost(t *testing.T) {
 			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, other.srv.URL+"/doc", http.StatusFound)
 			}
-			if err := k.discover(m.srv.URL); !errors.Is(err, ErrRedirect) {
-				t.Fatalf("err %v, want ErrRedirect", err)
-			}
+			wantIs(t, k.discover(m.srv.URL), ErrRedirect, "discover")
 			if len(other.paths()) != 0 {
 				t.Fatal("the other host was contacted")
 			}
@@ -248,16 +228,12 @@ func TestC3_HugeMetadata(t *testing.T) {
 				_, _ = w.Write([]byte(pad))
 				k.good(m.srv.URL)(w, r)
 			}
-			if err := k.discover(m.srv.URL); !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("err %v, want ErrTooLarge", err)
-			}
+			wantIs(t, k.discover(m.srv.URL), ErrTooLarge, "discover")
 			m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Length", "2000000")
 				w.WriteHeader(200)
 			}
-			if err := k.discover(m.srv.URL); !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("declared length: err %v, want ErrTooLarge", err)
-			}
+			wantIs(t, k.discover(m.srv.URL), ErrTooLarge, "declared length")
 		})
 	}
 }
@@ -270,9 +246,7 @@ func TestDiscoverMalformed(t *testing.T) {
 				m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
 					_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
 				}
-				if err := k.discover(m.srv.URL); !errors.Is(err, ErrBadMetadata) {
-					t.Fatalf("err %v, want ErrBadMetadata", err)
-				}
+				wantIs(t, k.discover(m.srv.URL), ErrBadMetadata, "discover")
 			})
 		}
 	}

@@ -37,9 +37,7 @@ func TestCallbackPathValidation(t *testing.T) {
 		if p == "" { // the Callback field defaults it
 			continue
 		}
-		if _, err := f.client().StartLogin(context.Background(), Callback{Path: p}); !errors.Is(err, ErrConfig) {
-			t.Errorf("StartLogin with path %q: %v, want ErrConfig", p, err)
-		}
+		wantIs(t, errOf(f.client().StartLogin(context.Background(), Callback{Path: p})), ErrConfig, "StartLogin with path %q", p)
 	}
 }
 
@@ -57,9 +55,7 @@ func TestCallbackHostValidation(t *testing.T) {
 		if err := CheckCallbackHost(h); err == nil {
 			t.Errorf("%q accepted", h)
 		}
-		if _, err := f.client().StartLogin(context.Background(), Callback{Host: h}); !errors.Is(err, ErrConfig) {
-			t.Errorf("StartLogin with host %q: %v, want ErrConfig", h, err)
-		}
+		wantIs(t, errOf(f.client().StartLogin(context.Background(), Callback{Host: h})), ErrConfig, "StartLogin with host %q", h)
 	}
 	if CheckCallbackHost("") == nil {
 		t.Error("an empty host accepted by CheckCallbackHost (only the Callback field defaults it)")

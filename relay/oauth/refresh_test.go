@@ -70,12 +70,8 @@ func TestC16_RefreshInvalidGrant(t *testing.T) {
 
 func TestRefreshNeedsAToken(t *testing.T) {
 	f := newFakeAS(t)
-	if _, err := f.client().Refresh(context.Background(), secretOf("")); !errors.Is(err, ErrNoRefreshToken) {
-		t.Fatalf("err %v", err)
-	}
-	if _, err := (&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrConfig) {
-		t.Fatalf("no metadata: %v", err)
-	}
+	wantIs(t, errOf(f.client().Refresh(context.Background(), secretOf(""))), ErrNoRefreshToken, "client")
+	wantIs(t, errOf((&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x"))), ErrConfig, "no metadata")
 	f.wantRequests(t, "/token", 0, "a request went out")
 }
 
@@ -93,13 +89,9 @@ func TestRevoke(t *testing.T) {
 	f.mu.Lock()
 	f.revStatus = 503
 	f.mu.Unlock()
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrBadResponse) {
-		t.Fatalf("503: %v", err)
-	}
+	wantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrBadResponse, "503")
 	c.Metadata.RevocationEndpoint = ""
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrNoRevocation) {
-		t.Fatalf("no endpoint: %v", err)
-	}
+	wantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrNoRevocation, "no endpoint")
 }
 
 func TestRevokeIsBounded(t *testing.T) {

@@ -142,38 +142,26 @@ func TestRegisterTransportRules(t *testing.T) {
 		rs.override(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://evil.example/register", http.StatusTemporaryRedirect)
 		}))
-		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrRedirect) {
-			t.Fatalf("err %v, want ErrRedirect", err)
-		}
+		wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrRedirect, "Register")
 	})
 	t.Run("huge answer", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a","x":"`+strings.Repeat("x", maxBody)+`"}`)
-		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("err %v, want ErrTooLarge", err)
-		}
+		wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrTooLarge, "Register")
 	})
 	t.Run("no endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
-		if _, err := Register(ctx, nil, &md, RegistrationRequest{}); !errors.Is(err, ErrNoRegistration) {
-			t.Fatalf("err %v", err)
-		}
-		if _, err := Register(ctx, nil, nil, RegistrationRequest{}); !errors.Is(err, ErrConfig) {
-			t.Fatalf("nil metadata: %v", err)
-		}
+		wantIs(t, errOf(Register(ctx, nil, &md, RegistrationRequest{})), ErrNoRegistration, "Register")
+		wantIs(t, errOf(Register(ctx, nil, nil, RegistrationRequest{})), ErrConfig, "nil metadata")
 	})
 	t.Run("insecure endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
 		md.RegistrationEndpoint = "http://as.example/register"
-		if _, err := Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{}); !errors.Is(err, ErrInsecureURL) {
-			t.Fatalf("err %v", err)
-		}
+		wantIs(t, errOf(Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{})), ErrInsecureURL, "Register")
 	})
 	t.Run("bad redirect URI asked", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a"}`)
 		for _, ru := range []string{"/callback", "http://127.0.0.1/cb#x", "::"} {
-			if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}}); !errors.Is(err, ErrConfig) {
-				t.Errorf("%q: %v, want ErrConfig", ru, err)
-			}
+			wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
 		}
 	})
 }

@@ -102,16 +102,12 @@ func TestC3_ResourceMismatch(t *testing.T) {
 	t.Run("another host", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("https://evil.example", "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrResourceMismatch) {
-			t.Fatalf("err %v, want ErrResourceMismatch", err)
-		}
+		wantIs(t, errOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrResourceMismatch, "DiscoverResource")
 	})
 	t.Run("no resource", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("", "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
-			t.Fatalf("err %v, want ErrBadMetadata", err)
-		}
+		wantIs(t, errOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrBadMetadata, "DiscoverResource")
 	})
 }
 
@@ -128,9 +124,7 @@ func TestC3_InsecureResourceMetadataURL(t *testing.T) {
 		{"https://backend.example", "/relative"},
 		{"https://backend.example#f", ""},
 	} {
-		if _, err := DiscoverResource(context.Background(), hc, tc[0], tc[1]); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("%q, %q: %v, want ErrInsecureURL", tc[0], tc[1], err)
-		}
+		wantIs(t, errOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure URLs", rt.n)
