@@ -2,11 +2,11 @@ package main
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -48,18 +48,11 @@ func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
 			t.Fatal("error echoes the secret")
 		}
 	}
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	empty := testkit.WriteTemp(t, "empty", "\n", 0o600)
 	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil), io.Discard); err == nil {
 		t.Fatal("empty secret file accepted")
 	}
-	good := filepath.Join(dir, "good")
-	if err := os.WriteFile(good, []byte(goodSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	good := testkit.WriteTemp(t, "good", goodSecret+"\n", 0o600)
 	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil), io.Discard)
 	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("secret file: %v", err)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestCheckBrowserURL(t *testing.T) {
@@ -47,13 +49,8 @@ func TestCheckBrowserURL(t *testing.T) {
 // it records its arguments in.
 func fakeBrowser(t *testing.T, body string) (out string) {
 	t.Helper()
-	dir := t.TempDir()
-	out = filepath.Join(dir, "out")
-	script := filepath.Join(dir, "browser")
-	src := "#!/bin/sh\nOUT='" + out + "'\n" + body + "\n"
-	if err := os.WriteFile(script, []byte(src), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	out = filepath.Join(t.TempDir(), "out")
+	script := testkit.WriteTemp(t, "browser", "#!/bin/sh\nOUT='"+out+"'\n"+body+"\n", 0o700)
 	t.Setenv(EnvBrowser, script+" --new-window")
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
@@ -174,23 +175,12 @@ func wantOnlyLock(t *testing.T, dir, what string) {
 	}
 }
 
-// tempFile writes content to a new file name (with mode) and returns its
-// path.
-func tempFile(t testing.TB, name, content string, mode os.FileMode) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // keyFile writes a fresh age identity file (0600) and returns its spec.
 func keyFile(t testing.TB) (spec string, id *age.X25519Identity) {
 	t.Helper()
 	id, _ = age.GenerateX25519Identity()
 	content := "# created: test\n# public key: " + id.Recipient().String() + "\n" + id.String() + "\n"
-	return "file:" + tempFile(t, "vault-key.txt", content, 0o600), id
+	return "file:" + testkit.WriteTemp(t, "vault-key.txt", content, 0o600), id
 }
 
 // dirNames lists the names in dir.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestSplitCommand(t *testing.T) {
@@ -38,7 +39,7 @@ func TestSplitCommand(t *testing.T) {
 }
 
 func script(t *testing.T, body string) string {
-	return tempFile(t, "keycmd", "#!/bin/sh\n"+body+"\n", 0o700)
+	return testkit.WriteTemp(t, "keycmd", "#!/bin/sh\n"+body+"\n", 0o700)
 }
 
 func TestKeyCommand(t *testing.T) {

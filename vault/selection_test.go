@@ -10,11 +10,14 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const testWorkFactor = 10 // scrypt: fast for tests; production uses age's default
 
-func passFile(t *testing.T, pass string) string { return tempFile(t, "pass", pass+"\n", 0o600) }
+func passFile(t *testing.T, pass string) string {
+	return testkit.WriteTemp(t, "pass", pass+"\n", 0o600)
+}
 
 func errUnavailable() error { return fmt.Errorf("fake: %w", ErrUnavailable) }
 func errLocked() error      { return fmt.Errorf("fake: %w", ErrLocked) }

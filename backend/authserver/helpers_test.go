@@ -32,25 +32,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testkit.StepClock { return testkit.NewStepClock(time.Unix(1_800_000_000, 0)) }
 
 // env is a running server with a browser-like client (cookie jar, no
 // redirect following) and a log buffer.
@@ -58,7 +40,7 @@ type env struct {
 	t       *testing.T
 	s       *Server
 	ts      *httptest.Server
-	clock   *fakeClock
+	clock   *testkit.StepClock
 	browser *http.Client
 	logs    *testkit.Buffer
 }

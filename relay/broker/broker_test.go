@@ -11,26 +11,14 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
-// clock is a fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fakeAuth issues numbered tokens and counts calls.
 type fakeAuth struct {
-	clk        *clock
+	clk        *testkit.StepClock
 	ttl        time.Duration
 	logins     atomic.Int64
 	refreshes  atomic.Int64
@@ -77,7 +65,7 @@ func (f *fakeAuth) Refresh(_ context.Context, rt secret.Value) (*oauth.Tokens, e
 var acct = vault.Account{Issuer: "http://127.0.0.1:1", ClientID: "relay", Resource: "http://127.0.0.1:2"}
 
 // openVault opens a real vault with an in-memory keychain in dir.
-func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *clock) *vault.Vault {
+func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *testkit.StepClock) *vault.Vault {
 	t.Helper()
 	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc, Now: clk.Now})
 	if err != nil {
@@ -86,9 +74,9 @@ func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *clock) *vau
 	return v
 }
 
-func newBroker(t *testing.T) (*Broker, *fakeAuth, *clock) {
+func newBroker(t *testing.T) (*Broker, *fakeAuth, *testkit.StepClock) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewStepClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	fa := &fakeAuth{clk: clk, ttl: 10 * time.Minute}
 	return brokerOn(t, filepath.Join(t.TempDir(), "data"), vault.NewMemKeychain(), fa), fa, clk
 }
@@ -131,7 +119,7 @@ func TestValidTokenReusedWithoutLogin(t *testing.T) {
 func TestC15_ExpiredTokenRefreshedAndRotationStored(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(9*time.Minute + 30*time.Second) // inside the 1-minute margin
+	clk.Advance(9*time.Minute + 30*time.Second) // inside the 1-minute margin
 	if got := mustToken(t, b); got != "access-2" || fa.refreshes.Load() != 1 || fa.logins.Load() != 1 {
 		t.Fatalf("got %s, refreshes %d", got, fa.refreshes.Load())
 	}
@@ -144,7 +132,7 @@ func TestC15_ExpiredTokenRefreshedAndRotationStored(t *testing.T) {
 func TestC16_InvalidGrantDropsAndLogsInOnce(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.refreshErr = &oauth.Error{Code: "invalid_grant"}
 	if got := mustToken(t, b); got != "access-2" || fa.logins.Load() != 2 || fa.refreshes.Load() != 1 {
 		t.Fatalf("got %s, logins %d, refreshes %d", got, fa.logins.Load(), fa.refreshes.Load())
@@ -154,7 +142,7 @@ func TestC16_InvalidGrantDropsAndLogsInOnce(t *testing.T) {
 func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.refreshErr = errors.New("authorization server answered 500")
 	if _, err := b.Token(context.Background(), nil); err == nil {
 		t.Fatal("refresh failure hidden")
@@ -171,7 +159,7 @@ func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 func TestC15_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.delay = 20 * time.Millisecond
 	var wg sync.WaitGroup
 	for range 20 {
@@ -188,7 +176,7 @@ func TestC15_TwoBrokersOnOneVaultLoginOnce(t *testing.T) {
 	// would have) log in once between them.
 	dir := filepath.Join(t.TempDir(), "data")
 	kc := vault.NewMemKeychain()
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour, delay: 50 * time.Millisecond}
 	b1, b2 := brokerOn(t, dir, kc, fa), brokerOn(t, dir, kc, fa)
 	var wg sync.WaitGroup
@@ -247,7 +235,7 @@ func TestSubjectFromJWT(t *testing.T) {
 }
 
 func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	kc := vault.NewMemKeychain()
 	kc.SetErr(vault.ErrUnavailable) // no keychain and nothing configured: fail closed
@@ -263,7 +251,7 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 func TestLogoutElsewhereIsNoticed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	kc := vault.NewMemKeychain()
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	b := brokerOn(t, dir, kc, fa)
 	mustToken(t, b)

@@ -2,14 +2,13 @@ package config
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -107,10 +106,7 @@ func TestIgnoreTools(t *testing.T) {
 }
 
 func TestHeaderFileSetting(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "headers")
-	if err := os.WriteFile(p, []byte("X-From-File: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.WriteTemp(t, "headers", "X-From-File: 1\n", 0o600)
 	env := map[string]string{"RELAY_HEADERS": "X-From-Env: 2", "RELAY_MCP_URL": "https://mcp.example.com/mcp"}
 	c, _, err := Parse("relay", []string{"--header-file", p, "--header", "X-From-Flag: 3"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

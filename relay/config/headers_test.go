@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestParseHeaders(t *testing.T) {
@@ -99,17 +101,7 @@ func TestCheckServerURL(t *testing.T) {
 }
 
 func TestParseHeaderFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string, mode os.FileMode) string { return testkit.WriteTemp(t, name, body, mode) }
 	getenv := func(k string) string { return map[string]string{"KEY": "fake-key-123"}[k] }
 	good := write("good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
 	hs, err := ParseHeaderFile(good, getenv)
@@ -126,7 +118,7 @@ func TestParseHeaderFile(t *testing.T) {
 	if _, err := ParseHeaderFile(write("loose", "X-Api-Key: s3cret-in-loose-file\n", 0o644), getenv); err == nil {
 		t.Fatal("a file others can read was accepted")
 	}
-	link := filepath.Join(dir, "link")
+	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(good, link); err != nil {
 		t.Fatal(err)
 	}

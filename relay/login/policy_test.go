@@ -7,22 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
 )
 
 func loadPolicy(t *testing.T, body string) *policy.Policy {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load("", p)
+	pol, err := policy.Load("", testkit.WriteTemp(t, "policy.json", body, 0o644))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,25 +25,6 @@ import (
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
-// itClock is the fake clock shared by the authorization server, the
-// backend's validator and the relay's client.
-type itClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *itClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *itClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // stack is the project's authorization server, its issuer at the server's
 // URL plus path, and the example backend, wired as in production: the
 // backend names the server in its protected resource metadata and accepts
@@ -53,12 +33,12 @@ func (c *itClock) Advance(d time.Duration) {
 // on the stack's fake clock.
 type stack struct {
 	issuer, backend string
-	clock           *itClock
+	clock           *testkit.StepClock // shared by the servers and the client
 }
 
 func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 	t.Helper()
-	st := &stack{clock: &itClock{t: time.Now()}}
+	st := &stack{clock: testkit.NewStepClock(time.Now())}
 	var h atomic.Value
 	asSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.Load().(http.Handler).ServeHTTP(w, r) }))
 	t.Cleanup(asSrv.Close)
@@ -202,7 +182,7 @@ func (dd *deviceDriver) sleep() time.Duration {
 }
 
 // poll lets one poll happen after advancing the clock by d.
-func (dd *deviceDriver) poll(clock *itClock, d time.Duration) {
+func (dd *deviceDriver) poll(clock *testkit.StepClock, d time.Duration) {
 	clock.Advance(d)
 	dd.resume <- struct{}{}
 }

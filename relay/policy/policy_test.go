@@ -3,21 +3,15 @@ package policy
 import (
 	"errors"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-func write(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func write(t *testing.T, body string) string { return testkit.WriteTemp(t, "policy.json", body, 0o644) }
 
 func TestLoadMissingSystemFileIsNoPolicy(t *testing.T) {
 	p, err := Load(filepath.Join(t.TempDir(), "absent.json"), "")

@@ -1,0 +1,47 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StepClock is a fake clock that only the test moves. It is safe for
+// concurrent use; pass its Now where a clock is injected.
+type StepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewStepClock returns a clock standing at t.
+func NewStepClock(t time.Time) *StepClock { return &StepClock{t: t} }
+
+// Now returns the clock's time.
+func (c *StepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *StepClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// WriteTemp writes content to a file name in a new temporary directory,
+// with mode perm whatever the umask, and returns its path.
+func WriteTemp(t testing.TB, name, content string, perm os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, perm); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
