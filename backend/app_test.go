@@ -77,9 +77,7 @@ func login(t *testing.T, issuer, resource, user, pw string, scopes ...string) *o
 	t.Helper()
 	cb := make(chan url.Values, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cb <- r.URL.Query()
 		_, _ = io.WriteString(w, "ok")
@@ -99,9 +97,7 @@ func login(t *testing.T, issuer, resource, user, pw string, scopes ...string) *o
 		t.Fatalf("callback: %v", q)
 	}
 	tok, err := conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", resource))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return tok
 }
 
@@ -186,13 +182,9 @@ func TestJWKSModeAgainstSeparateIssuer(t *testing.T) {
 	idpSrv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + idpSrv.Listener.Addr().String()
 	u, err := authserver.NewUser("alice", "pw-123456")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	as, err := authserver.New(authserver.Config{Issuer: issuer, Resources: []string{apiURL, issuer}, Users: []authserver.User{u}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	idpSrv.Config.Handler = as.Handler()
 	idpSrv.Start()
 	defer idpSrv.Close()

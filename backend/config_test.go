@@ -15,9 +15,7 @@ const goodSecret = "test-secret-0123456789-abcdefghijklmnop"
 
 func TestConfigDefaults(t *testing.T) {
 	c, err := parseConfig([]string{"--auth-server"}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if c.Addr != "127.0.0.1:5002" || c.PublicURL != "http://127.0.0.1:5002" || c.AuthServerURL != c.PublicURL || c.TokenTTL != 15*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -105,9 +105,7 @@ func (r *relayProc) openedURLs(t *testing.T) []string {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	b = b[:bytes.LastIndexByte(b, '\n')+1] // a line still being written is not a URL yet
 	return strings.Fields(string(b))
 }

@@ -86,9 +86,7 @@ func (e *relayEnv) browserLog() string {
 
 func (e *relayEnv) vault() *vault.Vault {
 	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "file:" + e.KeyFile})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	return v
 }
 
@@ -116,9 +114,7 @@ func (e *relayEnv) expireStored() {
 		r.Expiry = time.Now().Add(-time.Minute)
 		return r, nil
 	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 }
 
 // start runs `relay serve` driven by mcp-go's client, in the 2025 era.

@@ -58,13 +58,9 @@ func fakeBrowser(t *testing.T, body string) (out string) {
 func TestOpenBrowserPassesURLAsOneArgument(t *testing.T) {
 	out := fakeBrowser(t, `printf '%s\n' "$#" "$@" > "$OUT"; echo noise; echo noise >&2`)
 	u := "https://example.com/authorize?a=1&b=$(touch%20/tmp/x);c"
-	if err := OpenBrowser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, OpenBrowser(context.Background(), u))
 	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	want := "2\n--new-window\n" + u + "\n"
 	if string(b) != want {
 		t.Fatalf("browser got %q, want %q", b, want)
@@ -96,9 +92,7 @@ func TestOpenBrowserDoesNotWaitForever(t *testing.T) {
 	t.Cleanup(func() { browserWait = old })
 	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
 	start := time.Now()
-	if err := OpenBrowser(context.Background(), "https://example.com/"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, OpenBrowser(context.Background(), "https://example.com/"))
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("OpenBrowser waited %v for a browser that keeps running", d)
 	}

@@ -7,14 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	l, err := Lock(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := Lock(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
@@ -29,14 +29,10 @@ func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 		got <- err
 	}()
 	time.Sleep(20 * time.Millisecond) // let the waiter block; not needed for correctness
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, l.Unlock())
 	select {
 	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter did not get the lock after Unlock")
 	}
@@ -48,9 +44,7 @@ func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 func TestLockAbandonedWaitDoesNotKeepLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	l, err := Lock(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { _, err := Lock(ctx, path); errc <- err }()

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // otherUID is a uid that is not ours; files can be given to it only as root.
@@ -19,17 +21,13 @@ func chownToOther(t *testing.T, path string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a file owned by another user")
 	}
-	if err := os.Lchown(path, otherUID, otherUID); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.Lchown(path, otherUID, otherUID))
 }
 
 func mode(t *testing.T, p string) fs.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return fi.Mode().Perm()
 }
 

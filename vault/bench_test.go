@@ -7,6 +7,8 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // BenchmarkLoad measures reading a token the way a new relay process does:
@@ -43,9 +45,7 @@ func benchLoad(b *testing.B, opts Options) {
 	b.ReportAllocs()
 	for b.Loop() {
 		v, err := Open(ctx, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
+		testkit.NoErr(b, err)
 		if _, err := v.Get(ctx, testAcct); err != nil {
 			b.Fatal(err)
 		}

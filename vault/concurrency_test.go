@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestUpdateEightProcessesExactCount: eight processes each increment a
@@ -28,9 +30,7 @@ func TestUpdateEightProcessesExactCount(t *testing.T) {
 	t.Logf("%d processes x %d updates in %v", procs, each, time.Since(start))
 	v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 	r, err := v.Get(context.Background(), testAcct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if got := r.AccessToken.Reveal(); got != strconv.Itoa(procs*each) {
 		t.Fatalf("counter = %s, want %d", got, procs*each)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestCorruptFiles: an unusable file gives a clear *CorruptError, is kept
@@ -111,9 +112,7 @@ func TestCorruptFiles(t *testing.T) {
 
 func write(t *testing.T, p string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.WriteFile(p, b, 0o600))
 }
 
 // A lone key.age (a first login that crashed before vault.json) is moved
@@ -124,9 +123,7 @@ func TestStrayKeyFileMovedAside(t *testing.T) {
 	write(t, filepath.Join(dir, fileKey), []byte("stray"))
 	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: "passphrase", PassphraseFile: passFile(t, "p"),
 		ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	mustUpdate(t, v, testAcct, fakeRecord())
 	found := false
 	for _, n := range dirNames(t, dir) {

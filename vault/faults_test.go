@@ -34,9 +34,7 @@ func dataFiles(t *testing.T, dir string) map[string]string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		out[name] = string(b)
 	}
 	return out
@@ -60,9 +58,7 @@ func sameFiles(t *testing.T, what string, dir string, want map[string]string) {
 func checkOldTokens(t *testing.T, what string, files map[string]string, key string, want *Record) {
 	t.Helper()
 	id, err := parseIdentity("key file", []byte(key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	st, err := decryptState([]byte(files[fileTokens]), id)
 	if err != nil {
 		t.Fatalf("%s: the old tokens.age does not decrypt: %v", what, err)

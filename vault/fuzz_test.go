@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // FuzzDecodeState: decoding the plaintext inside tokens.age never panics,
@@ -63,9 +64,7 @@ const fuzzKey = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJ
 // and decoding path.
 func FuzzDecryptState(f *testing.F) {
 	id, err := age.ParseX25519Identity(fuzzKey)
-	if err != nil {
-		f.Fatal(err)
-	}
+	testkit.NoErr(f, err)
 	var buf bytes.Buffer
 	w, _ := age.Encrypt(&buf, id.Recipient())
 	w.Write([]byte(`{"version":1,"accounts":[{"issuer":"https://i","access_token":"fake"}]}`))

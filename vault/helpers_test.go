@@ -73,9 +73,7 @@ func runHelper(name string) error {
 func helperCmd(t *testing.T, name string, env ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), "VAULT_TEST_HELPER="+name), env...)
 	return cmd
@@ -86,9 +84,7 @@ func helper(t *testing.T, name string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := helperCmd(t, name, env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, cmd.Start())
 	return cmd
 }
 
@@ -152,9 +148,7 @@ func newDir(t testing.TB) string { return filepath.Join(t.TempDir(), "data") }
 func mustOpen(t testing.TB, opts Options) *Vault {
 	t.Helper()
 	v, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 
@@ -187,9 +181,7 @@ func keyFile(t testing.TB) (spec string, id *age.X25519Identity) {
 func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
@@ -199,9 +191,7 @@ func dirNames(t *testing.T, dir string) []string {
 
 func mustUpdate(t testing.TB, v *Vault, acct Account, r *Record) {
 	t.Helper()
-	if err := v.Update(context.Background(), acct, func(*Record) (*Record, error) { return r, nil }); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, v.Update(context.Background(), acct, func(*Record) (*Record, error) { return r, nil }))
 }
 
 func wantErr(t *testing.T, err error, targets ...error) {

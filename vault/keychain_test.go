@@ -14,6 +14,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // keychainCallsFail checks that Get, Set and DeleteAll of k each fail with
@@ -83,9 +84,7 @@ func TestNoDBusIsUnavailableFast(t *testing.T) {
 func countProcs(t *testing.T, name string) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	n := 0
 	for _, e := range ents {
 		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(b)) == name {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestRequireKeychain: with the administrator's policy, a file key,
@@ -52,9 +53,7 @@ func TestRequireKeychain(t *testing.T) {
 
 	// The keychain itself works under the policy.
 	v = mustOpen(t, Options{Dir: newDir(t), KeySpec: "keychain", RequireKeychain: true, Keychain: NewMemKeychain()})
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))))
 	if got := mustMeta(t, v).KeySource; got != KindKeychain {
 		t.Fatalf("key source %q", got)
 	}

@@ -48,18 +48,14 @@ func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 	if _, err := k.Get(ctx, "missing"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
 	}
-	if err := k.Set(ctx, "a", secret.New("fake-value-1")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
 	if err := k.Set(ctx, "a", secret.New("fake-value-2")); err != nil { // replaces
 		t.Fatal(err)
 	}
 	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
 		t.Fatalf("Get = %v", err)
 	}
-	if err := k.DeleteAll(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, k.DeleteAll(ctx))
 	if _, err := k.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get after DeleteAll = %v", err)
 	}
@@ -100,9 +96,7 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 		t.Fatalf("secret-tool sees %v, want the one vault key item", items)
 	}
 	key, err := (&OSKeychain{}).Get(ctx, keychainAccount(m.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	assertEncryptedAtRest(t, dir, []string{tok, key.Reveal()})
 
 	rep, err := v.Wipe(ctx)

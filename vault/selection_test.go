@@ -65,9 +65,7 @@ func TestFirstLoginSelection(t *testing.T) {
 				wantOnlyLock(t, v.Dir(), "failed first login")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if got := mustMeta(t, v).KeySource; got != tt.wantKind {
 				t.Fatalf("recorded key source %q, want %q", got, tt.wantKind)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestUpdateThenGetRoundTrip(t *testing.T) {
@@ -24,9 +25,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 	want := fakeRecord()
 	mustUpdate(t, v, testAcct, want)
 	got, err := v.Get(ctx, testAcct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !got.AccessToken.Equal(want.AccessToken) || !got.RefreshToken.Equal(want.RefreshToken) ||
 		!got.Registration.ClientSecret.Equal(want.Registration.ClientSecret) ||
 		!got.Expiry.Equal(want.Expiry) || got.Subject != want.Subject || !slices.Equal(got.Scopes, want.Scopes) ||
@@ -54,9 +53,7 @@ func TestReadsNeverCreateKey(t *testing.T) {
 		t.Fatalf("Get on empty vault = %v, want ErrNotFound", err)
 	}
 	// A no-op Update (nil for a missing record) is not a write either.
-	if err := v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return nil, nil }); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return nil, nil }))
 	if kc.Len() != 0 {
 		t.Fatal("a read created a keychain item")
 	}
@@ -87,9 +84,7 @@ func TestUpdateSemantics(t *testing.T) {
 		v, _ := openMem(t)
 		mustUpdate(t, v, testAcct, fakeRecord())
 		before, _ := os.Stat(v.path(fileTokens))
-		if err := v.Update(ctx, testAcct, func(cur *Record) (*Record, error) { return cur, nil }); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, v.Update(ctx, testAcct, func(cur *Record) (*Record, error) { return cur, nil }))
 		after, _ := os.Stat(v.path(fileTokens))
 		if !os.SameFile(before, after) {
 			t.Fatal("an unchanged record caused a rewrite")
@@ -137,9 +132,7 @@ func TestUpdateHoldsLockAcrossCallback(t *testing.T) {
 		t.Fatalf("Get during another Update's callback = %v, want to wait (DeadlineExceeded)", err)
 	}
 	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, <-done)
 	if got, err := v2.Get(context.Background(), testAcct); err != nil || got.AccessToken.Reveal() != "refreshed" {
 		t.Fatalf("Get after = %v, %v", got.AccessToken.Reveal(), err)
 	}
@@ -169,9 +162,7 @@ func mustMeta(t *testing.T, v *Vault) *meta {
 func assertEncryptedAtRest(t *testing.T, dir string, secrets []string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, fileTokens))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
 		t.Fatalf("tokens.age does not start with the age header: %q", b[:min(len(b), 30)])
 	}
@@ -180,9 +171,7 @@ func assertEncryptedAtRest(t *testing.T, dir string, secrets []string) {
 			return err
 		}
 		content, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		for _, s := range secrets {
 			if s == "" {
 				t.Fatal("empty secret in test")

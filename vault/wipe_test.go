@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestWipe(t *testing.T) {
@@ -15,9 +17,7 @@ func TestWipe(t *testing.T) {
 		write(t, v.path(".tokens.age.tmp-123"), []byte("x"))
 		write(t, v.path("tokens.age.corrupt-20260101T000000Z"), []byte("x"))
 		rep, err := v.Wipe(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		if kc.Len() != 0 {
 			t.Fatal("keychain item left")
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -64,9 +65,7 @@ func TestEmptyHMACSecretSelectsES256(t *testing.T) {
 
 func TestNewDefaults(t *testing.T) {
 	s, err := New(Config{Issuer: "http://127.0.0.1:5002", Users: testUsers(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if s.cfg.TokenTTL != 15*time.Minute || s.cfg.Resources[0] != "http://127.0.0.1:5002" ||
 		strings.Join(s.cfg.Scopes, " ") != "notes:read notes:write admin" {
 		t.Fatalf("defaults: %v %v %v", s.cfg.TokenTTL, s.cfg.Resources, s.cfg.Scopes)

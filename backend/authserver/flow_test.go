@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestFlow_OAuth2Client runs the whole flow with golang.org/x/oauth2 as the
@@ -97,9 +98,7 @@ func refreshByHand(t *testing.T, e *env, rt, scope string) *oauth2.Token {
 		v.Set("scope", scope)
 	}
 	res, err := e.ts.Client().Post(e.s.Metadata().TokenEndpoint, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("refresh: %d", res.StatusCode)

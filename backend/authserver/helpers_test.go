@@ -80,18 +80,14 @@ func testUsers(t *testing.T) []User {
 	usersOnce.Do(func() {
 		var err error
 		users, err = ParseUsers("alice:" + alicePW + ",bob:" + bobPW)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 	})
 	return users
 }
 
 func newBrowser(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -123,9 +119,7 @@ func (r resp) json(t *testing.T) map[string]any {
 func do(t *testing.T, c *http.Client, req *http.Request) resp {
 	t.Helper()
 	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return resp{status: res.StatusCode, header: res.Header, body: string(b)}

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // jwksKeyfunc builds the backend's key function from a JWK Set.
@@ -60,9 +61,7 @@ func TestJWKSIsStandard(t *testing.T) {
 func TestKidIsRFC7638Thumbprint(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	j, err := publicJWK(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	// Independent computation: encoding/json sorts map keys, which is the
 	// RFC 7638 member order.
 	b, _ := json.Marshal(map[string]string{"kty": "EC", "crv": "P-256", "x": j.X, "y": j.Y})
@@ -76,9 +75,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "signing.pem")
 	k1, err := LoadOrCreateKey(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if runtime.GOOS != "windows" {
 		st, _ := os.Stat(p)
 		if st.Mode().Perm() != 0o600 {

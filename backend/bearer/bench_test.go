@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // benchAlgs are the algorithms measured by BenchmarkValidate and
@@ -85,9 +87,7 @@ func BenchmarkRawVerify(b *testing.B) {
 		i := strings.LastIndexByte(tok, '.')
 		signing := []byte(tok[:i])
 		sig, err := decodeSegment(tok[i+1:])
-		if err != nil {
-			b.Fatal(err)
-		}
+		testkit.NoErr(b, err)
 		var verify func() bool
 		switch alg {
 		case "HS256":

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // countingHMAC is an HS256 Validator whose key lookups (one per signature
@@ -33,9 +35,7 @@ func newCountingHMAC(t *testing.T, size int) *countingHMAC {
 		defer c.mu.Unlock()
 		return c.key, nil
 	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	c.v = v
 	return c
 }
@@ -46,9 +46,7 @@ func TestCacheSkipsOnlyTheSignatureCheck(t *testing.T) {
 	c := newCountingHMAC(t, 0)
 	tok := signed(t, "HS256", claimsAt(testNow), nil)
 	first, err := c.v.Validate(bg, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	first.Audience[0] = "mutated by a caller"
 	second, err := c.v.Validate(bg, tok)
 	if err != nil || c.lookups.Load() != 1 {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -100,9 +101,7 @@ func rawJWT(t testing.TB, header, payload string, method jwt.SigningMethod, key 
 func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return string(b)
 }
 
@@ -139,18 +138,14 @@ func signed(t testing.TB, alg string, claims map[string]any, hdr map[string]any)
 func hmacValidator(t testing.TB) *Validator {
 	t.Helper()
 	v, err := NewHMAC(Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 
 func keySetValidator(t testing.TB, extra ...string) *Validator {
 	t.Helper()
 	v, err := NewStaticKeySet(Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, jwks(t, extra...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 

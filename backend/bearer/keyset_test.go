@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // countingServer serves body at every path and counts requests. It fails
@@ -78,9 +80,7 @@ func remoteValidator(t *testing.T, js *jwksServer, o KeySetOptions) (*Validator,
 	srv := httptest.NewServer(js)
 	t.Cleanup(srv.Close)
 	v, err := NewKeySet(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, srv.URL+"/jwks", o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	t.Cleanup(v.Close)
 	return v, srv.URL
 }

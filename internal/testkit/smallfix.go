@@ -45,3 +45,12 @@ func WriteTemp(t testing.TB, name, content string, perm os.FileMode) string {
 	}
 	return p
 }
+
+// NoErr stops the test if err is not nil: the check after a setup call
+// whose error only says the test cannot go on.
+func NoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

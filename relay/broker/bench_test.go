@@ -17,9 +17,7 @@ func BenchmarkTokenMemory(b *testing.B) {
 	clk := testkit.NewStepClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	v, err := vault.Open(context.Background(), vault.Options{Dir: filepath.Join(b.TempDir(), "data"), Keychain: vault.NewMemKeychain(), Now: clk.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
+	testkit.NoErr(b, err)
 	br := &Broker{Account: acct, Store: v, Auth: fa, Now: clk.Now}
 	ctx := context.Background()
 	if _, err := br.Token(ctx, nil); err != nil { // the one login

@@ -68,9 +68,7 @@ var acct = vault.Account{Issuer: "http://127.0.0.1:1", ClientID: "relay", Resour
 func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *testkit.StepClock) *vault.Vault {
 	t.Helper()
 	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 
@@ -90,9 +88,7 @@ func brokerOn(t *testing.T, dir string, kc *vault.MemKeychain, fa *fakeAuth) *Br
 func mustToken(t *testing.T, b *Broker) string {
 	t.Helper()
 	tok, err := b.Token(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return tok.Reveal()
 }
 

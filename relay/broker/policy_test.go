@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -72,9 +73,7 @@ func TestMaxSessionForcesSignIn(t *testing.T) {
 		r.SignedIn = time.Time{}
 		return r, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	b.Forget()
 	if mustToken(t, b); fa.logins.Load() != 3 {
 		t.Fatalf("record without sign-in time was used (logins %d)", fa.logins.Load())

@@ -51,9 +51,7 @@ func TestParseHeaders(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			var got []string
 			for _, h := range hs {
 				got = append(got, h.Name+"="+h.Value.Reveal())
@@ -84,9 +82,7 @@ func TestCheckServerURL(t *testing.T) {
 	}
 	for _, c := range cases {
 		cfg, _, err := Parse("serve", c.args, func(k string) string { return c.env[k] }, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		err = cfg.Check()
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -105,9 +101,7 @@ func TestParseHeaderFile(t *testing.T) {
 	getenv := func(k string) string { return map[string]string{"KEY": "fake-key-123"}[k] }
 	good := write("good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
 	hs, err := ParseHeaderFile(good, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var got []string
 	for _, h := range hs {
 		got = append(got, h.Name+"="+h.Value.Reveal())
@@ -119,9 +113,7 @@ func TestParseHeaderFile(t *testing.T) {
 		t.Fatal("a file others can read was accepted")
 	}
 	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(good, link); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.Symlink(good, link))
 	if _, err := ParseHeaderFile(link, getenv); err == nil {
 		t.Fatal("a symlink was accepted")
 	}

@@ -29,9 +29,7 @@ func TestLoadPolicy(t *testing.T) {
 func TestCheckPolicy(t *testing.T) {
 	pol, err := policy.Load("", policyFile(t, `{"allowed_backend_hosts": ["api.example"], "allowed_issuers": ["https://as.example"],
 		"allowed_auth_server_hosts": ["as.example", "other.example"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -57,9 +55,7 @@ func TestCheckPolicy(t *testing.T) {
 
 func TestCheckPolicyAuthServerHost(t *testing.T) {
 	pol, err := policy.Load("", policyFile(t, `{"allowed_auth_server_hosts": ["as.example"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	c := Config{BackendURL: "https://api.example", AuthServerURL: "https://other.example"}
 	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "allowed_auth_server_hosts") {
 		t.Fatalf("got %v", err)

@@ -18,9 +18,7 @@ import (
 func loadPolicy(t *testing.T, body string) *policy.Policy {
 	t.Helper()
 	pol, err := policy.Load("", testkit.WriteTemp(t, "policy.json", body, 0o644))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return pol
 }
 

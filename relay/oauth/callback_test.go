@@ -226,9 +226,7 @@ func TestC11_BindsLoopbackOnly(t *testing.T) {
 func TestC11_FixedPortAndTimeout(t *testing.T) {
 	f := newFakeAS(t)
 	probe, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	port := probe.Addr().(*net.TCPAddr).Port
 	if _, err := f.client().StartLogin(context.Background(), Callback{Port: port}); err == nil {
 		t.Fatal("StartLogin on a busy port succeeded")
@@ -265,9 +263,7 @@ func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
 	ch := waitAsync(l, context.Background())
 
 	conn, err := net.Dial("tcp", l.host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer conn.Close()
 	_, _ = conn.Write([]byte("GET /callback HTTP/1.1\r\nHost: " + l.host + "\r\nX-Slow: "))
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -342,12 +338,8 @@ func TestFailedExchangeShowsFailurePage(t *testing.T) {
 func TestCloseWithoutWait(t *testing.T) {
 	f := newFakeAS(t)
 	l, err := f.client().StartLogin(context.Background(), Callback{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, l.Close())
 	_ = l.Close()
 	wantClosed(t, l.host, "after Close")
 }

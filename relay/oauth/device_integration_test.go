@@ -46,18 +46,12 @@ func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 	st.issuer, st.backend = asSrv.URL+path, "http://"+beSrv.Listener.Addr().String()
 	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend, itResource}, Users: []authserver.User{testUser(t)},
 		TokenTTL: 5 * time.Minute, Clients: clients, Now: st.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	h.Store(as.Handler())
 	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: st.issuer, Audience: st.backend, Now: st.clock.Now}, as.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ts := tool.NewServer(tool.Config{PublicURL: st.backend, AuthServers: []string{st.issuer}, Validator: v})
-	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, example.Register(ts, example.NewMemoryStore(), nil))
 	beSrv.Config.Handler = ts.Handler()
 	beSrv.Start()
 	t.Cleanup(beSrv.Close)
@@ -83,9 +77,7 @@ func (st *stack) callTool(t *testing.T, name string, tok secret.Value) (*http.Re
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
@@ -107,9 +99,7 @@ func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 	for name, challenge := range map[string]string{"from the challenge": m[1], "well-known": ""} {
 		t.Run(name, func(t *testing.T) {
 			rm, err := oauth.DiscoverResource(ctx, nil, st.backend, challenge)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			as, err := rm.AuthorizationServer()
 			if err != nil || as != st.issuer || rm.Resource != st.backend || !slices.Contains(rm.ScopesSupported, "notes:read") ||
 				!slices.Equal(rm.BearerMethodsSupported, []string{"header"}) {
@@ -220,14 +210,10 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx := context.Background()
 	rm, err := oauth.DiscoverResource(ctx, nil, st.backend, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	as, _ := rm.AuthorizationServer()
 	md, err := oauth.Discover(ctx, nil, as)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test", DeviceGrant: true})
 	if err != nil {
 		t.Fatalf("Register: %v", err)
@@ -289,9 +275,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 	}
 	t.Run("denied", func(t *testing.T) {
 		dl, err := client("relay").StartDevice(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		dd := driveDevice(t, dl)
 		if page, body := approveDevice(t, dl, "deny"); page.StatusCode != 200 || !strings.Contains(body, "Request denied") {
 			t.Fatalf("after deny: status %d", page.StatusCode)
@@ -305,9 +289,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 		c := client("relay")
 		c.Now = nil // the relay's clock says the code is fresh; the server's has moved on
 		dl, err := c.StartDevice(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		dd := driveDevice(t, dl)
 		dd.poll(st.clock, dd.sleep()+11*time.Minute)
 		if w := dd.result(); !errors.Is(w.err, oauth.ErrDeviceExpired) {
@@ -316,9 +298,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 	})
 	t.Run("registered without the device grant", func(t *testing.T) {
 		reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "no device"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		var oe *oauth.Error
 		if _, err := client(reg.ClientID).StartDevice(ctx); !errors.As(err, &oe) || oe.Code != "unauthorized_client" {
 			t.Fatalf("StartDevice: %v, want unauthorized_client", err)

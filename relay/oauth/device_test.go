@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const fakeDeviceCode = "fake-device-code-0123456789abcdef"
@@ -64,9 +66,7 @@ func startDevice(t *testing.T, c *Client, clock *testClock) *DeviceLogin {
 	t.Helper()
 	c.Now = clock.Now
 	dl, err := c.StartDevice(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	dl.Sleep = clock.Sleep
 	return dl
 }
@@ -93,9 +93,7 @@ func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 		t.Fatalf("device authorization request %v", auth.Form)
 	}
 	tok, err := dl.Wait(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if tok.AccessToken.Reveal() != fakeAccess || tok.RefreshToken.Reveal() != fakeRefresh || !slices.Equal(tok.Scopes, c.Scopes) {
 		t.Fatalf("tokens %+v", tok)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // login runs a whole login against f with the real redirect.
@@ -23,9 +25,7 @@ func login(t *testing.T, c *Client) (*Login, *Tokens, error) {
 func TestC17_C18_ExchangeSendsWhatTheServerNeeds(t *testing.T) {
 	f := newFakeAS(t)
 	l, tok, err := login(t, f.client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	q := authParams(t, l)
 	reqs := f.requests("/token")
 	if len(reqs) != 1 {
@@ -94,9 +94,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 	c := f.client()
 	c.Resource = ""
 	l, tok, err := login(t, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if authParams(t, l).Has("resource") || f.requests("/token")[0].Form.Has("resource") {
 		t.Fatal("resource sent although disabled")
 	}
@@ -187,9 +185,7 @@ func TestTokenResponseVariants(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tok, err := decodeToken(200, []byte(tc.body), fixedNow, []string{"notes:read", "notes:write"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if !tok.Expiry.Equal(tc.expiry) || strings.Join(tok.Scopes, " ") != tc.scopes || !tok.RefreshToken.IsZero() {
 				t.Fatalf("expiry %v scopes %v", tok.Expiry, tok.Scopes)
 			}

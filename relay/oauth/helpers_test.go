@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // Obviously fake secrets the fake server hands out.
@@ -196,9 +197,7 @@ func startLoginAt(t *testing.T, c *Client, cb Callback) *Login {
 func authParams(t *testing.T, l *Login) url.Values {
 	t.Helper()
 	u, err := url.Parse(l.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return u.Query()
 }
 
@@ -218,9 +217,7 @@ func hit(t *testing.T, l *Login, method, path, rawQuery string, mod ...func(*htt
 func hitAddr(t *testing.T, addr, method, path, rawQuery string, mod ...func(*http.Request)) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	req.URL.RawQuery = rawQuery
 	for _, m := range mod {
 		m(req)

@@ -18,9 +18,7 @@ func freePort(t *testing.T) int {
 	t.Helper()
 	for range 10 {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		ln6, err := net.Listen("tcp6", "[::1]:"+strconv.Itoa(port))
@@ -75,9 +73,7 @@ func TestIntegrationCustomCallback(t *testing.T) {
 		// Control: the same client with the default callback is refused by
 		// the server, so the settings above are what made it work.
 		l, err := c.StartLogin(ctx, oauth.Callback{Port: port})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		defer l.Close()
 		if resp, _ := newBrowser(t).get(l.URL()); resp.StatusCode != 400 || resp.Request.URL.Path != "/authorize" {
 			t.Fatalf("the unregistered default redirect URI was not refused: status %d at %s", resp.StatusCode, resp.Request.URL.Path)
@@ -88,9 +84,7 @@ func TestIntegrationCustomCallback(t *testing.T) {
 			md := startStack(t, "", nil).metadata(t)
 			cb := oauth.Callback{Path: path}
 			reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test", RedirectURIs: []string{cb.RedirectURI()}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: itResource, Metadata: md}
 			page, _, w := runLoginAt(t, c, cb, "allow")
 			if w.err != nil {

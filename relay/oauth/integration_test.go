@@ -83,9 +83,7 @@ func (b *browser) submit(page *http.Response, body string, extra url.Values) (*h
 		b.t.Fatalf("no form on %s", page.Request.URL.Path)
 	}
 	action, err := page.Request.URL.Parse(htmlUnescape(m[1]))
-	if err != nil {
-		b.t.Fatal(err)
-	}
+	testkit.NoErr(b.t, err)
 	form := url.Values{}
 	for _, h := range reHidden.FindAllStringSubmatch(body, -1) {
 		form.Set(h[1], htmlUnescape(h[2]))
@@ -131,9 +129,7 @@ func runLoginAt(t *testing.T, c *oauth.Client, cb oauth.Callback, action string)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := c.StartLogin(ctx, cb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer l.Close()
 	ch := make(chan waited, 1)
 	go func() {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestC19_NoSecretInDebugLog runs a full login, a refresh, a failed
@@ -27,16 +29,12 @@ func TestC19_NoSecretInDebugLog(t *testing.T) {
 	hit(t, l, "GET", "/callback", "code=x&state=wrong")
 	completesQuiet(t, l, ch)
 	tok, err := c.Refresh(context.Background(), secretOf(fakeRefresh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	f.setToken(func(form url.Values) (int, string) {
 		return 400, `{"error":"invalid_grant","error_description":"` + form.Get("refresh_token") + `"}`
 	})
 	_, refreshErr := c.Refresh(context.Background(), secretOf(fakeRotated))
-	if err := c.Revoke(context.Background(), tok.RefreshToken, "refresh_token"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, c.Revoke(context.Background(), tok.RefreshToken, "refresh_token"))
 
 	printed := fmt.Sprintf("%v %+v %#v %v %s", tok, tok, tok, refreshErr, l.URL())
 	all := jsonLog.String() + textLog.String() + printed

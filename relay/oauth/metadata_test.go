@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // mdServer serves metadata documents by path and records the paths asked.
@@ -71,9 +73,7 @@ func TestDiscoverOrder(t *testing.T) {
 			iss := m.srv.URL + tc.path
 			m.doc(tc.servedAt, goodMD(iss))
 			md, err := Discover(context.Background(), m.srv.Client(), iss)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if md.TokenEndpoint != iss+"/token" || strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
 				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
 			}
@@ -211,9 +211,7 @@ func TestC3_RedirectToAnotherHost(t *testing.T) {
 					http.Redirect(w, r, "/meta.json", http.StatusFound)
 				}
 				m.docs["/meta.json"] = k.good(m.srv.URL)
-				if err := k.discover(m.srv.URL); err != nil {
-					t.Fatal(err)
-				}
+				testkit.NoErr(t, k.discover(m.srv.URL))
 			})
 		})
 	}

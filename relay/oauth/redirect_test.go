@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestCallbackPathValidation(t *testing.T) {
@@ -223,9 +225,7 @@ func TestC11_LocalhostPortTakenOnIPv6(t *testing.T) {
 		t.Skip("no IPv6 loopback on this machine")
 	}
 	other, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer other.Close()
 	port := other.Addr().(*net.TCPAddr).Port
 	f := newFakeAS(t)

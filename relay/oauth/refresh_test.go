@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestC17_RefreshSendsResourceAndRotates(t *testing.T) {
 	f := newFakeAS(t)
 	c := f.client()
 	tok, err := c.Refresh(context.Background(), secretOf(fakeRefresh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	got := f.requests("/token")[0]
 	want := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fakeRefresh}, "client_id": {"relay"}, "resource": {resourceURL}}
 	if got.Form.Encode() != want.Encode() {
@@ -38,9 +38,7 @@ func TestRefreshKeepsTokenWhenNotRotated(t *testing.T) {
 		return 200, `{"access_token":"new","token_type":"Bearer","expires_in":60}`
 	})
 	tok, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !tok.RefreshToken.Equal(secretOf(fakeRefresh)) {
 		t.Fatal("the old refresh token was lost")
 	}
@@ -78,9 +76,7 @@ func TestRefreshNeedsAToken(t *testing.T) {
 func TestRevoke(t *testing.T) {
 	f := newFakeAS(t)
 	c := f.client()
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), "refresh_token"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, c.Revoke(context.Background(), secretOf(fakeRefresh), "refresh_token"))
 	got := f.requests("/revoke")[0]
 	want := url.Values{"token": {fakeRefresh}, "token_type_hint": {"refresh_token"}, "client_id": {"relay"}}
 	if got.Form.Encode() != want.Encode() || got.Header.Get("Authorization") != "" || got.Method != "POST" {

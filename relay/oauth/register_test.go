@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -66,9 +68,7 @@ func TestRegisterSendsNativePublicClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := newRegServer(t, 201, full)
 			reg, err := Register(context.Background(), rs.srv.Client(), &rs.md, tc.req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			r, m := registered(t, rs)
 			if r.Method != "POST" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
 				t.Fatalf("request %s %q", r.Method, r.Header.Get("Content-Type"))

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // prDoc serves a protected resource metadata document naming resource.
@@ -39,9 +41,7 @@ func TestDiscoverResourceOrder(t *testing.T) {
 				challenge = m.srv.URL + tc.challenge
 			}
 			rm, err := DiscoverResource(context.Background(), m.srv.Client(), resource, challenge)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
 				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
 			}

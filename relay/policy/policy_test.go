@@ -19,9 +19,7 @@ func TestLoadMissingSystemFileIsNoPolicy(t *testing.T) {
 		t.Fatalf("Load = %+v, %v", p, err)
 	}
 	for _, check := range []func(string) error{p.CheckBackend, p.CheckAuthServer, p.CheckIssuer} {
-		if err := check("https://anything.example"); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, check("https://anything.example"))
 	}
 	// The extra file must exist: a typo in RELAY_POLICY_FILE is not "no policy".
 	if p, err := Load("", filepath.Join(t.TempDir(), "absent.json")); !errors.Is(err, ErrInvalid) || p != nil {
@@ -75,12 +73,8 @@ func TestTwoFilesBothApply(t *testing.T) {
 	extra := write(t, `{"allowed_backend_hosts": ["tools.corp.example", "evil.example"], "max_token_lifetime": "2h",
 		"max_session": "8h", "disable_device_grant": true, "require_keychain": true}`)
 	p, err := Load(sys, extra)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.CheckBackend("https://tools.corp.example/mcp"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, p.CheckBackend("https://tools.corp.example/mcp"))
 	for _, u := range []string{"https://evil.example", "https://other.corp.example"} {
 		if err := p.CheckBackend(u); !errors.Is(err, ErrDenied) {
 			t.Fatalf("%s allowed: %v", u, err)
@@ -89,9 +83,7 @@ func TestTwoFilesBothApply(t *testing.T) {
 	if p.MaxTokenLifetime() != time.Hour || p.MaxSession() != 8*time.Hour || p.DeviceGrantAllowed() || !p.RequireKeychain() {
 		t.Fatalf("merged rules wrong: %v %v %v %v", p.MaxTokenLifetime(), p.MaxSession(), p.DeviceGrantAllowed(), p.RequireKeychain())
 	}
-	if err := p.CheckIssuer("https://login.corp.example"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, p.CheckIssuer("https://login.corp.example"))
 	// Exact, as the issuer itself is compared: no trailing slash, case or port variants.
 	for _, iss := range []string{"https://login.corp.example/", "https://LOGIN.corp.example", "https://login.corp.example:443", "https://login.corp.example/t2"} {
 		if err := p.CheckIssuer(iss); !errors.Is(err, ErrDenied) {
@@ -133,9 +125,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, c := range cases {
 		u, err := url.Parse(c.url)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		if err := checkPattern(c.pattern); err != nil {
 			t.Fatalf("pattern %q refused: %v", c.pattern, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -220,12 +221,8 @@ func TestNoTokenInOutput(t *testing.T) {
 		t.Fatal("not logged in: the test proves nothing")
 	}
 	var text, js bytes.Buffer
-	if err := r.Print(&text, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Print(&js, true); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, r.Print(&text, false))
+	testkit.NoErr(t, r.Print(&js, true))
 	for _, out := range []string{text.String(), js.String(), SignedIn(stored), fmt.Sprintf("%#v", r)} {
 		for _, tok := range []string{fakeAccess, fakeRefresh, "REDACTED"} {
 			if strings.Contains(out, tok) {
