@@ -133,9 +133,7 @@ func TestBackendWithAuthServerEndToEnd(t *testing.T) {
 	if r, err := http.Get(b.url + "/healthz"); err != nil || r.StatusCode != 200 {
 		t.Fatalf("healthz: %v", err)
 	}
-	if err := b.stop(); err != nil {
-		t.Fatalf("graceful stop: %v", err)
-	}
+	testkit.NoErr(t, b.stop(), "graceful stop")
 	if _, err := http.Get(b.url + "/healthz"); err == nil {
 		t.Fatal("still serving after stop")
 	}

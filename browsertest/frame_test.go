@@ -25,17 +25,13 @@ func TestRealBrowserLoginPageCannotBeFramed(t *testing.T) {
 		frameSpec{ID: "control", Src: be.URL + "/healthz"},
 		frameSpec{ID: "framed", Src: f.authURL},
 	)
-	if err := chromedp.Do(bctx, chromedp.Navigate(c.URL+"/frame")); err != nil {
-		t.Fatalf("framing page: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Navigate(c.URL+"/frame")), "framing page")
 
 	// Poll the frame tree until both iframes have committed a document.
 	var control, framed *cdp.Frame
 	loaded := testkit.Eventually(15*time.Second, func() bool {
 		res, err := chromedp.Call(bctx, page.GetFrameTree, cdp.Empty{})
-		if err != nil {
-			t.Fatalf("frame tree: %v", err)
-		}
+		testkit.NoErr(t, err, "frame tree")
 		control, framed = nil, nil
 		for _, ch := range res.FrameTree.ChildFrames {
 			switch ch.Frame.Name {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"golang.org/x/oauth2"
 )
 
@@ -109,9 +110,7 @@ func signIn(bctx context.Context, t *testing.T, authURL string, be *backend, sho
 	}
 	// The consent page names the user it will act as.
 	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body")))
-	if err != nil {
-		t.Fatalf("consent text: %v", err)
-	}
+	testkit.NoErr(t, err, "consent text")
 	if !strings.Contains(text, be.User) {
 		t.Errorf("consent page does not name the user %q: %q", be.User, text)
 	}
@@ -143,9 +142,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	shots := screenshotDir(t)
 
 	signIn(bctx, t, f.authURL, be, shots, "")
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
-		t.Fatalf("click allow: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
 	q := c.wait(ctx, t)
 
 	// The browser followed the 303 and shows the catcher's page.
@@ -166,24 +163,18 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	tok, err := f.cfg.Exchange(ctx, code,
 		oauth2.VerifierOption(f.verifier),
 		oauth2.SetAuthURLParam("resource", be.URL))
-	if err != nil {
-		t.Fatalf("exchange the code: %v", err)
-	}
+	testkit.NoErr(t, err, "exchange the code")
 	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") {
 		t.Fatalf("token response: type %q, access token present %v", tok.TokenType, tok.AccessToken != "")
 	}
 
 	status, res, err := be.callTool(t, "whoami", tok.AccessToken)
-	if err != nil {
-		t.Fatalf("whoami: %v", err)
-	}
+	testkit.NoErr(t, err, "whoami")
 	if status != http.StatusOK || res.IsError || len(res.Content) == 0 {
 		t.Fatalf("whoami: status %d, isError %v, %d content items", status, res.IsError, len(res.Content))
 	}
 	var who whoami
-	if err := json.Unmarshal([]byte(res.Content[0].Text), &who); err != nil {
-		t.Fatalf("whoami text is not JSON: %v", err)
-	}
+	testkit.NoErr(t, json.Unmarshal([]byte(res.Content[0].Text), &who), "whoami text is not JSON")
 	if who.Subject != "alice" || who.ClientID != "relay" || who.Issuer != be.URL {
 		t.Fatalf("whoami = subject %q, client %q, issuer %q; want alice, relay, %s", who.Subject, who.ClientID, who.Issuer, be.URL)
 	}
@@ -201,9 +192,7 @@ func TestRealBrowserDenyConsent(t *testing.T) {
 	f := newFlow(t)
 	bctx := f.bctx
 	signIn(bctx, t, f.authURL, f.be, "", "")
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))); err != nil {
-		t.Fatalf("click deny: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))), "click deny")
 	q := f.c.wait(f.ctx, t)
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#result[data-outcome="refused"]`))); err != nil {
 		t.Fatalf("refused page: %v (at %s)", err, where(bctx))

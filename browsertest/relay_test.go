@@ -141,9 +141,7 @@ func (r *relayProc) waitAuthorizeURL(ctx context.Context, t *testing.T, call <-c
 func checkAuthorizeURL(t *testing.T, raw string, md *authserver.Metadata, be *backend) url.Values {
 	t.Helper()
 	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("the relay opened an unparsable URL: %v", err)
-	}
+	testkit.NoErr(t, err, "the relay opened an unparsable URL")
 	if got := stripQuery(raw); got != md.AuthorizationEndpoint {
 		t.Fatalf("the relay opened %s, want the authorization endpoint %s", got, md.AuthorizationEndpoint)
 	}
@@ -265,9 +263,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	signIn(bctx, t, authURL, be, shots, "relay-")
 
 	// Allow: the authorization server redirects to the relay's callback.
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
-		t.Fatalf("click allow: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
 	st := waitRelayPage(ctx, t, bctx, redirectURI)
 	if stripQuery(st.Loc) != redirectURI {
 		t.Fatalf("browser ended at %s, want the relay's callback %s", stripQuery(st.Loc), redirectURI)
@@ -277,9 +273,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 	screenshot(bctx, t, shots, "relay-success.png")
 	cu, err := url.Parse(st.Loc)
-	if err != nil {
-		t.Fatalf("callback URL: %v", err)
-	}
+	testkit.NoErr(t, err, "callback URL")
 	cq := cu.Query()
 	code := cq.Get("code")
 	if code == "" || cq.Has("error") {
@@ -306,17 +300,11 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 
 	// End the session, so the relay's stderr is complete, then look in it.
-	if err := r.Close(); err != nil {
-		t.Fatalf("relay did not exit cleanly when its stdin closed: %v", err)
-	}
+	testkit.NoErr(t, r.Close(), "relay did not exit cleanly when its stdin closed")
 	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
-	if err != nil {
-		t.Fatalf("open the relay's vault: %v", err)
-	}
+	testkit.NoErr(t, err, "open the relay's vault")
 	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, ClientID: "relay", Resource: be.URL})
-	if err != nil {
-		t.Fatalf("the relay's vault has no record for the backend: %v", err)
-	}
+	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
 	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
 	if access == "" {
 		t.Fatal("the vault record has no access token")

@@ -58,9 +58,7 @@ func TestLockAbandonedWaitDoesNotKeepLock(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	l3, err := Lock(ctx2, path)
-	if err != nil {
-		t.Fatalf("lock still held by an abandoned waiter: %v", err)
-	}
+	testkit.NoErr(t, err, "lock still held by an abandoned waiter")
 	l3.Unlock()
 }
 

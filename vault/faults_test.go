@@ -108,9 +108,7 @@ func TestFault_VaultDiskFull(t *testing.T) {
 
 		free()
 		tok := fakeToken("access")
-		if err := v2.Update(ctx, testAcct, setAccess(tok)); err != nil {
-			t.Fatalf("Update with space again = %v", err)
-		}
+		testkit.NoErr(t, v2.Update(ctx, testAcct, setAccess(tok)), "Update with space again")
 		if r, err := v.Get(ctx, testAcct); err != nil || r.AccessToken.Reveal() != tok {
 			t.Fatalf("Get after recovery = %v", err)
 		}
@@ -156,9 +154,7 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	if r, err := v.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
 		t.Fatalf("Get read-write again = %v", err)
 	}
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatalf("Update read-write again = %v", err)
-	}
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), "Update read-write again")
 }
 
 // silentKeyring is a keyringBackend that works in memory until silenced,

@@ -24,13 +24,9 @@ func FuzzDecodeState(f *testing.F) {
 			return
 		}
 		enc, err := encodeState(st)
-		if err != nil {
-			t.Fatalf("decoded state does not encode: %v", err)
-		}
+		testkit.NoErr(t, err, "decoded state does not encode")
 		st2, err := decodeState(enc)
-		if err != nil {
-			t.Fatalf("re-decode: %v", err)
-		}
+		testkit.NoErr(t, err, "re-decode")
 		enc2, _ := encodeState(st2)
 		if !bytes.Equal(enc, enc2) {
 			t.Fatalf("round trip differs:\n%s\n%s", enc, enc2)

@@ -33,9 +33,7 @@ func TestRequireKeychain(t *testing.T) {
 	// The same options without the policy do fall back: the test above
 	// would pass for the wrong reason otherwise.
 	v = mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), Keychain: kc, ScryptWorkFactor: testWorkFactor})
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatalf("without the policy the passphrase fallback should work: %v", err)
-	}
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), "without the policy the passphrase fallback should work")
 
 	// A vault made with a file key before the policy arrived.
 	dir := newDir(t)

@@ -59,9 +59,7 @@ func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 	if _, err := k.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get after DeleteAll = %v", err)
 	}
-	if err := k.DeleteAll(ctx); err != nil {
-		t.Fatalf("DeleteAll with no items = %v", err)
-	}
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
 }
 
 // TestSecretServiceEndToEnd is the "done when" under a real

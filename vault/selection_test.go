@@ -215,9 +215,7 @@ func TestPassphraseSource(t *testing.T) {
 		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrCorrupt, ErrKeyLost)
-		if err := v2.Update(ctx, testAcct, setAccess("new")); err != nil {
-			t.Fatalf("login after a lost key.age: %v", err)
-		}
+		testkit.NoErr(t, v2.Update(ctx, testAcct, setAccess("new")), "login after a lost key.age")
 	})
 }
 

@@ -147,9 +147,7 @@ func TestDeviceFlow_OAuth2Client(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), oauth2.HTTPClient, e.ts.Client()), 20*time.Second)
 	defer cancel()
 	da, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("resource", e.ts.URL))
-	if err != nil {
-		t.Fatalf("DeviceAuth: %v", err)
-	}
+	testkit.NoErr(t, err, "DeviceAuth")
 	e.verify(da.UserCode, "allow")
 	tok, err := cfg.DeviceAccessToken(ctx, da)
 	if err != nil || tok.AccessToken == "" {

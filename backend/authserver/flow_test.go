@@ -58,9 +58,7 @@ func runFlow(t *testing.T, e *env, secret []byte) {
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.ts.Client())
 	tok, err := cfg.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier),
 		oauth2.SetAuthURLParam("resource", e.ts.URL))
-	if err != nil {
-		t.Fatalf("Exchange: %v", err)
-	}
+	testkit.NoErr(t, err, "Exchange")
 	if tok.TokenType != "Bearer" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
 		t.Fatalf("token: type %q refresh %v expiry %v", tok.TokenType, tok.RefreshToken != "", tok.Expiry)
 	}

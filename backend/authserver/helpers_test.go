@@ -63,9 +63,7 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		m(&cfg)
 	}
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	testkit.NoErr(t, err, "New")
 	e.s, h = s, s.Handler()
 	e.browser = newBrowser(t)
 	return e

@@ -27,9 +27,7 @@ import (
 func jwksKeyfunc(t *testing.T, set []byte) jwt.Keyfunc {
 	t.Helper()
 	k, err := keyfunc.NewJWKSetJSON(json.RawMessage(set))
-	if err != nil {
-		t.Fatalf("keyfunc rejects JWKS(): %v", err)
-	}
+	testkit.NoErr(t, err, "keyfunc rejects JWKS()")
 	return k.Keyfunc
 }
 

@@ -306,9 +306,7 @@ func verifyToken(t *testing.T, e *env, at string, secret []byte) *jwt.Token {
 		kf = jwksKeyfunc(t, e.s.JWKS())
 	}
 	tok, err := jwt.NewParser(opts...).Parse(at, kf)
-	if err != nil {
-		t.Fatalf("token does not validate: %v", err)
-	}
+	testkit.NoErr(t, err, "token does not validate")
 	return tok
 }
 

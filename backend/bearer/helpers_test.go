@@ -92,9 +92,7 @@ func rawJWT(t testing.TB, header, payload string, method jwt.SigningMethod, key 
 		return signing + "."
 	}
 	sig, err := method.Sign(signing, key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
+	testkit.NoErr(t, err, "sign")
 	return signing + "." + b64(sig)
 }
 

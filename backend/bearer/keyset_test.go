@@ -193,9 +193,7 @@ func TestCappedClient(t *testing.T) {
 	if err := read("/big"); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("big: %v", err)
 	}
-	if err := read("/exact"); err != nil {
-		t.Fatalf("exact: %v", err)
-	}
+	testkit.NoErr(t, read("/exact"), "exact")
 	if err := read("/away"); err == nil || !strings.Contains(err.Error(), "redirect refused") {
 		t.Fatalf("cross-host redirect followed: %v", err)
 	}

@@ -3,6 +3,7 @@ package testkit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,10 +47,13 @@ func WriteTemp(t testing.TB, name, content string, perm os.FileMode) string {
 	return p
 }
 
-// NoErr stops the test if err is not nil: the check after a setup call
-// whose error only says the test cannot go on.
-func NoErr(t testing.TB, err error) {
+// NoErr stops the test if err is not nil: the check after a call whose
+// error only says the test cannot go on. what, if given, names the call.
+func NoErr(t testing.TB, err error, what ...string) {
 	t.Helper()
+	if err != nil && len(what) > 0 {
+		t.Fatalf("%s: %v", strings.Join(what, " "), err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

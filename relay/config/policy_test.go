@@ -46,9 +46,7 @@ func TestCheckPolicy(t *testing.T) {
 			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
-			if err := tc.cfg.CheckPolicy(nil); err != nil {
-				t.Fatalf("a nil policy refused: %v", err)
-			}
+			testkit.NoErr(t, tc.cfg.CheckPolicy(nil), "a nil policy refused")
 		})
 	}
 }

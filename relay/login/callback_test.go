@@ -67,9 +67,7 @@ func TestLoginThroughCustomCallback(t *testing.T) {
 			return err
 		}}
 	tok, err := i.Login(context.Background(), []string{"notes:read"}, nil)
-	if err != nil {
-		t.Fatalf("Login: %v", err)
-	}
+	testkit.NoErr(t, err, "Login")
 	res := <-browsed // Login may return before the browser has read the page
 	if res == nil {
 		t.Fatal("the browser did not finish")

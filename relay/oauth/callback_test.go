@@ -233,9 +233,7 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 	}
 	probe.Close()
 	l, err := f.client().StartLogin(context.Background(), Callback{Port: port})
-	if err != nil {
-		t.Fatalf("StartLogin on a fixed port: %v", err)
-	}
+	testkit.NoErr(t, err, "StartLogin on a fixed port")
 	if l.RedirectURI() != "http://127.0.0.1:"+itoa(port)+"/callback" {
 		t.Fatalf("redirect %q", l.RedirectURI())
 	}

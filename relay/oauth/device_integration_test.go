@@ -62,9 +62,7 @@ func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 func (st *stack) metadata(t *testing.T) *oauth.Metadata {
 	t.Helper()
 	md, err := oauth.Discover(context.Background(), nil, st.issuer)
-	if err != nil {
-		t.Fatalf("Discover: %v", err)
-	}
+	testkit.NoErr(t, err, "Discover")
 	return md
 }
 
@@ -215,9 +213,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	md, err := oauth.Discover(ctx, nil, as)
 	testkit.NoErr(t, err)
 	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test", DeviceGrant: true})
-	if err != nil {
-		t.Fatalf("Register: %v", err)
-	}
+	testkit.NoErr(t, err, "Register")
 	if !strings.HasPrefix(reg.ClientID, "dyn-") || !slices.Contains(reg.GrantTypes, oauth.DeviceCodeGrantType) ||
 		!slices.Equal(reg.RedirectURIs, []string{oauth.DefaultRedirectURI}) || reg.TokenEndpointAuthMethod != "none" || !reg.ClientSecret.IsZero() {
 		t.Fatalf("registration %+v", reg)
@@ -226,9 +222,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	dl, err := c.StartDevice(ctx)
-	if err != nil {
-		t.Fatalf("StartDevice: %v", err)
-	}
+	testkit.NoErr(t, err, "StartDevice")
 	if dl.VerificationURI != st.issuer+"/device" || dl.Interval != 5*time.Second || len(dl.UserCode) != 9 {
 		t.Fatalf("device login %+v", dl)
 	}

@@ -186,9 +186,7 @@ func startLogin(t *testing.T, c *Client) *Login {
 func startLoginAt(t *testing.T, c *Client, cb Callback) *Login {
 	t.Helper()
 	l, err := c.StartLogin(context.Background(), cb)
-	if err != nil {
-		t.Fatalf("StartLogin: %v", err)
-	}
+	testkit.NoErr(t, err, "StartLogin")
 	t.Cleanup(func() { _ = l.Close() })
 	return l
 }

@@ -57,9 +57,7 @@ func newBrowser(t *testing.T) *browser {
 func (b *browser) do(req *http.Request) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.hc.Do(req)
-	if err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
+	testkit.NoErr(b.t, err, "browser")
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
@@ -182,9 +180,7 @@ func integration(t *testing.T, st *stack, deny bool) {
 	}
 
 	tok2, err := c.Refresh(ctx, tok.RefreshToken)
-	if err != nil {
-		t.Fatalf("Refresh: %v", err)
-	}
+	testkit.NoErr(t, err, "Refresh")
 	if tok2.RefreshToken.Equal(tok.RefreshToken) || tok2.AccessToken.Equal(tok.AccessToken) {
 		t.Fatal("the refresh token did not rotate")
 	}
@@ -192,9 +188,7 @@ func integration(t *testing.T, st *stack, deny bool) {
 		t.Fatal("refreshed token lost its audience")
 	}
 
-	if err := c.Revoke(ctx, tok2.RefreshToken, "refresh_token"); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
+	testkit.NoErr(t, c.Revoke(ctx, tok2.RefreshToken, "refresh_token"), "Revoke")
 	if _, err := c.Refresh(ctx, tok2.RefreshToken); !errors.Is(err, oauth.ErrInvalidGrant) {
 		t.Fatalf("Refresh after Revoke: %v, want ErrInvalidGrant", err)
 	}
