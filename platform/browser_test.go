@@ -70,9 +70,7 @@ func TestOpenBrowserPassesURLAsOneArgument(t *testing.T) {
 func TestOpenBrowserRefusesNonHTTPWithoutRunning(t *testing.T) {
 	out := fakeBrowser(t, `touch "$OUT"`)
 	for _, u := range []string{"file:///etc/passwd", "javascript:x", "https://x/;rm -rf ~"} {
-		if err := OpenBrowser(context.Background(), u); !errors.Is(err, ErrUnsafeURL) {
-			t.Errorf("OpenBrowser(%q) = %v, want ErrUnsafeURL", u, err)
-		}
+		testkit.WantIs(t, OpenBrowser(context.Background(), u), ErrUnsafeURL, "OpenBrowser(%q)", u)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("the browser command ran for a refused URL")

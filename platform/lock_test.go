@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,9 +16,7 @@ func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 	testkit.NoErr(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := Lock(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("second Lock while held = %v, want DeadlineExceeded", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Lock(ctx, path)), context.DeadlineExceeded, "second Lock while held")
 	got := make(chan error, 1)
 	go func() {
 		l2, err := Lock(context.Background(), path)
@@ -50,9 +47,7 @@ func TestLockAbandonedWaitDoesNotKeepLock(t *testing.T) {
 	go func() { _, err := Lock(ctx, path); errc <- err }()
 	time.Sleep(20 * time.Millisecond)
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("abandoned Lock = %v, want Canceled", err)
-	}
+	testkit.WantIs(t, <-errc, context.Canceled, "abandoned Lock")
 	l.Unlock()
 	// The abandoned waiter may get the lock briefly; it must let go.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
@@ -70,7 +65,5 @@ func TestLockRefusesSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip("symlinks unsupported:", err)
 	}
-	if _, err := Lock(context.Background(), link); !errors.Is(err, ErrInsecure) {
-		t.Fatalf("Lock(symlink) = %v, want ErrInsecure", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Lock(context.Background(), link)), ErrInsecure, "Lock(symlink)")
 }

@@ -104,9 +104,7 @@ func TestCheckFile(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := CheckFile(filepath.Join(t.TempDir(), "nope"))
-		if !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("err = %v, want ErrNotExist", err)
-		}
+		testkit.WantIs(t, err, fs.ErrNotExist, "CheckFile")
 	})
 	t.Run("symlink", func(t *testing.T) {
 		dir := t.TempDir()

@@ -73,9 +73,7 @@ func checkOldTokens(t *testing.T, what string, files map[string]string, key stri
 // with the vault's context.
 func wantOSError(t *testing.T, err error, errno syscall.Errno) {
 	t.Helper()
-	if !errors.Is(err, errno) {
-		t.Fatalf("err = %v; want errors.Is(err, %v)", err, errno)
-	}
+	testkit.WantIs(t, err, errno, "vault error")
 	if msg := err.Error(); !strings.HasPrefix(msg, "vault: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, errno.Error()) {
 		t.Fatalf("err = %q; want one line starting with \"vault: \" naming %q", msg, errno.Error())
 	}
@@ -141,9 +139,7 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 
 	err := v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 	wantOSError(t, err, syscall.EROFS)
-	if err := v.Prepare(ctx); !errors.Is(err, syscall.EROFS) {
-		t.Fatalf("Prepare on a read-only directory = %v; a login would be wasted", err)
-	}
+	testkit.WantIs(t, v.Prepare(ctx), syscall.EROFS, "Prepare on a read-only directory (a login would be wasted)")
 	sameFiles(t, "read-only", dir, files)
 	checkOldTokens(t, "read-only", files, id.String(), old)
 	if _, err := v.Get(ctx, testAcct); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -197,9 +196,7 @@ func mustUpdate(t testing.TB, v *Vault, acct Account, r *Record) {
 func wantErr(t *testing.T, err error, targets ...error) {
 	t.Helper()
 	for _, target := range targets {
-		if !errors.Is(err, target) {
-			t.Fatalf("err = %v; want errors.Is(err, %v)", err, target)
-		}
+		testkit.WantIs(t, err, target, "vault error")
 	}
 }
 

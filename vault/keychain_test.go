@@ -104,9 +104,7 @@ func TestMapKeyringError(t *testing.T) {
 		{fmt.Errorf("failed to unlock correct collection '/x'"), ErrLocked},
 	}
 	for _, tt := range tests {
-		if err := mapKeyringError("get", tt.in); !errors.Is(err, tt.want) {
-			t.Errorf("mapKeyringError(%v) = %v, want %v", tt.in, err, tt.want)
-		}
+		testkit.WantIs(t, mapKeyringError("get", tt.in), tt.want, "mapKeyringError(%v)", tt.in)
 	}
 	if err := mapKeyringError("get", errors.New("other")); errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown error must not look unavailable (that would allow a fallback): %v", err)

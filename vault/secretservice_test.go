@@ -45,9 +45,7 @@ func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	k := &OSKeychain{Service: "keyrelay-test-roundtrip"}
 	t.Cleanup(func() { k.DeleteAll(ctx) })
-	if _, err := k.Get(ctx, "missing"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
 	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
 	if err := k.Set(ctx, "a", secret.New("fake-value-2")); err != nil { // replaces
 		t.Fatal(err)
@@ -56,9 +54,7 @@ func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 		t.Fatalf("Get = %v", err)
 	}
 	testkit.NoErr(t, k.DeleteAll(ctx))
-	if _, err := k.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after DeleteAll = %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
 	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
 }
 

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,9 +110,7 @@ func TestRecordedSourceIsAlwaysUsed(t *testing.T) {
 			v2 := mustOpen(t, opts)
 			_, err := v2.Get(ctx, testAcct)
 			wantErr(t, err, tt.want)
-			if err := v2.Update(ctx, testAcct, setAccess("new")); !errors.Is(err, tt.want) {
-				t.Fatalf("Update = %v, want %v", err, tt.want)
-			}
+			testkit.WantIs(t, v2.Update(ctx, testAcct, setAccess("new")), tt.want, "Update")
 			if names := dirNames(t, dir); len(names) != 3 { // vault.json, tokens.age, vault.lock
 				t.Fatalf("data dir changed to %v", names)
 			}
@@ -221,9 +218,7 @@ func TestPassphraseSource(t *testing.T) {
 
 func TestInvalidKeySpec(t *testing.T) {
 	for _, s := range []string{"bogus", "file:", "cmd:", "cmd:'unterminated", "KEYCHAIN"} {
-		if _, err := Open(context.Background(), Options{Dir: newDir(t), KeySpec: s}); !errors.Is(err, ErrKeySource) {
-			t.Errorf("Open(KeySpec=%q) = %v, want ErrKeySource", s, err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Open(context.Background(), Options{Dir: newDir(t), KeySpec: s})), ErrKeySource, "Open(KeySpec=%q)", s)
 	}
 }
 

@@ -37,9 +37,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 	}
 	other := testAcct
 	other.Resource = "https://other.example.test"
-	if _, err := v.Get(ctx, other); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(other) = %v, want ErrNotFound", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, other)), ErrNotFound, "Get(other)")
 	accts, err := v.Accounts(ctx)
 	if err != nil || len(accts) != 1 || accts[0] != testAcct {
 		t.Fatalf("Accounts = %v, %v", accts, err)
@@ -49,9 +47,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 // The key is created on the first write, never on a read.
 func TestReadsNeverCreateKey(t *testing.T) {
 	v, kc := openMem(t)
-	if _, err := v.Get(context.Background(), testAcct); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get on empty vault = %v, want ErrNotFound", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v.Get(context.Background(), testAcct)), ErrNotFound, "Get on empty vault")
 	// A no-op Update (nil for a missing record) is not a write either.
 	testkit.NoErr(t, v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return nil, nil }))
 	if kc.Len() != 0 {
@@ -76,9 +72,7 @@ func TestUpdateSemantics(t *testing.T) {
 		v, _ := openMem(t)
 		mustUpdate(t, v, testAcct, fakeRecord())
 		mustUpdate(t, v, testAcct, nil)
-		if _, err := v.Get(ctx, testAcct); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get after delete = %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, testAcct)), ErrNotFound, "Get after delete")
 	})
 	t.Run("unchanged is not rewritten", func(t *testing.T) {
 		v, _ := openMem(t)
@@ -128,9 +122,7 @@ func TestUpdateHoldsLockAcrossCallback(t *testing.T) {
 	<-inside
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := v2.Get(ctx, testAcct); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Get during another Update's callback = %v, want to wait (DeadlineExceeded)", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v2.Get(ctx, testAcct)), context.DeadlineExceeded, "Get during another Update's callback (want to wait)")
 	close(release)
 	testkit.NoErr(t, <-done)
 	if got, err := v2.Get(context.Background(), testAcct); err != nil || got.AccessToken.Reveal() != "refreshed" {

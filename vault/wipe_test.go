@@ -25,9 +25,7 @@ func TestWipe(t *testing.T) {
 		if len(rep.Steps) != 6 || rep.Steps[0].Outcome != Removed || !strings.Contains(rep.Steps[0].What, "keychain") {
 			t.Fatalf("report %+v: keychain must come first, then each file", rep.Steps)
 		}
-		if _, err := v.Get(ctx, testAcct); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get after Wipe = %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, testAcct)), ErrNotFound, "Get after Wipe")
 		mustUpdate(t, v, testAcct, fakeRecord()) // a new login works
 	})
 	t.Run("locked keychain is a failure", func(t *testing.T) {

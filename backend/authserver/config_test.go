@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -44,9 +43,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(tc.cfg); !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want %v", err, tc.want)
-			}
+			testkit.WantIs(t, testkit.ErrOf(New(tc.cfg)), tc.want, "New")
 		})
 	}
 }
@@ -91,9 +88,7 @@ func TestParseUsers(t *testing.T) {
 	for _, bad := range []string{"", "alice", "alice:", ":pw", "a b:pw", "alice:x,alice:y", "alice:x,", strings.Repeat("n", 65) + ":x",
 		"alice:" + strings.Repeat("p", 73)} {
 		_, err := ParseUsers(bad)
-		if !errors.Is(err, ErrUserSpec) {
-			t.Errorf("ParseUsers(%q) err = %v", bad, err)
-		}
+		testkit.WantIs(t, err, ErrUserSpec, "ParseUsers(%q)", bad)
 		if err != nil && strings.Contains(bad, ":") {
 			if _, pw, _ := strings.Cut(bad, ":"); len(pw) > 2 && strings.Contains(err.Error(), pw) {
 				t.Errorf("error echoes the password: %v", err)

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -105,17 +104,13 @@ func TestLoadOrCreateKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(dir, name)
 			_ = os.WriteFile(p, b, 0o600)
-			if _, err := LoadOrCreateKey(p); !errors.Is(err, ErrKeyFile) {
-				t.Fatalf("err = %v", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(LoadOrCreateKey(p)), ErrKeyFile, "LoadOrCreateKey")
 		})
 	}
 	if runtime.GOOS != "windows" {
 		t.Run("group readable", func(t *testing.T) {
 			_ = os.Chmod(p, 0o640)
-			if _, err := LoadOrCreateKey(p); !errors.Is(err, ErrKeyFile) {
-				t.Fatalf("err = %v", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(LoadOrCreateKey(p)), ErrKeyFile, "LoadOrCreateKey")
 		})
 	}
 }

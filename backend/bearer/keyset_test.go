@@ -2,7 +2,6 @@ package bearer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -95,9 +94,7 @@ func TestB11_UnknownKIDFloodIsRateLimited(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := signed(t, "ES256", claimsAt(testNow), map[string]any{"kid": fmt.Sprintf("random-%d", i)})
-			if _, err := v.Validate(bg, tok); !errors.Is(err, ErrInvalidToken) {
-				t.Errorf("unknown kid accepted: %v", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(v.Validate(bg, tok)), ErrInvalidToken, "unknown kid accepted")
 		}()
 	}
 	wg.Wait()
@@ -162,9 +159,7 @@ func TestB24_HugeOrDownJWKSAtStart(t *testing.T) {
 		srv := httptest.NewServer(js)
 		_, err := NewKeySet(context.Background(), Config{Issuer: testIssuer, Audience: testAudience}, srv.URL, KeySetOptions{Timeout: time.Second})
 		srv.Close()
-		if !errors.Is(err, ErrConfig) {
-			t.Fatalf("%s JWKS at start: want ErrConfig, got %v", mode, err)
-		}
+		testkit.WantIs(t, err, ErrConfig, "%s JWKS at start: want ErrConfig", mode)
 	}
 }
 
@@ -190,9 +185,7 @@ func TestCappedClient(t *testing.T) {
 		_, err = io_ReadAll(resp)
 		return err
 	}
-	if err := read("/big"); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("big: %v", err)
-	}
+	testkit.WantIs(t, read("/big"), ErrTooLarge, "big")
 	testkit.NoErr(t, read("/exact"), "exact")
 	if err := read("/away"); err == nil || !strings.Contains(err.Error(), "redirect refused") {
 		t.Fatalf("cross-host redirect followed: %v", err)

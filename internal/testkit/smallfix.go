@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,5 +58,17 @@ func NoErr(t testing.TB, err error, what ...string) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ErrOf is the error of a call whose value a check does not need.
+func ErrOf[T any](_ T, err error) error { return err }
+
+// WantIs stops the test unless err wraps target; format and args name
+// the case.
+func WantIs(t testing.TB, err, target error, format string, args ...any) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: err %v, want %v", fmt.Sprintf(format, args...), err, target)
 	}
 }

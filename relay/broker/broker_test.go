@@ -213,12 +213,8 @@ func TestStepUpLogsInForTheUnion(t *testing.T) {
 func TestLoginFailureStoresNothing(t *testing.T) {
 	b, fa, _ := newBroker(t)
 	fa.loginErr = oauth.ErrAccessDenied
-	if _, err := b.Token(context.Background(), nil); !errors.Is(err, oauth.ErrAccessDenied) {
-		t.Fatalf("got %v", err)
-	}
-	if _, err := b.Store.Get(context.Background(), acct); !errors.Is(err, vault.ErrNotFound) {
-		t.Fatalf("something stored after a failed login: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(b.Token(context.Background(), nil)), oauth.ErrAccessDenied, "Token")
+	testkit.WantIs(t, testkit.ErrOf(b.Store.Get(context.Background(), acct)), vault.ErrNotFound, "something stored after a failed login")
 }
 
 func TestSubjectFromJWT(t *testing.T) {
@@ -236,9 +232,7 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 	kc := vault.NewMemKeychain()
 	kc.SetErr(vault.ErrUnavailable) // no keychain and nothing configured: fail closed
 	b := brokerOn(t, filepath.Join(t.TempDir(), "d"), kc, fa)
-	if _, err := b.Token(context.Background(), nil); !errors.Is(err, vault.ErrNoKeySource) {
-		t.Fatalf("got %v, want ErrNoKeySource", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(b.Token(context.Background(), nil)), vault.ErrNoKeySource, "Token")
 	if fa.logins.Load() != 0 {
 		t.Fatal("a login was done for tokens that could not be stored")
 	}
@@ -287,9 +281,7 @@ func TestStepUpNotGrantedOpensOneTab(t *testing.T) {
 	}
 	// A later call of the same tool does not open another tab.
 	cur := secret.New(mustToken(t, b))
-	if _, err := b.StepUp(context.Background(), cur, []string{"admin"}, nil); !errors.Is(err, ErrScopeNotGranted) {
-		t.Fatalf("second step-up: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(b.StepUp(context.Background(), cur, []string{"admin"}, nil)), ErrScopeNotGranted, "second step-up")
 	if n := fa.logins.Load(); n != 2 {
 		t.Fatalf("%d logins after a denied scope, want 2", n)
 	}

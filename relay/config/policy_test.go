@@ -21,9 +21,7 @@ func TestLoadPolicy(t *testing.T) {
 		t.Fatalf("got %v, device grant allowed %v", err, pol.DeviceGrantAllowed())
 	}
 	c.PolicyFile = policyFile(t, `{"nonsense": 1}`)
-	if _, err := c.LoadPolicy(); !errors.Is(err, policy.ErrInvalid) {
-		t.Fatalf("a broken file: got %v, want ErrInvalid", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(c.LoadPolicy()), policy.ErrInvalid, "a broken file")
 }
 
 func TestCheckPolicy(t *testing.T) {

@@ -87,9 +87,7 @@ func TestClientSecretKeptInTheVault(t *testing.T) {
 		return v
 	}
 	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
-	if _, err := first.clientSecret(); !errors.Is(err, broker.ErrReprepare) {
-		t.Fatalf("secret used before it was loaded: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(first.clientSecret()), broker.ErrReprepare, "secret used before it was loaded")
 	testkit.NoErr(t, first.loadSecret(context.Background(), "https://as.example"))
 	later := &Interactive{Client: oauth.Client{ClientID: "conf"}, Registry: open()}
 	testkit.NoErr(t, later.loadSecret(context.Background(), "https://as.example"))

@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -44,9 +43,7 @@ func TestPolicyChecksEveryMetadataEndpoint(t *testing.T) {
 			i := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()},
 				Policy: loadPolicy(t, `{"allowed_auth_server_hosts": ["127.0.0.1"]}`)}
 			_, err := i.Metadata(context.Background())
-			if !errors.Is(err, policy.ErrDenied) {
-				t.Fatalf("metadata with %s on another host: %v", field, err)
-			}
+			testkit.WantIs(t, err, policy.ErrDenied, "metadata with %s on another host", field)
 			// Control: without the policy the same metadata is accepted.
 			j := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()}}
 			if _, err := j.Metadata(context.Background()); err != nil {

@@ -243,8 +243,8 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 		t.Fatalf("Wait: %v, want ErrLoginTimeout", err)
 	}
 	wantClosed(t, l.host, "after the timeout")
-	wantIs(t, errOf(l.Wait(context.Background())), ErrConfig, "second Wait")
-	wantIs(t, errOf(f.client().StartLogin(context.Background(), Callback{Port: 70000})), ErrConfig, "port 70000")
+	testkit.WantIs(t, testkit.ErrOf(l.Wait(context.Background())), ErrConfig, "second Wait")
+	testkit.WantIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Port: 70000})), ErrConfig, "port 70000")
 }
 
 // TestC12_SlowHeadersAndHugeQuery is not parallel: it shortens the header

@@ -116,9 +116,7 @@ func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 	})
 	t.Run("another resource path", func(t *testing.T) {
 		_, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", "")
-		if !errors.Is(err, oauth.ErrResourceMismatch) {
-			t.Fatalf("err %v, want ErrResourceMismatch (the backend's document is for its root)", err)
-		}
+		testkit.WantIs(t, err, oauth.ErrResourceMismatch, "the backend's document is for its root")
 	})
 }
 
@@ -300,12 +298,8 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 	})
 	t.Run("stale client is ErrInvalidClient", func(t *testing.T) {
 		c := client("dyn-forgotten-by-the-server")
-		if _, err := c.StartDevice(ctx); !errors.Is(err, oauth.ErrInvalidClient) {
-			t.Fatalf("StartDevice: %v, want ErrInvalidClient", err)
-		}
-		if _, err := c.Refresh(ctx, secret.New("fake-refresh-token-0123456789")); !errors.Is(err, oauth.ErrInvalidClient) {
-			t.Fatalf("Refresh: %v, want ErrInvalidClient", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(c.StartDevice(ctx)), oauth.ErrInvalidClient, "StartDevice")
+		testkit.WantIs(t, testkit.ErrOf(c.Refresh(ctx, secret.New("fake-refresh-token-0123456789"))), oauth.ErrInvalidClient, "Refresh")
 	})
 	t.Run("registration refused", func(t *testing.T) {
 		var oe *oauth.Error

@@ -115,7 +115,7 @@ func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 			t.Fatalf("a secret reached the log or a print of the DeviceLogin")
 		}
 	}
-	wantIs(t, errOf(dl.Wait(context.Background())), ErrConfig, "second Wait")
+	testkit.WantIs(t, testkit.ErrOf(dl.Wait(context.Background())), ErrConfig, "second Wait")
 }
 
 func TestDeviceFlowEndings(t *testing.T) {
@@ -255,10 +255,10 @@ func TestStartDeviceChecks(t *testing.T) {
 	d := newDeviceAS(t, deviceTokens)
 	c := d.client()
 	c.Metadata.DeviceAuthorizationEndpoint = ""
-	wantIs(t, errOf(c.StartDevice(context.Background())), ErrNoDevice, "no endpoint")
+	testkit.WantIs(t, testkit.ErrOf(c.StartDevice(context.Background())), ErrNoDevice, "no endpoint")
 	c = d.client()
 	c.ExtraAuthParams = url.Values{"client_id": {"evil"}}
-	wantIs(t, errOf(c.StartDevice(context.Background())), ErrConfig, "extra param overriding client_id")
+	testkit.WantIs(t, testkit.ErrOf(c.StartDevice(context.Background())), ErrConfig, "extra param overriding client_id")
 	c = d.client()
 	c.Resource, c.Scopes = "", nil
 	if _, err := c.StartDevice(context.Background()); err != nil {

@@ -105,7 +105,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 		t.Fatal("resource sent on refresh although disabled")
 	}
 	c.Resource = "https://backend.example/mcp#frag"
-	wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "resource with fragment")
+	testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "resource with fragment")
 }
 
 func TestC18_FreshVerifierPerAttempt(t *testing.T) {
@@ -131,11 +131,11 @@ func TestExtraAuthParamsCannotOverride(t *testing.T) {
 	for _, k := range []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "resource", "scope", "response_type"} {
 		c := f.client()
 		c.ExtraAuthParams = url.Values{k: {"x"}}
-		wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
+		testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
 	}
 	c := f.client()
 	c.ExtraAuthParams = url.Values{"prompt": {"a", "b"}}
-	wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
+	testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
 }
 
 func TestC14_BadTokenResponses(t *testing.T) {
@@ -200,9 +200,7 @@ func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 		http.Redirect(w, r, other.srv.URL+"/token", http.StatusTemporaryRedirect)
 	}))
 	_, _, err := login(t, f.client())
-	if !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
+	testkit.WantIs(t, err, ErrRedirect, "login")
 	other.wantRequests(t, "/token", 0, "the code was resent to the redirect target")
 }
 

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -255,17 +253,6 @@ func result(t *testing.T, ch <-chan waitResult) waitResult {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not return")
 		return waitResult{}
-	}
-}
-
-// errOf is the error of a call whose value a check does not need.
-func errOf[T any](_ T, err error) error { return err }
-
-// wantIs fails t unless err wraps target; format and args name the case.
-func wantIs(t *testing.T, err, target error, format string, args ...any) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Errorf("%s: err %v, want %v", fmt.Sprintf(format, args...), err, target)
 	}
 }
 

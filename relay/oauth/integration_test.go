@@ -189,9 +189,7 @@ func integration(t *testing.T, st *stack, deny bool) {
 	}
 
 	testkit.NoErr(t, c.Revoke(ctx, tok2.RefreshToken, "refresh_token"), "Revoke")
-	if _, err := c.Refresh(ctx, tok2.RefreshToken); !errors.Is(err, oauth.ErrInvalidGrant) {
-		t.Fatalf("Refresh after Revoke: %v, want ErrInvalidGrant", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(c.Refresh(ctx, tok2.RefreshToken)), oauth.ErrInvalidGrant, "Refresh after Revoke")
 	for _, s := range []string{tok.AccessToken.Reveal(), tok.RefreshToken.Reveal(), tok2.AccessToken.Reveal(), tok2.RefreshToken.Reveal()} {
 		if strings.Contains(logs.String(), s) {
 			t.Fatal("a token reached the debug log")

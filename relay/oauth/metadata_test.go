@@ -81,7 +81,7 @@ func TestDiscoverOrder(t *testing.T) {
 	}
 	t.Run("nothing found", func(t *testing.T) {
 		m := newMDServer(t)
-		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoMetadata, "Discover")
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoMetadata, "Discover")
 	})
 	t.Run("5xx stops discovery", func(t *testing.T) {
 		m := newMDServer(t)
@@ -100,10 +100,10 @@ func TestC1_MetadataWithoutS256(t *testing.T) {
 			md := goodMD(m.srv.URL)
 			md.CodeChallengeMethodsSupported = methods
 			m.doc("/.well-known/oauth-authorization-server", md)
-			wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoPKCE, "Discover")
+			testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoPKCE, "Discover")
 			c := &Client{ClientID: "relay", Metadata: &md}
-			wantIs(t, errOf(c.StartLogin(context.Background(), Callback{})), ErrNoPKCE, "StartLogin with hand-made metadata")
-			wantIs(t, errOf(c.Refresh(context.Background(), secretOf("x"))), ErrNoPKCE, "Refresh")
+			testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrNoPKCE, "StartLogin with hand-made metadata")
+			testkit.WantIs(t, testkit.ErrOf(c.Refresh(context.Background(), secretOf("x"))), ErrNoPKCE, "Refresh")
 		})
 	}
 }
@@ -122,12 +122,12 @@ func TestC2_IssuerMismatch(t *testing.T) {
 			md.Issuer = doc
 			m.doc("/.well-known/oauth-authorization-server", md)
 			m.doc("/.well-known/openid-configuration", goodMD(m.srv.URL))
-			wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrIssuerMismatch, "Discover (and no fallback)")
+			testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrIssuerMismatch, "Discover (and no fallback)")
 		})
 	}
 	t.Run("asked with a trailing slash", func(t *testing.T) {
 		m.doc("/.well-known/oauth-authorization-server", goodMD(m.srv.URL))
-		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL+"/")), ErrIssuerMismatch, "Discover")
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL+"/")), ErrIssuerMismatch, "Discover")
 	})
 }
 
@@ -149,12 +149,12 @@ func TestC3_InsecureMetadataURL(t *testing.T) {
 	rt := &refuseTransport{}
 	hc := &http.Client{Transport: rt}
 	for _, iss := range []string{"http://auth.example", "http://10.0.0.1", "ftp://auth.example", "auth.example", "https://user:pw@auth.example", "https://auth.example#frag"} {
-		wantIs(t, errOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure issuers", rt.n)
 	}
-	wantIs(t, errOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
+	testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
 }
 
 func TestC3_InsecureEndpointInMetadata(t *testing.T) {
@@ -167,7 +167,7 @@ func TestC3_InsecureEndpointInMetadata(t *testing.T) {
 		md := goodMD(m.srv.URL)
 		insecure(&md)
 		m.doc("/.well-known/oauth-authorization-server", md)
-		wantIs(t, errOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
 	}
 }
 
@@ -202,7 +202,7 @@ func TestC3_RedirectToAnotherHost(t *testing.T) {
 			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, other.srv.URL+"/doc", http.StatusFound)
 			}
-			wantIs(t, k.discover(m.srv.URL), ErrRedirect, "discover")
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrRedirect, "discover")
 			if len(other.paths()) != 0 {
 				t.Fatal("the other host was contacted")
 			}
@@ -226,12 +226,12 @@ func TestC3_HugeMetadata(t *testing.T) {
 				_, _ = w.Write([]byte(pad))
 				k.good(m.srv.URL)(w, r)
 			}
-			wantIs(t, k.discover(m.srv.URL), ErrTooLarge, "discover")
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrTooLarge, "discover")
 			m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Length", "2000000")
 				w.WriteHeader(200)
 			}
-			wantIs(t, k.discover(m.srv.URL), ErrTooLarge, "declared length")
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrTooLarge, "declared length")
 		})
 	}
 }
@@ -244,7 +244,7 @@ func TestDiscoverMalformed(t *testing.T) {
 				m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
 					_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
 				}
-				wantIs(t, k.discover(m.srv.URL), ErrBadMetadata, "discover")
+				testkit.WantIs(t, k.discover(m.srv.URL), ErrBadMetadata, "discover")
 			})
 		}
 	}

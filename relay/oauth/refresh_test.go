@@ -68,8 +68,8 @@ func TestC16_RefreshInvalidGrant(t *testing.T) {
 
 func TestRefreshNeedsAToken(t *testing.T) {
 	f := newFakeAS(t)
-	wantIs(t, errOf(f.client().Refresh(context.Background(), secretOf(""))), ErrNoRefreshToken, "client")
-	wantIs(t, errOf((&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x"))), ErrConfig, "no metadata")
+	testkit.WantIs(t, testkit.ErrOf(f.client().Refresh(context.Background(), secretOf(""))), ErrNoRefreshToken, "Refresh")
+	testkit.WantIs(t, testkit.ErrOf((&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x"))), ErrConfig, "no metadata")
 	f.wantRequests(t, "/token", 0, "a request went out")
 }
 
@@ -85,9 +85,9 @@ func TestRevoke(t *testing.T) {
 	f.mu.Lock()
 	f.revStatus = 503
 	f.mu.Unlock()
-	wantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrBadResponse, "503")
+	testkit.WantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrBadResponse, "503")
 	c.Metadata.RevocationEndpoint = ""
-	wantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrNoRevocation, "no endpoint")
+	testkit.WantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrNoRevocation, "no endpoint")
 }
 
 func TestRevokeIsBounded(t *testing.T) {

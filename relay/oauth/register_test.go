@@ -142,26 +142,26 @@ func TestRegisterTransportRules(t *testing.T) {
 		rs.override(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://evil.example/register", http.StatusTemporaryRedirect)
 		}))
-		wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrRedirect, "Register")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrRedirect, "Register")
 	})
 	t.Run("huge answer", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a","x":"`+strings.Repeat("x", maxBody)+`"}`)
-		wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrTooLarge, "Register")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrTooLarge, "Register")
 	})
 	t.Run("no endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
-		wantIs(t, errOf(Register(ctx, nil, &md, RegistrationRequest{})), ErrNoRegistration, "Register")
-		wantIs(t, errOf(Register(ctx, nil, nil, RegistrationRequest{})), ErrConfig, "nil metadata")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &md, RegistrationRequest{})), ErrNoRegistration, "Register")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, nil, RegistrationRequest{})), ErrConfig, "nil metadata")
 	})
 	t.Run("insecure endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
 		md.RegistrationEndpoint = "http://as.example/register"
-		wantIs(t, errOf(Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{})), ErrInsecureURL, "Register")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{})), ErrInsecureURL, "Register")
 	})
 	t.Run("bad redirect URI asked", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a"}`)
 		for _, ru := range []string{"/callback", "http://127.0.0.1/cb#x", "::"} {
-			wantIs(t, errOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
+			testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
 		}
 	})
 }

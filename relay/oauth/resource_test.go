@@ -102,12 +102,12 @@ func TestC3_ResourceMismatch(t *testing.T) {
 	t.Run("another host", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("https://evil.example", "https://as.example")
-		wantIs(t, errOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrResourceMismatch, "DiscoverResource")
+		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrResourceMismatch, "DiscoverResource")
 	})
 	t.Run("no resource", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("", "https://as.example")
-		wantIs(t, errOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrBadMetadata, "DiscoverResource")
+		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrBadMetadata, "DiscoverResource")
 	})
 }
 
@@ -124,7 +124,7 @@ func TestC3_InsecureResourceMetadataURL(t *testing.T) {
 		{"https://backend.example", "/relative"},
 		{"https://backend.example#f", ""},
 	} {
-		wantIs(t, errOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
+		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure URLs", rt.n)

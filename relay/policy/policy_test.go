@@ -62,9 +62,7 @@ func TestBadPolicyFailsClosed(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load(t.TempDir(), ""); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("a directory as policy: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Load(t.TempDir(), "")), ErrInvalid, "a directory as policy")
 }
 
 // Every file's rules apply: the extra file can only add restrictions.
@@ -76,9 +74,7 @@ func TestTwoFilesBothApply(t *testing.T) {
 	testkit.NoErr(t, err)
 	testkit.NoErr(t, p.CheckBackend("https://tools.corp.example/mcp"))
 	for _, u := range []string{"https://evil.example", "https://other.corp.example"} {
-		if err := p.CheckBackend(u); !errors.Is(err, ErrDenied) {
-			t.Fatalf("%s allowed: %v", u, err)
-		}
+		testkit.WantIs(t, p.CheckBackend(u), ErrDenied, "%s allowed", u)
 	}
 	if p.MaxTokenLifetime() != time.Hour || p.MaxSession() != 8*time.Hour || p.DeviceGrantAllowed() || !p.RequireKeychain() {
 		t.Fatalf("merged rules wrong: %v %v %v %v", p.MaxTokenLifetime(), p.MaxSession(), p.DeviceGrantAllowed(), p.RequireKeychain())
@@ -86,9 +82,7 @@ func TestTwoFilesBothApply(t *testing.T) {
 	testkit.NoErr(t, p.CheckIssuer("https://login.corp.example"))
 	// Exact, as the issuer itself is compared: no trailing slash, case or port variants.
 	for _, iss := range []string{"https://login.corp.example/", "https://LOGIN.corp.example", "https://login.corp.example:443", "https://login.corp.example/t2"} {
-		if err := p.CheckIssuer(iss); !errors.Is(err, ErrDenied) {
-			t.Fatalf("issuer %q allowed: %v", iss, err)
-		}
+		testkit.WantIs(t, p.CheckIssuer(iss), ErrDenied, "issuer %q allowed", iss)
 	}
 	if len(p.Summary()) < 8 || len(p.Files()) != 2 {
 		t.Fatalf("summary %q, files %q", p.Summary(), p.Files())
