@@ -46,12 +46,20 @@ func TestCheckBrowserURL(t *testing.T) {
 }
 
 // fakeBrowser writes a shell script used as $BROWSER and returns the file
-// it records its arguments in.
+// it records its arguments in. A script that writes its pid (and keeps
+// running after OpenBrowser) there is killed when the test ends.
 func fakeBrowser(t *testing.T, body string) (out string) {
 	t.Helper()
 	out = filepath.Join(t.TempDir(), "out")
 	script := testkit.WriteTemp(t, "browser", "#!/bin/sh\nOUT='"+out+"'\n"+body+"\n", 0o700)
 	t.Setenv(EnvBrowser, script+" --new-window")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(out); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	return out
 }
 
@@ -88,23 +96,16 @@ func TestOpenBrowserDoesNotWaitForever(t *testing.T) {
 	old := browserWait
 	browserWait = 200 * time.Millisecond
 	t.Cleanup(func() { browserWait = old })
-	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
 	start := time.Now()
 	testkit.NoErr(t, OpenBrowser(context.Background(), "https://example.com/"))
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("OpenBrowser waited %v for a browser that keeps running", d)
 	}
-	t.Cleanup(func() { // the "browser" keeps running after OpenBrowser; stop it
-		if b, err := os.ReadFile(out); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 func TestOpenBrowserHonoursContext(t *testing.T) {
-	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -112,13 +113,6 @@ func TestOpenBrowserHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("OpenBrowser = %v after %v; want DeadlineExceeded promptly", err, time.Since(start))
 	}
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(out); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 func TestSystemBrowserNeverUsesAShell(t *testing.T) {

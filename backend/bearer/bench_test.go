@@ -52,10 +52,7 @@ func BenchmarkValidateCached(b *testing.B) { benchValidate(b, DefaultCacheSize) 
 
 func benchValidate(b *testing.B, cacheSize int) {
 	for _, alg := range benchAlgs {
-		v := keySetValidator(b)
-		if alg == "HS256" {
-			v = hmacValidator(b)
-		}
+		v := validatorFor(b, alg)
 		v.cache = newVerifiedCache(cacheSize)
 		tok := benchToken(b, alg)
 		b.Run(alg, func(b *testing.B) {

@@ -140,6 +140,14 @@ func hmacValidator(t testing.TB) *Validator {
 	return v
 }
 
+// validatorFor is the validator that accepts alg's test tokens.
+func validatorFor(t testing.TB, alg string) *Validator {
+	if alg == "HS256" {
+		return hmacValidator(t)
+	}
+	return keySetValidator(t)
+}
+
 func keySetValidator(t testing.TB, extra ...string) *Validator {
 	t.Helper()
 	v, err := NewStaticKeySet(Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, jwks(t, extra...))

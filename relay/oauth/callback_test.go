@@ -24,9 +24,7 @@ func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
 		"empty":   {"code": {fakeCode}, "state": {""}, "iss": {f.md.Issuer}},
 		"prefix":  {"code": {fakeCode}, "state": {authParams(t, l).Get("state")[:10]}, "iss": {f.md.Issuer}},
 	} {
-		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
-			t.Errorf("%s state: status %d, want 400", name, status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", q.Encode())), 400, "%s state", name)
 	}
 	select {
 	case r := <-ch:
@@ -84,9 +82,7 @@ func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 			"code=a;state=" + state,
 			"code=%zz&state=" + state,
 		} {
-			if status, _, _ := hit(t, l, "GET", "/callback", raw); status != 400 {
-				t.Errorf("%q: status %d, want 400", raw, status)
-			}
+			wantCode(t, code(hit(t, l, "GET", "/callback", raw)), 400, "%q", raw)
 		}
 		completes(t, l, ch)
 	})
@@ -94,9 +90,7 @@ func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 		l, ch := begin(t, f)
 		q := goodQuery(t, l)
 		q.Set("error", "access_denied")
-		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
-			t.Errorf("status %d, want 400", status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", q.Encode())), 400, "code and error")
 		if r := result(t, ch); !errors.Is(r.err, ErrBadCallback) {
 			t.Fatalf("Wait: %v, want ErrBadCallback", r.err)
 		}
@@ -185,9 +179,7 @@ func TestC9_ForeignHostOrMethod(t *testing.T) {
 	good := goodQuery(t, l).Encode()
 	port := l.host[strings.LastIndex(l.host, ":"):]
 	for _, h := range []string{"evil.example" + port, "localhost" + port, "127.0.0.1", "127.0.0.1:1", "[::1]" + port} {
-		if status, _, _ := hit(t, l, "GET", "/callback", good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", good, func(r *http.Request) { r.Host = h })), 400, "Host %q", h)
 	}
 	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "HEAD"} {
 		status, hdr, _ := hit(t, l, m, "/callback", good)
@@ -274,14 +266,10 @@ func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
 
 	huge := goodQuery(t, l)
 	huge.Set("pad", strings.Repeat("A", 64<<10))
-	if status, _, _ := hit(t, l, "GET", "/callback", huge.Encode()); status != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("64 KiB query: status %d, want 431", status)
-	}
+	wantCode(t, code(hit(t, l, "GET", "/callback", huge.Encode())), http.StatusRequestHeaderFieldsTooLarge, "64 KiB query")
 	long := goodQuery(t, l)
 	long.Set("pad", strings.Repeat("A", maxQuery))
-	if status, _, _ := hit(t, l, "GET", "/callback", long.Encode()); status != 400 {
-		t.Errorf("%d byte query: status %d, want 400", len(long.Encode()), status)
-	}
+	wantCode(t, code(hit(t, l, "GET", "/callback", long.Encode())), 400, "%d byte query", len(long.Encode()))
 	completes(t, l, ch)
 }
 

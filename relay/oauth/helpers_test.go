@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -261,6 +262,18 @@ func begin(t *testing.T, f *fakeAS) (*Login, <-chan waitResult) {
 	t.Helper()
 	l := startLogin(t, f.client())
 	return l, waitAsync(l, context.Background())
+}
+
+// code is hit's status alone.
+func code(status int, _ http.Header, _ string) int { return status }
+
+// wantCode marks the test failed unless a request got status want;
+// format and args name the case.
+func wantCode(t *testing.T, got, want int, format string, args ...any) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: status %d, want %d", fmt.Sprintf(format, args...), got, want)
+	}
 }
 
 // wantRequests fails unless f received n requests to path; why says what

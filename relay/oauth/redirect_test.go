@@ -135,17 +135,11 @@ func TestC9_LocalhostHost(t *testing.T) {
 	refused := []string{"evil.example" + p, "localhost", "localhost:1", "LOCALHOST" + p, "localhost.evil.example" + p,
 		"localhost." + p, "[::1]" + p, "127.0.0.1", "127.0.0.2" + p, "0.0.0.0" + p}
 	for _, h := range refused {
-		if status, _, _ := hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q on 127.0.0.1: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = h })), 400, "Host %q on 127.0.0.1", h)
 	}
 	for _, h := range []string{"localhost" + p, v4} { // accepted: the wrong state proves it got past the Host check
-		if status, _, _ := hitAddr(t, v4, "GET", l.path, "state=wrong&code=x", func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q: status %d", h, status)
-		}
-		if status, _, _ := hitAddr(t, v4, "GET", "/elsewhere", "", func(r *http.Request) { r.Host = h }); status != 404 {
-			t.Errorf("Host %q was refused before the path check: status %d, want 404", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v4, "GET", l.path, "state=wrong&code=x", func(r *http.Request) { r.Host = h })), 400, "Host %q", h)
+		wantCode(t, code(hitAddr(t, v4, "GET", "/elsewhere", "", func(r *http.Request) { r.Host = h })), 404, "Host %q was refused before the path check", h)
 	}
 	if status, _, body := hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = "localhost" + p }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect with Host localhost%s: status %d", p, status)
@@ -198,16 +192,10 @@ func TestC11_LocalhostAlsoListensOnIPv6Loopback(t *testing.T) {
 	v6 := a6.String()
 	good := goodQuery(t, l).Encode()
 	for _, h := range []string{"127.0.0.1:" + itoa(a4.Port), "evil.example:" + itoa(a4.Port), "[::2]:" + itoa(a4.Port)} {
-		if status, _, _ := hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q on [::1]: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = h })), 400, "Host %q on [::1]", h)
 	}
-	if status, _, _ := hitAddr(t, v6, "GET", l.path, "state=wrong", func(r *http.Request) { r.Host = v6 }); status != 400 {
-		t.Errorf("Host %s on [::1]: status %d", v6, status)
-	}
-	if status, _, _ := hitAddr(t, v6, "GET", "/favicon.ico", "", func(r *http.Request) { r.Host = v6 }); status != 404 {
-		t.Errorf("Host %s on [::1] refused before the path check: status %d", v6, status)
-	}
+	wantCode(t, code(hitAddr(t, v6, "GET", l.path, "state=wrong", func(r *http.Request) { r.Host = v6 })), 400, "Host %s on [::1]", v6)
+	wantCode(t, code(hitAddr(t, v6, "GET", "/favicon.ico", "", func(r *http.Request) { r.Host = v6 })), 404, "Host %s on [::1] refused before the path check", v6)
 	if status, _, body := hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = l.host }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect over [::1]: status %d", status)
 	}
