@@ -78,7 +78,7 @@ func TestParseUsers(t *testing.T) {
 	if err != nil || len(us) != 2 || us[0].Name != "alice" {
 		t.Fatalf("%v %v", us, err)
 	}
-	s := &Server{users: map[string]User{"alice": us[0]}, dummy: us[1].hash, log: testUsersLogger()}
+	s := &Server{users: map[string]User{"alice": us[0]}, dummy: us[1].hash, log: slog.New(slog.DiscardHandler)}
 	if _, ok := s.checkPassword("alice", "pw:with:colons"); !ok {
 		t.Fatal("password with colons")
 	}
@@ -99,5 +99,3 @@ func TestParseUsers(t *testing.T) {
 		t.Fatal("test hook did not lower the bcrypt cost")
 	}
 }
-
-func testUsersLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

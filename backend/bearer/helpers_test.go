@@ -9,9 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"math/big"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -156,8 +154,6 @@ func keySetValidator(t testing.TB, extra ...string) *Validator {
 }
 
 var bg = context.Background()
-
-func io_ReadAll(resp *http.Response) ([]byte, error) { return io.ReadAll(resp.Body) }
 
 // ecXY is the "x" and "y" members of a P-256 public JWK for pub.
 func ecXY(t testing.TB, pub *ecdsa.PublicKey) string {

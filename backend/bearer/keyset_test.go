@@ -3,6 +3,7 @@ package bearer
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,7 +183,7 @@ func TestCappedClient(t *testing.T) {
 			return err
 		}
 		defer resp.Body.Close()
-		_, err = io_ReadAll(resp)
+		_, err = io.ReadAll(resp.Body)
 		return err
 	}
 	testkit.WantIs(t, read("/big"), ErrTooLarge, "big")
