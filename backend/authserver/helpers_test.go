@@ -159,6 +159,9 @@ func authParams(challenge string) url.Values {
 	}
 }
 
+// authQuery is authParams with a fresh challenge.
+func authQuery() url.Values { _, ch := pkce(); return authParams(ch) }
+
 func pkce() (verifier, challenge string) {
 	v := oauth2.GenerateVerifier()
 	return v, oauth2.S256ChallengeFromVerifier(v)
@@ -225,6 +228,14 @@ func (e *env) code(q url.Values) string {
 	return loc.Query().Get("code")
 }
 
+// freshCode runs the browser part for a fresh PKCE pair and returns the
+// code and its verifier.
+func (e *env) freshCode() (code, verifier string) {
+	e.t.Helper()
+	v, ch := pkce()
+	return e.code(authParams(ch)), v
+}
+
 // exchange redeems a code for the relay client.
 func (e *env) exchange(code, verifier string, extra ...string) resp {
 	e.t.Helper()
@@ -241,8 +252,7 @@ func (e *env) exchange(code, verifier string, extra ...string) resp {
 // tokens runs a full login and exchange and returns the token response.
 func (e *env) tokens() map[string]any {
 	e.t.Helper()
-	v, c := pkce()
-	r := e.exchange(e.code(authParams(c)), v)
+	r := e.exchange(e.freshCode())
 	if r.status != 200 {
 		e.t.Fatalf("exchange: %d %s", r.status, r.body)
 	}

@@ -15,8 +15,7 @@ import (
 
 func TestA9_CodeReplayRevokesTokens(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	first := e.exchange(code, v)
 	if first.status != 200 {
 		t.Fatalf("first exchange: %d %s", first.status, first.body)
@@ -46,15 +45,14 @@ func TestA10_CodeExpiredOtherClientOtherRedirect(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("A10/"+tc.name, func(t *testing.T) {
-			v, ch := pkce()
-			code := e.code(authParams(ch))
+			code, v := e.freshCode()
 			tc.setup()
 			wantOAuthError(t, e.exchange(code, v, tc.extra...), 400, "invalid_grant")
 		})
 	}
 	t.Run("A10/unknown client", func(t *testing.T) {
-		v, ch := pkce()
-		wantOAuthError(t, e.exchange(e.code(authParams(ch)), v, "client_id", "nobody"), 401, "invalid_client")
+		code, v := e.freshCode()
+		wantOAuthError(t, e.exchange(code, v, "client_id", "nobody"), 401, "invalid_client")
 	})
 }
 
@@ -133,8 +131,7 @@ func TestA14_UnsupportedGrantTypes(t *testing.T) {
 
 func TestA15_TokenRequestShape(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	good := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {v},
 		"client_id": {"relay"}, "redirect_uri": {"http://127.0.0.1:43210/callback"}}
 	form := "application/x-www-form-urlencoded"
@@ -171,8 +168,7 @@ func TestA15_TokenRequestShape(t *testing.T) {
 
 func TestA16_TokenResponsesNotCached(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	ok := e.exchange(e.code(authParams(ch)), v)
+	ok := e.exchange(e.freshCode())
 	cases := map[string]resp{
 		"success":    ok,
 		"refresh":    e.refresh(ok.json(t)["refresh_token"].(string)),
@@ -213,13 +209,11 @@ func TestA17_ResourceValidation(t *testing.T) {
 		})
 	}
 	t.Run("A17/code exchange with another allowed resource", func(t *testing.T) {
-		v, ch := pkce()
-		code := e.code(authParams(ch)) // granted for Resources[0]
+		code, v := e.freshCode() // granted for Resources[0]
 		wantOAuthError(t, e.exchange(code, v, "resource", "https://other.example/api"), 400, "invalid_target")
 	})
 	t.Run("A17/code exchange with a malformed resource does not spend the code", func(t *testing.T) {
-		v, ch := pkce()
-		code := e.code(authParams(ch))
+		code, v := e.freshCode()
 		wantOAuthError(t, e.exchange(code, v, "resource", "x#y"), 400, "invalid_target")
 		if r := e.exchange(code, v); r.status != 200 {
 			t.Fatalf("%d %s", r.status, r.body)
@@ -314,8 +308,7 @@ func verifyToken(t *testing.T, e *env, at string, secret []byte) *jwt.Token {
 // code or one refresh token, exactly one succeeds.
 func TestA9_A12_ConcurrentRedemption(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	rt := e.tokens()["refresh_token"].(string)
 	for name, try := range map[string]func() resp{
 		"A9/code":     func() resp { return e.exchange(code, v) },
