@@ -26,6 +26,6 @@ func TestClassifyDBusErrors(t *testing.T) {
 			}
 			continue
 		}
-		testkit.WantIs(t, err, tt.want, "%s", tt.name)
+		testkit.ExpectIs(t, err, tt.want, "%s", tt.name)
 	}
 }

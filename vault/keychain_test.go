@@ -104,7 +104,7 @@ func TestMapKeyringError(t *testing.T) {
 		{fmt.Errorf("failed to unlock correct collection '/x'"), ErrLocked},
 	}
 	for _, tt := range tests {
-		testkit.WantIs(t, mapKeyringError("get", tt.in), tt.want, "mapKeyringError(%v)", tt.in)
+		testkit.ExpectIs(t, mapKeyringError("get", tt.in), tt.want, "mapKeyringError(%v)", tt.in)
 	}
 	if err := mapKeyringError("get", errors.New("other")); errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown error must not look unavailable (that would allow a fallback): %v", err)

@@ -218,7 +218,7 @@ func TestPassphraseSource(t *testing.T) {
 
 func TestInvalidKeySpec(t *testing.T) {
 	for _, s := range []string{"bogus", "file:", "cmd:", "cmd:'unterminated", "KEYCHAIN"} {
-		testkit.WantIs(t, testkit.ErrOf(Open(context.Background(), Options{Dir: newDir(t), KeySpec: s})), ErrKeySource, "Open(KeySpec=%q)", s)
+		testkit.ExpectIs(t, testkit.ErrOf(Open(context.Background(), Options{Dir: newDir(t), KeySpec: s})), ErrKeySource, "Open(KeySpec=%q)", s)
 	}
 }
 

@@ -88,7 +88,7 @@ func TestParseUsers(t *testing.T) {
 	for _, bad := range []string{"", "alice", "alice:", ":pw", "a b:pw", "alice:x,alice:y", "alice:x,", strings.Repeat("n", 65) + ":x",
 		"alice:" + strings.Repeat("p", 73)} {
 		_, err := ParseUsers(bad)
-		testkit.WantIs(t, err, ErrUserSpec, "ParseUsers(%q)", bad)
+		testkit.ExpectIs(t, err, ErrUserSpec, "ParseUsers(%q)", bad)
 		if err != nil && strings.Contains(bad, ":") {
 			if _, pw, _ := strings.Cut(bad, ":"); len(pw) > 2 && strings.Contains(err.Error(), pw) {
 				t.Errorf("error echoes the password: %v", err)

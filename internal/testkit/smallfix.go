@@ -65,10 +65,19 @@ func NoErr(t testing.TB, err error, what ...string) {
 func ErrOf[T any](_ T, err error) error { return err }
 
 // WantIs stops the test unless err wraps target; format and args name
-// the case.
+// the case. ExpectIs only marks it failed, for checks in a loop or a
+// goroutine.
 func WantIs(t testing.TB, err, target error, format string, args ...any) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: err %v, want %v", fmt.Sprintf(format, args...), err, target)
+	}
+}
+
+// ExpectIs is WantIs that lets the test go on.
+func ExpectIs(t testing.TB, err, target error, format string, args ...any) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err %v, want %v", fmt.Sprintf(format, args...), err, target)
 	}
 }

@@ -131,11 +131,11 @@ func TestExtraAuthParamsCannotOverride(t *testing.T) {
 	for _, k := range []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "resource", "scope", "response_type"} {
 		c := f.client()
 		c.ExtraAuthParams = url.Values{k: {"x"}}
-		testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
+		testkit.ExpectIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
 	}
 	c := f.client()
 	c.ExtraAuthParams = url.Values{"prompt": {"a", "b"}}
-	testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
+	testkit.ExpectIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
 }
 
 func TestC14_BadTokenResponses(t *testing.T) {

@@ -149,12 +149,12 @@ func TestC3_InsecureMetadataURL(t *testing.T) {
 	rt := &refuseTransport{}
 	hc := &http.Client{Transport: rt}
 	for _, iss := range []string{"http://auth.example", "http://10.0.0.1", "ftp://auth.example", "auth.example", "https://user:pw@auth.example", "https://auth.example#frag"} {
-		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
+		testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure issuers", rt.n)
 	}
-	testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
+	testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
 }
 
 func TestC3_InsecureEndpointInMetadata(t *testing.T) {
@@ -167,7 +167,7 @@ func TestC3_InsecureEndpointInMetadata(t *testing.T) {
 		md := goodMD(m.srv.URL)
 		insecure(&md)
 		m.doc("/.well-known/oauth-authorization-server", md)
-		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
+		testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
 	}
 }
 

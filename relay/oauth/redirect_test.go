@@ -39,7 +39,7 @@ func TestCallbackPathValidation(t *testing.T) {
 		if p == "" { // the Callback field defaults it
 			continue
 		}
-		testkit.WantIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Path: p})), ErrConfig, "StartLogin with path %q", p)
+		testkit.ExpectIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Path: p})), ErrConfig, "StartLogin with path %q", p)
 	}
 }
 
@@ -57,7 +57,7 @@ func TestCallbackHostValidation(t *testing.T) {
 		if err := CheckCallbackHost(h); err == nil {
 			t.Errorf("%q accepted", h)
 		}
-		testkit.WantIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Host: h})), ErrConfig, "StartLogin with host %q", h)
+		testkit.ExpectIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Host: h})), ErrConfig, "StartLogin with host %q", h)
 	}
 	if CheckCallbackHost("") == nil {
 		t.Error("an empty host accepted by CheckCallbackHost (only the Callback field defaults it)")

@@ -161,7 +161,7 @@ func TestRegisterTransportRules(t *testing.T) {
 	t.Run("bad redirect URI asked", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a"}`)
 		for _, ru := range []string{"/callback", "http://127.0.0.1/cb#x", "::"} {
-			testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
+			testkit.ExpectIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
 		}
 	})
 }

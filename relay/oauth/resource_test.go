@@ -124,7 +124,7 @@ func TestC3_InsecureResourceMetadataURL(t *testing.T) {
 		{"https://backend.example", "/relative"},
 		{"https://backend.example#f", ""},
 	} {
-		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
+		testkit.ExpectIs(t, testkit.ErrOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure URLs", rt.n)
