@@ -77,9 +77,7 @@ func login(t *testing.T, issuer, resource, user, pw string, scopes ...string) *o
 	t.Helper()
 	cb := make(chan url.Values, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cb <- r.URL.Query()
 		_, _ = io.WriteString(w, "ok")
@@ -99,9 +97,7 @@ func login(t *testing.T, issuer, resource, user, pw string, scopes ...string) *o
 		t.Fatalf("callback: %v", q)
 	}
 	tok, err := conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier), oauth2.SetAuthURLParam("resource", resource))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return tok
 }
 
@@ -137,9 +133,7 @@ func TestBackendWithAuthServerEndToEnd(t *testing.T) {
 	if r, err := http.Get(b.url + "/healthz"); err != nil || r.StatusCode != 200 {
 		t.Fatalf("healthz: %v", err)
 	}
-	if err := b.stop(); err != nil {
-		t.Fatalf("graceful stop: %v", err)
-	}
+	testkit.NoErr(t, b.stop(), "graceful stop")
 	if _, err := http.Get(b.url + "/healthz"); err == nil {
 		t.Fatal("still serving after stop")
 	}
@@ -168,8 +162,8 @@ func TestDemoUserPasswordPrintedOnce(t *testing.T) {
 func TestHS256Mode(t *testing.T) {
 	b := start(t, []string{"--auth-server", "--user", "alice:pw-123456"}, map[string]string{"JWT_SECRET": goodSecret})
 	tok := login(t, b.url, b.url, "alice", "pw-123456")
-	if hdr := strings.Split(tok.AccessToken, ".")[0]; !strings.Contains(string(mustB64(t, hdr)), `"HS256"`) {
-		t.Fatalf("not HS256: %s", mustB64(t, hdr))
+	if hdr := testkit.PeekJWT(t, tok.AccessToken, 0); hdr["alg"] != "HS256" {
+		t.Fatalf("not HS256: %v", hdr)
 	}
 	if st, _, body := callTool(t, b.url, "whoami", `{}`, tok.AccessToken); st != 200 {
 		t.Fatalf("whoami: %d %s", st, body)
@@ -186,13 +180,9 @@ func TestJWKSModeAgainstSeparateIssuer(t *testing.T) {
 	idpSrv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + idpSrv.Listener.Addr().String()
 	u, err := authserver.NewUser("alice", "pw-123456")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	as, err := authserver.New(authserver.Config{Issuer: issuer, Resources: []string{apiURL, issuer}, Users: []authserver.User{u}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	idpSrv.Config.Handler = as.Handler()
 	idpSrv.Start()
 	defer idpSrv.Close()

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -16,9 +15,7 @@ const goodSecret = "test-secret-0123456789-abcdefghijklmnop"
 
 func TestConfigDefaults(t *testing.T) {
 	c, err := parseConfig([]string{"--auth-server"}, env(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if c.Addr != "127.0.0.1:5002" || c.PublicURL != "http://127.0.0.1:5002" || c.AuthServerURL != c.PublicURL || c.TokenTTL != 15*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -49,18 +46,11 @@ func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
 			t.Fatal("error echoes the secret")
 		}
 	}
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	empty := testkit.WriteTemp(t, "empty", "\n", 0o600)
 	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil), io.Discard); err == nil {
 		t.Fatal("empty secret file accepted")
 	}
-	good := filepath.Join(dir, "good")
-	if err := os.WriteFile(good, []byte(goodSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	good := testkit.WriteTemp(t, "good", goodSecret+"\n", 0o600)
 	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil), io.Discard)
 	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("secret file: %v", err)
@@ -91,13 +81,4 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
 		}
 	}
-}
-
-func mustB64(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"github.com/keyrelay/keyrelay/internal/testkit"
 	"io"
 	"maps"
 	mrand "math/rand/v2"
@@ -25,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -130,18 +131,14 @@ func (tm tokenMaker) sign(m jwt.SigningMethod, key any, c jwt.MapClaims, kid str
 		tok.Header["kid"] = kid
 	}
 	s, err := tok.SignedString(key)
-	if err != nil {
-		tm.t.Fatal(err)
-	}
+	testkit.NoErr(tm.t, err)
 	return s
 }
 
 // unsigned returns an alg=none token with claims c.
 func (tm tokenMaker) unsigned(c jwt.MapClaims) string {
 	p, err := json.Marshal(c)
-	if err != nil {
-		tm.t.Fatal(err)
-	}
+	testkit.NoErr(tm.t, err)
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"none","typ":"at+jwt"}`)) + "." + enc(p) + "."
 }
@@ -238,9 +235,7 @@ func hmacMix(t *testing.T, audience string) *loadMix {
 func keySetMix(t *testing.T, issuer, audience string, key *ecdsa.PrivateKey, kid string, pubDER, jwks []byte) *loadMix {
 	tm := tokenMaker{t: t, issuer: issuer, audience: audience, now: time.Now()}
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	es := func(k *ecdsa.PrivateKey, c jwt.MapClaims, kid string) string {
 		return bearerOf(tm.sign(jwt.SigningMethodES256, k, c, kid))
 	}
@@ -495,9 +490,7 @@ func settleGoroutines(want int) int {
 // counting JWKS fetches.
 func fakeIssuer(t *testing.T, key *ecdsa.PrivateKey, kid string) (srv *httptest.Server, jwks []byte, fetches *atomic.Int64) {
 	pub, err := key.PublicKey.Bytes() // 0x04 || X || Y
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	enc := base64.RawURLEncoding.EncodeToString
 	jwks = []byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"` + kid + `","use":"sig","alg":"ES256","x":"` +
 		enc(pub[1:33]) + `","y":"` + enc(pub[33:]) + `"}]}`)
@@ -567,13 +560,9 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 	}
 	g0 := runtime.NumGoroutine()
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	pubDER, err := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	idp, jwks, fetches := fakeIssuer(t, ecKey, "load-ec")
 	hsAddr, esAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	phases := []loadPhase{

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestInTurn(t *testing.T) {
@@ -78,9 +80,7 @@ func TestReportWithoutBaseline(t *testing.T) {
 
 func TestParseOptionsBaseline(t *testing.T) {
 	o, err := parseOptions([]string{"-only", "cold,calls", "-no-mcp-remote", "-baseline", "/tmp/b", "-out", "/tmp/x.md"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if o.baseline != "/tmp/b" || o.out != "/tmp/x.md" || !o.noMCPRemote || !o.runs("cold") || !o.runs("calls") || o.runs("micro") || o.runs("init") {
 		t.Fatalf("options: %+v", o)
 	}

@@ -66,9 +66,7 @@ func startBackend(t *testing.T) *backend {
 func (b *backend) metadata(ctx context.Context, t *testing.T) *authserver.Metadata {
 	t.Helper()
 	var md authserver.Metadata
-	if err := getJSON(ctx, b.URL+"/.well-known/oauth-authorization-server", &md); err != nil {
-		t.Fatalf("metadata: %v", err)
-	}
+	testkit.NoErr(t, getJSON(ctx, b.URL+"/.well-known/oauth-authorization-server", &md), "metadata")
 	if md.Issuer != b.URL {
 		t.Fatalf("metadata issuer = %q, want %q", md.Issuer, b.URL)
 	}

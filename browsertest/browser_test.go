@@ -135,9 +135,7 @@ func processesMatching(match func(cmdline []byte) bool) []int {
 func screenshotDir(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("KEYRELAY_SCREENSHOT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, os.MkdirAll(d, 0o755))
 		return d
 	}
 	return t.TempDir()
@@ -154,8 +152,6 @@ func screenshot(ctx context.Context, t *testing.T, dir, name string) {
 		t.Fatalf("screenshot %s is not a PNG", name)
 	}
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.WriteFile(p, png, 0o644))
 	t.Logf("screenshot: %s (%d bytes)", p, len(png))
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // catcher is a loopback HTTP server that stands where the relay's callback
@@ -59,9 +61,7 @@ var framePage = template.Must(template.New("frame").Parse(frameHTML))
 func startCatcher(t *testing.T) *catcher {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	c := &catcher{URL: "http://" + l.Addr().String(), got: make(chan url.Values, 1)}
 	c.RedirectURI = c.URL + "/callback"
 	mux := http.NewServeMux()

@@ -1,7 +1,6 @@
 package browsertest
 
 import (
-	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -20,30 +19,19 @@ import (
 // the login page must be refused (X-Frame-Options: DENY and CSP
 // frame-ancestors 'none'), leaving Chromium's error document in its place.
 func TestRealBrowserLoginPageCannotBeFramed(t *testing.T) {
-	chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-
-	be := startBackend(t)
-	md := be.metadata(ctx, t)
-	c := startCatcher(t)
-	f := newFlow(t, md, be, c)
+	f := newFlow(t)
+	be, c, bctx := f.be, f.c, f.bctx
 	c.setFrames(
 		frameSpec{ID: "control", Src: be.URL + "/healthz"},
 		frameSpec{ID: "framed", Src: f.authURL},
 	)
-	bctx := newBrowser(ctx, t)
-	if err := chromedp.Do(bctx, chromedp.Navigate(c.URL+"/frame")); err != nil {
-		t.Fatalf("framing page: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Navigate(c.URL+"/frame")), "framing page")
 
 	// Poll the frame tree until both iframes have committed a document.
 	var control, framed *cdp.Frame
 	loaded := testkit.Eventually(15*time.Second, func() bool {
 		res, err := chromedp.Call(bctx, page.GetFrameTree, cdp.Empty{})
-		if err != nil {
-			t.Fatalf("frame tree: %v", err)
-		}
+		testkit.NoErr(t, err, "frame tree")
 		control, framed = nil, nil
 		for _, ch := range res.FrameTree.ChildFrames {
 			switch ch.Frame.Name {

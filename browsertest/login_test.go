@@ -4,29 +4,45 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"golang.org/x/oauth2"
 )
 
-// flow is one authorization request: the client config, its PKCE verifier
-// and state, and the URL the browser opens.
+// flow is one authorization request to a fresh backend, whose redirect the
+// catcher catches, with Chromium to open it in: the client config, its PKCE
+// verifier and state, and the URL the browser opens. ctx bounds the test;
+// bctx is the browser's first tab.
 type flow struct {
-	cfg      *oauth2.Config
-	verifier string
-	state    string
-	authURL  string
+	ctx, bctx context.Context
+	be        *backend
+	md        *authserver.Metadata
+	c         *catcher
+	cfg       *oauth2.Config
+	verifier  string
+	state     string
+	authURL   string
 }
 
-// newFlow builds the authorization URL the way the relay will: client
-// "relay", loopback redirect to the catcher, PKCE S256, a random state and
-// the backend as the RFC 8707 resource.
-func newFlow(t *testing.T, md *authserver.Metadata, be *backend, c *catcher) *flow {
+// newFlow starts the backend, the catcher and the browser, and builds the
+// authorization URL the way the relay will: client "relay", loopback
+// redirect to the catcher, PKCE S256, a random state and the backend as the
+// RFC 8707 resource.
+func newFlow(t *testing.T) *flow {
 	t.Helper()
+	chromiumPath(t) // skip (or fail under CI) before any work
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	be := startBackend(t)
+	md := be.metadata(ctx, t)
+	c := startCatcher(t)
 	f := &flow{
+		ctx: ctx, be: be, md: md, c: c,
 		cfg: &oauth2.Config{
 			ClientID:    "relay",
 			RedirectURL: c.RedirectURI,
@@ -42,7 +58,23 @@ func newFlow(t *testing.T, md *authserver.Metadata, be *backend, c *catcher) *fl
 	f.authURL = f.cfg.AuthCodeURL(f.state,
 		oauth2.S256ChallengeOption(f.verifier),
 		oauth2.SetAuthURLParam("resource", be.URL))
+	f.bctx = newBrowser(ctx, t)
 	return f
+}
+
+// wantCallback checks the callback's query: each parameter of want has
+// that value, or is absent for "". Values are not printed: they may be
+// secrets.
+func wantCallback(t *testing.T, q url.Values, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if q.Get(k) != v || v == "" && q.Has(k) {
+			t.Errorf("callback parameter %s is not the one expected (present: %v)", k, q.Has(k))
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 }
 
 // signIn opens authURL in the browser, checks the login page, signs in and
@@ -78,9 +110,7 @@ func signIn(bctx context.Context, t *testing.T, authURL string, be *backend, sho
 	}
 	// The consent page names the user it will act as.
 	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main, body")))
-	if err != nil {
-		t.Fatalf("consent text: %v", err)
-	}
+	testkit.NoErr(t, err, "consent text")
 	if !strings.Contains(text, be.User) {
 		t.Errorf("consent page does not name the user %q: %q", be.User, text)
 	}
@@ -104,24 +134,15 @@ func where(bctx context.Context) string {
 // redirect on a loopback listener, exchanges the code with PKCE and the
 // resource, and calls whoami with the access token.
 func TestRealBrowserLoginConsentWhoami(t *testing.T) {
-	chromiumPath(t) // skip (or fail under CI) before any work
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-
-	be := startBackend(t)
-	md := be.metadata(ctx, t)
-	if !md.AuthorizationResponseIssParameterSupported {
+	f := newFlow(t)
+	ctx, bctx, be, c := f.ctx, f.bctx, f.be, f.c
+	if !f.md.AuthorizationResponseIssParameterSupported {
 		t.Fatal("metadata does not advertise authorization_response_iss_parameter_supported")
 	}
-	c := startCatcher(t)
-	f := newFlow(t, md, be, c)
 	shots := screenshotDir(t)
-	bctx := newBrowser(ctx, t)
 
 	signIn(bctx, t, f.authURL, be, shots, "")
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
-		t.Fatalf("click allow: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
 	q := c.wait(ctx, t)
 
 	// The browser followed the 303 and shows the catcher's page.
@@ -133,15 +154,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	}
 	screenshot(bctx, t, shots, "success.png")
 
-	if got := q.Get("state"); got != f.state {
-		t.Fatalf("callback state = %q, want the request's state", got)
-	}
-	if got := q.Get("iss"); got != be.URL {
-		t.Fatalf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
-	}
-	if q.Has("error") {
-		t.Fatalf("callback has error=%q", q.Get("error"))
-	}
+	wantCallback(t, q, map[string]string{"state": f.state, "iss": be.URL, "error": ""}) // iss: RFC 9207
 	code := q.Get("code")
 	if code == "" {
 		t.Fatal("callback has no code")
@@ -150,28 +163,18 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	tok, err := f.cfg.Exchange(ctx, code,
 		oauth2.VerifierOption(f.verifier),
 		oauth2.SetAuthURLParam("resource", be.URL))
-	if err != nil {
-		t.Fatalf("exchange the code: %v", err)
-	}
+	testkit.NoErr(t, err, "exchange the code")
 	if tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "bearer") {
 		t.Fatalf("token response: type %q, access token present %v", tok.TokenType, tok.AccessToken != "")
 	}
 
 	status, res, err := be.callTool(t, "whoami", tok.AccessToken)
-	if err != nil {
-		t.Fatalf("whoami: %v", err)
-	}
+	testkit.NoErr(t, err, "whoami")
 	if status != http.StatusOK || res.IsError || len(res.Content) == 0 {
 		t.Fatalf("whoami: status %d, isError %v, %d content items", status, res.IsError, len(res.Content))
 	}
-	var who struct {
-		Subject  string `json:"subject"`
-		ClientID string `json:"client_id"`
-		Issuer   string `json:"issuer"`
-	}
-	if err := json.Unmarshal([]byte(res.Content[0].Text), &who); err != nil {
-		t.Fatalf("whoami text is not JSON: %v", err)
-	}
+	var who whoami
+	testkit.NoErr(t, json.Unmarshal([]byte(res.Content[0].Text), &who), "whoami text is not JSON")
 	if who.Subject != "alice" || who.ClientID != "relay" || who.Issuer != be.URL {
 		t.Fatalf("whoami = subject %q, client %q, issuer %q; want alice, relay, %s", who.Subject, who.ClientID, who.Issuer, be.URL)
 	}
@@ -186,34 +189,13 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 // TestRealBrowserDenyConsent signs in and presses Deny: the redirect carries
 // error=access_denied, the request's state and the issuer, and no code.
 func TestRealBrowserDenyConsent(t *testing.T) {
-	chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-
-	be := startBackend(t)
-	md := be.metadata(ctx, t)
-	c := startCatcher(t)
-	f := newFlow(t, md, be, c)
-	bctx := newBrowser(ctx, t)
-
-	signIn(bctx, t, f.authURL, be, "", "")
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))); err != nil {
-		t.Fatalf("click deny: %v", err)
-	}
-	q := c.wait(ctx, t)
+	f := newFlow(t)
+	bctx := f.bctx
+	signIn(bctx, t, f.authURL, f.be, "", "")
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("deny"))), "click deny")
+	q := f.c.wait(f.ctx, t)
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(`#result[data-outcome="refused"]`))); err != nil {
 		t.Fatalf("refused page: %v (at %s)", err, where(bctx))
 	}
-	if got := q.Get("error"); got != "access_denied" {
-		t.Fatalf("callback error = %q, want access_denied", got)
-	}
-	if got := q.Get("state"); got != f.state {
-		t.Fatalf("callback state = %q, want the request's state", got)
-	}
-	if got := q.Get("iss"); got != be.URL {
-		t.Errorf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
-	}
-	if q.Has("code") {
-		t.Fatal("a denied consent returned a code")
-	}
+	wantCallback(t, q, map[string]string{"error": "access_denied", "state": f.state, "iss": f.be.URL, "code": ""})
 }

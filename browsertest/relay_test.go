@@ -105,9 +105,7 @@ func (r *relayProc) openedURLs(t *testing.T) []string {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	b = b[:bytes.LastIndexByte(b, '\n')+1] // a line still being written is not a URL yet
 	return strings.Fields(string(b))
 }
@@ -143,9 +141,7 @@ func (r *relayProc) waitAuthorizeURL(ctx context.Context, t *testing.T, call <-c
 func checkAuthorizeURL(t *testing.T, raw string, md *authserver.Metadata, be *backend) url.Values {
 	t.Helper()
 	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("the relay opened an unparsable URL: %v", err)
-	}
+	testkit.NoErr(t, err, "the relay opened an unparsable URL")
 	if got := stripQuery(raw); got != md.AuthorizationEndpoint {
 		t.Fatalf("the relay opened %s, want the authorization endpoint %s", got, md.AuthorizationEndpoint)
 	}
@@ -267,9 +263,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	signIn(bctx, t, authURL, be, shots, "relay-")
 
 	// Allow: the authorization server redirects to the relay's callback.
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))); err != nil {
-		t.Fatalf("click allow: %v", err)
-	}
+	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
 	st := waitRelayPage(ctx, t, bctx, redirectURI)
 	if stripQuery(st.Loc) != redirectURI {
 		t.Fatalf("browser ended at %s, want the relay's callback %s", stripQuery(st.Loc), redirectURI)
@@ -279,20 +273,13 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 	screenshot(bctx, t, shots, "relay-success.png")
 	cu, err := url.Parse(st.Loc)
-	if err != nil {
-		t.Fatalf("callback URL: %v", err)
-	}
+	testkit.NoErr(t, err, "callback URL")
 	cq := cu.Query()
 	code := cq.Get("code")
 	if code == "" || cq.Has("error") {
 		t.Fatalf("the callback carried no code (error present: %v)", cq.Has("error"))
 	}
-	if cq.Get("state") != aq.Get("state") {
-		t.Fatal("the callback's state is not the authorization request's")
-	}
-	if got := cq.Get("iss"); got != be.URL {
-		t.Fatalf("callback iss = %q, want %q (RFC 9207)", got, be.URL)
-	}
+	wantCallback(t, cq, map[string]string{"state": aq.Get("state"), "iss": be.URL}) // iss: RFC 9207
 
 	// The call that started the login now answers, as alice.
 	var tc1 toolCall
@@ -313,17 +300,11 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 
 	// End the session, so the relay's stderr is complete, then look in it.
-	if err := r.Close(); err != nil {
-		t.Fatalf("relay did not exit cleanly when its stdin closed: %v", err)
-	}
+	testkit.NoErr(t, r.Close(), "relay did not exit cleanly when its stdin closed")
 	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
-	if err != nil {
-		t.Fatalf("open the relay's vault: %v", err)
-	}
+	testkit.NoErr(t, err, "open the relay's vault")
 	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, ClientID: "relay", Resource: be.URL})
-	if err != nil {
-		t.Fatalf("the relay's vault has no record for the backend: %v", err)
-	}
+	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
 	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
 	if access == "" {
 		t.Fatal("the vault record has no access token")
@@ -342,13 +323,9 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 		t.Fatalf("no debug output captured from the relay; the checks below would prove nothing:\n%s", logs)
 	}
 	// No value is printed on a match: it would put the secret in the test log.
-	if strings.Contains(logs, code) {
-		t.Error("the authorization code from the callback URL appears in the relay's stderr")
-	}
-	if strings.Contains(logs, access) {
-		t.Error("the access token appears in the relay's stderr")
-	}
-	if refresh != "" && strings.Contains(logs, refresh) {
-		t.Error("the refresh token appears in the relay's stderr")
+	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh} {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("%s appears in the relay's stderr", name)
+		}
 	}
 }

@@ -22,7 +22,5 @@ func TestDemoRunsHeadless(t *testing.T) {
 	t.Setenv("DEMO_HEADLESS", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, run(ctx))
 }

@@ -2,8 +2,6 @@ package interop
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -88,9 +86,7 @@ func (e *relayEnv) browserLog() string {
 
 func (e *relayEnv) vault() *vault.Vault {
 	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "file:" + e.KeyFile})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	return v
 }
 
@@ -118,9 +114,7 @@ func (e *relayEnv) expireStored() {
 		r.Expiry = time.Now().Add(-time.Minute)
 		return r, nil
 	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 }
 
 // start runs `relay serve` driven by mcp-go's client, in the 2025 era.
@@ -133,22 +127,4 @@ func (e *relayEnv) start() *testkit.Session {
 		}
 	})
 	return s
-}
-
-// jwtHeader decodes a compact JWT's protected header.
-func jwtHeader(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	h, _, ok := strings.Cut(tok, ".")
-	if !ok {
-		t.Fatalf("not a JWT (%d bytes, no dot)", len(tok))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		t.Fatalf("JWT header: %v", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("JWT header: %v", err)
-	}
-	return m
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -63,9 +64,7 @@ func startOP(t *testing.T, alg string) *zop {
 	case "RS256":
 	case "ES256":
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		st.ec = &ecKey{id: "ec-" + alg, key: k}
 	default:
 		t.Fatalf("unknown alg %q", alg)

@@ -5,15 +5,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestWriteFileAtomicReplacesAndLeavesNoTemp(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
 	os.WriteFile(p, []byte("old"), 0o644)
-	if err := WriteFileAtomic(p, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, WriteFileAtomic(p, []byte("new")))
 	if b, _ := os.ReadFile(p); string(b) != "new" {
 		t.Fatalf("content %q", b)
 	}
@@ -32,22 +32,16 @@ func TestAtomicFileUncommittedLeavesOldContent(t *testing.T) {
 	p := filepath.Join(dir, "f")
 	os.WriteFile(p, []byte("old"), 0o600)
 	a, err := CreateAtomic(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	a.Write([]byte("new"))
-	if err := a.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, a.Sync())
 	if b, _ := os.ReadFile(p); string(b) != "old" {
 		t.Fatalf("content before commit %q, want old", b)
 	}
 	if !IsAtomicTemp(filepath.Base(a.TempName())) {
 		t.Fatalf("IsAtomicTemp(%q) = false", a.TempName())
 	}
-	if err := a.Abort(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, a.Abort())
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatal("Abort left the temp file")
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestCheckBrowserURL(t *testing.T) {
@@ -44,30 +46,29 @@ func TestCheckBrowserURL(t *testing.T) {
 }
 
 // fakeBrowser writes a shell script used as $BROWSER and returns the file
-// it records its arguments in.
+// it records its arguments in. A script that writes its pid (and keeps
+// running after OpenBrowser) there is killed when the test ends.
 func fakeBrowser(t *testing.T, body string) (out string) {
 	t.Helper()
-	dir := t.TempDir()
-	out = filepath.Join(dir, "out")
-	script := filepath.Join(dir, "browser")
-	src := "#!/bin/sh\nOUT='" + out + "'\n" + body + "\n"
-	if err := os.WriteFile(script, []byte(src), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	out = filepath.Join(t.TempDir(), "out")
+	script := testkit.WriteTemp(t, "browser", "#!/bin/sh\nOUT='"+out+"'\n"+body+"\n", 0o700)
 	t.Setenv(EnvBrowser, script+" --new-window")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(out); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	return out
 }
 
 func TestOpenBrowserPassesURLAsOneArgument(t *testing.T) {
 	out := fakeBrowser(t, `printf '%s\n' "$#" "$@" > "$OUT"; echo noise; echo noise >&2`)
 	u := "https://example.com/authorize?a=1&b=$(touch%20/tmp/x);c"
-	if err := OpenBrowser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, OpenBrowser(context.Background(), u))
 	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	want := "2\n--new-window\n" + u + "\n"
 	if string(b) != want {
 		t.Fatalf("browser got %q, want %q", b, want)
@@ -77,9 +78,7 @@ func TestOpenBrowserPassesURLAsOneArgument(t *testing.T) {
 func TestOpenBrowserRefusesNonHTTPWithoutRunning(t *testing.T) {
 	out := fakeBrowser(t, `touch "$OUT"`)
 	for _, u := range []string{"file:///etc/passwd", "javascript:x", "https://x/;rm -rf ~"} {
-		if err := OpenBrowser(context.Background(), u); !errors.Is(err, ErrUnsafeURL) {
-			t.Errorf("OpenBrowser(%q) = %v, want ErrUnsafeURL", u, err)
-		}
+		testkit.ExpectIs(t, OpenBrowser(context.Background(), u), ErrUnsafeURL, "OpenBrowser(%q)", u)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("the browser command ran for a refused URL")
@@ -97,25 +96,16 @@ func TestOpenBrowserDoesNotWaitForever(t *testing.T) {
 	old := browserWait
 	browserWait = 200 * time.Millisecond
 	t.Cleanup(func() { browserWait = old })
-	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
 	start := time.Now()
-	if err := OpenBrowser(context.Background(), "https://example.com/"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, OpenBrowser(context.Background(), "https://example.com/"))
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("OpenBrowser waited %v for a browser that keeps running", d)
 	}
-	t.Cleanup(func() { // the "browser" keeps running after OpenBrowser; stop it
-		if b, err := os.ReadFile(out); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 func TestOpenBrowserHonoursContext(t *testing.T) {
-	out := fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
+	fakeBrowser(t, `echo $$ > "$OUT"; exec sleep 60`)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -123,13 +113,6 @@ func TestOpenBrowserHonoursContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("OpenBrowser = %v after %v; want DeadlineExceeded promptly", err, time.Since(start))
 	}
-	t.Cleanup(func() {
-		if b, err := os.ReadFile(out); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
 }
 
 func TestSystemBrowserNeverUsesAShell(t *testing.T) {

@@ -2,24 +2,21 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	l, err := Lock(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := Lock(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("second Lock while held = %v, want DeadlineExceeded", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Lock(ctx, path)), context.DeadlineExceeded, "second Lock while held")
 	got := make(chan error, 1)
 	go func() {
 		l2, err := Lock(context.Background(), path)
@@ -29,14 +26,10 @@ func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 		got <- err
 	}()
 	time.Sleep(20 * time.Millisecond) // let the waiter block; not needed for correctness
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, l.Unlock())
 	select {
 	case err := <-got:
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 	case <-time.After(5 * time.Second):
 		t.Fatal("waiter did not get the lock after Unlock")
 	}
@@ -48,25 +41,19 @@ func TestLockExcludesSecondHolderUntilUnlock(t *testing.T) {
 func TestLockAbandonedWaitDoesNotKeepLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "lock")
 	l, err := Lock(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { _, err := Lock(ctx, path); errc <- err }()
 	time.Sleep(20 * time.Millisecond)
 	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) {
-		t.Fatalf("abandoned Lock = %v, want Canceled", err)
-	}
+	testkit.WantIs(t, <-errc, context.Canceled, "abandoned Lock")
 	l.Unlock()
 	// The abandoned waiter may get the lock briefly; it must let go.
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel2()
 	l3, err := Lock(ctx2, path)
-	if err != nil {
-		t.Fatalf("lock still held by an abandoned waiter: %v", err)
-	}
+	testkit.NoErr(t, err, "lock still held by an abandoned waiter")
 	l3.Unlock()
 }
 
@@ -78,7 +65,5 @@ func TestLockRefusesSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip("symlinks unsupported:", err)
 	}
-	if _, err := Lock(context.Background(), link); !errors.Is(err, ErrInsecure) {
-		t.Fatalf("Lock(symlink) = %v, want ErrInsecure", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Lock(context.Background(), link)), ErrInsecure, "Lock(symlink)")
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // otherUID is a uid that is not ours; files can be given to it only as root.
@@ -19,17 +21,13 @@ func chownToOther(t *testing.T, path string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a file owned by another user")
 	}
-	if err := os.Lchown(path, otherUID, otherUID); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.Lchown(path, otherUID, otherUID))
 }
 
 func mode(t *testing.T, p string) fs.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return fi.Mode().Perm()
 }
 
@@ -106,9 +104,7 @@ func TestCheckFile(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		_, err := CheckFile(filepath.Join(t.TempDir(), "nope"))
-		if !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("err = %v, want ErrNotExist", err)
-		}
+		testkit.WantIs(t, err, fs.ErrNotExist, "CheckFile")
 	})
 	t.Run("symlink", func(t *testing.T) {
 		dir := t.TempDir()

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // SIGTERM cancels the context. The handlers are installed on another
@@ -23,9 +25,7 @@ func TestNotifyContextSIGTERM(t *testing.T) {
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
-		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 		select {
 		case <-ctx.Done():
 			return

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,9 +49,7 @@ func TestPollableStdinFile(t *testing.T) {
 		return
 	}
 	f, err := os.Open(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer f.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPollableStdinFile$")
 	cmd.Env = append(os.Environ(), "PLATFORM_STDIN_CHILD=2")

@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // BenchmarkLoad measures reading a token the way a new relay process does:
@@ -22,7 +21,7 @@ func BenchmarkLoad(b *testing.B) {
 		benchLoad(b, Options{Dir: filepath.Join(b.TempDir(), "data"), KeySpec: "keychain", Keychain: kc})
 	})
 	b.Run("file", func(b *testing.B) {
-		benchLoad(b, Options{Dir: filepath.Join(b.TempDir(), "data"), KeySpec: "file:" + benchKeyFile(b)})
+		benchLoad(b, Options{Dir: filepath.Join(b.TempDir(), "data"), KeySpec: benchKeyFile(b)})
 	})
 }
 
@@ -30,7 +29,7 @@ func BenchmarkLoad(b *testing.B) {
 // unwrapped: the lock, the read and the age decryption of tokens.age.
 func BenchmarkGetCachedKey(b *testing.B) {
 	ctx := context.Background()
-	opts := Options{Dir: filepath.Join(b.TempDir(), "data"), KeySpec: "file:" + benchKeyFile(b)}
+	opts := Options{Dir: filepath.Join(b.TempDir(), "data"), KeySpec: benchKeyFile(b)}
 	v := benchSeed(b, opts)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -46,9 +45,7 @@ func benchLoad(b *testing.B, opts Options) {
 	b.ReportAllocs()
 	for b.Loop() {
 		v, err := Open(ctx, opts)
-		if err != nil {
-			b.Fatal(err)
-		}
+		testkit.NoErr(b, err)
 		if _, err := v.Get(ctx, testAcct); err != nil {
 			b.Fatal(err)
 		}
@@ -58,28 +55,12 @@ func benchLoad(b *testing.B, opts Options) {
 // benchSeed writes one record with opts and returns the vault.
 func benchSeed(b *testing.B, opts Options) *Vault {
 	b.Helper()
-	v, err := Open(context.Background(), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return fakeRecord(), nil }); err != nil {
-		b.Fatal(err)
-	}
+	v := mustOpen(b, opts)
+	mustUpdate(b, v, testAcct, fakeRecord())
 	return v
 }
 
-func benchKeyFile(b *testing.B) string {
-	b.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := filepath.Join(b.TempDir(), "key.txt")
-	if err := os.WriteFile(p, []byte(id.String()+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return p
-}
+func benchKeyFile(b *testing.B) string { spec, _ := keyFile(b); return spec }
 
 // benchKeychain returns the real OS keychain under a throwaway service
 // name, or skips when there is none (run through

@@ -2,9 +2,12 @@ package vault
 
 import (
 	"context"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestUpdateEightProcessesExactCount: eight processes each increment a
@@ -15,24 +18,19 @@ func TestUpdateEightProcessesExactCount(t *testing.T) {
 	spec, _ := keyFile(t)
 	env := []string{"VAULT_TEST_DIR=" + dir, "VAULT_TEST_KEYSPEC=" + spec, "VAULT_TEST_N=" + strconv.Itoa(each)}
 	start := time.Now()
-	var ps []*osProcess
+	var ps []*exec.Cmd
 	for range procs {
-		ps = append(ps, &osProcess{helper(t, "count", env...)})
+		ps = append(ps, helper(t, "count", env...))
 	}
 	for _, p := range ps {
-		if st := waitHelper(t, p.Process); !st.Success() {
+		if st := waitHelper(t, p); !st.Success() {
 			t.Fatalf("helper failed: %v", st)
 		}
 	}
 	t.Logf("%d processes x %d updates in %v", procs, each, time.Since(start))
-	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 	r, err := v.Get(context.Background(), testAcct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if got := r.AccessToken.Reveal(); got != strconv.Itoa(procs*each) {
 		t.Fatalf("counter = %s, want %d", got, procs*each)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestCorruptFiles: an unusable file gives a clear *CorruptError, is kept
@@ -66,11 +67,8 @@ func TestCorruptFiles(t *testing.T) {
 			for _, n := range tt.moved {
 				before[n], _ = os.ReadFile(v.path(n))
 			}
-			v2, err := Open(ctx, Options{Dir: v.Dir(), Keychain: v.kc, Now: v.now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = v2.Get(ctx, testAcct)
+			v2 := mustOpen(t, Options{Dir: v.Dir(), Keychain: v.kc, Now: v.now})
+			_, err := v2.Get(ctx, testAcct)
 			var ce *CorruptError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.File != tt.file {
 				t.Fatalf("Get = %v, want *CorruptError for %s", err, tt.file)
@@ -114,9 +112,7 @@ func TestCorruptFiles(t *testing.T) {
 
 func write(t *testing.T, p string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.WriteFile(p, b, 0o600))
 }
 
 // A lone key.age (a first login that crashed before vault.json) is moved
@@ -127,9 +123,7 @@ func TestStrayKeyFileMovedAside(t *testing.T) {
 	write(t, filepath.Join(dir, fileKey), []byte("stray"))
 	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: "passphrase", PassphraseFile: passFile(t, "p"),
 		ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	mustUpdate(t, v, testAcct, fakeRecord())
 	found := false
 	for _, n := range dirNames(t, dir) {

@@ -2,15 +2,11 @@ package vault
 
 import (
 	"context"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyrelay/keyrelay/platform"
 )
-
-type osProcess struct{ *os.Process }
 
 // TestCrashBetweenTempWriteAndRename: a process killed after writing and
 // syncing the new tokens.age to its temp file, but before the rename, leaves
@@ -19,10 +15,7 @@ func TestCrashBetweenTempWriteAndRename(t *testing.T) {
 	ctx := context.Background()
 	dir := newDir(t)
 	spec, _ := keyFile(t)
-	v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 	old := fakeToken("access-old")
 	mustUpdate(t, v, testAcct, setAccessRecord(old))
 
@@ -48,7 +41,5 @@ func TestCrashBetweenTempWriteAndRename(t *testing.T) {
 	if _, err := v.Wipe(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("after Wipe: %v", names)
-	}
+	wantOnlyLock(t, dir, "after Wipe")
 }

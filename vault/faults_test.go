@@ -11,9 +11,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,9 +34,7 @@ func dataFiles(t *testing.T, dir string) map[string]string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		out[name] = string(b)
 	}
 	return out
@@ -62,9 +58,7 @@ func sameFiles(t *testing.T, what string, dir string, want map[string]string) {
 func checkOldTokens(t *testing.T, what string, files map[string]string, key string, want *Record) {
 	t.Helper()
 	id, err := parseIdentity("key file", []byte(key))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	st, err := decryptState([]byte(files[fileTokens]), id)
 	if err != nil {
 		t.Fatalf("%s: the old tokens.age does not decrypt: %v", what, err)
@@ -79,9 +73,7 @@ func checkOldTokens(t *testing.T, what string, files map[string]string, key stri
 // with the vault's context.
 func wantOSError(t *testing.T, err error, errno syscall.Errno) {
 	t.Helper()
-	if !errors.Is(err, errno) {
-		t.Fatalf("err = %v; want errors.Is(err, %v)", err, errno)
-	}
+	testkit.WantIs(t, err, errno, "vault error")
 	if msg := err.Error(); !strings.HasPrefix(msg, "vault: ") || strings.Contains(msg, "\n") || !strings.Contains(msg, errno.Error()) {
 		t.Fatalf("err = %q; want one line starting with \"vault: \" naming %q", msg, errno.Error())
 	}
@@ -97,32 +89,24 @@ func TestFault_VaultDiskFull(t *testing.T) {
 	t.Run("update", func(t *testing.T) {
 		dir := newDir(t)
 		faultfs.MountTmpfs(t, dir)
-		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 		old := fakeRecord()
 		mustUpdate(t, v, testAcct, old)
 		files := dataFiles(t, dir)
 		free := faultfs.Fill(t, dir)
 
-		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+		err := v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 		wantOSError(t, err, syscall.ENOSPC)
 		sameFiles(t, "disk full", dir, files)
 		checkOldTokens(t, "disk full", files, id.String(), old)
-		v2, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
-		if err != nil {
-			t.Fatal(err)
-		}
+		v2 := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 		if r, err := v2.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
 			t.Fatalf("Get after a failed write = %v", err)
 		}
 
 		free()
 		tok := fakeToken("access")
-		if err := v2.Update(ctx, testAcct, setAccess(tok)); err != nil {
-			t.Fatalf("Update with space again = %v", err)
-		}
+		testkit.NoErr(t, v2.Update(ctx, testAcct, setAccess(tok)), "Update with space again")
 		if r, err := v.Get(ctx, testAcct); err != nil || r.AccessToken.Reveal() != tok {
 			t.Fatalf("Get after recovery = %v", err)
 		}
@@ -131,15 +115,10 @@ func TestFault_VaultDiskFull(t *testing.T) {
 		dir := newDir(t)
 		faultfs.MountTmpfs(t, dir)
 		faultfs.Fill(t, dir)
-		v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+		v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
+		err := v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 		wantOSError(t, err, syscall.ENOSPC)
-		if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName }); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("a first write on a full disk left %v", names)
-		}
+		wantOnlyLock(t, dir, "a first write on a full disk")
 	})
 }
 
@@ -151,21 +130,16 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	spec, id := keyFile(t)
 	dir := newDir(t)
 	faultfs.MountTmpfs(t, dir)
-	v, err := Open(ctx, Options{Dir: dir, KeySpec: spec})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir, KeySpec: spec})
 	old := fakeRecord()
 	mustUpdate(t, v, testAcct, old)
 	files := dataFiles(t, dir)
 	faultfs.Remount(t, dir, "ro")
 	t.Cleanup(func() { faultfs.Remount(t, dir, "rw") }) // before the unmount: cleanups run last first
 
-	err = v.Update(ctx, testAcct, setAccess(fakeToken("access")))
+	err := v.Update(ctx, testAcct, setAccess(fakeToken("access")))
 	wantOSError(t, err, syscall.EROFS)
-	if err := v.Prepare(ctx); !errors.Is(err, syscall.EROFS) {
-		t.Fatalf("Prepare on a read-only directory = %v; a login would be wasted", err)
-	}
+	testkit.WantIs(t, v.Prepare(ctx), syscall.EROFS, "Prepare on a read-only directory (a login would be wasted)")
 	sameFiles(t, "read-only", dir, files)
 	checkOldTokens(t, "read-only", files, id.String(), old)
 	if _, err := v.Get(ctx, testAcct); err != nil {
@@ -176,9 +150,7 @@ func TestFault_VaultReadOnlyDir(t *testing.T) {
 	if r, err := v.Get(ctx, testAcct); err != nil || !r.RefreshToken.Equal(old.RefreshToken) {
 		t.Fatalf("Get read-write again = %v", err)
 	}
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatalf("Update read-write again = %v", err)
-	}
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), "Update read-write again")
 }
 
 // silentKeyring is a keyringBackend that works in memory until silenced,
@@ -190,46 +162,28 @@ type silentKeyring struct {
 	release chan struct{}
 }
 
-func (f *silentKeyring) wait() bool {
+// do runs fn on the items, or once silenced waits for the release.
+func (f *silentKeyring) do(fn func()) error {
 	if f.silent.Load() {
 		<-f.release
-		return true
-	}
-	return false
-}
-
-func (f *silentKeyring) Get(s, u string) (string, error) {
-	if f.wait() {
-		return "", errors.New("released")
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.items[s+"/"+u]
-	if !ok {
-		return "", keyring.ErrNotFound
-	}
-	return v, nil
-}
-
-func (f *silentKeyring) Set(s, u, p string) error {
-	if f.wait() {
 		return errors.New("released")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.items[s+"/"+u] = p
+	fn()
 	return nil
 }
 
-func (f *silentKeyring) DeleteAll(string) error {
-	if f.wait() {
-		return errors.New("released")
+func (f *silentKeyring) Get(s, u string) (v string, err error) {
+	ok := false
+	if err := f.do(func() { v, ok = f.items[s+"/"+u] }); err != nil || ok {
+		return v, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	clear(f.items)
-	return nil
+	return "", keyring.ErrNotFound
 }
+
+func (f *silentKeyring) Set(s, u, p string) error { return f.do(func() { f.items[s+"/"+u] = p }) }
+func (f *silentKeyring) DeleteAll(string) error   { return f.do(func() { clear(f.items) }) }
 
 // TestFault_KeychainSilentNoFallback: the OS keychain wrapper over a
 // backend that stops answering. With a passphrase file configured (the
@@ -246,10 +200,7 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 		return Options{Dir: dir, Keychain: kc, PassphraseFile: passFile(t, "correct horse"), ScryptWorkFactor: testWorkFactor}
 	}
 	dir := newDir(t)
-	v, err := Open(ctx, opts(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, opts(dir))
 	mustUpdate(t, v, testAcct, fakeRecord())
 	if m := mustMeta(t, v); m.KeySource != KindKeychain {
 		t.Fatalf("key source %q, want keychain", m.KeySource)
@@ -257,15 +208,9 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 	files := dataFiles(t, dir)
 	be.silent.Store(true)
 
-	v2, err := Open(ctx, opts(dir)) // a new process: no cached key
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := mustOpen(t, opts(dir)) // a new process: no cached key
 	first := newDir(t)
-	v3, err := Open(ctx, opts(first))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v3 := mustOpen(t, opts(first))
 	for name, call := range map[string]func() error{
 		"get":         func() error { _, err := v2.Get(ctx, testAcct); return err },
 		"update":      func() error { return v2.Update(ctx, testAcct, setAccess(fakeToken("access"))) },
@@ -282,9 +227,7 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 		}
 	}
 	sameFiles(t, "silent keychain", dir, files)
-	if names := dirNames(t, first); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("a first write on a silent keychain left %v", names)
-	}
+	wantOnlyLock(t, first, "a first write on a silent keychain")
 }
 
 // keychainWrite runs the "write" helper process (Open with the default key
@@ -292,17 +235,12 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 // stderr, whether it succeeded, and how long it took.
 func keychainWrite(t *testing.T, ss *testkit.SecretService, dir string) (string, bool, time.Duration) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "VAULT_TEST_HELPER=write", "VAULT_TEST_DIR="+dir, "VAULT_TEST_KEYSPEC=",
-		"VAULT_TEST_TOKEN="+fakeToken("access"), "VAULT_TEST_SERVICE=keyrelay-fault-test", ss.Env())
+	cmd := helperCmd(t, "write", "VAULT_TEST_DIR="+dir, "VAULT_TEST_KEYSPEC=", "VAULT_TEST_TOKEN="+fakeToken("access"),
+		"VAULT_TEST_SERVICE=keyrelay-fault-test", ss.Env())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	return stderr.String(), err == nil, time.Since(start)
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // FuzzDecodeState: decoding the plaintext inside tokens.age never panics,
@@ -23,13 +24,9 @@ func FuzzDecodeState(f *testing.F) {
 			return
 		}
 		enc, err := encodeState(st)
-		if err != nil {
-			t.Fatalf("decoded state does not encode: %v", err)
-		}
+		testkit.NoErr(t, err, "decoded state does not encode")
 		st2, err := decodeState(enc)
-		if err != nil {
-			t.Fatalf("re-decode: %v", err)
-		}
+		testkit.NoErr(t, err, "re-decode")
 		enc2, _ := encodeState(st2)
 		if !bytes.Equal(enc, enc2) {
 			t.Fatalf("round trip differs:\n%s\n%s", enc, enc2)
@@ -63,9 +60,7 @@ const fuzzKey = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJ
 // and decoding path.
 func FuzzDecryptState(f *testing.F) {
 	id, err := age.ParseX25519Identity(fuzzKey)
-	if err != nil {
-		f.Fatal(err)
-	}
+	testkit.NoErr(f, err)
 	var buf bytes.Buffer
 	w, _ := age.Encrypt(&buf, id.Recipient())
 	w.Write([]byte(`{"version":1,"accounts":[{"issuer":"https://i","access_token":"fake"}]}`))

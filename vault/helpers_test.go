@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"filippo.io/age"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
 )
 
 // Helper processes: the test binary re-executes itself with
@@ -64,31 +67,33 @@ func runHelper(name string) error {
 	return fmt.Errorf("unknown helper %q", name)
 }
 
-// helper starts this test binary as helper process name.
-func helper(t *testing.T, name string, env ...string) *os.Process {
+// helperCmd is this test binary as helper process name, with env added
+// to the test's environment.
+func helperCmd(t *testing.T, name string, env ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	attr := &os.ProcAttr{
-		Env:   append(append(os.Environ(), "VAULT_TEST_HELPER="+name), env...),
-		Files: []*os.File{nil, os.Stderr, os.Stderr},
-	}
-	p, err := os.StartProcess(exe, []string{exe, "-test.run=^$"}, attr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	testkit.NoErr(t, err)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), "VAULT_TEST_HELPER="+name), env...)
+	return cmd
 }
 
-func waitHelper(t *testing.T, p *os.Process) *os.ProcessState {
+// helper starts helper process name, its output going to the test's stderr.
+func helper(t *testing.T, name string, env ...string) *exec.Cmd {
 	t.Helper()
-	st, err := p.Wait()
-	if err != nil {
+	cmd := helperCmd(t, name, env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	testkit.NoErr(t, cmd.Start())
+	return cmd
+}
+
+// waitHelper returns how a started helper process ended.
+func waitHelper(t *testing.T, cmd *exec.Cmd) *os.ProcessState {
+	t.Helper()
+	if err := cmd.Wait(); cmd.ProcessState == nil {
 		t.Fatal(err)
 	}
-	return st
+	return cmd.ProcessState
 }
 
 var testAcct = Account{Issuer: "https://auth.example.test", Resource: "https://mcp.example.test/mcp"}
@@ -136,38 +141,46 @@ func fakeRecord() *Record {
 }
 
 // newDir returns a fresh, not yet existing data directory.
-func newDir(t *testing.T) string { return filepath.Join(t.TempDir(), "data") }
+func newDir(t testing.TB) string { return filepath.Join(t.TempDir(), "data") }
+
+// mustOpen opens a vault with opts.
+func mustOpen(t testing.TB, opts Options) *Vault {
+	t.Helper()
+	v, err := Open(context.Background(), opts)
+	testkit.NoErr(t, err)
+	return v
+}
 
 // openMem opens a vault in a new directory with an in-memory keychain.
 func openMem(t *testing.T) (*Vault, *MemKeychain) {
 	t.Helper()
 	kc := NewMemKeychain()
-	v, err := Open(context.Background(), Options{Dir: newDir(t), Keychain: kc})
-	if err != nil {
-		t.Fatal(err)
+	return mustOpen(t, Options{Dir: newDir(t), Keychain: kc}), kc
+}
+
+// wantOnlyLock fails unless dir holds the lock file only (and a fault
+// test's filler).
+func wantOnlyLock(t *testing.T, dir, what string) {
+	t.Helper()
+	names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName })
+	if !slices.Equal(names, []string{fileLock}) {
+		t.Fatalf("%s: the data directory holds %v, want only the lock file", what, names)
 	}
-	return v, kc
 }
 
 // keyFile writes a fresh age identity file (0600) and returns its spec.
-func keyFile(t *testing.T) (spec string, id *age.X25519Identity) {
+func keyFile(t testing.TB) (spec string, id *age.X25519Identity) {
 	t.Helper()
 	id, _ = age.GenerateX25519Identity()
-	p := filepath.Join(t.TempDir(), "vault-key.txt")
 	content := "# created: test\n# public key: " + id.Recipient().String() + "\n" + id.String() + "\n"
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "file:" + p, id
+	return "file:" + testkit.WriteTemp(t, "vault-key.txt", content, 0o600), id
 }
 
 // dirNames lists the names in dir.
 func dirNames(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
@@ -175,19 +188,15 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-func mustUpdate(t *testing.T, v *Vault, acct Account, r *Record) {
+func mustUpdate(t testing.TB, v *Vault, acct Account, r *Record) {
 	t.Helper()
-	if err := v.Update(context.Background(), acct, func(*Record) (*Record, error) { return r, nil }); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, v.Update(context.Background(), acct, func(*Record) (*Record, error) { return r, nil }))
 }
 
 func wantErr(t *testing.T, err error, targets ...error) {
 	t.Helper()
 	for _, target := range targets {
-		if !errors.Is(err, target) {
-			t.Fatalf("err = %v; want errors.Is(err, %v)", err, target)
-		}
+		testkit.WantIs(t, err, target, "vault error")
 	}
 }
 

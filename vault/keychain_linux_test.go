@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestClassifyDBusErrors(t *testing.T) {
@@ -25,8 +26,6 @@ func TestClassifyDBusErrors(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: got %v, want %v", tt.name, err, tt.want)
-		}
+		testkit.ExpectIs(t, err, tt.want, "%s", tt.name)
 	}
 }

@@ -14,34 +14,36 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// hangingBackend never answers, like a locked keyring waiting for an unlock
-// dialog nobody will see.
-type hangingBackend struct{ release chan struct{} }
-
-func (h hangingBackend) Get(string, string) (string, error) { <-h.release; return "", nil }
-func (h hangingBackend) Set(string, string, string) error   { <-h.release; return nil }
-func (h hangingBackend) DeleteAll(string) error             { <-h.release; return nil }
-
-func TestOSKeychainTimeoutIsLocked(t *testing.T) {
-	h := hangingBackend{release: make(chan struct{})}
-	defer close(h.release)
-	k := &OSKeychain{Timeout: 150 * time.Millisecond, backend: h, busCheck: func() error { return nil }}
+// keychainCallsFail checks that Get, Set and DeleteAll of k each fail with
+// want within limit.
+func keychainCallsFail(t *testing.T, k *OSKeychain, limit time.Duration, want error) {
+	t.Helper()
 	ctx := context.Background()
-	calls := map[string]func() error{
+	for name, call := range map[string]func() error{
 		"get":       func() error { _, err := k.Get(ctx, "a"); return err },
-		"set":       func() error { return k.Set(ctx, "a", secret.New("v")) },
+		"set":       func() error { return k.Set(ctx, "a", secret.New("fake")) },
 		"deleteall": func() error { return k.DeleteAll(ctx) },
-	}
-	for name, call := range calls {
+	} {
 		start := time.Now()
 		err := call()
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("%s took %v, want about the 150ms timeout", name, d)
+		if d := time.Since(start); d > limit {
+			t.Errorf("%s took %v, want under %v", name, d, limit)
 		}
-		wantErr(t, err, ErrLocked)
+		wantErr(t, err, want)
 	}
+}
+
+// TestOSKeychainTimeoutIsLocked: a backend that never answers (a locked
+// keyring waiting for an unlock dialog nobody will see) is ErrLocked after
+// the timeout.
+func TestOSKeychainTimeoutIsLocked(t *testing.T) {
+	be := &silentKeyring{release: make(chan struct{})}
+	be.silent.Store(true)
+	defer close(be.release)
+	keychainCallsFail(t, &OSKeychain{Timeout: 150 * time.Millisecond, backend: be, busCheck: func() error { return nil }}, time.Second, ErrLocked)
 }
 
 // TestNoDBusIsUnavailableFast: with no session bus, the real keychain
@@ -65,22 +67,10 @@ func TestNoDBusIsUnavailableFast(t *testing.T) {
 
 	before := countProcs(t, "dbus-daemon")
 	k := &OSKeychain{Service: "keyrelay-test-nodbus"}
-	ctx := context.Background()
-	for name, call := range map[string]func() error{
-		"get":       func() error { _, err := k.Get(ctx, "a"); return err },
-		"set":       func() error { return k.Set(ctx, "a", secret.New("fake")) },
-		"deleteall": func() error { return k.DeleteAll(ctx) },
-	} {
-		start := time.Now()
-		err := call()
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("%s took %v, want < 100ms", name, d)
-		}
-		wantErr(t, err, ErrUnavailable)
-	}
+	keychainCallsFail(t, k, 100*time.Millisecond, ErrUnavailable)
 	for _, addr := range []string{"autolaunch:", "unix:path=" + filepath.Join(t.TempDir(), "nobus")} {
 		t.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-		_, err := k.Get(ctx, "a")
+		_, err := k.Get(context.Background(), "a")
 		wantErr(t, err, ErrUnavailable)
 	}
 	if _, err := os.Stat(marker); err == nil {
@@ -94,9 +84,7 @@ func TestNoDBusIsUnavailableFast(t *testing.T) {
 func countProcs(t *testing.T, name string) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	n := 0
 	for _, e := range ents {
 		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(b)) == name {
@@ -116,9 +104,7 @@ func TestMapKeyringError(t *testing.T) {
 		{fmt.Errorf("failed to unlock correct collection '/x'"), ErrLocked},
 	}
 	for _, tt := range tests {
-		if err := mapKeyringError("get", tt.in); !errors.Is(err, tt.want) {
-			t.Errorf("mapKeyringError(%v) = %v, want %v", tt.in, err, tt.want)
-		}
+		testkit.ExpectIs(t, mapKeyringError("get", tt.in), tt.want, "mapKeyringError(%v)", tt.in)
 	}
 	if err := mapKeyringError("get", errors.New("other")); errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown error must not look unavailable (that would allow a fallback): %v", err)

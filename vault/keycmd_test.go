@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestSplitCommand(t *testing.T) {
@@ -38,12 +39,7 @@ func TestSplitCommand(t *testing.T) {
 }
 
 func script(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "keycmd")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteTemp(t, "keycmd", "#!/bin/sh\n"+body+"\n", 0o700)
 }
 
 func TestKeyCommand(t *testing.T) {
@@ -103,10 +99,7 @@ func TestKeyCommand(t *testing.T) {
 	})
 	t.Run("vault end to end", func(t *testing.T) {
 		line := script(t, `echo "$1"`) + " " + id.String()
-		v, err := Open(ctx, Options{Dir: newDir(t), KeySpec: "cmd:" + line, Keychain: NewMemKeychain()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := mustOpen(t, Options{Dir: newDir(t), KeySpec: "cmd:" + line, Keychain: NewMemKeychain()})
 		mustUpdate(t, v, testAcct, fakeRecord())
 		if m := mustMeta(t, v); m.KeySource != KindCommand || m.Recipient != id.Recipient().String() {
 			t.Fatalf("meta = %+v", m)

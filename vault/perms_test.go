@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestPermissions(t *testing.T) {
@@ -87,7 +89,5 @@ func chownOther(t *testing.T, p string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make a file owned by another user")
 	}
-	if err := os.Lchown(p, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.Lchown(p, 65534, 65534))
 }

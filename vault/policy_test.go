@@ -2,11 +2,11 @@ package vault
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestRequireKeychain: with the administrator's policy, a file key,
@@ -27,30 +27,20 @@ func TestRequireKeychain(t *testing.T) {
 	// No fallback: the keychain is unavailable and a passphrase file is set.
 	kc := NewMemKeychain()
 	kc.SetErr(errUnavailable())
-	v, err := Open(ctx, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), RequireKeychain: true, Keychain: kc, ScryptWorkFactor: testWorkFactor})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), RequireKeychain: true, Keychain: kc, ScryptWorkFactor: testWorkFactor})
 	wantErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), ErrUnavailable)
-	if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("refused first write left %v", names)
-	}
+	wantOnlyLock(t, v.Dir(), "refused first write")
 	// The same options without the policy do fall back: the test above
 	// would pass for the wrong reason otherwise.
-	v, _ = Open(ctx, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), Keychain: kc, ScryptWorkFactor: testWorkFactor})
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatalf("without the policy the passphrase fallback should work: %v", err)
-	}
+	v = mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), Keychain: kc, ScryptWorkFactor: testWorkFactor})
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), "without the policy the passphrase fallback should work")
 
 	// A vault made with a file key before the policy arrived.
 	dir := newDir(t)
-	old, _ := Open(ctx, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
+	old := mustOpen(t, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
 	mustUpdate(t, old, testAcct, &Record{AccessToken: secret.New(fakeToken("access"))})
-	v, err = Open(ctx, Options{Dir: dir, RequireKeychain: true, Keychain: NewMemKeychain()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = v.Get(ctx, testAcct)
+	v = mustOpen(t, Options{Dir: dir, RequireKeychain: true, Keychain: NewMemKeychain()})
+	_, err := v.Get(ctx, testAcct)
 	wantErr(t, err, ErrKeySource)
 	if !strings.Contains(err.Error(), `created with key source "file"`) {
 		t.Fatalf("error should say why: %v", err)
@@ -60,10 +50,8 @@ func TestRequireKeychain(t *testing.T) {
 	}
 
 	// The keychain itself works under the policy.
-	v, _ = Open(ctx, Options{Dir: newDir(t), KeySpec: "keychain", RequireKeychain: true, Keychain: NewMemKeychain()})
-	if err := v.Update(ctx, testAcct, setAccess(fakeToken("access"))); err != nil {
-		t.Fatal(err)
-	}
+	v = mustOpen(t, Options{Dir: newDir(t), KeySpec: "keychain", RequireKeychain: true, Keychain: NewMemKeychain()})
+	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))))
 	if got := mustMeta(t, v).KeySource; got != KindKeychain {
 		t.Fatalf("key source %q", got)
 	}

@@ -45,27 +45,17 @@ func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	k := &OSKeychain{Service: "keyrelay-test-roundtrip"}
 	t.Cleanup(func() { k.DeleteAll(ctx) })
-	if _, err := k.Get(ctx, "missing"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(missing) = %v, want ErrNotFound", err)
-	}
-	if err := k.Set(ctx, "a", secret.New("fake-value-1")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
 	if err := k.Set(ctx, "a", secret.New("fake-value-2")); err != nil { // replaces
 		t.Fatal(err)
 	}
 	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
 		t.Fatalf("Get = %v", err)
 	}
-	if err := k.DeleteAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.Get(ctx, "a"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get after DeleteAll = %v", err)
-	}
-	if err := k.DeleteAll(ctx); err != nil {
-		t.Fatalf("DeleteAll with no items = %v", err)
-	}
+	testkit.NoErr(t, k.DeleteAll(ctx))
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
 }
 
 // TestSecretServiceEndToEnd is the "done when" under a real
@@ -86,10 +76,7 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 		t.Fatalf("writer process failed: %v", st)
 	}
 
-	v, err := Open(ctx, Options{Dir: dir}) // the real OS keychain, default service
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustOpen(t, Options{Dir: dir}) // the real OS keychain, default service
 	got, err := v.Get(ctx, testAcct)
 	if err != nil || got.AccessToken.Reveal() != tok {
 		t.Fatalf("reader process: Get = %v", err)
@@ -103,9 +90,7 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 		t.Fatalf("secret-tool sees %v, want the one vault key item", items)
 	}
 	key, err := (&OSKeychain{}).Get(ctx, keychainAccount(m.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	assertEncryptedAtRest(t, dir, []string{tok, key.Reveal()})
 
 	rep, err := v.Wipe(ctx)
@@ -115,7 +100,5 @@ func TestSecretServiceEndToEnd(t *testing.T) {
 	if items := secretToolSearch(t); len(items) != 0 {
 		t.Fatalf("after Wipe secret-tool still finds %v", items)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("after Wipe the data dir holds %v", names)
-	}
+	wantOnlyLock(t, dir, "after Wipe")
 }

@@ -2,26 +2,20 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const testWorkFactor = 10 // scrypt: fast for tests; production uses age's default
 
 func passFile(t *testing.T, pass string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "pass")
-	if err := os.WriteFile(p, []byte(pass+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteTemp(t, "pass", pass+"\n", 0o600)
 }
 
 func errUnavailable() error { return fmt.Errorf("fake: %w", ErrUnavailable) }
@@ -60,24 +54,17 @@ func TestFirstLoginSelection(t *testing.T) {
 			kc.SetErr(tt.kcErr)
 			opts := tt.opts
 			opts.Dir, opts.Keychain, opts.ScryptWorkFactor = newDir(t), kc, testWorkFactor
-			v, err := Open(context.Background(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = v.Update(context.Background(), testAcct, setAccess(fakeToken("access")))
+			v := mustOpen(t, opts)
+			err := v.Update(context.Background(), testAcct, setAccess(fakeToken("access")))
 			if tt.wantErr != nil {
 				wantErr(t, err, tt.wantErr...)
 				if !strings.Contains(err.Error(), tt.wantMsg) {
 					t.Fatalf("message %q should contain %q", err, tt.wantMsg)
 				}
-				if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-					t.Fatalf("failed first login left %v", names)
-				}
+				wantOnlyLock(t, v.Dir(), "failed first login")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if got := mustMeta(t, v).KeySource; got != tt.wantKind {
 				t.Fatalf("recorded key source %q, want %q", got, tt.wantKind)
 			}
@@ -98,7 +85,7 @@ func TestRecordedSourceIsAlwaysUsed(t *testing.T) {
 	ctx := context.Background()
 	kc := NewMemKeychain()
 	dir := newDir(t)
-	v, _ := Open(ctx, Options{Dir: dir, Keychain: kc})
+	v := mustOpen(t, Options{Dir: dir, Keychain: kc})
 	tok := fakeToken("access")
 	mustUpdate(t, v, testAcct, &Record{AccessToken: secret.New(tok)})
 	spec, _ := keyFile(t)
@@ -120,21 +107,16 @@ func TestRecordedSourceIsAlwaysUsed(t *testing.T) {
 			defer kc.SetErr(nil)
 			opts := tt.opts
 			opts.Dir, opts.Keychain = dir, kc
-			v2, err := Open(ctx, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = v2.Get(ctx, testAcct)
+			v2 := mustOpen(t, opts)
+			_, err := v2.Get(ctx, testAcct)
 			wantErr(t, err, tt.want)
-			if err := v2.Update(ctx, testAcct, setAccess("new")); !errors.Is(err, tt.want) {
-				t.Fatalf("Update = %v, want %v", err, tt.want)
-			}
+			testkit.WantIs(t, v2.Update(ctx, testAcct, setAccess("new")), tt.want, "Update")
 			if names := dirNames(t, dir); len(names) != 3 { // vault.json, tokens.age, vault.lock
 				t.Fatalf("data dir changed to %v", names)
 			}
 		})
 	}
-	v3, _ := Open(ctx, Options{Dir: dir, Keychain: kc})
+	v3 := mustOpen(t, Options{Dir: dir, Keychain: kc})
 	if got, err := v3.Get(ctx, testAcct); err != nil || got.AccessToken.Reveal() != tok {
 		t.Fatalf("vault no longer readable with its own source: %v", err)
 	}
@@ -144,11 +126,11 @@ func TestFileKeySource(t *testing.T) {
 	ctx := context.Background()
 	spec, _ := keyFile(t)
 	dir := newDir(t)
-	v, _ := Open(ctx, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
+	v := mustOpen(t, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
 	mustUpdate(t, v, testAcct, fakeRecord())
 
 	t.Run("RELAY_VAULT_KEY required later", func(t *testing.T) {
-		v2, _ := Open(ctx, Options{Dir: dir, Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrKeySource)
 		if !strings.Contains(err.Error(), "RELAY_VAULT_KEY=file:") {
@@ -157,7 +139,7 @@ func TestFileKeySource(t *testing.T) {
 	})
 	t.Run("a different key is refused, not used", func(t *testing.T) {
 		other, _ := keyFile(t)
-		v2, _ := Open(ctx, Options{Dir: dir, KeySpec: other, Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, KeySpec: other, Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrWrongKey)
 		if !exists(filepath.Join(dir, fileTokens)) {
@@ -168,7 +150,7 @@ func TestFileKeySource(t *testing.T) {
 		p := strings.TrimPrefix(spec, "file:")
 		os.Chmod(p, 0o644)
 		defer os.Chmod(p, 0o600)
-		v2, _ := Open(ctx, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, KeySpec: spec, Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrInsecure)
 		if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "group or other") {
@@ -194,7 +176,7 @@ func TestPassphraseSource(t *testing.T) {
 		prompts++
 		return secret.New("correct horse"), nil
 	}
-	v, _ := Open(ctx, Options{Dir: dir, KeySpec: "passphrase", Prompt: prompt, ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
+	v := mustOpen(t, Options{Dir: dir, KeySpec: "passphrase", Prompt: prompt, ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
 	tok := fakeToken("access")
 	mustUpdate(t, v, testAcct, &Record{AccessToken: secret.New(tok)})
 	if prompts != 2 {
@@ -206,13 +188,13 @@ func TestPassphraseSource(t *testing.T) {
 	}
 
 	t.Run("server reads the passphrase file", func(t *testing.T) {
-		v2, _ := Open(ctx, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
 		if got, err := v2.Get(ctx, testAcct); err != nil || got.AccessToken.Reveal() != tok+"2" {
 			t.Fatalf("Get = %v", err)
 		}
 	})
 	t.Run("wrong passphrase", func(t *testing.T) {
-		v2, _ := Open(ctx, Options{Dir: dir, PassphraseFile: passFile(t, "wrong"), Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "wrong"), Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrWrongPassphrase)
 		if !exists(filepath.Join(dir, fileTokens)) || !exists(filepath.Join(dir, fileKey)) {
@@ -222,25 +204,21 @@ func TestPassphraseSource(t *testing.T) {
 	t.Run("mismatched confirmation", func(t *testing.T) {
 		n := 0
 		p := func(context.Context, string) (secret.Value, error) { n++; return secret.New(fmt.Sprint("p", n)), nil }
-		v2, _ := Open(ctx, Options{Dir: newDir(t), KeySpec: "passphrase", Prompt: p, Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: newDir(t), KeySpec: "passphrase", Prompt: p, Keychain: NewMemKeychain()})
 		wantErr(t, v2.Update(ctx, testAcct, setAccess("x")), ErrKeySource)
 	})
 	t.Run("key.age gone", func(t *testing.T) {
 		os.Remove(filepath.Join(dir, fileKey))
-		v2, _ := Open(ctx, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrCorrupt, ErrKeyLost)
-		if err := v2.Update(ctx, testAcct, setAccess("new")); err != nil {
-			t.Fatalf("login after a lost key.age: %v", err)
-		}
+		testkit.NoErr(t, v2.Update(ctx, testAcct, setAccess("new")), "login after a lost key.age")
 	})
 }
 
 func TestInvalidKeySpec(t *testing.T) {
 	for _, s := range []string{"bogus", "file:", "cmd:", "cmd:'unterminated", "KEYCHAIN"} {
-		if _, err := Open(context.Background(), Options{Dir: newDir(t), KeySpec: s}); !errors.Is(err, ErrKeySource) {
-			t.Errorf("Open(KeySpec=%q) = %v, want ErrKeySource", s, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(Open(context.Background(), Options{Dir: newDir(t), KeySpec: s})), ErrKeySource, "Open(KeySpec=%q)", s)
 	}
 }
 
@@ -265,7 +243,7 @@ func TestStatusBeforeFirstLogin(t *testing.T) {
 			kc.SetErr(tt.kcErr)
 			opts := tt.opts
 			opts.Dir, opts.Keychain = newDir(t), kc
-			v, _ := Open(ctx, opts)
+			v := mustOpen(t, opts)
 			st := v.Status(ctx)
 			if st.KeySource != tt.want || st.Recorded || st.Exists || (st.Problem != "") != tt.problem {
 				t.Fatalf("Status = %+v", st)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestUpdateThenGetRoundTrip(t *testing.T) {
@@ -24,9 +25,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 	want := fakeRecord()
 	mustUpdate(t, v, testAcct, want)
 	got, err := v.Get(ctx, testAcct)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !got.AccessToken.Equal(want.AccessToken) || !got.RefreshToken.Equal(want.RefreshToken) ||
 		!got.Registration.ClientSecret.Equal(want.Registration.ClientSecret) ||
 		!got.Expiry.Equal(want.Expiry) || got.Subject != want.Subject || !slices.Equal(got.Scopes, want.Scopes) ||
@@ -38,9 +37,7 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 	}
 	other := testAcct
 	other.Resource = "https://other.example.test"
-	if _, err := v.Get(ctx, other); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get(other) = %v, want ErrNotFound", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, other)), ErrNotFound, "Get(other)")
 	accts, err := v.Accounts(ctx)
 	if err != nil || len(accts) != 1 || accts[0] != testAcct {
 		t.Fatalf("Accounts = %v, %v", accts, err)
@@ -50,19 +47,13 @@ func TestUpdateThenGetRoundTrip(t *testing.T) {
 // The key is created on the first write, never on a read.
 func TestReadsNeverCreateKey(t *testing.T) {
 	v, kc := openMem(t)
-	if _, err := v.Get(context.Background(), testAcct); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get on empty vault = %v, want ErrNotFound", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v.Get(context.Background(), testAcct)), ErrNotFound, "Get on empty vault")
 	// A no-op Update (nil for a missing record) is not a write either.
-	if err := v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return nil, nil }); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, v.Update(context.Background(), testAcct, func(*Record) (*Record, error) { return nil, nil }))
 	if kc.Len() != 0 {
 		t.Fatal("a read created a keychain item")
 	}
-	if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-		t.Fatalf("data dir holds %v after reads, want only the lock file", names)
-	}
+	wantOnlyLock(t, v.Dir(), "after reads")
 }
 
 func TestUpdateSemantics(t *testing.T) {
@@ -81,17 +72,13 @@ func TestUpdateSemantics(t *testing.T) {
 		v, _ := openMem(t)
 		mustUpdate(t, v, testAcct, fakeRecord())
 		mustUpdate(t, v, testAcct, nil)
-		if _, err := v.Get(ctx, testAcct); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get after delete = %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, testAcct)), ErrNotFound, "Get after delete")
 	})
 	t.Run("unchanged is not rewritten", func(t *testing.T) {
 		v, _ := openMem(t)
 		mustUpdate(t, v, testAcct, fakeRecord())
 		before, _ := os.Stat(v.path(fileTokens))
-		if err := v.Update(ctx, testAcct, func(cur *Record) (*Record, error) { return cur, nil }); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, v.Update(ctx, testAcct, func(cur *Record) (*Record, error) { return cur, nil }))
 		after, _ := os.Stat(v.path(fileTokens))
 		if !os.SameFile(before, after) {
 			t.Fatal("an unchanged record caused a rewrite")
@@ -122,10 +109,7 @@ func TestUpdateSemantics(t *testing.T) {
 // another operation waits for it.
 func TestUpdateHoldsLockAcrossCallback(t *testing.T) {
 	v, _ := openMem(t)
-	v2, err := Open(context.Background(), Options{Dir: v.Dir(), Keychain: v.kc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := mustOpen(t, Options{Dir: v.Dir(), Keychain: v.kc})
 	inside, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
@@ -138,13 +122,9 @@ func TestUpdateHoldsLockAcrossCallback(t *testing.T) {
 	<-inside
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := v2.Get(ctx, testAcct); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Get during another Update's callback = %v, want to wait (DeadlineExceeded)", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(v2.Get(ctx, testAcct)), context.DeadlineExceeded, "Get during another Update's callback (want to wait)")
 	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, <-done)
 	if got, err := v2.Get(context.Background(), testAcct); err != nil || got.AccessToken.Reveal() != "refreshed" {
 		t.Fatalf("Get after = %v, %v", got.AccessToken.Reveal(), err)
 	}
@@ -174,9 +154,7 @@ func mustMeta(t *testing.T, v *Vault) *meta {
 func assertEncryptedAtRest(t *testing.T, dir string, secrets []string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, fileTokens))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
 		t.Fatalf("tokens.age does not start with the age header: %q", b[:min(len(b), 30)])
 	}
@@ -185,9 +163,7 @@ func assertEncryptedAtRest(t *testing.T, dir string, secrets []string) {
 			return err
 		}
 		content, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		for _, s := range secrets {
 			if s == "" {
 				t.Fatal("empty secret in test")

@@ -3,9 +3,10 @@ package vault
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestWipe(t *testing.T) {
@@ -16,21 +17,15 @@ func TestWipe(t *testing.T) {
 		write(t, v.path(".tokens.age.tmp-123"), []byte("x"))
 		write(t, v.path("tokens.age.corrupt-20260101T000000Z"), []byte("x"))
 		rep, err := v.Wipe(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		if kc.Len() != 0 {
 			t.Fatal("keychain item left")
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("left %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "Wipe")
 		if len(rep.Steps) != 6 || rep.Steps[0].Outcome != Removed || !strings.Contains(rep.Steps[0].What, "keychain") {
 			t.Fatalf("report %+v: keychain must come first, then each file", rep.Steps)
 		}
-		if _, err := v.Get(ctx, testAcct); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("Get after Wipe = %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(v.Get(ctx, testAcct)), ErrNotFound, "Get after Wipe")
 		mustUpdate(t, v, testAcct, fakeRecord()) // a new login works
 	})
 	t.Run("locked keychain is a failure", func(t *testing.T) {
@@ -45,9 +40,7 @@ func TestWipe(t *testing.T) {
 		if !strings.Contains(err.Error(), "keychain") || len(rep.Failed()) != 1 {
 			t.Fatalf("error must name the keychain item: %v", err)
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("files not removed after the keychain failed: %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "files not removed after the keychain failed")
 	})
 	t.Run("unavailable keychain fails when it holds the key", func(t *testing.T) {
 		v, kc := openMem(t)
@@ -59,16 +52,14 @@ func TestWipe(t *testing.T) {
 	t.Run("unavailable keychain is skipped for other sources", func(t *testing.T) {
 		spec, _ := keyFile(t)
 		kc := NewMemKeychain()
-		v, _ := Open(ctx, Options{Dir: newDir(t), KeySpec: spec, Keychain: kc})
+		v := mustOpen(t, Options{Dir: newDir(t), KeySpec: spec, Keychain: kc})
 		mustUpdate(t, v, testAcct, fakeRecord())
 		kc.SetErr(errUnavailable())
 		rep, err := v.Wipe(ctx)
 		if err != nil || rep.Steps[0].Outcome != Skipped {
 			t.Fatalf("Wipe = %+v, %v", rep, err)
 		}
-		if names := dirNames(t, v.Dir()); !slices.Equal(names, []string{fileLock}) {
-			t.Fatalf("left %v", names)
-		}
+		wantOnlyLock(t, v.Dir(), "Wipe")
 	})
 	t.Run("empty vault", func(t *testing.T) {
 		v, _ := openMem(t)

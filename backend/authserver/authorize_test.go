@@ -9,7 +9,6 @@ import (
 
 func TestA1_UnknownClientOrRedirectShowsErrorPage(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	cases := []struct {
 		name string
 		mod  func(url.Values)
@@ -24,7 +23,7 @@ func TestA1_UnknownClientOrRedirectShowsErrorPage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("A1/"+tc.name, func(t *testing.T) {
-			q := authParams(ch)
+			q := authQuery()
 			tc.mod(q)
 			r := e.get("/authorize?" + q.Encode())
 			wantErrorPage(t, r)
@@ -40,7 +39,6 @@ func TestA1_UnknownClientOrRedirectShowsErrorPage(t *testing.T) {
 
 func TestA2_LoopbackRedirectAnyPort(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	cases := []struct {
 		uri string
 		ok  bool
@@ -70,7 +68,7 @@ func TestA2_LoopbackRedirectAnyPort(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("A2/"+tc.uri, func(t *testing.T) {
-			q := authParams(ch)
+			q := authQuery()
 			q.Set("redirect_uri", tc.uri)
 			r := e.get("/authorize?" + q.Encode())
 			if tc.ok {
@@ -107,10 +105,9 @@ func TestA2_MatchRedirectNonLoopbackIsExact(t *testing.T) {
 
 func TestA3_OnlyResponseTypeCode(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	for _, rt := range []string{"token", "id_token", "code token", "code id_token", "CODE", "none"} {
 		t.Run("A3/"+rt, func(t *testing.T) {
-			q := authParams(ch)
+			q := authQuery()
 			q.Set("response_type", rt)
 			r := e.get("/authorize?" + q.Encode())
 			wantRedirectError(t, r, "unsupported_response_type")
@@ -121,7 +118,7 @@ func TestA3_OnlyResponseTypeCode(t *testing.T) {
 		})
 	}
 	t.Run("A3/missing", func(t *testing.T) {
-		q := authParams(ch)
+		q := authQuery()
 		q.Del("response_type")
 		wantRedirectError(t, e.get("/authorize?"+q.Encode()), "invalid_request")
 	})
@@ -129,7 +126,6 @@ func TestA3_OnlyResponseTypeCode(t *testing.T) {
 
 func TestA4_PKCERequiredS256(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	cases := map[string]func(url.Values){
 		"no challenge": func(q url.Values) { q.Del("code_challenge") },
 		"no challenge or method": func(q url.Values) {
@@ -142,7 +138,7 @@ func TestA4_PKCERequiredS256(t *testing.T) {
 	}
 	for name, mod := range cases {
 		t.Run("A4/"+name, func(t *testing.T) {
-			q := authParams(ch)
+			q := authQuery()
 			mod(q)
 			wantRedirectError(t, e.get("/authorize?"+q.Encode()), "invalid_request")
 		})
@@ -172,7 +168,6 @@ func TestA5_ChallengeMustBe43Base64URL(t *testing.T) {
 
 func TestAuthorizeScopeAndRepeats(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	cases := map[string]struct {
 		mod  func(url.Values)
 		want string
@@ -186,13 +181,13 @@ func TestAuthorizeScopeAndRepeats(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			q := authParams(ch)
+			q := authQuery()
 			tc.mod(q)
 			wantRedirectError(t, e.get("/authorize?"+q.Encode()), tc.want)
 		})
 	}
 	t.Run("POST /authorize is not allowed", func(t *testing.T) {
-		r := e.post("/authorize", authParams(ch))
+		r := e.post("/authorize", authQuery())
 		if r.status != http.StatusMethodNotAllowed {
 			t.Fatalf("status %d", r.status)
 		}

@@ -4,13 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -43,9 +43,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(tc.cfg); !errors.Is(err, tc.want) {
-				t.Fatalf("err = %v, want %v", err, tc.want)
-			}
+			testkit.WantIs(t, testkit.ErrOf(New(tc.cfg)), tc.want, "New")
 		})
 	}
 }
@@ -64,9 +62,7 @@ func TestEmptyHMACSecretSelectsES256(t *testing.T) {
 
 func TestNewDefaults(t *testing.T) {
 	s, err := New(Config{Issuer: "http://127.0.0.1:5002", Users: testUsers(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if s.cfg.TokenTTL != 15*time.Minute || s.cfg.Resources[0] != "http://127.0.0.1:5002" ||
 		strings.Join(s.cfg.Scopes, " ") != "notes:read notes:write admin" {
 		t.Fatalf("defaults: %v %v %v", s.cfg.TokenTTL, s.cfg.Resources, s.cfg.Scopes)
@@ -82,7 +78,7 @@ func TestParseUsers(t *testing.T) {
 	if err != nil || len(us) != 2 || us[0].Name != "alice" {
 		t.Fatalf("%v %v", us, err)
 	}
-	s := &Server{users: map[string]User{"alice": us[0]}, dummy: us[1].hash, log: testUsersLogger()}
+	s := &Server{users: map[string]User{"alice": us[0]}, dummy: us[1].hash, log: slog.New(slog.DiscardHandler)}
 	if _, ok := s.checkPassword("alice", "pw:with:colons"); !ok {
 		t.Fatal("password with colons")
 	}
@@ -92,9 +88,7 @@ func TestParseUsers(t *testing.T) {
 	for _, bad := range []string{"", "alice", "alice:", ":pw", "a b:pw", "alice:x,alice:y", "alice:x,", strings.Repeat("n", 65) + ":x",
 		"alice:" + strings.Repeat("p", 73)} {
 		_, err := ParseUsers(bad)
-		if !errors.Is(err, ErrUserSpec) {
-			t.Errorf("ParseUsers(%q) err = %v", bad, err)
-		}
+		testkit.ExpectIs(t, err, ErrUserSpec, "ParseUsers(%q)", bad)
 		if err != nil && strings.Contains(bad, ":") {
 			if _, pw, _ := strings.Cut(bad, ":"); len(pw) > 2 && strings.Contains(err.Error(), pw) {
 				t.Errorf("error echoes the password: %v", err)
@@ -105,5 +99,3 @@ func TestParseUsers(t *testing.T) {
 		t.Fatal("test hook did not lower the bcrypt cost")
 	}
 }
-
-func testUsersLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

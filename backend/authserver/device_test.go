@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"golang.org/x/oauth2"
 )
 
@@ -77,7 +78,7 @@ func TestDeviceFlow(t *testing.T) {
 		t.Fatalf("token: %d %s", tok.status, tok.body)
 	}
 	m := tok.json(t)
-	c := claimsOf(t, m["access_token"].(string))
+	c := testkit.PeekJWT(t, m["access_token"].(string), 1)
 	if c["sub"] != "bob" || c["scope"] != "notes:read" || c["aud"] != e.ts.URL || m["refresh_token"] == "" {
 		t.Fatalf("claims %v", c)
 	}
@@ -146,9 +147,7 @@ func TestDeviceFlow_OAuth2Client(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), oauth2.HTTPClient, e.ts.Client()), 20*time.Second)
 	defer cancel()
 	da, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("resource", e.ts.URL))
-	if err != nil {
-		t.Fatalf("DeviceAuth: %v", err)
-	}
+	testkit.NoErr(t, err, "DeviceAuth")
 	e.verify(da.UserCode, "allow")
 	tok, err := cfg.DeviceAccessToken(ctx, da)
 	if err != nil || tok.AccessToken == "" {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestFlow_OAuth2Client runs the whole flow with golang.org/x/oauth2 as the
@@ -57,9 +58,7 @@ func runFlow(t *testing.T, e *env, secret []byte) {
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.ts.Client())
 	tok, err := cfg.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(verifier),
 		oauth2.SetAuthURLParam("resource", e.ts.URL))
-	if err != nil {
-		t.Fatalf("Exchange: %v", err)
-	}
+	testkit.NoErr(t, err, "Exchange")
 	if tok.TokenType != "Bearer" || tok.RefreshToken == "" || tok.Expiry.IsZero() {
 		t.Fatalf("token: type %q refresh %v expiry %v", tok.TokenType, tok.RefreshToken != "", tok.Expiry)
 	}
@@ -97,9 +96,7 @@ func refreshByHand(t *testing.T, e *env, rt, scope string) *oauth2.Token {
 		v.Set("scope", scope)
 	}
 	res, err := e.ts.Client().Post(e.s.Metadata().TokenEndpoint, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("refresh: %d", res.StatusCode)

@@ -32,25 +32,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testkit.StepClock { return testkit.NewStepClock(time.Unix(1_800_000_000, 0)) }
 
 // env is a running server with a browser-like client (cookie jar, no
 // redirect following) and a log buffer.
@@ -58,7 +40,7 @@ type env struct {
 	t       *testing.T
 	s       *Server
 	ts      *httptest.Server
-	clock   *fakeClock
+	clock   *testkit.StepClock
 	browser *http.Client
 	logs    *testkit.Buffer
 }
@@ -81,9 +63,7 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		m(&cfg)
 	}
 	s, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	testkit.NoErr(t, err, "New")
 	e.s, h = s, s.Handler()
 	e.browser = newBrowser(t)
 	return e
@@ -98,18 +78,14 @@ func testUsers(t *testing.T) []User {
 	usersOnce.Do(func() {
 		var err error
 		users, err = ParseUsers("alice:" + alicePW + ",bob:" + bobPW)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 	})
 	return users
 }
 
 func newBrowser(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -141,9 +117,7 @@ func (r resp) json(t *testing.T) map[string]any {
 func do(t *testing.T, c *http.Client, req *http.Request) resp {
 	t.Helper()
 	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
@@ -184,6 +158,9 @@ func authParams(challenge string) url.Values {
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"},
 	}
 }
+
+// authQuery is authParams with a fresh challenge.
+func authQuery() url.Values { _, ch := pkce(); return authParams(ch) }
 
 func pkce() (verifier, challenge string) {
 	v := oauth2.GenerateVerifier()
@@ -251,6 +228,14 @@ func (e *env) code(q url.Values) string {
 	return loc.Query().Get("code")
 }
 
+// freshCode runs the browser part for a fresh PKCE pair and returns the
+// code and its verifier.
+func (e *env) freshCode() (code, verifier string) {
+	e.t.Helper()
+	v, ch := pkce()
+	return e.code(authParams(ch)), v
+}
+
 // exchange redeems a code for the relay client.
 func (e *env) exchange(code, verifier string, extra ...string) resp {
 	e.t.Helper()
@@ -267,8 +252,7 @@ func (e *env) exchange(code, verifier string, extra ...string) resp {
 // tokens runs a full login and exchange and returns the token response.
 func (e *env) tokens() map[string]any {
 	e.t.Helper()
-	v, c := pkce()
-	r := e.exchange(e.code(authParams(c)), v)
+	r := e.exchange(e.freshCode())
 	if r.status != 200 {
 		e.t.Fatalf("exchange: %d %s", r.status, r.body)
 	}

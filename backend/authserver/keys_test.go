@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,15 +19,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // jwksKeyfunc builds the backend's key function from a JWK Set.
 func jwksKeyfunc(t *testing.T, set []byte) jwt.Keyfunc {
 	t.Helper()
 	k, err := keyfunc.NewJWKSetJSON(json.RawMessage(set))
-	if err != nil {
-		t.Fatalf("keyfunc rejects JWKS(): %v", err)
-	}
+	testkit.NoErr(t, err, "keyfunc rejects JWKS()")
 	return k.Keyfunc
 }
 
@@ -60,9 +58,7 @@ func TestJWKSIsStandard(t *testing.T) {
 func TestKidIsRFC7638Thumbprint(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	j, err := publicJWK(&k.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	// Independent computation: encoding/json sorts map keys, which is the
 	// RFC 7638 member order.
 	b, _ := json.Marshal(map[string]string{"kty": "EC", "crv": "P-256", "x": j.X, "y": j.Y})
@@ -76,9 +72,7 @@ func TestLoadOrCreateKey(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "signing.pem")
 	k1, err := LoadOrCreateKey(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if runtime.GOOS != "windows" {
 		st, _ := os.Stat(p)
 		if st.Mode().Perm() != 0o600 {
@@ -110,17 +104,13 @@ func TestLoadOrCreateKey(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(dir, name)
 			_ = os.WriteFile(p, b, 0o600)
-			if _, err := LoadOrCreateKey(p); !errors.Is(err, ErrKeyFile) {
-				t.Fatalf("err = %v", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(LoadOrCreateKey(p)), ErrKeyFile, "LoadOrCreateKey")
 		})
 	}
 	if runtime.GOOS != "windows" {
 		t.Run("group readable", func(t *testing.T) {
 			_ = os.Chmod(p, 0o640)
-			if _, err := LoadOrCreateKey(p); !errors.Is(err, ErrKeyFile) {
-				t.Fatalf("err = %v", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(LoadOrCreateKey(p)), ErrKeyFile, "LoadOrCreateKey")
 		})
 	}
 }

@@ -25,8 +25,7 @@ func (e *env) failLogin(h url.Values, f url.Values) string {
 
 func TestA6_LoginCSRFPasswordAndRateLimit(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
-	h := e.startAuthorize(authParams(ch))
+	h := e.startAuthorize(authQuery())
 	form := func(csrf, user, pw string) url.Values {
 		v := url.Values{"request_id": h["request_id"], "username": {user}, "password": {pw}}
 		if csrf != "" {
@@ -67,8 +66,7 @@ func TestA6_LoginCSRFPasswordAndRateLimit(t *testing.T) {
 
 func TestA6_RateLimitPerAddress(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
-	h := e.startAuthorize(authParams(ch))
+	h := e.startAuthorize(authQuery())
 	for i := range 5 { // five different user names from one address
 		e.failLogin(h, url.Values{"request_id": h["request_id"], "csrf_token": h["csrf_token"],
 			"username": {"user" + string(rune('a'+i))}, "password": {"x"}})
@@ -94,8 +92,7 @@ func TestLimiterWindow(t *testing.T) {
 
 func TestA7_PagesCannotBeFramed(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
-	r := e.get("/authorize?" + authParams(ch).Encode())
+	r := e.get("/authorize?" + authQuery().Encode())
 	loginURL := r.header.Get("Location")
 	login := e.get(loginURL)
 	h := e.login(hidden(t, login.body), "alice", alicePW)
@@ -142,7 +139,6 @@ func TestA7_PagesCannotBeFramed(t *testing.T) {
 
 func TestA8_PostsAnswer303(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
 	check := func(t *testing.T, r resp) {
 		t.Helper()
 		if r.status != http.StatusSeeOther {
@@ -150,11 +146,11 @@ func TestA8_PostsAnswer303(t *testing.T) {
 		}
 	}
 	t.Run("A8/login failure", func(t *testing.T) {
-		h := e.startAuthorize(authParams(ch))
+		h := e.startAuthorize(authQuery())
 		check(t, e.post("/login", url.Values{"request_id": h["request_id"], "csrf_token": h["csrf_token"], "username": {"alice"}, "password": {"x"}}))
 	})
 	t.Run("A8/login success and consent allow", func(t *testing.T) {
-		h := e.startAuthorize(authParams(ch))
+		h := e.startAuthorize(authQuery())
 		r := e.post("/login", url.Values{"request_id": h["request_id"], "csrf_token": h["csrf_token"], "username": {"alice"}, "password": {alicePW}})
 		check(t, r)
 		c := hidden(t, e.get(r.header.Get("Location")).body)
@@ -169,7 +165,7 @@ func TestA8_PostsAnswer303(t *testing.T) {
 		}
 	})
 	t.Run("A8/consent deny", func(t *testing.T) {
-		c := e.login(e.startAuthorize(authParams(ch)), "bob", bobPW)
+		c := e.login(e.startAuthorize(authQuery()), "bob", bobPW)
 		r := e.consent(c, "deny")
 		check(t, r)
 		loc := r.location(t)
@@ -186,8 +182,7 @@ func TestA8_PostsAnswer303(t *testing.T) {
 
 func TestConsentIsSingleUseAndBound(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
-	c := e.login(e.startAuthorize(authParams(ch)), "alice", alicePW)
+	c := e.login(e.startAuthorize(authQuery()), "alice", alicePW)
 	t.Run("wrong csrf shows the form again", func(t *testing.T) {
 		r := e.post("/consent", url.Values{"request_id": c["request_id"], "csrf_token": {"x"}, "action": {"allow"}})
 		if r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "/consent?") {
@@ -205,14 +200,14 @@ func TestConsentIsSingleUseAndBound(t *testing.T) {
 	}
 	wantErrorPage(t, e.consent(c, "allow")) // second answer
 	t.Run("login csrf is rotated after login", func(t *testing.T) {
-		h := e.startAuthorize(authParams(ch))
+		h := e.startAuthorize(authQuery())
 		c2 := e.login(h, "alice", alicePW)
 		if c2.Get("csrf_token") == h.Get("csrf_token") {
 			t.Fatal("csrf token not rotated")
 		}
 	})
 	t.Run("pending request expires", func(t *testing.T) {
-		h := e.startAuthorize(authParams(ch))
+		h := e.startAuthorize(authQuery())
 		e.clock.Advance(requestTTL + time.Second)
 		wantErrorPage(t, e.get("/login?request_id="+h.Get("request_id")))
 	})

@@ -19,8 +19,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	tok := e.exchange(code, v).json(t)
 	rt2 := e.refresh(tok["refresh_token"].(string)).json(t)["refresh_token"].(string)
 	e.refresh(tok["refresh_token"].(string)) // reuse: logs a warning
-	v2, ch2 := pkce()
-	code2 := e.code(authParams(ch2))
+	code2, v2 := e.freshCode()
 	e.exchange(code2, v2)
 	e.exchange(code2, v2) // replay: logs a warning
 	da := e.deviceStart()
@@ -46,8 +45,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 
 func TestSweepDropsExpiredState(t *testing.T) {
 	e := newEnv(t)
-	_, ch := pkce()
-	e.startAuthorize(authParams(ch))
+	e.startAuthorize(authQuery())
 	e.tokens()
 	e.deviceStart()
 	e.clock.Advance(e.s.cfg.RefreshTTL + deviceTTL + codeRetention + requestTTL + sweepEvery)

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestMetadata(t *testing.T) {
@@ -44,9 +46,7 @@ func TestMetadata(t *testing.T) {
 
 func TestIssuerWithPath(t *testing.T) {
 	s, err := New(Config{Issuer: "https://id.example/tenant1", Users: testUsers(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if s.Metadata().TokenEndpoint != "https://id.example/tenant1/token" {
 		t.Fatal(s.Metadata().TokenEndpoint)
 	}

@@ -1,8 +1,6 @@
 package authserver
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,12 +10,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestA9_CodeReplayRevokesTokens(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	first := e.exchange(code, v)
 	if first.status != 200 {
 		t.Fatalf("first exchange: %d %s", first.status, first.body)
@@ -47,15 +45,14 @@ func TestA10_CodeExpiredOtherClientOtherRedirect(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("A10/"+tc.name, func(t *testing.T) {
-			v, ch := pkce()
-			code := e.code(authParams(ch))
+			code, v := e.freshCode()
 			tc.setup()
 			wantOAuthError(t, e.exchange(code, v, tc.extra...), 400, "invalid_grant")
 		})
 	}
 	t.Run("A10/unknown client", func(t *testing.T) {
-		v, ch := pkce()
-		wantOAuthError(t, e.exchange(e.code(authParams(ch)), v, "client_id", "nobody"), 401, "invalid_client")
+		code, v := e.freshCode()
+		wantOAuthError(t, e.exchange(code, v, "client_id", "nobody"), 401, "invalid_client")
 	})
 }
 
@@ -134,8 +131,7 @@ func TestA14_UnsupportedGrantTypes(t *testing.T) {
 
 func TestA15_TokenRequestShape(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	good := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {v},
 		"client_id": {"relay"}, "redirect_uri": {"http://127.0.0.1:43210/callback"}}
 	form := "application/x-www-form-urlencoded"
@@ -172,8 +168,7 @@ func TestA15_TokenRequestShape(t *testing.T) {
 
 func TestA16_TokenResponsesNotCached(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	ok := e.exchange(e.code(authParams(ch)), v)
+	ok := e.exchange(e.freshCode())
 	cases := map[string]resp{
 		"success":    ok,
 		"refresh":    e.refresh(ok.json(t)["refresh_token"].(string)),
@@ -214,13 +209,11 @@ func TestA17_ResourceValidation(t *testing.T) {
 		})
 	}
 	t.Run("A17/code exchange with another allowed resource", func(t *testing.T) {
-		v, ch := pkce()
-		code := e.code(authParams(ch)) // granted for Resources[0]
+		code, v := e.freshCode() // granted for Resources[0]
 		wantOAuthError(t, e.exchange(code, v, "resource", "https://other.example/api"), 400, "invalid_target")
 	})
 	t.Run("A17/code exchange with a malformed resource does not spend the code", func(t *testing.T) {
-		v, ch := pkce()
-		code := e.code(authParams(ch))
+		code, v := e.freshCode()
 		wantOAuthError(t, e.exchange(code, v, "resource", "x#y"), 400, "invalid_target")
 		if r := e.exchange(code, v); r.status != 200 {
 			t.Fatalf("%d %s", r.status, r.body)
@@ -243,29 +236,11 @@ func TestA17_ResourceValidation(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s: %d %s", res, r.status, r.body)
 			}
-			if got := claimsOf(t, r.json(t)["access_token"].(string))["aud"]; got != aud {
+			if got := testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1)["aud"]; got != aud {
 				t.Fatalf("aud = %v, want %s", got, aud)
 			}
 		}
 	})
-}
-
-// claimsOf decodes a JWT payload without verifying it (tests only).
-func claimsOf(t *testing.T, tok string) map[string]any {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWS: %d parts", len(parts))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestA18_AccessTokenClaims(t *testing.T) {
@@ -303,7 +278,7 @@ func TestA18_AccessTokenClaims(t *testing.T) {
 	}
 	t.Run("A18/short TTL and unique jti", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.TokenTTL = 2 * time.Second })
-		a, b := claimsOf(t, e.tokens()["access_token"].(string)), claimsOf(t, e.tokens()["access_token"].(string))
+		a, b := testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1), testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1)
 		if a["exp"].(float64)-a["iat"].(float64) != 2 || a["jti"] == b["jti"] {
 			t.Fatalf("a %v b %v", a, b)
 		}
@@ -325,9 +300,7 @@ func verifyToken(t *testing.T, e *env, at string, secret []byte) *jwt.Token {
 		kf = jwksKeyfunc(t, e.s.JWKS())
 	}
 	tok, err := jwt.NewParser(opts...).Parse(at, kf)
-	if err != nil {
-		t.Fatalf("token does not validate: %v", err)
-	}
+	testkit.NoErr(t, err, "token does not validate")
 	return tok
 }
 
@@ -335,8 +308,7 @@ func verifyToken(t *testing.T, e *env, at string, secret []byte) *jwt.Token {
 // code or one refresh token, exactly one succeeds.
 func TestA9_A12_ConcurrentRedemption(t *testing.T) {
 	e := newEnv(t)
-	v, ch := pkce()
-	code := e.code(authParams(ch))
+	code, v := e.freshCode()
 	rt := e.tokens()["refresh_token"].(string)
 	for name, try := range map[string]func() resp{
 		"A9/code":     func() resp { return e.exchange(code, v) },

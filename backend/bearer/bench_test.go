@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // benchAlgs are the algorithms measured by BenchmarkValidate and
@@ -50,10 +52,7 @@ func BenchmarkValidateCached(b *testing.B) { benchValidate(b, DefaultCacheSize) 
 
 func benchValidate(b *testing.B, cacheSize int) {
 	for _, alg := range benchAlgs {
-		v := keySetValidator(b)
-		if alg == "HS256" {
-			v = hmacValidator(b)
-		}
+		v := validatorFor(b, alg)
 		v.cache = newVerifiedCache(cacheSize)
 		tok := benchToken(b, alg)
 		b.Run(alg, func(b *testing.B) {
@@ -85,9 +84,7 @@ func BenchmarkRawVerify(b *testing.B) {
 		i := strings.LastIndexByte(tok, '.')
 		signing := []byte(tok[:i])
 		sig, err := decodeSegment(tok[i+1:])
-		if err != nil {
-			b.Fatal(err)
-		}
+		testkit.NoErr(b, err)
 		var verify func() bool
 		switch alg {
 		case "HS256":

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // countingHMAC is an HS256 Validator whose key lookups (one per signature
@@ -33,9 +35,7 @@ func newCountingHMAC(t *testing.T, size int) *countingHMAC {
 		defer c.mu.Unlock()
 		return c.key, nil
 	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	c.v = v
 	return c
 }
@@ -46,9 +46,7 @@ func TestCacheSkipsOnlyTheSignatureCheck(t *testing.T) {
 	c := newCountingHMAC(t, 0)
 	tok := signed(t, "HS256", claimsAt(testNow), nil)
 	first, err := c.v.Validate(bg, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	first.Audience[0] = "mutated by a caller"
 	second, err := c.v.Validate(bg, tok)
 	if err != nil || c.lookups.Load() != 1 {
@@ -83,9 +81,7 @@ func TestCacheEntriesExpireForKeyRotation(t *testing.T) {
 		t.Fatalf("within the TTL the cached verification stands: %v", err)
 	}
 	c.advance(time.Second)
-	if _, err := c.v.Validate(bg, tok); !errors.Is(err, ErrInvalidToken) {
-		t.Fatal("a token of a rotated-out key was accepted after the cache TTL")
-	}
+	testkit.WantIs(t, testkit.ErrOf(c.v.Validate(bg, tok)), ErrInvalidToken, "a token of a rotated-out key was accepted after the cache TTL")
 }
 
 func TestCacheHoldsOnlyVerifiedTokensAndStaysBounded(t *testing.T) {
@@ -93,9 +89,7 @@ func TestCacheHoldsOnlyVerifiedTokensAndStaysBounded(t *testing.T) {
 	good := signed(t, "HS256", claimsAt(testNow), nil)
 	forged := good[:len(good)-4] + "AAAA"
 	for range 3 {
-		if _, err := c.v.Validate(bg, forged); !errors.Is(err, ErrInvalidToken) {
-			t.Fatal("forged token accepted")
-		}
+		testkit.WantIs(t, testkit.ErrOf(c.v.Validate(bg, forged)), ErrInvalidToken, "forged token accepted")
 	}
 	if n := c.v.cache.len(); n != 0 {
 		t.Fatalf("a forged token was cached (%d entries)", n)

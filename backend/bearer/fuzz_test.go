@@ -1,10 +1,11 @@
 package bearer
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func FuzzFromRequest(f *testing.F) {
@@ -38,9 +39,7 @@ func FuzzValidate(f *testing.F) {
 		for _, v := range []*Validator{hv, kv} {
 			tok, err := v.Validate(bg, raw)
 			if err != nil {
-				if !errors.Is(err, ErrInvalidToken) {
-					t.Fatalf("error does not wrap ErrInvalidToken: %v", err)
-				}
+				testkit.WantIs(t, err, ErrInvalidToken, "error does not wrap ErrInvalidToken")
 				if len(raw) > 16 && strings.Contains(err.Error(), raw) {
 					t.Fatal("error echoes the token")
 				}

@@ -9,15 +9,14 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"math/big"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -91,18 +90,14 @@ func rawJWT(t testing.TB, header, payload string, method jwt.SigningMethod, key 
 		return signing + "."
 	}
 	sig, err := method.Sign(signing, key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
+	testkit.NoErr(t, err, "sign")
 	return signing + "." + b64(sig)
 }
 
 func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return string(b)
 }
 
@@ -139,24 +134,26 @@ func signed(t testing.TB, alg string, claims map[string]any, hdr map[string]any)
 func hmacValidator(t testing.TB) *Validator {
 	t.Helper()
 	v, err := NewHMAC(Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
+}
+
+// validatorFor is the validator that accepts alg's test tokens.
+func validatorFor(t testing.TB, alg string) *Validator {
+	if alg == "HS256" {
+		return hmacValidator(t)
+	}
+	return keySetValidator(t)
 }
 
 func keySetValidator(t testing.TB, extra ...string) *Validator {
 	t.Helper()
 	v, err := NewStaticKeySet(Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, jwks(t, extra...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 
 var bg = context.Background()
-
-func io_ReadAll(resp *http.Response) ([]byte, error) { return io.ReadAll(resp.Body) }
 
 // ecXY is the "x" and "y" members of a P-256 public JWK for pub.
 func ecXY(t testing.TB, pub *ecdsa.PublicKey) string {

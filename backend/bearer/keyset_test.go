@@ -2,8 +2,8 @@ package bearer
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // countingServer serves body at every path and counts requests. It fails
@@ -78,9 +80,7 @@ func remoteValidator(t *testing.T, js *jwksServer, o KeySetOptions) (*Validator,
 	srv := httptest.NewServer(js)
 	t.Cleanup(srv.Close)
 	v, err := NewKeySet(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }}, srv.URL+"/jwks", o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	t.Cleanup(v.Close)
 	return v, srv.URL
 }
@@ -95,9 +95,7 @@ func TestB11_UnknownKIDFloodIsRateLimited(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			tok := signed(t, "ES256", claimsAt(testNow), map[string]any{"kid": fmt.Sprintf("random-%d", i)})
-			if _, err := v.Validate(bg, tok); !errors.Is(err, ErrInvalidToken) {
-				t.Errorf("unknown kid accepted: %v", err)
-			}
+			testkit.ExpectIs(t, testkit.ErrOf(v.Validate(bg, tok)), ErrInvalidToken, "unknown kid accepted")
 		}()
 	}
 	wg.Wait()
@@ -162,9 +160,7 @@ func TestB24_HugeOrDownJWKSAtStart(t *testing.T) {
 		srv := httptest.NewServer(js)
 		_, err := NewKeySet(context.Background(), Config{Issuer: testIssuer, Audience: testAudience}, srv.URL, KeySetOptions{Timeout: time.Second})
 		srv.Close()
-		if !errors.Is(err, ErrConfig) {
-			t.Fatalf("%s JWKS at start: want ErrConfig, got %v", mode, err)
-		}
+		testkit.WantIs(t, err, ErrConfig, "%s JWKS at start: want ErrConfig", mode)
 	}
 }
 
@@ -187,15 +183,11 @@ func TestCappedClient(t *testing.T) {
 			return err
 		}
 		defer resp.Body.Close()
-		_, err = io_ReadAll(resp)
+		_, err = io.ReadAll(resp.Body)
 		return err
 	}
-	if err := read("/big"); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("big: %v", err)
-	}
-	if err := read("/exact"); err != nil {
-		t.Fatalf("exact: %v", err)
-	}
+	testkit.WantIs(t, read("/big"), ErrTooLarge, "big")
+	testkit.NoErr(t, read("/exact"), "exact")
 	if err := read("/away"); err == nil || !strings.Contains(err.Error(), "redirect refused") {
 		t.Fatalf("cross-host redirect followed: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 type refValidator struct {
@@ -34,9 +35,7 @@ func refFor(t testing.TB, v *Validator, jwksJSON []byte) *refValidator {
 		return r
 	}
 	kf, err := keyfunc.NewJWKSetJSON(jwksJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	r.key = refStorageKey(kf.Storage())
 	return r
 }

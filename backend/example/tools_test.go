@@ -24,13 +24,9 @@ var secret = []byte("test-secret-0123456789-abcdefghijklmnop")
 func server(t *testing.T, store NoteStore) *httptest.Server {
 	t.Helper()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	s := tool.NewServer(tool.Config{PublicURL: aud, AuthServers: []string{iss}, Validator: v})
-	if err := Register(s, store, nil); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, Register(s, store, nil))
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -41,9 +37,7 @@ func tok(t *testing.T, sub, scope string) string {
 	now := time.Now()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub,
 		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "client_id": "relay", "scope": scope}).SignedString(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestListTools(t *testing.T) {
@@ -231,9 +232,7 @@ func TestToolFailureIsErrorResult(t *testing.T) {
 func TestRegisterRefusesBadTools(t *testing.T) {
 	s := NewServer(Config{PublicURL: aud})
 	ok := Tool{Name: "a", InputSchema: json.RawMessage(`{"type":"object"}`), Handler: echoHandler}
-	if err := s.Register(ok); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, s.Register(ok))
 	bad := []Tool{
 		ok, // duplicate
 		{Name: "has space", InputSchema: ok.InputSchema, Handler: echoHandler},

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // FuzzCallBody feeds arbitrary bodies to the tool-call decoder: it must
@@ -16,9 +18,7 @@ func FuzzCallBody(f *testing.F) {
 		f.Add(s)
 	}
 	sc, err := compileSchema(json.RawMessage(`{"type":"object","properties":{"message":{"type":"string","maxLength":50},"n":{"type":"integer"}},"required":["message"]}`))
-	if err != nil {
-		f.Fatal(err)
-	}
+	testkit.NoErr(f, err)
 	f.Fuzz(func(t *testing.T, body string) {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("POST", "/mcp/tools/x", strings.NewReader(body))

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func echoHandler(context.Context, map[string]any, *User) (*Result, error) { return Text(""), nil }
@@ -22,9 +24,7 @@ func TestSchemaValidation(t *testing.T) {
 		},
 		"required":["name"],
 		"additionalProperties":false}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	cases := []struct {
 		args  string
 		field string // "" = valid
@@ -47,9 +47,7 @@ func TestSchemaValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		var args map[string]any
-		if err := json.Unmarshal([]byte(c.args), &args); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, json.Unmarshal([]byte(c.args), &args))
 		err := sc.validate(args, "")
 		var ae *ArgError
 		switch {

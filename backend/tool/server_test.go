@@ -33,9 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T, extra ...Tool) *fixture {
 	t.Helper()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	logs := &testkit.Buffer{}
 	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -59,9 +57,7 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 			Handler: func(context.Context, map[string]any, *User) (*Result, error) { panic("boom") }},
 	}, extra...)
 	for _, tl := range tools {
-		if err := s.Register(tl); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, s.Register(tl))
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -77,9 +73,7 @@ func token(t *testing.T, mut func(jwt.MapClaims)) string {
 		mut(c)
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return s
 }
 
@@ -100,9 +94,7 @@ func (f *fixture) do(t *testing.T, method, path, ctype, body string, auth ...str
 		req.Header.Add("Authorization", a)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}

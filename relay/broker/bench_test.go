@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -13,12 +14,10 @@ import (
 // memory, as on every tool call after the first: a version check of the
 // vault (one stat) and no decryption, refresh or login.
 func BenchmarkTokenMemory(b *testing.B) {
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewStepClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	v, err := vault.Open(context.Background(), vault.Options{Dir: filepath.Join(b.TempDir(), "data"), Keychain: vault.NewMemKeychain(), Now: clk.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
+	testkit.NoErr(b, err)
 	br := &Broker{Account: acct, Store: v, Auth: fa, Now: clk.Now}
 	ctx := context.Background()
 	if _, err := br.Token(ctx, nil); err != nil { // the one login

@@ -11,26 +11,14 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
-// clock is a fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fakeAuth issues numbered tokens and counts calls.
 type fakeAuth struct {
-	clk        *clock
+	clk        *testkit.StepClock
 	ttl        time.Duration
 	logins     atomic.Int64
 	refreshes  atomic.Int64
@@ -77,29 +65,30 @@ func (f *fakeAuth) Refresh(_ context.Context, rt secret.Value) (*oauth.Tokens, e
 var acct = vault.Account{Issuer: "http://127.0.0.1:1", ClientID: "relay", Resource: "http://127.0.0.1:2"}
 
 // openVault opens a real vault with an in-memory keychain in dir.
-func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *clock) *vault.Vault {
+func openVault(t *testing.T, dir string, kc *vault.MemKeychain, clk *testkit.StepClock) *vault.Vault {
 	t.Helper()
 	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
 }
 
-func newBroker(t *testing.T) (*Broker, *fakeAuth, *clock) {
+func newBroker(t *testing.T) (*Broker, *fakeAuth, *testkit.StepClock) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewStepClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	fa := &fakeAuth{clk: clk, ttl: 10 * time.Minute}
-	v := openVault(t, filepath.Join(t.TempDir(), "data"), vault.NewMemKeychain(), clk)
-	return &Broker{Account: acct, Store: v, Auth: fa, Now: clk.Now}, fa, clk
+	return brokerOn(t, filepath.Join(t.TempDir(), "data"), vault.NewMemKeychain(), fa), fa, clk
+}
+
+// brokerOn is a broker for fa on a vault handle of its own on dir, as
+// another process would have.
+func brokerOn(t *testing.T, dir string, kc *vault.MemKeychain, fa *fakeAuth) *Broker {
+	return &Broker{Account: acct, Store: openVault(t, dir, kc, fa.clk), Auth: fa, Now: fa.clk.Now}
 }
 
 func mustToken(t *testing.T, b *Broker) string {
 	t.Helper()
 	tok, err := b.Token(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return tok.Reveal()
 }
 
@@ -126,7 +115,7 @@ func TestValidTokenReusedWithoutLogin(t *testing.T) {
 func TestC15_ExpiredTokenRefreshedAndRotationStored(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(9*time.Minute + 30*time.Second) // inside the 1-minute margin
+	clk.Advance(9*time.Minute + 30*time.Second) // inside the 1-minute margin
 	if got := mustToken(t, b); got != "access-2" || fa.refreshes.Load() != 1 || fa.logins.Load() != 1 {
 		t.Fatalf("got %s, refreshes %d", got, fa.refreshes.Load())
 	}
@@ -139,7 +128,7 @@ func TestC15_ExpiredTokenRefreshedAndRotationStored(t *testing.T) {
 func TestC16_InvalidGrantDropsAndLogsInOnce(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.refreshErr = &oauth.Error{Code: "invalid_grant"}
 	if got := mustToken(t, b); got != "access-2" || fa.logins.Load() != 2 || fa.refreshes.Load() != 1 {
 		t.Fatalf("got %s, logins %d, refreshes %d", got, fa.logins.Load(), fa.refreshes.Load())
@@ -149,7 +138,7 @@ func TestC16_InvalidGrantDropsAndLogsInOnce(t *testing.T) {
 func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.refreshErr = errors.New("authorization server answered 500")
 	if _, err := b.Token(context.Background(), nil); err == nil {
 		t.Fatal("refresh failure hidden")
@@ -166,12 +155,11 @@ func TestRefreshFailureKeepsTokensAndOpensNoBrowser(t *testing.T) {
 func TestC15_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	b, fa, clk := newBroker(t)
 	mustToken(t, b)
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	fa.delay = 20 * time.Millisecond
 	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); mustToken(t, b) }()
+	for range 20 {
+		wg.Go(func() { mustToken(t, b) })
 	}
 	wg.Wait()
 	if n := fa.refreshes.Load(); n != 1 {
@@ -184,14 +172,12 @@ func TestC15_TwoBrokersOnOneVaultLoginOnce(t *testing.T) {
 	// would have) log in once between them.
 	dir := filepath.Join(t.TempDir(), "data")
 	kc := vault.NewMemKeychain()
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour, delay: 50 * time.Millisecond}
-	b1 := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
-	b2 := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
+	b1, b2 := brokerOn(t, dir, kc, fa), brokerOn(t, dir, kc, fa)
 	var wg sync.WaitGroup
 	for _, b := range []*Broker{b1, b2, b1, b2} {
-		wg.Add(1)
-		go func() { defer wg.Done(); mustToken(t, b) }()
+		wg.Go(func() { mustToken(t, b) })
 	}
 	wg.Wait()
 	if n := fa.logins.Load(); n != 1 {
@@ -227,12 +213,8 @@ func TestStepUpLogsInForTheUnion(t *testing.T) {
 func TestLoginFailureStoresNothing(t *testing.T) {
 	b, fa, _ := newBroker(t)
 	fa.loginErr = oauth.ErrAccessDenied
-	if _, err := b.Token(context.Background(), nil); !errors.Is(err, oauth.ErrAccessDenied) {
-		t.Fatalf("got %v", err)
-	}
-	if _, err := b.Store.Get(context.Background(), acct); !errors.Is(err, vault.ErrNotFound) {
-		t.Fatalf("something stored after a failed login: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(b.Token(context.Background(), nil)), oauth.ErrAccessDenied, "Token")
+	testkit.WantIs(t, testkit.ErrOf(b.Store.Get(context.Background(), acct)), vault.ErrNotFound, "something stored after a failed login")
 }
 
 func TestSubjectFromJWT(t *testing.T) {
@@ -245,14 +227,12 @@ func TestSubjectFromJWT(t *testing.T) {
 }
 
 func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
 	kc := vault.NewMemKeychain()
 	kc.SetErr(vault.ErrUnavailable) // no keychain and nothing configured: fail closed
-	b := &Broker{Account: acct, Store: openVault(t, filepath.Join(t.TempDir(), "d"), kc, clk), Auth: fa, Now: clk.Now}
-	if _, err := b.Token(context.Background(), nil); !errors.Is(err, vault.ErrNoKeySource) {
-		t.Fatalf("got %v, want ErrNoKeySource", err)
-	}
+	b := brokerOn(t, filepath.Join(t.TempDir(), "d"), kc, fa)
+	testkit.WantIs(t, testkit.ErrOf(b.Token(context.Background(), nil)), vault.ErrNoKeySource, "Token")
 	if fa.logins.Load() != 0 {
 		t.Fatal("a login was done for tokens that could not be stored")
 	}
@@ -261,9 +241,9 @@ func TestNoLoginWhenTheVaultCannotStore(t *testing.T) {
 func TestLogoutElsewhereIsNoticed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	kc := vault.NewMemKeychain()
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewStepClock(time.Now())
 	fa := &fakeAuth{clk: clk, ttl: time.Hour}
-	b := &Broker{Account: acct, Store: openVault(t, dir, kc, clk), Auth: fa, Now: clk.Now}
+	b := brokerOn(t, dir, kc, fa)
 	mustToken(t, b)
 	other := openVault(t, dir, kc, clk) // `relay logout` in another process
 	if _, err := other.Wipe(context.Background()); err != nil {
@@ -292,12 +272,8 @@ func TestStepUpNotGrantedOpensOneTab(t *testing.T) {
 	b.Auth = stingyAuth{fa}
 	bad := secret.New(mustToken(t, b))
 	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = b.StepUp(context.Background(), bad, []string{"admin"}, nil)
-		}()
+	for range 5 {
+		wg.Go(func() { _, _ = b.StepUp(context.Background(), bad, []string{"admin"}, nil) })
 	}
 	wg.Wait()
 	if n := fa.logins.Load(); n != 2 {
@@ -305,9 +281,7 @@ func TestStepUpNotGrantedOpensOneTab(t *testing.T) {
 	}
 	// A later call of the same tool does not open another tab.
 	cur := secret.New(mustToken(t, b))
-	if _, err := b.StepUp(context.Background(), cur, []string{"admin"}, nil); !errors.Is(err, ErrScopeNotGranted) {
-		t.Fatalf("second step-up: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(b.StepUp(context.Background(), cur, []string{"admin"}, nil)), ErrScopeNotGranted, "second step-up")
 	if n := fa.logins.Load(); n != 2 {
 		t.Fatalf("%d logins after a denied scope, want 2", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -20,11 +21,11 @@ func TestMaxLifetimeCapsTokenUse(t *testing.T) {
 	if want := clk.Now().Add(5 * time.Minute); !r.Expiry.Equal(want) {
 		t.Fatalf("stored expiry %v, want %v (capped)", r.Expiry, want)
 	}
-	clk.Add(3 * time.Minute)
+	clk.Advance(3 * time.Minute)
 	if got := mustToken(t, b); got != "access-1" {
 		t.Fatalf("token replaced too early: %s", got)
 	}
-	clk.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if got := mustToken(t, b); got != "access-2" || fa.refreshes.Load() != 1 || fa.logins.Load() != 1 {
 		t.Fatalf("got %s, refreshes %d, logins %d; want a refresh at the cap", got, fa.refreshes.Load(), fa.logins.Load())
 	}
@@ -33,7 +34,7 @@ func TestMaxLifetimeCapsTokenUse(t *testing.T) {
 	b2, fa2, clk2 := newBroker(t)
 	fa2.ttl = 24 * time.Hour
 	mustToken(t, b2)
-	clk2.Add(10 * time.Minute)
+	clk2.Advance(10 * time.Minute)
 	b2.Forget()
 	b2.MaxLifetime = 5 * time.Minute
 	if got := mustToken(t, b2); got != "access-2" || fa2.refreshes.Load() != 1 {
@@ -49,7 +50,7 @@ func TestMaxSessionForcesSignIn(t *testing.T) {
 	b.MaxSession = 30 * time.Minute
 	start := clk.Now()
 	mustToken(t, b)
-	clk.Add(10 * time.Minute) // expired: refresh, same sign-in
+	clk.Advance(10 * time.Minute) // expired: refresh, same sign-in
 	if got := mustToken(t, b); got != "access-2" || fa.refreshes.Load() != 1 || fa.logins.Load() != 1 {
 		t.Fatalf("got %s, refreshes %d, logins %d", got, fa.refreshes.Load(), fa.logins.Load())
 	}
@@ -57,7 +58,7 @@ func TestMaxSessionForcesSignIn(t *testing.T) {
 	if !r.SignedIn.Equal(start) {
 		t.Fatalf("refresh changed SignedIn to %v, want %v", r.SignedIn, start)
 	}
-	clk.Add(21 * time.Minute) // 31 min after sign-in; the token itself is still valid
+	clk.Advance(21 * time.Minute) // 31 min after sign-in; the token itself is still valid
 	if got := mustToken(t, b); got != "access-3" || fa.logins.Load() != 2 || fa.refreshes.Load() != 1 {
 		t.Fatalf("got %s, logins %d, refreshes %d; want a new sign-in and no refresh", got, fa.logins.Load(), fa.refreshes.Load())
 	}
@@ -72,9 +73,7 @@ func TestMaxSessionForcesSignIn(t *testing.T) {
 		r.SignedIn = time.Time{}
 		return r, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	b.Forget()
 	if mustToken(t, b); fa.logins.Load() != 3 {
 		t.Fatalf("record without sign-in time was used (logins %d)", fa.logins.Load())

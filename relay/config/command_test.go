@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestCommand(t *testing.T) {
@@ -38,9 +40,7 @@ func TestParseCommand(t *testing.T) {
 		fs.BoolVar(&device, "device", false, "")
 	}
 	cfg, err := ParseCommand("login", []string{"--backend-url", "https://api.example", "-force", "--device=true", "--client-id=c"}, env(nil), io.Discard, own)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !force || !device || cfg.BackendURL != "https://api.example" || cfg.ClientID != "c" {
 		t.Fatalf("force=%v device=%v cfg=%+v", force, device, cfg)
 	}

@@ -2,14 +2,13 @@ package config
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -18,9 +17,7 @@ func TestParseDefaultsAndFlagsWin(t *testing.T) {
 	c, rest, err := Parse("serve", []string{"--client-id", "cli", "extra"}, env(map[string]string{
 		"RELAY_CLIENT_ID": "env", "RELAY_SCOPES": "a  b", "RELAY_CALLBACK_PORT": "8765",
 	}), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if c.ClientID != "cli" || strings.Join(c.Scopes, ",") != "a,b" || c.CallbackPort != 8765 ||
 		c.LoginTimeout != 5*time.Minute || c.BackendTimeout != time.Minute || c.AuthTimeout != 30*time.Second || c.LogLevel != "info" || len(rest) != 1 {
 		t.Fatalf("parsed %+v rest %v", c, rest)
@@ -98,24 +95,17 @@ func TestCheck(t *testing.T) {
 func TestIgnoreTools(t *testing.T) {
 	env := map[string]string{"RELAY_IGNORE_TOOLS": "delete*, *account\n\n exact ,", "RELAY_MCP_URL": "https://mcp.example.com/mcp"}
 	c, _, err := Parse("relay", []string{"--ignore-tool", "drop_*", "--ignore-tool", " "}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if got := strings.Join(c.IgnoreTools, "|"); got != "delete*|*account|exact|drop_*" {
 		t.Fatalf("IgnoreTools = %q", got)
 	}
 }
 
 func TestHeaderFileSetting(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "headers")
-	if err := os.WriteFile(p, []byte("X-From-File: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := testkit.WriteTemp(t, "headers", "X-From-File: 1\n", 0o600)
 	env := map[string]string{"RELAY_HEADERS": "X-From-Env: 2", "RELAY_MCP_URL": "https://mcp.example.com/mcp"}
 	c, _, err := Parse("relay", []string{"--header-file", p, "--header", "X-From-Flag: 3"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var names []string
 	for _, h := range c.Headers {
 		names = append(names, h.Name)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestParseHeaders(t *testing.T) {
@@ -49,9 +51,7 @@ func TestParseHeaders(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			var got []string
 			for _, h := range hs {
 				got = append(got, h.Name+"="+h.Value.Reveal())
@@ -82,9 +82,7 @@ func TestCheckServerURL(t *testing.T) {
 	}
 	for _, c := range cases {
 		cfg, _, err := Parse("serve", c.args, func(k string) string { return c.env[k] }, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		err = cfg.Check()
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -99,23 +97,11 @@ func TestCheckServerURL(t *testing.T) {
 }
 
 func TestParseHeaderFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string, mode os.FileMode) string { return testkit.WriteTemp(t, name, body, mode) }
 	getenv := func(k string) string { return map[string]string{"KEY": "fake-key-123"}[k] }
 	good := write("good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
 	hs, err := ParseHeaderFile(good, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var got []string
 	for _, h := range hs {
 		got = append(got, h.Name+"="+h.Value.Reveal())
@@ -126,10 +112,8 @@ func TestParseHeaderFile(t *testing.T) {
 	if _, err := ParseHeaderFile(write("loose", "X-Api-Key: s3cret-in-loose-file\n", 0o644), getenv); err == nil {
 		t.Fatal("a file others can read was accepted")
 	}
-	link := filepath.Join(dir, "link")
-	if err := os.Symlink(good, link); err != nil {
-		t.Fatal(err)
-	}
+	link := filepath.Join(t.TempDir(), "link")
+	testkit.NoErr(t, os.Symlink(good, link))
 	if _, err := ParseHeaderFile(link, getenv); err == nil {
 		t.Fatal("a symlink was accepted")
 	}

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestHelp(t *testing.T) {
 	var b bytes.Buffer
-	if err := Help(&b, nil); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, Help(&b, nil))
 	out := b.String()
 	for _, want := range []string{"relay [serve] [flags]", "relay login [--force] [--device] [flags]", "relay logout [flags]",
 		"relay status [--json] [flags]", "relay version", "Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 sign-in failed, 4 logout incomplete."} {

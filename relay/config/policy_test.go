@@ -2,22 +2,16 @@ package config
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/policy"
 )
 
 // policyFile writes a policy file and returns its path.
 func policyFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteTemp(t, "policy.json", body, 0o600)
 }
 
 func TestLoadPolicy(t *testing.T) {
@@ -27,17 +21,13 @@ func TestLoadPolicy(t *testing.T) {
 		t.Fatalf("got %v, device grant allowed %v", err, pol.DeviceGrantAllowed())
 	}
 	c.PolicyFile = policyFile(t, `{"nonsense": 1}`)
-	if _, err := c.LoadPolicy(); !errors.Is(err, policy.ErrInvalid) {
-		t.Fatalf("a broken file: got %v, want ErrInvalid", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(c.LoadPolicy()), policy.ErrInvalid, "a broken file")
 }
 
 func TestCheckPolicy(t *testing.T) {
 	pol, err := policy.Load("", policyFile(t, `{"allowed_backend_hosts": ["api.example"], "allowed_issuers": ["https://as.example"],
 		"allowed_auth_server_hosts": ["as.example", "other.example"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	for _, tc := range []struct {
 		name string
 		cfg  Config
@@ -54,18 +44,14 @@ func TestCheckPolicy(t *testing.T) {
 			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
-			if err := tc.cfg.CheckPolicy(nil); err != nil {
-				t.Fatalf("a nil policy refused: %v", err)
-			}
+			testkit.NoErr(t, tc.cfg.CheckPolicy(nil), "a nil policy refused")
 		})
 	}
 }
 
 func TestCheckPolicyAuthServerHost(t *testing.T) {
 	pol, err := policy.Load("", policyFile(t, `{"allowed_auth_server_hosts": ["as.example"]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	c := Config{BackendURL: "https://api.example", AuthServerURL: "https://other.example"}
 	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "allowed_auth_server_hosts") {
 		t.Fatalf("got %v", err)

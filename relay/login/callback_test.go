@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/internal/fakebrowser"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
@@ -38,24 +39,18 @@ func TestRedirectURIsFollowCallbackSettings(t *testing.T) {
 // authorization request, the listener and the token request.
 func TestLoginThroughCustomCallback(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	const resource = "https://backend.example/mcp"
 	user, err := authserver.NewUser("alice", "fake-password-for-tests")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 	as, err := authserver.New(authserver.Config{Issuer: issuer, Resources: []string{resource}, Users: []authserver.User{user},
 		Clients: []authserver.Client{{ID: "preregistered", RedirectURIs: []string{"http://localhost:" + strconv.Itoa(port) + "/oauth/callback"},
 			Scopes: []string{"notes:read"}, DefaultScopes: []string{"notes:read"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	srv.Config.Handler = as.Handler()
 	srv.Start()
 	defer srv.Close()
@@ -72,9 +67,7 @@ func TestLoginThroughCustomCallback(t *testing.T) {
 			return err
 		}}
 	tok, err := i.Login(context.Background(), []string{"notes:read"}, nil)
-	if err != nil {
-		t.Fatalf("Login: %v", err)
-	}
+	testkit.NoErr(t, err, "Login")
 	res := <-browsed // Login may return before the browser has read the page
 	if res == nil {
 		t.Fatal("the browser did not finish")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
@@ -82,22 +83,14 @@ func TestClientSecretKeptInTheVault(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *vault.Vault {
 		v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		return v
 	}
 	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
-	if _, err := first.clientSecret(); !errors.Is(err, broker.ErrReprepare) {
-		t.Fatalf("secret used before it was loaded: %v", err)
-	}
-	if err := first.loadSecret(context.Background(), "https://as.example"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(first.clientSecret()), broker.ErrReprepare, "secret used before it was loaded")
+	testkit.NoErr(t, first.loadSecret(context.Background(), "https://as.example"))
 	later := &Interactive{Client: oauth.Client{ClientID: "conf"}, Registry: open()}
-	if err := later.loadSecret(context.Background(), "https://as.example"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, later.loadSecret(context.Background(), "https://as.example"))
 	if got, err := later.clientSecret(); err != nil || got.Reveal() != "conf-secret-0123456789" {
 		t.Fatalf("secret not read back from the vault: %v", err)
 	}

@@ -3,29 +3,21 @@ package login
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
 )
 
 func loadPolicy(t *testing.T, body string) *policy.Policy {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load("", p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol, err := policy.Load("", testkit.WriteTemp(t, "policy.json", body, 0o644))
+	testkit.NoErr(t, err)
 	return pol
 }
 
@@ -51,9 +43,7 @@ func TestPolicyChecksEveryMetadataEndpoint(t *testing.T) {
 			i := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()},
 				Policy: loadPolicy(t, `{"allowed_auth_server_hosts": ["127.0.0.1"]}`)}
 			_, err := i.Metadata(context.Background())
-			if !errors.Is(err, policy.ErrDenied) {
-				t.Fatalf("metadata with %s on another host: %v", field, err)
-			}
+			testkit.WantIs(t, err, policy.ErrDenied, "metadata with %s on another host", field)
 			// Control: without the policy the same metadata is accepted.
 			j := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()}}
 			if _, err := j.Metadata(context.Background()); err != nil {

@@ -17,33 +17,27 @@ import (
 
 func TestC4_WrongStateDoesNotEndWait(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	for name, q := range map[string]url.Values{
 		"missing": {"code": {fakeCode}, "iss": {f.md.Issuer}},
 		"wrong":   {"code": {fakeCode}, "state": {"not-the-state"}, "iss": {f.md.Issuer}},
 		"empty":   {"code": {fakeCode}, "state": {""}, "iss": {f.md.Issuer}},
 		"prefix":  {"code": {fakeCode}, "state": {authParams(t, l).Get("state")[:10]}, "iss": {f.md.Issuer}},
 	} {
-		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
-			t.Errorf("%s state: status %d, want 400", name, status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", q.Encode())), 400, "%s state", name)
 	}
 	select {
 	case r := <-ch:
 		t.Fatalf("a bad state ended the wait: %v", r.err)
 	default:
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("a code with a bad state was exchanged (%d token requests)", n)
-	}
+	f.wantRequests(t, "/token", 0, "a code with a bad state was exchanged")
 	completes(t, l, ch)
 }
 
 func TestC5_ErrorRedirectEndsLoginAsText(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	q := url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>\x00\nuser said no"},
 		"state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
 	status, hdr, body := hit(t, l, "GET", "/callback", q.Encode())
@@ -61,15 +55,12 @@ func TestC5_ErrorRedirectEndsLoginAsText(t *testing.T) {
 	if oe.Code != "access_denied" || oe.Description != "<script>alert(1)</script>user said no" {
 		t.Fatalf("error not kept as sanitised text: %+v", oe)
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("%d token requests after an error redirect", n)
-	}
+	f.wantRequests(t, "/token", 0, "an error redirect was exchanged")
 }
 
 func TestC5_AnyErrorCodeEndsLogin(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	q := url.Values{"error": {"temporarily_unavailable"}, "state": {authParams(t, l).Get("state")}, "iss": {f.md.Issuer}}
 	hit(t, l, "GET", "/callback", q.Encode())
 	var oe *Error
@@ -81,8 +72,7 @@ func TestC5_AnyErrorCodeEndsLogin(t *testing.T) {
 func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 	f := newFakeAS(t)
 	t.Run("repeated params are refused and the wait goes on", func(t *testing.T) {
-		l := startLogin(t, f.client())
-		ch := waitAsync(l, context.Background())
+		l, ch := begin(t, f)
 		state := authParams(t, l).Get("state")
 		for _, raw := range []string{
 			"code=a&code=b&state=" + state + "&iss=" + url.QueryEscape(f.md.Issuer),
@@ -92,41 +82,28 @@ func TestC6_CodeAndErrorOrRepeatedParams(t *testing.T) {
 			"code=a;state=" + state,
 			"code=%zz&state=" + state,
 		} {
-			if status, _, _ := hit(t, l, "GET", "/callback", raw); status != 400 {
-				t.Errorf("%q: status %d, want 400", raw, status)
-			}
+			wantCode(t, code(hit(t, l, "GET", "/callback", raw)), 400, "%q", raw)
 		}
 		completes(t, l, ch)
 	})
 	t.Run("code and error with the right state fail the login", func(t *testing.T) {
-		l := startLogin(t, f.client())
-		ch := waitAsync(l, context.Background())
+		l, ch := begin(t, f)
 		q := goodQuery(t, l)
 		q.Set("error", "access_denied")
-		if status, _, _ := hit(t, l, "GET", "/callback", q.Encode()); status != 400 {
-			t.Errorf("status %d, want 400", status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", q.Encode())), 400, "code and error")
 		if r := result(t, ch); !errors.Is(r.err, ErrBadCallback) {
 			t.Fatalf("Wait: %v, want ErrBadCallback", r.err)
 		}
 	})
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1 (the real redirect only)", n)
-	}
+	f.wantRequests(t, "/token", 1, "the real redirect only")
 }
 
 func TestC7_SingleShotListener(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	completes(t, l, ch)
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("the listener is still open after the login")
-	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1", n)
-	}
+	wantClosed(t, l.host, "after the login")
+	f.wantRequests(t, "/token", 1, "one login")
 }
 
 func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
@@ -139,16 +116,11 @@ func TestC7_SecondCallbackBeforeCloseRefused(t *testing.T) {
 	if status, _, body := hit(t, l, "GET", "/callback", q); status != 400 || body != pageRefused {
 		t.Fatalf("second callback: status %d", status)
 	}
-	r := result(t, waitAsync(l, context.Background()))
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, waitAsync(l, context.Background()))
 	if s := <-first; s != 200 {
 		t.Fatalf("first callback: status %d", s)
 	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d token requests, want 1", n)
-	}
+	f.wantRequests(t, "/token", 1, "the second callback was exchanged")
 }
 
 func (l *Login) isAccepted() bool {
@@ -203,14 +175,11 @@ func ptr(s string) *string { return &s }
 
 func TestC9_ForeignHostOrMethod(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	good := goodQuery(t, l).Encode()
 	port := l.host[strings.LastIndex(l.host, ":"):]
 	for _, h := range []string{"evil.example" + port, "localhost" + port, "127.0.0.1", "127.0.0.1:1", "[::1]" + port} {
-		if status, _, _ := hit(t, l, "GET", "/callback", good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hit(t, l, "GET", "/callback", good, func(r *http.Request) { r.Host = h })), 400, "Host %q", h)
 	}
 	for _, m := range []string{"POST", "PUT", "DELETE", "OPTIONS", "HEAD"} {
 		status, hdr, _ := hit(t, l, m, "/callback", good)
@@ -223,17 +192,14 @@ func TestC9_ForeignHostOrMethod(t *testing.T) {
 
 func TestC10_OtherPaths404NoSideEffect(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	good := goodQuery(t, l).Encode()
 	for _, p := range []string{"/", "/favicon.ico", "/callback/", "/Callback", "/x/callback", "//callback"} {
 		if status, _, body := hit(t, l, "GET", p, good); status != 404 || body != pageRefused {
 			t.Errorf("%s: status %d, want 404", p, status)
 		}
 	}
-	if n := len(f.requests("/token")); n != 0 {
-		t.Fatalf("%d token requests from other paths", n)
-	}
+	f.wantRequests(t, "/token", 0, "a callback to another path was exchanged")
 	completes(t, l, ch)
 }
 
@@ -252,18 +218,14 @@ func TestC11_BindsLoopbackOnly(t *testing.T) {
 func TestC11_FixedPortAndTimeout(t *testing.T) {
 	f := newFakeAS(t)
 	probe, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	port := probe.Addr().(*net.TCPAddr).Port
 	if _, err := f.client().StartLogin(context.Background(), Callback{Port: port}); err == nil {
 		t.Fatal("StartLogin on a busy port succeeded")
 	}
 	probe.Close()
 	l, err := f.client().StartLogin(context.Background(), Callback{Port: port})
-	if err != nil {
-		t.Fatalf("StartLogin on a fixed port: %v", err)
-	}
+	testkit.NoErr(t, err, "StartLogin on a fixed port")
 	if l.RedirectURI() != "http://127.0.0.1:"+itoa(port)+"/callback" {
 		t.Fatalf("redirect %q", l.RedirectURI())
 	}
@@ -272,16 +234,9 @@ func TestC11_FixedPortAndTimeout(t *testing.T) {
 	if _, err := l.Wait(ctx); !errors.Is(err, ErrLoginTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait: %v, want ErrLoginTimeout", err)
 	}
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("the listener is open after the timeout")
-	}
-	if _, err := l.Wait(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("second Wait: %v", err)
-	}
-	if _, err := f.client().StartLogin(context.Background(), Callback{Port: 70000}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("port 70000: %v", err)
-	}
+	wantClosed(t, l.host, "after the timeout")
+	testkit.WantIs(t, testkit.ErrOf(l.Wait(context.Background())), ErrConfig, "second Wait")
+	testkit.WantIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Port: 70000})), ErrConfig, "port 70000")
 }
 
 // TestC12_SlowHeadersAndHugeQuery is not parallel: it shortens the header
@@ -298,9 +253,7 @@ func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
 	ch := waitAsync(l, context.Background())
 
 	conn, err := net.Dial("tcp", l.host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer conn.Close()
 	_, _ = conn.Write([]byte("GET /callback HTTP/1.1\r\nHost: " + l.host + "\r\nX-Slow: "))
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -313,21 +266,16 @@ func TestC12_SlowHeadersAndHugeQuery(t *testing.T) {
 
 	huge := goodQuery(t, l)
 	huge.Set("pad", strings.Repeat("A", 64<<10))
-	if status, _, _ := hit(t, l, "GET", "/callback", huge.Encode()); status != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("64 KiB query: status %d, want 431", status)
-	}
+	wantCode(t, code(hit(t, l, "GET", "/callback", huge.Encode())), http.StatusRequestHeaderFieldsTooLarge, "64 KiB query")
 	long := goodQuery(t, l)
 	long.Set("pad", strings.Repeat("A", maxQuery))
-	if status, _, _ := hit(t, l, "GET", "/callback", long.Encode()); status != 400 {
-		t.Errorf("%d byte query: status %d, want 400", len(long.Encode()), status)
-	}
+	wantCode(t, code(hit(t, l, "GET", "/callback", long.Encode())), 400, "%d byte query", len(long.Encode()))
 	completes(t, l, ch)
 }
 
 func TestC13_StaticPageHeaders(t *testing.T) {
 	f := newFakeAS(t)
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	marker := "<b>reflected-marker</b>"
 	check := func(what string, hdr http.Header, body string) {
 		t.Helper()
@@ -355,9 +303,7 @@ func TestC13_StaticPageHeaders(t *testing.T) {
 		t.Fatalf("success page: status %d", status)
 	}
 	check("success", hdr, body)
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 	if !strings.Contains(pageCSP, "default-src 'none'") || !strings.Contains(pageCSP, "frame-ancestors 'none'") {
 		t.Fatal("CSP is not strict")
 	}
@@ -366,8 +312,7 @@ func TestC13_StaticPageHeaders(t *testing.T) {
 func TestFailedExchangeShowsFailurePage(t *testing.T) {
 	f := newFakeAS(t)
 	f.setToken(func(url.Values) (int, string) { return 400, `{"error":"invalid_grant"}` })
-	l := startLogin(t, f.client())
-	ch := waitAsync(l, context.Background())
+	l, ch := begin(t, f)
 	if status, _, body := hit(t, l, "GET", "/callback", goodQuery(t, l).Encode()); status != 400 || body != pageFailure {
 		t.Fatalf("status %d, body %q", status, body)
 	}
@@ -379,17 +324,10 @@ func TestFailedExchangeShowsFailurePage(t *testing.T) {
 func TestCloseWithoutWait(t *testing.T) {
 	f := newFakeAS(t)
 	l, err := f.client().StartLogin(context.Background(), Callback{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, l.Close())
 	_ = l.Close()
-	if conn, err := net.DialTimeout("tcp", l.host, time.Second); err == nil {
-		conn.Close()
-		t.Fatal("listener open after Close")
-	}
+	wantClosed(t, l.host, "after Close")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

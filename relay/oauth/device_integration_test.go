@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,61 +21,49 @@ import (
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
-// itClock is the fake clock shared by the authorization server, the
-// backend's validator and the relay's client.
-type itClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *itClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *itClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// stack is the project's authorization server and example backend, wired
-// as in production: the backend names the server in its protected resource
-// metadata and accepts its tokens.
+// stack is the project's authorization server, its issuer at the server's
+// URL plus path, and the example backend, wired as in production: the
+// backend names the server in its protected resource metadata and accepts
+// its tokens. The server also issues 5-minute tokens for itResource, has
+// these pre-registered clients (nil: authserver.DefaultClients), and runs
+// on the stack's fake clock.
 type stack struct {
 	issuer, backend string
-	clock           *itClock
+	clock           *testkit.StepClock // shared by the servers and the client
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, path string, clients []authserver.Client) *stack {
 	t.Helper()
-	st := &stack{clock: &itClock{t: time.Now()}}
+	st := &stack{clock: testkit.NewStepClock(time.Now())}
 	var h atomic.Value
 	asSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.Load().(http.Handler).ServeHTTP(w, r) }))
 	t.Cleanup(asSrv.Close)
 	beSrv := httptest.NewUnstartedServer(nil)
-	st.issuer, st.backend = asSrv.URL, "http://"+beSrv.Listener.Addr().String()
-	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend}, Users: []authserver.User{testUser(t)}, Now: st.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st.issuer, st.backend = asSrv.URL+path, "http://"+beSrv.Listener.Addr().String()
+	as, err := authserver.New(authserver.Config{Issuer: st.issuer, Resources: []string{st.backend, itResource}, Users: []authserver.User{testUser(t)},
+		TokenTTL: 5 * time.Minute, Clients: clients, Now: st.clock.Now})
+	testkit.NoErr(t, err)
 	h.Store(as.Handler())
 	v, err := bearer.NewStaticKeySet(bearer.Config{Issuer: st.issuer, Audience: st.backend, Now: st.clock.Now}, as.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ts := tool.NewServer(tool.Config{PublicURL: st.backend, AuthServers: []string{st.issuer}, Validator: v})
-	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, example.Register(ts, example.NewMemoryStore(), nil))
 	beSrv.Config.Handler = ts.Handler()
 	beSrv.Start()
 	t.Cleanup(beSrv.Close)
 	return st
+}
+
+// metadata is the stack's authorization server metadata.
+func (st *stack) metadata(t *testing.T) *oauth.Metadata {
+	t.Helper()
+	md, err := oauth.Discover(context.Background(), nil, st.issuer)
+	testkit.NoErr(t, err, "Discover")
+	return md
 }
 
 // callTool POSTs to the backend's tool API, as the relay's forwarder does.
@@ -88,9 +75,7 @@ func (st *stack) callTool(t *testing.T, name string, tok secret.Value) (*http.Re
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
@@ -102,7 +87,7 @@ var reResourceMetadata = regexp.MustCompile(`resource_metadata="([^"]+)"`)
 // challenge leads to its RFC 9728 document, which names the real
 // authorization server, whose metadata Discover accepts.
 func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
 	resp, _ := st.callTool(t, "whoami", secret.Value{})
 	m := reResourceMetadata.FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
@@ -112,9 +97,7 @@ func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 	for name, challenge := range map[string]string{"from the challenge": m[1], "well-known": ""} {
 		t.Run(name, func(t *testing.T) {
 			rm, err := oauth.DiscoverResource(ctx, nil, st.backend, challenge)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			as, err := rm.AuthorizationServer()
 			if err != nil || as != st.issuer || rm.Resource != st.backend || !slices.Contains(rm.ScopesSupported, "notes:read") ||
 				!slices.Equal(rm.BearerMethodsSupported, []string{"header"}) {
@@ -133,9 +116,7 @@ func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 	})
 	t.Run("another resource path", func(t *testing.T) {
 		_, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", "")
-		if !errors.Is(err, oauth.ErrResourceMismatch) {
-			t.Fatalf("err %v, want ErrResourceMismatch (the backend's document is for its root)", err)
-		}
+		testkit.WantIs(t, err, oauth.ErrResourceMismatch, "the backend's document is for its root")
 	})
 }
 
@@ -187,7 +168,7 @@ func (dd *deviceDriver) sleep() time.Duration {
 }
 
 // poll lets one poll happen after advancing the clock by d.
-func (dd *deviceDriver) poll(clock *itClock, d time.Duration) {
+func (dd *deviceDriver) poll(clock *testkit.StepClock, d time.Duration) {
 	clock.Advance(d)
 	dd.resume <- struct{}{}
 }
@@ -213,14 +194,7 @@ func approveDevice(t *testing.T, dl *oauth.DeviceLogin, action string) (*http.Re
 		t.Fatalf("device page: status %d", page.StatusCode)
 	}
 	page, body = b.submit(page, body, url.Values{"user_code": {dl.UserCode}})
-	if page.StatusCode != 200 || !strings.Contains(body, `name="password"`) {
-		t.Fatalf("login page: status %d at %s", page.StatusCode, page.Request.URL)
-	}
-	page, body = b.submit(page, body, url.Values{"username": {itUser}, "password": {itPassword}})
-	if page.StatusCode != 200 || !strings.Contains(body, `value="allow"`) {
-		t.Fatalf("consent page: status %d at %s", page.StatusCode, page.Request.URL.Path)
-	}
-	return b.submit(page, body, url.Values{"action": {action}})
+	return b.approve(page, body, action)
 }
 
 // TestIntegrationRegisterAndDeviceLogin drives the whole chain against the
@@ -229,21 +203,15 @@ func approveDevice(t *testing.T, dl *oauth.DeviceLogin, action string) (*http.Re
 // real pages with authorization_pending and slow_down on the way, a tool
 // call with the token, and a refresh with the registered client.
 func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
 	rm, err := oauth.DiscoverResource(ctx, nil, st.backend, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	as, _ := rm.AuthorizationServer()
 	md, err := oauth.Discover(ctx, nil, as)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test", DeviceGrant: true})
-	if err != nil {
-		t.Fatalf("Register: %v", err)
-	}
+	testkit.NoErr(t, err, "Register")
 	if !strings.HasPrefix(reg.ClientID, "dyn-") || !slices.Contains(reg.GrantTypes, oauth.DeviceCodeGrantType) ||
 		!slices.Equal(reg.RedirectURIs, []string{oauth.DefaultRedirectURI}) || reg.TokenEndpointAuthMethod != "none" || !reg.ClientSecret.IsZero() {
 		t.Fatalf("registration %+v", reg)
@@ -252,9 +220,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	dl, err := c.StartDevice(ctx)
-	if err != nil {
-		t.Fatalf("StartDevice: %v", err)
-	}
+	testkit.NoErr(t, err, "StartDevice")
 	if dl.VerificationURI != st.issuer+"/device" || dl.Interval != 5*time.Second || len(dl.UserCode) != 9 {
 		t.Fatalf("device login %+v", dl)
 	}
@@ -274,7 +240,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	if w.err != nil {
 		t.Fatalf("Wait: %v", w.err)
 	}
-	cl := claims(t, w.tok.AccessToken.Reveal())
+	cl := testkit.PeekJWT(t, w.tok.AccessToken.Reveal(), 1)
 	if cl["aud"] != st.backend || cl["sub"] != itUser || cl["client_id"] != reg.ClientID || cl["scope"] != "notes:read" {
 		t.Fatalf("claims aud=%v sub=%v client_id=%v scope=%v", cl["aud"], cl["sub"], cl["client_id"], cl["scope"])
 	}
@@ -293,20 +259,15 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 }
 
 func TestIntegrationDeviceRefusals(t *testing.T) {
-	st := startStack(t)
+	st := startStack(t, "", nil)
 	ctx := context.Background()
-	md, err := oauth.Discover(ctx, nil, st.issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := st.metadata(t)
 	client := func(id string) *oauth.Client {
 		return &oauth.Client{ClientID: id, Scopes: []string{"notes:read"}, Resource: st.backend, Metadata: md, Now: st.clock.Now}
 	}
 	t.Run("denied", func(t *testing.T) {
 		dl, err := client("relay").StartDevice(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		dd := driveDevice(t, dl)
 		if page, body := approveDevice(t, dl, "deny"); page.StatusCode != 200 || !strings.Contains(body, "Request denied") {
 			t.Fatalf("after deny: status %d", page.StatusCode)
@@ -320,9 +281,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 		c := client("relay")
 		c.Now = nil // the relay's clock says the code is fresh; the server's has moved on
 		dl, err := c.StartDevice(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		dd := driveDevice(t, dl)
 		dd.poll(st.clock, dd.sleep()+11*time.Minute)
 		if w := dd.result(); !errors.Is(w.err, oauth.ErrDeviceExpired) {
@@ -331,9 +290,7 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 	})
 	t.Run("registered without the device grant", func(t *testing.T) {
 		reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "no device"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		var oe *oauth.Error
 		if _, err := client(reg.ClientID).StartDevice(ctx); !errors.As(err, &oe) || oe.Code != "unauthorized_client" {
 			t.Fatalf("StartDevice: %v, want unauthorized_client", err)
@@ -341,12 +298,8 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 	})
 	t.Run("stale client is ErrInvalidClient", func(t *testing.T) {
 		c := client("dyn-forgotten-by-the-server")
-		if _, err := c.StartDevice(ctx); !errors.Is(err, oauth.ErrInvalidClient) {
-			t.Fatalf("StartDevice: %v, want ErrInvalidClient", err)
-		}
-		if _, err := c.Refresh(ctx, secret.New("fake-refresh-token-0123456789")); !errors.Is(err, oauth.ErrInvalidClient) {
-			t.Fatalf("Refresh: %v, want ErrInvalidClient", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(c.StartDevice(ctx)), oauth.ErrInvalidClient, "StartDevice")
+		testkit.WantIs(t, testkit.ErrOf(c.Refresh(ctx, secret.New("fake-refresh-token-0123456789"))), oauth.ErrInvalidClient, "Refresh")
 	})
 	t.Run("registration refused", func(t *testing.T) {
 		var oe *oauth.Error
@@ -355,28 +308,4 @@ func TestIntegrationDeviceRefusals(t *testing.T) {
 			t.Fatalf("Register: %v, want invalid_redirect_uri", err)
 		}
 	})
-}
-
-// TestIntegrationRegisteredClientBrowserLogin: a client registered with the
-// portless DefaultRedirectURI logs in through the loopback callback on a
-// random port, because the server matches loopback redirects on any port.
-func TestIntegrationRegisteredClientBrowserLogin(t *testing.T) {
-	issuer := startAuthServer(t, "")
-	ctx := context.Background()
-	md, err := oauth.Discover(ctx, nil, issuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := oauth.Register(ctx, nil, md, oauth.RegistrationRequest{ClientName: "keyrelay test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &oauth.Client{ClientID: reg.ClientID, Scopes: []string{"notes:read"}, Resource: itResource, Metadata: md}
-	_, _, w := runLogin(t, c, "allow")
-	if w.err != nil {
-		t.Fatalf("Wait: %v", w.err)
-	}
-	if cl := claims(t, w.tok.AccessToken.Reveal()); cl["client_id"] != reg.ClientID || cl["aud"] != itResource {
-		t.Fatalf("claims client_id=%v aud=%v", cl["client_id"], cl["aud"])
-	}
 }

@@ -5,16 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const fakeDeviceCode = "fake-device-code-0123456789abcdef"
@@ -50,81 +49,26 @@ func (c *testClock) slept() []time.Duration {
 	return append([]time.Duration(nil), c.sleeps...)
 }
 
-// deviceAS is a fake server with a device authorization endpoint and a
-// token endpoint that answers from a script, one reply per poll.
-type deviceAS struct {
-	srv *httptest.Server
-	md  Metadata
-
-	mu     sync.Mutex
-	auth   string // device authorization answer body (status 200)
-	status int
-	polls  []string // token answers, in order; the last repeats
-	reqs   []recorded
-	hang   int // the first hang polls block until the client gives up
-}
-
 const goodDeviceAuth = `{"device_code":"` + fakeDeviceCode + `","user_code":"BCDF-GHJK","verification_uri":"https://as.example/device",
 	"verification_uri_complete":"https://as.example/device?user_code=BCDF-GHJK","expires_in":600,"interval":5}`
 
-func newDeviceAS(t *testing.T, polls ...string) *deviceAS {
+// newDeviceAS is a fake server whose token endpoint answers the polls in
+// order.
+func newDeviceAS(t *testing.T, polls ...string) *fakeAS {
+	f := newFakeAS(t)
+	f.poll(polls...)
+	return f
+}
+
+// startDevice starts a device login for c on clock, which its sleeps
+// advance.
+func startDevice(t *testing.T, c *Client, clock *testClock) *DeviceLogin {
 	t.Helper()
-	d := &deviceAS{auth: goodDeviceAuth, status: 200, polls: polls}
-	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(d.srv.Close)
-	iss := d.srv.URL
-	d.md = goodMD(iss)
-	d.md.DeviceAuthorizationEndpoint = iss + "/device_authorization"
-	return d
-}
-
-func (d *deviceAS) serve(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	form, _ := url.ParseQuery(string(b))
-	d.mu.Lock()
-	d.reqs = append(d.reqs, recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form})
-	status, body := d.status, d.auth
-	hang := false
-	if r.URL.Path == "/token" {
-		status = 400
-		if d.hang > 0 {
-			d.hang--
-			hang = true
-		}
-		body = d.polls[0]
-		if len(d.polls) > 1 {
-			d.polls = d.polls[1:]
-		}
-		if strings.Contains(body, "access_token") {
-			status = 200
-		}
-	}
-	d.mu.Unlock()
-	if hang {
-		<-r.Context().Done()
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
-
-func (d *deviceAS) requests(path string) []recorded {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []recorded
-	for _, r := range d.reqs {
-		if r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func (d *deviceAS) client(clock *testClock) *Client {
-	md := d.md
-	return &Client{ClientID: "relay", Scopes: []string{"notes:read", "notes:write"}, Resource: resourceURL,
-		Metadata: &md, HTTP: d.srv.Client(), Now: clock.Now}
+	c.Now = clock.Now
+	dl, err := c.StartDevice(context.Background())
+	testkit.NoErr(t, err)
+	dl.Sleep = clock.Sleep
+	return dl
 }
 
 func oauthErr(code string) string { return `{"error":"` + code + `"}` }
@@ -134,14 +78,11 @@ const deviceTokens = `{"access_token":"` + fakeAccess + `","token_type":"Bearer"
 func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 	d := newDeviceAS(t, oauthErr("authorization_pending"), oauthErr("slow_down"), oauthErr("authorization_pending"), deviceTokens)
 	clock := &testClock{now: fixedNow}
-	c := d.client(clock)
+	c := d.client()
 	c.ExtraAuthParams = url.Values{"audience": {"https://api.example"}}
 	var logs bytes.Buffer
 	c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dl, err := c.StartDevice(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := startDevice(t, c, clock)
 	if dl.UserCode != "BCDF-GHJK" || dl.VerificationURI != "https://as.example/device" || !strings.HasSuffix(dl.VerificationURIComplete, "user_code=BCDF-GHJK") ||
 		!dl.Expiry.Equal(fixedNow.Add(600*time.Second)) || dl.Interval != 5*time.Second {
 		t.Fatalf("device login %+v", dl)
@@ -151,11 +92,8 @@ func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 		auth.Form.Get("scope") != "notes:read notes:write" || auth.Form.Get("resource") != resourceURL || auth.Form.Get("audience") != "https://api.example" {
 		t.Fatalf("device authorization request %v", auth.Form)
 	}
-	dl.Sleep = clock.Sleep
 	tok, err := dl.Wait(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if tok.AccessToken.Reveal() != fakeAccess || tok.RefreshToken.Reveal() != fakeRefresh || !slices.Equal(tok.Scopes, c.Scopes) {
 		t.Fatalf("tokens %+v", tok)
 	}
@@ -177,9 +115,7 @@ func TestDeviceFlowPendingSlowDownSuccess(t *testing.T) {
 			t.Fatalf("a secret reached the log or a print of the DeviceLogin")
 		}
 	}
-	if _, err := dl.Wait(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("second Wait: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(dl.Wait(context.Background())), ErrConfig, "second Wait")
 }
 
 func TestDeviceFlowEndings(t *testing.T) {
@@ -201,14 +137,8 @@ func TestDeviceFlowEndings(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDeviceAS(t, tc.polls...)
-			d.auth = tc.auth
-			clock := &testClock{now: fixedNow}
-			dl, err := d.client(clock).StartDevice(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			dl.Sleep = clock.Sleep
-			tok, err := dl.Wait(context.Background())
+			d.devBody = tc.auth
+			tok, err := startDevice(t, d.client(), &testClock{now: fixedNow}).Wait(context.Background())
 			if tok != nil || !errors.Is(err, tc.want) || strings.Contains(err.Error(), fakeDeviceCode) {
 				t.Fatalf("err %v, want %v", err, tc.want)
 			}
@@ -221,13 +151,7 @@ func TestDeviceFlowEndings(t *testing.T) {
 
 func TestDeviceErrorDoesNotEchoDeviceCode(t *testing.T) {
 	d := newDeviceAS(t, `{"error":"invalid_request","error_description":"bad device_code `+fakeDeviceCode+`"}`)
-	clock := &testClock{now: fixedNow}
-	dl, err := d.client(clock).StartDevice(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl.Sleep = clock.Sleep
-	_, err = dl.Wait(context.Background())
+	_, err := startDevice(t, d.client(), &testClock{now: fixedNow}).Wait(context.Background())
 	if err == nil || strings.Contains(err.Error(), fakeDeviceCode) || !strings.Contains(err.Error(), "REDACTED") {
 		t.Fatalf("err %q", err)
 	}
@@ -235,11 +159,8 @@ func TestDeviceErrorDoesNotEchoDeviceCode(t *testing.T) {
 
 func TestDeviceWaitEndsWithContext(t *testing.T) {
 	d := newDeviceAS(t, oauthErr("authorization_pending"))
-	clock := &testClock{now: fixedNow}
-	dl, err := d.client(clock).StartDevice(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := startDevice(t, d.client(), &testClock{now: fixedNow})
+	dl.Sleep = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// The real timer: a cancelled context ends the wait at once.
@@ -257,16 +178,11 @@ func TestDeviceTimeoutBacksOff(t *testing.T) {
 	d := newDeviceAS(t, deviceTokens)
 	d.hang = 1
 	clock := &testClock{now: fixedNow}
-	c := d.client(clock)
+	c := d.client()
 	hc := *d.srv.Client()
 	hc.Timeout = 100 * time.Millisecond
 	c.HTTP = &hc
-	dl, err := c.StartDevice(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl.Sleep = clock.Sleep
-	tok, err := dl.Wait(context.Background())
+	tok, err := startDevice(t, c, clock).Wait(context.Background())
 	if err != nil || tok.AccessToken.Reveal() != fakeAccess {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -313,8 +229,8 @@ func TestDeviceAuthorizationResponses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDeviceAS(t, deviceTokens)
-			d.status, d.auth = tc.status, tc.body
-			dl, err := d.client(&testClock{now: fixedNow}).StartDevice(context.Background())
+			d.devStatus, d.devBody = tc.status, tc.body
+			dl, err := d.client().StartDevice(context.Background())
 			if tc.want == nil && tc.code == "" {
 				if err != nil || dl.Interval != tc.interval || dl.VerificationURI != "https://as.example/device" {
 					t.Fatalf("%v %+v", err, dl)
@@ -337,18 +253,13 @@ func TestDeviceAuthorizationResponses(t *testing.T) {
 
 func TestStartDeviceChecks(t *testing.T) {
 	d := newDeviceAS(t, deviceTokens)
-	clock := &testClock{now: fixedNow}
-	c := d.client(clock)
+	c := d.client()
 	c.Metadata.DeviceAuthorizationEndpoint = ""
-	if _, err := c.StartDevice(context.Background()); !errors.Is(err, ErrNoDevice) {
-		t.Fatalf("no endpoint: %v", err)
-	}
-	c = d.client(clock)
+	testkit.WantIs(t, testkit.ErrOf(c.StartDevice(context.Background())), ErrNoDevice, "no endpoint")
+	c = d.client()
 	c.ExtraAuthParams = url.Values{"client_id": {"evil"}}
-	if _, err := c.StartDevice(context.Background()); !errors.Is(err, ErrConfig) {
-		t.Fatalf("extra param overriding client_id: %v", err)
-	}
-	c = d.client(clock)
+	testkit.WantIs(t, testkit.ErrOf(c.StartDevice(context.Background())), ErrConfig, "extra param overriding client_id")
+	c = d.client()
 	c.Resource, c.Scopes = "", nil
 	if _, err := c.StartDevice(context.Background()); err != nil {
 		t.Fatal(err)

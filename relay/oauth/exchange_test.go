@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // login runs a whole login against f with the real redirect.
@@ -23,9 +25,7 @@ func login(t *testing.T, c *Client) (*Login, *Tokens, error) {
 func TestC17_C18_ExchangeSendsWhatTheServerNeeds(t *testing.T) {
 	f := newFakeAS(t)
 	l, tok, err := login(t, f.client())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	q := authParams(t, l)
 	reqs := f.requests("/token")
 	if len(reqs) != 1 {
@@ -94,9 +94,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 	c := f.client()
 	c.Resource = ""
 	l, tok, err := login(t, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if authParams(t, l).Has("resource") || f.requests("/token")[0].Form.Has("resource") {
 		t.Fatal("resource sent although disabled")
 	}
@@ -107,9 +105,7 @@ func TestC17_ResourceDisabled(t *testing.T) {
 		t.Fatal("resource sent on refresh although disabled")
 	}
 	c.Resource = "https://backend.example/mcp#frag"
-	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("resource with fragment: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "resource with fragment")
 }
 
 func TestC18_FreshVerifierPerAttempt(t *testing.T) {
@@ -135,15 +131,11 @@ func TestExtraAuthParamsCannotOverride(t *testing.T) {
 	for _, k := range []string{"state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id", "resource", "scope", "response_type"} {
 		c := f.client()
 		c.ExtraAuthParams = url.Values{k: {"x"}}
-		if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-			t.Errorf("ExtraAuthParams %s: %v, want ErrConfig", k, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "ExtraAuthParams %s", k)
 	}
 	c := f.client()
 	c.ExtraAuthParams = url.Values{"prompt": {"a", "b"}}
-	if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrConfig) {
-		t.Errorf("repeated extra param: %v", err)
-	}
+	testkit.ExpectIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrConfig, "repeated extra param")
 }
 
 func TestC14_BadTokenResponses(t *testing.T) {
@@ -193,9 +185,7 @@ func TestTokenResponseVariants(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tok, err := decodeToken(200, []byte(tc.body), fixedNow, []string{"notes:read", "notes:write"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if !tok.Expiry.Equal(tc.expiry) || strings.Join(tok.Scopes, " ") != tc.scopes || !tok.RefreshToken.IsZero() {
 				t.Fatalf("expiry %v scopes %v", tok.Expiry, tok.Scopes)
 			}
@@ -210,12 +200,8 @@ func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 		http.Redirect(w, r, other.srv.URL+"/token", http.StatusTemporaryRedirect)
 	}))
 	_, _, err := login(t, f.client())
-	if !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
-	if n := len(other.requests("/token")); n != 0 {
-		t.Fatal("the code was resent to the redirect target")
-	}
+	testkit.WantIs(t, err, ErrRedirect, "login")
+	other.wantRequests(t, "/token", 0, "the code was resent to the redirect target")
 }
 
 func TestErrorsAreSanitised(t *testing.T) {

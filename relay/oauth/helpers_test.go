@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // Obviously fake secrets the fake server hands out.
@@ -35,18 +38,22 @@ type recorded struct {
 }
 
 // fakeAS is an httptest authorization server that records what it
-// receives. Its token endpoint answers with tokenReply, and a test can
-// replace that function.
+// receives. Its token endpoint answers with tokenReply, which a test can
+// replace (setToken) or script (poll); its device authorization and
+// registration endpoints answer with devStatus/devBody and
+// regStatus/regBody.
 type fakeAS struct {
-	t   *testing.T
 	srv *httptest.Server
 	md  Metadata
 
-	mu         sync.Mutex
-	reqs       []recorded
-	tokenReply func(form url.Values) (int, string)
-	revStatus  int
-	handler    http.Handler // replaces serve when set
+	mu                   sync.Mutex
+	reqs                 []recorded
+	tokenReply           func(form url.Values) (int, string)
+	revStatus            int
+	devStatus, regStatus int
+	devBody, regBody     string
+	hang                 int          // the next hang token requests block until the client gives up
+	handler              http.Handler // replaces serve when set
 }
 
 // override makes h answer every request (still recorded).
@@ -58,14 +65,15 @@ func (f *fakeAS) override(h http.Handler) {
 
 func newFakeAS(t *testing.T) *fakeAS {
 	t.Helper()
-	f := &fakeAS{t: t, revStatus: http.StatusOK}
+	f := &fakeAS{revStatus: http.StatusOK, devStatus: http.StatusOK, devBody: goodDeviceAuth, regStatus: http.StatusCreated, regBody: `{"client_id":"dyn-1"}`}
 	f.tokenReply = f.defaultToken
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	iss := f.srv.URL
 	f.md = Metadata{
 		Issuer: iss, AuthorizationEndpoint: iss + "/authorize", TokenEndpoint: iss + "/token",
-		RevocationEndpoint: iss + "/revoke", CodeChallengeMethodsSupported: []string{"S256"},
+		RevocationEndpoint: iss + "/revoke", RegistrationEndpoint: iss + "/register",
+		DeviceAuthorizationEndpoint: iss + "/device_authorization", CodeChallengeMethodsSupported: []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 	}
 	return f
@@ -74,27 +82,38 @@ func newFakeAS(t *testing.T) *fakeAS {
 func (f *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
 	form, _ := url.ParseQuery(string(b))
-	rec := recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form, RawForm: string(b)}
 	f.mu.Lock()
-	f.reqs = append(f.reqs, rec)
-	reply, revStatus, h := f.tokenReply, f.revStatus, f.handler
-	f.mu.Unlock()
-	if h != nil {
-		h.ServeHTTP(w, r)
-		return
-	}
+	f.reqs = append(f.reqs, recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Form: form, RawForm: string(b)})
+	h, status, body, hang := f.handler, 0, "", false
 	switch r.URL.Path {
-	case "/.well-known/oauth-authorization-server":
+	case "/token":
+		status, body = f.tokenReply(form)
+		if hang = f.hang > 0; hang {
+			f.hang--
+		}
+	case "/device_authorization":
+		status, body = f.devStatus, f.devBody
+	case "/register":
+		status, body = f.regStatus, f.regBody
+	case "/revoke":
+		status = f.revStatus
+	}
+	f.mu.Unlock()
+	switch {
+	case h != nil:
+		h.ServeHTTP(w, r)
+	case hang:
+		<-r.Context().Done()
+	case r.URL.Path == "/.well-known/oauth-authorization-server":
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(f.md)
-	case "/token":
-		status, body := reply(form)
+	case r.URL.Path == "/revoke":
+		w.WriteHeader(status)
+	case status != 0:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
-	case "/revoke":
-		w.WriteHeader(revStatus)
 	default:
 		http.NotFound(w, r)
 	}
@@ -115,6 +134,21 @@ func (f *fakeAS) setToken(fn func(url.Values) (int, string)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tokenReply = fn
+}
+
+// poll scripts the token endpoint: one answer per request, the last
+// repeating; 200 for an answer holding an access token, else 400.
+func (f *fakeAS) poll(answers ...string) {
+	f.setToken(func(url.Values) (int, string) {
+		body := answers[0]
+		if len(answers) > 1 {
+			answers = answers[1:]
+		}
+		if strings.Contains(body, "access_token") {
+			return 200, body
+		}
+		return 400, body
+	})
 }
 
 // requests returns the recorded requests to path.
@@ -151,9 +185,7 @@ func startLogin(t *testing.T, c *Client) *Login {
 func startLoginAt(t *testing.T, c *Client, cb Callback) *Login {
 	t.Helper()
 	l, err := c.StartLogin(context.Background(), cb)
-	if err != nil {
-		t.Fatalf("StartLogin: %v", err)
-	}
+	testkit.NoErr(t, err, "StartLogin")
 	t.Cleanup(func() { _ = l.Close() })
 	return l
 }
@@ -162,9 +194,7 @@ func startLoginAt(t *testing.T, c *Client, cb Callback) *Login {
 func authParams(t *testing.T, l *Login) url.Values {
 	t.Helper()
 	u, err := url.Parse(l.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return u.Query()
 }
 
@@ -184,9 +214,7 @@ func hit(t *testing.T, l *Login, method, path, rawQuery string, mod ...func(*htt
 func hitAddr(t *testing.T, addr, method, path, rawQuery string, mod ...func(*http.Request)) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+addr+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	req.URL.RawQuery = rawQuery
 	for _, m := range mod {
 		m(req)
@@ -229,6 +257,53 @@ func result(t *testing.T, ch <-chan waitResult) waitResult {
 	}
 }
 
+// begin starts a login with f's client and runs Wait in a goroutine.
+func begin(t *testing.T, f *fakeAS) (*Login, <-chan waitResult) {
+	t.Helper()
+	l := startLogin(t, f.client())
+	return l, waitAsync(l, context.Background())
+}
+
+// code is hit's status alone.
+func code(status int, _ http.Header, _ string) int { return status }
+
+// wantCode marks the test failed unless a request got status want;
+// format and args name the case.
+func wantCode(t *testing.T, got, want int, format string, args ...any) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: status %d, want %d", fmt.Sprintf(format, args...), got, want)
+	}
+}
+
+// wantRequests fails unless f received n requests to path; why says what
+// another number would mean.
+func (f *fakeAS) wantRequests(t *testing.T, path string, n int, why string) {
+	t.Helper()
+	if got := len(f.requests(path)); got != n {
+		t.Fatalf("%d %s requests, want %d: %s", got, path, n, why)
+	}
+}
+
+// wantClosed fails if addr still accepts connections.
+func wantClosed(t *testing.T, addr, when string) {
+	t.Helper()
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		t.Fatalf("%s is still open %s", addr, when)
+	}
+}
+
+// succeeded fails unless Wait's result on ch is a success.
+func succeeded(t *testing.T, ch <-chan waitResult) *Tokens {
+	t.Helper()
+	r := result(t, ch)
+	if r.err != nil {
+		t.Fatalf("Wait: %v", r.err)
+	}
+	return r.tok
+}
+
 // completes asserts that the real redirect, to the login's callback path,
 // still completes the login.
 func completes(t *testing.T, l *Login, ch <-chan waitResult) {
@@ -237,9 +312,8 @@ func completes(t *testing.T, l *Login, ch <-chan waitResult) {
 	if status != 200 || body != pageSuccess {
 		t.Fatalf("real redirect: status %d", status)
 	}
-	r := result(t, ch)
-	if r.err != nil || !r.tok.AccessToken.Equal(secret.New(fakeAccess)) {
-		t.Fatalf("Wait after the real redirect: %v", r.err)
+	if tok := succeeded(t, ch); !tok.AccessToken.Equal(secret.New(fakeAccess)) {
+		t.Fatal("Wait after the real redirect: not the access token")
 	}
 }
 

@@ -3,24 +3,21 @@ package oauth_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
@@ -29,33 +26,6 @@ const (
 	itPassword = "fake-password-for-tests"
 	itResource = "https://backend.example/mcp"
 )
-
-// startAuthServer runs the project's authorization server on an httptest
-// server whose URL (plus path) is the issuer.
-func startAuthServer(t *testing.T, path string) string {
-	t.Helper()
-	return startAuthServerWith(t, path, nil)
-}
-
-// startAuthServerWith is startAuthServer with these pre-registered clients
-// (nil: authserver.DefaultClients).
-func startAuthServerWith(t *testing.T, path string, clients []authserver.Client) string {
-	t.Helper()
-	var h atomic.Value
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.Load().(http.Handler).ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	as, err := authserver.New(authserver.Config{
-		Issuer: srv.URL + path, Resources: []string{itResource}, Users: []authserver.User{testUser(t)},
-		TokenTTL: 5 * time.Minute, Clients: clients,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Store(as.Handler())
-	return srv.URL + path
-}
 
 var (
 	userOnce sync.Once
@@ -87,9 +57,7 @@ func newBrowser(t *testing.T) *browser {
 func (b *browser) do(req *http.Request) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.hc.Do(req)
-	if err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
+	testkit.NoErr(b.t, err, "browser")
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
@@ -113,9 +81,7 @@ func (b *browser) submit(page *http.Response, body string, extra url.Values) (*h
 		b.t.Fatalf("no form on %s", page.Request.URL.Path)
 	}
 	action, err := page.Request.URL.Parse(htmlUnescape(m[1]))
-	if err != nil {
-		b.t.Fatal(err)
-	}
+	testkit.NoErr(b.t, err)
 	form := url.Values{}
 	for _, h := range reHidden.FindAllStringSubmatch(body, -1) {
 		form.Set(h[1], htmlUnescape(h[2]))
@@ -132,17 +98,16 @@ func htmlUnescape(s string) string {
 	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">").Replace(s)
 }
 
-// approve drives the login and consent pages: sign in, then choose action.
-// It returns the last page the browser got.
-func approve(t *testing.T, authURL, action string) (*http.Response, string) {
-	b := newBrowser(t)
-	page, body := b.get(authURL)
+// approve drives the login and consent pages from page, the login page:
+// sign in, then choose action. It returns the last page the browser got.
+func (b *browser) approve(page *http.Response, body, action string) (*http.Response, string) {
+	b.t.Helper()
 	if page.StatusCode != 200 || !strings.Contains(body, `name="password"`) {
-		t.Fatalf("login page: status %d at %s", page.StatusCode, page.Request.URL.Path)
+		b.t.Fatalf("login page: status %d at %s", page.StatusCode, page.Request.URL.Path)
 	}
 	page, body = b.submit(page, body, url.Values{"username": {itUser}, "password": {itPassword}})
 	if page.StatusCode != 200 || !strings.Contains(body, `value="allow"`) {
-		t.Fatalf("consent page: status %d at %s", page.StatusCode, page.Request.URL.Path)
+		b.t.Fatalf("consent page: status %d at %s", page.StatusCode, page.Request.URL.Path)
 	}
 	return b.submit(page, body, url.Values{"action": {action}})
 }
@@ -162,54 +127,34 @@ func runLoginAt(t *testing.T, c *oauth.Client, cb oauth.Callback, action string)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := c.StartLogin(ctx, cb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer l.Close()
 	ch := make(chan waited, 1)
 	go func() {
 		tok, err := l.Wait(ctx)
 		ch <- waited{tok, err}
 	}()
-	page, body := approve(t, l.URL(), action)
+	b := newBrowser(t)
+	page, body := b.get(l.URL())
+	page, body = b.approve(page, body, action)
 	return page, body, <-ch
-}
-
-// claims decodes a JWT's payload without verifying it (the backend does).
-func claims(t *testing.T, jwt string) map[string]any {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("access token is not a JWT (%d parts)", len(parts))
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func TestIntegrationAuthServer(t *testing.T) {
 	for _, path := range []string{"", "/tenant"} {
 		t.Run("issuer path "+path, func(t *testing.T) {
 			t.Parallel()
-			integration(t, startAuthServer(t, path), path == "")
+			integration(t, startStack(t, path, nil), path == "")
 		})
 	}
 }
 
 // integration: Discover, a login through the real pages, a refresh with
 // rotation, a revocation, and (when deny) a refused consent.
-func integration(t *testing.T, issuer string, deny bool) {
+func integration(t *testing.T, st *stack, deny bool) {
 	ctx := context.Background()
 	var logs bytes.Buffer
-	md, err := oauth.Discover(ctx, nil, issuer)
-	if err != nil {
-		t.Fatalf("Discover: %v", err)
-	}
+	issuer, md := st.issuer, st.metadata(t)
 	if md.Issuer != issuer || !md.AuthorizationResponseIssParameterSupported || md.RevocationEndpoint == "" {
 		t.Fatalf("metadata %+v", md)
 	}
@@ -226,7 +171,7 @@ func integration(t *testing.T, issuer string, deny bool) {
 		t.Fatalf("browser ended on %s with status %d", page.Request.URL.Path, page.StatusCode)
 	}
 	tok := w.tok
-	cl := claims(t, tok.AccessToken.Reveal())
+	cl := testkit.PeekJWT(t, tok.AccessToken.Reveal(), 1)
 	if cl["iss"] != issuer || cl["aud"] != itResource || cl["sub"] != itUser || cl["scope"] != "notes:read" {
 		t.Fatalf("access token claims iss=%v aud=%v sub=%v scope=%v", cl["iss"], cl["aud"], cl["sub"], cl["scope"])
 	}
@@ -235,22 +180,16 @@ func integration(t *testing.T, issuer string, deny bool) {
 	}
 
 	tok2, err := c.Refresh(ctx, tok.RefreshToken)
-	if err != nil {
-		t.Fatalf("Refresh: %v", err)
-	}
+	testkit.NoErr(t, err, "Refresh")
 	if tok2.RefreshToken.Equal(tok.RefreshToken) || tok2.AccessToken.Equal(tok.AccessToken) {
 		t.Fatal("the refresh token did not rotate")
 	}
-	if claims(t, tok2.AccessToken.Reveal())["aud"] != itResource {
+	if testkit.PeekJWT(t, tok2.AccessToken.Reveal(), 1)["aud"] != itResource {
 		t.Fatal("refreshed token lost its audience")
 	}
 
-	if err := c.Revoke(ctx, tok2.RefreshToken, "refresh_token"); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
-	if _, err := c.Refresh(ctx, tok2.RefreshToken); !errors.Is(err, oauth.ErrInvalidGrant) {
-		t.Fatalf("Refresh after Revoke: %v, want ErrInvalidGrant", err)
-	}
+	testkit.NoErr(t, c.Revoke(ctx, tok2.RefreshToken, "refresh_token"), "Revoke")
+	testkit.WantIs(t, testkit.ErrOf(c.Refresh(ctx, tok2.RefreshToken)), oauth.ErrInvalidGrant, "Refresh after Revoke")
 	for _, s := range []string{tok.AccessToken.Reveal(), tok.RefreshToken.Reveal(), tok2.AccessToken.Reveal(), tok2.RefreshToken.Reveal()} {
 		if strings.Contains(logs.String(), s) {
 			t.Fatal("a token reached the debug log")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // mdServer serves metadata documents by path and records the paths asked.
@@ -71,9 +73,7 @@ func TestDiscoverOrder(t *testing.T) {
 			iss := m.srv.URL + tc.path
 			m.doc(tc.servedAt, goodMD(iss))
 			md, err := Discover(context.Background(), m.srv.Client(), iss)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if md.TokenEndpoint != iss+"/token" || strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
 				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
 			}
@@ -81,9 +81,7 @@ func TestDiscoverOrder(t *testing.T) {
 	}
 	t.Run("nothing found", func(t *testing.T) {
 		m := newMDServer(t)
-		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoMetadata) {
-			t.Fatalf("err %v, want ErrNoMetadata", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoMetadata, "Discover")
 	})
 	t.Run("5xx stops discovery", func(t *testing.T) {
 		m := newMDServer(t)
@@ -102,16 +100,10 @@ func TestC1_MetadataWithoutS256(t *testing.T) {
 			md := goodMD(m.srv.URL)
 			md.CodeChallengeMethodsSupported = methods
 			m.doc("/.well-known/oauth-authorization-server", md)
-			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("Discover: %v, want ErrNoPKCE", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrNoPKCE, "Discover")
 			c := &Client{ClientID: "relay", Metadata: &md}
-			if _, err := c.StartLogin(context.Background(), Callback{}); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("StartLogin with hand-made metadata: %v, want ErrNoPKCE", err)
-			}
-			if _, err := c.Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrNoPKCE) {
-				t.Fatalf("Refresh: %v, want ErrNoPKCE", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(c.StartLogin(context.Background(), Callback{})), ErrNoPKCE, "StartLogin with hand-made metadata")
+			testkit.WantIs(t, testkit.ErrOf(c.Refresh(context.Background(), secretOf("x"))), ErrNoPKCE, "Refresh")
 		})
 	}
 }
@@ -130,16 +122,12 @@ func TestC2_IssuerMismatch(t *testing.T) {
 			md.Issuer = doc
 			m.doc("/.well-known/oauth-authorization-server", md)
 			m.doc("/.well-known/openid-configuration", goodMD(m.srv.URL))
-			if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrIssuerMismatch) {
-				t.Fatalf("err %v, want ErrIssuerMismatch (and no fallback)", err)
-			}
+			testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrIssuerMismatch, "Discover (and no fallback)")
 		})
 	}
 	t.Run("asked with a trailing slash", func(t *testing.T) {
 		m.doc("/.well-known/oauth-authorization-server", goodMD(m.srv.URL))
-		if _, err := Discover(context.Background(), nil, m.srv.URL+"/"); !errors.Is(err, ErrIssuerMismatch) {
-			t.Fatalf("err %v, want ErrIssuerMismatch", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL+"/")), ErrIssuerMismatch, "Discover")
 	})
 }
 
@@ -161,92 +149,104 @@ func TestC3_InsecureMetadataURL(t *testing.T) {
 	rt := &refuseTransport{}
 	hc := &http.Client{Transport: rt}
 	for _, iss := range []string{"http://auth.example", "http://10.0.0.1", "ftp://auth.example", "auth.example", "https://user:pw@auth.example", "https://auth.example#frag"} {
-		if _, err := Discover(context.Background(), hc, iss); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("%q: %v, want ErrInsecureURL", iss, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), hc, iss)), ErrInsecureURL, "%q", iss)
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure issuers", rt.n)
 	}
-	if _, err := Discover(context.Background(), hc, "https://auth.example?x=1"); !errors.Is(err, ErrConfig) {
-		t.Errorf("issuer with query: %v", err)
-	}
+	testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), hc, "https://auth.example?x=1")), ErrConfig, "issuer with query")
 }
 
 func TestC3_InsecureEndpointInMetadata(t *testing.T) {
-	for _, field := range []string{"authorization", "token", "revocation"} {
+	for field, insecure := range map[string]func(*Metadata){
+		"authorization": func(md *Metadata) { md.AuthorizationEndpoint = "http://auth.example/authorize" },
+		"token":         func(md *Metadata) { md.TokenEndpoint = "http://auth.example/token" },
+		"revocation":    func(md *Metadata) { md.RevocationEndpoint = "http://auth.example/revoke" },
+	} {
 		m := newMDServer(t)
 		md := goodMD(m.srv.URL)
-		switch field {
-		case "authorization":
-			md.AuthorizationEndpoint = "http://auth.example/authorize"
-		case "token":
-			md.TokenEndpoint = "http://auth.example/token"
-		case "revocation":
-			md.RevocationEndpoint = "http://auth.example/revoke"
-		}
+		insecure(&md)
 		m.doc("/.well-known/oauth-authorization-server", md)
-		if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("plain http %s endpoint: %v, want ErrInsecureURL", field, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(Discover(context.Background(), nil, m.srv.URL)), ErrInsecureURL, "plain http %s endpoint", field)
 	}
+}
+
+// metadataKinds are the two documents the client discovers and the same
+// rules hold for: the authorization server's (RFC 8414) and the protected
+// resource's (RFC 9728), each with bodies that are not a usable document.
+var metadataKinds = []struct {
+	name, wellKnown string
+	good            func(base string) func(http.ResponseWriter, *http.Request) // a document for the server at base
+	discover        func(base string) error
+	malformed       map[string]string // R stands for base
+}{
+	{"authorization server", "/.well-known/oauth-authorization-server",
+		func(base string) func(http.ResponseWriter, *http.Request) {
+			return func(w http.ResponseWriter, _ *http.Request) { _ = json.NewEncoder(w).Encode(goodMD(base)) }
+		},
+		func(base string) error { _, err := Discover(context.Background(), nil, base); return err },
+		map[string]string{"html": "<html>",
+			"no token endpoint": `{"issuer":"R","authorization_endpoint":"R/authorize","code_challenge_methods_supported":["S256"]}`}},
+	{"resource", "/.well-known/oauth-protected-resource",
+		func(base string) func(http.ResponseWriter, *http.Request) { return prDoc(base, "https://as.example") },
+		func(base string) error { _, err := DiscoverResource(context.Background(), nil, base, ""); return err },
+		map[string]string{"html": "<html>", "array": "[]", "wrong type": `{"resource":1}`,
+			"servers not a list": `{"resource":"R","authorization_servers":"x"}`}},
 }
 
 func TestC3_RedirectToAnotherHost(t *testing.T) {
-	other := newMDServer(t)
-	other.doc("/.well-known/oauth-authorization-server", goodMD(other.srv.URL))
-	m := newMDServer(t)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+	for _, k := range metadataKinds {
+		t.Run(k.name, func(t *testing.T) {
+			other, m := newMDServer(t), newMDServer(t)
+			other.docs["/doc"] = k.good(m.srv.URL)
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.srv.URL+"/doc", http.StatusFound)
+			}
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrRedirect, "discover")
+			if len(other.paths()) != 0 {
+				t.Fatal("the other host was contacted")
+			}
+			t.Run("same host is followed", func(t *testing.T) {
+				m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, "/meta.json", http.StatusFound)
+				}
+				m.docs["/meta.json"] = k.good(m.srv.URL)
+				testkit.NoErr(t, k.discover(m.srv.URL))
+			})
+		})
 	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
-	if len(other.paths()) != 0 {
-		t.Fatal("the other host was contacted")
-	}
-	t.Run("same host is followed", func(t *testing.T) {
-		m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/meta.json", http.StatusFound)
-		}
-		m.doc("/meta.json", goodMD(m.srv.URL))
-		if _, err := Discover(context.Background(), nil, m.srv.URL); err != nil {
-			t.Fatal(err)
-		}
-	})
 }
 
 func TestC3_HugeMetadata(t *testing.T) {
-	m := newMDServer(t)
-	pad := strings.Repeat(" ", maxBody)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
-		b, _ := json.Marshal(goodMD(m.srv.URL))
-		_, _ = w.Write([]byte(pad))
-		_, _ = w.Write(b)
-	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("err %v, want ErrTooLarge", err)
-	}
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Length", "2000000")
-		w.WriteHeader(200)
-	}
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("declared length: err %v, want ErrTooLarge", err)
+	for _, k := range metadataKinds {
+		t.Run(k.name, func(t *testing.T) {
+			m := newMDServer(t)
+			pad := strings.Repeat(" ", maxBody)
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(pad))
+				k.good(m.srv.URL)(w, r)
+			}
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrTooLarge, "discover")
+			m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Length", "2000000")
+				w.WriteHeader(200)
+			}
+			testkit.WantIs(t, k.discover(m.srv.URL), ErrTooLarge, "declared length")
+		})
 	}
 }
 
 func TestDiscoverMalformed(t *testing.T) {
-	m := newMDServer(t)
-	m.docs["/.well-known/oauth-authorization-server"] = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>")) }
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
-		t.Fatalf("err %v, want ErrBadMetadata", err)
-	}
-	md := goodMD(m.srv.URL)
-	md.TokenEndpoint = ""
-	m.doc("/.well-known/oauth-authorization-server", md)
-	if _, err := Discover(context.Background(), nil, m.srv.URL); !errors.Is(err, ErrBadMetadata) {
-		t.Fatalf("no token endpoint: err %v, want ErrBadMetadata", err)
+	for _, k := range metadataKinds {
+		for name, body := range k.malformed {
+			t.Run(k.name+"/"+name, func(t *testing.T) {
+				m := newMDServer(t)
+				m.docs[k.wellKnown] = func(w http.ResponseWriter, _ *http.Request) {
+					_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
+				}
+				testkit.WantIs(t, k.discover(m.srv.URL), ErrBadMetadata, "discover")
+			})
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestCallbackPathValidation(t *testing.T) {
@@ -37,9 +39,7 @@ func TestCallbackPathValidation(t *testing.T) {
 		if p == "" { // the Callback field defaults it
 			continue
 		}
-		if _, err := f.client().StartLogin(context.Background(), Callback{Path: p}); !errors.Is(err, ErrConfig) {
-			t.Errorf("StartLogin with path %q: %v, want ErrConfig", p, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Path: p})), ErrConfig, "StartLogin with path %q", p)
 	}
 }
 
@@ -57,9 +57,7 @@ func TestCallbackHostValidation(t *testing.T) {
 		if err := CheckCallbackHost(h); err == nil {
 			t.Errorf("%q accepted", h)
 		}
-		if _, err := f.client().StartLogin(context.Background(), Callback{Host: h}); !errors.Is(err, ErrConfig) {
-			t.Errorf("StartLogin with host %q: %v, want ErrConfig", h, err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(f.client().StartLogin(context.Background(), Callback{Host: h})), ErrConfig, "StartLogin with host %q", h)
 	}
 	if CheckCallbackHost("") == nil {
 		t.Error("an empty host accepted by CheckCallbackHost (only the Callback field defaults it)")
@@ -109,9 +107,7 @@ func TestC10_CustomPath(t *testing.T) {
 					t.Errorf("%s: status %d, want 404", p, status)
 				}
 			}
-			if n := len(f.requests("/token")); n != 0 {
-				t.Fatalf("%d token requests from other paths", n)
-			}
+			f.wantRequests(t, "/token", 0, "a callback to another path was exchanged")
 			completes(t, l, ch)
 			if got := f.requests("/token")[0].Form.Get("redirect_uri"); got != want {
 				t.Fatalf("token request redirect_uri %q, want %q", got, want)
@@ -139,24 +135,16 @@ func TestC9_LocalhostHost(t *testing.T) {
 	refused := []string{"evil.example" + p, "localhost", "localhost:1", "LOCALHOST" + p, "localhost.evil.example" + p,
 		"localhost." + p, "[::1]" + p, "127.0.0.1", "127.0.0.2" + p, "0.0.0.0" + p}
 	for _, h := range refused {
-		if status, _, _ := hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q on 127.0.0.1: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = h })), 400, "Host %q on 127.0.0.1", h)
 	}
 	for _, h := range []string{"localhost" + p, v4} { // accepted: the wrong state proves it got past the Host check
-		if status, _, _ := hitAddr(t, v4, "GET", l.path, "state=wrong&code=x", func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q: status %d", h, status)
-		}
-		if status, _, _ := hitAddr(t, v4, "GET", "/elsewhere", "", func(r *http.Request) { r.Host = h }); status != 404 {
-			t.Errorf("Host %q was refused before the path check: status %d, want 404", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v4, "GET", l.path, "state=wrong&code=x", func(r *http.Request) { r.Host = h })), 400, "Host %q", h)
+		wantCode(t, code(hitAddr(t, v4, "GET", "/elsewhere", "", func(r *http.Request) { r.Host = h })), 404, "Host %q was refused before the path check", h)
 	}
 	if status, _, body := hitAddr(t, v4, "GET", l.path, good, func(r *http.Request) { r.Host = "localhost" + p }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect with Host localhost%s: status %d", p, status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 }
 
 // TestC9_LiteralHostAccepted: the IP literal the connection arrived on is
@@ -169,9 +157,7 @@ func TestC9_LiteralHostAccepted(t *testing.T) {
 	if status, _, _ := hitAddr(t, v4, "GET", l.path, goodQuery(t, l).Encode()); status != 200 {
 		t.Fatalf("Host %s: status %d, want 200", v4, status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 }
 
 // TestC11_LocalhostAlsoListensOnIPv6Loopback: a localhost callback also
@@ -206,27 +192,16 @@ func TestC11_LocalhostAlsoListensOnIPv6Loopback(t *testing.T) {
 	v6 := a6.String()
 	good := goodQuery(t, l).Encode()
 	for _, h := range []string{"127.0.0.1:" + itoa(a4.Port), "evil.example:" + itoa(a4.Port), "[::2]:" + itoa(a4.Port)} {
-		if status, _, _ := hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = h }); status != 400 {
-			t.Errorf("Host %q on [::1]: status %d, want 400", h, status)
-		}
+		wantCode(t, code(hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = h })), 400, "Host %q on [::1]", h)
 	}
-	if status, _, _ := hitAddr(t, v6, "GET", l.path, "state=wrong", func(r *http.Request) { r.Host = v6 }); status != 400 {
-		t.Errorf("Host %s on [::1]: status %d", v6, status)
-	}
-	if status, _, _ := hitAddr(t, v6, "GET", "/favicon.ico", "", func(r *http.Request) { r.Host = v6 }); status != 404 {
-		t.Errorf("Host %s on [::1] refused before the path check: status %d", v6, status)
-	}
+	wantCode(t, code(hitAddr(t, v6, "GET", l.path, "state=wrong", func(r *http.Request) { r.Host = v6 })), 400, "Host %s on [::1]", v6)
+	wantCode(t, code(hitAddr(t, v6, "GET", "/favicon.ico", "", func(r *http.Request) { r.Host = v6 })), 404, "Host %s on [::1] refused before the path check", v6)
 	if status, _, body := hitAddr(t, v6, "GET", l.path, good, func(r *http.Request) { r.Host = l.host }); status != 200 || body != pageSuccess {
 		t.Fatalf("the real redirect over [::1]: status %d", status)
 	}
-	if r := result(t, ch); r.err != nil {
-		t.Fatal(r.err)
-	}
+	succeeded(t, ch)
 	for _, ln := range l.lns {
-		if conn, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-			conn.Close()
-			t.Fatalf("%v still open after the login", ln.Addr())
-		}
+		wantClosed(t, ln.Addr().String(), "after the login")
 	}
 }
 
@@ -238,9 +213,7 @@ func TestC11_LocalhostPortTakenOnIPv6(t *testing.T) {
 		t.Skip("no IPv6 loopback on this machine")
 	}
 	other, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer other.Close()
 	port := other.Addr().(*net.TCPAddr).Port
 	f := newFakeAS(t)

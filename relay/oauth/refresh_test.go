@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestC17_RefreshSendsResourceAndRotates(t *testing.T) {
 	f := newFakeAS(t)
 	c := f.client()
 	tok, err := c.Refresh(context.Background(), secretOf(fakeRefresh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	got := f.requests("/token")[0]
 	want := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fakeRefresh}, "client_id": {"relay"}, "resource": {resourceURL}}
 	if got.Form.Encode() != want.Encode() {
@@ -38,9 +38,7 @@ func TestRefreshKeepsTokenWhenNotRotated(t *testing.T) {
 		return 200, `{"access_token":"new","token_type":"Bearer","expires_in":60}`
 	})
 	tok, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	if !tok.RefreshToken.Equal(secretOf(fakeRefresh)) {
 		t.Fatal("the old refresh token was lost")
 	}
@@ -59,9 +57,7 @@ func TestC16_RefreshInvalidGrant(t *testing.T) {
 	if has(err.Error(), fakeRefresh) {
 		t.Fatal("the error echoes the refresh token")
 	}
-	if n := len(f.requests("/token")); n != 1 {
-		t.Fatalf("%d refresh requests: Refresh must not retry", n)
-	}
+	f.wantRequests(t, "/token", 1, "Refresh must not retry")
 	for _, code := range []string{"invalid_client", "invalid_request", "server_error"} {
 		f.setToken(func(url.Values) (int, string) { return 400, `{"error":"` + code + `"}` })
 		if _, err := f.client().Refresh(context.Background(), secretOf(fakeRefresh)); errors.Is(err, ErrInvalidGrant) || !errors.As(err, &oe) {
@@ -72,23 +68,15 @@ func TestC16_RefreshInvalidGrant(t *testing.T) {
 
 func TestRefreshNeedsAToken(t *testing.T) {
 	f := newFakeAS(t)
-	if _, err := f.client().Refresh(context.Background(), secretOf("")); !errors.Is(err, ErrNoRefreshToken) {
-		t.Fatalf("err %v", err)
-	}
-	if _, err := (&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x")); !errors.Is(err, ErrConfig) {
-		t.Fatalf("no metadata: %v", err)
-	}
-	if len(f.requests("/token")) != 0 {
-		t.Fatal("a request went out")
-	}
+	testkit.WantIs(t, testkit.ErrOf(f.client().Refresh(context.Background(), secretOf(""))), ErrNoRefreshToken, "Refresh")
+	testkit.WantIs(t, testkit.ErrOf((&Client{ClientID: "relay"}).Refresh(context.Background(), secretOf("x"))), ErrConfig, "no metadata")
+	f.wantRequests(t, "/token", 0, "a request went out")
 }
 
 func TestRevoke(t *testing.T) {
 	f := newFakeAS(t)
 	c := f.client()
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), "refresh_token"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, c.Revoke(context.Background(), secretOf(fakeRefresh), "refresh_token"))
 	got := f.requests("/revoke")[0]
 	want := url.Values{"token": {fakeRefresh}, "token_type_hint": {"refresh_token"}, "client_id": {"relay"}}
 	if got.Form.Encode() != want.Encode() || got.Header.Get("Authorization") != "" || got.Method != "POST" {
@@ -97,13 +85,9 @@ func TestRevoke(t *testing.T) {
 	f.mu.Lock()
 	f.revStatus = 503
 	f.mu.Unlock()
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrBadResponse) {
-		t.Fatalf("503: %v", err)
-	}
+	testkit.WantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrBadResponse, "503")
 	c.Metadata.RevocationEndpoint = ""
-	if err := c.Revoke(context.Background(), secretOf(fakeRefresh), ""); !errors.Is(err, ErrNoRevocation) {
-		t.Fatalf("no endpoint: %v", err)
-	}
+	testkit.WantIs(t, c.Revoke(context.Background(), secretOf(fakeRefresh), ""), ErrNoRevocation, "no endpoint")
 }
 
 func TestRevokeIsBounded(t *testing.T) {

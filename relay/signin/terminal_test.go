@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/login"
 )
@@ -33,9 +34,7 @@ func TestTerminalTexts(t *testing.T) {
 
 func TestPassphraseNeedsATerminal(t *testing.T) {
 	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	defer r.Close()
 	defer w.Close()
 	var b bytes.Buffer

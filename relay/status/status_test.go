@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -50,6 +51,10 @@ func (f fakeTokens) Cached(context.Context) (vault.Record, error) {
 }
 
 func TestBuild(t *testing.T) {
+	// loggedOut keeps what a report says without tokens.
+	loggedOut := func(r *Report) Report {
+		return Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
+	}
 	loggedIn := Report{LoggedIn: true, Subject: "alice", Scopes: []string{"notes:read", "notes:write"}, Expiry: expiry, KeySource: "file",
 		Protects: "copies of the data directory", DataDir: "/home/alice/.config/keyrelay", AuthServer: "https://as.example", Backend: "https://api.example",
 		Policy: []string{"from /etc/keyrelay/policy.json:", "  device grant: off"}}
@@ -71,23 +76,13 @@ func TestBuild(t *testing.T) {
 			want:      func(r *Report) { r.Scopes, r.Expiry = nil, time.Time{} },
 			wantCalls: "waiting cached stop"},
 		{name: "no tokens stored", vault: vault.Status{Dir: "/d", KeySource: "keychain", Protects: "p"},
-			want: func(r *Report) {
-				*r = Report{KeySource: "keychain", Protects: "p", DataDir: "/d", AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
-			}},
+			want: func(r *Report) { *r = loggedOut(r); r.KeySource, r.Protects, r.DataDir = "keychain", "p", "/d" }},
 		{name: "config refused: tokens not read", vault: fileVault, rec: stored, configErr: errors.New("refused by policy: nope"),
-			want: func(r *Report) {
-				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy,
-					ConfigProblem: "refused by policy: nope"}
-			}},
+			want: func(r *Report) { *r = loggedOut(r); r.ConfigProblem = "refused by policy: nope" }},
 		{name: "login required", vault: fileVault, err: fmt.Errorf("x: %w", broker.ErrLoginRequired),
-			want: func(r *Report) {
-				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
-			}, wantCalls: "waiting cached stop"},
+			want: func(r *Report) { *r = loggedOut(r) }, wantCalls: "waiting cached stop"},
 		{name: "unreadable tokens", vault: fileVault, err: errors.New("vault: key source: locked"),
-			want: func(r *Report) {
-				*r = Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy,
-					Problem: "vault: key source: locked"}
-			}, wantCalls: "waiting cached stop"},
+			want: func(r *Report) { *r = loggedOut(r); r.Problem = "vault: key source: locked" }, wantCalls: "waiting cached stop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls []string
@@ -111,13 +106,28 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+// printCase is a report and how it prints.
+type printCase struct {
+	name string
+	r    Report
+	want string
+}
+
+// checkPrint prints each case's report, as JSON or as text.
+func checkPrint(t *testing.T, asJSON bool, cases []printCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.r.Print(&b, asJSON); err != nil || b.String() != tc.want {
+				t.Fatalf("got %v\n%s\nwant\n%s", err, b.String(), tc.want)
+			}
+		})
+	}
+}
+
 func TestPrintText(t *testing.T) {
 	inCET(t)
-	for _, tc := range []struct {
-		name string
-		r    Report
-		want string
-	}{
+	checkPrint(t, false, []printCase{
 		{"logged out, nothing known", Report{DataDir: "/d"}, `status:      logged out
 key source:  (unknown)
 protects:    (unknown)
@@ -162,22 +172,11 @@ data dir:    /d
 auth server: (unknown)
 backend:     (unknown)
 `},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := tc.r.Print(&b, false); err != nil || b.String() != tc.want {
-				t.Fatalf("got %v\n%s\nwant\n%s", err, b.String(), tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestPrintJSON(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		r    Report
-		want string
-	}{
+	checkPrint(t, true, []printCase{
 		{"logged out", Report{KeySource: "keychain", DataDir: "/d", Backend: "https://api.example"}, `{
   "logged_in": false,
   "key_source": "keychain",
@@ -210,14 +209,7 @@ func TestPrintJSON(t *testing.T) {
   ]
 }
 `},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := tc.r.Print(&b, true); err != nil || b.String() != tc.want {
-				t.Fatalf("got %v\n%s\nwant\n%s", err, b.String(), tc.want)
-			}
-		})
-	}
+	})
 }
 
 // Neither form of a report built from stored tokens holds a token, nor does
@@ -229,12 +221,8 @@ func TestNoTokenInOutput(t *testing.T) {
 		t.Fatal("not logged in: the test proves nothing")
 	}
 	var text, js bytes.Buffer
-	if err := r.Print(&text, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Print(&js, true); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, r.Print(&text, false))
+	testkit.NoErr(t, r.Print(&js, true))
 	for _, out := range []string{text.String(), js.String(), SignedIn(stored), fmt.Sprintf("%#v", r)} {
 		for _, tok := range []string{fakeAccess, fakeRefresh, "REDACTED"} {
 			if strings.Contains(out, tok) {
