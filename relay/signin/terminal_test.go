@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/login"
 )
 
 var (
-	_ broker.UI      = Terminal{}
-	_ login.DeviceUI = Terminal{}
-	_ broker.UI      = (*UI)(nil)
-	_ login.DeviceUI = (*UI)(nil)
+	_ broker.UI = Terminal{}
+	_ prompter  = Terminal{}
+	_ broker.UI = (*UI)(nil)
+	_ prompter  = (*UI)(nil)
 )
 
 func TestTerminalTexts(t *testing.T) {
@@ -76,4 +75,9 @@ func TestWaiting(t *testing.T) {
 	if w.b.String() != "relay: waiting for the vault\n" {
 		t.Fatalf("wrote %q", w.b.String())
 	}
+}
+
+// prompter is login.Prompter (which imports this package).
+type prompter interface {
+	Prompt(ctx context.Context, p Prompt)
 }
