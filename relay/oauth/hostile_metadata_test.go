@@ -1,7 +1,11 @@
 package oauth
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -33,5 +37,21 @@ func TestP4_EndpointsMustBePrintable(t *testing.T) {
 		if err := md.validate(); !errors.Is(err, ErrBadMetadata) {
 			t.Errorf("registration_endpoint %q: %v, want ErrBadMetadata", bad, err)
 		}
+	}
+}
+
+// P4, through discovery: a hostile authorization server whose metadata
+// names a right-to-left override in its authorization endpoint is refused
+// before its URL can be shown.
+func TestP4_HostileMetadataRefusedAtDiscovery(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token",
+			"authorization_endpoint": srv.URL + "/\u202egnp.nigol", "code_challenge_methods_supported": []string{"S256"}})
+	}))
+	defer srv.Close()
+	if _, err := Discover(context.Background(), srv.Client(), srv.URL); !errors.Is(err, ErrBadMetadata) {
+		t.Fatalf("Discover: %v, want ErrBadMetadata", err)
 	}
 }
