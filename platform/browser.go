@@ -25,9 +25,10 @@ var browserWait = 3 * time.Second
 // Windows, xdg-open elsewhere. No shell is involved on any OS.
 //
 // Only absolute http and https URLs are accepted, and only if they contain
-// no spaces, control characters or characters that shells or Windows
-// command lines treat specially (" < > \ ^ ` { | }); anything else returns
-// an error wrapping ErrUnsafeURL.
+// no spaces, control characters, non-ASCII characters, nor any of
+// " < > \ ^ ` { | } (which URLs must escape anyway); anything else returns
+// an error wrapping ErrUnsafeURL. Characters such as $ ( ) ; ' & are
+// accepted: no shell ever sees the URL, and valid URLs carry them.
 //
 // The child gets no stdin, stdout or stderr, so it cannot write into a
 // protocol stream. OpenBrowser waits until the child exits (a non-zero exit

@@ -141,3 +141,18 @@ func TestBrowserAvailable(t *testing.T) {
 		}
 	}
 }
+
+// The URL characters CheckBrowserURL accepts and refuses are the ones its
+// doc names: no shell sees the URL, so $ ( ) ; ' & are fine (issue 21).
+func TestCheckBrowserURLCharacters(t *testing.T) {
+	for _, ok := range []string{"https://as.example/a?b=$(x);'c'&d=1", "http://127.0.0.1:8080/cb?x=%20"} {
+		if err := CheckBrowserURL(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, c := range []string{" ", "\"", "<", ">", "\\", "^", "`", "{", "|", "}", "\x7f", "\x01", "é", "\u202e"} {
+		if err := CheckBrowserURL("https://as.example/a" + c + "b"); !errors.Is(err, ErrUnsafeURL) {
+			t.Errorf("%q: %v, want ErrUnsafeURL", c, err)
+		}
+	}
+}

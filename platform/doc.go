@@ -15,8 +15,9 @@
 //     directory, so a crash leaves the old or the new content, never a torn
 //     file.
 //   - OpenBrowser runs no shell, accepts only http and https URLs free of
-//     shell and quoting metacharacters, gives the child no stdin, stdout or
-//     stderr, and never waits for it for long.
+//     spaces, control and non-ASCII characters and " < > \ ^ ` { | } (so
+//     $ ( ) ; ' & pass: nothing interprets them), gives the child no
+//     stdin, stdout or stderr, and never waits for it for long.
 //
 // Non-goals: Windows ACLs are not inspected (the per-user %APPDATA% is
 // trusted, only symlinks are refused there); permissions of the parent

@@ -339,7 +339,7 @@ func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
 	e.start().MustCall(t, "whoami", nil)
 	ctx := context.Background()
 	v := e.vault()
-	tokAcct := vault.Account{Issuer: c.URL}
+	tokAcct := vault.Account{Issuer: c.URL, Server: c.URL} // no resource: the account names the server (P1)
 	if err := v.Update(ctx, tokAcct, func(r *vault.Record) (*vault.Record, error) {
 		if r == nil || r.RefreshToken.IsZero() {
 			return nil, errors.New("no token record under the resource-less account")

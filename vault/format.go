@@ -31,6 +31,7 @@ type fileRecord struct {
 	Issuer       string            `json:"issuer"`
 	ClientID     string            `json:"client_id,omitempty"`
 	Resource     string            `json:"resource,omitempty"`
+	Server       string            `json:"server,omitempty"`
 	AccessToken  string            `json:"access_token,omitempty"`
 	RefreshToken string            `json:"refresh_token,omitempty"`
 	TokenType    string            `json:"token_type,omitempty"`
@@ -59,7 +60,7 @@ func encodeState(s state) ([]byte, error) {
 		fs.Accounts = append(fs.Accounts, toFile(a, r))
 	}
 	slices.SortFunc(fs.Accounts, func(x, y fileRecord) int {
-		return cmp.Or(cmp.Compare(x.Issuer, y.Issuer), cmp.Compare(x.ClientID, y.ClientID), cmp.Compare(x.Resource, y.Resource))
+		return cmp.Or(cmp.Compare(x.Issuer, y.Issuer), cmp.Compare(x.ClientID, y.ClientID), cmp.Compare(x.Resource, y.Resource), cmp.Compare(x.Server, y.Server))
 	})
 	return json.Marshal(fs)
 }
@@ -137,7 +138,7 @@ func timesInRange(fr fileRecord) bool {
 
 func toFile(a Account, r *Record) fileRecord {
 	fr := fileRecord{
-		Issuer: a.Issuer, ClientID: a.ClientID, Resource: a.Resource,
+		Issuer: a.Issuer, ClientID: a.ClientID, Resource: a.Resource, Server: a.Server,
 		AccessToken:  r.AccessToken.Reveal(),
 		RefreshToken: r.RefreshToken.Reveal(),
 		TokenType:    r.TokenType, Scopes: r.Scopes, Subject: r.Subject,
@@ -171,7 +172,7 @@ func fromFile(fr fileRecord) (Account, *Record) {
 			RedirectURIs:            g.RedirectURIs, IssuedAt: utc(g.IssuedAt),
 		}
 	}
-	return Account{Issuer: fr.Issuer, ClientID: fr.ClientID, Resource: fr.Resource}, r
+	return Account{Issuer: fr.Issuer, ClientID: fr.ClientID, Resource: fr.Resource, Server: fr.Server}, r
 }
 
 func utc(t time.Time) time.Time {

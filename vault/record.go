@@ -12,6 +12,11 @@ type Account struct {
 	Issuer   string // authorization server issuer URL
 	ClientID string // the configured OAuth client id; empty when the client registers dynamically
 	Resource string // the protected resource (RFC 8707), e.g. the MCP server URL
+	// Server is the URL the tokens are for (the MCP server or the
+	// backend) when Resource does not name it: with no resource, or one
+	// shared by several servers. Tokens of two servers never share a
+	// record.
+	Server string
 }
 
 // Record is what the vault keeps for one Account. Token fields are

@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 	"relay/broker":            {"internal/", "relay/oauth", "vault"},
 	"relay/oauth":             {"internal/"},
 	"relay/policy":            {"internal/"},
-	"relay/login":             {"internal/", "relay/broker", "relay/oauth", "relay/policy", "vault"},
+	"relay/login":             {"internal/", "relay/broker", "relay/oauth", "relay/policy", "relay/signin", "vault"},
 	"relay/config":            {"internal/", "platform", "relay/oauth", "relay/policy"},
 	"relay/status":            {"internal/", "relay/broker", "vault"},
 	"demo":                    {"internal/"},

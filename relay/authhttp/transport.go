@@ -26,6 +26,15 @@ type Tokens interface {
 
 var _ Tokens = (*broker.Broker)(nil)
 
+// Rejecter is an optional part of Tokens: Rejected hears that the server
+// answered 401 to a token fetched after a 401, so that a server refusing
+// every token does not get a sign-in per request.
+type Rejecter interface {
+	Rejected(tok secret.Value)
+}
+
+var _ Rejecter = (*broker.Broker)(nil)
+
 // Transport adds the Bearer token to requests and applies the policy in
 // the package doc. It is safe for concurrent use.
 type Transport struct {
@@ -131,8 +140,13 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 	}
 	resp, err = t.send(req, tok)
 	if err == nil {
-		if ch, status := challenge(resp); status == http.StatusForbidden && ch.Error == "insufficient_scope" {
+		switch ch, status := challenge(resp); {
+		case status == http.StatusForbidden && ch.Error == "insufficient_scope":
 			t.Tokens.NotGranted(ch.Scope)
+		case status == http.StatusUnauthorized:
+			if r, ok := t.Tokens.(Rejecter); ok {
+				r.Rejected(tok)
+			}
 		}
 	}
 	return t.refused(resp, err)

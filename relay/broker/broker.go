@@ -96,12 +96,32 @@ type Broker struct {
 	mem        *vault.Record
 	memVersion string               // Store.Version() when mem was read or written
 	denied     map[string]time.Time // scopes a step-up asked for and did not get
+	signedIn   secret.Value         // the access token of this process's last sign-in
+	refusedAt  time.Time            // when the server refused that token at once (Rejected)
 }
 
 // DeniedFor is how long a scope that a step-up sign-in did not grant is
 // not asked for again: without it, every call of a tool the account may
 // not use would open a browser tab.
 const DeniedFor = 10 * time.Minute
+
+// ErrSignInRefused means a sign-in is not started because the server
+// refused the token of the last one at once: a server that answers 401 to
+// every token would otherwise open a browser tab per call.
+var ErrSignInRefused = errors.New("broker: sign-in refused by the server")
+
+// Rejected records that the server answered 401 to tok even after a new
+// token was fetched for it. When tok comes from this process's last
+// sign-in, no sign-in is started for DeniedFor (ErrSignInRefused), or
+// until Relogin.
+func (b *Broker) Rejected(tok secret.Value) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.signedIn.IsZero() && b.signedIn.Equal(tok) {
+		b.refusedAt = b.now()
+		b.log().Warn("the server refused the token of a fresh sign-in; no new sign-in for a while", "for", DeniedFor)
+	}
+}
 
 // ErrScopeNotGranted means a step-up is refused because a recent sign-in
 // asked for the scopes and the server did not grant them.
@@ -184,7 +204,7 @@ func (b *Broker) Relogin(ctx context.Context, ui UI) (secret.Value, error) {
 	held := b.heldScopes()
 	b.mu.Unlock()
 	b.mu.Lock()
-	b.denied = nil
+	b.denied, b.refusedAt = nil, time.Time{}
 	b.mu.Unlock()
 	return b.acquire(ctx, request{need: held, stepUp: true, force: true}, ui)
 }
@@ -279,11 +299,16 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 	if cur != nil && req.stepUp {
 		scopes = union(scopes, cur.Scopes)
 	}
+	if !b.refusedAt.IsZero() && b.now().Sub(b.refusedAt) < DeniedFor {
+		return nil, fmt.Errorf("%w: the server refused the token of the last sign-in at once; keyrelay opens no sign-in page "+
+			"for %v (check the server's configuration, then run `relay login --force`)", ErrSignInRefused, DeniedFor)
+	}
 	t, err := b.Auth.Login(ctx, scopes, ui)
 	if err != nil {
 		return nil, err
 	}
 	r := b.record(nil, t)
+	b.signedIn = r.AccessToken
 	b.log().Info("logged in", "sub", r.Subject, "scopes", strings.Join(r.Scopes, " "))
 	if missing := missingFrom(r.Scopes, req.required); len(missing) > 0 {
 		b.log().Warn("the sign-in did not grant the scopes the backend asked for", "missing", strings.Join(missing, " "))

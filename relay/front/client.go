@@ -3,6 +3,7 @@ package front
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -59,7 +60,10 @@ func (s *session) State() ClientState {
 
 // Ask sends the client a request and waits for its answer.
 func (s *session) Ask(ctx context.Context, method string, params json.RawMessage) (*Message, error) {
-	id, answer := s.asks.open()
+	id, answer, ok := s.asks.open()
+	if !ok {
+		return nil, ErrTooManyAsks
+	}
 	defer s.asks.close(id)
 	if err := s.out.send(Request(id, method, params)); err != nil {
 		return nil, err
@@ -73,6 +77,13 @@ func (s *session) Ask(ctx context.Context, method string, params json.RawMessage
 	}
 }
 
+// MaxAsks bounds the relay's requests to the client waiting for an answer:
+// a server asking faster than the person answers cannot grow the relay.
+const MaxAsks = 64
+
+// ErrTooManyAsks refuses a request to the client past MaxAsks.
+var ErrTooManyAsks = errors.New("front: too many requests to the client at once")
+
 // asks are the relay's requests to the client waiting for its answer,
 // under ids of the relay's own ("keyrelay-N"), so that they never collide
 // with the ids of any server behind it.
@@ -82,9 +93,12 @@ type asks struct {
 	wait map[string]chan *Message
 }
 
-func (a *asks) open() (json.RawMessage, chan *Message) {
+func (a *asks) open() (json.RawMessage, chan *Message, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(a.wait) >= MaxAsks {
+		return nil, nil, false
+	}
 	a.next++
 	id := Object("keyrelay-" + strconv.FormatInt(a.next, 10))
 	ch := make(chan *Message, 1)
@@ -92,7 +106,7 @@ func (a *asks) open() (json.RawMessage, chan *Message) {
 		a.wait = map[string]chan *Message{}
 	}
 	a.wait[IDKey(id)] = ch
-	return id, ch
+	return id, ch, true
 }
 
 func (a *asks) close(id json.RawMessage) {

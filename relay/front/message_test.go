@@ -34,8 +34,8 @@ func TestMessageKinds(t *testing.T) {
 // any client id; an answer reaches only its own waiter.
 func TestAsks(t *testing.T) {
 	var a asks
-	id1, ch1 := a.open()
-	id2, ch2 := a.open()
+	id1, ch1, _ := a.open()
+	id2, ch2, _ := a.open()
 	if IDKey(id1) == IDKey(id2) {
 		t.Fatal("two asks got one id")
 	}

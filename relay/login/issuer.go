@@ -16,7 +16,18 @@ func (i *Interactive) Account(ctx context.Context) (vault.Account, error) {
 	if err != nil {
 		return vault.Account{}, err
 	}
-	return vault.Account{Issuer: iss, ClientID: i.AccountClientID(), Resource: i.Client.Resource}, nil
+	return vault.Account{Issuer: iss, ClientID: i.AccountClientID(), Resource: i.Client.Resource, Server: i.accountServer()}, nil
+}
+
+// accountServer is the Server of this relay's account: empty when the
+// resource is the server's own URL (the default: the account is already
+// the server's), else the server's URL, so that two servers with no
+// resource (RELAY_RESOURCE=off), or the same one, never share tokens.
+func (i *Interactive) accountServer() string {
+	if i.Client.Resource != "" && i.Client.Resource == i.Backend {
+		return ""
+	}
+	return i.Backend
 }
 
 // Hint passes a resource_metadata URL from a backend's 401 challenge, which
@@ -88,7 +99,8 @@ func (i *Interactive) storedIssuer(ctx context.Context) string {
 		return ""
 	}
 	for _, a := range accts {
-		if a.Resource == i.Client.Resource && a.ClientID == i.AccountClientID() && a.Resource != "" {
+		bound := a.Resource != "" || a.Server != "" // a registration is neither: it is the issuer's
+		if bound && a.Resource == i.Client.Resource && a.ClientID == i.AccountClientID() && a.Server == i.accountServer() {
 			return a.Issuer
 		}
 	}

@@ -139,16 +139,26 @@ var ErrNoBrowser = errors.New("no browser could be opened")
 type Error struct {
 	URL     string
 	Code    string // the device grant's user code, if any
+	Issuer  string // the authorization server, when known
+	Warning string // why the page deserves a second look (signin.Prompt)
 	Pending bool
 	Err     error
 }
 
 func (e *Error) Error() string {
+	at := ""
+	if e.Issuer != "" {
+		at = " at " + e.Issuer
+	}
+	warn := ""
+	if e.Warning != "" {
+		warn = ". " + e.Warning
+	}
 	switch {
 	case e.Pending && e.Code != "":
-		return fmt.Sprintf("sign-in needed: open %s and enter the code %s, then call the tool again", e.URL, e.Code)
+		return fmt.Sprintf("sign-in needed%s: open %s and enter the code %s, then call the tool again%s", at, e.URL, e.Code, warn)
 	case e.Pending:
-		return fmt.Sprintf("sign-in needed and %v; open this URL to sign in, then call the tool again: %s", e.Err, e.URL)
+		return fmt.Sprintf("sign-in needed%s and %v; open this URL to sign in, then call the tool again: %s", at, e.Err, e.URL)
 	case errors.Is(e.Err, oauth.ErrLoginTimeout):
 		return fmt.Sprintf("the sign-in did not complete in time (%v); its link has expired: call the tool again for a new one", e.Err)
 	}
@@ -156,6 +166,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// UserText is the error's text, whole: a pending sign-in's URL must reach
+// the person uncut.
+func (e *Error) UserText() string { return e.Error() }
 
 // pending is a sign-in waiting in the background for a person who opens
 // the URL by hand.
@@ -199,10 +213,9 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 		return nil, &Error{Err: err}
 	}
 	url := l.URL()
-	i.log().Warn("sign-in needed: open this URL in a browser", "url", url)
-	if ui != nil {
-		ui.LoginURL(ctx, url)
-	}
+	p := i.newPrompt(c, url)
+	i.log().Warn("sign-in needed: open this URL in a browser", "url", url, "issuer", p.Issuer, "server", p.Server)
+	i.prompt(ctx, ui, p)
 	opened := make(chan error, 1)
 	if i.Open != nil {
 		// The opener may wait a little for the browser command; the
@@ -233,7 +246,7 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 			}
 			i.log().Warn("could not open a browser; open the URL by hand", "err", err)
 			if i.Deliver != nil {
-				return nil, i.hold(&Error{URL: url, Pending: true, Err: ErrNoBrowser}, func() result {
+				return nil, i.hold(&Error{URL: url, Issuer: p.Issuer, Pending: true, Err: ErrNoBrowser}, func() result {
 					r := <-waited
 					cancel()
 					l.Close()

@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg Config, c front.Client) (*Upstream, error) {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = cfg.Timeout
+		t.MaxConnsPerHost = maxConns // a hostile server cannot exhaust the relay's file descriptors (P2)
 		base = t
 	}
 	auth := &authhttp.Transport{Base: &transport.Headers{Base: base, List: cfg.Headers}, Tokens: cfg.Tokens,
@@ -106,6 +107,10 @@ func New(ctx context.Context, cfg Config, c front.Client) (*Upstream, error) {
 	u.http = &http.Client{Transport: guard, Jar: transport.NewCookieJar(target), CheckRedirect: noRedirect}
 	return u, nil
 }
+
+// maxConns bounds the connections to the MCP server: the client's requests
+// in flight, the GET stream, the answers to the server's requests.
+const maxConns = 64
 
 func orDur(d, def time.Duration) time.Duration {
 	if d <= 0 {

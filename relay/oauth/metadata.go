@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/keyrelay/keyrelay/internal/wellknown"
 )
@@ -90,8 +91,9 @@ func (md *Metadata) check(issuer, from string) error {
 }
 
 // validate checks a document however it was obtained: an issuer and a
-// token endpoint are present, every endpoint is secure, and PKCE S256 is
-// advertised.
+// token endpoint are present, every endpoint is secure and printable ASCII
+// (a URL shown to the person cannot hide its host behind a right-to-left
+// override or a control character: P4), and PKCE S256 is advertised.
 func (md *Metadata) validate() error {
 	if md.Issuer == "" || md.TokenEndpoint == "" {
 		return fmt.Errorf("%w: issuer and token_endpoint are required", ErrBadMetadata)
@@ -99,6 +101,9 @@ func (md *Metadata) validate() error {
 	for _, e := range []string{md.Issuer, md.AuthorizationEndpoint, md.TokenEndpoint, md.RevocationEndpoint, md.RegistrationEndpoint, md.DeviceAuthorizationEndpoint} {
 		if e == "" {
 			continue
+		}
+		if printableASCII(e) != e || strings.Contains(e, " ") {
+			return fmt.Errorf("%w: an endpoint is not printable ASCII: %q", ErrBadMetadata, sanitize(e, 256))
 		}
 		if _, err := secureURL(e); err != nil {
 			return err

@@ -263,6 +263,21 @@ func (p *Policy) CheckAuthServer(rawURL string) error {
 	return p.checkHost(rawURL, "authorization server", "allowed_auth_server_hosts", func(r Rules) []string { return r.AllowedAuthServerHosts })
 }
 
+// NamesAuthServer reports whether some file's allowed_auth_server_hosts
+// names u's host: the administrator vouches for it, even on a private
+// address (oauth.PublicOnly).
+func (p *Policy) NamesAuthServer(u *url.URL) bool {
+	if p == nil {
+		return false
+	}
+	for _, x := range p.files {
+		if matchAny(x.rules.AllowedAuthServerHosts, u) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Policy) checkHost(rawURL, what, setting string, list func(Rules) []string) error {
 	if p == nil {
 		return nil

@@ -58,7 +58,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 	p.Auth = &login.Interactive{
 		Issuer: cfg.AuthServerURL, Backend: cfg.Server(),
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
-			HTTP: &http.Client{Timeout: cfg.AuthTimeout}, Logger: log.With("component", "oauth")},
+			HTTP:   oauth.PublicOnly(&http.Client{Timeout: cfg.AuthTimeout}, cfg.Server(), pol.NamesAuthServer),
+			Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
 		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,

@@ -44,15 +44,19 @@ func New(notify Notify, progressToken any) *UI {
 	return &UI{notify: notify, token: progressToken}
 }
 
-// LoginURL shows the authorization URL.
-func (u *UI) LoginURL(ctx context.Context, url string) {
-	u.show(ctx, "Sign-in needed. If no browser opened, open this URL: "+url, "sign-in needed; if no browser opened, open "+url)
-}
+// LoginURL shows the authorization URL alone.
+func (u *UI) LoginURL(ctx context.Context, url string) { u.Prompt(ctx, Prompt{URL: url}) }
 
 // DeviceCode shows a device-grant sign-in: the URI to open on any device
 // and the code to enter.
 func (u *UI) DeviceCode(ctx context.Context, uri, code string) {
-	msg := "Sign-in needed: open " + uri + " on any device and enter the code " + code
+	u.Prompt(ctx, Prompt{URL: uri, UserCode: code})
+}
+
+// Prompt shows a sign-in: the page, and the authorization server and the
+// server it is for.
+func (u *UI) Prompt(ctx context.Context, p Prompt) {
+	msg := p.Text()
 	u.show(ctx, msg, msg)
 }
 

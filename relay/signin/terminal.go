@@ -22,14 +22,31 @@ type Terminal struct {
 }
 
 // LoginURL shows the authorization URL, in case no browser opens.
-func (t Terminal) LoginURL(_ context.Context, url string) {
-	fmt.Fprintf(t.W, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", url)
-}
+func (t Terminal) LoginURL(ctx context.Context, url string) { t.Prompt(ctx, Prompt{URL: url}) }
 
 // DeviceCode shows a device-grant sign-in: the URI to open on any device
 // and the code to enter.
-func (t Terminal) DeviceCode(_ context.Context, uri, code string) {
-	fmt.Fprintf(t.W, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\nWaiting for you to finish...\n", uri, code)
+func (t Terminal) DeviceCode(ctx context.Context, uri, code string) {
+	t.Prompt(ctx, Prompt{URL: uri, UserCode: code})
+}
+
+// Prompt shows a sign-in, with the authorization server (and a warning,
+// if any) on a line of its own.
+func (t Terminal) Prompt(_ context.Context, p Prompt) {
+	if p.UserCode != "" {
+		fmt.Fprintf(t.W, "relay: to sign in, open this URL on any device:\n\n  %s\n\nand enter the code:\n\n  %s\n\n", p.URL, p.UserCode)
+	} else {
+		fmt.Fprintf(t.W, "relay: opening your browser to sign in. If it does not open, visit:\n\n  %s\n\n", p.URL)
+	}
+	if p.Issuer != "" {
+		fmt.Fprintf(t.W, "relay: the authorization server is %s\n", p.Issuer)
+	}
+	if p.Warning != "" {
+		fmt.Fprintf(t.W, "relay: warning: %s\n", p.Warning)
+	}
+	if p.UserCode != "" {
+		fmt.Fprintln(t.W, "Waiting for you to finish...")
+	}
 }
 
 // Passphrase asks for the vault passphrase on the terminal, without echo

@@ -10,14 +10,13 @@ import (
 
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/login"
 )
 
 var (
-	_ broker.UI      = Terminal{}
-	_ login.DeviceUI = Terminal{}
-	_ broker.UI      = (*UI)(nil)
-	_ login.DeviceUI = (*UI)(nil)
+	_ broker.UI = Terminal{}
+	_ prompter  = Terminal{}
+	_ broker.UI = (*UI)(nil)
+	_ prompter  = (*UI)(nil)
 )
 
 func TestTerminalTexts(t *testing.T) {
@@ -75,4 +74,9 @@ func TestWaiting(t *testing.T) {
 	if w.b.String() != "relay: waiting for the vault\n" {
 		t.Fatalf("wrote %q", w.b.String())
 	}
+}
+
+// prompter is login.Prompter (which imports this package).
+type prompter interface {
+	Prompt(ctx context.Context, p Prompt)
 }

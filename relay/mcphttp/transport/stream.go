@@ -140,15 +140,33 @@ func (s *Streamable) notified(m *front.Message) {
 	s.h.Note(m)
 }
 
+// MaxServerRequests bounds the server's requests being answered at once in
+// one session (P2): a server that sends requests faster than the client
+// answers them, or that never reads the answers, cannot grow the relay.
+// Past it, a request is dropped, unanswered, and logged once.
+const MaxServerRequests = 64
+
+// maxAnswerPOSTs bounds the answers being POSTed at once.
+const maxAnswerPOSTs = 8
+
 // answer runs a server request in the background and POSTs the response,
 // unless the server cancelled it or the session ended. It keeps the values
 // of the stream's context (a call's sign-in UI), not its end: the answer
 // may outlive the stream.
 func (s *Streamable) answer(stream context.Context, m *front.Message) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(stream))
-	stop := context.AfterFunc(s.ctx, cancel)
 	k := front.IDKey(m.ID)
 	s.mu.Lock()
+	if _, dup := s.asks[k]; dup || len(s.asks) >= MaxServerRequests {
+		first := !s.flooded
+		s.flooded = true
+		s.mu.Unlock()
+		if first {
+			s.log.Warn("the MCP server sends more requests than keyrelay answers at once; dropping the excess", "limit", MaxServerRequests)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(stream))
+	stop := context.AfterFunc(s.ctx, cancel)
 	s.asks[k] = cancel
 	s.mu.Unlock()
 	go func() {
@@ -165,6 +183,12 @@ func (s *Streamable) answer(stream context.Context, m *front.Message) {
 		}
 		if err != nil {
 			resp = front.Fail(m.ID, mcp.CodeInternalError, front.Scrub(err.Error()))
+		}
+		select {
+		case s.posting <- struct{}{}:
+			defer func() { <-s.posting }()
+		case <-ctx.Done():
+			return
 		}
 		if err := s.Send(ctx, resp); err != nil {
 			s.log.Debug("could not answer the MCP server's request", "method", front.Scrub(m.Method), "err", err)

@@ -67,6 +67,8 @@ type Streamable struct {
 	modern  bool         // 2026-07-28: no session, no resumption, standard headers
 	gone    bool
 	asks    map[string]context.CancelFunc // server requests being answered, by id
+	flooded bool                          // a server request was dropped (logged once)
+	posting chan struct{}                 // answers being POSTed (maxAnswerPOSTs)
 	wake    chan struct{}                 // a POST went through: retry the GET stream now
 }
 
@@ -102,7 +104,7 @@ func NewStreamable(ctx context.Context, url string, hc *http.Client, log *slog.L
 	}
 	return &Streamable{url: url, http: hc, log: log, h: h, ctx: ctx, cancel: cancel,
 		resumeDelay: 500 * time.Millisecond, listenDelay: time.Second, listenMax: 30 * time.Second, wait: Sleep,
-		asks: map[string]context.CancelFunc{}, wake: make(chan struct{}, 1)}
+		asks: map[string]context.CancelFunc{}, wake: make(chan struct{}, 1), posting: make(chan struct{}, maxAnswerPOSTs)}
 }
 
 // Context ends when the session is closed; it carries the values the

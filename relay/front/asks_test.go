@@ -1,0 +1,53 @@
+package front
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
+)
+
+// P2: the relay's requests to the client waiting for an answer are
+// bounded; past MaxAsks, Ask refuses at once, and an answered one frees a
+// place.
+func TestP2_AsksBounded(t *testing.T) {
+	up := &fakeUp{}
+	c := start(t, Config{Wire: wireTo(up)})
+	c.send(t, initLine)
+	c.next(t)
+	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`) // wires the upstream
+	c.next(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range MaxAsks {
+		go func() { _, _ = up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`)) }()
+	}
+	var first testkit.Msg
+	for i := range MaxAsks {
+		m := c.next(t) // each ask reaches the client
+		if i == 0 {
+			first = m
+		}
+	}
+	if _, err := up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`)); !errors.Is(err, ErrTooManyAsks) {
+		t.Fatalf("ask %d: %v, want ErrTooManyAsks", MaxAsks+1, err)
+	}
+	c.send(t, `{"jsonrpc":"2.0","id":`+string(first.ID)+`,"result":{"action":"decline"}}`)
+	got := make(chan error, 1)
+	go func() {
+		_, err := up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`))
+		got <- err
+	}()
+	testkit.Poll(t, 10*time.Second, "a place freed by the answer", func() bool {
+		select {
+		case err := <-got:
+			t.Fatalf("the ask after an answer: %v", err)
+		default:
+		}
+		m, ok := c.Read(t, 10*time.Millisecond)
+		return ok && m.Method == "elicitation/create"
+	})
+}
