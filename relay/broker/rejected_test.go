@@ -31,7 +31,7 @@ func TestRejectedFreshSignInOpensNoMoreTabs(t *testing.T) {
 	if _, err := b.Unauthorized(ctx, tok, nil); !errors.Is(err, ErrSignInRefused) || fa.logins.Load() != 2 {
 		t.Fatalf("the next call: %v, %d sign-ins; want ErrSignInRefused and no sign-in", err, fa.logins.Load())
 	}
-	clk.Add(DeniedFor + time.Second)
+	clk.Advance(DeniedFor + time.Second)
 	if tok, err = b.Unauthorized(ctx, tok, nil); err != nil || fa.logins.Load() != 3 {
 		t.Fatalf("after the back-off: %v, %d sign-ins", err, fa.logins.Load())
 	}
