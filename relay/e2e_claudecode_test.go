@@ -20,7 +20,6 @@ import (
 
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
-	"github.com/keyrelay/keyrelay/vault"
 )
 
 // This file runs the real Claude Code against the relay in front of a real
@@ -347,8 +346,7 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 	t.Helper()
 	bin := claudeBinary(t)
 	ss := testkit.StartSecretService(t)
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
+	mc, ep, e := mcpEnv(t, "")
 	delete(e.Vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
 	if err := os.Remove(e.KeyFile); err != nil { // newRelayEnv's file key, unused
 		t.Fatal(err)
@@ -356,7 +354,7 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 	e.Vars["DBUS_SESSION_BUS_ADDRESS"] = ss.Addr
 	relay := testkit.Relay(t)
 	home := e.Vars["HOME"]
-	r := &claudeRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: mc.eps["/mcp"], e: e, api: newFakeAPI(t, plan...), home: home,
+	r := &claudeRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: ep, e: e, api: newFakeAPI(t, plan...), home: home,
 		project: filepath.Join(home, "project"), config: filepath.Join(home, ".claude")}
 	for _, d := range []string{r.project, r.config, filepath.Join(home, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -567,10 +565,7 @@ func (r *claudeRig) checkTokens() {
 	if items, _ := keychainSecrets(r.t, r.ss); len(items) != 1 {
 		r.fatalf("%d keyrelay keychain items, want 1 (the vault key)", len(items))
 	}
-	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{r.t, r.ss}})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	v := keychainVault(r.t, r.e.Dir, r.ss)
 	accts, err := v.Accounts(context.Background())
 	if err != nil || len(accts) != 1 || accts[0].Resource != r.ep.url {
 		r.fatalf("vault accounts: %+v %v", accts, err)
@@ -616,13 +611,7 @@ func (r *claudeRig) checkNoLeaks(output string) {
 		}
 	}
 	items, _ := keychainSecrets(r.t, r.ss)
-	for kind, b := range vaultKeyForms(r.t, items[0]) {
-		core := b
-		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:] // the prefix is the same for every age key
-		}
-		d.add(kind, b, core)
-	}
+	d.addKeyForms(vaultKeyForms(r.t, items[0]))
 	if jwts == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
 		r.t.Fatalf("the detector has no tokens (%d secrets recorded) or misses them", len(secrets))
 	}

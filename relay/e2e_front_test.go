@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
@@ -36,9 +35,8 @@ func TestBothModesAnswerAlike(t *testing.T) {
 		{"2026-07-28 request without capabilities", `{"jsonrpc":"2.0","id":12,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, -32602},
 		{"line over the limit", `{"jsonrpc":"2.0","id":13,"method":"ping","params":{"x":"` + strings.Repeat("x", front.MaxMessage) + `"}}`, -32600},
 	}
-	backend := newRelayEnv(t, chain.Start(t, chain.Options{}))
-	mc := newMCPChain(t, 0, "/mcp")
-	remote := proxyEnv(t, mc, "/mcp")
+	_, backend := backendEnv(t)
+	_, _, remote := mcpEnv(t, "")
 	answers := map[string][]string{}
 	for mode, e := range map[string]*relayEnv{"backend": backend, "mcp-url": remote} {
 		if _, stderr, code := e.Run(t, "login"); code != 0 {

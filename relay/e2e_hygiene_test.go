@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
@@ -270,24 +269,15 @@ func vaultID(t *testing.T, dir string) string {
 	return m.ID
 }
 
-// expireInKeychain moves the stored token's expiry into the past, opening the
-// vault with its keychain key (in ss) from the test process.
-func expireInKeychain(t *testing.T, e *relayEnv, ss *testkit.SecretService) {
+// keychainVault opens the relay's vault with its key from the keychain
+// (in ss), as secret-tool reads it, from the test process.
+func keychainVault(t *testing.T, dir string, ss *testkit.SecretService) *vault.Vault {
 	t.Helper()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{t, ss}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, KeySpec: "keychain", Keychain: secretToolKeychain{t, ss}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = v.Update(context.Background(), e.account(), func(r *vault.Record) (*vault.Record, error) {
-		if r == nil {
-			return nil, errors.New("no stored token")
-		}
-		r.Expiry = time.Now().Add(-time.Minute)
-		return r, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return v
 }
 
 // bech32Bytes decodes the data part of a Bech32 string (an age key)
@@ -392,6 +382,18 @@ func (d *detector) addToken(kind, tok string) {
 	}
 	d.add(kind, []byte(tok), []byte(parts[1]+"."+parts[2]))
 	d.add(kind+" (JWT signature)", []byte(parts[2]), []byte(parts[2]))
+}
+
+// addKeyForms registers the vault key's forms (vaultKeyForms); the
+// prefix of an age key is the same for every key, so it is not windowed.
+func (d *detector) addKeyForms(forms map[string][]byte) {
+	for kind, b := range forms {
+		core := b
+		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
+			core = b[16:]
+		}
+		d.add(kind, b, core)
+	}
 }
 
 // scan returns one finding per kind found in hay.
@@ -580,7 +582,7 @@ type leakRun struct {
 	dumps        string   // the browser wrapper's dumps
 	out          outputLog
 	results      strings.Builder // what the MCP client received (serve's stdout)
-	sessions     []*testkit.Session
+	sessions     []*session
 }
 
 // newLeakRun sets up a relay with the vault key in the OS keychain (ss), a
@@ -606,20 +608,20 @@ func newLeakRun(t *testing.T, ss *testkit.SecretService) *leakRun {
 	return r
 }
 
-func (r *leakRun) start() *testkit.Session {
+func (r *leakRun) start() *session {
 	s := r.e.start()
 	r.sessions = append(r.sessions, s)
 	return s
 }
 
-func (r *leakRun) call(s *testkit.Session, name string, args map[string]any) (string, bool) {
+func (r *leakRun) call(s *session, name string, args map[string]any) (string, bool) {
 	r.t.Helper()
 	text, isErr := s.Call(r.t, name, args)
 	r.results.WriteString(text + "\n")
 	return text, isErr
 }
 
-func (r *leakRun) mustCall(s *testkit.Session, name string, args map[string]any) string {
+func (r *leakRun) mustCall(s *session, name string, args map[string]any) string {
 	r.t.Helper()
 	text, isErr := r.call(s, name, args)
 	if isErr {
@@ -661,7 +663,7 @@ func (r *leakRun) serveSession() {
 
 // refreshSession: a new relay refreshes an expired token.
 func (r *leakRun) refreshSession() {
-	expireInKeychain(r.t, r.e, r.ss)
+	expire(r.t, keychainVault(r.t, r.e.Dir, r.ss), r.e.account())
 	refreshes := r.c.Refreshes.Load()
 	r.mustCall(r.start(), "whoami", nil)
 	if r.c.Refreshes.Load() != refreshes+1 {
@@ -673,7 +675,7 @@ func (r *leakRun) refreshSession() {
 // the sign-in that follows fails at the code exchange; a later call
 // succeeds.
 func (r *leakRun) tokenErrorSession() {
-	expireInKeychain(r.t, r.e, r.ss)
+	expire(r.t, keychainVault(r.t, r.e.Dir, r.ss), r.e.account())
 	refresh, codeErr := r.m.tokenFaults(r.clientSecret)
 	r.rec.arm("token:refresh_token", refresh...)
 	r.rec.arm("token:authorization_code", codeErr)
@@ -821,13 +823,7 @@ func buildDetector(t *testing.T, rec *recorder, c *chain.Server, clientSecret st
 		}
 	}
 	d.add("client secret (configured)", []byte(clientSecret), []byte(strings.TrimPrefix(clientSecret, "fake-client-secret-")))
-	for kind, b := range keyForms {
-		core := b
-		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:] // the prefix is the same for every age key
-		}
-		d.add(kind, b, core)
-	}
+	d.addKeyForms(keyForms)
 	return d
 }
 
@@ -1006,13 +1002,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 	d := newDetector()
 	d.addToken("access token", jwt)
 	d.add("refresh token", []byte(rt), []byte(rt))
-	for kind, b := range forms {
-		core := b
-		if bytes.EqualFold(b[:min(16, len(b))], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:]
-		}
-		d.add(kind, b, core)
-	}
+	d.addKeyForms(forms)
 	sig := jwt[strings.LastIndexByte(jwt, '.')+1:]
 	dir := t.TempDir()
 	plant := map[string]struct {

@@ -35,36 +35,17 @@ var eraMatrix = []struct {
 func TestProxy_Eras(t *testing.T) {
 	for _, tc := range eraMatrix {
 		t.Run(tc.name, func(t *testing.T) {
-			mc := newMCPChainEra(t, 0, tc.server, "/mcp")
-			ep := mc.eps["/mcp"]
-			e := proxyEnv(t, mc, "/mcp")
-			s := e.startProxy(tc.modern)
-			ctx := ctx30(t)
-			tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
-			if err != nil || len(tools.Tools) != 8 {
-				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
-			}
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
-				t.Fatalf("whoami: %s", out)
-			}
-			checkResourcesPrompts(t, s)
-			if out := s.MustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
-				t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
-			}
+			mc, ep, e := mcpEnv(t, tc.server)
+			s := e.startEra(tc.modern)
+			checkSession(t, mc, ep, e, s, "ask", 8, tc.modern)
 			if out := s.MustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
 				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.Stderr.String())
 			}
-			checkNotifications(t, s)
-			checkListChanged(t, s, tc.modern)
 			switch {
 			case tc.server == "2026" && ep.count("initialize") != 0:
 				t.Fatal("the proxy sent initialize to a 2026-07-28 server")
 			case tc.server == "2025" && ep.count("initialize") != 1:
 				t.Fatalf("initialize %d times at a 2025-era server, want 1", ep.count("initialize"))
-			}
-			mc.RevokeSeen()
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 {
-				t.Fatalf("after a 401: %s, %d refreshes\n%s", out, mc.Refreshes.Load(), s.Stderr.String())
 			}
 			if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
 				t.Fatalf("step-up: %s, %d opens (want 2: sign-in, step-up)", out, e.opens())
@@ -75,7 +56,7 @@ func TestProxy_Eras(t *testing.T) {
 
 // checkListChanged adds a tool at the server: the client hears of it. A
 // 2026-07-28 client asks for it with subscriptions/listen.
-func checkListChanged(t *testing.T, s *proxySession, modern bool) {
+func checkListChanged(t *testing.T, s *session, modern bool) {
 	t.Helper()
 	if modern {
 		stop, err := s.Client.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
@@ -101,9 +82,8 @@ func checkListChanged(t *testing.T, s *proxySession, modern bool) {
 // call's result. A state is good for one retry of the same request, and
 // an unknown one is refused.
 func TestProxy_InputRequiredForModernClient(t *testing.T) {
-	mc := newMCPChainEra(t, 0, "2025", "/mcp")
-	ep := mc.eps["/mcp"]
-	r := proxyEnv(t, mc, "/mcp").startRaw()
+	_, ep, e := mcpEnv(t, "2025")
+	r := e.startRaw()
 	meta := map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
 		"io.modelcontextprotocol/clientCapabilities": map[string]any{"sampling": map[string]any{}},
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
@@ -166,9 +146,8 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 // the call's result follows; logging/setLevel is answered by the proxy
 // (the level goes in each request's _meta).
 func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
-	mc := newMCPChainEra(t, 0, "2026", "/mcp")
-	ep := mc.eps["/mcp"]
-	r := proxyEnv(t, mc, "/mcp").startRaw()
+	_, ep, e := mcpEnv(t, "2026")
+	r := e.startRaw()
 	r.request(1, "initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"sampling": map[string]any{}},
 		"clientInfo": map[string]any{"name": "raw", "version": "1"}})
 	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -204,9 +183,8 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 // error at once. A 2025-era client is asked.
 func TestProxy_ServerRequestOutsideCall(t *testing.T) {
 	for _, modern := range []bool{false, true} {
-		mc := newMCPChainEra(t, 0, "2025", "/mcp")
-		ep := mc.eps["/mcp"]
-		s := proxyEnv(t, mc, "/mcp").startProxy(modern)
+		_, ep, e := mcpEnv(t, "2025")
+		s := e.startEra(modern)
 		s.MustCall(t, "remember", nil)
 		ep.mu.Lock()
 		held := ep.held

@@ -12,11 +12,9 @@ import (
 // patterns are missing from tools/list, and a call of one is refused by the
 // relay without reaching the server; the other tools work. Both eras.
 func TestProxy_IgnoreTools(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	ep := mc.eps["/mcp"]
-	e := proxyEnv(t, mc, "/mcp")
+	_, ep, e := mcpEnv(t, "")
 	for _, modern := range []bool{false, true} {
-		s := e.startProxy(modern, "RELAY_IGNORE_TOOLS=ASK, add_*")
+		s := e.startEra(modern, "RELAY_IGNORE_TOOLS=ASK, add_*")
 		ctx := ctx30(t)
 		tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
 		if err != nil {
