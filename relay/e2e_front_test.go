@@ -26,6 +26,7 @@ func TestBothModesAnswerAlike(t *testing.T) {
 		{"missing method", `{"jsonrpc":"2.0","id":3}`, -32600},
 		{"unknown method", `{"jsonrpc":"2.0","id":4,"method":"no/such"}`, -32601},
 		{"batch", `[{"jsonrpc":"2.0","id":5,"method":"ping"}]`, -32600},
+		{"a JSON array", `[1,2,3]`, -32600},
 		{"invalid JSON", `{"jsonrpc":"2.0","id":6,`, -32700},
 		{"method not a string", `{"jsonrpc":"2.0","id":7,"method":7}`, -32600},
 		{"params not an object", `{"jsonrpc":"2.0","id":8,"method":"tools/list","params":[1]}`, -32602},
