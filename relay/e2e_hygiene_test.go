@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,28 +51,17 @@ type cannedAnswer struct {
 	body        func(form url.Values, bearer string) string
 }
 
-// recorder sits in front of the authorization server and the backend:
-// it records, by kind, every secret crossing /token and /revoke (requests
-// and answers), removes the client secret the built-in server (public
-// clients only) does not expect, and serves scripted faults.
+// recorder sits at the token and revocation endpoints (chain's Token)
+// and in front of the backend: it serves scripted faults, and removes the
+// client secret the built-in server (public clients only) does not
+// expect, counting the requests that carried it. The chain records the
+// secrets.
 type recorder struct {
 	mu         sync.Mutex
-	byKind     map[string][]string
-	seen       map[string]bool
 	withSecret int // token and revocation requests that carried client_secret
 	without    int // ... that did not
 	faults     map[string][]cannedAnswer
 	served     []string
-}
-
-func (h *recorder) add(kind, v string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(v) < 8 || h.seen[kind+"\x00"+v] {
-		return
-	}
-	h.seen[kind+"\x00"+v] = true
-	h.byKind[kind] = append(h.byKind[kind], v)
 }
 
 // arm queues a fault for the next request matching key: "token:" plus a
@@ -112,100 +100,47 @@ func (h *recorder) pending() int {
 	return n
 }
 
-func (h *recorder) snapshot() map[string][]string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string][]string{}
-	for k, v := range h.byKind {
-		out[k] = append([]string(nil), v...)
-	}
-	return out
-}
-
-func serveCanned(w http.ResponseWriter, f cannedAnswer, form url.Values, bearer string) {
+func serveCanned(w http.ResponseWriter, f cannedAnswer, form url.Values, bearer string) bool {
 	w.Header().Set("Content-Type", f.contentType)
 	w.WriteHeader(f.status)
 	_, _ = io.WriteString(w, f.body(form, bearer))
+	return true
 }
 
-// authServer wraps the authorization server's handler.
-func (h *recorder) authServer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/token" && r.URL.Path != "/revoke" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-		form, _ := url.ParseQuery(string(body))
-		h.add("authorization code", form.Get("code"))
-		h.add("PKCE verifier", form.Get("code_verifier"))
-		h.add("refresh token", form.Get("refresh_token"))
-		h.add("revoked token", form.Get("token"))
-		h.add("device code", form.Get("device_code"))
-		h.mu.Lock()
-		if cs := form.Get("client_secret"); cs != "" {
-			h.withSecret++
-		} else {
-			h.without++
-		}
-		h.mu.Unlock()
-		h.add("client secret", form.Get("client_secret"))
-		form.Del("client_secret")
-		if f, ok := h.take("token:" + form.Get("grant_type")); ok && r.URL.Path == "/token" {
-			serveCanned(w, f, form, "")
-			return
-		}
-		enc := form.Encode()
-		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(enc)), int64(len(enc))
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var tok struct {
-			AccessToken  string `json:"access_token"`
-			RefreshToken string `json:"refresh_token"`
-		}
-		if json.Unmarshal(rec.Body.Bytes(), &tok) == nil {
-			h.add("access token", tok.AccessToken)
-			h.add("refresh token", tok.RefreshToken)
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	})
+// token is the chain's Token hook.
+func (h *recorder) token(w http.ResponseWriter, r *http.Request, form url.Values) bool {
+	h.mu.Lock()
+	if form.Get("client_secret") != "" {
+		h.withSecret++
+	} else {
+		h.without++
+	}
+	h.mu.Unlock()
+	form.Del("client_secret")
+	if f, ok := h.take("token:" + form.Get("grant_type")); ok && r.URL.Path == "/token" {
+		return serveCanned(w, f, form, "")
+	}
+	return false
 }
 
-// backend wraps the tool API's handler.
-func (h *recorder) backend(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		h.add("access token", bearer)
-		if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
-			if f, ok := h.take("tool:" + name); ok {
-				serveCanned(w, f, nil, bearer)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// newRecordingChain is a chain with the recorder and fault injector in
-// front of both servers.
+// newRecordingChain is a chain with the recorder at its token endpoint
+// and in front of its backend.
 func newRecordingChain(t *testing.T) (*chain.Server, *recorder) {
 	t.Helper()
-	h := &recorder{byKind: map[string][]string{}, seen: map[string]bool{}, faults: map[string][]cannedAnswer{}}
+	h := &recorder{faults: map[string][]cannedAnswer{}}
 	wrap := func(next http.Handler) http.Handler {
-		auth, tools := h.authServer(next), h.backend(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasPrefix(r.URL.Path, "/mcp/") {
-				tools.ServeHTTP(w, r)
-				return
+			bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
+				if f, ok := h.take("tool:" + name); ok {
+					serveCanned(w, f, nil, bearer)
+					return
+				}
 			}
-			auth.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 		})
 	}
-	return chain.Start(t, chain.Options{Wrap: wrap}), h
+	return chain.Start(t, chain.Options{Token: h.token, Wrap: wrap}), h
 }
 
 // secretToolKeychain reads this test's Secret Service through secret-tool: the
@@ -784,8 +719,8 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	after := r.files()
 
-	d := buildDetector(t, r.rec, r.c, r.clientSecret, keyForms)
-	for _, f := range r.scan(d, buildDetector(t, r.rec, r.c, r.clientSecret, nil), listing, before, after) {
+	d := buildDetector(r.c, r.clientSecret, keyForms)
+	for _, f := range r.scan(d, buildDetector(r.c, r.clientSecret, nil), listing, before, after) {
 		t.Error("secret leaked: " + f)
 	}
 	r.rec.mu.Lock()
@@ -796,30 +731,22 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	checkMarkers(t, &r.out, r.m, before, after)
 	checkPopulated(t, d, &r.out, r.c)
-	checkDetectorSeesTree(t, d, r.rec, r.e.Dir)
+	checkDetectorSeesTree(t, d, r.c, r.e.Dir)
 	t.Logf("searched %d values and %d windows %v in %d outputs, %d files, the keychain and the browser's argv and environment; faults served: %v",
 		len(d.full), len(d.win), d.kinds, len(r.out.names), len(before), r.rec.servedFaults())
 }
 
-// buildDetector builds the searched set from everything recorded.
-// keyForms nil leaves the vault key out.
-func buildDetector(t *testing.T, rec *recorder, c *chain.Server, clientSecret string, keyForms map[string][]byte) *detector {
-	t.Helper()
+// buildDetector builds the searched set from everything the chain
+// recorded. keyForms nil leaves the vault key out.
+func buildDetector(c *chain.Server, clientSecret string, keyForms map[string][]byte) *detector {
 	d := newDetector()
-	known := map[string]bool{}
-	for kind, vs := range rec.snapshot() {
+	for kind, vs := range c.SecretsByKind() {
 		for _, v := range vs {
-			known[v] = true
 			if kind == "access token" {
 				d.addToken(kind, v)
 			} else {
 				d.add(kind, []byte(v), []byte(v))
 			}
-		}
-	}
-	for _, v := range c.Secrets() { // the chain's own spy, as a cross-check
-		if !known[v] {
-			d.addToken("secret seen by the chain's spy", v)
 		}
 	}
 	d.add("client secret (configured)", []byte(clientSecret), []byte(strings.TrimPrefix(clientSecret, "fake-client-secret-")))
@@ -919,9 +846,9 @@ func checkPopulated(t *testing.T, d *detector, o *outputLog, c *chain.Server) {
 // checkDetectorSeesTree plants 20 characters from the middle of a
 // refresh token in a new file of the data directory and checks that the
 // tree scan finds exactly that, so a broken walk or detector cannot pass.
-func checkDetectorSeesTree(t *testing.T, d *detector, rec *recorder, dir string) {
+func checkDetectorSeesTree(t *testing.T, d *detector, c *chain.Server, dir string) {
 	t.Helper()
-	rts := rec.snapshot()["refresh token"]
+	rts := c.SecretsByKind()["refresh token"]
 	if len(rts) == 0 {
 		return
 	}
@@ -973,7 +900,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 		results.WriteString(text + "\n")
 	}
 	d := newDetector()
-	for _, tok := range rec.snapshot()["access token"] {
+	for _, tok := range c.SecretsByKind()["access token"] {
 		d.addToken("access token", tok)
 	}
 	if d.kinds["access token"] == 0 {
