@@ -40,9 +40,7 @@ func TestBothModesAnswerAlike(t *testing.T) {
 	_, _, remote := mcpEnv(t, "")
 	answers := map[string][]string{}
 	for mode, e := range map[string]*relayEnv{"backend": backend, "mcp-url": remote} {
-		if _, stderr, code := e.Run(t, "login"); code != 0 {
-			t.Fatalf("%s: relay login: exit %d\n%s", mode, code, stderr)
-		}
+		e.mustCLI(t, "login")
 		p := e.Start(t, []string{"serve"})
 		p.Send(t, fmt.Sprintf(initializeLine, 0))
 		if m, ok := p.Next(t, 30*time.Second); !ok || m.Error != nil {

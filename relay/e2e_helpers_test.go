@@ -236,6 +236,32 @@ next:
 	return n
 }
 
+// whoami calls whoami, which must succeed for alice, and returns its text.
+func (s *session) whoami(t *testing.T) string {
+	t.Helper()
+	out := s.MustCall(t, "whoami", nil)
+	if !strings.Contains(out, chain.User) {
+		t.Fatalf("whoami: %s", out)
+	}
+	return out
+}
+
+// fails calls tool, which must fail with a text that holds each of want,
+// and returns the text.
+func (s *session) fails(t *testing.T, tool string, want ...string) string {
+	t.Helper()
+	text, isErr := s.Call(t, tool, nil)
+	if !isErr {
+		t.Fatalf("%s succeeded: %s", tool, text)
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Fatalf("%s failed with %q; want it to say %q", tool, text, w)
+		}
+	}
+	return text
+}
+
 // callUntilOK calls tool until it succeeds, within d, and returns its
 // text.
 func (s *session) callUntilOK(t *testing.T, d time.Duration, tool string) string {

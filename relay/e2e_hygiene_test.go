@@ -879,7 +879,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	c, rec := newRecordingChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	rec.arm("tool:whoami", cannedAnswer{
 		name: "backend 400 echo", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, bearer string) string {
@@ -893,11 +893,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	})
 	var results strings.Builder
 	for range 2 {
-		text, isErr := s.Call(t, "whoami", nil)
-		if !isErr || !strings.Contains(text, "400") {
-			t.Fatalf("a backend 400 gave: %v %s", isErr, text)
-		}
-		results.WriteString(text + "\n")
+		results.WriteString(s.fails(t, "whoami", "400") + "\n")
 	}
 	d := newDetector()
 	for _, tok := range c.SecretsByKind()["access token"] {

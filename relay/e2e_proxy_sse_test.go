@@ -160,7 +160,7 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 		t.Run(fmt.Sprintf("modern=%v", modern), func(t *testing.T) {
 			_, ep, e := sseEnv(t)
 			s := e.startEra(modern, "RELAY_MCP_TRANSPORT=sse")
-			s.MustCall(t, "whoami", nil)
+			s.whoami(t)
 			gets := ep.streamGETs()
 			type result struct {
 				text  string
@@ -197,7 +197,7 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 			if !sent {
 				t.Fatalf("no server message after the reconnection\n%s", s.Stderr.String())
 			}
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
+			if out := s.whoami(t); !strings.Contains(out, "alice") || e.opens() != 1 {
 				t.Fatalf("after the reconnection: %s, %d opens", out, e.opens())
 			}
 		})
@@ -209,10 +209,7 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 func TestProxy_LegacySSEStreamableForced(t *testing.T) {
 	_, ep, e := sseEnv(t)
 	s := e.startEra(false, "RELAY_MCP_TRANSPORT=streamable-http")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "405") || !strings.Contains(text, "RELAY_MCP_TRANSPORT=sse") {
-		t.Fatalf("whoami: %v %q", isErr, text)
-	}
+	s.fails(t, "whoami", "405", "RELAY_MCP_TRANSPORT=sse")
 	if ep.streamGETs() != 0 {
 		t.Fatalf("%d GETs with streamable-http", ep.streamGETs())
 	}
@@ -226,10 +223,7 @@ func TestProxy_LegacySSEBadEndpoint(t *testing.T) {
 	defer evil.Close()
 	_, _, e := sseEnv(t, func(string) server.SSEOption { return server.WithBaseURL(evil.URL) })
 	s := e.startEra(false, "RELAY_MCP_TRANSPORT=sse")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "refusing the MCP server's message endpoint: it is on another port") {
-		t.Fatalf("whoami: %v %q", isErr, text)
-	}
+	s.fails(t, "whoami", "refusing the MCP server's message endpoint: it is on another port")
 	if hits.Load() != 0 {
 		t.Fatalf("the other origin got %d requests", hits.Load())
 	}

@@ -61,7 +61,7 @@ func checkSession(t *testing.T, mc *mcpChain, ep *endpoint, e *relayEnv, s *sess
 	if e.opens() != 1 || mc.Codes.Load() != 1 {
 		t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
 	}
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
+	if out := s.whoami(t); !strings.Contains(out, "subject=alice") {
 		t.Fatalf("whoami: %s", out)
 	}
 	checkResourcesPrompts(t, s)
@@ -71,7 +71,7 @@ func checkSession(t *testing.T, mc *mcpChain, ep *endpoint, e *relayEnv, s *sess
 	checkNotifications(t, s)
 	checkListChanged(t, s, modern)
 	mc.RevokeSeen()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 || e.opens() != 1 {
+	if out := s.whoami(t); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 || e.opens() != 1 {
 		t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.Refreshes.Load(), e.opens(), s.Stderr.String())
 	}
 	checkAudience(t, ep)
@@ -179,13 +179,13 @@ func checkCancel(t *testing.T, s *session, ep *endpoint, modernUp bool) {
 // own capabilities and identity.
 func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
 	_, _, e := mcpEnv(t, "")
-	e.startEra(false).MustCall(t, "whoami", nil)
+	e.startEra(false).whoami(t)
 	for _, modern := range []bool{false, true} {
 		s := e.startEra(modern)
 		if s.result.ServerInfo.Name != "test-mcp/mcp" && !modern {
 			t.Fatalf("start-up with a cached token: server %q", s.result.ServerInfo.Name)
 		}
-		s.MustCall(t, "whoami", nil)
+		s.whoami(t)
 	}
 	if e.opens() != 1 {
 		t.Fatalf("%d opens, want 1", e.opens())
@@ -198,12 +198,10 @@ func TestProxy_SessionDropped(t *testing.T) {
 	_, ep, e := mcpEnv(t, "2025")
 	for _, modern := range []bool{false, true} {
 		s := e.startEra(modern)
-		s.MustCall(t, "whoami", nil)
+		s.whoami(t)
 		before := ep.count("initialize")
 		ep.forget()
-		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-			t.Fatalf("after 404: %s", out)
-		}
+		s.whoami(t)
 		if ep.count("initialize") != before+1 {
 			t.Fatalf("initialize %d times after the 404, want 1", ep.count("initialize")-before)
 		}
@@ -231,7 +229,7 @@ func TestProxy_TwoServersIsolated(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range []*session{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.whoami(t) }()
 	}
 	wg.Wait()
 	if ea.opens() != 2 {
@@ -251,7 +249,7 @@ func TestProxy_Headers(t *testing.T) {
 	_, ep, e := mcpEnv(t, "")
 	const key = "fake-api-key-0123456789"
 	s := e.start("TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	ep.mu.Lock()
 	h := ep.hdrs[len(ep.hdrs)-1]
 	ep.mu.Unlock()
@@ -263,9 +261,7 @@ func TestProxy_Headers(t *testing.T) {
 	}
 	// A refused header does not stop the relay: requests report it.
 	bad := e.startEra(false, "RELAY_HEADERS=Authorization: Bearer x")
-	if text, isErr := bad.Call(t, "whoami", nil); !isErr || !strings.Contains(text, "Authorization") {
-		t.Fatalf("refused header: %v %s", isErr, text)
-	}
+	bad.fails(t, "whoami", "Authorization")
 }
 
 // The server's event stream for a call breaks off after its first event:
@@ -276,7 +272,7 @@ func TestProxy_StreamResumed(t *testing.T) {
 	_, ep, e := mcpEnv(t, "")
 	ep.noGET = true
 	s := e.startEra(false)
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	cut := ep.cutNext("tools/call progress")
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "progress"
@@ -295,7 +291,7 @@ func TestProxy_StreamResumed(t *testing.T) {
 	}
 	s.waitNote(t, "notifications/progress", `"progress":2`)
 	s.waitNote(t, "notifications/message", "log from the server")
-	s.MustCall(t, "whoami", nil) // anything late has arrived by now
+	s.whoami(t) // anything late has arrived by now
 	for _, want := range []string{`"progress":1`, `"progress":2`} {
 		if n := s.countNotes("notifications/progress", `"p-cut"`, want); n != 1 {
 			t.Fatalf("progress %s arrived %d times", want, n)
@@ -311,7 +307,7 @@ func TestProxy_StreamResumed(t *testing.T) {
 func TestProxy_GETStreamResumed(t *testing.T) {
 	_, ep, e := mcpEnv(t, "")
 	s := e.startEra(false)
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	broadcast := func(text string) {
 		ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "info", "data": text})
 	}

@@ -17,13 +17,13 @@ import (
 func TestE2E_FirstUseThenReuse(t *testing.T) {
 	c, e := backendEnv(t)
 	s := e.start()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, `"subject": "alice"`) {
+	if out := s.whoami(t); !strings.Contains(out, `"subject": "alice"`) {
 		t.Fatalf("whoami: %s", out)
 	}
 	if e.opens() != 1 || c.Codes.Load() != 1 {
 		t.Fatalf("first use: %d browser opens, %d code exchanges", e.opens(), c.Codes.Load())
 	}
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	// A new relay process uses the vault: still no browser.
 	s2 := e.start()
 	s2.MustCall(t, "read_notes", nil)
@@ -49,9 +49,9 @@ func TestE2E_PublicToolWithoutLogin(t *testing.T) {
 // Flow 3: an expired token is refreshed, with no browser.
 func TestE2E_ExpiredTokenRefreshed(t *testing.T) {
 	c, e := backendEnv(t)
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	e.expireStored()
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	if c.Refreshes.Load() != 1 || e.opens() != 1 {
 		t.Fatalf("%d refreshes, %d opens", c.Refreshes.Load(), e.opens())
 	}
@@ -60,10 +60,10 @@ func TestE2E_ExpiredTokenRefreshed(t *testing.T) {
 // Flow 4: the refresh fails (invalid_grant) and a fresh login follows, once.
 func TestE2E_RefreshFailsThenLogin(t *testing.T) {
 	c, e := backendEnv(t)
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	revokeAt(t, c.URL, e.stored(t).RefreshToken.Reveal()) // the server kills the grant
 	e.expireStored()
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	if c.Refreshes.Load() != 1 || e.opens() != 2 {
 		t.Fatalf("%d refreshes, %d opens; want 1 and 2", c.Refreshes.Load(), e.opens())
 	}
@@ -74,11 +74,9 @@ func TestE2E_RefreshFailsThenLogin(t *testing.T) {
 func TestE2E_401MidSessionRefreshAndRetry(t *testing.T) {
 	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
 		s := e.start()
-		s.MustCall(t, "whoami", nil)
+		s.whoami(t)
 		c.RevokeSeen()
-		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-			t.Fatalf("after 401: %s", out)
-		}
+		s.whoami(t)
 		if c.Refreshes.Load() != 1 || e.opens() != 1 {
 			t.Fatalf("%d refreshes, %d opens; want 1 and 1", c.Refreshes.Load(), e.opens())
 		}
@@ -91,10 +89,7 @@ func TestE2E_401MidSessionRefreshAndRetry(t *testing.T) {
 func TestE2E_LoginTimeout(t *testing.T) {
 	_, e := backendEnv(t)
 	s := e.start("RELAY_LOGIN_TIMEOUT=2s", "FAKEBROWSER_IGNORE=1")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "did not complete in time") || !strings.Contains(text, "call the tool again") {
-		t.Fatalf("timeout result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "did not complete in time", "call the tool again")
 	if out := s.MustCall(t, "echo", map[string]any{"message": "still up"}); out != "still up" {
 		t.Fatal("relay not serving after a login timeout")
 	}
@@ -104,10 +99,7 @@ func TestE2E_LoginTimeout(t *testing.T) {
 func TestE2E_UserDenies(t *testing.T) {
 	c, e := backendEnv(t)
 	s := e.start("FAKEBROWSER_DENY=1")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "access_denied") {
-		t.Fatalf("deny result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "access_denied")
 	if c.Codes.Load() != 0 {
 		t.Fatal("a code was exchanged after a denial")
 	}
@@ -124,7 +116,7 @@ func TestE2E_StepUp(t *testing.T) {
 		if e.opens() != 2 {
 			t.Fatalf("step-up: %d opens, want 2 (login, then step-up)", e.opens())
 		}
-		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "admin") {
+		if out := s.whoami(t); !strings.Contains(out, "admin") {
 			t.Fatalf("scopes after the step-up: %s", out)
 		}
 	})
@@ -144,7 +136,7 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 			t.Fatalf("status: %s", out)
 		}
 		s := e.start()
-		s.MustCall(t, "whoami", nil) // no second sign-in
+		s.whoami(t) // no second sign-in
 		if e.opens() != 1 {
 			t.Fatalf("%d opens, want 1", e.opens())
 		}
@@ -166,7 +158,7 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 			}
 		}
 		// The running relay notices and signs in again on the next call.
-		s.MustCall(t, "whoami", nil)
+		s.whoami(t)
 		if e.opens() != 2 {
 			t.Fatalf("%d opens, want 2", e.opens())
 		}
@@ -175,13 +167,13 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 
 func TestE2E_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	c, e := backendEnv(t)
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	e.expireStored()
 	s := e.start()
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.whoami(t) }()
 	}
 	wg.Wait()
 	if n := c.Refreshes.Load(); n != 1 {
@@ -195,7 +187,7 @@ func TestE2E_TwoRelaysOneLogin(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, s := range []*session{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.whoami(t) }()
 	}
 	wg.Wait()
 	if e.opens() != 1 || c.Codes.Load() != 1 {
@@ -206,10 +198,7 @@ func TestE2E_TwoRelaysOneLogin(t *testing.T) {
 func TestE2E_StartsAndAnswersWithBadConfig(t *testing.T) {
 	_, e := backendEnv(t)
 	s := e.start("RELAY_AUTH_SERVER_URL=http://example.com")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "https") {
-		t.Fatalf("bad config result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "https")
 }
 
 // TestC19_NoSecretInOutput runs a session at debug level through login,
@@ -220,13 +209,13 @@ func TestC19_NoSecretInOutput(t *testing.T) {
 	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
 		s := e.start()
 		var results strings.Builder // what the MCP client received: stdout
-		results.WriteString(s.MustCall(t, "whoami", nil))
+		results.WriteString(s.whoami(t))
 		c.RevokeSeen()
-		results.WriteString(s.MustCall(t, "whoami", nil))
+		results.WriteString(s.whoami(t))
 		results.WriteString(s.MustCall(t, "admin_stats", nil))
 		e.expireStored()
 		s2 := e.start()
-		results.WriteString(s2.MustCall(t, "whoami", nil))
+		results.WriteString(s2.whoami(t))
 		_, logoutErr, _ := e.Run(t, "logout")
 		statusOut, statusErr, _ := e.Run(t, "status", "--json")
 		outputs := s.Stderr.String() + s2.Stderr.String() + logoutErr + statusOut + statusErr + results.String()
@@ -255,9 +244,8 @@ func TestE2E_InitializeAnswersWithoutNetwork(t *testing.T) {
 	if time.Since(start) > 10*time.Second {
 		t.Fatal("initialize was slow")
 	}
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || text == "" {
-		t.Fatalf("call with no backend: %v %q", isErr, text)
+	if text := s.fails(t, "whoami"); text == "" {
+		t.Fatal("a call with no backend failed without a text")
 	}
 }
 
