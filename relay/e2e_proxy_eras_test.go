@@ -12,41 +12,49 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// eraMatrix is every pairing of a client era with a server that speaks
-// only one era.
-var eraMatrix = []struct {
-	name   string
-	modern bool   // the client speaks 2026-07-28
-	server string // the only era the server speaks
-}{
-	{"client2025_server2025", false, "2025"},
-	{"client2025_server2026", false, "2026"},
-	{"client2026_server2025", true, "2025"},
-	{"client2026_server2026", true, "2026"},
-}
-
-// TestProxy_Eras drives each client era against a server of each era:
-// tools, resources, prompts and completion; sampling and elicitation the
-// server needs during a call (input_required at a 2026-07-28 server,
-// requests at a 2025-era one, mapped either way); progress, log and
-// list_changed notifications; a refresh on 401 and a step-up on 403. The
-// proxy speaks the server's era: no initialize to a 2026-07-28 server, no
-// 2026-07-28 request to a 2025-era one.
+// TestProxy_Eras drives one relay in front of a real Streamable HTTP MCP
+// server, for each client era against a server of both eras and of each
+// era alone: start-up without a login; one sign-in on the first request
+// (the authorization server discovered from the server's 401); what every
+// session carries (checkSession: tools, resources, prompts, completion,
+// sampling, notifications, list_changed, a refresh on 401); elicitation;
+// the relay's own list_changed once connected; cancellation; and a
+// step-up on 403. The proxy speaks the client's era to a server of both,
+// else the server's: no initialize to a 2026-07-28 server, no 2026-07-28
+// request to a 2025-era one.
 func TestProxy_Eras(t *testing.T) {
-	for _, tc := range eraMatrix {
+	for _, tc := range []struct {
+		name   string
+		modern bool   // the client speaks 2026-07-28
+		server string // the only era the server speaks; "": both
+	}{
+		{"client2025_serverBoth", false, ""},
+		{"client2026_serverBoth", true, ""},
+		{"client2025_server2025", false, "2025"},
+		{"client2025_server2026", false, "2026"},
+		{"client2026_server2025", true, "2025"},
+		{"client2026_server2026", true, "2026"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mc, ep, e := mcpEnv(t, tc.server)
+			start := time.Now()
 			s := e.startEra(tc.modern)
+			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.Codes.Load() != 0 {
+				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
+			}
+			if s.result.ServerInfo.Name != "keyrelay" {
+				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
+			}
 			checkSession(t, mc, ep, e, s, "ask", 8, tc.modern)
 			if out := s.MustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
 				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.Stderr.String())
 			}
-			switch {
-			case tc.server == "2026" && ep.count("initialize") != 0:
-				t.Fatal("the proxy sent initialize to a 2026-07-28 server")
-			case tc.server == "2025" && ep.count("initialize") != 1:
-				t.Fatalf("initialize %d times at a 2025-era server, want 1", ep.count("initialize"))
+			s.waitNote(t, "notifications/tools/list_changed", "")
+			modernUp := tc.server == "2026" || tc.server == "" && tc.modern // the era the proxy speaks to the server
+			if n := ep.count("initialize"); modernUp && n != 0 || !modernUp && n != 1 {
+				t.Fatalf("initialize sent %d times, for a modern=%v client and a server of era %q", n, tc.modern, tc.server)
 			}
+			checkCancel(t, s, ep, modernUp)
 			if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
 				t.Fatalf("step-up: %s, %d opens (want 2: sign-in, step-up)", out, e.opens())
 			}

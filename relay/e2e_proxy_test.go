@@ -12,40 +12,6 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// TestProxy_FullSession drives one relay in front of a real Streamable
-// HTTP MCP server, in both client eras: start-up without a login, one
-// sign-in on the first request (authorization server discovered from the
-// server's 401), then what every session carries (checkSession), the
-// relay's own list_changed once connected, and cancellation.
-func TestProxy_FullSession(t *testing.T) {
-	for _, era := range []struct {
-		name   string
-		modern bool
-	}{{"2025", false}, {"2026-07-28", true}} {
-		t.Run(era.name, func(t *testing.T) {
-			mc, ep, e := mcpEnv(t, "")
-			start := time.Now()
-			s := e.startEra(era.modern)
-			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.Codes.Load() != 0 {
-				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
-			}
-			if s.result.ServerInfo.Name != "keyrelay" {
-				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
-			}
-			checkSession(t, mc, ep, e, s, "ask", 8, era.modern)
-			s.waitNote(t, "notifications/tools/list_changed", "")
-			// The server speaks both eras: the proxy speaks the client's.
-			if n := ep.count("initialize"); (n == 0) != era.modern {
-				t.Fatalf("initialize sent %d times to a server of both eras, for a modern=%v client", n, era.modern)
-			}
-			checkCancel(t, s, ep, era.modern)
-			if e.opens() != 1 {
-				t.Fatalf("end: %d opens", e.opens())
-			}
-		})
-	}
-}
-
 // checkSession runs, on a relay that has not signed in yet, what every
 // session with the test server carries: tools/list signs in once and lists
 // tools tools; whoami; resources, prompts and completion; the tool ask,
