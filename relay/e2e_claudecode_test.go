@@ -46,11 +46,7 @@ func claudeBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("KEYRELAY_CLAUDE_CODE")
 	if bin == "" {
-		const why = "KEYRELAY_CLAUDE_CODE is not set: run scripts/claude-code-check.sh to install Claude Code and run these tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		testkit.SkipOrFail(t, "KEYRELAY_CLAUDE_CODE is not set: run scripts/claude-code-check.sh to install Claude Code and run these tests")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("KEYRELAY_CLAUDE_CODE: %v", err)
@@ -222,6 +218,18 @@ func (a *fakeAPI) next(req apiRequest, offered map[string]bool, results map[stri
 // userText is the text of the user's messages, without system reminders.
 func userText(msgs []apiMessage) string {
 	var out []string
+	for _, b := range userBlocks(msgs) {
+		if b.Type == "text" && !strings.HasPrefix(b.Text, "<system-reminder>") {
+			out = append(out, b.Text)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// userBlocks are the content blocks of the user's messages; a content
+// that is a string is one text block.
+func userBlocks(msgs []apiMessage) []apiBlock {
+	var out []apiBlock
 	for _, m := range msgs {
 		var blocks []apiBlock
 		if m.Role != "user" {
@@ -233,13 +241,9 @@ func userText(msgs []apiMessage) string {
 		} else {
 			_ = json.Unmarshal(m.Content, &blocks)
 		}
-		for _, b := range blocks {
-			if b.Type == "text" && !strings.HasPrefix(b.Text, "<system-reminder>") {
-				out = append(out, b.Text)
-			}
-		}
+		out = append(out, blocks...)
 	}
-	return strings.Join(out, " | ")
+	return out
 }
 
 func toolUse(id, name, input string) map[string]any {
@@ -263,30 +267,24 @@ func describeBlocks(blocks []map[string]any) string {
 // tool_use id.
 func toolResults(msgs []apiMessage) map[string]string {
 	out := map[string]string{}
-	for _, m := range msgs {
-		var blocks []apiBlock
-		if m.Role != "user" || json.Unmarshal(m.Content, &blocks) != nil {
+	for _, b := range userBlocks(msgs) {
+		if b.Type != "tool_result" {
 			continue
 		}
-		for _, b := range blocks {
-			if b.Type != "tool_result" {
-				continue
+		var text string
+		if json.Unmarshal(b.Content, &text) != nil {
+			var inner []apiBlock
+			_ = json.Unmarshal(b.Content, &inner)
+			var sb strings.Builder
+			for _, c := range inner {
+				sb.WriteString(c.Text)
 			}
-			var text string
-			if json.Unmarshal(b.Content, &text) != nil {
-				var inner []apiBlock
-				_ = json.Unmarshal(b.Content, &inner)
-				var sb strings.Builder
-				for _, c := range inner {
-					sb.WriteString(c.Text)
-				}
-				text = sb.String()
-			}
-			if b.IsError {
-				text = "ERROR " + text
-			}
-			out[b.ToolUseID] = text
+			text = sb.String()
 		}
+		if b.IsError {
+			text = "ERROR " + text
+		}
+		out[b.ToolUseID] = text
 	}
 	return out
 }
@@ -374,14 +372,11 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 // `npx mcp-remote URL` swapped for `relay serve --mcp-url URL`.
 func (r *claudeRig) relayArgs() []string { return []string{"serve", "--mcp-url", r.ep.url} }
 
-// mcpConfig writes a --mcp-config file with the relay as server name.
-func (r *claudeRig) mcpConfig(name, command string, args []string) string {
-	r.t.Helper()
-	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{name: map[string]any{"command": command, "args": args}}})
-	p := filepath.Join(r.home, "mcp-"+name+".json")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		r.t.Fatal(err)
-	}
+// mcpConfig writes a --mcp-config file with the relay as serverName.
+func (r *claudeRig) mcpConfig() string {
+	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{serverName: map[string]any{"command": r.relay, "args": r.relayArgs()}}})
+	p := filepath.Join(r.home, "mcp-"+serverName+".json")
+	writeFile(r.t, p, b)
 	return p
 }
 
@@ -517,7 +512,7 @@ func (r *claudeRig) checkStored(name string) {
 func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 	whoami := "mcp__" + serverName + "__whoami"
 	r := newClaudeRig(t, planStep{whoami, `{}`}, planStep{"ReadMcpResourceTool", `{"server":"` + serverName + `","uri":"test://notes"}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	base := []string{"--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", whoami}
 	out, errs := r.claude(append([]string{"-p", "Who am I on the remote server, and what are its notes?"}, base...)...)
 	if !strings.Contains(out, "subject=alice") || !strings.Contains(out, "the notes") {
@@ -766,7 +761,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 func TestClaudeCode_ListChanged(t *testing.T) {
 	add, added := "mcp__"+serverName+"__add_tool", "mcp__"+serverName+"__added"
 	r := newClaudeRig(t, planStep{add, `{}`}, planStep{added, `{}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	out, _ := r.claude("-p", "Add a tool, then call it.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", add+","+added)
 	res, _ := r.api.result(1)
 	t.Logf("the new tool's result, as Claude Code sent it to the model: %q", res)
@@ -784,7 +779,7 @@ func TestClaudeCode_ListChanged(t *testing.T) {
 func TestClaudeCode_ServerRequest(t *testing.T) {
 	ask := "mcp__" + serverName + "__ask"
 	r := newClaudeRig(t, planStep{ask, `{}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	start := time.Now()
 	r.claude("-p", "Ask.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", ask)
 	res, ok := r.api.result(0)

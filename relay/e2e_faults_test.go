@@ -86,6 +86,56 @@ func (e *relayEnv) mustCLI(t *testing.T, args ...string) time.Duration {
 	return time.Since(start)
 }
 
+// refreshStorm starts n relays and, once the stored token has expired,
+// makes m concurrent whoami calls in each: exactly one refresh reaches the
+// server, every call succeeds, no relay sees a dead refresh token, and the
+// vault holds the refreshed token.
+func refreshStorm(t *testing.T, c *chain.Server, e *relayEnv, n, m, round int) {
+	t.Helper()
+	sessions := make([]*session, n)
+	for i := range sessions {
+		sessions[i] = e.start()
+	}
+	old := e.stored(t)
+	e.expireStored()
+	r0 := c.Refreshes.Load()
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i, s := range sessions {
+		for j := range m {
+			wg.Go(func() {
+				<-gate
+				out, isErr, err := s.CallTool("whoami", nil, 90*time.Second)
+				if err != nil || isErr || !strings.Contains(out, `"subject": "alice"`) {
+					failed.Add(1)
+					t.Errorf("round %d relay %d call %d: %v isError=%v %.200s", round, i, j, err, isErr, out)
+				}
+			})
+		}
+	}
+	close(gate)
+	wg.Wait()
+	if k := c.Refreshes.Load() - r0; k != 1 {
+		t.Errorf("round %d: %d refresh requests reached the server for %d calls in %d processes, want 1", round, k, n*m, n)
+	}
+	for i, s := range sessions {
+		log := s.Stderr.String()
+		if strings.Contains(log, "invalid_grant") || strings.Contains(log, "no longer valid") {
+			t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, testkit.Tail(log))
+		}
+		noPanic(t, fmt.Sprintf("relay %d", i), log)
+		_ = s.Client.Close()
+	}
+	if now := e.stored(t); now.AccessToken.Equal(old.AccessToken) || !now.Expiry.After(time.Now()) {
+		t.Errorf("round %d: the vault does not hold the refreshed token", round)
+	}
+	t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, n*m, n, failed.Load(), c.Refreshes.Load()-r0)
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
 // vaultFiles checks the data directory: only the vault's own files and the
 // temporary files of interrupted atomic writes (which reads ignore and
 // logout removes) may be there; nothing may have been moved aside as
@@ -291,48 +341,7 @@ func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 	e.mustCLI(t, "login")
 	codes, opens := c.Codes.Load(), e.opens()
 	for round := 1; round <= 2; round++ {
-		sessions := make([]*session, N)
-		for i := range sessions {
-			sessions[i] = e.start()
-		}
-		old := e.stored(t)
-		e.expireStored()
-		r0 := c.Refreshes.Load()
-		gate := make(chan struct{})
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		for i, s := range sessions {
-			for j := range M {
-				wg.Go(func() {
-					<-gate
-					out, isErr, err := s.CallTool("whoami", nil, 90*time.Second)
-					if err != nil || isErr || !strings.Contains(out, `"subject": "alice"`) {
-						failed.Add(1)
-						t.Errorf("round %d relay %d call %d: %v isError=%v %.200s", round, i, j, err, isErr, out)
-					}
-				})
-			}
-		}
-		close(gate)
-		wg.Wait()
-		if n := c.Refreshes.Load() - r0; n != 1 {
-			t.Errorf("round %d: %d refresh requests reached the server for %d calls in %d processes, want 1", round, n, N*M, N)
-		}
-		for i, s := range sessions {
-			log := s.Stderr.String()
-			if strings.Contains(log, "invalid_grant") || strings.Contains(log, "no longer valid") {
-				t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, testkit.Tail(log))
-			}
-			noPanic(t, fmt.Sprintf("relay %d", i), log)
-			_ = s.Client.Close()
-		}
-		if now := e.stored(t); now.AccessToken.Equal(old.AccessToken) || !now.Expiry.After(time.Now()) {
-			t.Errorf("round %d: the vault does not hold the refreshed token", round)
-		}
-		t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, N*M, N, failed.Load(), c.Refreshes.Load()-r0)
-		if t.Failed() {
-			t.FailNow()
-		}
+		refreshStorm(t, c, e, N, M, round)
 	}
 	// The last refresh token is alive (not revoked as reused): one more
 	// expiry is refreshed, and calls work, with no new sign-in.

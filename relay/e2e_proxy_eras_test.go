@@ -177,9 +177,7 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 		t.Fatalf("at the server: %d calls (want the call and its retry), %d initialize, %d setLevel",
 			ep.count("tools/call ask"), ep.count("initialize"), ep.count("logging/setLevel"))
 	}
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	for _, h := range ep.hdrs {
+	for _, h := range ep.headers() {
 		if h.Get("Mcp-Session-Id") != "" || (h.Get("Mcp-Method") == "tools/call" && h.Get("Mcp-Name") != "ask") {
 			t.Fatalf("2026-07-28 headers: %v", h)
 		}

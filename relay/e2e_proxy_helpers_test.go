@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -407,11 +408,21 @@ func (ep *endpoint) dropGETs() int {
 
 // getsWithLastEventID counts the GETs that resumed a stream.
 func (ep *endpoint) getsWithLastEventID() int {
+	return ep.countHeaders(func(h http.Header) bool { return h.Get("Last-Event-ID") != "" })
+}
+
+// headers returns the headers of every request so far.
+func (ep *endpoint) headers() []http.Header {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	return slices.Clone(ep.hdrs)
+}
+
+// countHeaders counts the requests whose headers match.
+func (ep *endpoint) countHeaders(match func(http.Header) bool) int {
 	n := 0
-	for _, h := range ep.hdrs {
-		if h.Get("Last-Event-ID") != "" {
+	for _, h := range ep.headers() {
+		if match(h) {
 			n++
 		}
 	}
@@ -484,11 +495,11 @@ func (c *cutWriter) Flush() {
 // forget makes the server forget every session it has handed out: the
 // next request on one gets 404.
 func (ep *endpoint) forget() {
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	for _, h := range ep.hdrs {
+	for _, h := range ep.headers() {
 		if id := h.Get("Mcp-Session-Id"); id != "" {
+			ep.mu.Lock()
 			ep.gone[id] = true
+			ep.mu.Unlock()
 		}
 	}
 }

@@ -115,15 +115,7 @@ func (a *clientAnswers) askTool(sseSrv *server.SSEServer) server.ToolHandlerFunc
 }
 
 func (ep *endpoint) streamGETs() int {
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	n := 0
-	for _, h := range ep.hdrs {
-		if h.Get("Accept") == "text/event-stream" && h.Get("Content-Type") == "" {
-			n++
-		}
-	}
-	return n
+	return ep.countHeaders(func(h http.Header) bool { return h.Get("Accept") == "text/event-stream" && h.Get("Content-Type") == "" })
 }
 
 // TestProxy_LegacySSE drives the relay in front of a server of the legacy

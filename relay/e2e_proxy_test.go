@@ -216,10 +216,8 @@ func TestProxy_Headers(t *testing.T) {
 	const key = "fake-api-key-0123456789"
 	s := e.start("TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
 	s.whoami(t)
-	ep.mu.Lock()
-	h := ep.hdrs[len(ep.hdrs)-1]
-	ep.mu.Unlock()
-	if h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
+	hs := ep.headers()
+	if h := hs[len(hs)-1]; h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
 		t.Fatalf("headers at the server: %v", h)
 	}
 	if strings.Contains(s.Stderr.String(), key) || !strings.Contains(s.Stderr.String(), "level=DEBUG") {

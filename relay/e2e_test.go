@@ -168,17 +168,7 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 func TestE2E_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
 	c, e := backendEnv(t)
 	e.start().whoami(t)
-	e.expireStored()
-	s := e.start()
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.whoami(t) }()
-	}
-	wg.Wait()
-	if n := c.Refreshes.Load(); n != 1 {
-		t.Fatalf("%d refreshes for 20 concurrent calls, want 1", n)
-	}
+	refreshStorm(t, c, e, 1, 20, 1)
 }
 
 func TestE2E_TwoRelaysOneLogin(t *testing.T) {
