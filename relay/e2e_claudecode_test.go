@@ -596,18 +596,10 @@ func jwtID(tok string) string {
 // file under HOME and in Claude Code's output.
 func (r *claudeRig) checkNoLeaks(output string) {
 	r.t.Helper()
-	d := newDetector()
-	secrets := r.mc.Secrets()
-	jwts := 0
-	for _, s := range secrets {
-		d.addToken("code, verifier or token", s)
-		if strings.Count(s, ".") == 2 {
-			jwts++
-		}
-	}
 	items, _ := keychainSecrets(r.t, r.ss)
-	d.addKeyForms(vaultKeyForms(r.t, items[0]))
-	if jwts == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
+	d := buildDetector(r.mc.Server, "", vaultKeyForms(r.t, items[0]))
+	secrets := r.mc.Secrets()
+	if d.kinds["access token"] == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
 		r.t.Fatalf("the detector has no tokens (%d secrets recorded) or misses them", len(secrets))
 	}
 	files := readTree(r.t, r.home)
@@ -615,13 +607,11 @@ func (r *claudeRig) checkNoLeaks(output string) {
 	if !strings.Contains(dbg, "level=DEBUG") || !strings.Contains(dbg, "logged in") {
 		r.t.Fatal("Claude Code's debug log does not hold the relay's debug stderr: the scan would miss it")
 	}
-	var findings []string
+	findings := append(d.scanTree("file ", files), d.scan("Claude Code's output", []byte(output))...)
 	var names []string
-	for p, b := range files {
+	for p := range files {
 		names = append(names, strings.TrimPrefix(p, r.home+"/"))
-		findings = append(findings, d.scan("file "+p, b)...)
 	}
-	findings = append(findings, d.scan("Claude Code's output", []byte(output))...)
 	sort.Strings(names)
 	r.t.Logf("scanned %d files under HOME: %s", len(files), strings.Join(names, ", "))
 	if len(findings) > 0 {

@@ -356,6 +356,15 @@ func (d *detector) scan(where string, hay []byte) []string {
 	return out
 }
 
+// scanTree scans each of files, named after its path with prefix.
+func (d *detector) scanTree(prefix string, files map[string][]byte) []string {
+	var out []string
+	for p, b := range files {
+		out = append(out, d.scan(prefix+p, b)...)
+	}
+	return out
+}
+
 // readTree reads every regular file under root. Other kinds of entries
 // (sockets, fifos) are listed with empty contents.
 func readTree(t *testing.T, root string) map[string][]byte {
@@ -666,9 +675,7 @@ func (r *leakRun) scan(d, keychainDetector *detector, listing string, trees ...m
 		findings = append(findings, d.scan(n, r.out.data[n])...)
 	}
 	for _, files := range trees {
-		for p, b := range files {
-			findings = append(findings, d.scan("file "+p, b)...)
-		}
+		findings = append(findings, d.scanTree("file ", files)...)
 	}
 	findings = append(findings, scanChildren(r.t, d, r.dumps)...)
 	return append(findings, keychainDetector.scan("keychain items (secret-tool)", []byte(listing))...)
@@ -770,8 +777,8 @@ func scanChildren(t *testing.T, d *detector, dumps string) []string {
 				}
 			}
 		}
-		findings = append(findings, d.scan("browser "+p, b)...)
 	}
+	findings = append(findings, d.scanTree("browser ", files)...)
 	if n < 3 {
 		t.Errorf("%d browser environments dumped, want at least 3 (login, step-up, sign-in after invalid_grant)", n)
 	}
@@ -854,17 +861,9 @@ func checkDetectorSeesTree(t *testing.T, d *detector, c *chain.Server, dir strin
 	}
 	rt := rts[0]
 	planted := filepath.Join(dir, "sub", "planted.log")
-	if err := os.MkdirAll(filepath.Dir(planted), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(planted, []byte("noise "+rt[10:30]+" noise"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, planted, []byte("noise "+rt[10:30]+" noise"))
 	defer os.RemoveAll(filepath.Dir(planted))
-	var hits []string
-	for p, b := range readTree(t, filepath.Dir(dir)) {
-		hits = append(hits, d.scan(p, b)...)
-	}
+	hits := d.scanTree("", readTree(t, filepath.Dir(dir)))
 	if len(hits) != 1 || !strings.Contains(hits[0], "planted.log: refresh token (16-byte part)") {
 		t.Fatalf("the detector missed a planted secret or found others: %q", hits)
 	}
@@ -943,13 +942,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 		"other-header.jwt": {[]byte(jwt[:strings.IndexByte(jwt, '.')+1]), ""},
 	}
 	for name, p := range plant {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, p.content, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, name), p.content)
 	}
 	files := readTree(t, dir)
 	if len(files) != len(plant) {
