@@ -64,23 +64,17 @@ func newMCPChain(t *testing.T, era string, paths ...string) *mcpChain {
 	mc.Server = chain.Start(t, chain.Options{Resources: paths, ConnContext: withConn,
 		Handle: func(c *chain.Server, mux *http.ServeMux) {
 			for _, p := range paths {
-				ep := newEndpoint(t, c, p)
+				ep := mc.newEndpoint(t, c, mux, p)
 				ep.era = era
-				mc.eps[p] = ep
 				// The event store makes streams resumable (Last-Event-ID), and
 				// works around a race in mcp-go v1.2.1's server without one: a
 				// notification sent just before the result is dropped.
 				opts := []server.StreamableHTTPOption{server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
-					server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-						ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
-						ctx = context.WithValue(ctx, epKey{}, ep)
-						return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-					})}
+					server.WithHTTPContextFunc(ep.withRequest)}
 				if era == "2026" { // server/discover offers 2026-07-28 only
 					opts = append(opts, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
 				}
 				mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, opts...)))
-				ep.handleMetadata(mux, c.URL)
 			}
 		}})
 	return mc
@@ -89,14 +83,6 @@ func newMCPChain(t *testing.T, era string, paths ...string) *mcpChain {
 // withConn puts the request's net.Conn in its context (connKey).
 func withConn(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, c)
-}
-
-// handleMetadata serves the endpoint's protected resource metadata.
-func (ep *endpoint) handleMetadata(mux *http.ServeMux, issuer string) {
-	mux.HandleFunc(strings.TrimPrefix(ep.prm, issuer), func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{issuer}})
-	})
 }
 
 type (
@@ -111,12 +97,28 @@ func endpointFrom(ctx context.Context) *endpoint {
 	return ep
 }
 
-func newEndpoint(t *testing.T, c *chain.Server, path string) *endpoint {
+// newEndpoint makes the endpoint at path, with testMCPServer, and serves
+// its protected resource metadata on mux.
+func (mc *mcpChain) newEndpoint(t *testing.T, c *chain.Server, mux *http.ServeMux, path string) *endpoint {
 	t.Helper()
 	ep := &endpoint{url: c.URL + path, prm: c.URL + "/.well-known/oauth-protected-resource" + path,
 		v: c.Validator(t, c.URL+path), gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
 	ep.srv = testMCPServer(path)
+	mc.eps[path] = ep
+	mux.HandleFunc(strings.TrimPrefix(ep.prm, c.URL), func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{c.URL}})
+	})
 	return ep
+}
+
+// withRequest is the MCP server's context for r: the endpoint, and the
+// token and stream cut the middleware put in r's context.
+func (ep *endpoint) withRequest(ctx context.Context, r *http.Request) context.Context {
+	for _, k := range []any{tokenKey{}, cutKey{}} {
+		ctx = context.WithValue(ctx, k, r.Context().Value(k))
+	}
+	return context.WithValue(ctx, epKey{}, ep)
 }
 
 // testMCPServer has tools, resources, prompts with completion, a tool

@@ -34,13 +34,8 @@ func sseEnv(t *testing.T, opts ...func(base string) server.SSEOption) (*mcpChain
 	var sseSrv *server.SSEServer
 	mc.Server = chain.Start(t, chain.Options{Resources: []string{"/sse"}, ConnContext: withConn,
 		Handle: func(c *chain.Server, mux *http.ServeMux) {
-			ep := newEndpoint(t, c, "/sse")
-			mc.eps["/sse"] = ep
-			sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"),
-				server.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-					ctx = context.WithValue(ctx, epKey{}, ep)
-					return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-				})}
+			ep := mc.newEndpoint(t, c, mux, "/sse")
+			sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithSSEContextFunc(ep.withRequest)}
 			for _, o := range opts {
 				sseOpts = append(sseOpts, o(c.URL))
 			}
@@ -50,7 +45,6 @@ func sseEnv(t *testing.T, opts ...func(base string) server.SSEOption) (*mcpChain
 			h := ep.middleware(answers.watch(sseSrv))
 			mux.Handle("/sse", h)
 			mux.Handle("/message", h)
-			ep.handleMetadata(mux, c.URL)
 		}})
 	t.Cleanup(sseSrv.CloseSessions) // before the chain stops
 	return mc, mc.eps["/sse"], proxyEnv(t, mc, "/sse")
