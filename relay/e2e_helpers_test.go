@@ -262,17 +262,19 @@ func (s *session) fails(t *testing.T, tool string, want ...string) string {
 	return text
 }
 
-// callUntilOK calls tool until it succeeds, within d, and returns its
-// text.
-func (s *session) callUntilOK(t *testing.T, d time.Duration, tool string) string {
+// whoamiWithin calls whoami until it succeeds, within d; it must then be
+// alice's.
+func (s *session) whoamiWithin(t *testing.T, d time.Duration) {
 	t.Helper()
 	var out string
-	testkit.Poll(t, d, tool+" to succeed", func() bool {
-		text, isErr := s.Call(t, tool, nil)
+	testkit.Poll(t, d, "whoami to succeed", func() bool {
+		text, isErr := s.Call(t, "whoami", nil)
 		out = text
 		return !isErr
 	})
-	return out
+	if !strings.Contains(out, chain.User) {
+		t.Fatalf("whoami: %s", out)
+	}
 }
 
 func ctx30(t *testing.T) context.Context {
