@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // Obviously fake secrets; the HS256 one is long enough to be accepted.
@@ -41,9 +37,7 @@ func TestConfigPrintsNoJWTSecret(t *testing.T) {
 		if c.JWTSecret.Reveal() != fakeJWTSecret {
 			t.Fatal("the secret was not kept")
 		}
-		secrets := map[string]string{"JWT secret": fakeJWTSecret}
-		assertPrintsNone(t, c, secrets)
-		assertPrintsNone(t, *c, secrets)
+		testkit.NoSecretPrinted(t, map[string]string{"JWT secret": fakeJWTSecret}, c, *c)
 	}
 }
 
@@ -64,9 +58,7 @@ func TestConfigPrintsNoPassword(t *testing.T) {
 		if len(c.Users) == 0 || c.Users[0].Reveal() != "alice:"+fakePassword {
 			t.Fatal("the user spec was not kept")
 		}
-		secrets := map[string]string{"password": fakePassword}
-		assertPrintsNone(t, c, secrets)
-		assertPrintsNone(t, *c, secrets)
+		testkit.NoSecretPrinted(t, map[string]string{"password": fakePassword}, c, *c)
 	}
 }
 
@@ -83,48 +75,5 @@ func TestAppPrintsNoJWTSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	secrets := map[string]string{"JWT secret": fakeJWTSecret}
-	assertPrintsNone(t, a, secrets)
-	assertPrintsNone(t, a.validator, secrets)
-}
-
-// assertPrintsNone fails if any way of printing v shows one of secrets.
-func assertPrintsNone(t *testing.T, v any, secrets map[string]string) {
-	t.Helper()
-	for how, out := range printings(v) {
-		for name, s := range secrets {
-			if s == "" {
-				t.Fatalf("the %s is empty: nothing to look for", name)
-			}
-			for _, enc := range encodings(s) {
-				if strings.Contains(out, enc) {
-					t.Errorf("%s of a %T shows the %s: %s", how, v, name, out)
-				}
-			}
-		}
-	}
-}
-
-// printings is v printed by fmt (%v, %+v, %#v, %s), by slog's JSON and text
-// handlers, and by json.Marshal (its error text, if it fails).
-func printings(v any) map[string]string {
-	var js, txt bytes.Buffer
-	slog.New(slog.NewJSONHandler(&js, nil)).Info("print", "v", v)
-	slog.New(slog.NewTextHandler(&txt, nil)).Info("print", "v", v)
-	j, err := json.Marshal(v)
-	if err != nil {
-		j = []byte("json error: " + err.Error())
-	}
-	return map[string]string{
-		"%v": fmt.Sprintf("%v", v), "%+v": fmt.Sprintf("%+v", v), "%#v": fmt.Sprintf("%#v", v), "%s": fmt.Sprintf("%s", v),
-		"slog JSON": js.String(), "slog text": txt.String(), "json.Marshal": string(j),
-	}
-}
-
-// encodings are the ways fmt or an encoder could spell s: as is, as hex,
-// base64 and fmt's byte list ("[116 101 ...]" without the brackets).
-func encodings(s string) []string {
-	b := []byte(s)
-	return []string{s, hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		strings.Trim(fmt.Sprint(b), "[]")}
+	testkit.NoSecretPrinted(t, map[string]string{"JWT secret": fakeJWTSecret}, a, a.validator)
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
-	"github.com/keyrelay/keyrelay/vault"
 )
 
 // This file runs the real Claude Code against the relay in front of a real
@@ -47,11 +46,7 @@ func claudeBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("KEYRELAY_CLAUDE_CODE")
 	if bin == "" {
-		const why = "KEYRELAY_CLAUDE_CODE is not set: run scripts/claude-code-check.sh to install Claude Code and run these tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		testkit.SkipOrFail(t, "KEYRELAY_CLAUDE_CODE is not set: run scripts/claude-code-check.sh to install Claude Code and run these tests")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("KEYRELAY_CLAUDE_CODE: %v", err)
@@ -223,6 +218,18 @@ func (a *fakeAPI) next(req apiRequest, offered map[string]bool, results map[stri
 // userText is the text of the user's messages, without system reminders.
 func userText(msgs []apiMessage) string {
 	var out []string
+	for _, b := range userBlocks(msgs) {
+		if b.Type == "text" && !strings.HasPrefix(b.Text, "<system-reminder>") {
+			out = append(out, b.Text)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// userBlocks are the content blocks of the user's messages; a content
+// that is a string is one text block.
+func userBlocks(msgs []apiMessage) []apiBlock {
+	var out []apiBlock
 	for _, m := range msgs {
 		var blocks []apiBlock
 		if m.Role != "user" {
@@ -234,13 +241,9 @@ func userText(msgs []apiMessage) string {
 		} else {
 			_ = json.Unmarshal(m.Content, &blocks)
 		}
-		for _, b := range blocks {
-			if b.Type == "text" && !strings.HasPrefix(b.Text, "<system-reminder>") {
-				out = append(out, b.Text)
-			}
-		}
+		out = append(out, blocks...)
 	}
-	return strings.Join(out, " | ")
+	return out
 }
 
 func toolUse(id, name, input string) map[string]any {
@@ -264,30 +267,24 @@ func describeBlocks(blocks []map[string]any) string {
 // tool_use id.
 func toolResults(msgs []apiMessage) map[string]string {
 	out := map[string]string{}
-	for _, m := range msgs {
-		var blocks []apiBlock
-		if m.Role != "user" || json.Unmarshal(m.Content, &blocks) != nil {
+	for _, b := range userBlocks(msgs) {
+		if b.Type != "tool_result" {
 			continue
 		}
-		for _, b := range blocks {
-			if b.Type != "tool_result" {
-				continue
+		var text string
+		if json.Unmarshal(b.Content, &text) != nil {
+			var inner []apiBlock
+			_ = json.Unmarshal(b.Content, &inner)
+			var sb strings.Builder
+			for _, c := range inner {
+				sb.WriteString(c.Text)
 			}
-			var text string
-			if json.Unmarshal(b.Content, &text) != nil {
-				var inner []apiBlock
-				_ = json.Unmarshal(b.Content, &inner)
-				var sb strings.Builder
-				for _, c := range inner {
-					sb.WriteString(c.Text)
-				}
-				text = sb.String()
-			}
-			if b.IsError {
-				text = "ERROR " + text
-			}
-			out[b.ToolUseID] = text
+			text = sb.String()
 		}
+		if b.IsError {
+			text = "ERROR " + text
+		}
+		out[b.ToolUseID] = text
 	}
 	return out
 }
@@ -347,8 +344,7 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 	t.Helper()
 	bin := claudeBinary(t)
 	ss := testkit.StartSecretService(t)
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
+	mc, ep, e := mcpEnv(t, "")
 	delete(e.Vars, "RELAY_VAULT_KEY")            // the default: the OS keychain
 	if err := os.Remove(e.KeyFile); err != nil { // newRelayEnv's file key, unused
 		t.Fatal(err)
@@ -356,7 +352,7 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 	e.Vars["DBUS_SESSION_BUS_ADDRESS"] = ss.Addr
 	relay := testkit.Relay(t)
 	home := e.Vars["HOME"]
-	r := &claudeRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: mc.eps["/mcp"], e: e, api: newFakeAPI(t, plan...), home: home,
+	r := &claudeRig{t: t, bin: bin, relay: relay, ss: ss, mc: mc, ep: ep, e: e, api: newFakeAPI(t, plan...), home: home,
 		project: filepath.Join(home, "project"), config: filepath.Join(home, ".claude")}
 	for _, d := range []string{r.project, r.config, filepath.Join(home, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -376,14 +372,11 @@ func newClaudeRig(t *testing.T, plan ...planStep) *claudeRig {
 // `npx mcp-remote URL` swapped for `relay serve --mcp-url URL`.
 func (r *claudeRig) relayArgs() []string { return []string{"serve", "--mcp-url", r.ep.url} }
 
-// mcpConfig writes a --mcp-config file with the relay as server name.
-func (r *claudeRig) mcpConfig(name, command string, args []string) string {
-	r.t.Helper()
-	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{name: map[string]any{"command": command, "args": args}}})
-	p := filepath.Join(r.home, "mcp-"+name+".json")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		r.t.Fatal(err)
-	}
+// mcpConfig writes a --mcp-config file with the relay as serverName.
+func (r *claudeRig) mcpConfig() string {
+	b, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{serverName: map[string]any{"command": r.relay, "args": r.relayArgs()}}})
+	p := filepath.Join(r.home, "mcp-"+serverName+".json")
+	writeFile(r.t, p, b)
 	return p
 }
 
@@ -519,7 +512,7 @@ func (r *claudeRig) checkStored(name string) {
 func TestClaudeCode_ToolCallSignsInThroughRelay(t *testing.T) {
 	whoami := "mcp__" + serverName + "__whoami"
 	r := newClaudeRig(t, planStep{whoami, `{}`}, planStep{"ReadMcpResourceTool", `{"server":"` + serverName + `","uri":"test://notes"}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	base := []string{"--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", whoami}
 	out, errs := r.claude(append([]string{"-p", "Who am I on the remote server, and what are its notes?"}, base...)...)
 	if !strings.Contains(out, "subject=alice") || !strings.Contains(out, "the notes") {
@@ -567,10 +560,7 @@ func (r *claudeRig) checkTokens() {
 	if items, _ := keychainSecrets(r.t, r.ss); len(items) != 1 {
 		r.fatalf("%d keyrelay keychain items, want 1 (the vault key)", len(items))
 	}
-	v, err := vault.Open(context.Background(), vault.Options{Dir: r.e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{r.t, r.ss}})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	v := keychainVault(r.t, r.e.Dir, r.ss)
 	accts, err := v.Accounts(context.Background())
 	if err != nil || len(accts) != 1 || accts[0].Resource != r.ep.url {
 		r.fatalf("vault accounts: %+v %v", accts, err)
@@ -606,24 +596,10 @@ func jwtID(tok string) string {
 // file under HOME and in Claude Code's output.
 func (r *claudeRig) checkNoLeaks(output string) {
 	r.t.Helper()
-	d := newDetector()
-	secrets := r.mc.Secrets()
-	jwts := 0
-	for _, s := range secrets {
-		d.addToken("code, verifier or token", s)
-		if strings.Count(s, ".") == 2 {
-			jwts++
-		}
-	}
 	items, _ := keychainSecrets(r.t, r.ss)
-	for kind, b := range vaultKeyForms(r.t, items[0]) {
-		core := b
-		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:] // the prefix is the same for every age key
-		}
-		d.add(kind, b, core)
-	}
-	if jwts == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
+	d := buildDetector(r.mc.Server, "", vaultKeyForms(r.t, items[0]))
+	secrets := r.mc.Secrets()
+	if d.kinds["access token"] == 0 || len(d.scan("control", []byte("x "+secrets[len(secrets)-1]+" x"))) == 0 {
 		r.t.Fatalf("the detector has no tokens (%d secrets recorded) or misses them", len(secrets))
 	}
 	files := readTree(r.t, r.home)
@@ -631,13 +607,11 @@ func (r *claudeRig) checkNoLeaks(output string) {
 	if !strings.Contains(dbg, "level=DEBUG") || !strings.Contains(dbg, "logged in") {
 		r.t.Fatal("Claude Code's debug log does not hold the relay's debug stderr: the scan would miss it")
 	}
-	var findings []string
+	findings := append(d.scanTree("file ", files), d.scan("Claude Code's output", []byte(output))...)
 	var names []string
-	for p, b := range files {
+	for p := range files {
 		names = append(names, strings.TrimPrefix(p, r.home+"/"))
-		findings = append(findings, d.scan("file "+p, b)...)
 	}
-	findings = append(findings, d.scan("Claude Code's output", []byte(output))...)
 	sort.Strings(names)
 	r.t.Logf("scanned %d files under HOME: %s", len(files), strings.Join(names, ", "))
 	if len(findings) > 0 {
@@ -777,7 +751,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 func TestClaudeCode_ListChanged(t *testing.T) {
 	add, added := "mcp__"+serverName+"__add_tool", "mcp__"+serverName+"__added"
 	r := newClaudeRig(t, planStep{add, `{}`}, planStep{added, `{}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	out, _ := r.claude("-p", "Add a tool, then call it.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", add+","+added)
 	res, _ := r.api.result(1)
 	t.Logf("the new tool's result, as Claude Code sent it to the model: %q", res)
@@ -795,7 +769,7 @@ func TestClaudeCode_ListChanged(t *testing.T) {
 func TestClaudeCode_ServerRequest(t *testing.T) {
 	ask := "mcp__" + serverName + "__ask"
 	r := newClaudeRig(t, planStep{ask, `{}`})
-	cfg := r.mcpConfig(serverName, r.relay, r.relayArgs())
+	cfg := r.mcpConfig()
 	start := time.Now()
 	r.claude("-p", "Ask.", "--mcp-config", cfg, "--strict-mcp-config", "--allowedTools", ask)
 	res, ok := r.api.result(0)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +21,7 @@ import (
 )
 
 func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	_, stderr, code := e.Run(t, "login")
 	if code != 0 || !strings.Contains(stderr, "signed in as alice") || !strings.Contains(stderr, "/authorize?") {
 		t.Fatalf("login: %d %s", code, stderr)
@@ -60,8 +58,7 @@ func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
 }
 
 func TestCLI_LoginDeniedExitCode(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	e.Vars["FAKEBROWSER_DENY"] = "1"
 	if _, stderr, code := e.Run(t, "login"); code != exitLogin || !strings.Contains(stderr, "access_denied") {
 		t.Fatalf("denied login: %d %s", code, stderr)
@@ -93,43 +90,22 @@ func TestE2E_ServerDiscover(t *testing.T) {
 // message (2025 era; the 2026-07-28 era forbids unrequested logs) and in
 // the progress notifications sent for the call's progress token.
 func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	for _, era := range []string{"legacy", "modern"} {
 		t.Run(era, func(t *testing.T) {
-			s := e.start("FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=3s")
-			if era == "legacy" {
-				s = e.startLegacy("FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=3s")
-			}
-			var mu sync.Mutex
-			var logs, progress []string
-			s.Client.OnNotification(func(n mcp.JSONRPCNotification) {
-				b, _ := json.Marshal(n.Params)
-				mu.Lock()
-				defer mu.Unlock()
-				switch n.Method {
-				case "notifications/message":
-					logs = append(logs, string(b))
-				case "notifications/progress":
-					progress = append(progress, string(b))
-				}
-			})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+			s := e.startEra(era == "modern", "FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=3s")
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "whoami"
 			req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
-			res, err := s.Client.CallTool(ctx, req)
+			res, err := s.Client.CallTool(ctx30(t), req)
 			if err != nil || !res.IsError {
 				t.Fatalf("call: %v %+v", err, res)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if era == "legacy" && !strings.Contains(strings.Join(logs, "\n"), "/authorize?") {
+			if logs := s.notesOf("notifications/message"); era == "legacy" && !strings.Contains(strings.Join(logs, "\n"), "/authorize?") {
 				t.Fatalf("no MCP log message with the URL: %v", logs)
 			}
-			if len(progress) == 0 || !strings.Contains(progress[0], `"progressToken":"p-1"`) || !strings.Contains(progress[0], "/authorize?") {
-				t.Fatalf("no progress notification with the URL: %v", progress)
+			if p := s.notesOf("notifications/progress"); len(p) == 0 || !strings.Contains(p[0], `"progressToken":"p-1"`) || !strings.Contains(p[0], "/authorize?") {
+				t.Fatalf("no progress notification with the URL: %v", p)
 			}
 		})
 	}
@@ -140,14 +116,10 @@ func TestE2E_LoginURLAndProgressReachTheClient(t *testing.T) {
 // person completes it by hand the next call works. Calls meanwhile get the
 // same URL.
 func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	s := e.start("BROWSER=/nonexistent/browser")
-	text, isErr := s.Call(t, "whoami", nil)
+	text := s.fails(t, "whoami", c.URL+"/authorize?") // a live URL
 	i := strings.Index(text, c.URL+"/authorize?")
-	if !isErr || i < 0 {
-		t.Fatalf("no live URL in the result: %v %s", isErr, text)
-	}
 	url := strings.Fields(text[i:])[0]
 	if again, _ := s.Call(t, "whoami", nil); !strings.Contains(again, url) {
 		t.Fatalf("a second call started another sign-in: %s", again)
@@ -156,16 +128,8 @@ func TestE2E_NoBrowserGivesLiveURL(t *testing.T) {
 	if err != nil || res.CallbackStatus != 200 {
 		t.Fatalf("signing in by hand: %v %+v", err, res)
 	}
-	var out string
-	for i := 0; i < 50; i++ { // the relay stores the tokens just after the callback page
-		if out, isErr = s.Call(t, "whoami", nil); !isErr {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if isErr || !strings.Contains(out, "alice") {
-		t.Fatalf("after signing in by hand: %s", out)
-	}
+	// The relay stores the tokens just after the callback page.
+	s.whoamiWithin(t, 10*time.Second)
 	if c.Codes.Load() != 1 {
 		t.Fatalf("%d code exchanges, want 1", c.Codes.Load())
 	}
@@ -176,8 +140,7 @@ var deviceLine = regexp.MustCompile(`open (http://\S+/device)\S* (?:on any devic
 // TestE2E_DeviceLogin: `relay login --device` prints a URI and a code,
 // a person completes the sign-in elsewhere, and the tokens are stored.
 func TestE2E_DeviceLogin(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	p := e.Start(t, []string{"login", "--device"})
 	uriLine, codeLine := regexp.MustCompile(`(?m)^\s+(http://\S+/device)$`), regexp.MustCompile(`(?m)^\s+([A-Z]{4}-[A-Z]{4})$`)
 	testkit.Poll(t, 30*time.Second, "a device URI and code on stderr", func() bool {
@@ -202,27 +165,18 @@ func TestE2E_DeviceLogin(t *testing.T) {
 // and no display, the tool result carries the URI and the code at once,
 // and after the person finishes elsewhere the next call works.
 func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
-	text, isErr := s.Call(t, "whoami", nil)
+	text := s.fails(t, "whoami")
 	m := deviceLine.FindStringSubmatch(text)
-	if !isErr || m == nil {
-		t.Fatalf("no device instructions in the result: %v %s", isErr, text)
+	if m == nil {
+		t.Fatalf("no device instructions in the result: %s", text)
 	}
 	if err := fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: chain.User, Password: chain.Password}); err != nil {
 		t.Fatal(err)
 	}
-	var out string
-	for i := 0; i < 100; i++ { // the relay polls every 5 s (the server's interval)
-		if out, isErr = s.Call(t, "whoami", nil); !isErr {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if isErr || !strings.Contains(out, "alice") {
-		t.Fatalf("after the device sign-in: %s", out)
-	}
+	// The relay polls every 5 s (the server's interval).
+	s.whoamiWithin(t, 30*time.Second)
 }
 
 // TestE2E_DiscoveryAndDynamicRegistration: with only RELAY_BACKEND_URL set,
@@ -230,13 +184,12 @@ func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
 // registers itself (RFC 7591), keeps the registration in the vault, signs
 // in and calls whoami; a second relay reuses the registration.
 func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
 	delete(e.Vars, "RELAY_CLIENT_ID")
 	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
 	s := e.start()
-	out := s.MustCall(t, "whoami", nil)
+	out := s.whoami(t)
 	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.URL+`"`) {
 		t.Fatalf("whoami with a dynamic client: %s", out)
 	}
@@ -251,7 +204,7 @@ func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
 		t.Fatal("discovery did not use the URL from the backend's 401 challenge")
 	}
 	s2 := e.start()
-	if out2 := s2.MustCall(t, "whoami", nil); !strings.Contains(out2, reg.Registration.ClientID) {
+	if out2 := s2.whoami(t); !strings.Contains(out2, reg.Registration.ClientID) {
 		t.Fatalf("second relay did not reuse the registration: %s", out2)
 	}
 	if st, _, _ := e.Run(t, "status"); !strings.Contains(st, "logged in as alice") {
@@ -263,11 +216,10 @@ func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
 // knows the stored dynamic client (invalid_client on refresh), the relay
 // registers again once and signs in.
 func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	delete(e.Vars, "RELAY_CLIENT_ID")
 	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	ctx := context.Background()
 	v := e.vault()
 	reg, _ := v.Get(ctx, login.RegistrationAccount(c.URL))
@@ -286,9 +238,7 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 		}
 	}
 	s := e.start()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-		t.Fatalf("after a stale registration: %s", out)
-	}
+	s.whoami(t)
 	reg, _ = v.Get(ctx, login.RegistrationAccount(c.URL))
 	if id := reg.Registration.ClientID; id == first || id == "dyn-forgotten-by-the-server" || !strings.HasPrefix(id, "dyn-") {
 		t.Fatalf("not registered anew: %s", id)
@@ -302,24 +252,21 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 // removed from the relay's environment before the browser is started, so
 // the browser command never sees it.
 func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	dump := filepath.Join(t.TempDir(), "browser-env")
-	script := filepath.Join(t.TempDir(), "browser.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nenv > "+dump+"\nexec \"$REAL_BROWSER\" \"$@\"\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	_, e := backendEnv(t)
+	dumps := t.TempDir()
 	const sec = "conf-client-secret-must-not-leak-42"
-	s := e.start("RELAY_CLIENT_SECRET="+sec, "REAL_BROWSER="+e.Vars["BROWSER"], "BROWSER="+script)
+	s := e.start("RELAY_CLIENT_SECRET="+sec, "BROWSER="+browserWrapper(t, dumps, e.Vars["BROWSER"]))
 	// The built-in server is public-client only and refuses a secret;
 	// what matters here is what the browser command got.
 	_, _ = s.Call(t, "whoami", nil)
-	got, err := os.ReadFile(dump)
-	if err != nil {
-		t.Fatalf("the browser was not started: %v", err)
+	envs, _ := filepath.Glob(filepath.Join(dumps, "environ.*"))
+	if len(envs) == 0 {
+		t.Fatal("the browser was not started")
 	}
-	if strings.Contains(string(got), sec) || strings.Contains(string(got), "RELAY_CLIENT_SECRET") {
-		t.Fatal("the client secret reached the browser's environment")
+	for _, p := range envs {
+		if got, _ := os.ReadFile(p); strings.Contains(string(got), sec) || strings.Contains(string(got), "RELAY_CLIENT_SECRET") {
+			t.Fatal("the client secret reached the browser's environment")
+		}
 	}
 	if strings.Contains(s.Stderr.String(), sec) {
 		t.Fatal("the client secret reached the relay's log")
@@ -331,12 +278,11 @@ func TestE2E_ClientSecretNotInChildEnvironment(t *testing.T) {
 // registration record must not share a vault key (a reviewer found they
 // did): a new process refreshes instead of signing in again.
 func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	delete(e.Vars, "RELAY_CLIENT_ID")
 	e.Vars["RELAY_RESOURCE"] = "off"
 	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	ctx := context.Background()
 	v := e.vault()
 	tokAcct := vault.Account{Issuer: c.URL, Server: c.URL} // no resource: the account names the server (P1)
@@ -349,7 +295,7 @@ func TestE2E_ResourceOffKeepsTokensAndRegistrationApart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	if e.opens() != 1 || c.Refreshes.Load() != 1 {
 		t.Fatalf("%d opens, %d refreshes; want 1 and 1", e.opens(), c.Refreshes.Load())
 	}

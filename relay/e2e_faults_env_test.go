@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"maps"
@@ -34,6 +33,7 @@ const (
 	modeHang    = "hang"    // never answers until the client gives up
 	modeGarbage = "garbage" // 200 with a body that is not JSON
 	modeHuge    = "huge"    // 200 with hugeBody bytes
+	modeDown    = "down"    // the whole chain refuses connections
 )
 
 // hugeBody is the size of a modeHuge answer: far over the relay's cap.
@@ -42,6 +42,8 @@ const hugeBody = 64 << 20
 // failingFront sits in front of a chain (chain.Options.Wrap) and makes its
 // token endpoint or its tool calls fail, one mode at a time.
 type failingFront struct {
+	c       *chain.Server
+	down    bool // set took the chain down
 	next    http.Handler
 	token   atomic.Value // fault mode of POST /token
 	tools   atomic.Value // fault mode of POST /mcp/tools/...
@@ -57,9 +59,22 @@ func newFailingChain(t *testing.T) (*chain.Server, *failingFront) {
 	f := &failingFront{release: make(chan struct{})}
 	f.token.Store(modeNone)
 	f.tools.Store(modeNone)
-	c := chain.Start(t, chain.Options{Wrap: func(h http.Handler) http.Handler { f.next = h; return f }})
+	f.c = chain.Start(t, chain.Options{Wrap: func(h http.Handler) http.Handler { f.next = h; return f }})
 	t.Cleanup(func() { close(f.release) }) // before the chain stops
-	return c, f
+	return f.c, f
+}
+
+// set puts what (f.token or f.tools) in mode; modeDown takes the whole
+// chain down instead, and the next mode brings it back.
+func (f *failingFront) set(t *testing.T, what *atomic.Value, mode string) {
+	t.Helper()
+	if mode == modeDown {
+		f.c.Down()
+	} else if f.down {
+		f.c.Up(t)
+	}
+	f.down = mode == modeDown
+	what.Store(mode)
 }
 
 func (f *failingFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +144,7 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 		max        time.Duration // how long the failed call may take
 	}{
 		{mode500, "HTTP 500", 15 * time.Second},
-		{"down", "connection refused", 15 * time.Second},
+		{modeDown, "connection refused", 15 * time.Second},
 		{modeHang, "Client.Timeout", 15 * time.Second},
 	}
 	for _, tc := range cases {
@@ -139,25 +154,13 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 			e := newRelayEnv(t, c)
 			e.Vars["RELAY_AUTH_TIMEOUT"] = "2s"
 			s := e.start()
-			s.MustCall(t, "whoami", nil)
+			s.whoami(t)
 			e.expireStored()
-			before, err := e.vault().Get(context.Background(), e.account())
-			if err != nil {
-				t.Fatal(err)
-			}
-			file, opens, hits := e.tokensFile(), e.opens(), f.tokenN.Load()
-
-			if tc.mode == "down" {
-				c.Down()
-			} else {
-				f.token.Store(tc.mode)
-			}
+			before, file, opens, hits := e.stored(t), e.tokensFile(), e.opens(), f.tokenN.Load()
+			f.set(t, &f.token, tc.mode)
 			start := time.Now()
-			text, isErr := s.Call(t, "whoami", nil)
+			text := s.fails(t, "whoami", "refresh failed", "kept", tc.want)
 			took := time.Since(start)
-			if !isErr || !strings.Contains(text, "refresh failed") || !strings.Contains(text, "kept") || !strings.Contains(text, tc.want) {
-				t.Fatalf("failed refresh gave isError=%v %q; want a clear error mentioning %q", isErr, text, tc.want)
-			}
 			if c.Leaks(text) || strings.Contains(text, "<html>") {
 				t.Fatalf("the error leaks a token or the server's page: %q", text)
 			}
@@ -165,7 +168,7 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 			if took > tc.max {
 				t.Fatalf("the failed refresh took %v, want under %v", took, tc.max)
 			}
-			if tc.mode != "down" && f.tokenN.Load() == hits {
+			if tc.mode != modeDown && f.tokenN.Load() == hits {
 				t.Fatal("no refresh reached the authorization server; the test proves nothing")
 			}
 			if e.opens() != opens {
@@ -174,25 +177,18 @@ func TestFault_AuthServerDuringRefresh(t *testing.T) {
 			if !bytes.Equal(e.tokensFile(), file) {
 				t.Fatal("tokens.age changed on a failed refresh")
 			}
-			after, err := e.vault().Get(context.Background(), e.account())
-			if err != nil || !after.RefreshToken.Equal(before.RefreshToken) {
-				t.Fatalf("stored refresh token lost or changed: %v", err)
+			if after := e.stored(t); after == nil || !after.RefreshToken.Equal(before.RefreshToken) {
+				t.Fatal("stored refresh token lost or changed")
 			}
 
-			if tc.mode == "down" {
-				c.Up(t)
-			} else {
-				f.token.Store(modeNone)
-			}
+			f.set(t, &f.token, modeNone)
 			refreshes := c.Refreshes.Load()
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, chain.User) {
-				t.Fatalf("after recovery: %s", out)
-			}
+			s.whoami(t)
 			if c.Refreshes.Load() != refreshes+1 || e.opens() != opens {
 				t.Fatalf("after recovery: %d refreshes (want %d), %d opens (want %d)", c.Refreshes.Load(), refreshes+1, e.opens(), opens)
 			}
-			if r, err := e.vault().Get(context.Background(), e.account()); err != nil || !r.Expiry.After(time.Now()) {
-				t.Fatalf("after recovery the vault holds no fresh token: %v", err)
+			if r := e.stored(t); r == nil || !r.Expiry.After(time.Now()) {
+				t.Fatal("after recovery the vault holds no fresh token")
 			}
 		})
 	}
@@ -208,34 +204,23 @@ func TestFault_BackendFailuresInOneSession(t *testing.T) {
 	c, f := newFailingChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start("RELAY_BACKEND_TIMEOUT=1s")
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	opens := e.opens()
 	cases := []struct {
 		mode, want string
 	}{
 		{mode500, "the backend answered 500"},
 		{modeHang, "the backend did not answer in time"},
-		{"down", "the backend is unreachable"},
+		{modeDown, "the backend is unreachable"},
 		{modeGarbage, "the backend's response is not valid JSON"},
 		{modeHuge, "the backend's response is over"},
 	}
 	for _, tc := range cases {
-		if tc.mode == "down" {
-			c.Down()
-		} else {
-			f.tools.Store(tc.mode)
-		}
+		f.set(t, &f.tools, tc.mode)
 		start := time.Now()
-		text, isErr := s.Call(t, "whoami", nil)
+		text := s.fails(t, "whoami", tc.want)
 		took := time.Since(start)
-		if tc.mode == "down" {
-			c.Up(t)
-		} else {
-			f.tools.Store(modeNone)
-		}
-		if !isErr || !strings.Contains(text, tc.want) {
-			t.Fatalf("%s: isError=%v %q; want %q", tc.mode, isErr, text, tc.want)
-		}
+		f.set(t, &f.tools, modeNone)
 		if c.Leaks(text) || strings.Contains(text, "<html>") || len(text) > 300 {
 			t.Fatalf("%s: the error leaks the token or the answer: %.300q", tc.mode, text)
 		}
@@ -250,9 +235,7 @@ func TestFault_BackendFailuresInOneSession(t *testing.T) {
 				t.Fatalf("the relay accepted %d bytes of a %d-byte answer; want it to stop at its cap", n, hugeBody)
 			}
 		}
-		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, chain.User) {
-			t.Fatalf("after %s: %s", tc.mode, out)
-		}
+		s.whoami(t)
 	}
 	if e.opens() != opens || c.Refreshes.Load() != 0 {
 		t.Fatalf("backend failures caused %d browser opens and %d refreshes", e.opens()-opens, c.Refreshes.Load())
@@ -294,6 +277,14 @@ func (e *relayEnv) dataFiles() map[string]string {
 	return out
 }
 
+// sameDataFiles fails unless the data directory holds files still.
+func (e *relayEnv) sameDataFiles(t *testing.T, what string, files map[string]string) {
+	t.Helper()
+	if now := e.dataFiles(); !maps.Equal(now, files) {
+		t.Fatalf("%s: the data directory changed from %v to %v", what, slices.Sorted(maps.Keys(files)), slices.Sorted(maps.Keys(now)))
+	}
+}
+
 // TestFault_KeychainLockedOrSilent, through relay processes and a real
 // gnome-keyring: a vault whose key is in the keychain, then the keychain
 // locked, then frozen (a D-Bus name that never answers). A new relay's
@@ -304,12 +295,9 @@ func (e *relayEnv) dataFiles() map[string]string {
 // file is configured.
 func TestFault_KeychainLockedOrSilent(t *testing.T) {
 	ss := testkit.StartSecretService(t)
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	e.useKeychain(ss)
-	if _, stderr, code := e.Run(t, "login"); code != 0 {
-		t.Fatalf("login with an unlocked keychain: %d\n%s", code, stderr)
-	}
+	e.mustCLI(t, "login") // with an unlocked keychain
 	files := e.dataFiles()
 	if _, ok := files["tokens.age"]; !ok || files["key.age"] != "" || files["vault.json"] == "" {
 		t.Fatalf("the keychain vault holds %v", slices.Sorted(maps.Keys(files)))
@@ -320,20 +308,15 @@ func TestFault_KeychainLockedOrSilent(t *testing.T) {
 		t.Helper()
 		s := e.start()
 		start := time.Now()
-		text, isErr := s.Call(t, "whoami", nil)
+		text := s.fails(t, "whoami", "keychain", want)
 		if took := time.Since(start); took > 8*time.Second {
 			t.Fatalf("%s: the call took %v; the keychain timeout is 3 s", what, took)
-		}
-		if !isErr || !strings.Contains(text, "keychain") || !strings.Contains(text, want) {
-			t.Fatalf("%s: isError=%v %q; want a keychain error mentioning %q", what, isErr, text, want)
 		}
 		t.Logf("%s: %q", what, text)
 		if c.Leaks(text) {
 			t.Fatalf("%s: the error leaks a token: %q", what, text)
 		}
-		if now := e.dataFiles(); !maps.Equal(now, files) {
-			t.Fatalf("%s: the data directory changed from %v to %v", what, slices.Sorted(maps.Keys(files)), slices.Sorted(maps.Keys(now)))
-		}
+		e.sameDataFiles(t, what, files)
 		if e.opens() != opens {
 			t.Fatalf("%s: a browser opened", what)
 		}
@@ -403,19 +386,12 @@ func errorLine(t *testing.T, stderr string) string {
 // token, no temporary file is left and no browser opens. With space again,
 // `relay login` works.
 func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	faultfs.MountTmpfs(t, e.Dir)
 	e.Vars["RELAY_LOG_LEVEL"] = "error"
-	if _, stderr, code := e.Run(t, "login"); code != 0 {
-		t.Fatalf("login: %d\n%s", code, stderr)
-	}
+	e.mustCLI(t, "login")
 	e.expireStored()
-	before, err := e.vault().Get(context.Background(), e.account())
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := e.dataFiles()
+	before, files := e.stored(t), e.dataFiles()
 	check := func(what, want string) {
 		t.Helper()
 		_, stderr, code := e.Run(t, "login")
@@ -427,9 +403,7 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 			t.Fatalf("%s: error line %q; want it to say %q, without a token", what, line, want)
 		}
 		t.Logf("%s: %s", what, line)
-		if now := e.dataFiles(); !maps.Equal(now, files) {
-			t.Fatalf("%s: the data directory changed from %v to %v", what, slices.Sorted(maps.Keys(files)), slices.Sorted(maps.Keys(now)))
-		}
+		e.sameDataFiles(t, what, files)
 		if !e.decrypts(before.RefreshToken.Reveal()) {
 			t.Fatalf("%s: tokens.age no longer decrypts to the old refresh token", what)
 		}
@@ -441,16 +415,16 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 	faultfs.Remount(t, e.Dir, "ro")
 	check("read-only", "read-only file system")
 	faultfs.Remount(t, e.Dir, "rw")
-	if r, err := e.vault().Get(context.Background(), e.account()); err != nil || !r.RefreshToken.Equal(before.RefreshToken) {
-		t.Fatalf("read-write again: the old vault is not readable with its refresh token: %v", err)
+	if r := e.stored(t); r == nil || !r.RefreshToken.Equal(before.RefreshToken) {
+		t.Fatal("read-write again: the old vault is not readable with its refresh token")
 	}
 
 	refreshes := c.Refreshes.Load()
 	unfill := faultfs.Fill(t, e.Dir)
 	check("full", "no space left on device")
 	unfill()
-	if r, err := e.vault().Get(context.Background(), e.account()); err != nil || !r.RefreshToken.Equal(before.RefreshToken) {
-		t.Fatalf("after the disk-full refresh: the old vault is not readable with its refresh token: %v", err)
+	if r := e.stored(t); r == nil || !r.RefreshToken.Equal(before.RefreshToken) {
+		t.Fatal("after the disk-full refresh: the old vault is not readable with its refresh token")
 	}
 	// The vault is probed before the refresh: a refresh that rotated the
 	// refresh token at the server and could not store the new one would
@@ -458,9 +432,7 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 	if n := c.Refreshes.Load() - refreshes; n != 0 {
 		t.Fatalf("%d refreshes reached the server on a full disk, want 0", n)
 	}
-	if _, stderr, code := e.Run(t, "login"); code != 0 {
-		t.Fatalf("login with space again: %d\n%s", code, stderr)
-	}
+	e.mustCLI(t, "login") // with space again
 	if n := c.Refreshes.Load() - refreshes; n != 1 || e.opens() != 1 {
 		t.Fatalf("with space again: %d refreshes (want 1), %d browser opens (want 1, the first login)", n, e.opens())
 	}

@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,15 +39,20 @@ const (
 	callLine        = `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`
 )
 
-// startServe runs `relay serve` on raw pipes and initializes it.
-func (e *relayEnv) startServe(t *testing.T, extra ...string) *testkit.Proc {
+// call sends initialize (id 1), notifications/initialized and a call of
+// tool (id 2) with args (JSON), without waiting for an answer.
+func call(t *testing.T, p *testkit.Stdio, tool, args string) {
 	t.Helper()
-	p := e.Start(t, []string{"serve"}, extra...)
 	p.Send(t, fmt.Sprintf(initializeLine, 1))
-	if r := p.Response(t, 20*time.Second, "1"); r.Error != nil {
-		t.Fatalf("initialize: %s", r.Raw)
-	}
 	p.Send(t, initializedLine)
+	p.Send(t, fmt.Sprintf(callLine, 2, tool, args))
+}
+
+// serveWhoami runs `relay serve` on raw pipes and calls whoami (call).
+func (e *relayEnv) serveWhoami(t *testing.T) *testkit.Proc {
+	t.Helper()
+	p := e.Start(t, []string{"serve"})
+	call(t, p.Stdio, "whoami", "{}")
 	return p
 }
 
@@ -82,23 +86,54 @@ func (e *relayEnv) mustCLI(t *testing.T, args ...string) time.Duration {
 	return time.Since(start)
 }
 
-// stored reads the relay's record from the test process, with a deadline:
-// a lock left held by a killed process would make it time out. A vault
-// that cannot be read (a corrupt or torn file) fails the test.
-func (e *relayEnv) stored(t *testing.T) *vault.Record {
+// refreshStorm starts n relays and, once the stored token has expired,
+// makes m concurrent whoami calls in each: exactly one refresh reaches the
+// server, every call succeeds, no relay sees a dead refresh token, and the
+// vault holds the refreshed token.
+func refreshStorm(t *testing.T, c *chain.Server, e *relayEnv, n, m, round int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r, err := e.vault().Get(ctx, e.account())
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
-		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		t.Fatalf("the vault lock is still held: %v", err)
-	case err != nil:
-		t.Fatalf("the vault cannot be read (torn or corrupt): %v", err)
+	sessions := make([]*session, n)
+	for i := range sessions {
+		sessions[i] = e.start()
 	}
-	return &r
+	old := e.stored(t)
+	e.expireStored()
+	r0 := c.Refreshes.Load()
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i, s := range sessions {
+		for j := range m {
+			wg.Go(func() {
+				<-gate
+				out, isErr, err := s.CallTool("whoami", nil, 90*time.Second)
+				if err != nil || isErr || !strings.Contains(out, `"subject": "alice"`) {
+					failed.Add(1)
+					t.Errorf("round %d relay %d call %d: %v isError=%v %.200s", round, i, j, err, isErr, out)
+				}
+			})
+		}
+	}
+	close(gate)
+	wg.Wait()
+	if k := c.Refreshes.Load() - r0; k != 1 {
+		t.Errorf("round %d: %d refresh requests reached the server for %d calls in %d processes, want 1", round, k, n*m, n)
+	}
+	for i, s := range sessions {
+		log := s.Stderr.String()
+		if strings.Contains(log, "invalid_grant") || strings.Contains(log, "no longer valid") {
+			t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, testkit.Tail(log))
+		}
+		noPanic(t, fmt.Sprintf("relay %d", i), log)
+		_ = s.Client.Close()
+	}
+	if now := e.stored(t); now.AccessToken.Equal(old.AccessToken) || !now.Expiry.After(time.Now()) {
+		t.Errorf("round %d: the vault does not hold the refreshed token", round)
+	}
+	t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, n*m, n, failed.Load(), c.Refreshes.Load()-r0)
+	if t.Failed() {
+		t.FailNow()
+	}
 }
 
 // vaultFiles checks the data directory: only the vault's own files and the
@@ -130,11 +165,13 @@ func (e *relayEnv) vaultFiles(t *testing.T) int {
 // if it must) and that `relay status` exits cleanly, within deadlines.
 func (e *relayEnv) nextRunWorks(t *testing.T) {
 	t.Helper()
-	p := e.startServe(t)
-	p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-	r := p.Responses(t, 45*time.Second, "2")["2"]
-	if r.Error != nil || !strings.Contains(r.Raw, `\"subject\": \"alice\"`) || strings.Contains(r.Raw, `"isError":true`) {
-		t.Fatalf("the next run's whoami failed: %s\n%s", r.Raw, p.Stderr.Tail())
+	p := e.serveWhoami(t)
+	got := p.Responses(t, 45*time.Second, "1", "2")
+	if r := got["1"]; r.Error != nil {
+		t.Fatalf("the next run's initialize failed: %s", r.Raw)
+	}
+	if r := got["2"]; r.Error != nil || !strings.Contains(r.Raw, `\"subject\": \"alice\"`) || strings.Contains(r.Raw, `"isError":true`) {
+		t.Fatalf("the next run's whoami failed: %s\n%s", got["2"].Raw, p.Stderr.Tail())
 	}
 	p.In.Close()
 	if !p.Exited(10 * time.Second) {
@@ -169,8 +206,7 @@ func randomSeed(t *testing.T) uint64 {
 // works.
 func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(randomSeed(t), 0x6b6579))
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 
 	// How long each operation takes here, uninterrupted: the kills land
 	// at random points within 1.25 times that.
@@ -183,7 +219,9 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 	}
 	e.expireStored()
 	start := time.Now()
-	e.refreshByServe(t).In.Close()
+	if r := e.serveWhoami(t).Responses(t, 45*time.Second, "1", "2")["2"]; !strings.Contains(r.Raw, "alice") {
+		t.Fatalf("whoami: %s", r.Raw)
+	}
 	dur["refresh-serve"] = time.Since(start)
 	dur["logout"] = e.mustCLI(t, "logout")
 	t.Logf("uninterrupted durations: %v", dur)
@@ -218,17 +256,12 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 		delay := time.Duration(rng.Int64N(int64(dur[kind])*5/4 + 1))
 		var p *testkit.Proc
 		switch kind {
-		case "login":
-			p = e.Start(t, []string{"login"})
-		case "refresh-cli":
+		case "login", "refresh-cli":
 			p = e.Start(t, []string{"login"})
 		case "logout":
 			p = e.Start(t, []string{"logout"})
 		case "refresh-serve":
-			p = e.Start(t, []string{"serve"})
-			p.Send(t, fmt.Sprintf(initializeLine, 1))
-			p.Send(t, initializedLine)
-			p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
+			p = e.serveWhoami(t)
 		}
 		k := p.KillAfter(t, delay)
 		if k {
@@ -253,20 +286,6 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 	if n := e.vaultFiles(t); n != 0 {
 		t.Fatalf("%d temporary files left after logout", n)
 	}
-}
-
-// refreshByServe runs `relay serve`, calls whoami, and returns the process
-// once the call has been answered.
-func (e *relayEnv) refreshByServe(t *testing.T) *testkit.Proc {
-	t.Helper()
-	p := e.Start(t, []string{"serve"})
-	p.Send(t, fmt.Sprintf(initializeLine, 1))
-	p.Send(t, initializedLine)
-	p.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-	if r := p.Responses(t, 45*time.Second, "1", "2")["2"]; !strings.Contains(r.Raw, "alice") {
-		t.Fatalf("whoami: %s", r.Raw)
-	}
-	return p
 }
 
 // checkOldOrNew fails unless after is the state before the operation or
@@ -318,53 +337,11 @@ func checkOldOrNew(t *testing.T, kind string, before, after *vault.Record) bool 
 // force one).
 func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 	const N, M = 4, 8
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	e.mustCLI(t, "login")
 	codes, opens := c.Codes.Load(), e.opens()
 	for round := 1; round <= 2; round++ {
-		sessions := make([]*testkit.Session, N)
-		for i := range sessions {
-			sessions[i] = e.start()
-		}
-		old := e.stored(t)
-		e.expireStored()
-		r0 := c.Refreshes.Load()
-		gate := make(chan struct{})
-		var wg sync.WaitGroup
-		var failed atomic.Int64
-		for i, s := range sessions {
-			for j := range M {
-				wg.Go(func() {
-					<-gate
-					out, isErr, err := s.CallTool("whoami", nil, 90*time.Second)
-					if err != nil || isErr || !strings.Contains(out, `"subject": "alice"`) {
-						failed.Add(1)
-						t.Errorf("round %d relay %d call %d: %v isError=%v %.200s", round, i, j, err, isErr, out)
-					}
-				})
-			}
-		}
-		close(gate)
-		wg.Wait()
-		if n := c.Refreshes.Load() - r0; n != 1 {
-			t.Errorf("round %d: %d refresh requests reached the server for %d calls in %d processes, want 1", round, n, N*M, N)
-		}
-		for i, s := range sessions {
-			log := s.Stderr.String()
-			if strings.Contains(log, "invalid_grant") || strings.Contains(log, "no longer valid") {
-				t.Errorf("round %d relay %d saw a dead refresh token:\n%s", round, i, testkit.Tail(log))
-			}
-			noPanic(t, fmt.Sprintf("relay %d", i), log)
-			_ = s.Client.Close()
-		}
-		if now := e.stored(t); now.AccessToken.Equal(old.AccessToken) || !now.Expiry.After(time.Now()) {
-			t.Errorf("round %d: the vault does not hold the refreshed token", round)
-		}
-		t.Logf("round %d: %d calls in %d processes, %d failed, %d refresh", round, N*M, N, failed.Load(), c.Refreshes.Load()-r0)
-		if t.Failed() {
-			t.FailNow()
-		}
+		refreshStorm(t, c, e, N, M, round)
 	}
 	// The last refresh token is alive (not revoked as reused): one more
 	// expiry is refreshed, and calls work, with no new sign-in.
@@ -379,73 +356,22 @@ func TestFault_NProcessesMCallsExpiredToken(t *testing.T) {
 	}
 }
 
-// vmHWM is the peak resident set size of pid in KiB, from /proc.
-func vmHWM(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	return -1
-}
-
 // TestFault_MalformedStdio sends the relay binary a malformed stream on raw
-// pipes and checks that each bad message gets a JSON-RPC error, that a
-// valid session still works after it, and that the relay exits cleanly
-// when stdin ends: no panic, no hang.
+// pipes, before any initialize: a huge line under the limit and binary
+// garbage each get a parse error, in bounded memory; a valid session
+// still works after them, and the relay exits cleanly when stdin ends: no
+// panic, no hang. (Each kind of bad message and its exact error code, in
+// both modes: TestBothModesAnswerAlike.)
 func TestFault_MalformedStdio(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	p := e.Start(t, []string{"serve"})
 	pid := p.Cmd.Process.Pid
-
-	cases := []struct {
-		name  string
-		line  string
-		codes []int // acceptable error codes
-	}{
-		{"invalid JSON", `{"jsonrpc":"2.0","id":1,"method":`, []int{-32700}},
-		{"wrong jsonrpc version", `{"jsonrpc":"1.0","id":2,"method":"ping"}`, []int{-32600}},
-		{"absent jsonrpc version", `{"id":3,"method":"ping"}`, []int{-32600}},
-		{"method not a string", `{"jsonrpc":"2.0","id":4,"method":42}`, []int{-32600, -32700}},
-		{"unknown method", `{"jsonrpc":"2.0","id":5,"method":"no/such/method"}`, []int{-32601}},
-		{"a JSON array", `[1,2,3]`, []int{-32600, -32700}},
-	}
-	for _, tc := range cases {
-		p.Send(t, tc.line)
-		m, ok := p.Next(t, 15*time.Second)
-		if !ok {
-			t.Fatalf("%s: no response\n%s", tc.name, p.Stderr.Tail())
-		}
-		if m.Error == nil || !slices.Contains(tc.codes, m.Error.Code) {
-			t.Errorf("%s: got %s, want an error with code in %v", tc.name, m.Raw, tc.codes)
-			continue
-		}
-		t.Logf("%-22s → %d %q id=%s", tc.name, m.Error.Code, m.Error.Message, m.ID)
-	}
-	base := vmHWM(pid)
+	base := peakRSS(t, pid)
 
 	// A huge line under the limit: 8 MiB without a newline, then the newline.
 	const huge = 8 << 20
-	wrote := make(chan error, 1)
-	go func() {
-		chunk := bytes.Repeat([]byte("x"), 1<<20)
-		for range huge / len(chunk) {
-			if _, err := p.In.Write(chunk); err != nil {
-				wrote <- err
-				return
-			}
-		}
-		_, err := io.WriteString(p.In, "\n")
-		wrote <- err
-	}()
 	select {
-	case err := <-wrote:
+	case err := <-feed(p.In, huge, "\n"):
 		if err != nil {
 			t.Fatalf("writing the huge line: %v (relay exited? %s)", err, p.Stderr.Tail())
 		}
@@ -456,12 +382,12 @@ func TestFault_MalformedStdio(t *testing.T) {
 	if !ok || m.Error == nil || m.Error.Code != -32700 {
 		t.Fatalf("huge line: got %q (ok=%v), want a parse error\n%s", m.Raw, ok, p.Stderr.Tail())
 	}
-	peak := vmHWM(pid)
-	t.Logf("huge line (%d MiB): parse error; VmHWM %d KiB before, %d KiB after (+%d MiB)", huge>>20, base, peak, (peak-base)>>10)
+	peak := peakRSS(t, pid)
+	t.Logf("huge line (%d MiB): parse error; VmHWM %d KiB before, %d KiB after (+%d MiB)", huge>>20, base>>10, peak>>10, (peak-base)>>20)
 	// Reading a line of L bytes costs a few copies of L; more than 16
 	// copies would mean something holds or multiplies the input.
-	if base > 0 && peak-base > 16*(huge>>10) {
-		t.Errorf("memory grew by %d MiB for a %d MiB line", (peak-base)>>10, huge>>20)
+	if peak-base > 16*huge {
+		t.Errorf("memory grew by %d MiB for a %d MiB line", (peak-base)>>20, huge>>20)
 	}
 
 	// Binary garbage on one line: NULs, invalid UTF-8, control bytes.
@@ -512,21 +438,13 @@ func TestFault_MalformedStdio(t *testing.T) {
 // holds the line: its peak RSS stays under three times the limit, far
 // below the line.
 func TestFault_OverlongLineDroppedInBoundedMemory(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	p := e.Start(t, []string{"serve"})
 	p.Send(t, fmt.Sprintf(initializeLine, 1))
 	if _, ok := p.Next(t, 15*time.Second); !ok {
 		t.Fatalf("no initialize answer\n%s", p.Stderr.Tail())
 	}
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(p.In, io.LimitReader(repeatReader('x'), 8*front.MaxMessage))
-		if err == nil {
-			_, err = io.WriteString(p.In, "\n"+`{"jsonrpc":"2.0","id":"after","method":"ping"}`+"\n")
-		}
-		wrote <- err
-	}()
+	wrote := feed(p.In, 8*front.MaxMessage, "\n"+`{"jsonrpc":"2.0","id":"after","method":"ping"}`+"\n")
 	m, ok := p.Next(t, 120*time.Second)
 	if !ok || m.Error == nil || m.Error.Code != -32600 || string(m.ID) != "null" || !strings.Contains(m.Error.Message, "over 16 MiB") {
 		t.Fatalf("over-long line: %+v\n%s", m, p.Stderr.Tail())
@@ -563,6 +481,20 @@ func peakRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("no VmHWM in /proc/%d/status", pid)
 	return 0
+}
+
+// feed writes n bytes of 'x' to w, then tail, on a goroutine of its own,
+// and sends the error that ended it.
+func feed(w io.Writer, n int64, tail string) chan error {
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(w, io.LimitReader(repeatReader('x'), n))
+		if err == nil {
+			_, err = io.WriteString(w, tail)
+		}
+		wrote <- err
+	}()
+	return wrote
 }
 
 type repeatReader byte
@@ -641,69 +573,90 @@ func browsersOf(e *relayEnv) []int {
 	return pids
 }
 
+// inFlight are the calls a client can leave in flight: one the slow
+// backend holds, and one that waits for a sign-in the browser never
+// completes.
+var inFlight = []struct {
+	name string
+	slow bool
+}{{"a slow backend call", true}, {"a sign-in wait", false}}
+
+// inFlightVars are the relay's settings for a call left in flight: the
+// browser ignores the sign-in, and with slow the backend is sb.
+func inFlightVars(slow bool, sb *slowBackend) []string {
+	extra := []string{"FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=120s"}
+	if slow {
+		extra = append(extra, "RELAY_BACKEND_URL="+sb.url, "RELAY_BACKEND_TIMEOUT=120s")
+	}
+	return extra
+}
+
+// startInFlight initializes the relay on p and calls echo (on the slow
+// backend) or whoami (which needs a sign-in), and waits until the call is
+// in flight.
+func startInFlight(t *testing.T, e *relayEnv, p *testkit.Stdio, slow bool, sb *slowBackend) {
+	t.Helper()
+	if slow {
+		call(t, p, "echo", `{"message":"slow"}`)
+	} else {
+		call(t, p, "whoami", "{}")
+	}
+	if r := p.Response(t, 30*time.Second, "1"); r.Error != nil {
+		t.Fatalf("initialize: %s", r.Raw)
+	}
+	if slow {
+		sb.waitArrived(t)
+		return
+	}
+	testkit.Poll(t, 30*time.Second, "a browser to open for the sign-in", func() bool { return e.opens() == 1 })
+	testkit.Poll(t, 10*time.Second, "the relay to wait for a sign-in", func() bool { return strings.Contains(p.Stderr.String(), "sign-in needed") })
+}
+
 // TestFault_ClientDisappearsMidCall: the MCP client goes away while a
-// tools/call is in flight (a slow backend, or a sign-in that is waiting for
-// the browser). The relay must exit within a few seconds, cancel the
-// backend request, leave no lock held and no browser running.
+// tools/call is in flight (inFlight), by closing stdin or by dying (its
+// end of stdout goes too). The relay must exit within a few seconds,
+// cancel the backend request, leave no lock held and no browser running.
 func TestFault_ClientDisappearsMidCall(t *testing.T) {
 	c := chain.Start(t, chain.Options{})
-	cases := []struct {
-		name     string
-		tool     string
-		slow     bool // the call waits on the slow backend; else on a sign-in
-		closeOut bool // the client's end of stdout goes too (a killed client)
-	}{
-		{"stdin closed during a slow backend call", "echo", true, false},
-		{"client killed during a slow backend call", "echo", true, true},
-		{"stdin closed during a sign-in wait", "whoami", false, false},
-		{"client killed during a sign-in wait", "whoami", false, true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newRelayEnv(t, c)
-			var sb *slowBackend
-			extra := []string{"FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=120s"}
-			if tc.slow {
-				sb = newSlowBackend(t, c)
-				extra = append(extra, "RELAY_BACKEND_URL="+sb.url, "RELAY_BACKEND_TIMEOUT=120s")
-			}
-			p := e.startServe(t, extra...)
-			p.Send(t, fmt.Sprintf(callLine, 2, tc.tool, `{"message":"slow"}`))
-			if tc.slow {
-				sb.waitArrived(t)
-			} else if !testkit.Eventually(30*time.Second, func() bool { return e.opens() == 1 }) {
-				t.Fatalf("no browser was opened for the sign-in\n%s", p.Stderr.Tail())
-			} else if !testkit.Eventually(10*time.Second, func() bool { return strings.Contains(p.Stderr.String(), "sign-in needed") }) {
-				t.Fatalf("the relay is not waiting for a sign-in\n%s", p.Stderr.Tail())
-			}
-			start := time.Now()
-			p.In.Close()
-			if tc.closeOut {
-				p.Out.Close()
-			}
-			if !p.Exited(5 * time.Second) {
-				t.Fatalf("the relay did not exit within 5 s after the client went away\n%s", p.Stderr.Tail())
-			}
-			t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), p.Cmd.ProcessState)
-			// A killed client closes stdout too: the relay's writes then
-			// fail with EPIPE (SIGPIPE is caught), and it still exits 0.
-			if !p.Cmd.ProcessState.Success() {
-				t.Errorf("exit after stdin closed: %v\n%s", p.Cmd.ProcessState, p.Stderr.Tail())
-			}
-			noPanic(t, "serve", p.Stderr.String())
-			if tc.slow && !testkit.Eventually(5*time.Second, func() bool { return sb.cancelled.Load() == 1 }) {
-				t.Error("the backend request was not cancelled")
-			}
-			if !testkit.Eventually(10*time.Second, func() bool { return len(browsersOf(e)) == 0 }) {
-				t.Errorf("browser processes left running: %v", browsersOf(e))
-			}
-			// No lock is left held: the vault answers at once.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if _, err := e.vault().Accounts(ctx); err != nil {
-				t.Errorf("vault after the relay exited: %v", err)
-			}
-		})
+	for _, f := range inFlight {
+		for _, killed := range []bool{false, true} {
+			t.Run(map[bool]string{false: "stdin closed", true: "client killed"}[killed]+" during "+f.name, func(t *testing.T) {
+				e := newRelayEnv(t, c)
+				var sb *slowBackend
+				if f.slow {
+					sb = newSlowBackend(t, c)
+				}
+				p := e.Start(t, []string{"serve"}, inFlightVars(f.slow, sb)...)
+				startInFlight(t, e, p.Stdio, f.slow, sb)
+				start := time.Now()
+				p.In.Close()
+				if killed {
+					p.Out.Close()
+				}
+				if !p.Exited(5 * time.Second) {
+					t.Fatalf("the relay did not exit within 5 s after the client went away\n%s", p.Stderr.Tail())
+				}
+				t.Logf("exited after %v: %v", time.Since(start).Round(time.Millisecond), p.Cmd.ProcessState)
+				// A killed client closes stdout too: the relay's writes then
+				// fail with EPIPE (SIGPIPE is caught), and it still exits 0.
+				if !p.Cmd.ProcessState.Success() {
+					t.Errorf("exit after stdin closed: %v\n%s", p.Cmd.ProcessState, p.Stderr.Tail())
+				}
+				noPanic(t, "serve", p.Stderr.String())
+				if f.slow && !testkit.Eventually(5*time.Second, func() bool { return sb.cancelled.Load() == 1 }) {
+					t.Error("the backend request was not cancelled")
+				}
+				if !testkit.Eventually(10*time.Second, func() bool { return len(browsersOf(e)) == 0 }) {
+					t.Errorf("browser processes left running: %v", browsersOf(e))
+				}
+				// No lock is left held: the vault answers at once.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if _, err := e.vault().Accounts(ctx); err != nil {
+					t.Errorf("vault after the relay exited: %v", err)
+				}
+			})
+		}
 	}
 }
 
@@ -738,18 +691,22 @@ func (e *relayEnv) serveInProcess(t *testing.T, extra ...string) *inProcess {
 	return ip
 }
 
-// stop closes stdin (the client went away) and waits for run to return.
-func (ip *inProcess) stop(t *testing.T) int {
+// end closes stdin (the client went away): run must return 0 within 5 s,
+// with no panic, and the goroutines settle back to base.
+func (ip *inProcess) end(t *testing.T, base int) {
 	t.Helper()
 	ip.In.Close()
 	select {
 	case code := <-ip.code:
 		ip.out.Close()
-		return code
+		if code != 0 {
+			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("serve did not return within 5 s after stdin closed\n%s", ip.Stderr.Tail())
 	}
-	return -1
+	noPanic(t, "serve", ip.Stderr.String())
+	settleGoroutines(t, base, 0)
 }
 
 // settleGoroutines waits until the goroutine count is back within margin
@@ -769,13 +726,11 @@ func settleGoroutines(t *testing.T, base, margin int) {
 }
 
 // TestFault_NoGoroutineLeak runs the relay's serve command in this process
-// on io.Pipes: a malformed stream, a client gone during a slow backend
-// call, and a client gone during a sign-in wait; after each, the goroutine
-// count must return to its baseline.
+// on io.Pipes: a malformed stream, and a client gone during each call of
+// inFlight; after each, the goroutine count must return to its baseline.
 func TestFault_NoGoroutineLeak(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
+	c, e := backendEnv(t)
 	sb := newSlowBackend(t, c)
-	e := newRelayEnv(t, c)
 	testkit.Relay(t) // before any baseline
 	// baseline is the goroutine count before a run, taken on the subtest's
 	// own goroutine; after the run, the count must be back to it exactly.
@@ -783,8 +738,6 @@ func TestFault_NoGoroutineLeak(t *testing.T) {
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 		return runtime.NumGoroutine()
 	}
-	const margin = 0
-
 	t.Run("malformed stream", func(t *testing.T) {
 		base := baseline()
 		ip := e.serveInProcess(t)
@@ -797,38 +750,14 @@ func TestFault_NoGoroutineLeak(t *testing.T) {
 		if m := ip.Response(t, 30*time.Second, "5"); m.Error != nil || !strings.Contains(m.Raw, "whoami") {
 			t.Fatalf("tools/list: %s", m.Raw)
 		}
-		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
-		}
-		noPanic(t, "serve", ip.Stderr.String())
-		settleGoroutines(t, base, margin)
+		ip.end(t, base)
 	})
-	t.Run("client gone during a slow backend call", func(t *testing.T) {
-		base := baseline()
-		ip := e.serveInProcess(t, "RELAY_BACKEND_URL="+sb.url, "RELAY_BACKEND_TIMEOUT=120s")
-		ip.Send(t, fmt.Sprintf(initializeLine, 1))
-		ip.Response(t, 30*time.Second, "1")
-		ip.Send(t, fmt.Sprintf(callLine, 2, "echo", `{"message":"slow"}`))
-		sb.waitArrived(t)
-		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
-		}
-		noPanic(t, "serve", ip.Stderr.String())
-		settleGoroutines(t, base, margin)
-	})
-	t.Run("client gone during a sign-in wait", func(t *testing.T) {
-		base := baseline()
-		ip := e.serveInProcess(t, "FAKEBROWSER_IGNORE=1", "RELAY_LOGIN_TIMEOUT=120s")
-		ip.Send(t, fmt.Sprintf(initializeLine, 1))
-		ip.Response(t, 30*time.Second, "1")
-		ip.Send(t, fmt.Sprintf(callLine, 2, "whoami", "{}"))
-		if !testkit.Eventually(30*time.Second, func() bool { return e.opens() == 1 && strings.Contains(ip.Stderr.String(), "sign-in needed") }) {
-			t.Fatalf("no sign-in started\n%s", ip.Stderr.Tail())
-		}
-		if code := ip.stop(t); code != 0 {
-			t.Fatalf("exit code %d\n%s", code, ip.Stderr.String())
-		}
-		noPanic(t, "serve", ip.Stderr.String())
-		settleGoroutines(t, base, margin)
-	})
+	for _, f := range inFlight {
+		t.Run("client gone during "+f.name, func(t *testing.T) {
+			base := baseline()
+			ip := e.serveInProcess(t, inFlightVars(f.slow, sb)...)
+			startInFlight(t, e, ip.Stdio, f.slow, sb)
+			ip.end(t, base)
+		})
+	}
 }

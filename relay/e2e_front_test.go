@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
@@ -27,6 +26,7 @@ func TestBothModesAnswerAlike(t *testing.T) {
 		{"missing method", `{"jsonrpc":"2.0","id":3}`, -32600},
 		{"unknown method", `{"jsonrpc":"2.0","id":4,"method":"no/such"}`, -32601},
 		{"batch", `[{"jsonrpc":"2.0","id":5,"method":"ping"}]`, -32600},
+		{"a JSON array", `[1,2,3]`, -32600},
 		{"invalid JSON", `{"jsonrpc":"2.0","id":6,`, -32700},
 		{"method not a string", `{"jsonrpc":"2.0","id":7,"method":7}`, -32600},
 		{"params not an object", `{"jsonrpc":"2.0","id":8,"method":"tools/list","params":[1]}`, -32602},
@@ -36,14 +36,11 @@ func TestBothModesAnswerAlike(t *testing.T) {
 		{"2026-07-28 request without capabilities", `{"jsonrpc":"2.0","id":12,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`, -32602},
 		{"line over the limit", `{"jsonrpc":"2.0","id":13,"method":"ping","params":{"x":"` + strings.Repeat("x", front.MaxMessage) + `"}}`, -32600},
 	}
-	backend := newRelayEnv(t, chain.Start(t, chain.Options{}))
-	mc := newMCPChain(t, 0, "/mcp")
-	remote := proxyEnv(t, mc, "/mcp")
+	_, backend := backendEnv(t)
+	_, _, remote := mcpEnv(t, "")
 	answers := map[string][]string{}
 	for mode, e := range map[string]*relayEnv{"backend": backend, "mcp-url": remote} {
-		if _, stderr, code := e.Run(t, "login"); code != 0 {
-			t.Fatalf("%s: relay login: exit %d\n%s", mode, code, stderr)
-		}
+		e.mustCLI(t, "login")
 		p := e.Start(t, []string{"serve"})
 		p.Send(t, fmt.Sprintf(initializeLine, 0))
 		if m, ok := p.Next(t, 30*time.Second); !ok || m.Error != nil {

@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 
@@ -53,28 +51,17 @@ type cannedAnswer struct {
 	body        func(form url.Values, bearer string) string
 }
 
-// recorder sits in front of the authorization server and the backend:
-// it records, by kind, every secret crossing /token and /revoke (requests
-// and answers), removes the client secret the built-in server (public
-// clients only) does not expect, and serves scripted faults.
+// recorder sits at the token and revocation endpoints (chain's Token)
+// and in front of the backend: it serves scripted faults, and removes the
+// client secret the built-in server (public clients only) does not
+// expect, counting the requests that carried it. The chain records the
+// secrets.
 type recorder struct {
 	mu         sync.Mutex
-	byKind     map[string][]string
-	seen       map[string]bool
 	withSecret int // token and revocation requests that carried client_secret
 	without    int // ... that did not
 	faults     map[string][]cannedAnswer
 	served     []string
-}
-
-func (h *recorder) add(kind, v string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if len(v) < 8 || h.seen[kind+"\x00"+v] {
-		return
-	}
-	h.seen[kind+"\x00"+v] = true
-	h.byKind[kind] = append(h.byKind[kind], v)
 }
 
 // arm queues a fault for the next request matching key: "token:" plus a
@@ -113,100 +100,47 @@ func (h *recorder) pending() int {
 	return n
 }
 
-func (h *recorder) snapshot() map[string][]string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string][]string{}
-	for k, v := range h.byKind {
-		out[k] = append([]string(nil), v...)
-	}
-	return out
-}
-
-func serveCanned(w http.ResponseWriter, f cannedAnswer, form url.Values, bearer string) {
+func serveCanned(w http.ResponseWriter, f cannedAnswer, form url.Values, bearer string) bool {
 	w.Header().Set("Content-Type", f.contentType)
 	w.WriteHeader(f.status)
 	_, _ = io.WriteString(w, f.body(form, bearer))
+	return true
 }
 
-// authServer wraps the authorization server's handler.
-func (h *recorder) authServer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/token" && r.URL.Path != "/revoke" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-		form, _ := url.ParseQuery(string(body))
-		h.add("authorization code", form.Get("code"))
-		h.add("PKCE verifier", form.Get("code_verifier"))
-		h.add("refresh token", form.Get("refresh_token"))
-		h.add("revoked token", form.Get("token"))
-		h.add("device code", form.Get("device_code"))
-		h.mu.Lock()
-		if cs := form.Get("client_secret"); cs != "" {
-			h.withSecret++
-		} else {
-			h.without++
-		}
-		h.mu.Unlock()
-		h.add("client secret", form.Get("client_secret"))
-		form.Del("client_secret")
-		if f, ok := h.take("token:" + form.Get("grant_type")); ok && r.URL.Path == "/token" {
-			serveCanned(w, f, form, "")
-			return
-		}
-		enc := form.Encode()
-		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(enc)), int64(len(enc))
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var tok struct {
-			AccessToken  string `json:"access_token"`
-			RefreshToken string `json:"refresh_token"`
-		}
-		if json.Unmarshal(rec.Body.Bytes(), &tok) == nil {
-			h.add("access token", tok.AccessToken)
-			h.add("refresh token", tok.RefreshToken)
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	})
+// token is the chain's Token hook.
+func (h *recorder) token(w http.ResponseWriter, r *http.Request, form url.Values) bool {
+	h.mu.Lock()
+	if form.Get("client_secret") != "" {
+		h.withSecret++
+	} else {
+		h.without++
+	}
+	h.mu.Unlock()
+	form.Del("client_secret")
+	if f, ok := h.take("token:" + form.Get("grant_type")); ok && r.URL.Path == "/token" {
+		return serveCanned(w, f, form, "")
+	}
+	return false
 }
 
-// backend wraps the tool API's handler.
-func (h *recorder) backend(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		h.add("access token", bearer)
-		if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
-			if f, ok := h.take("tool:" + name); ok {
-				serveCanned(w, f, nil, bearer)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// newRecordingChain is a chain with the recorder and fault injector in
-// front of both servers.
+// newRecordingChain is a chain with the recorder at its token endpoint
+// and in front of its backend.
 func newRecordingChain(t *testing.T) (*chain.Server, *recorder) {
 	t.Helper()
-	h := &recorder{byKind: map[string][]string{}, seen: map[string]bool{}, faults: map[string][]cannedAnswer{}}
+	h := &recorder{faults: map[string][]cannedAnswer{}}
 	wrap := func(next http.Handler) http.Handler {
-		auth, tools := h.authServer(next), h.backend(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasPrefix(r.URL.Path, "/mcp/") {
-				tools.ServeHTTP(w, r)
-				return
+			bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
+				if f, ok := h.take("tool:" + name); ok {
+					serveCanned(w, f, nil, bearer)
+					return
+				}
 			}
-			auth.ServeHTTP(w, r)
+			next.ServeHTTP(w, r)
 		})
 	}
-	return chain.Start(t, chain.Options{Wrap: wrap}), h
+	return chain.Start(t, chain.Options{Token: h.token, Wrap: wrap}), h
 }
 
 // secretToolKeychain reads this test's Secret Service through secret-tool: the
@@ -270,24 +204,15 @@ func vaultID(t *testing.T, dir string) string {
 	return m.ID
 }
 
-// expireInKeychain moves the stored token's expiry into the past, opening the
-// vault with its keychain key (in ss) from the test process.
-func expireInKeychain(t *testing.T, e *relayEnv, ss *testkit.SecretService) {
+// keychainVault opens the relay's vault with its key from the keychain
+// (in ss), as secret-tool reads it, from the test process.
+func keychainVault(t *testing.T, dir string, ss *testkit.SecretService) *vault.Vault {
 	t.Helper()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "keychain", Keychain: secretToolKeychain{t, ss}})
+	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, KeySpec: "keychain", Keychain: secretToolKeychain{t, ss}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = v.Update(context.Background(), e.account(), func(r *vault.Record) (*vault.Record, error) {
-		if r == nil {
-			return nil, errors.New("no stored token")
-		}
-		r.Expiry = time.Now().Add(-time.Minute)
-		return r, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return v
 }
 
 // bech32Bytes decodes the data part of a Bech32 string (an age key)
@@ -394,6 +319,18 @@ func (d *detector) addToken(kind, tok string) {
 	d.add(kind+" (JWT signature)", []byte(parts[2]), []byte(parts[2]))
 }
 
+// addKeyForms registers the vault key's forms (vaultKeyForms); the
+// prefix of an age key is the same for every key, so it is not windowed.
+func (d *detector) addKeyForms(forms map[string][]byte) {
+	for kind, b := range forms {
+		core := b
+		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
+			core = b[16:]
+		}
+		d.add(kind, b, core)
+	}
+}
+
 // scan returns one finding per kind found in hay.
 func (d *detector) scan(where string, hay []byte) []string {
 	found := map[string]int{}
@@ -416,6 +353,15 @@ func (d *detector) scan(where string, hay []byte) []string {
 		out = append(out, fmt.Sprintf("%s: %s at byte %d, after %q", where, kind, i, hay[max(0, i-24):i]))
 	}
 	sort.Strings(out)
+	return out
+}
+
+// scanTree scans each of files, named after its path with prefix.
+func (d *detector) scanTree(prefix string, files map[string][]byte) []string {
+	var out []string
+	for p, b := range files {
+		out = append(out, d.scan(prefix+p, b)...)
+	}
 	return out
 }
 
@@ -580,7 +526,7 @@ type leakRun struct {
 	dumps        string   // the browser wrapper's dumps
 	out          outputLog
 	results      strings.Builder // what the MCP client received (serve's stdout)
-	sessions     []*testkit.Session
+	sessions     []*session
 }
 
 // newLeakRun sets up a relay with the vault key in the OS keychain (ss), a
@@ -606,20 +552,20 @@ func newLeakRun(t *testing.T, ss *testkit.SecretService) *leakRun {
 	return r
 }
 
-func (r *leakRun) start() *testkit.Session {
+func (r *leakRun) start() *session {
 	s := r.e.start()
 	r.sessions = append(r.sessions, s)
 	return s
 }
 
-func (r *leakRun) call(s *testkit.Session, name string, args map[string]any) (string, bool) {
+func (r *leakRun) call(s *session, name string, args map[string]any) (string, bool) {
 	r.t.Helper()
 	text, isErr := s.Call(r.t, name, args)
 	r.results.WriteString(text + "\n")
 	return text, isErr
 }
 
-func (r *leakRun) mustCall(s *testkit.Session, name string, args map[string]any) string {
+func (r *leakRun) mustCall(s *session, name string, args map[string]any) string {
 	r.t.Helper()
 	text, isErr := r.call(s, name, args)
 	if isErr {
@@ -661,7 +607,7 @@ func (r *leakRun) serveSession() {
 
 // refreshSession: a new relay refreshes an expired token.
 func (r *leakRun) refreshSession() {
-	expireInKeychain(r.t, r.e, r.ss)
+	expire(r.t, keychainVault(r.t, r.e.Dir, r.ss), r.e.account())
 	refreshes := r.c.Refreshes.Load()
 	r.mustCall(r.start(), "whoami", nil)
 	if r.c.Refreshes.Load() != refreshes+1 {
@@ -673,7 +619,7 @@ func (r *leakRun) refreshSession() {
 // the sign-in that follows fails at the code exchange; a later call
 // succeeds.
 func (r *leakRun) tokenErrorSession() {
-	expireInKeychain(r.t, r.e, r.ss)
+	expire(r.t, keychainVault(r.t, r.e.Dir, r.ss), r.e.account())
 	refresh, codeErr := r.m.tokenFaults(r.clientSecret)
 	r.rec.arm("token:refresh_token", refresh...)
 	r.rec.arm("token:authorization_code", codeErr)
@@ -729,9 +675,7 @@ func (r *leakRun) scan(d, keychainDetector *detector, listing string, trees ...m
 		findings = append(findings, d.scan(n, r.out.data[n])...)
 	}
 	for _, files := range trees {
-		for p, b := range files {
-			findings = append(findings, d.scan("file "+p, b)...)
-		}
+		findings = append(findings, d.scanTree("file ", files)...)
 	}
 	findings = append(findings, scanChildren(r.t, d, r.dumps)...)
 	return append(findings, keychainDetector.scan("keychain items (secret-tool)", []byte(listing))...)
@@ -782,8 +726,8 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	after := r.files()
 
-	d := buildDetector(t, r.rec, r.c, r.clientSecret, keyForms)
-	for _, f := range r.scan(d, buildDetector(t, r.rec, r.c, r.clientSecret, nil), listing, before, after) {
+	d := buildDetector(r.c, r.clientSecret, keyForms)
+	for _, f := range r.scan(d, buildDetector(r.c, r.clientSecret, nil), listing, before, after) {
 		t.Error("secret leaked: " + f)
 	}
 	r.rec.mu.Lock()
@@ -794,20 +738,17 @@ func TestHygiene_FullSessionLeaksNothing(t *testing.T) {
 	}
 	checkMarkers(t, &r.out, r.m, before, after)
 	checkPopulated(t, d, &r.out, r.c)
-	checkDetectorSeesTree(t, d, r.rec, r.e.Dir)
+	checkDetectorSeesTree(t, d, r.c, r.e.Dir)
 	t.Logf("searched %d values and %d windows %v in %d outputs, %d files, the keychain and the browser's argv and environment; faults served: %v",
 		len(d.full), len(d.win), d.kinds, len(r.out.names), len(before), r.rec.servedFaults())
 }
 
-// buildDetector builds the searched set from everything recorded.
-// keyForms nil leaves the vault key out.
-func buildDetector(t *testing.T, rec *recorder, c *chain.Server, clientSecret string, keyForms map[string][]byte) *detector {
-	t.Helper()
+// buildDetector builds the searched set from everything the chain
+// recorded. keyForms nil leaves the vault key out.
+func buildDetector(c *chain.Server, clientSecret string, keyForms map[string][]byte) *detector {
 	d := newDetector()
-	known := map[string]bool{}
-	for kind, vs := range rec.snapshot() {
+	for kind, vs := range c.SecretsByKind() {
 		for _, v := range vs {
-			known[v] = true
 			if kind == "access token" {
 				d.addToken(kind, v)
 			} else {
@@ -815,19 +756,8 @@ func buildDetector(t *testing.T, rec *recorder, c *chain.Server, clientSecret st
 			}
 		}
 	}
-	for _, v := range c.Secrets() { // the chain's own spy, as a cross-check
-		if !known[v] {
-			d.addToken("secret seen by the chain's spy", v)
-		}
-	}
 	d.add("client secret (configured)", []byte(clientSecret), []byte(strings.TrimPrefix(clientSecret, "fake-client-secret-")))
-	for kind, b := range keyForms {
-		core := b
-		if len(b) > 16 && bytes.EqualFold(b[:16], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:] // the prefix is the same for every age key
-		}
-		d.add(kind, b, core)
-	}
+	d.addKeyForms(keyForms)
 	return d
 }
 
@@ -847,8 +777,8 @@ func scanChildren(t *testing.T, d *detector, dumps string) []string {
 				}
 			}
 		}
-		findings = append(findings, d.scan("browser "+p, b)...)
 	}
+	findings = append(findings, d.scanTree("browser ", files)...)
 	if n < 3 {
 		t.Errorf("%d browser environments dumped, want at least 3 (login, step-up, sign-in after invalid_grant)", n)
 	}
@@ -923,25 +853,17 @@ func checkPopulated(t *testing.T, d *detector, o *outputLog, c *chain.Server) {
 // checkDetectorSeesTree plants 20 characters from the middle of a
 // refresh token in a new file of the data directory and checks that the
 // tree scan finds exactly that, so a broken walk or detector cannot pass.
-func checkDetectorSeesTree(t *testing.T, d *detector, rec *recorder, dir string) {
+func checkDetectorSeesTree(t *testing.T, d *detector, c *chain.Server, dir string) {
 	t.Helper()
-	rts := rec.snapshot()["refresh token"]
+	rts := c.SecretsByKind()["refresh token"]
 	if len(rts) == 0 {
 		return
 	}
 	rt := rts[0]
 	planted := filepath.Join(dir, "sub", "planted.log")
-	if err := os.MkdirAll(filepath.Dir(planted), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(planted, []byte("noise "+rt[10:30]+" noise"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, planted, []byte("noise "+rt[10:30]+" noise"))
 	defer os.RemoveAll(filepath.Dir(planted))
-	var hits []string
-	for p, b := range readTree(t, filepath.Dir(dir)) {
-		hits = append(hits, d.scan(p, b)...)
-	}
+	hits := d.scanTree("", readTree(t, filepath.Dir(dir)))
 	if len(hits) != 1 || !strings.Contains(hits[0], "planted.log: refresh token (16-byte part)") {
 		t.Fatalf("the detector missed a planted secret or found others: %q", hits)
 	}
@@ -956,7 +878,7 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	c, rec := newRecordingChain(t)
 	e := newRelayEnv(t, c)
 	s := e.start()
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	rec.arm("tool:whoami", cannedAnswer{
 		name: "backend 400 echo", status: http.StatusBadRequest, contentType: "application/json",
 		body: func(_ url.Values, bearer string) string {
@@ -970,14 +892,10 @@ func TestHygiene_BackendErrorEchoingTheToken(t *testing.T) {
 	})
 	var results strings.Builder
 	for range 2 {
-		text, isErr := s.Call(t, "whoami", nil)
-		if !isErr || !strings.Contains(text, "400") {
-			t.Fatalf("a backend 400 gave: %v %s", isErr, text)
-		}
-		results.WriteString(text + "\n")
+		results.WriteString(s.fails(t, "whoami", "400") + "\n")
 	}
 	d := newDetector()
-	for _, tok := range rec.snapshot()["access token"] {
+	for _, tok := range c.SecretsByKind()["access token"] {
 		d.addToken("access token", tok)
 	}
 	if d.kinds["access token"] == 0 {
@@ -1006,13 +924,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 	d := newDetector()
 	d.addToken("access token", jwt)
 	d.add("refresh token", []byte(rt), []byte(rt))
-	for kind, b := range forms {
-		core := b
-		if bytes.EqualFold(b[:min(16, len(b))], []byte("AGE-SECRET-KEY-1")) {
-			core = b[16:]
-		}
-		d.add(kind, b, core)
-	}
+	d.addKeyForms(forms)
 	sig := jwt[strings.LastIndexByte(jwt, '.')+1:]
 	dir := t.TempDir()
 	plant := map[string]struct {
@@ -1030,13 +942,7 @@ func TestHygiene_DetectorFindsPlantedSecrets(t *testing.T) {
 		"other-header.jwt": {[]byte(jwt[:strings.IndexByte(jwt, '.')+1]), ""},
 	}
 	for name, p := range plant {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, p.content, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, filepath.Join(dir, name), p.content)
 	}
 	files := readTree(t, dir)
 	if len(files) != len(plant) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,14 +54,11 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "relay: error:") != 1 {
 				t.Fatalf("login under %s: exit %d\n%s", tc.policy, code, stderr)
 			}
-			text, isErr := e.start().Call(t, "whoami", nil)
-			if !isErr || !strings.Contains(text, tc.want) {
-				t.Fatalf("serve under %s: isError=%v %s", tc.policy, isErr, text)
-			}
+			e.start().fails(t, "whoami", tc.want)
 			if e.opens() != 0 || c.Codes.Load() != codes {
 				t.Fatalf("a browser opened (%d) or a code was exchanged", e.opens())
 			}
-			if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); err == nil {
+			if e.hasTokens() {
 				t.Fatal("tokens stored despite the policy")
 			}
 		})
@@ -73,18 +69,12 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 // under a policy that allows it signs in, and max_token_lifetime caps the
 // stored expiry below the server's 15 minutes.
 func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	e.usePolicy(`{"allowed_backend_hosts": ["127.0.0.1"], "allowed_auth_server_hosts": ["127.0.0.1"],
 		"allowed_issuers": ["` + c.URL + `"], "max_token_lifetime": "2m", "max_session": "8h"}`)
 	before := time.Now()
-	if out := e.start().MustCall(t, "whoami", nil); !strings.Contains(out, chain.User) {
-		t.Fatalf("whoami: %s", out)
-	}
-	r, err := e.vault().Get(context.Background(), e.account())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.start().whoami(t)
+	r := e.stored(t)
 	if r.Expiry.After(time.Now().Add(2*time.Minute)) || r.Expiry.Before(before.Add(2*time.Minute-time.Second)) {
 		t.Fatalf("stored expiry %v not capped to 2m after %v", r.Expiry, before)
 	}
@@ -100,16 +90,14 @@ func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
 // TestPolicy_DeviceGrantOff: `relay login --device` is refused, and a
 // server with no browser hands out the browser URL instead of a device code.
 func TestPolicy_DeviceGrantOff(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	e.usePolicy(`{"disable_device_grant": true}`)
 	_, stderr, code := e.Run(t, "login", "--device")
 	if code != exitUsage || !strings.Contains(stderr, "device grant is turned off") {
 		t.Fatalf("login --device: %d\n%s", code, stderr)
 	}
 	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || deviceLine.MatchString(text) || !strings.Contains(text, "/authorize?") {
+	if text := s.fails(t, "whoami", "/authorize?"); deviceLine.MatchString(text) {
 		t.Fatalf("want the browser URL, no device code: %s", text)
 	}
 }
@@ -117,34 +105,27 @@ func TestPolicy_DeviceGrantOff(t *testing.T) {
 // TestPolicy_BrokenFileFailsClosedButLogoutWipes: a policy file that
 // cannot be parsed stops sign-in and tool calls, and never blocks logout.
 func TestPolicy_BrokenFileFailsClosedButLogoutWipes(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	e.Run(t, "login")
-	if e.opens() != 1 {
-		t.Fatal("setup login failed")
-	}
+	_, e := backendEnv(t)
+	e.mustCLI(t, "login")
 	e.usePolicy(`{"require_keychian": true}`) // misspelt: never silently ignored
 	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "invalid policy file") {
 		t.Fatalf("login with a broken policy: %d\n%s", code, stderr)
 	}
-	if text, isErr := e.start().Call(t, "whoami", nil); !isErr || !strings.Contains(text, "invalid policy file") {
-		t.Fatalf("serve with a broken policy: %s", text)
-	}
+	e.start().fails(t, "whoami", "invalid policy file")
 	_, stderr, code := e.Run(t, "logout")
 	if code != 0 || !strings.Contains(stderr, "revocation skipped") || !strings.Contains(stderr, "logged out") {
 		t.Fatalf("logout with a broken policy: %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); !os.IsNotExist(err) {
-		t.Fatalf("tokens.age survived logout: %v", err)
+	if e.hasTokens() {
+		t.Fatal("tokens.age survived logout")
 	}
 }
 
 // TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule: a vault made with a
 // file key before require_keychain arrived can still be revoked and wiped.
 func TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	e.Run(t, "login")
+	_, e := backendEnv(t)
+	e.mustCLI(t, "login")
 	e.usePolicy(`{"require_keychain": true}`)
 	delete(e.Vars, "RELAY_VAULT_KEY")
 	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "policy requires the OS keychain") {
@@ -155,7 +136,7 @@ func TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "was revoked") {
 		t.Fatalf("logout: %d\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(e.Dir, "tokens.age")); !os.IsNotExist(err) {
-		t.Fatalf("tokens.age survived logout: %v", err)
+	if e.hasTokens() {
+		t.Fatal("tokens.age survived logout")
 	}
 }

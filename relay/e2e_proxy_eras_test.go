@@ -12,60 +12,49 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// eraMatrix is every pairing of a client era with a server that speaks
-// only one era.
-var eraMatrix = []struct {
-	name   string
-	modern bool   // the client speaks 2026-07-28
-	server string // the only era the server speaks
-}{
-	{"client2025_server2025", false, "2025"},
-	{"client2025_server2026", false, "2026"},
-	{"client2026_server2025", true, "2025"},
-	{"client2026_server2026", true, "2026"},
-}
-
-// TestProxy_Eras drives each client era against a server of each era:
-// tools, resources, prompts and completion; sampling and elicitation the
-// server needs during a call (input_required at a 2026-07-28 server,
-// requests at a 2025-era one, mapped either way); progress, log and
-// list_changed notifications; a refresh on 401 and a step-up on 403. The
-// proxy speaks the server's era: no initialize to a 2026-07-28 server, no
-// 2026-07-28 request to a 2025-era one.
+// TestProxy_Eras drives one relay in front of a real Streamable HTTP MCP
+// server, for each client era against a server of both eras and of each
+// era alone: start-up without a login; one sign-in on the first request
+// (the authorization server discovered from the server's 401); what every
+// session carries (checkSession: tools, resources, prompts, completion,
+// sampling, notifications, list_changed, a refresh on 401); elicitation;
+// the relay's own list_changed once connected; cancellation; and a
+// step-up on 403. The proxy speaks the client's era to a server of both,
+// else the server's: no initialize to a 2026-07-28 server, no 2026-07-28
+// request to a 2025-era one.
 func TestProxy_Eras(t *testing.T) {
-	for _, tc := range eraMatrix {
+	for _, tc := range []struct {
+		name   string
+		modern bool   // the client speaks 2026-07-28
+		server string // the only era the server speaks; "": both
+	}{
+		{"client2025_serverBoth", false, ""},
+		{"client2026_serverBoth", true, ""},
+		{"client2025_server2025", false, "2025"},
+		{"client2025_server2026", false, "2026"},
+		{"client2026_server2025", true, "2025"},
+		{"client2026_server2026", true, "2026"},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mc := newMCPChainEra(t, 0, tc.server, "/mcp")
-			ep := mc.eps["/mcp"]
-			e := proxyEnv(t, mc, "/mcp")
-			s := e.startProxy(tc.modern)
-			ctx := ctx30(t)
-			tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
-			if err != nil || len(tools.Tools) != 8 {
-				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
+			mc, ep, e := mcpEnv(t, tc.server)
+			start := time.Now()
+			s := e.startEra(tc.modern)
+			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.Codes.Load() != 0 {
+				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
 			}
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
-				t.Fatalf("whoami: %s", out)
+			if s.result.ServerInfo.Name != "keyrelay" {
+				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
 			}
-			checkResourcesPrompts(t, s)
-			if out := s.MustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
-				t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
-			}
+			checkSession(t, mc, ep, e, s, "ask", 8, tc.modern)
 			if out := s.MustCall(t, "confirm", nil); out != "the person said accept map[sure:true]" || s.timesElicited() != 1 {
 				t.Fatalf("elicitation during a call: %q, elicited %d\n%s", out, s.timesElicited(), s.Stderr.String())
 			}
-			checkNotifications(t, s)
-			checkListChanged(t, s, tc.modern)
-			switch {
-			case tc.server == "2026" && ep.count("initialize") != 0:
-				t.Fatal("the proxy sent initialize to a 2026-07-28 server")
-			case tc.server == "2025" && ep.count("initialize") != 1:
-				t.Fatalf("initialize %d times at a 2025-era server, want 1", ep.count("initialize"))
+			s.waitNote(t, "notifications/tools/list_changed", "")
+			modernUp := tc.server == "2026" || tc.server == "" && tc.modern // the era the proxy speaks to the server
+			if n := ep.count("initialize"); modernUp && n != 0 || !modernUp && n != 1 {
+				t.Fatalf("initialize sent %d times, for a modern=%v client and a server of era %q", n, tc.modern, tc.server)
 			}
-			mc.RevokeSeen()
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 {
-				t.Fatalf("after a 401: %s, %d refreshes\n%s", out, mc.Refreshes.Load(), s.Stderr.String())
-			}
+			checkCancel(t, s, ep, modernUp)
 			if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" || e.opens() != 2 {
 				t.Fatalf("step-up: %s, %d opens (want 2: sign-in, step-up)", out, e.opens())
 			}
@@ -75,7 +64,7 @@ func TestProxy_Eras(t *testing.T) {
 
 // checkListChanged adds a tool at the server: the client hears of it. A
 // 2026-07-28 client asks for it with subscriptions/listen.
-func checkListChanged(t *testing.T, s *proxySession, modern bool) {
+func checkListChanged(t *testing.T, s *session, modern bool) {
 	t.Helper()
 	if modern {
 		stop, err := s.Client.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
@@ -101,9 +90,8 @@ func checkListChanged(t *testing.T, s *proxySession, modern bool) {
 // call's result. A state is good for one retry of the same request, and
 // an unknown one is refused.
 func TestProxy_InputRequiredForModernClient(t *testing.T) {
-	mc := newMCPChainEra(t, 0, "2025", "/mcp")
-	ep := mc.eps["/mcp"]
-	r := proxyEnv(t, mc, "/mcp").startRaw()
+	_, ep, e := mcpEnv(t, "2025")
+	r := e.startRaw()
 	meta := map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28",
 		"io.modelcontextprotocol/clientCapabilities": map[string]any{"sampling": map[string]any{}},
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
@@ -166,9 +154,8 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 // the call's result follows; logging/setLevel is answered by the proxy
 // (the level goes in each request's _meta).
 func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
-	mc := newMCPChainEra(t, 0, "2026", "/mcp")
-	ep := mc.eps["/mcp"]
-	r := proxyEnv(t, mc, "/mcp").startRaw()
+	_, ep, e := mcpEnv(t, "2026")
+	r := e.startRaw()
 	r.request(1, "initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{"sampling": map[string]any{}},
 		"clientInfo": map[string]any{"name": "raw", "version": "1"}})
 	r.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
@@ -190,9 +177,7 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 		t.Fatalf("at the server: %d calls (want the call and its retry), %d initialize, %d setLevel",
 			ep.count("tools/call ask"), ep.count("initialize"), ep.count("logging/setLevel"))
 	}
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	for _, h := range ep.hdrs {
+	for _, h := range ep.headers() {
 		if h.Get("Mcp-Session-Id") != "" || (h.Get("Mcp-Method") == "tools/call" && h.Get("Mcp-Name") != "ask") {
 			t.Fatalf("2026-07-28 headers: %v", h)
 		}
@@ -204,9 +189,8 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 // error at once. A 2025-era client is asked.
 func TestProxy_ServerRequestOutsideCall(t *testing.T) {
 	for _, modern := range []bool{false, true} {
-		mc := newMCPChainEra(t, 0, "2025", "/mcp")
-		ep := mc.eps["/mcp"]
-		s := proxyEnv(t, mc, "/mcp").startProxy(modern)
+		_, ep, e := mcpEnv(t, "2025")
+		s := e.startEra(modern)
 		s.MustCall(t, "remember", nil)
 		ep.mu.Lock()
 		held := ep.held

@@ -8,19 +8,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
-	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
@@ -57,36 +56,25 @@ type endpoint struct {
 	unstuck   int                  // session requests that came without the load balancer's cookie
 }
 
-func newMCPChain(t *testing.T, ttl time.Duration, paths ...string) *mcpChain {
-	t.Helper()
-	return newMCPChainEra(t, ttl, "", paths...)
-}
-
-// newMCPChainEra is newMCPChain with servers that speak only era ("2025"
-// or "2026"; "": both).
-func newMCPChainEra(t *testing.T, ttl time.Duration, era string, paths ...string) *mcpChain {
+// newMCPChain starts a chain with an MCP server at each of paths, which
+// speaks only era ("2025" or "2026"; "": both).
+func newMCPChain(t *testing.T, era string, paths ...string) *mcpChain {
 	t.Helper()
 	mc := &mcpChain{eps: map[string]*endpoint{}}
-	mc.Server = chain.Start(t, chain.Options{TokenTTL: ttl, Resources: paths, ConnContext: withConn,
+	mc.Server = chain.Start(t, chain.Options{Resources: paths, ConnContext: withConn,
 		Handle: func(c *chain.Server, mux *http.ServeMux) {
 			for _, p := range paths {
-				ep := newEndpoint(t, c, p)
+				ep := mc.newEndpoint(t, c, mux, p)
 				ep.era = era
-				mc.eps[p] = ep
 				// The event store makes streams resumable (Last-Event-ID), and
 				// works around a race in mcp-go v1.2.1's server without one: a
 				// notification sent just before the result is dropped.
 				opts := []server.StreamableHTTPOption{server.WithEndpointPath(p), server.WithEventStore(server.NewInMemoryEventStore()),
-					server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-						ctx = context.WithValue(ctx, cutKey{}, r.Context().Value(cutKey{}))
-						ctx = context.WithValue(ctx, epKey{}, ep)
-						return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-					})}
+					server.WithHTTPContextFunc(ep.withRequest)}
 				if era == "2026" { // server/discover offers 2026-07-28 only
 					opts = append(opts, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
 				}
 				mux.Handle(p, ep.middleware(server.NewStreamableHTTPServer(ep.srv, opts...)))
-				ep.handleMetadata(mux, c.URL)
 			}
 		}})
 	return mc
@@ -95,14 +83,6 @@ func newMCPChainEra(t *testing.T, ttl time.Duration, era string, paths ...string
 // withConn puts the request's net.Conn in its context (connKey).
 func withConn(ctx context.Context, c net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, c)
-}
-
-// handleMetadata serves the endpoint's protected resource metadata.
-func (ep *endpoint) handleMetadata(mux *http.ServeMux, issuer string) {
-	mux.HandleFunc(strings.TrimPrefix(ep.prm, issuer), func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{issuer}})
-	})
 }
 
 type (
@@ -117,12 +97,28 @@ func endpointFrom(ctx context.Context) *endpoint {
 	return ep
 }
 
-func newEndpoint(t *testing.T, c *chain.Server, path string) *endpoint {
+// newEndpoint makes the endpoint at path, with testMCPServer, and serves
+// its protected resource metadata on mux.
+func (mc *mcpChain) newEndpoint(t *testing.T, c *chain.Server, mux *http.ServeMux, path string) *endpoint {
 	t.Helper()
 	ep := &endpoint{url: c.URL + path, prm: c.URL + "/.well-known/oauth-protected-resource" + path,
 		v: c.Validator(t, c.URL+path), gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
 	ep.srv = testMCPServer(path)
+	mc.eps[path] = ep
+	mux.HandleFunc(strings.TrimPrefix(ep.prm, c.URL), func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"resource": ep.url, "authorization_servers": []string{c.URL}})
+	})
 	return ep
+}
+
+// withRequest is the MCP server's context for r: the endpoint, and the
+// token and stream cut the middleware put in r's context.
+func (ep *endpoint) withRequest(ctx context.Context, r *http.Request) context.Context {
+	for _, k := range []any{tokenKey{}, cutKey{}} {
+		ctx = context.WithValue(ctx, k, r.Context().Value(k))
+	}
+	return context.WithValue(ctx, epKey{}, ep)
 }
 
 // testMCPServer has tools, resources, prompts with completion, a tool
@@ -414,11 +410,21 @@ func (ep *endpoint) dropGETs() int {
 
 // getsWithLastEventID counts the GETs that resumed a stream.
 func (ep *endpoint) getsWithLastEventID() int {
+	return ep.countHeaders(func(h http.Header) bool { return h.Get("Last-Event-ID") != "" })
+}
+
+// headers returns the headers of every request so far.
+func (ep *endpoint) headers() []http.Header {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	return slices.Clone(ep.hdrs)
+}
+
+// countHeaders counts the requests whose headers match.
+func (ep *endpoint) countHeaders(match func(http.Header) bool) int {
 	n := 0
-	for _, h := range ep.hdrs {
-		if h.Get("Last-Event-ID") != "" {
+	for _, h := range ep.headers() {
+		if match(h) {
 			n++
 		}
 	}
@@ -491,11 +497,11 @@ func (c *cutWriter) Flush() {
 // forget makes the server forget every session it has handed out: the
 // next request on one gets 404.
 func (ep *endpoint) forget() {
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	for _, h := range ep.hdrs {
+	for _, h := range ep.headers() {
 		if id := h.Get("Mcp-Session-Id"); id != "" {
+			ep.mu.Lock()
 			ep.gone[id] = true
+			ep.mu.Unlock()
 		}
 	}
 }
@@ -525,96 +531,15 @@ func proxyEnv(t *testing.T, mc *mcpChain, path string) *relayEnv {
 	e := newRelayEnv(t, mc.Server)
 	delete(e.Vars, "RELAY_BACKEND_URL")
 	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
-	e.Vars["RELAY_MCP_URL"] = mc.eps[path].url
+	e.resource = mc.eps[path].url
+	e.Vars["RELAY_MCP_URL"] = e.resource
 	return e
 }
 
-// proxySession is a relay process driven by mcp-go's stdio client, which
-// answers sampling requests and records notifications.
-type proxySession struct {
-	*testkit.Session
-	mu     sync.Mutex
-	notes  []mcp.JSONRPCNotification
-	asked  int
-	elicit int
-	result *mcp.InitializeResult
-}
-
-// startProxy starts a relay in the 2026-07-28 era (modern) or the 2025 era.
-func (e *relayEnv) startProxy(modern bool, extra ...string) *proxySession {
-	e.t.Helper()
-	ps := &proxySession{}
-	ps.Session = testkit.Connect(e.t, testkit.Relay(e.t), e.Environ(extra...), []string{"serve"},
-		client.WithSamplingHandler(ps), client.WithElicitationHandler(ps))
-	ps.Client.OnNotification(func(n mcp.JSONRPCNotification) { ps.mu.Lock(); ps.notes = append(ps.notes, n); ps.mu.Unlock() })
-	version := "" // the newest: server/discover
-	if !modern {
-		version = mcp.LATEST_LEGACY_PROTOCOL_VERSION
-	}
-	ps.result = ps.Initialize(e.t, version)
-	return ps
-}
-
-func (ps *proxySession) CreateMessage(_ context.Context, _ mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-	ps.mu.Lock()
-	ps.asked++
-	ps.mu.Unlock()
-	return &mcp.CreateMessageResult{SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent("four")}, Model: "test"}, nil
-}
-
-func (ps *proxySession) Elicit(_ context.Context, _ mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-	ps.mu.Lock()
-	ps.elicit++
-	ps.mu.Unlock()
-	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept,
-		Content: map[string]any{"sure": true}}}, nil
-}
-
-func (ps *proxySession) timesElicited() int {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return ps.elicit
-}
-
-func (ps *proxySession) timesAsked() int {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return ps.asked
-}
-
-// waitNote waits for a notification whose method is method and whose
-// params contain substr.
-func (ps *proxySession) waitNote(t *testing.T, method, substr string) {
+// mcpEnv starts a chain with one MCP server at /mcp that speaks only era
+// ("2025" or "2026"; "": both), and a relay configured for it.
+func mcpEnv(t *testing.T, era string) (*mcpChain, *endpoint, *relayEnv) {
 	t.Helper()
-	if !testkit.Eventually(10*time.Second, func() bool { return ps.countNotes(method, substr) > 0 }) {
-		t.Fatalf("no %s notification with %q\n%s", method, substr, ps.Stderr.String())
-	}
-}
-
-// countNotes counts the notifications whose method is method and whose
-// params contain every one of substrs.
-func (ps *proxySession) countNotes(method string, substrs ...string) int {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	n := 0
-next:
-	for _, note := range ps.notes {
-		b, _ := json.Marshal(note.Params)
-		if note.Method != method {
-			continue
-		}
-		for _, s := range substrs {
-			if !strings.Contains(string(b), s) {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
-}
-
-func ctx30(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	mc := newMCPChain(t, era, "/mcp")
+	return mc, mc.eps["/mcp"], proxyEnv(t, mc, "/mcp")
 }

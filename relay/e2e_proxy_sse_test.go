@@ -21,25 +21,21 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
-// newSSEChain is our authorization server plus a real mcp-go server of the
+// sseEnv starts our authorization server and a real mcp-go server of the
 // legacy HTTP+SSE transport (server.NewSSEServer): the stream at /sse (the
 // MCP URL), the message endpoint at /message, both behind the same JWT
 // middleware as the Streamable HTTP servers (a token for /sse). Its
 // ask_sse tool sends the client a sampling request on the stream, as a
-// 2024-11-05 server does, and waits for the answer.
-func newSSEChain(t *testing.T, opts ...func(base string) server.SSEOption) *mcpChain {
+// 2024-11-05 server does, and waits for the answer. It returns them with
+// a relay configured for the server.
+func sseEnv(t *testing.T, opts ...func(base string) server.SSEOption) (*mcpChain, *endpoint, *relayEnv) {
 	t.Helper()
 	mc := &mcpChain{eps: map[string]*endpoint{}}
 	var sseSrv *server.SSEServer
 	mc.Server = chain.Start(t, chain.Options{Resources: []string{"/sse"}, ConnContext: withConn,
 		Handle: func(c *chain.Server, mux *http.ServeMux) {
-			ep := newEndpoint(t, c, "/sse")
-			mc.eps["/sse"] = ep
-			sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"),
-				server.WithSSEContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-					ctx = context.WithValue(ctx, epKey{}, ep)
-					return context.WithValue(ctx, tokenKey{}, r.Context().Value(tokenKey{}))
-				})}
+			ep := mc.newEndpoint(t, c, mux, "/sse")
+			sseOpts := []server.SSEOption{server.WithSSEEndpoint("/sse"), server.WithMessageEndpoint("/message"), server.WithSSEContextFunc(ep.withRequest)}
 			for _, o := range opts {
 				sseOpts = append(sseOpts, o(c.URL))
 			}
@@ -49,10 +45,9 @@ func newSSEChain(t *testing.T, opts ...func(base string) server.SSEOption) *mcpC
 			h := ep.middleware(answers.watch(sseSrv))
 			mux.Handle("/sse", h)
 			mux.Handle("/message", h)
-			ep.handleMetadata(mux, c.URL)
 		}})
 	t.Cleanup(sseSrv.CloseSessions) // before the chain stops
-	return mc
+	return mc, mc.eps["/sse"], proxyEnv(t, mc, "/sse")
 }
 
 // clientAnswers are the client's answers to the server's requests, seen
@@ -114,15 +109,7 @@ func (a *clientAnswers) askTool(sseSrv *server.SSEServer) server.ToolHandlerFunc
 }
 
 func (ep *endpoint) streamGETs() int {
-	ep.mu.Lock()
-	defer ep.mu.Unlock()
-	n := 0
-	for _, h := range ep.hdrs {
-		if h.Get("Accept") == "text/event-stream" && h.Get("Content-Type") == "" {
-			n++
-		}
-	}
-	return n
+	return ep.countHeaders(func(h http.Header) bool { return h.Get("Accept") == "text/event-stream" && h.Get("Content-Type") == "" })
 }
 
 // TestProxy_LegacySSE drives the relay in front of a server of the legacy
@@ -136,42 +123,15 @@ func TestProxy_LegacySSE(t *testing.T) {
 	for _, transport := range []string{"sse", "auto"} {
 		for _, modern := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/modern=%v", transport, modern), func(t *testing.T) {
-				mc := newSSEChain(t)
-				ep := mc.eps["/sse"]
-				e := proxyEnv(t, mc, "/sse")
+				mc, ep, e := sseEnv(t)
 				e.Vars["RELAY_MCP_TRANSPORT"] = transport
-				s := e.startProxy(modern)
-				ctx := ctx30(t)
-				tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
-				if err != nil || len(tools.Tools) != 9 {
-					t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
-				}
-				if e.opens() != 1 || mc.Codes.Load() != 1 {
-					t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
-				}
+				s := e.startEra(modern)
+				checkSession(t, mc, ep, e, s, "ask_sse", 9, modern)
 				if n := ep.count("server/discover"); (n == 0) != (transport == "sse") {
 					t.Fatalf("server/discover sent %d times with transport %s", n, transport)
 				}
-				if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
-					t.Fatalf("whoami: %s", out)
-				}
-				checkResourcesPrompts(t, s)
-				if out := s.MustCall(t, "ask_sse", nil); out != "the client said four" || s.timesAsked() != 1 {
-					t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
-				}
-				checkNotifications(t, s)
-				checkListChanged(t, s, modern)
-				mc.RevokeSeen()
-				if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 || e.opens() != 1 {
-					t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.Refreshes.Load(), e.opens(), s.Stderr.String())
-				}
 				if ep.count("initialize") != 1 || ep.streamGETs() == 0 {
 					t.Fatalf("initialize %d times, %d GETs; want one session", ep.count("initialize"), ep.streamGETs())
-				}
-				for _, tok := range ep.seenTokens() {
-					if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
-						t.Fatalf("token audience %v, want the MCP URL", tok.Audience)
-					}
 				}
 			})
 		}
@@ -184,11 +144,9 @@ func TestProxy_LegacySSE(t *testing.T) {
 func TestProxy_LegacySSEDropped(t *testing.T) {
 	for _, modern := range []bool{false, true} {
 		t.Run(fmt.Sprintf("modern=%v", modern), func(t *testing.T) {
-			mc := newSSEChain(t)
-			ep := mc.eps["/sse"]
-			e := proxyEnv(t, mc, "/sse")
-			s := e.startProxy(modern, "RELAY_MCP_TRANSPORT=sse")
-			s.MustCall(t, "whoami", nil)
+			_, ep, e := sseEnv(t)
+			s := e.startEra(modern, "RELAY_MCP_TRANSPORT=sse")
+			s.whoami(t)
 			gets := ep.streamGETs()
 			type result struct {
 				text  string
@@ -225,7 +183,7 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 			if !sent {
 				t.Fatalf("no server message after the reconnection\n%s", s.Stderr.String())
 			}
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") || e.opens() != 1 {
+			if out := s.whoami(t); !strings.Contains(out, "alice") || e.opens() != 1 {
 				t.Fatalf("after the reconnection: %s, %d opens", out, e.opens())
 			}
 		})
@@ -235,14 +193,9 @@ func TestProxy_LegacySSEDropped(t *testing.T) {
 // RELAY_MCP_TRANSPORT=streamable-http on a server of the legacy transport
 // only fails clearly, and never opens the SSE stream.
 func TestProxy_LegacySSEStreamableForced(t *testing.T) {
-	mc := newSSEChain(t)
-	ep := mc.eps["/sse"]
-	e := proxyEnv(t, mc, "/sse")
-	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=streamable-http")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "405") || !strings.Contains(text, "RELAY_MCP_TRANSPORT=sse") {
-		t.Fatalf("whoami: %v %q", isErr, text)
-	}
+	_, ep, e := sseEnv(t)
+	s := e.startEra(false, "RELAY_MCP_TRANSPORT=streamable-http")
+	s.fails(t, "whoami", "405", "RELAY_MCP_TRANSPORT=sse")
 	if ep.streamGETs() != 0 {
 		t.Fatalf("%d GETs with streamable-http", ep.streamGETs())
 	}
@@ -254,13 +207,9 @@ func TestProxy_LegacySSEBadEndpoint(t *testing.T) {
 	var hits atomic.Int64
 	evil := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer evil.Close()
-	mc := newSSEChain(t, func(string) server.SSEOption { return server.WithBaseURL(evil.URL) })
-	e := proxyEnv(t, mc, "/sse")
-	s := e.startProxy(false, "RELAY_MCP_TRANSPORT=sse")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "refusing the MCP server's message endpoint: it is on another port") {
-		t.Fatalf("whoami: %v %q", isErr, text)
-	}
+	_, _, e := sseEnv(t, func(string) server.SSEOption { return server.WithBaseURL(evil.URL) })
+	s := e.startEra(false, "RELAY_MCP_TRANSPORT=sse")
+	s.fails(t, "whoami", "refusing the MCP server's message endpoint: it is on another port")
 	if hits.Load() != 0 {
 		t.Fatalf("the other origin got %d requests", hits.Load())
 	}

@@ -12,69 +12,51 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// TestProxy_FullSession drives one relay in front of a real Streamable
-// HTTP MCP server, in both client eras: start-up without a login, one
-// sign-in on the first request (authorization server discovered from the
-// server's 401), then tools, resources, prompts, completion, progress and
-// log notifications, a server-initiated request, list_changed and
-// cancellation.
-func TestProxy_FullSession(t *testing.T) {
-	for _, era := range []struct {
-		name   string
-		modern bool
-	}{{"2025", false}, {"2026-07-28", true}} {
-		t.Run(era.name, func(t *testing.T) {
-			mc := newMCPChain(t, 0, "/mcp")
-			ep := mc.eps["/mcp"]
-			e := proxyEnv(t, mc, "/mcp")
-			start := time.Now()
-			s := e.startProxy(era.modern)
-			if time.Since(start) > 5*time.Second || e.opens() != 0 || mc.Codes.Load() != 0 {
-				t.Fatalf("start-up waited or signed in: %v, %d opens", time.Since(start), e.opens())
-			}
-			if s.result.ServerInfo.Name != "keyrelay" {
-				t.Fatalf("start-up without a token should answer for keyrelay, got %q", s.result.ServerInfo.Name)
-			}
-			ctx := ctx30(t)
-			tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
-			if err != nil || len(tools.Tools) != 8 {
-				t.Fatalf("tools/list: %v %v\n%s", err, tools, s.Stderr.String())
-			}
-			if e.opens() != 1 || mc.Codes.Load() != 1 {
-				t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
-			}
-			s.waitNote(t, "notifications/tools/list_changed", "")
-			if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "subject=alice") {
-				t.Fatalf("whoami: %s", out)
-			}
-			checkResourcesPrompts(t, s)
-			checkNotifications(t, s)
-			if out := s.MustCall(t, "ask", nil); out != "the client said four" || s.timesAsked() != 1 {
-				t.Fatalf("server-initiated sampling: %q, asked %d", out, s.timesAsked())
-			}
-			s.MustCall(t, "add_tool", nil)
-			s.waitNote(t, "notifications/tools/list_changed", "")
-			if out := s.MustCall(t, "added", nil); out != "added ok" {
-				t.Fatalf("added: %q", out)
-			}
-			// The server speaks both eras: the proxy speaks the client's.
-			if n := ep.count("initialize"); (n == 0) != era.modern {
-				t.Fatalf("initialize sent %d times to a server of both eras, for a modern=%v client", n, era.modern)
-			}
-			checkCancel(t, s, ep, era.modern)
-			if e.opens() != 1 || mc.Refreshes.Load() != 0 {
-				t.Fatalf("end: %d opens, %d refreshes", e.opens(), mc.Refreshes.Load())
-			}
-			for _, tok := range ep.seenTokens() {
-				if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
-					t.Fatalf("token audience %v, want the MCP URL", tok.Audience)
-				}
-			}
-		})
+// checkSession runs, on a relay that has not signed in yet, what every
+// session with the test server carries: tools/list signs in once and lists
+// tools tools; whoami; resources, prompts and completion; the tool ask,
+// which needs the client to sample during the call; progress and log
+// notifications; list_changed; and a 401 mid-session, refreshed once
+// without a browser. Every token the server saw is for its URL.
+func checkSession(t *testing.T, mc *mcpChain, ep *endpoint, e *relayEnv, s *session, ask string, tools int, modern bool) {
+	t.Helper()
+	list, err := s.Client.ListTools(ctx30(t), mcp.ListToolsRequest{})
+	if err != nil || len(list.Tools) != tools {
+		t.Fatalf("tools/list: %v %v\n%s", err, list, s.Stderr.String())
+	}
+	if e.opens() != 1 || mc.Codes.Load() != 1 {
+		t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
+	}
+	if out := s.whoami(t); !strings.Contains(out, "subject=alice") {
+		t.Fatalf("whoami: %s", out)
+	}
+	checkResourcesPrompts(t, s)
+	if out := s.MustCall(t, ask, nil); out != "the client said four" || s.timesAsked() != 1 {
+		t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
+	}
+	checkNotifications(t, s)
+	checkListChanged(t, s, modern)
+	mc.RevokeSeen()
+	if out := s.whoami(t); !strings.Contains(out, "alice") || mc.Refreshes.Load() != 1 || e.opens() != 1 {
+		t.Fatalf("after a 401: %s, %d refreshes, %d opens\n%s", out, mc.Refreshes.Load(), e.opens(), s.Stderr.String())
+	}
+	checkAudience(t, ep)
+}
+
+// checkAudience fails unless the server saw tokens, each for its URL only.
+func checkAudience(t *testing.T, ep *endpoint) {
+	t.Helper()
+	if len(ep.seenTokens()) == 0 {
+		t.Fatalf("%s saw no token", ep.url)
+	}
+	for _, tok := range ep.seenTokens() {
+		if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
+			t.Fatalf("%s got a token for %v", ep.url, tok.Audience)
+		}
 	}
 }
 
-func checkResourcesPrompts(t *testing.T, s *proxySession) {
+func checkResourcesPrompts(t *testing.T, s *session) {
 	t.Helper()
 	ctx := ctx30(t)
 	rl, err := s.Client.ListResources(ctx, mcp.ListResourcesRequest{})
@@ -106,7 +88,7 @@ func checkResourcesPrompts(t *testing.T, s *proxySession) {
 	}
 }
 
-func checkNotifications(t *testing.T, s *proxySession) {
+func checkNotifications(t *testing.T, s *session) {
 	t.Helper()
 	ctx := ctx30(t)
 	//lint:ignore SA1019 2025-era clients still set the level; the proxy maps it
@@ -126,7 +108,7 @@ func checkNotifications(t *testing.T, s *proxySession) {
 // checkCancel cancels a slow call: a 2025-era server gets
 // notifications/cancelled for the client's own request id; a 2026-07-28
 // server sees the request's stream closed, which ends its handler.
-func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
+func checkCancel(t *testing.T, s *session, ep *endpoint, modernUp bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -162,15 +144,14 @@ func checkCancel(t *testing.T, s *proxySession, ep *endpoint, modernUp bool) {
 // A relay started with a cached token answers start-up with the server's
 // own capabilities and identity.
 func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
-	e.startProxy(false).MustCall(t, "whoami", nil)
+	_, _, e := mcpEnv(t, "")
+	e.startEra(false).whoami(t)
 	for _, modern := range []bool{false, true} {
-		s := e.startProxy(modern)
+		s := e.startEra(modern)
 		if s.result.ServerInfo.Name != "test-mcp/mcp" && !modern {
 			t.Fatalf("start-up with a cached token: server %q", s.result.ServerInfo.Name)
 		}
-		s.MustCall(t, "whoami", nil)
+		s.whoami(t)
 	}
 	if e.opens() != 1 {
 		t.Fatalf("%d opens, want 1", e.opens())
@@ -180,17 +161,13 @@ func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
 // A 2025-era server forgets the session (404): the relay starts a new one
 // and the call succeeds, without a new sign-in, whatever the client's era.
 func TestProxy_SessionDropped(t *testing.T) {
-	mc := newMCPChainEra(t, 0, "2025", "/mcp")
-	ep := mc.eps["/mcp"]
-	e := proxyEnv(t, mc, "/mcp")
+	_, ep, e := mcpEnv(t, "2025")
 	for _, modern := range []bool{false, true} {
-		s := e.startProxy(modern)
-		s.MustCall(t, "whoami", nil)
+		s := e.startEra(modern)
+		s.whoami(t)
 		before := ep.count("initialize")
 		ep.forget()
-		if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-			t.Fatalf("after 404: %s", out)
-		}
+		s.whoami(t)
 		if ep.count("initialize") != before+1 {
 			t.Fatalf("initialize %d times after the 404, want 1", ep.count("initialize")-before)
 		}
@@ -202,43 +179,10 @@ func TestProxy_SessionDropped(t *testing.T) {
 	}
 }
 
-// The server stops accepting the token mid-session: one refresh, one
-// retry, no browser.
-func TestProxy_TokenExpiryMidStream(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
-	s := e.startProxy(true)
-	s.MustCall(t, "whoami", nil)
-	mc.RevokeSeen()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-		t.Fatalf("after 401: %s", out)
-	}
-	if mc.Refreshes.Load() != 1 || e.opens() != 1 {
-		t.Fatalf("%d refreshes, %d opens; want 1 and 1", mc.Refreshes.Load(), e.opens())
-	}
-}
-
-// A 403 insufficient_scope leads to one step-up sign-in for the union of
-// the scopes, then the call succeeds.
-func TestProxy_StepUp(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
-	s := e.startProxy(false)
-	if out := s.MustCall(t, "admin_stats", nil); out != "uptime_seconds=42" {
-		t.Fatalf("admin_stats: %s", out)
-	}
-	if e.opens() != 2 {
-		t.Fatalf("%d opens, want 2 (sign-in, then step-up)", e.opens())
-	}
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "admin") {
-		t.Fatalf("scopes after the step-up: %s", out)
-	}
-}
-
 // Two relays for two servers on the same host share one vault directory
 // and key: each server only ever sees tokens for itself.
 func TestProxy_TwoServersIsolated(t *testing.T) {
-	mc := newMCPChain(t, 0, "/a/mcp", "/b/mcp")
+	mc := newMCPChain(t, "", "/a/mcp", "/b/mcp")
 	ea := proxyEnv(t, mc, "/a/mcp")
 	eb := proxyEnv(t, mc, "/b/mcp")
 	for k, v := range ea.Vars { // same data dir, key and browser log
@@ -247,27 +191,18 @@ func TestProxy_TwoServersIsolated(t *testing.T) {
 		}
 	}
 	eb.log = ea.log
-	a, b := ea.startProxy(true), eb.startProxy(false)
+	a, b := ea.startEra(true), eb.startEra(false)
 	var wg sync.WaitGroup
-	for _, s := range []*proxySession{a, b, a, b} {
+	for _, s := range []*session{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.whoami(t) }()
 	}
 	wg.Wait()
 	if ea.opens() != 2 {
 		t.Fatalf("%d sign-ins, want one per server", ea.opens())
 	}
-	for _, p := range []string{"/a/mcp", "/b/mcp"} {
-		ep := mc.eps[p]
-		if len(ep.seenTokens()) == 0 {
-			t.Fatalf("%s saw no token", p)
-		}
-		for _, tok := range ep.seenTokens() {
-			if len(tok.Audience) != 1 || tok.Audience[0] != ep.url {
-				t.Fatalf("%s got a token for %v", p, tok.Audience)
-			}
-		}
-	}
+	checkAudience(t, mc.eps["/a/mcp"])
+	checkAudience(t, mc.eps["/b/mcp"])
 	accts, err := ea.vault().Accounts(context.Background())
 	if err != nil || len(accts) != 2 {
 		t.Fatalf("vault accounts: %v %v", accts, err)
@@ -277,47 +212,20 @@ func TestProxy_TwoServersIsolated(t *testing.T) {
 // RELAY_HEADERS reach the server, with ${VAR} expanded, and never appear
 // in the debug log.
 func TestProxy_Headers(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	ep := mc.eps["/mcp"]
-	e := proxyEnv(t, mc, "/mcp")
+	_, ep, e := mcpEnv(t, "")
 	const key = "fake-api-key-0123456789"
-	s := e.startProxy(true, "TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
-	s.MustCall(t, "whoami", nil)
-	ep.mu.Lock()
-	h := ep.hdrs[len(ep.hdrs)-1]
-	ep.mu.Unlock()
-	if h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
+	s := e.start("TEST_API_KEY="+key, "RELAY_HEADERS=X-Api-Key: ${TEST_API_KEY}\nX-Team: blue")
+	s.whoami(t)
+	hs := ep.headers()
+	if h := hs[len(hs)-1]; h.Get("X-Api-Key") != key || h.Get("X-Team") != "blue" {
 		t.Fatalf("headers at the server: %v", h)
 	}
 	if strings.Contains(s.Stderr.String(), key) || !strings.Contains(s.Stderr.String(), "level=DEBUG") {
 		t.Fatal("the header value appears in the debug log (or there is no debug log)")
 	}
 	// A refused header does not stop the relay: requests report it.
-	bad := e.startProxy(false, "RELAY_HEADERS=Authorization: Bearer x")
-	if text, isErr := bad.Call(t, "whoami", nil); !isErr || !strings.Contains(text, "Authorization") {
-		t.Fatalf("refused header: %v %s", isErr, text)
-	}
-}
-
-// relay login, status and logout work with RELAY_MCP_URL: the resource is
-// the MCP URL, the authorization server is discovered from it.
-func TestProxy_CLI(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	e := proxyEnv(t, mc, "/mcp")
-	if _, stderr, code := e.Run(t, "login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
-		t.Fatalf("login: %d %s", code, stderr)
-	}
-	out, _, _ := e.Run(t, "status", "--json")
-	if !strings.Contains(out, `"logged_in": true`) || !strings.Contains(out, mc.eps["/mcp"].url) {
-		t.Fatalf("status: %s", out)
-	}
-	e.startProxy(true).MustCall(t, "whoami", nil) // no second sign-in
-	if e.opens() != 1 {
-		t.Fatalf("%d opens, want 1", e.opens())
-	}
-	if _, stderr, code := e.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "revoked") {
-		t.Fatalf("logout: %d %s", code, stderr)
-	}
+	bad := e.startEra(false, "RELAY_HEADERS=Authorization: Bearer x")
+	bad.fails(t, "whoami", "Authorization")
 }
 
 // The server's event stream for a call breaks off after its first event:
@@ -325,12 +233,10 @@ func TestProxy_CLI(t *testing.T) {
 // notification arrives once. The server offers no GET stream (405), so
 // that every notification goes on the call's stream.
 func TestProxy_StreamResumed(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	ep := mc.eps["/mcp"]
+	_, ep, e := mcpEnv(t, "")
 	ep.noGET = true
-	e := proxyEnv(t, mc, "/mcp")
-	s := e.startProxy(false)
-	s.MustCall(t, "whoami", nil)
+	s := e.startEra(false)
+	s.whoami(t)
 	cut := ep.cutNext("tools/call progress")
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "progress"
@@ -349,7 +255,7 @@ func TestProxy_StreamResumed(t *testing.T) {
 	}
 	s.waitNote(t, "notifications/progress", `"progress":2`)
 	s.waitNote(t, "notifications/message", "log from the server")
-	s.MustCall(t, "whoami", nil) // anything late has arrived by now
+	s.whoami(t) // anything late has arrived by now
 	for _, want := range []string{`"progress":1`, `"progress":2`} {
 		if n := s.countNotes("notifications/progress", `"p-cut"`, want); n != 1 {
 			t.Fatalf("progress %s arrived %d times", want, n)
@@ -363,11 +269,9 @@ func TestProxy_StreamResumed(t *testing.T) {
 // The GET stream for the server's own messages drops: the relay reopens it
 // with Last-Event-ID, and what the server sent meanwhile arrives once.
 func TestProxy_GETStreamResumed(t *testing.T) {
-	mc := newMCPChain(t, 0, "/mcp")
-	ep := mc.eps["/mcp"]
-	e := proxyEnv(t, mc, "/mcp")
-	s := e.startProxy(false)
-	s.MustCall(t, "whoami", nil)
+	_, ep, e := mcpEnv(t, "")
+	s := e.startEra(false)
+	s.whoami(t)
 	broadcast := func(text string) {
 		ep.srv.SendNotificationToAllClients("notifications/message", map[string]any{"level": "info", "data": text})
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -11,22 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
 // Flow 1 (first use) and flow 2 (valid token reused, no browser).
 func TestE2E_FirstUseThenReuse(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	s := e.start()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, `"subject": "alice"`) {
+	if out := s.whoami(t); !strings.Contains(out, `"subject": "alice"`) {
 		t.Fatalf("whoami: %s", out)
 	}
 	if e.opens() != 1 || c.Codes.Load() != 1 {
 		t.Fatalf("first use: %d browser opens, %d code exchanges", e.opens(), c.Codes.Load())
 	}
-	s.MustCall(t, "whoami", nil)
+	s.whoami(t)
 	// A new relay process uses the vault: still no browser.
 	s2 := e.start()
 	s2.MustCall(t, "read_notes", nil)
@@ -36,8 +33,7 @@ func TestE2E_FirstUseThenReuse(t *testing.T) {
 }
 
 func TestE2E_PublicToolWithoutLogin(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	s := e.start()
 	if out := s.MustCall(t, "echo", map[string]any{"message": "hello"}); out != "hello" {
 		t.Fatalf("echo: %q", out)
@@ -45,18 +41,17 @@ func TestE2E_PublicToolWithoutLogin(t *testing.T) {
 	if e.opens() != 0 || c.Codes.Load() != 0 {
 		t.Fatal("a public tool caused a login")
 	}
-	if _, err := os.Stat(e.Dir + "/tokens.age"); err == nil {
+	if e.hasTokens() {
 		t.Fatal("a public tool wrote tokens")
 	}
 }
 
 // Flow 3: an expired token is refreshed, with no browser.
 func TestE2E_ExpiredTokenRefreshed(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	e.start().MustCall(t, "whoami", nil)
+	c, e := backendEnv(t)
+	e.start().whoami(t)
 	e.expireStored()
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	if c.Refreshes.Load() != 1 || e.opens() != 1 {
 		t.Fatalf("%d refreshes, %d opens", c.Refreshes.Load(), e.opens())
 	}
@@ -64,47 +59,37 @@ func TestE2E_ExpiredTokenRefreshed(t *testing.T) {
 
 // Flow 4: the refresh fails (invalid_grant) and a fresh login follows, once.
 func TestE2E_RefreshFailsThenLogin(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	e.start().MustCall(t, "whoami", nil)
-	r, err := e.vault().Get(context.Background(), e.account())
-	if err != nil {
-		t.Fatal(err)
-	}
-	revokeAt(t, c.URL, r.RefreshToken.Reveal()) // the server kills the grant
+	c, e := backendEnv(t)
+	e.start().whoami(t)
+	revokeAt(t, c.URL, e.stored(t).RefreshToken.Reveal()) // the server kills the grant
 	e.expireStored()
-	e.start().MustCall(t, "whoami", nil)
+	e.start().whoami(t)
 	if c.Refreshes.Load() != 1 || e.opens() != 2 {
 		t.Fatalf("%d refreshes, %d opens; want 1 and 2", c.Refreshes.Load(), e.opens())
 	}
 }
 
-// Flow 5: a 401 mid-session leads to one refresh and one retry.
+// Flow 5: a 401 mid-session (the server stops accepting the token) leads
+// to one refresh and one retry, no browser.
 func TestE2E_401MidSessionRefreshAndRetry(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	s := e.start()
-	s.MustCall(t, "whoami", nil)
-	c.RevokeSeen()
-	if out := s.MustCall(t, "whoami", nil); !strings.Contains(out, "alice") {
-		t.Fatalf("after 401: %s", out)
-	}
-	if c.Refreshes.Load() != 1 || e.opens() != 1 {
-		t.Fatalf("%d refreshes, %d opens", c.Refreshes.Load(), e.opens())
-	}
+	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
+		s := e.start()
+		s.whoami(t)
+		c.RevokeSeen()
+		s.whoami(t)
+		if c.Refreshes.Load() != 1 || e.opens() != 1 {
+			t.Fatalf("%d refreshes, %d opens; want 1 and 1", c.Refreshes.Load(), e.opens())
+		}
+	})
 }
 
 // Flow 6: the login times out; the result says so and that the link has
 // expired (a dead URL would mislead; see TestE2E_NoBrowserGivesLiveURL for
 // the live one).
 func TestE2E_LoginTimeout(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	s := e.start("RELAY_LOGIN_TIMEOUT=2s", "FAKEBROWSER_IGNORE=1")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "did not complete in time") || !strings.Contains(text, "call the tool again") {
-		t.Fatalf("timeout result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "did not complete in time", "call the tool again")
 	if out := s.MustCall(t, "echo", map[string]any{"message": "still up"}); out != "still up" {
 		t.Fatal("relay not serving after a login timeout")
 	}
@@ -112,84 +97,87 @@ func TestE2E_LoginTimeout(t *testing.T) {
 
 // Flow 7: the user denies consent.
 func TestE2E_UserDenies(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	s := e.start("FAKEBROWSER_DENY=1")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "access_denied") {
-		t.Fatalf("deny result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "access_denied")
 	if c.Codes.Load() != 0 {
 		t.Fatal("a code was exchanged after a denial")
 	}
 }
 
+// A 403 insufficient_scope leads to one step-up sign-in for the union of
+// the scopes, then the call succeeds.
 func TestE2E_StepUp(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	s := e.start()
-	if out := s.MustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
-		t.Fatalf("admin_stats: %s", out)
-	}
-	if e.opens() != 2 {
-		t.Fatalf("step-up: %d opens, want 2 (login, then step-up)", e.opens())
-	}
+	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
+		s := e.start()
+		if out := s.MustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
+			t.Fatalf("admin_stats: %s", out)
+		}
+		if e.opens() != 2 {
+			t.Fatalf("step-up: %d opens, want 2 (login, then step-up)", e.opens())
+		}
+		if out := s.whoami(t); !strings.Contains(out, "admin") {
+			t.Fatalf("scopes after the step-up: %s", out)
+		}
+	})
 }
 
+// relay login, status and logout: the resource is the backend's URL or
+// the MCP URL (the authorization server discovered from it). A running
+// relay uses the stored token, and after a logout signs in again on the
+// next call.
 func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	s := e.start()
-	s.MustCall(t, "whoami", nil)
-	_, stderr, code := e.Run(t, "logout")
-	if code != 0 || !strings.Contains(stderr, "revoked") || !strings.Contains(stderr, "no credential of keyrelay remains") {
-		t.Fatalf("logout: %d %s", code, stderr)
-	}
-	out, _, _ := e.Run(t, "status", "--json")
-	var st struct {
-		LoggedIn bool `json:"logged_in"`
-	}
-	if json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn {
-		t.Fatalf("status after logout: %s", out)
-	}
-	left, _ := os.ReadDir(e.Dir)
-	for _, f := range left {
-		if f.Name() != "vault.lock" {
-			t.Fatalf("left after logout: %s", f.Name())
+	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
+		if _, stderr, code := e.Run(t, "login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
+			t.Fatalf("login: %d %s", code, stderr)
 		}
-	}
-	// The running relay notices and signs in again on the next call.
-	s.MustCall(t, "whoami", nil)
-	if e.opens() != 2 {
-		t.Fatalf("%d opens, want 2", e.opens())
-	}
+		out, _, _ := e.Run(t, "status", "--json")
+		if !strings.Contains(out, `"logged_in": true`) || !strings.Contains(out, e.resource) {
+			t.Fatalf("status: %s", out)
+		}
+		s := e.start()
+		s.whoami(t) // no second sign-in
+		if e.opens() != 1 {
+			t.Fatalf("%d opens, want 1", e.opens())
+		}
+		_, stderr, code := e.Run(t, "logout")
+		if code != 0 || !strings.Contains(stderr, "revoked") || !strings.Contains(stderr, "no credential of keyrelay remains") {
+			t.Fatalf("logout: %d %s", code, stderr)
+		}
+		out, _, _ = e.Run(t, "status", "--json")
+		var st struct {
+			LoggedIn bool `json:"logged_in"`
+		}
+		if json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn {
+			t.Fatalf("status after logout: %s", out)
+		}
+		left, _ := os.ReadDir(e.Dir)
+		for _, f := range left {
+			if f.Name() != "vault.lock" {
+				t.Fatalf("left after logout: %s", f.Name())
+			}
+		}
+		// The running relay notices and signs in again on the next call.
+		s.whoami(t)
+		if e.opens() != 2 {
+			t.Fatalf("%d opens, want 2", e.opens())
+		}
+	})
 }
 
 func TestE2E_ConcurrentExpiredCallsRefreshOnce(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	e.start().MustCall(t, "whoami", nil)
-	e.expireStored()
-	s := e.start()
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
-	}
-	wg.Wait()
-	if n := c.Refreshes.Load(); n != 1 {
-		t.Fatalf("%d refreshes for 20 concurrent calls, want 1", n)
-	}
+	c, e := backendEnv(t)
+	e.start().whoami(t)
+	refreshStorm(t, c, e, 1, 20, 1)
 }
 
 func TestE2E_TwoRelaysOneLogin(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	c, e := backendEnv(t)
 	a, b := e.start(), e.start()
 	var wg sync.WaitGroup
-	for _, s := range []*testkit.Session{a, b, a, b} {
+	for _, s := range []*session{a, b, a, b} {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.MustCall(t, "whoami", nil) }()
+		go func() { defer wg.Done(); s.whoami(t) }()
 	}
 	wg.Wait()
 	if e.opens() != 1 || c.Codes.Load() != 1 {
@@ -198,46 +186,42 @@ func TestE2E_TwoRelaysOneLogin(t *testing.T) {
 }
 
 func TestE2E_StartsAndAnswersWithBadConfig(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
+	_, e := backendEnv(t)
 	s := e.start("RELAY_AUTH_SERVER_URL=http://example.com")
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || !strings.Contains(text, "https") {
-		t.Fatalf("bad config result: %v %s", isErr, text)
-	}
+	s.fails(t, "whoami", "https")
 }
 
 // TestC19_NoSecretInOutput runs a session at debug level through login,
-// 401, refresh, step-up and logout, and looks for every code, verifier and
-// token that crossed the authorization server in the relay's stderr and in
-// the files of the data directory.
+// 401, refresh, step-up and logout, in both modes, and looks for every
+// code, verifier and token that crossed the authorization server in the
+// relay's stderr, in what the MCP client received and in the CLI's output.
 func TestC19_NoSecretInOutput(t *testing.T) {
-	c := chain.Start(t, chain.Options{})
-	e := newRelayEnv(t, c)
-	s := e.start()
-	var results strings.Builder // what the MCP client received: stdout
-	results.WriteString(s.MustCall(t, "whoami", nil))
-	c.RevokeSeen()
-	results.WriteString(s.MustCall(t, "whoami", nil))
-	results.WriteString(s.MustCall(t, "admin_stats", nil))
-	e.expireStored()
-	s2 := e.start()
-	results.WriteString(s2.MustCall(t, "whoami", nil))
-	_, logoutErr, _ := e.Run(t, "logout")
-	statusOut, statusErr, _ := e.Run(t, "status", "--json")
-	outputs := s.Stderr.String() + s2.Stderr.String() + logoutErr + statusOut + statusErr + results.String()
-	secrets := c.Secrets()
-	if len(secrets) < 8 {
-		t.Fatalf("only %d secrets recorded; the spy is broken", len(secrets))
-	}
-	for _, sec := range secrets {
-		if strings.Contains(outputs, sec) {
-			t.Fatalf("a code, verifier or token appears in the relay's output")
+	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
+		s := e.start()
+		var results strings.Builder // what the MCP client received: stdout
+		results.WriteString(s.whoami(t))
+		c.RevokeSeen()
+		results.WriteString(s.whoami(t))
+		results.WriteString(s.MustCall(t, "admin_stats", nil))
+		e.expireStored()
+		s2 := e.start()
+		results.WriteString(s2.whoami(t))
+		_, logoutErr, _ := e.Run(t, "logout")
+		statusOut, statusErr, _ := e.Run(t, "status", "--json")
+		outputs := s.Stderr.String() + s2.Stderr.String() + logoutErr + statusOut + statusErr + results.String()
+		secrets := c.Secrets()
+		if len(secrets) < 8 {
+			t.Fatalf("only %d secrets recorded; the spy is broken", len(secrets))
 		}
-	}
-	if !strings.Contains(s.Stderr.String(), "level=DEBUG") && !strings.Contains(s.Stderr.String(), "level=INFO") {
-		t.Fatal("no log output captured; the check proves nothing")
-	}
+		for _, sec := range secrets {
+			if strings.Contains(outputs, sec) {
+				t.Fatalf("a code, verifier or token appears in the relay's output")
+			}
+		}
+		if !strings.Contains(s.Stderr.String(), "level=DEBUG") && !strings.Contains(s.Stderr.String(), "level=INFO") {
+			t.Fatal("no log output captured; the check proves nothing")
+		}
+	})
 }
 
 func TestE2E_InitializeAnswersWithoutNetwork(t *testing.T) {
@@ -250,9 +234,8 @@ func TestE2E_InitializeAnswersWithoutNetwork(t *testing.T) {
 	if time.Since(start) > 10*time.Second {
 		t.Fatal("initialize was slow")
 	}
-	text, isErr := s.Call(t, "whoami", nil)
-	if !isErr || text == "" {
-		t.Fatalf("call with no backend: %v %q", isErr, text)
+	if text := s.fails(t, "whoami"); text == "" {
+		t.Fatal("a call with no backend failed without a text")
 	}
 }
 

@@ -1,16 +1,11 @@
 package authserver
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // Obviously fake secrets, long enough to be accepted.
@@ -25,10 +20,7 @@ const (
 // then checked inside a struct that does marshal.)
 func TestConfigPrintsNoHMACSecret(t *testing.T) {
 	cfg := Config{Issuer: "http://127.0.0.1:5002", Users: testUsers(t), HMACSecret: secret.New(fakeHMACSecret)}
-	secrets := map[string]string{"HMAC secret": fakeHMACSecret}
-	assertPrintsNone(t, cfg, secrets)
-	assertPrintsNone(t, &cfg, secrets)
-	assertPrintsNone(t, struct{ HMACSecret secret.Value }{cfg.HMACSecret}, secrets)
+	testkit.NoSecretPrinted(t, map[string]string{"HMAC secret": fakeHMACSecret}, cfg, &cfg, struct{ HMACSecret secret.Value }{cfg.HMACSecret})
 }
 
 // TestServerPrintsNoHMACSecret: a running HS256 Server, its normalised
@@ -37,11 +29,7 @@ func TestConfigPrintsNoHMACSecret(t *testing.T) {
 func TestServerPrintsNoHMACSecret(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.HMACSecret = secret.New(fakeHMACSecret) })
 	verifyToken(t, e, e.tokens()["access_token"].(string), []byte(fakeHMACSecret))
-	secrets := map[string]string{"HMAC secret": fakeHMACSecret}
-	assertPrintsNone(t, e.s, secrets)
-	assertPrintsNone(t, e.s.cfg, secrets)
-	assertPrintsNone(t, e.s.signer, secrets)
-	assertPrintsNone(t, *e.s.signer, secrets)
+	testkit.NoSecretPrinted(t, map[string]string{"HMAC secret": fakeHMACSecret}, e.s, e.s.cfg, e.s.signer, *e.s.signer)
 }
 
 // TestAuthRequestPrintsNoState: the pending authorization request holds
@@ -61,9 +49,7 @@ func TestAuthRequestPrintsNoState(t *testing.T) {
 	if req == nil || req.state.Reveal() != fakeState {
 		t.Fatal("pending request not found, or its state lost")
 	}
-	secrets := map[string]string{"state": fakeState, "csrf token": h.Get("csrf_token"), "browser binding": req.browser.Reveal()}
-	assertPrintsNone(t, req, secrets)
-	assertPrintsNone(t, *req, secrets)
+	testkit.NoSecretPrinted(t, map[string]string{"state": fakeState, "csrf token": h.Get("csrf_token"), "browser binding": req.browser.Reveal()}, req, *req)
 
 	loc := e.consent(e.login(h, "alice", alicePW), "allow").location(t)
 	if loc.Query().Get("state") != fakeState || loc.Query().Get("code") == "" {
@@ -76,45 +62,4 @@ func TestAuthRequestPrintsNoState(t *testing.T) {
 	if strings.Contains(e.logs.String(), fakeState) {
 		t.Fatal("the state is in the log")
 	}
-}
-
-// assertPrintsNone fails if any way of printing v shows one of secrets.
-func assertPrintsNone(t *testing.T, v any, secrets map[string]string) {
-	t.Helper()
-	for how, out := range printings(v) {
-		for name, s := range secrets {
-			if s == "" {
-				t.Fatalf("the %s is empty: nothing to look for", name)
-			}
-			for _, enc := range encodings(s) {
-				if strings.Contains(out, enc) {
-					t.Errorf("%s of a %T shows the %s: %s", how, v, name, out)
-				}
-			}
-		}
-	}
-}
-
-// printings is v printed by fmt (%v, %+v, %#v, %s), by slog's JSON and text
-// handlers, and by json.Marshal (its error text, if it fails).
-func printings(v any) map[string]string {
-	var js, txt bytes.Buffer
-	slog.New(slog.NewJSONHandler(&js, nil)).Info("print", "v", v)
-	slog.New(slog.NewTextHandler(&txt, nil)).Info("print", "v", v)
-	j, err := json.Marshal(v)
-	if err != nil {
-		j = []byte("json error: " + err.Error())
-	}
-	return map[string]string{
-		"%v": fmt.Sprintf("%v", v), "%+v": fmt.Sprintf("%+v", v), "%#v": fmt.Sprintf("%#v", v), "%s": fmt.Sprintf("%s", v),
-		"slog JSON": js.String(), "slog text": txt.String(), "json.Marshal": string(j),
-	}
-}
-
-// encodings are the ways fmt or an encoder could spell s: as is, as hex,
-// base64 and fmt's byte list ("[116 101 ...]" without the brackets).
-func encodings(s string) []string {
-	b := []byte(s)
-	return []string{s, hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		strings.Trim(fmt.Sprint(b), "[]")}
 }

@@ -1,17 +1,12 @@
 package bearer
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestNewHMACKeepsNoPrintableSecret backs NewHMAC keeping its []byte
@@ -32,48 +27,5 @@ func TestNewHMACKeepsNoPrintableSecret(t *testing.T) {
 	if _, err := v.Validate(bg, tok); err != nil {
 		t.Fatalf("a token signed with the secret is refused after the caller wiped its copy: %v", err)
 	}
-	secrets := map[string]string{"HMAC secret": fake}
-	assertPrintsNone(t, v, secrets)
-	assertPrintsNone(t, *v, secrets)
-}
-
-// assertPrintsNone fails if any way of printing v shows one of secrets.
-func assertPrintsNone(t *testing.T, v any, secrets map[string]string) {
-	t.Helper()
-	for how, out := range printings(v) {
-		for name, s := range secrets {
-			if s == "" {
-				t.Fatalf("the %s is empty: nothing to look for", name)
-			}
-			for _, enc := range encodings(s) {
-				if strings.Contains(out, enc) {
-					t.Errorf("%s of a %T shows the %s: %s", how, v, name, out)
-				}
-			}
-		}
-	}
-}
-
-// printings is v printed by fmt (%v, %+v, %#v, %s), by slog's JSON and text
-// handlers, and by json.Marshal (its error text, if it fails).
-func printings(v any) map[string]string {
-	var js, txt bytes.Buffer
-	slog.New(slog.NewJSONHandler(&js, nil)).Info("print", "v", v)
-	slog.New(slog.NewTextHandler(&txt, nil)).Info("print", "v", v)
-	j, err := json.Marshal(v)
-	if err != nil {
-		j = []byte("json error: " + err.Error())
-	}
-	return map[string]string{
-		"%v": fmt.Sprintf("%v", v), "%+v": fmt.Sprintf("%+v", v), "%#v": fmt.Sprintf("%#v", v), "%s": fmt.Sprintf("%s", v),
-		"slog JSON": js.String(), "slog text": txt.String(), "json.Marshal": string(j),
-	}
-}
-
-// encodings are the ways fmt or an encoder could spell s: as is, as hex,
-// base64 and fmt's byte list ("[116 101 ...]" without the brackets).
-func encodings(s string) []string {
-	b := []byte(s)
-	return []string{s, hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
-		strings.Trim(fmt.Sprint(b), "[]")}
+	testkit.NoSecretPrinted(t, map[string]string{"HMAC secret": fake}, v, *v)
 }

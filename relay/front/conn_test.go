@@ -102,6 +102,14 @@ func (c *conn) next(t *testing.T) testkit.Msg {
 	return m
 }
 
+// call sends line and returns the next message that is not a
+// notification.
+func (c *conn) call(t *testing.T, line string) testkit.Msg {
+	t.Helper()
+	c.send(t, line)
+	return c.next(t)
+}
+
 // any returns the next message, false at the end of stdout.
 func (c *conn) any(t *testing.T) (testkit.Msg, bool) {
 	t.Helper()

@@ -45,11 +45,9 @@ func TestProtocol(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := start(t, Config{Version: "test", Wire: wireTo(&fakeUp{})})
 			if strings.Contains(tc.name, "setLevel") {
-				c.send(t, initLine)
-				c.next(t)
+				c.call(t, initLine)
 			}
-			c.send(t, tc.line)
-			r := c.next(t)
+			r := c.call(t, tc.line)
 			switch {
 			case tc.code == 0 && r.Error != nil:
 				t.Fatalf("got an error: %s", r.Raw)
@@ -67,8 +65,7 @@ func TestProtocol(t *testing.T) {
 
 func TestSetLevelNeedsInitialize(t *testing.T) {
 	c := start(t, Config{Wire: wireTo(&fakeUp{})})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}`)
-	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}`); r.Error == nil || r.Error.Code != -32603 {
 		t.Fatalf("before initialize: %s", r.Raw)
 	}
 }
@@ -101,8 +98,7 @@ func TestBadMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := start(t, Config{Wire: wireTo(&fakeUp{})})
 			c.send(t, tc.line)
-			c.send(t, `{"jsonrpc":"2.0","id":"after","method":"ping"}`)
-			r := c.next(t)
+			r := c.call(t, `{"jsonrpc":"2.0","id":"after","method":"ping"}`)
 			if tc.code == 0 {
 				if string(r.ID) != `"after"` {
 					t.Fatalf("answered %s", r.Raw)
@@ -148,8 +144,7 @@ func TestCancelledCallNotAnswered(t *testing.T) {
 		return nil, ctx.Err()
 	}}
 	c := start(t, Config{Wire: wireTo(up)})
-	c.send(t, initLine)
-	c.next(t)
+	c.call(t, initLine)
 	c.send(t, `{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"block"}}`)
 	<-arrived
 	c.send(t, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}`)
@@ -258,8 +253,7 @@ func TestEndOfInputCancelsCalls(t *testing.T) {
 // does not close stdin first.
 func TestContextEndStopsServe(t *testing.T) {
 	c := start(t, Config{Wire: wireTo(&fakeUp{})})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
-	c.next(t)
+	c.call(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
 	c.cancel()
 	select {
 	case err := <-c.done:
@@ -280,7 +274,8 @@ func TestLogMessagesFollowTheLevel(t *testing.T) {
 		up.client.Notify(ctx, "notifications/message", map[string]any{"level": "warning", "logger": "keyrelay", "data": "careful"})
 		return Result(r.ID, json.RawMessage(`{"tools":[]}`)), nil
 	}
-	warned := func(c *conn, id string) bool {
+	warned := func(c *conn, line, id string) bool { // sends line, reads to the answer to id
+		c.send(t, line)
 		for {
 			r, _ := c.any(t)
 			if r.Method == "notifications/message" {
@@ -292,32 +287,25 @@ func TestLogMessagesFollowTheLevel(t *testing.T) {
 		}
 	}
 	c := start(t, Config{Wire: wireTo(up)})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
-	if warned(c, "1") {
+	if warned(c, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, "1") {
 		t.Error("a log message before initialize")
 	}
-	c.send(t, initLine)
-	c.next(t)
-	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-	if warned(c, "2") {
+	c.call(t, initLine)
+	if warned(c, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, "2") {
 		t.Error("a warning passed the default level (error)")
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"warning"}}`)
-	c.next(t)
-	c.send(t, `{"jsonrpc":"2.0","id":4,"method":"tools/list"}`)
-	if !warned(c, "4") {
+	c.call(t, `{"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"warning"}}`)
+	if !warned(c, `{"jsonrpc":"2.0","id":4,"method":"tools/list"}`, "4") {
 		t.Error("no warning after logging/setLevel warning")
 	}
 	if st := up.client.State(); st.LogLevel != "warning" || string(st.Info) != `{"name":"t","version":"1"}` || st.Modern {
 		t.Errorf("client state %+v", st)
 	}
 	m := start(t, Config{Wire: wireTo(up)})
-	m.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{`+modernMeta+`}}`)
-	if warned(m, "1") {
+	if warned(m, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{`+modernMeta+`}}`, "1") {
 		t.Error("a 2026-07-28 request without a log level got a log message")
 	}
-	m.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"x":1},"io.modelcontextprotocol/logLevel":"info"}}}`)
-	if !warned(m, "2") {
+	if !warned(m, `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"x":1},"io.modelcontextprotocol/logLevel":"info"}}}`, "2") {
 		t.Error("no warning for a 2026-07-28 request asking for info")
 	}
 	if st := up.client.State(); !st.Modern || string(st.Caps) != `{"x":1}` {
@@ -335,25 +323,19 @@ func TestWireOnFirstNeed(t *testing.T) {
 			wired++
 			return nil, errors.New("RELAY_BACKEND_URL is not set")
 		}})
-	c.send(t, initLine)
-	c.next(t)
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`)
-	c.next(t)
-	c.send(t, `{"jsonrpc":"2.0","id":"p","method":"ping"}`)
-	c.next(t)
+	c.call(t, initLine)
+	c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`)
+	c.call(t, `{"jsonrpc":"2.0","id":"p","method":"ping"}`)
 	if wired != 0 {
 		t.Fatalf("wired %d times before any request for the upstream", wired)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-	if r := c.next(t); !strings.Contains(r.Raw, `"name":"keyrelay_status"`) {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); !strings.Contains(r.Raw, `"name":"keyrelay_status"`) {
 		t.Fatalf("tools/list: %s", r.Raw)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`)
-	if r := c.next(t); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
 		t.Fatalf("tools/call: %s", r.Raw)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`)
-	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || !strings.Contains(r.Error.Message, "RELAY_BACKEND_URL is not set") {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`); r.Error == nil || r.Error.Code != -32603 || !strings.Contains(r.Error.Message, "RELAY_BACKEND_URL is not set") {
 		t.Fatalf("resources/list: %s", r.Raw)
 	}
 	c.rest(t)
@@ -366,20 +348,17 @@ func TestWireOnFirstNeed(t *testing.T) {
 // configuration gets the front's own description.
 func TestHandshakeFromUpstream(t *testing.T) {
 	c := start(t, Config{Wire: func(context.Context, Client) (Upstream, error) { return nil, errors.New("bad") }})
-	c.send(t, initLine)
-	if r := c.next(t); !strings.Contains(r.Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.Raw, `"name":"keyrelay"`) {
+	if r := c.call(t, initLine); !strings.Contains(r.Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.Raw, `"name":"keyrelay"`) {
 		t.Fatalf("initialize: %s", r.Raw)
 	}
 	up := &fakeUp{}
 	c = start(t, Config{Wire: wireTo(up)})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`)
-	if r := c.next(t); !strings.Contains(r.Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`); !strings.Contains(r.Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
 		t.Fatalf("discover: %s", r.Raw)
 	}
 	desc := Description{Initialize: json.RawMessage(`{"protocolVersion":"2025-03-26","capabilities":{},"serverInfo":{"name":"its own"}}`)}
 	c = start(t, Config{Wire: func(_ context.Context, cl Client) (Upstream, error) { return describer{&fakeUp{}, desc}, nil }})
-	c.send(t, initLine)
-	if r := c.next(t); string(r.Result) != string(desc.Initialize) {
+	if r := c.call(t, initLine); string(r.Result) != string(desc.Initialize) {
 		t.Fatalf("a 2025-era server's initialize result is not passed as it is: %s", r.Raw)
 	}
 }
@@ -401,16 +380,13 @@ func TestFailures(t *testing.T) {
 		return nil, fmt.Errorf("wrapped: %w", texted("the backend is unreachable"))
 	}}
 	c := start(t, Config{Wire: wireTo(up)})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`)
-	if r := c.next(t); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, `"text":"the backend is unreachable"`) {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, `"text":"the backend is unreachable"`) {
 		t.Fatalf("tools/call: %s", r.Raw)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"prompts/list"}`)
-	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "the backend is unreachable" {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"prompts/list"}`); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "the backend is unreachable" {
 		t.Fatalf("prompts/list: %s", r.Raw)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":3,"method":"panic"}`)
-	if r := c.next(t); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "internal error" {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":3,"method":"panic"}`); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "internal error" {
 		t.Fatalf("panic: %s", r.Raw)
 	}
 }
@@ -434,20 +410,16 @@ func TestAsk(t *testing.T) {
 		return Result(r.ID, m.Result), nil
 	}
 	c := start(t, Config{Wire: wireTo(up)})
-	c.send(t, initLine)
-	c.next(t)
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
-	ask := c.next(t)
+	c.call(t, initLine)
+	ask := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
 	if ask.Method != "sampling/createMessage" || string(ask.ID) != `"keyrelay-1"` || string(ask.Params) != `{"x":1}` {
 		t.Fatalf("ask: %s", ask.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","id":1,"result":{"wrong":"id"}}`) // the client's own id: nobody's answer
-	c.send(t, `{"jsonrpc":"2.0","id":"keyrelay-1","result":{"model":"m"}}`)
-	if r := c.next(t); string(r.ID) != "1" || string(r.Result) != `{"model":"m"}` {
+	if r := c.call(t, `{"jsonrpc":"2.0","id":"keyrelay-1","result":{"model":"m"}}`); string(r.ID) != "1" || string(r.Result) != `{"model":"m"}` {
 		t.Fatalf("answer: %s", r.Raw)
 	}
-	c.send(t, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`)
-	if ask := c.next(t); string(ask.ID) != `"keyrelay-2"` {
+	if ask := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`); string(ask.ID) != `"keyrelay-2"` {
 		t.Fatalf("second ask: %s", ask.Raw)
 	}
 	c.send(t, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`)
@@ -461,11 +433,9 @@ func TestAsk(t *testing.T) {
 func TestSendAfterInitialize(t *testing.T) {
 	up := &fakeUp{}
 	c := start(t, Config{Wire: wireTo(up)})
-	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
-	c.next(t)
+	c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
 	up.client.Send(Notification("notifications/tools/list_changed", nil))
-	c.send(t, initLine)
-	c.next(t)
+	c.call(t, initLine)
 	up.client.Send(Notification("notifications/tools/list_changed", nil))
 	if r, _ := c.any(t); r.Method != "notifications/tools/list_changed" {
 		t.Fatalf("after initialize: %s", r.Raw)

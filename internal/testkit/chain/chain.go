@@ -1,9 +1,10 @@
 // Package chain runs keyrelay's built-in authorization server and the
 // example backend on one loopback listener, for tests: the issuer and the
 // backend share its URL. It is instrumented: it counts the token requests
-// that reach the authorization server by grant, remembers every code,
-// verifier and token that crossed the token and revocation endpoints (so
-// tests can search what the relay wrote for them), and can revoke the
+// that reach the authorization server by grant, remembers by kind every
+// code, verifier, token and client secret that crossed the token and
+// revocation endpoints (so tests can search what the relay wrote for
+// them), lets a test answer those requests itself, and can revoke the
 // tokens its validators have accepted. It can be taken down and brought
 // back on the same address.
 //
@@ -14,6 +15,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +48,13 @@ type Options struct {
 	// Wrap wraps the whole handler: a fault injector in front of both
 	// servers. The counters and the secret spy sit behind it, at the
 	// authorization server.
-	Wrap        func(http.Handler) http.Handler
+	Wrap func(http.Handler) http.Handler
+	// Token, if set, sees each request to the token and revocation
+	// endpoints, its form parsed, once its secrets are recorded: it may
+	// change the form the authorization server gets, or answer itself and
+	// return true (the request then does not reach the server, nor the
+	// counters).
+	Token       func(w http.ResponseWriter, r *http.Request, form url.Values) bool
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
 }
 
@@ -64,9 +72,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	srv     *http.Server
-	secrets []string
-	seen    map[string]bool // jti accepted by a validator so far
-	revoked map[string]bool // jti the validators now refuse
+	secrets map[string][]string // by kind
+	seen    map[string]bool     // jti accepted by a validator so far
+	revoked map[string]bool     // jti the validators now refuse
 }
 
 // Start starts a chain on a free loopback port and stops it when the
@@ -78,7 +86,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{URL: "http://" + ln.Addr().String(), addr: ln.Addr().String(), opts: opts,
-		seen: map[string]bool{}, revoked: map[string]bool{}}
+		secrets: map[string][]string{}, seen: map[string]bool{}, revoked: map[string]bool{}}
 	resources := []string{s.URL}
 	if len(opts.Resources) > 0 {
 		resources = nil
