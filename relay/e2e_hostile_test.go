@@ -28,7 +28,7 @@ type hostileServer struct {
 	auths   []string
 	answers atomic.Int64 // POSTs answering its requests
 	calls   atomic.Int64
-	flooded atomic.Bool // the whole flood was written
+	flooded atomic.Bool   // the whole flood was written
 	start   chan struct{} // closed: the flood begins (nil: at once)
 }
 
