@@ -23,7 +23,8 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		return err
 	}
 	log := setup.Logger(stderr, cfg.LogLevel)
-	log.Info("relay serving on stdio", "version", version, "server", cfg.Server(), "auth_server", cfg.AuthServerURL, "headers", len(cfg.Headers))
+	log.Info("relay serving on stdio", "version", version, "server", config.RedactURL(cfg.Server()),
+		"auth_server", config.RedactURL(cfg.AuthServerURL), "headers", len(cfg.Headers))
 	return front.New(setup.Front(ctx, cfg, e.get, log, version)).Serve(ctx, stdin, stdout)
 }
 
@@ -111,12 +112,16 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	src := status.Sources{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()} // as configured, before Check
+	// As configured, before Check; printable.
+	src := status.Sources{AuthServer: config.RedactURL(cfg.AuthServerURL), Backend: config.RedactURL(cfg.Server())}
 	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), cfg.CheckPolicy(pol))
+	src.Policy, src.ConfigErr = pol.Summary(), cfg.Check()
+	if src.ConfigErr == nil { // the policy checks URLs that Check accepted
+		src.ConfigErr = cfg.CheckPolicy(pol)
+	}
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
 	if err != nil {
 		return err
