@@ -15,6 +15,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/setup"
 	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/relay/status"
+	"github.com/keyrelay/keyrelay/vault"
 )
 
 func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -60,7 +61,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if force {
 		signIn = p.Broker.Relogin
 	}
-	if _, err := signIn(ctx, term); err != nil {
+	if _, err := signIn(ctx, term); errors.Is(err, vault.ErrWeakPassphrase) {
+		return &codedError{code: exitUsage, err: err, hint: "choose a longer passphrase, then run `relay login` again"}
+	} else if err != nil {
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
 	}
 	r, _ := p.Broker.Cached(ctx)
