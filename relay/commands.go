@@ -90,6 +90,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	stored := p.Vault.Status(ctx).HasTokens
 	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
 	r, err := broker.Revocation{}, skip
 	if skip == nil {
@@ -105,7 +106,24 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return &codedError{code: exitIncomplete, err: err, hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
-	fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	return loggedOut(stderr, r.Outcome, stored)
+}
+
+// loggedOut ends a logout whose wipe removed everything: the last line
+// says whether the server revoked the sign-in. When tokens were stored
+// and were not revoked (the vault could not be read, the configuration or
+// the policy forbade asking, the server failed or cannot revoke), they
+// stay valid at the server until they expire: exitNotRevoked.
+func loggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) error {
+	switch {
+	case outcome == broker.Revoked:
+		fmt.Fprintln(stderr, "relay: logged out: revoked at the server and wiped here; no credential of keyrelay remains")
+	case outcome == broker.NothingStored, !stored:
+		fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	default:
+		return &codedError{code: exitNotRevoked, err: errors.New("wiped here, but NOT revoked at the server, " +
+			"which honours the sign-in until it expires; end it there if you can")}
+	}
 	return nil
 }
 
