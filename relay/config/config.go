@@ -76,7 +76,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
 	{"RELAY_DATA_DIR", "the vault's directory (default: the OS config dir)"},
 	{"RELAY_VAULT_KEY", "vault key source: keychain, file:PATH, cmd:COMMAND or passphrase"},
-	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase (for the stdio server)"},
+	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase: needed by the stdio server; login, status and logout read it too instead of asking"},
 	{"RELAY_CALLBACK_PORT", "fixed loopback callback port (default random)"},
 	{"RELAY_CALLBACK_HOST", "host of the redirect URI: 127.0.0.1 (default) or localhost, for a client registered with http://localhost:PORT/...; the callback listens on loopback only"},
 	{"RELAY_CALLBACK_PATH", "path of the redirect URI (default /callback), such as /oauth/callback"},
