@@ -15,6 +15,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/setup"
 	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/relay/status"
+	"github.com/keyrelay/keyrelay/vault"
 )
 
 func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -23,7 +24,8 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		return err
 	}
 	log := setup.Logger(stderr, cfg.LogLevel)
-	log.Info("relay serving on stdio", "version", version, "server", cfg.Server(), "auth_server", cfg.AuthServerURL, "headers", len(cfg.Headers))
+	log.Info("relay serving on stdio", "version", version, "server", config.RedactURL(cfg.Server()),
+		"auth_server", config.RedactURL(cfg.AuthServerURL), "headers", len(cfg.Headers))
 	return front.New(setup.Front(ctx, cfg, e.get, log, version)).Serve(ctx, stdin, stdout)
 }
 
@@ -59,7 +61,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if force {
 		signIn = p.Broker.Relogin
 	}
-	if _, err := signIn(ctx, term); err != nil {
+	if _, err := signIn(ctx, term); errors.Is(err, vault.ErrWeakPassphrase) {
+		return &codedError{code: exitUsage, err: err, hint: "choose a longer passphrase, then run `relay login` again"}
+	} else if err != nil {
 		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
 	}
 	r, _ := p.Broker.Cached(ctx)
@@ -86,6 +90,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	stored := p.Vault.Status(ctx).HasTokens
 	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
 	r, err := broker.Revocation{}, skip
 	if skip == nil {
@@ -101,7 +106,24 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return &codedError{code: exitIncomplete, err: err, hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
-	fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	return loggedOut(stderr, r.Outcome, stored)
+}
+
+// loggedOut ends a logout whose wipe removed everything: the last line
+// says whether the server revoked the sign-in. When tokens were stored
+// and were not revoked (the vault could not be read, the configuration or
+// the policy forbade asking, the server failed or cannot revoke), they
+// stay valid at the server until they expire: exitNotRevoked.
+func loggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) error {
+	switch {
+	case outcome == broker.Revoked:
+		fmt.Fprintln(stderr, "relay: logged out: revoked at the server and wiped here; no credential of keyrelay remains")
+	case outcome == broker.NothingStored, !stored:
+		fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	default:
+		return &codedError{code: exitNotRevoked, err: errors.New("wiped here, but NOT revoked at the server, " +
+			"which honours the sign-in until it expires; end it there if you can")}
+	}
 	return nil
 }
 
@@ -111,12 +133,16 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	src := status.Sources{AuthServer: cfg.AuthServerURL, Backend: cfg.Server()} // as configured, before Check
+	// As configured, before Check; printable.
+	src := status.Sources{AuthServer: config.RedactURL(cfg.AuthServerURL), Backend: config.RedactURL(cfg.Server())}
 	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
-	src.Policy, src.ConfigErr = pol.Summary(), errors.Join(cfg.Check(), cfg.CheckPolicy(pol))
+	src.Policy, src.ConfigErr = pol.Summary(), cfg.Check()
+	if src.ConfigErr == nil { // the policy checks URLs that Check accepted
+		src.ConfigErr = cfg.CheckPolicy(pol)
+	}
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
 	if err != nil {
 		return err

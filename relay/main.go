@@ -28,6 +28,7 @@ const (
 	exitUsage      = 2 // bad command line or configuration
 	exitLogin      = 3 // the login failed or was refused
 	exitIncomplete = 4 // logout could not remove everything
+	exitNotRevoked = 5 // logout wiped everything here, but the server did not revoke the sign-in
 )
 
 // usage marks err, if any, as a usage error: exitUsage, and a hint.

@@ -121,7 +121,7 @@ func TestStrayKeyFileMovedAside(t *testing.T) {
 	dir := newDir(t)
 	os.MkdirAll(dir, 0o700)
 	write(t, filepath.Join(dir, fileKey), []byte("stray"))
-	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: "passphrase", PassphraseFile: passFile(t, "p"),
+	v, err := Open(context.Background(), Options{Dir: dir, KeySpec: "passphrase", PassphraseFile: passFile(t, "correct horse battery staple"),
 		ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
 	testkit.NoErr(t, err)
 	mustUpdate(t, v, testAcct, fakeRecord())

@@ -42,6 +42,9 @@
 //     tokens.age), then the files, and reports what remains.
 //   - Token fields are secret.Value; errors never include file contents,
 //     key material or command output.
+//   - A new passphrase-wrapped vault refuses a passphrase that is easy to
+//     guess offline (CheckPassphrase: 15 characters or more, 8 different,
+//     not mostly runs); nothing is written until one clears the floor.
 //
 // # Non-goals
 //

@@ -37,6 +37,11 @@ var (
 	// ErrWrongPassphrase: the passphrase does not unwrap key.age.
 	ErrWrongPassphrase = errors.New("vault: wrong passphrase")
 
+	// ErrWeakPassphrase: a new vault's passphrase was refused as too easy
+	// to guess (CheckPassphrase); nothing was written. The error text says
+	// what is wanted.
+	ErrWeakPassphrase = errors.New("vault: passphrase too weak for a new vault")
+
 	// ErrCorrupt: a vault file could not be read or decrypted. Errors
 	// wrapping it are *CorruptError; the file has been moved aside.
 	ErrCorrupt = errors.New("vault: corrupt vault file")

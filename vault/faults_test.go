@@ -197,7 +197,7 @@ func TestFault_KeychainSilentNoFallback(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	kc := &OSKeychain{Timeout: timeout, backend: be, busCheck: func() error { return nil }}
 	opts := func(dir string) Options {
-		return Options{Dir: dir, Keychain: kc, PassphraseFile: passFile(t, "correct horse"), ScryptWorkFactor: testWorkFactor}
+		return Options{Dir: dir, Keychain: kc, PassphraseFile: passFile(t, "correct horse battery staple"), ScryptWorkFactor: testWorkFactor}
 	}
 	dir := newDir(t)
 	v := mustOpen(t, opts(dir))

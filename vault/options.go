@@ -31,8 +31,9 @@ type Options struct {
 	// KeySpec is empty and there is no OS keychain in the session.
 	PassphraseFile string
 
-	// Prompt asks the user for the passphrase without echo. Nil in the
-	// stdio server, which cannot prompt.
+	// Prompt asks the user for the passphrase without echo. prompt is a
+	// label such as "New vault passphrase", without punctuation: the
+	// prompt adds its own. Nil in the stdio server, which cannot prompt.
 	Prompt func(ctx context.Context, prompt string) (secret.Value, error)
 
 	// RequireKeychain refuses every key source but the OS keychain (an

@@ -42,7 +42,7 @@ func (s *passphraseSource) load(ctx context.Context, _ string) (*age.X25519Ident
 	if err != nil {
 		return nil, fmt.Errorf("vault: key file: %w", err)
 	}
-	pass, err := s.passphrase(ctx, "Vault passphrase: ", false)
+	pass, err := s.passphrase(ctx, "Vault passphrase", false)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *passphraseSource) load(ctx context.Context, _ string) (*age.X25519Ident
 }
 
 func (s *passphraseSource) create(ctx context.Context, _ string) (*age.X25519Identity, error) {
-	pass, err := s.passphrase(ctx, "New vault passphrase: ", true)
+	pass, err := s.passphrase(ctx, "New vault passphrase", true)
 	if err != nil {
 		return nil, err
 	}
@@ -96,14 +96,22 @@ func (s *passphraseSource) create(ctx context.Context, _ string) (*age.X25519Ide
 	return key, nil
 }
 
-// passphrase reads the passphrase file, or prompts (twice when confirm).
-func (s *passphraseSource) passphrase(ctx context.Context, prompt string, confirm bool) (secret.Value, error) {
+// passphrase reads the passphrase file, or prompts. For a new vault
+// (isNew) it refuses a weak passphrase (CheckPassphrase) and asks a
+// prompted one twice.
+func (s *passphraseSource) passphrase(ctx context.Context, prompt string, isNew bool) (secret.Value, error) {
 	if s.file != "" {
 		b, err := platform.ReadSecretFile(s.file, maxPassphraseFile)
 		if err != nil {
 			return secret.Value{}, fmt.Errorf("vault: RELAY_VAULT_PASSPHRASE_FILE: %w", err)
 		}
-		return nonEmpty(secret.New(strings.TrimRight(string(b), "\r\n")))
+		p, err := nonEmpty(secret.New(strings.TrimRight(string(b), "\r\n")))
+		if err == nil && isNew {
+			if err = CheckPassphrase(p); err != nil {
+				err = fmt.Errorf("%w (the passphrase in RELAY_VAULT_PASSPHRASE_FILE)", err)
+			}
+		}
+		return p, err
 	}
 	if s.prompt == nil {
 		return secret.Value{}, fmt.Errorf("%w: the passphrase key source needs RELAY_VAULT_PASSPHRASE_FILE when it cannot prompt (run relay login in a terminal)", ErrKeySource)
@@ -112,16 +120,20 @@ func (s *passphraseSource) passphrase(ctx context.Context, prompt string, confir
 	if err != nil {
 		return secret.Value{}, fmt.Errorf("vault: passphrase prompt: %w", err)
 	}
-	if confirm {
-		again, err := s.prompt(ctx, "Repeat passphrase: ")
-		if err != nil {
-			return secret.Value{}, fmt.Errorf("vault: passphrase prompt: %w", err)
-		}
-		if !p.Equal(again) {
-			return secret.Value{}, fmt.Errorf("%w: the passphrases do not match", ErrKeySource)
-		}
+	if p, err = nonEmpty(p); err != nil || !isNew {
+		return p, err
 	}
-	return nonEmpty(p)
+	if err := CheckPassphrase(p); err != nil {
+		return secret.Value{}, err
+	}
+	again, err := s.prompt(ctx, "Repeat the new passphrase")
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("vault: passphrase prompt: %w", err)
+	}
+	if !p.Equal(again) {
+		return secret.Value{}, fmt.Errorf("%w: the passphrases do not match", ErrKeySource)
+	}
+	return p, nil
 }
 
 func nonEmpty(p secret.Value) (secret.Value, error) {

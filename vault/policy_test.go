@@ -27,12 +27,12 @@ func TestRequireKeychain(t *testing.T) {
 	// No fallback: the keychain is unavailable and a passphrase file is set.
 	kc := NewMemKeychain()
 	kc.SetErr(errUnavailable())
-	v := mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), RequireKeychain: true, Keychain: kc, ScryptWorkFactor: testWorkFactor})
+	v := mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "correct horse battery staple"), RequireKeychain: true, Keychain: kc, ScryptWorkFactor: testWorkFactor})
 	wantErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), ErrUnavailable)
 	wantOnlyLock(t, v.Dir(), "refused first write")
 	// The same options without the policy do fall back: the test above
 	// would pass for the wrong reason otherwise.
-	v = mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "p"), Keychain: kc, ScryptWorkFactor: testWorkFactor})
+	v = mustOpen(t, Options{Dir: newDir(t), PassphraseFile: passFile(t, "correct horse battery staple"), Keychain: kc, ScryptWorkFactor: testWorkFactor})
 	testkit.NoErr(t, v.Update(ctx, testAcct, setAccess(fakeToken("access"))), "without the policy the passphrase fallback should work")
 
 	// A vault made with a file key before the policy arrived.

@@ -35,13 +35,13 @@ func TestFirstLoginSelection(t *testing.T) {
 		{name: "keychain by default", wantKind: KindKeychain},
 		{name: "explicit keychain", opts: Options{KeySpec: "keychain"}, wantKind: KindKeychain},
 		{name: "explicit file wins over keychain", opts: Options{KeySpec: spec}, wantKind: KindFile},
-		{name: "explicit passphrase wins", opts: Options{KeySpec: "passphrase", PassphraseFile: passFile(t, "correct horse")}, wantKind: KindPassphrase},
+		{name: "explicit passphrase wins", opts: Options{KeySpec: "passphrase", PassphraseFile: passFile(t, "correct horse battery staple")}, wantKind: KindPassphrase},
 		{name: "unavailable keychain falls back to configured passphrase", kcErr: errUnavailable(),
-			opts: Options{PassphraseFile: passFile(t, "correct horse")}, wantKind: KindPassphrase},
+			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantKind: KindPassphrase},
 		{name: "unavailable keychain with nothing configured fails closed", kcErr: errUnavailable(),
 			wantErr: []error{ErrNoKeySource, ErrUnavailable}, wantMsg: "RELAY_VAULT_KEY=file:PATH"},
 		{name: "locked keychain never falls back", kcErr: errLocked(),
-			opts: Options{PassphraseFile: passFile(t, "correct horse")}, wantErr: []error{ErrLocked}},
+			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantErr: []error{ErrLocked}},
 		{name: "explicit keychain unavailable does not fall back", kcErr: errUnavailable(),
 			opts: Options{KeySpec: "keychain", PassphraseFile: passFile(t, "x")}, wantErr: []error{ErrUnavailable}},
 		{name: "passphrase without file or prompt", opts: Options{KeySpec: "passphrase"}, wantErr: []error{ErrKeySource},
@@ -174,7 +174,7 @@ func TestPassphraseSource(t *testing.T) {
 	prompts := 0
 	prompt := func(_ context.Context, p string) (secret.Value, error) {
 		prompts++
-		return secret.New("correct horse"), nil
+		return secret.New("correct horse battery staple"), nil
 	}
 	v := mustOpen(t, Options{Dir: dir, KeySpec: "passphrase", Prompt: prompt, ScryptWorkFactor: testWorkFactor, Keychain: NewMemKeychain()})
 	tok := fakeToken("access")
@@ -188,7 +188,7 @@ func TestPassphraseSource(t *testing.T) {
 	}
 
 	t.Run("server reads the passphrase file", func(t *testing.T) {
-		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse battery staple"), Keychain: NewMemKeychain()})
 		if got, err := v2.Get(ctx, testAcct); err != nil || got.AccessToken.Reveal() != tok+"2" {
 			t.Fatalf("Get = %v", err)
 		}
@@ -203,13 +203,16 @@ func TestPassphraseSource(t *testing.T) {
 	})
 	t.Run("mismatched confirmation", func(t *testing.T) {
 		n := 0
-		p := func(context.Context, string) (secret.Value, error) { n++; return secret.New(fmt.Sprint("p", n)), nil }
+		p := func(context.Context, string) (secret.Value, error) {
+			n++
+			return secret.New(fmt.Sprint("correct horse battery staple ", n)), nil
+		}
 		v2 := mustOpen(t, Options{Dir: newDir(t), KeySpec: "passphrase", Prompt: p, Keychain: NewMemKeychain()})
 		wantErr(t, v2.Update(ctx, testAcct, setAccess("x")), ErrKeySource)
 	})
 	t.Run("key.age gone", func(t *testing.T) {
 		os.Remove(filepath.Join(dir, fileKey))
-		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse"), Keychain: NewMemKeychain()})
+		v2 := mustOpen(t, Options{Dir: dir, PassphraseFile: passFile(t, "correct horse battery staple"), Keychain: NewMemKeychain()})
 		_, err := v2.Get(ctx, testAcct)
 		wantErr(t, err, ErrCorrupt, ErrKeyLost)
 		testkit.NoErr(t, v2.Update(ctx, testAcct, setAccess("new")), "login after a lost key.age")

@@ -45,7 +45,10 @@ func ParseCommand(name string, args []string, getenv func(string) string, stderr
 		return nil, err
 	}
 	if len(rest) > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", rest[0])
+		if strings.Contains(rest[0], "://") {
+			return nil, fmt.Errorf("unexpected argument %q: give a server's URL with --mcp-url or --backend-url", RedactURL(rest[0]))
+		}
+		return nil, fmt.Errorf("unexpected argument %q", RedactURL(rest[0]))
 	}
 	return cfg, nil
 }

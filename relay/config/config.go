@@ -76,7 +76,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
 	{"RELAY_DATA_DIR", "the vault's directory (default: the OS config dir)"},
 	{"RELAY_VAULT_KEY", "vault key source: keychain, file:PATH, cmd:COMMAND or passphrase"},
-	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase (for the stdio server)"},
+	{"RELAY_VAULT_PASSPHRASE_FILE", "file holding the vault passphrase: needed by the stdio server; login, status and logout read it too instead of asking"},
 	{"RELAY_CALLBACK_PORT", "fixed loopback callback port (default random)"},
 	{"RELAY_CALLBACK_HOST", "host of the redirect URI: 127.0.0.1 (default) or localhost, for a client registered with http://localhost:PORT/...; the callback listens on loopback only"},
 	{"RELAY_CALLBACK_PATH", "path of the redirect URI (default /callback), such as /oauth/callback"},
@@ -121,6 +121,12 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	fs.StringVar(&authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
 	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
+	// The usage text shows each flag's default, which comes from the
+	// environment: never a URL's userinfo or query.
+	for _, n := range []string{"auth-server-url", "backend-url", "mcp-url", "client-metadata-url", "resource"} {
+		f := fs.Lookup(n)
+		f.DefValue = RedactURL(f.DefValue)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -181,8 +187,8 @@ func (c *Config) Check() error {
 		return errors.New("RELAY_CLIENT_SECRET needs RELAY_CLIENT_ID")
 	}
 	if c.ClientMetaURL != "" {
-		if u, err := url.Parse(c.ClientMetaURL); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" {
-			return fmt.Errorf("RELAY_CLIENT_METADATA_URL %q: want an https URL", c.ClientMetaURL)
+		if u, err := url.Parse(c.ClientMetaURL); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("RELAY_CLIENT_METADATA_URL %q: want an https URL without userinfo or fragment", RedactURL(c.ClientMetaURL))
 		}
 	}
 	return checkLevel(c.LogLevel)
@@ -245,26 +251,38 @@ func (c *Config) checkResource() error {
 		return nil
 	}
 	u, err := url.Parse(c.Resource)
-	if err != nil || !u.IsAbs() || u.Fragment != "" {
-		return fmt.Errorf("RELAY_RESOURCE %q: want an absolute URI without a fragment, or off", c.Resource)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("RELAY_RESOURCE %q: want an absolute URI without userinfo or fragment, or off", RedactURL(c.Resource))
 	}
 	return nil
 }
 
 // Canonical checks raw and returns its canonical form (RFC 8707 resource
 // style): lowercase scheme and host, no trailing slash, no query, fragment
-// or userinfo, https unless the host is loopback.
+// or userinfo, https unless the host is loopback. Its errors show raw
+// through RedactURL.
+//
+// The query and the userinfo are refused, not dropped: what the relay
+// sends is what was configured. A key in them would also reach places a
+// key must not: the default resource (sent to the authorization server),
+// the vault's account, and the texts of Go's HTTP errors, which quote the
+// URL. RELAY_HEADERS carries a key for an MCP server instead.
 func Canonical(name, raw string) (string, error) {
+	shown := RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("%s %q: want an absolute http(s) URL", name, raw)
+		return "", fmt.Errorf("%s %q: want an absolute http(s) URL", name, shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("%s %q: no query, fragment or userinfo allowed", name, raw)
+		hint := ""
+		if name == "RELAY_MCP_URL" {
+			hint = "; send an API key as a header with RELAY_HEADERS instead"
+		}
+		return "", fmt.Errorf("%s %q: no query, fragment or userinfo allowed%s", name, shown, hint)
 	}
 	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
 	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
-		return "", fmt.Errorf("%s %q: must be https unless the host is loopback", name, raw)
+		return "", fmt.Errorf("%s %q: must be https unless the host is loopback", name, shown)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
 }

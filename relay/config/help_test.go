@@ -13,7 +13,7 @@ func TestHelp(t *testing.T) {
 	testkit.NoErr(t, Help(&b, nil))
 	out := b.String()
 	for _, want := range []string{"relay [serve] [flags]", "relay login [--force] [--device] [flags]", "relay logout [flags]",
-		"relay status [--json] [flags]", "relay version", "Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 sign-in failed, 4 logout incomplete."} {
+		"relay status [--json] [flags]", "relay version", "Exit codes: 0 ok, 1 error, 2 usage or configuration, 3 sign-in failed, 4 logout incomplete, 5 logged out here but NOT revoked at the server."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,16 +51,18 @@ func (t Terminal) Prompt(_ context.Context, p Prompt) {
 }
 
 // Passphrase asks for the vault passphrase on the terminal, without echo
-// (vault.Options.Prompt). It fails when In is not a terminal.
+// (vault.Options.Prompt): it writes the label prompt, then ": ". It fails
+// when In is not a terminal: a pipe, a file, or a character device that is
+// none, such as /dev/null (what a command started without a terminal gets).
 func (t Terminal) Passphrase(_ context.Context, prompt string) (secret.Value, error) {
 	in := t.In
 	if in == nil {
 		in = os.Stdin
 	}
-	if st, err := in.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !term.IsTerminal(int(in.Fd())) {
 		return secret.Value{}, errors.New("the vault needs a passphrase and stdin is not a terminal; set RELAY_VAULT_PASSPHRASE_FILE")
 	}
-	fmt.Fprintf(t.W, "%s: ", prompt)
+	fmt.Fprintf(t.W, "%s: ", strings.TrimRight(prompt, ": "))
 	b, err := term.ReadPassword(int(in.Fd()))
 	fmt.Fprintln(t.W)
 	if err != nil {

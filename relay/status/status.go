@@ -5,7 +5,8 @@
 //
 // Security properties: a Report never holds a token. Build copies only the
 // subject, scopes and expiry of the stored record, and the JSON form has
-// no field that could carry one.
+// no field that could carry one. The URLs it shows are given to it
+// without their userinfo and query (Sources).
 //
 // Non-goals: checking the tokens with the server (no network call is
 // made: an expired token is reported as such, and the next call refreshes
@@ -63,8 +64,10 @@ var (
 
 // Sources are what a Report is built from.
 type Sources struct {
-	AuthServer string   // the authorization server URL as configured; "" = discovered
-	Backend    string   // the backend or MCP server URL as configured
+	// The URLs as configured, as they may be printed: without userinfo or
+	// query (config.RedactURL). "" for AuthServer = discovered.
+	AuthServer string
+	Backend    string   // the backend or MCP server URL
 	Policy     []string // the administrator's policy, summarised (policy.Policy.Summary)
 	// ConfigErr says why the configuration or the policy refuses it; then
 	// the tokens are not read.
