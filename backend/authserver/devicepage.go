@@ -49,7 +49,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, again)
 		return
 	}
-	key := "device-ip:" + remoteIP(r)
+	key := "device-ip:" + sourceKey(r)
 	if s.limiter.blocked(key) {
 		seeOther(w, again)
 		return
