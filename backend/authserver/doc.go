@@ -15,6 +15,9 @@
 //     pair gets an error page, never a redirect (no open redirector).
 //     Loopback redirect URIs match on scheme, host and path with any port
 //     (RFC 8252 §7.3); all other redirect URIs match exactly.
+//   - A client that registered itself gets by default only the scopes
+//     pre-registered clients get by default (Config.RegisteredDefaultScopes);
+//     any other, admin in the example, only when a request names it.
 //   - PKCE S256 is required; plain is refused. The resource (RFC 8707) is
 //     checked against an allow-list and becomes the token's single aud.
 //   - The pending request is kept server side under a random id and bound to

@@ -99,7 +99,8 @@ func (s *Server) registrationClient(m *registration) (Client, *oauthError) {
 	m.TokenEndpointAuthMethod, m.ApplicationType, m.ResponseTypes, m.Scope = "none", "native", []string{"code"}, joinScopes(scopes)
 	return Client{
 		ID: "dyn-" + randomString(16), Name: m.ClientName, RedirectURIs: m.RedirectURIs,
-		Scopes: scopes, DefaultScopes: scopes, grants: m.GrantTypes, dynamic: true,
+		Scopes: scopes, DefaultScopes: registeredDefaults(scopes, s.cfg.RegisteredDefaultScopes),
+		grants: m.GrantTypes, dynamic: true,
 	}, nil
 }
 
@@ -114,6 +115,19 @@ func (s *Server) addClient(c Client) *oauthError {
 	st.registered++
 	st.clients[c.ID] = c
 	return nil
+}
+
+// registeredDefaults are a registered client's default scopes: those of
+// its scopes that registered clients get by default (issue 14, F1). The
+// others, admin among them, it gets only by asking for them.
+func registeredDefaults(scopes, defaults []string) []string {
+	out := []string{}
+	for _, sc := range scopes {
+		if slices.Contains(defaults, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // registrableRedirect: http, a loopback IP literal, any or no port, no
