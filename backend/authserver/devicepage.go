@@ -62,7 +62,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, s.deviceCSRFCookie("", -1))
-	s.startLogin(w, req)
+	s.startLogin(w, r, req)
 }
 
 // deviceLogin returns a pending request for a live, pending user code.

@@ -50,7 +50,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	c, oe := s.registrationClient(&m)
 	if oe == nil {
-		oe = s.addClient(c)
+		oe = s.addClient(c, sourceKey(r))
 	}
 	if oe != nil {
 		writeOAuthError(w, oe)
@@ -102,19 +102,6 @@ func (s *Server) registrationClient(m *registration) (Client, *oauthError) {
 		Scopes: scopes, DefaultScopes: registeredDefaults(scopes, s.cfg.RegisteredDefaultScopes),
 		grants: m.GrantTypes, dynamic: true,
 	}, nil
-}
-
-// addClient stores a registered client unless the cap is reached.
-func (s *Server) addClient(c Client) *oauthError {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.registered >= maxRegistered {
-		return &oauthError{Code: "temporarily_unavailable", Description: "too many registered clients", status: http.StatusTooManyRequests}
-	}
-	st.registered++
-	st.clients[c.ID] = c
-	return nil
 }
 
 // registeredDefaults are a registered client's default scopes: those of
