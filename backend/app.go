@@ -104,15 +104,17 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 			return nil, err
 		}
 	}
+	// A registered client, like "relay", gets admin only on step-up.
 	return authserver.New(authserver.Config{
-		Issuer:     cfg.AuthServerURL,
-		Resources:  []string{cfg.PublicURL},
-		Scopes:     []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
-		Users:      users,
-		TokenTTL:   cfg.TokenTTL,
-		HMACSecret: cfg.JWTSecret,
-		SigningKey: key,
-		Logger:     log.With("component", "authserver"),
+		Issuer:                  cfg.AuthServerURL,
+		Resources:               []string{cfg.PublicURL},
+		Scopes:                  []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
+		RegisteredDefaultScopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite},
+		Users:                   users,
+		TokenTTL:                cfg.TokenTTL,
+		HMACSecret:              cfg.JWTSecret,
+		SigningKey:              key,
+		Logger:                  log.With("component", "authserver"),
 	})
 }
 

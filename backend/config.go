@@ -7,13 +7,13 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/platform"
 )
 
 // config is the backend's settings. Each has a flag and an environment
@@ -99,18 +99,24 @@ func parseTTL(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// maxSecretFile bounds what loadSecret reads from JWT_SECRET_FILE.
+const maxSecretFile = 64 << 10
+
 // loadSecret reads the HS256 secret from the environment or a file. The
 // value never appears in an error. Neither set gives the zero Value (no
-// HS256); an empty file is an error.
+// HS256); an empty file is an error. The file is read with the checks the
+// relay applies to its key files (platform.ReadSecretFile): a symlink, a
+// file of another user, or one readable by group or others is refused, as
+// anyone who can read the secret can forge tokens.
 func loadSecret(env, file string) (secret.Value, error) {
 	if env != "" && file != "" {
 		return secret.Value{}, errors.New("set JWT_SECRET or --jwt-secret-file, not both")
 	}
 	s := env
 	if file != "" {
-		b, err := os.ReadFile(file)
+		b, err := platform.ReadSecretFile(file, maxSecretFile)
 		if err != nil {
-			return secret.Value{}, fmt.Errorf("jwt secret file: %w", errors.Unwrap(err))
+			return secret.Value{}, fmt.Errorf("JWT_SECRET_FILE: %w", err)
 		}
 		if s = strings.TrimRight(string(b), "\r\n"); s == "" {
 			return secret.Value{}, errors.New("jwt secret file is empty")

@@ -32,7 +32,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.redirectURI, req.state = redirectURI, state
-	s.startLogin(w, req)
+	s.startLogin(w, r, req)
 }
 
 // authorizeClient checks client_id and redirect_uri (required, single).

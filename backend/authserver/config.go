@@ -64,6 +64,14 @@ type Config struct {
 	Scopes []string
 	// Clients are pre-registered public clients. Default: DefaultClients().
 	Clients []Client
+	// RegisteredDefaultScopes are the default scopes of a client registered
+	// through /register: what it gets when a request names no scope. It
+	// may still ask by name for any other scope it registered (every scope
+	// of Scopes when it names none), as a step-up for admin does. Default:
+	// the union of the Clients' DefaultScopes, so that a self-registered
+	// client gets no more by default than a pre-registered one. An empty,
+	// non-nil slice gives registered clients no default scope.
+	RegisteredDefaultScopes []string
 	// Users may log in. At least one is required.
 	Users []User
 	// TokenTTL is the access token lifetime. Default 15 min, at most 24 h.
@@ -98,7 +106,10 @@ func (c Config) normalize() (Config, error) {
 		c.Resources = []string{c.Issuer}
 	}
 	if c.Scopes == nil {
-		c.Scopes = unionScopes(c.Clients)
+		c.Scopes = unionScopes(c.Clients, func(cl Client) []string { return cl.Scopes })
+	}
+	if c.RegisteredDefaultScopes == nil {
+		c.RegisteredDefaultScopes = unionScopes(c.Clients, func(cl Client) []string { return cl.DefaultScopes })
 	}
 	c = c.withTimeDefaults()
 	if c.TokenTTL <= 0 || c.TokenTTL > MaxTokenTTL || c.RefreshTTL <= 0 {
@@ -163,6 +174,9 @@ func (c Config) checkScopes() error {
 			return fmt.Errorf("%w: scope %q is not a valid scope token", ErrConfig, s)
 		}
 	}
+	if !subset(c.RegisteredDefaultScopes, c.Scopes) {
+		return fmt.Errorf("%w: registered clients' default scopes are not within scopes_supported", ErrConfig)
+	}
 	return nil
 }
 
@@ -185,10 +199,11 @@ func (c Config) checkClients() error {
 	return nil
 }
 
-func unionScopes(clients []Client) []string {
+// unionScopes is the union of one scope list of each client, in order.
+func unionScopes(clients []Client, list func(Client) []string) []string {
 	var out []string
 	for _, cl := range clients {
-		for _, s := range cl.Scopes {
+		for _, s := range list(cl) {
 			if !slices.Contains(out, s) {
 				out = append(out, s)
 			}

@@ -40,7 +40,7 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 	}
 	var resp *deviceAuthResponse
 	if oe == nil {
-		resp, oe = s.newDeviceGrant(g)
+		resp, oe = s.newDeviceGrant(g, sourceKey(r))
 	}
 	if oe != nil {
 		writeOAuthError(w, oe)
@@ -61,7 +61,8 @@ func (s *Server) deviceRequest(form url.Values, c Client) (grant, *oauthError) {
 	return grant{clientID: c.ID, scopes: scopes, resource: resource}, nil
 }
 
-func (s *Server) newDeviceGrant(g grant) (*deviceAuthResponse, *oauthError) {
+// newDeviceGrant stores a device grant requested from addr.
+func (s *Server) newDeviceGrant(g grant, addr string) (*deviceAuthResponse, *oauthError) {
 	now := s.now()
 	dc := secret.New(randomString(32))
 	d := &deviceGrant{grant: g, hash: hashOf(dc), expires: now.Add(deviceTTL), interval: s.deviceInterval}
@@ -69,14 +70,12 @@ func (s *Server) newDeviceGrant(g grant) (*deviceAuthResponse, *oauthError) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.sweep(now)
-	if len(st.devices) >= maxPending {
-		return nil, errBusy
-	}
 	for d.userCode == "" || st.userCodes[d.userCode] != nil {
 		d.userCode = newUserCode()
 	}
-	st.devices[d.hash] = d
-	st.userCodes[d.userCode] = d
+	if !st.addDevice(d, addr) {
+		return nil, errBusy
+	}
 	uc := formatUserCode(d.userCode)
 	return &deviceAuthResponse{
 		DeviceCode: dc.Reveal(), UserCode: uc,

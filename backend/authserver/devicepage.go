@@ -49,7 +49,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, again)
 		return
 	}
-	key := "device-ip:" + remoteIP(r)
+	key := "device-ip:" + sourceKey(r)
 	if s.limiter.blocked(key) {
 		seeOther(w, again)
 		return
@@ -62,7 +62,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, s.deviceCSRFCookie("", -1))
-	s.startLogin(w, req)
+	s.startLogin(w, r, req)
 }
 
 // deviceLogin returns a pending request for a live, pending user code.

@@ -15,12 +15,17 @@
 //     pair gets an error page, never a redirect (no open redirector).
 //     Loopback redirect URIs match on scheme, host and path with any port
 //     (RFC 8252 §7.3); all other redirect URIs match exactly.
+//   - A client that registered itself gets by default only the scopes
+//     pre-registered clients get by default (Config.RegisteredDefaultScopes);
+//     any other, admin in the example, only when a request names it.
 //   - PKCE S256 is required; plain is refused. The resource (RFC 8707) is
 //     checked against an allow-list and becomes the token's single aud.
 //   - The pending request is kept server side under a random id and bound to
 //     the browser by an HttpOnly cookie; the login and consent forms carry a
-//     CSRF token compared in constant time. Login failures are rate-limited
-//     per user and per remote address, and do not reveal whether a user
+//     CSRF token compared in constant time. Login failures are limited per
+//     source address (5 a minute) and by a slower per-user brake that
+//     holds back only the addresses that failed for that user, so nobody
+//     can lock another person out; they do not reveal whether a user
 //     exists (unknown users are checked against a dummy bcrypt hash).
 //   - Pages send X-Frame-Options: DENY, a CSP with frame-ancestors 'none',
 //     Cache-Control: no-store and Referrer-Policy: no-referrer. Every POST

@@ -13,11 +13,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/platform"
 )
 
 // signer signs access tokens with exactly one method: HS256 or ES256.
@@ -96,35 +96,26 @@ func publicJWK(pub *ecdsa.PublicKey) (ecJWK, error) {
 // the returned slice.
 func (s *Server) JWKS() []byte { return s.signer.jwks }
 
+// maxKeyFile bounds what LoadOrCreateKey reads: a PEM P-256 key is about
+// 250 bytes.
+const maxKeyFile = 64 << 10
+
 // LoadOrCreateKey reads a PEM P-256 private key (PKCS#8 or SEC 1) from path,
-// or creates one there with mode 0600 if the file does not exist. On Unix
-// it refuses a key file readable or writable by group or others.
+// or creates one there with mode 0600 if the file does not exist. It reads
+// with the checks the relay applies to its key files
+// (platform.ReadSecretFile): a symlink, a file that is not regular, one
+// owned by another user, or (on Unix) one readable or writable by group or
+// others is refused, wrapping ErrKeyFile and platform.ErrInsecure. Anyone
+// who can read the key can sign tokens the backend accepts.
 func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := platform.ReadSecretFile(path, maxKeyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return createKey(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: read: %w", ErrKeyFile, err)
-	}
-	if err := checkKeyPerm(path); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrKeyFile, err)
 	}
 	return parseKeyPEM(b)
-}
-
-func checkKeyPerm(path string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("%w: stat: %w", ErrKeyFile, err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: %s is accessible by group or others (chmod 600)", ErrKeyFile, path)
-	}
-	return nil
 }
 
 func parseKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {

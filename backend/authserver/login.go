@@ -63,21 +63,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, s.path+"/consent?request_id="+url.QueryEscape(id))
 }
 
-// authenticate applies the per-address and per-user rate limits, then
-// checks the password. It logs no user name on failure: users sometimes
-// type a password into the username field.
+// authenticate applies the per-address limit and the per-user brake (see
+// userBrake), then checks the password. It logs no user name on failure:
+// users sometimes type a password into the username field.
 func (s *Server) authenticate(r *http.Request, name, password, clientID string) (string, bool) {
-	keys := []string{"ip:" + remoteIP(r), "user:" + truncate(name, 64)}
-	if s.limiter.blocked(keys...) {
+	addr, user := sourceKey(r), "user:"+truncate(name, 64)
+	if s.limiter.blocked("ip:"+addr) || s.brake.blocked(user, addr) {
 		s.log.Warn("authserver: login rate-limited", "client_id", clientID, "remote", remoteIP(r))
 		return "", false
 	}
-	user, ok := s.checkPassword(name, password)
+	found, ok := s.checkPassword(name, password)
 	if !ok {
-		s.limiter.fail(keys...)
+		s.limiter.fail("ip:" + addr)
+		s.brake.fail(user, addr)
 		s.log.Info("authserver: login failed", "client_id", clientID, "remote", remoteIP(r))
 	}
-	return user, ok
+	return found, ok
 }
 
 func truncate(s string, n int) string {

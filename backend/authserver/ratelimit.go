@@ -72,3 +72,40 @@ func (l *limiter) prune(now time.Time) {
 		l.recent(k, now)
 	}
 }
+
+// Login failure limits (A6; issue 14, F3). Per source address: 5 a
+// minute, whatever user names it tries. Per user, a slower brake: once a
+// user has brakeFails failures within brakeWindow, from anywhere, an
+// address may fail for that user at most brakeAddrFails times in the
+// window. An address that has not failed for the user is never braked, so
+// guessing one password from many addresses is bounded (about
+// brakeAddrFails per address an hour), while a third party failing on
+// purpose cannot lock the user out from the user's own address.
+const (
+	addrFails      = 5
+	addrWindow     = time.Minute
+	brakeFails     = 20
+	brakeAddrFails = 3
+	brakeWindow    = time.Hour
+)
+
+// userBrake is the per-user brake: failures per user, and per user and
+// address.
+type userBrake struct {
+	user, userAddr *limiter
+}
+
+func newUserBrake(now func() time.Time) *userBrake {
+	return &userBrake{user: newLimiter(now, brakeFails, brakeWindow), userAddr: newLimiter(now, brakeAddrFails, brakeWindow)}
+}
+
+// blocked reports whether the brake is on for user and addr has failed
+// for user too often.
+func (b *userBrake) blocked(user, addr string) bool {
+	return b.user.blocked(user) && b.userAddr.blocked(user+"\x00"+addr)
+}
+
+func (b *userBrake) fail(user, addr string) {
+	b.user.fail(user)
+	b.userAddr.fail(user + "\x00" + addr)
+}

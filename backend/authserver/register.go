@@ -50,7 +50,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	c, oe := s.registrationClient(&m)
 	if oe == nil {
-		oe = s.addClient(c)
+		oe = s.addClient(c, sourceKey(r))
 	}
 	if oe != nil {
 		writeOAuthError(w, oe)
@@ -99,21 +99,22 @@ func (s *Server) registrationClient(m *registration) (Client, *oauthError) {
 	m.TokenEndpointAuthMethod, m.ApplicationType, m.ResponseTypes, m.Scope = "none", "native", []string{"code"}, joinScopes(scopes)
 	return Client{
 		ID: "dyn-" + randomString(16), Name: m.ClientName, RedirectURIs: m.RedirectURIs,
-		Scopes: scopes, DefaultScopes: scopes, grants: m.GrantTypes, dynamic: true,
+		Scopes: scopes, DefaultScopes: registeredDefaults(scopes, s.cfg.RegisteredDefaultScopes),
+		grants: m.GrantTypes, dynamic: true,
 	}, nil
 }
 
-// addClient stores a registered client unless the cap is reached.
-func (s *Server) addClient(c Client) *oauthError {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.registered >= maxRegistered {
-		return &oauthError{Code: "temporarily_unavailable", Description: "too many registered clients", status: http.StatusTooManyRequests}
+// registeredDefaults are a registered client's default scopes: those of
+// its scopes that registered clients get by default (issue 14, F1). The
+// others, admin among them, it gets only by asking for them.
+func registeredDefaults(scopes, defaults []string) []string {
+	out := []string{}
+	for _, sc := range scopes {
+		if slices.Contains(defaults, sc) {
+			out = append(out, sc)
+		}
 	}
-	st.registered++
-	st.clients[c.ID] = c
-	return nil
+	return out
 }
 
 // registrableRedirect: http, a loopback IP literal, any or no port, no

@@ -79,12 +79,12 @@ func TestRegisteredClientCanLogIn(t *testing.T) {
 	wantOAuthError(t, e.post("/device_authorization", url.Values{"client_id": {reg.ClientID}}), 400, "unauthorized_client")
 }
 
+// TestRegisterCap: when all maxRegistered registrations have been used to
+// sign in, none gives way, and a new one is refused.
 func TestRegisterCap(t *testing.T) {
 	e := newEnv(t)
-	for i := 0; i < maxRegistered; i++ {
-		if r := e.postRaw("/register", "application/json", `{"redirect_uris":["http://127.0.0.1/cb"]}`); r.status != 201 {
-			t.Fatalf("registration %d: %d", i, r.status)
-		}
+	for range maxRegistered {
+		e.signInAs(e.register(`{"redirect_uris":["http://127.0.0.1/cb"]}`), "")
 	}
 	wantOAuthError(t, e.postRaw("/register", "application/json", `{"redirect_uris":["http://127.0.0.1/cb"]}`), 429, "temporarily_unavailable")
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ type Server struct {
 	users          map[string]User
 	dummy          []byte
 	signer         *signer
-	limiter        *limiter
+	limiter        *limiter   // failures per source address: logins, user codes
+	brake          *userBrake // login failures per user
 	pages          *pages
 	mux            *http.ServeMux
 	deviceInterval time.Duration
@@ -38,7 +40,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, path: u.EscapedPath(), secureCookies: u.Scheme == "https",
 		log: cfg.Logger, now: cfg.Now, store: newStore(cfg.Clients),
-		users: map[string]User{}, limiter: newLimiter(cfg.Now, 5, time.Minute),
+		users: map[string]User{}, limiter: newLimiter(cfg.Now, addrFails, addrWindow), brake: newUserBrake(cfg.Now),
 		deviceInterval: 5 * time.Second,
 	}
 	for _, usr := range cfg.Users {
@@ -113,6 +115,22 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// sourceKey is what per-address limits count by: the peer's IPv4 address,
+// or the /64 of an IPv6 one, which a single host usually holds whole
+// (RFC 6177).
+func sourceKey(r *http.Request) string {
+	ip, err := netip.ParseAddr(remoteIP(r))
+	if err != nil {
+		return remoteIP(r)
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // seeOther answers a POST (or a GET) with a 303 to loc.

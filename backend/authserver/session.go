@@ -11,9 +11,9 @@ import (
 // browser that started it: one cookie per request id.
 const cookiePrefix = "keyrelay_authz_"
 
-// startLogin stores a pending request, binds it to this browser with a
-// cookie and sends the browser to the login page.
-func (s *Server) startLogin(w http.ResponseWriter, req *authRequest) {
+// startLogin stores a pending request made by r, binds it to this browser
+// with a cookie and sends the browser to the login page.
+func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, req *authRequest) {
 	now := s.now()
 	req.id = randomString(16)
 	req.browser = secret.New(randomString(32))
@@ -22,10 +22,7 @@ func (s *Server) startLogin(w http.ResponseWriter, req *authRequest) {
 	st := s.store
 	st.mu.Lock()
 	st.sweep(now)
-	full := len(st.requests) >= maxPending
-	if !full {
-		st.requests[req.id] = req
-	}
+	full := !st.addRequest(req, sourceKey(r))
 	st.mu.Unlock()
 	if full {
 		s.message(w, http.StatusServiceUnavailable, "Busy", "Too many sign-ins are in progress. Try again in a few minutes.")
@@ -91,7 +88,7 @@ func (s *Server) take(id string, csrf secret.Value) (*authRequest, bool) {
 	if req == nil || !req.csrf.Equal(csrf) || req.user == "" {
 		return nil, false
 	}
-	delete(st.requests, id)
+	st.dropRequest(id)
 	return req, true
 }
 

@@ -13,8 +13,8 @@ import (
 // Limits on in-memory state, so that unauthenticated requests cannot grow
 // memory without bound.
 const (
-	maxPending    = 10000 // pending authorization requests and device grants, each
-	maxRegistered = 100   // clients added through /register
+	maxPending    = 10000 // pending authorization requests and device grants, each (see pending.go)
+	maxRegistered = 100   // clients added through /register (see registrations.go)
 	sweepEvery    = 30 * time.Second
 	requestTTL    = 10 * time.Minute // pending login and consent
 	codeTTL       = 60 * time.Second
@@ -43,6 +43,7 @@ type authRequest struct {
 	challenge   string
 	device      *deviceGrant
 	expires     time.Time
+	slots       // in the pending requests' quotas
 }
 
 // authCode is an issued authorization code, keyed by its hash.
@@ -74,6 +75,7 @@ type deviceGrant struct {
 	expires  time.Time
 	lastPoll time.Time
 	interval time.Duration
+	slots    // in the pending device grants' quotas
 }
 
 type deviceStatus int
@@ -86,16 +88,18 @@ const (
 
 // store holds all mutable state. Every field is guarded by mu.
 type store struct {
-	mu         sync.Mutex
-	requests   map[string]*authRequest
-	codes      map[string]*authCode    // by hashOf(code)
-	families   map[string]*family      // by family id
-	refresh    map[string]string       // hashOf(refresh token) -> family id
-	devices    map[string]*deviceGrant // by hashOf(device code)
-	userCodes  map[string]*deviceGrant // by normalized user code
-	clients    map[string]Client
-	registered int
-	lastSweep  time.Time
+	mu        sync.Mutex
+	requests  map[string]*authRequest
+	codes     map[string]*authCode    // by hashOf(code)
+	families  map[string]*family      // by family id
+	refresh   map[string]string       // hashOf(refresh token) -> family id
+	devices   map[string]*deviceGrant // by hashOf(device code)
+	userCodes map[string]*deviceGrant // by normalized user code
+	clients   map[string]Client
+	dynamic   []*dynClient // the registered ones among clients, oldest first
+	lastSweep time.Time
+
+	pendingRequests, pendingDevices pendingQuotas
 }
 
 func newStore(clients []Client) *store {
@@ -107,6 +111,8 @@ func newStore(clients []Client) *store {
 		devices:   map[string]*deviceGrant{},
 		userCodes: map[string]*deviceGrant{},
 		clients:   map[string]Client{},
+
+		pendingRequests: newPendingQuotas(), pendingDevices: newPendingQuotas(),
 	}
 	for _, c := range clients {
 		st.clients[c.ID] = c
@@ -130,7 +136,7 @@ func (st *store) sweep(now time.Time) {
 	st.lastSweep = now
 	for id, r := range st.requests {
 		if now.After(r.expires) {
-			delete(st.requests, id)
+			st.dropRequest(id)
 		}
 	}
 	for h, c := range st.codes {
@@ -159,11 +165,6 @@ func (st *store) sweepFamilies(now time.Time) {
 	}
 }
 
-func (st *store) dropDevice(d *deviceGrant) {
-	delete(st.devices, d.hash)
-	delete(st.userCodes, d.userCode)
-}
-
 // newFamily starts a refresh token family and returns its first token.
 // Callers hold mu.
 func (st *store) newFamily(g grant, expires time.Time) (*family, secret.Value) {
@@ -172,6 +173,7 @@ func (st *store) newFamily(g grant, expires time.Time) (*family, secret.Value) {
 	f.current = hashOf(tok)
 	st.families[f.id] = f
 	st.refresh[f.current] = f.id
+	st.markUsed(g.clientID)
 	return f, tok
 }
 

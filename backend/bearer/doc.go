@@ -16,16 +16,17 @@
 // payload (duplicate members, ID-token claims, numeric dates, claim names
 // that differ from a registered one only in case), alg against the mode's
 // allow-list, the signature, iss (exact string compare), aud (contains the
-// configured resource), exp (required), nbf and iat (small leeway) and a
-// maximum lifetime. Each segment is base64-decoded and read as JSON once.
+// configured resource), exp (required), nbf and iat (small leeway), a
+// maximum lifetime, and sub (required and not empty: RFC 9068 §2.2). Each
+// segment is base64-decoded and read as JSON once.
 //
 // A token that passed every check is remembered (Config.CacheSize, by its
 // SHA-256) for at most a minute, so that the same token presented again
-// skips the signature check; its claims (exp, nbf, iat, iss, aud, lifetime)
-// are checked again every time. A key removed from the JWKS therefore stops
-// verifying cached tokens within a minute (the key set itself is refreshed
-// hourly, or at once for an unknown kid). Forged or failing tokens are never
-// cached. CacheSize -1 turns the cache off.
+// skips the signature check; its claims (exp, nbf, iat, iss, aud, lifetime,
+// sub) are checked again every time. A key removed from the JWKS therefore
+// stops verifying cached tokens within a minute (the key set itself is
+// refreshed hourly, or at once for an unknown kid). Forged or failing tokens
+// are never cached. CacheSize -1 turns the cache off.
 //
 // The token is read only from the Authorization header. Query parameters and
 // bodies are never looked at. A validated token is never forwarded: the

@@ -62,6 +62,9 @@ func (v *refValidator) Validate(ctx context.Context, raw string) (*Token, error)
 	if err := v.refCheckLifetime(&c); err != nil {
 		return nil, err
 	}
+	if c.Subject == "" { // B28: a rule golang-jwt has no option for
+		return nil, invalid("sub missing or empty")
+	}
 	kid, _ := tok.Header["kid"].(string)
 	return refTokenFrom(&c, kid), nil
 }

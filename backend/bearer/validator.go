@@ -98,6 +98,7 @@ const (
 	reasonIssuer    = "wrong issuer"
 	reasonAudience  = "wrong audience"
 	reasonLifetime  = "token lifetime too long"
+	reasonSubject   = "sub missing or empty"
 )
 
 // Validate checks raw and returns what it says. Every failure wraps
@@ -189,7 +190,8 @@ func (v *Validator) verify(ctx context.Context, t *parsed, m jwt.SigningMethod, 
 	return nil
 }
 
-// checkClaims applies golang-jwt's claim checks, then the lifetime bound.
+// checkClaims applies golang-jwt's claim checks, then the lifetime bound,
+// then the subject.
 // When several fail, the reason is the one golang-jwt's joined error gave
 // first: expiry, then not-yet-valid, a missing claim, iss, aud.
 func (v *Validator) checkClaims(c *claims, now time.Time) error {
@@ -228,7 +230,20 @@ func (v *Validator) checkClaims(c *claims, now time.Time) error {
 	case badAud:
 		return invalid(reasonAudience)
 	}
-	return v.checkLifetime(c, now)
+	if err := v.checkLifetime(c, now); err != nil {
+		return err
+	}
+	return checkSubject(c)
+}
+
+// checkSubject refuses a token without sub, or with an empty one (B28):
+// RFC 9068 §2.2 requires it, and every such caller would share the data
+// of the subject "".
+func checkSubject(c *claims) error {
+	if c.Subject == "" {
+		return invalid(reasonSubject)
+	}
+	return nil
 }
 
 func (v *Validator) checkLifetime(c *claims, now time.Time) error {

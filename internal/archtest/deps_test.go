@@ -21,8 +21,17 @@ var allowed = map[string][]string{
 	"vault":          {"platform", "internal/"},
 	"backend/bearer": {"internal/"},
 	"backend/tool":   {"backend/bearer", "internal/"},
-	"backend":        {"backend/", "internal/"},
-	"relay":          {"relay", "vault", "platform", "internal/"},
+	// The backend's main (JWT_SECRET_FILE) and its authorization server
+	// (AUTH_SIGNING_KEY) read signing secrets with platform's secure-file
+	// checks, the ones the relay applies to its key files: one
+	// implementation of the owner, mode and symlink checks rather than a
+	// copy that drifts. platform is a leaf that imports nothing of ours.
+	// The libraries users import (bearer, tool) and the example tools
+	// may not use it.
+	"backend":            {"backend/", "internal/", "platform"},
+	"backend/authserver": {"internal/", "platform"},
+	"backend/example":    {"backend/tool", "internal/"},
+	"relay":              {"relay", "vault", "platform", "internal/"},
 	// Inside the relay, the picture is one-way (ARCHITECTURE.md): main
 	// wires; the front speaks MCP and knows no upstream; the upstreams
 	// reach tokens only through the auth layer, never the configuration,
@@ -97,7 +106,7 @@ func permitted(pkg, dep string) bool {
 }
 
 func TestRulesCatchViolations(t *testing.T) {
-	for _, c := range [][2]string{{"backend", "vault"}, {"backend/tool", "relay"}, {"platform", "internal/secret"}, {"vault", "backend/tool"}, {"internal/secret", "vault"},
+	for _, c := range [][2]string{{"backend", "vault"}, {"backend/tool", "relay"}, {"backend/bearer", "platform"}, {"backend/tool", "platform"}, {"backend/example", "platform"}, {"backend/authserver", "vault"}, {"platform", "internal/secret"}, {"vault", "backend/tool"}, {"internal/secret", "vault"},
 		{"relay/front", "relay/toolapi"}, {"relay/front", "relay/authhttp"}, {"relay/toolapi", "relay/config"}, {"relay/toolapi", "relay/mcphttp"},
 		{"relay/mcphttp", "vault"}, {"relay/mcphttp", "relay/login"}, {"relay/mcphttp", "relay/toolapi"}, {"relay/mcphttp/transport", "relay/mcphttp"},
 		{"relay/authhttp", "relay/front"}, {"relay/broker", "relay/login"},
@@ -106,7 +115,7 @@ func TestRulesCatchViolations(t *testing.T) {
 			t.Errorf("%s -> %s should be forbidden", c[0], c[1])
 		}
 	}
-	for _, c := range [][2]string{{"relay", "vault"}, {"vault", "platform"}, {"backend", "backend/authserver"}, {"backend/authserver", "internal/secret"},
+	for _, c := range [][2]string{{"relay", "vault"}, {"vault", "platform"}, {"backend", "backend/authserver"}, {"backend", "platform"}, {"backend/authserver", "platform"}, {"backend/authserver", "internal/secret"},
 		{"relay", "relay/front"}, {"relay/toolapi", "relay/front"}, {"relay/mcphttp", "relay/mcphttp/transport"}, {"relay/authhttp", "relay/broker"},
 		{"internal/testkit/chain", "backend/authserver"}, {"internal/testkit/chain", "internal/testkit"}, {"internal/testkit/faultfs", "internal/testkit"}} {
 		if !permitted(c[0], c[1]) {

@@ -126,7 +126,7 @@ func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata, staleI
 			ClientName: "keyrelay", RedirectURIs: i.redirectURIs(), DeviceGrant: md.DeviceAuthorizationEndpoint != "",
 		})
 		if err != nil {
-			return nil, fmt.Errorf("dynamic client registration: %w", err)
+			return nil, registrationError(err)
 		}
 		out = &vault.Registration{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret,
 			ClientSecretExpiresAt: reg.ClientSecretExpiresAt, RegistrationAccessToken: reg.RegistrationAccessToken,
@@ -137,6 +137,35 @@ func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata, staleI
 		return nil, err
 	}
 	return out, nil
+}
+
+// RegistrationError is a dynamic registration the authorization server
+// refused (an OAuth error or a malformed answer): too many clients, a
+// policy against dynamic clients, a redirect URI it will not take. Its
+// text names the way out, a client registered in advance
+// (RELAY_CLIENT_ID); the relay does not fall back to one by itself, as the
+// server would have to know it.
+type RegistrationError struct{ Err error }
+
+func (e *RegistrationError) Error() string {
+	return "the authorization server refused to register keyrelay as a client (" + secret.Scrub(e.Err.Error(), 300) +
+		"); set RELAY_CLIENT_ID to the id of a client registered there in advance (keyrelay's built-in server has \"" +
+		FallbackClientID + "\")"
+}
+
+// UserText is what the person sees: the same.
+func (e *RegistrationError) UserText() string { return e.Error() }
+
+func (e *RegistrationError) Unwrap() error { return e.Err }
+
+// registrationError marks a refusal by the server as a *RegistrationError;
+// a failure to reach it stays as it is.
+func registrationError(err error) error {
+	var oe *oauth.Error
+	if errors.As(err, &oe) || errors.Is(err, oauth.ErrBadResponse) || errors.Is(err, oauth.ErrRedirect) {
+		return &RegistrationError{Err: err}
+	}
+	return fmt.Errorf("dynamic client registration: %w", err)
 }
 
 // redirectURIs are the ones to register: the callback's redirect URI,

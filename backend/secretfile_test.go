@@ -1,0 +1,61 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/platform"
+)
+
+// TestF5_JWTSecretFileChecks: JWT_SECRET_FILE is read with the checks of
+// the relay's key files (issue 14, F5): anyone who can read the secret can
+// forge tokens, so a file readable by others, a symlink or a file of
+// another user stops the backend with a message that names the setting
+// and the fix, and never the secret.
+func TestF5_JWTSecretFileChecks(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix modes and owners")
+	}
+	refused := map[string]func(t *testing.T) string{
+		"mode 0644": func(t *testing.T) string { return testkit.WriteTemp(t, "secret", goodSecret, 0o644) },
+		"mode 0640": func(t *testing.T) string { return testkit.WriteTemp(t, "secret", goodSecret, 0o640) },
+		"symlink": func(t *testing.T) string {
+			link := filepath.Join(t.TempDir(), "link")
+			testkit.NoErr(t, os.Symlink(testkit.WriteTemp(t, "secret", goodSecret, 0o600), link))
+			return link
+		},
+		"another user's file": func(t *testing.T) string {
+			p := testkit.WriteTemp(t, "secret", goodSecret, 0o600)
+			chownToOther(t, p)
+			return p
+		},
+	}
+	for name, setup := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", setup(t)}, env(nil), io.Discard)
+			testkit.WantIs(t, err, platform.ErrInsecure, "parseConfig")
+			if msg := err.Error(); !strings.Contains(msg, "JWT_SECRET_FILE") || !strings.Contains(msg, "refusing") ||
+				strings.Contains(msg, goodSecret) || strings.Contains(msg, "\n") {
+				t.Fatalf("unclear or leaking message: %v", err)
+			}
+		})
+	}
+	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", testkit.WriteTemp(t, "secret", goodSecret, 0o600)}, env(nil), io.Discard)
+	if err != nil || c.JWTSecret.Reveal() != goodSecret {
+		t.Fatalf("own 0600 file: %v", err)
+	}
+}
+
+// chownToOther gives p to uid 65534; only root can.
+func chownToOther(t *testing.T, p string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a file owned by another user")
+	}
+	testkit.NoErr(t, os.Lchown(p, 65534, 65534))
+}
