@@ -98,6 +98,9 @@ func WithParam(params json.RawMessage, key string, v any) (json.RawMessage, erro
 		if err := json.Unmarshal(params, &fields); err != nil {
 			return nil, err
 		}
+		if fields == nil { // null, however spelt
+			fields = map[string]json.RawMessage{}
+		}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

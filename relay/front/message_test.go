@@ -112,3 +112,17 @@ func TestAppendMessage(t *testing.T) {
 		t.Error("a broken raw member with a line end was written")
 	}
 }
+
+// WithParam takes params of null however spelt, and refuses others that
+// are not an object.
+func TestWithParam(t *testing.T) {
+	for in, want := range map[string]string{``: `{"k":1}`, `null`: `{"k":1}`, ` null `: `{"k":1}`, `{"a":2}`: `{"a":2,"k":1}`} {
+		got, err := WithParam(json.RawMessage(in), "k", 1)
+		if err != nil || string(got) != want {
+			t.Errorf("WithParam(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := WithParam(json.RawMessage(`[1]`), "k", 1); err == nil {
+		t.Error("WithParam of an array")
+	}
+}

@@ -23,14 +23,14 @@ const (
 
 // ErrUnknownState refuses a retry whose requestState the proxy never made,
 // has already taken, or let expire.
-var ErrUnknownState = errors.New("proxy: unknown, expired or already used requestState")
+var ErrUnknownState = errors.New("mcphttp: unknown, expired or already used requestState")
 
 // ErrStateMismatch refuses a retry that is not the request the state was
 // made for.
-var ErrStateMismatch = errors.New("proxy: requestState belongs to another request")
+var ErrStateMismatch = errors.New("mcphttp: requestState belongs to another request")
 
 // ErrTooManyStates refuses a new state while maxStates are pending.
-var ErrTooManyStates = errors.New("proxy: too many requests waiting for input")
+var ErrTooManyStates = errors.New("mcphttp: too many requests waiting for input")
 
 // stateStore holds the pending round trips by the hash of their state.
 // Safe for concurrent use.

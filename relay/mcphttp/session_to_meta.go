@@ -27,13 +27,16 @@ func modernParams(params json.RawMessage, rm requestMeta) (json.RawMessage, erro
 	fields := map[string]json.RawMessage{}
 	if len(params) > 0 && string(params) != "null" {
 		if err := json.Unmarshal(params, &fields); err != nil {
-			return nil, errors.New("proxy: request params are not an object")
+			return nil, errors.New("mcphttp: request params are not an object")
 		}
+	}
+	if fields == nil { // params of null, however spelt
+		fields = map[string]json.RawMessage{}
 	}
 	meta := map[string]json.RawMessage{}
 	if raw := fields["_meta"]; raw != nil {
 		if err := json.Unmarshal(raw, &meta); err != nil || meta == nil {
-			return nil, errors.New("proxy: request _meta is not an object")
+			return nil, errors.New("mcphttp: request _meta is not an object")
 		}
 	}
 	changed := false

@@ -12,7 +12,7 @@ import (
 // the proxy sends the token and the custom headers there, so it must be on
 // the MCP URL's own origin: same scheme, host and port, no userinfo, no
 // fragment. The endpoint is never followed when refused.
-var ErrBadEndpoint = errors.New("proxy: refusing the MCP server's message endpoint")
+var ErrBadEndpoint = errors.New("mcphttp: refusing the MCP server's message endpoint")
 
 // maxEndpoint bounds the endpoint event's data.
 const maxEndpoint = 4 << 10

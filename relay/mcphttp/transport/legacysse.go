@@ -62,7 +62,7 @@ type LegacySSE struct {
 
 // ErrStreamDropped fails the requests in flight when the legacy SSE stream
 // ends: their responses can no longer come, and they may have run.
-var ErrStreamDropped = errors.New("proxy: the MCP server's SSE stream (legacy HTTP+SSE transport) dropped before the response; the request may or may not have run")
+var ErrStreamDropped = errors.New("mcphttp: the MCP server's SSE stream (legacy HTTP+SSE transport) dropped before the response; the request may or may not have run")
 
 // legacySessions numbers the sessions' ids.
 var legacySessions atomic.Int64
@@ -255,7 +255,7 @@ func (l *LegacySSE) post(req *http.Request) (*http.Response, error) {
 	}
 	var m front.Message
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, errors.New("proxy: not a JSON-RPC message")
+		return nil, errors.New("mcphttp: not a JSON-RPC message")
 	}
 	l.mu.Lock()
 	if id := req.Header.Get("Mcp-Session-Id"); l.ended || (id != "" && id != l.session) {
@@ -267,7 +267,7 @@ func (l *LegacySSE) post(req *http.Request) (*http.Response, error) {
 		k := front.IDKey(m.ID)
 		if l.pending[k] != nil {
 			l.mu.Unlock()
-			return nil, errors.New("proxy: a request with the same id is in flight at the MCP server")
+			return nil, errors.New("mcphttp: a request with the same id is in flight at the MCP server")
 		}
 		pipe = newEventPipe(nil)
 		pipe.onClose = func() { l.forget(k, pipe) }

@@ -21,11 +21,11 @@ import (
 
 // ErrSessionGone is a 404 to a request that carried the session id: the
 // server has ended the session, and a new one must be initialized.
-var ErrSessionGone = errors.New("proxy: the MCP server ended the session (404)")
+var ErrSessionGone = errors.New("mcphttp: the MCP server ended the session (404)")
 
 // errNoStream is a 405 to the GET: the server offers no stream for its own
 // messages.
-var errNoStream = errors.New("proxy: the MCP server offers no event stream (405)")
+var errNoStream = errors.New("mcphttp: the MCP server offers no event stream (405)")
 
 // StatusError is an HTTP status the transport cannot use. The body is not
 // kept: it is the server's, and may echo anything.
