@@ -67,6 +67,11 @@ func isHostPort(s string) bool {
 		if port != "" && port[0] != ':' {
 			return false
 		}
+		for _, r := range host { // an IPv6 literal: hex digits, ':' and '.' (no zone)
+			if !strings.ContainsRune("0123456789abcdefABCDEF:.", r) {
+				return false
+			}
+		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
 		host, port = s[:i], s[i:]
 	}
