@@ -94,9 +94,16 @@ func (r *lineReader) checked(line []byte) ([]byte, error) {
 	return line, nil
 }
 
-// content is the length of line without its line end.
+// content is the length of line without its line end (LF or CRLF).
 func content(line []byte) int {
-	return len(bytes.TrimRight(line, "\r\n"))
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+	}
+	if n > 0 && line[n-1] == '\r' {
+		n--
+	}
+	return n
 }
 
 // writer writes messages to the client, one per line, whole. It is safe
