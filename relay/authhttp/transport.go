@@ -92,7 +92,7 @@ func modeOf(req *http.Request) Mode {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch m := modeOf(req); m {
 	case None:
-		return t.refused(t.send(req, secret.Value{}))
+		return t.refused(t.send(req, secret.Value{}, false))
 	case Cached, Probe:
 		return t.cached(req, m == Probe)
 	case Anonymous:
@@ -106,8 +106,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Response, error) {
 	ctx := req.Context()
 	ui := uiOf(ctx)
+	sent := false // the request's own body is spent: a retry reads GetBody
+	send := func(tok secret.Value) (*http.Response, error) {
+		resp, err := t.send(req, tok, sent)
+		sent = true
+		return resp, err
+	}
 	if anonymousFirst {
-		resp, err := t.send(req, secret.Value{})
+		resp, err := send(secret.Value{})
 		if err != nil || resp.StatusCode != http.StatusUnauthorized {
 			return t.refused(resp, err)
 		}
@@ -118,7 +124,7 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 	if err != nil {
 		return nil, &SignInError{err}
 	}
-	resp, err := t.send(req, tok)
+	resp, err := send(tok)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +144,7 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 	if err != nil {
 		return nil, &SignInError{err}
 	}
-	resp, err = t.send(req, tok)
+	resp, err = send(tok)
 	if err == nil {
 		switch ch, status := challenge(resp); {
 		case status == http.StatusForbidden && ch.Error == "insufficient_scope":
@@ -161,7 +167,7 @@ func (t *Transport) cached(req *http.Request, probe bool) (*http.Response, error
 	if tok.IsZero() && probe {
 		return nil, ErrNoCachedToken
 	}
-	return t.refused(t.send(req, tok))
+	return t.refused(t.send(req, tok, false))
 }
 
 // refused turns a 401 or 403 into an *AuthError; anything else passes.
@@ -177,10 +183,15 @@ func (t *Transport) refused(resp *http.Response, err error) (*http.Response, err
 	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer}
 }
 
-// send sends a copy of req with tok, if any, and no other Authorization.
-func (t *Transport) send(req *http.Request, tok secret.Value) (*http.Response, error) {
+// send sends req with tok, if any, and no other Authorization: req itself
+// when there is nothing to change, else a copy. A retry sends the body
+// again from GetBody.
+func (t *Transport) send(req *http.Request, tok secret.Value, retry bool) (*http.Response, error) {
+	if !retry && tok.IsZero() && req.Header.Get("Authorization") == "" {
+		return t.Base.RoundTrip(req)
+	}
 	r := req.Clone(req.Context())
-	if req.GetBody != nil {
+	if retry && req.GetBody != nil {
 		body, err := req.GetBody()
 		if err != nil {
 			return nil, err
