@@ -62,13 +62,6 @@ func eraOf(m *Message) (Era, *Message) {
 	return Era{Modern: true, Version: version, LogLevel: mcp.LoggingLevel(rm.str(mcp.MetaKeyLogLevel)), progress: progress}, nil
 }
 
-// IsModern reports whether params carry a 2026-07-28 (or later) protocol
-// version in _meta: the request comes from a 2026-07-28 client.
-func IsModern(params json.RawMessage) bool {
-	var rm requestMeta
-	return json.Unmarshal(params, &rm) == nil && mcp.IsModernProtocol(rm.str(mcp.MetaKeyProtocolVersion))
-}
-
 type eraKey struct{}
 
 // withEra returns ctx carrying the era of the request it serves.

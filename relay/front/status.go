@@ -16,13 +16,13 @@ const StatusTool = "keyrelay_status"
 // result, anything else as a JSON-RPC error.
 func (s *session) configAnswer(m *Message, era Era, err error) *Message {
 	if m.Method == mcp.MethodToolsList {
-		list := Object(map[string]any{"tools": []any{StatusToolDef("keyrelay is not configured; call this to see why")}})
+		list := Object(map[string]any{"tools": []any{statusToolDef("keyrelay is not configured; call this to see why")}})
 		return Result(m.ID, s.decorate(m.Method, list, era))
 	}
 	return s.failed(m, era, configText(err))
 }
 
-// StatusToolDef is StatusTool's definition, with description.
-func StatusToolDef(description string) map[string]any {
+// statusToolDef is StatusTool's definition, with description.
+func statusToolDef(description string) map[string]any {
 	return map[string]any{"annotations": map[string]any{}, "description": description, "inputSchema": json.RawMessage(`{"type":"object"}`), "name": StatusTool}
 }

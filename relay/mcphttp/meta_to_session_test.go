@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/mcp"
-	"github.com/keyrelay/keyrelay/relay/front"
 )
 
 func TestLegacyParams(t *testing.T) {
@@ -40,21 +39,16 @@ func FuzzMetaRewrite(f *testing.F) {
 	rm := requestMeta{caps: json.RawMessage(`{"sampling":{}}`), info: json.RawMessage(`{"name":"c"}`), level: "info"}
 	f.Fuzz(func(t *testing.T, params []byte) {
 		legacy, _ := legacyParams(params)
-		var p struct {
-			Meta map[string]json.RawMessage `json:"_meta"`
-		}
-		if json.Unmarshal(legacy, &p) == nil {
-			for k := range p.Meta {
-				if strings.HasPrefix(k, mcp.MetaKeyPrefix) {
-					t.Fatalf("%s -> %s keeps %s", params, legacy, k)
-				}
+		for k := range metaOf(legacy) {
+			if strings.HasPrefix(k, mcp.MetaKeyPrefix) {
+				t.Fatalf("%s -> %s keeps %s", params, legacy, k)
 			}
 		}
 		modern, err := modernParams(params, rm)
 		if err != nil {
 			return
 		}
-		if !front.IsModern(modern) {
+		if !isModern(modern) {
 			t.Fatalf("%s -> %s is not of the 2026-07-28 era", params, modern)
 		}
 		again, err := modernParams(modern, rm)

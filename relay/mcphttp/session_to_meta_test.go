@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/mcp"
-	"github.com/keyrelay/keyrelay/relay/front"
 )
 
 // A 2025-era client's request gets the 2026-07-28 _meta; a 2026-07-28
@@ -28,7 +27,7 @@ func TestModernParams(t *testing.T) {
 			t.Fatalf("_meta[%s] = %s, want %s (%s)", k, got.Meta[k], v, out)
 		}
 	}
-	if got.Name != "ask" || !front.IsModern(out) {
+	if got.Name != "ask" || !isModern(out) {
 		t.Fatalf("params: %s", out)
 	}
 	if out, _ := modernParams(nil, requestMeta{}); !strings.Contains(string(out), `"io.modelcontextprotocol/clientCapabilities":{}`) {
@@ -41,4 +40,20 @@ func TestModernParams(t *testing.T) {
 	if _, err := modernParams(json.RawMessage(`[1]`), rm); err == nil {
 		t.Fatal("params that are not an object were accepted")
 	}
+}
+
+// isModern reports whether params name the 2026-07-28 revision in _meta.
+func isModern(params json.RawMessage) bool {
+	return string(metaOf(params)[mcp.MetaKeyProtocolVersion]) == `"`+mcp.ProtocolVersion20260728+`"`
+}
+
+// metaOf returns the members of params' "_meta", matched by exact key as
+// legacyParams and modernParams match it (a struct tag would also take
+// "_META"), or nil.
+func metaOf(params json.RawMessage) map[string]json.RawMessage {
+	var p, meta map[string]json.RawMessage
+	if json.Unmarshal(params, &p) != nil || json.Unmarshal(p["_meta"], &meta) != nil {
+		return nil
+	}
+	return meta
 }
