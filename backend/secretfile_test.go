@@ -31,7 +31,7 @@ func TestF5_JWTSecretFileChecks(t *testing.T) {
 		},
 		"another user's file": func(t *testing.T) string {
 			p := testkit.WriteTemp(t, "secret", goodSecret, 0o600)
-			chownToOther(t, p)
+			testkit.ChownToOther(t, p)
 			return p
 		},
 	}
@@ -49,13 +49,4 @@ func TestF5_JWTSecretFileChecks(t *testing.T) {
 	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("own 0600 file: %v", err)
 	}
-}
-
-// chownToOther gives p to uid 65534; only root can.
-func chownToOther(t *testing.T, p string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a file owned by another user")
-	}
-	testkit.NoErr(t, os.Lchown(p, 65534, 65534))
 }

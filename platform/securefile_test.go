@@ -13,17 +13,6 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// otherUID is a uid that is not ours; files can be given to it only as root.
-const otherUID = 65534
-
-func chownToOther(t *testing.T, path string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a file owned by another user")
-	}
-	testkit.NoErr(t, os.Lchown(path, otherUID, otherUID))
-}
-
 func mode(t *testing.T, p string) fs.FileMode {
 	t.Helper()
 	fi, err := os.Lstat(p)
@@ -76,7 +65,7 @@ func TestEnsureDirRefuses(t *testing.T) {
 	t.Run("other owner", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "d")
 		os.Mkdir(dir, 0o700)
-		chownToOther(t, dir)
+		testkit.ChownToOther(t, dir)
 		_, err := EnsureDir(dir)
 		wantRefusal(t, err, dir, "is owned by uid 65534")
 		if mode(t, dir) != 0o700 {
@@ -120,7 +109,7 @@ func TestCheckFile(t *testing.T) {
 	t.Run("other owner", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "f")
 		os.WriteFile(p, nil, 0o600)
-		chownToOther(t, p)
+		testkit.ChownToOther(t, p)
 		_, err := CheckFile(p)
 		wantRefusal(t, err, p, "is owned by uid 65534")
 	})

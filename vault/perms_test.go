@@ -61,14 +61,14 @@ func TestPermissions(t *testing.T) {
 		{"data dir owned by another user", func(t *testing.T) string {
 			dir := newDir(t)
 			os.MkdirAll(dir, 0o700)
-			chownOther(t, dir)
+			testkit.ChownToOther(t, dir)
 			return dir
 		}, "is owned by uid 65534"},
 		{"vault.json owned by another user", func(t *testing.T) string {
 			dir := newDir(t)
 			os.MkdirAll(dir, 0o700)
 			os.WriteFile(filepath.Join(dir, fileMeta), []byte("{}"), 0o600)
-			chownOther(t, filepath.Join(dir, fileMeta))
+			testkit.ChownToOther(t, filepath.Join(dir, fileMeta))
 			return dir
 		}, "is owned by uid 65534"},
 	}
@@ -82,12 +82,4 @@ func TestPermissions(t *testing.T) {
 			}
 		})
 	}
-}
-
-func chownOther(t *testing.T, p string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a file owned by another user")
-	}
-	testkit.NoErr(t, os.Lchown(p, 65534, 65534))
 }

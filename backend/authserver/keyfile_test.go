@@ -38,10 +38,7 @@ func TestF5_SigningKeyFileChecks(t *testing.T) {
 		},
 		"another user's key": func(t *testing.T) string {
 			p := testkit.WriteTemp(t, "other.pem", string(pemBytes), 0o600)
-			if os.Geteuid() != 0 {
-				t.Skip("needs root to make a file owned by another user")
-			}
-			testkit.NoErr(t, os.Lchown(p, 65534, 65534))
+			testkit.ChownToOther(t, p)
 			return p
 		},
 		"world readable": func(t *testing.T) string { return testkit.WriteTemp(t, "loose.pem", string(pemBytes), 0o644) },
