@@ -36,12 +36,25 @@ type Parts struct {
 	Log    *slog.Logger
 }
 
-// Logger is the one logger: text to w, at level (default info), with the
-// secret ReplaceAttr safety net.
+// Logger is the one logger, on w (stderr), at level (default info), with
+// the secret ReplaceAttr safety net. Its form depends on who reads w:
+//
+//   - w is not a terminal (Claude Code, CI, a file): text records,
+//     time=… level=… msg=…, as slog's text handler writes them;
+//   - w is a terminal and level is info (the default), warn or error: a
+//     person reads it, between the commands' own lines (the sign-in URL,
+//     "relay: signed in as …"). Info records are dropped, and a warning
+//     or an error is one line in those lines' style:
+//     "relay: warning: MSG (k=v …)", without time, level or component;
+//   - w is a terminal and level is debug (RELAY_LOG_LEVEL=debug): every
+//     record, as text records, as for a file.
 func Logger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
+	}
+	if h := personHandler(w, l); h != nil {
+		return slog.New(h)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: secret.ReplaceAttr}))
 }
