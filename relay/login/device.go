@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"log/slog"
 	neturl "net/url"
 	"strings"
 	"time"
@@ -29,6 +30,19 @@ type Prompter interface {
 // this relay's server.
 func (i *Interactive) newPrompt(c *oauth.Client, url string) signin.Prompt {
 	return signin.Prompt{URL: url, Issuer: c.Metadata.Issuer, Server: i.Backend}
+}
+
+// promptLevel is the level of the log record of a sign-in prompt. It is
+// warn: in serve, stderr may be the only place a person sees the URL. But
+// a signin.Terminal (relay login) writes the prompt to that same stderr
+// itself, and a warning would print the URL a second time: there the
+// record is info, which a person at a terminal does not see
+// (setup.Logger).
+func promptLevel(ui broker.UI) slog.Level {
+	if _, ok := ui.(signin.Terminal); ok {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }
 
 // prompt shows p with what ui can show.
@@ -83,7 +97,7 @@ func (i *Interactive) device(ctx context.Context, c *oauth.Client, ui broker.UI)
 	p := i.newPrompt(c, d.VerificationURI)
 	p.UserCode = d.UserCode
 	p.Warning = pageWarning(d.VerificationURI, p.Issuer)
-	i.log().Warn("sign-in needed: open the URL on any device and enter the code", "url", d.VerificationURI, "user_code", d.UserCode,
+	i.log().Log(ctx, promptLevel(ui), "sign-in needed: open the URL on any device and enter the code", "url", d.VerificationURI, "user_code", d.UserCode,
 		"issuer", p.Issuer, "server", p.Server, "warning", p.Warning)
 	i.prompt(ctx, ui, p)
 	timeout := i.timeout()

@@ -214,7 +214,7 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 	}
 	url := l.URL()
 	p := i.newPrompt(c, url)
-	i.log().Warn("sign-in needed: open this URL in a browser", "url", url, "issuer", p.Issuer, "server", p.Server)
+	i.log().Log(ctx, promptLevel(ui), "sign-in needed: open this URL in a browser", "url", url, "issuer", p.Issuer, "server", p.Server)
 	i.prompt(ctx, ui, p)
 	opened := make(chan error, 1)
 	if i.Open != nil {
