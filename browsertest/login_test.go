@@ -139,9 +139,7 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	if !f.md.AuthorizationResponseIssParameterSupported {
 		t.Fatal("metadata does not advertise authorization_response_iss_parameter_supported")
 	}
-	shots := screenshotDir(t)
-
-	signIn(bctx, t, f.authURL, be, shots, "")
+	signIn(bctx, t, f.authURL, be, "", "")
 	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
 	q := c.wait(ctx, t)
 
@@ -152,7 +150,6 @@ func TestRealBrowserLoginConsentWhoami(t *testing.T) {
 	if loc := where(bctx); loc != c.RedirectURI {
 		t.Errorf("browser ended at %s, want %s", loc, c.RedirectURI)
 	}
-	screenshot(bctx, t, shots, "success.png")
 
 	wantCallback(t, q, map[string]string{"state": f.state, "iss": be.URL, "error": ""}) // iss: RFC 9207
 	code := q.Get("code")

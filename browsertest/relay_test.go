@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,10 +39,13 @@ type relayProc struct {
 	sink string // the file urlsink appends each opened URL to
 }
 
-// startRelay starts the relay as an MCP stdio server for be, with a fresh
-// data directory, a file vault key, debug logging and urlsink as $BROWSER,
-// and initializes the MCP session. When the test ends it closes the
-// session and checks that neither the relay nor a urlsink is left running.
+// startRelay starts the relay as an MCP stdio server for be, set up as the
+// README's default: RELAY_BACKEND_URL and nothing else of OAuth, so the
+// relay finds the authorization server from the backend (RFC 9728) and
+// registers itself (RFC 7591). On top: a fresh data directory, a file vault
+// key, debug logging and urlsink as $BROWSER. It initializes the MCP
+// session. When the test ends it closes the session and checks that
+// neither the relay nor a urlsink is left running.
 func startRelay(t *testing.T, be *backend) *relayProc {
 	t.Helper()
 	relayExe, sinkExe := testkit.Relay(t), testkit.Build(t, "github.com/keyrelay/keyrelay/browsertest/cmd/urlsink")
@@ -53,7 +57,7 @@ func startRelay(t *testing.T, be *backend) *relayProc {
 	// RELAY_CALLBACK_PORT, RELAY_SCOPES or BROWSER cannot change the run.
 	e := testkit.NewRelayEnv(t)
 	r := &relayProc{env: e, sink: filepath.Join(e.Home, "opened-urls.txt")}
-	for k, v := range map[string]string{"RELAY_BACKEND_URL": be.URL, "RELAY_CLIENT_ID": "relay", "RELAY_AUTH_SERVER_URL": be.URL,
+	for k, v := range map[string]string{"RELAY_BACKEND_URL": be.URL,
 		"RELAY_LOGIN_TIMEOUT": relayLoginTimeout, "BROWSER": sinkExe, "URLSINK_FILE": r.sink} {
 		e.Vars[k] = v
 	}
@@ -135,9 +139,10 @@ func (r *relayProc) waitAuthorizeURL(ctx context.Context, t *testing.T, call <-c
 }
 
 // checkAuthorizeURL checks the URL the relay asked the browser to open: the
-// authorization endpoint, with client "relay", a loopback redirect to
-// /callback, PKCE S256, a state and the backend as resource. It returns the
-// query.
+// authorization endpoint, with a client the relay registered itself (the
+// built-in server names those dyn-…), no scope parameter (the server's
+// defaults), a loopback redirect to /callback, PKCE S256, a state and the
+// backend as resource. It returns the query.
 func checkAuthorizeURL(t *testing.T, raw string, md *authserver.Metadata, be *backend) url.Values {
 	t.Helper()
 	u, err := url.Parse(raw)
@@ -147,11 +152,17 @@ func checkAuthorizeURL(t *testing.T, raw string, md *authserver.Metadata, be *ba
 	}
 	q := u.Query()
 	for k, want := range map[string]string{
-		"response_type": "code", "client_id": "relay", "code_challenge_method": "S256", "resource": be.URL,
+		"response_type": "code", "code_challenge_method": "S256", "resource": be.URL,
 	} {
 		if got := q.Get(k); got != want {
 			t.Errorf("authorization request %s = %q, want %q", k, got, want)
 		}
+	}
+	if id := q.Get("client_id"); !strings.HasPrefix(id, "dyn-") {
+		t.Errorf("authorization request client_id = %q, want one the relay registered (dyn-…)", id)
+	}
+	if q.Has("scope") {
+		t.Errorf("authorization request names scopes %q, want none (the server's defaults)", q.Get("scope"))
 	}
 	if q.Get("state") == "" || len(q.Get("code_challenge")) < 43 {
 		t.Errorf("authorization request lacks a state or a S256 code_challenge")
@@ -203,12 +214,13 @@ func waitRelayPage(ctx context.Context, t *testing.T, bctx context.Context, pref
 
 // whoami is the backend's whoami answer.
 type whoami struct {
-	Subject  string `json:"subject"`
-	ClientID string `json:"client_id"`
-	Issuer   string `json:"issuer"`
+	Subject  string   `json:"subject"`
+	ClientID string   `json:"client_id"`
+	Issuer   string   `json:"issuer"`
+	Scopes   []string `json:"scopes"`
 }
 
-func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *testkit.Buffer) {
+func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, clientID string, stderr *testkit.Buffer) {
 	t.Helper()
 	if tc.err != nil {
 		t.Fatalf("%s: %v\n%s", label, tc.err, stderr.String())
@@ -220,21 +232,52 @@ func checkWhoami(t *testing.T, label string, tc toolCall, be *backend, stderr *t
 	if err := json.Unmarshal([]byte(tc.text()), &who); err != nil {
 		t.Fatalf("%s text is not JSON: %v: %q", label, err, tc.text())
 	}
-	if who.Subject != be.User || who.ClientID != "relay" || who.Issuer != be.URL {
-		t.Fatalf("%s = subject %q, client %q, issuer %q; want %s, relay, %s", label, who.Subject, who.ClientID, who.Issuer, be.User, be.URL)
+	if who.Subject != be.User || who.ClientID != clientID || who.Issuer != be.URL {
+		t.Fatalf("%s = subject %q, client %q, issuer %q; want %s, %s, %s", label, who.Subject, who.ClientID, who.Issuer, be.User, clientID, be.URL)
+	}
+	if !slices.Equal(who.Scopes, defaultScopes) {
+		t.Fatalf("%s: scopes %v, want %v (admin only on step-up)", label, who.Scopes, defaultScopes)
+	}
+}
+
+// defaultScopes are what the built-in server grants a client that
+// registered itself and names no scope: admin is not among them.
+var defaultScopes = []string{"notes:read", "notes:write"}
+
+// checkConsentPage checks what the consent page shows a default set-up:
+// the client the relay registered, the warning that it registered itself,
+// and the default scopes, without admin.
+func checkConsentPage(t *testing.T, bctx context.Context, clientID string) {
+	t.Helper()
+	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
+	testkit.NoErr(t, err, "consent text")
+	if !strings.Contains(text, clientID) {
+		t.Errorf("the consent page does not name the client %s: %q", clientID, text)
+	}
+	if !strings.Contains(text, "This application registered itself") {
+		t.Errorf("the consent page lacks the warning for a client that registered itself: %q", text)
+	}
+	scopes, err := chromedp.Run(bctx, chromedp.EvaluateAsDevTools[[]string](
+		`Array.from(document.querySelectorAll("main li code"), e => e.textContent)`))
+	testkit.NoErr(t, err, "consent scopes")
+	if !slices.Equal(scopes, defaultScopes) {
+		t.Errorf("the consent page lists scopes %v, want %v", scopes, defaultScopes)
 	}
 }
 
 // TestRealBrowserThroughRelay runs the whole chain of issue 4 with the real
-// programs: the relay binary as an MCP stdio server (driven by mcp-go's
-// client), the backend binary with its authorization server, and headless
-// Chromium. A whoami call with an empty vault makes the relay start a
-// login and run $BROWSER with the authorization URL; the test opens that
-// URL in Chromium, signs in as alice and allows consent on the real pages,
-// and the browser's redirect lands on the relay's own loopback callback,
-// whose page says "Signed in" once the relay has exchanged the code. The
-// call then answers as alice, a second call needs no browser, and the
-// relay's debug log holds neither the code nor the tokens.
+// programs, set up as the README's default (only RELAY_BACKEND_URL): the
+// relay binary as an MCP stdio server (driven by mcp-go's client), the
+// backend binary with its authorization server, and headless Chromium. A
+// whoami call with an empty vault makes the relay discover the server,
+// register itself and run $BROWSER with the authorization URL; the test
+// opens that URL in Chromium, signs in as alice, checks that consent names
+// the registered client, warns that it registered itself and lists the
+// default scopes (no admin), allows, and the browser's redirect lands on
+// the relay's own loopback callback, whose page says "Signed in" once the
+// relay has exchanged the code. The call then answers as alice, a second
+// call needs no browser, and the relay's debug log holds neither the code
+// nor the tokens. Its screenshots are the README's (docs/screenshots).
 func TestRealBrowserThroughRelay(t *testing.T) {
 	chromiumPath(t)    // skip (or fail under CI) before any work
 	testkit.Backend(t) // build before the clock starts
@@ -257,10 +300,12 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 
 	authURL := r.waitAuthorizeURL(ctx, t, first)
 	aq := checkAuthorizeURL(t, authURL, md, be)
-	redirectURI := aq.Get("redirect_uri")
+	redirectURI, clientID := aq.Get("redirect_uri"), aq.Get("client_id")
 
-	// Login and consent pages, on the authorization server.
+	// Login and consent pages, on the authorization server. These are the
+	// README's screenshots: KEYRELAY_SCREENSHOT_DIR=docs/screenshots.
 	signIn(bctx, t, authURL, be, shots, "relay-")
+	checkConsentPage(t, bctx, clientID)
 
 	// Allow: the authorization server redirects to the relay's callback.
 	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
@@ -288,12 +333,12 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.Stderr.String())
 	}
-	checkWhoami(t, "first whoami", tc1, be, r.Stderr)
+	checkWhoami(t, "first whoami", tc1, be, clientID, r.Stderr)
 	t.Logf("first whoami (with the browser sign-in) took %v", tc1.took.Round(time.Millisecond))
 
 	// A second call uses the stored token: no browser.
 	tc2 := r.callTool(ctx, "whoami")
-	checkWhoami(t, "second whoami", tc2, be, r.Stderr)
+	checkWhoami(t, "second whoami", tc2, be, clientID, r.Stderr)
 	t.Logf("second whoami took %v", tc2.took.Round(time.Millisecond))
 	if u := r.openedURLs(t); len(u) != 1 {
 		t.Fatalf("the relay opened %d browsers in all, want 1 (the second whoami must not sign in again)", len(u))
@@ -303,7 +348,8 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	testkit.NoErr(t, r.Close(), "relay did not exit cleanly when its stdin closed")
 	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
 	testkit.NoErr(t, err, "open the relay's vault")
-	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, ClientID: "relay", Resource: be.URL})
+	// A client the relay registered itself is kept under an empty ClientID.
+	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, Resource: be.URL})
 	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
 	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
 	if access == "" {
