@@ -58,6 +58,7 @@ func terminalDemo(t *testing.T) (tm *testkit.Tmux, bin, dir string) {
 		switch {
 		case name == "DISPLAY", name == "WAYLAND_DISPLAY", name == "BROWSER", name == "DBUS_SESSION_BUS_ADDRESS",
 			name == "XDG_RUNTIME_DIR", name == "SSH_CONNECTION", name == "TMUX", name == "TMUX_PANE", name == "ENV", name == "PS1",
+			name == "MAKEFLAGS", name == "MFLAGS", name == "MAKELEVEL", // an outer make's (make test)
 			strings.HasPrefix(name, "RELAY_"), strings.HasPrefix(name, "DEMO_"), strings.HasPrefix(name, "FAKEBROWSER_"):
 		default:
 			env = append(env, kv)
