@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/relay/login"
+	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
 // TestMain removes the binaries the test built.
@@ -23,4 +30,76 @@ func TestDemoRunsHeadless(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	testkit.NoErr(t, run(ctx))
+}
+
+// TestParseSignIn reads the texts the relay itself makes (relay/login's
+// Error, the tool result's text) for a sign-in it could not open in a
+// browser; any other answer is not one.
+func TestParseSignIn(t *testing.T) {
+	const iss = "http://127.0.0.1:40879"
+	pending := func(e login.Error) string { e.Pending, e.Issuer = true, iss; return e.UserText() }
+	for _, c := range []struct {
+		name, text string
+		want       pendingSignIn
+		ok         bool
+	}{
+		{"device grant", pending(login.Error{URL: iss + "/device", Code: "ZHQV-TWTQ", Err: login.ErrNoBrowser}),
+			pendingSignIn{iss + "/device", "ZHQV-TWTQ"}, true},
+		{"device grant, page on another host", pending(login.Error{URL: "https://login.example.com/device", Code: "BCDF-GHJK",
+			Warning: "The sign-in page is on login.example.com, not on the authorization server: go on only if you expected it", Err: login.ErrNoBrowser}),
+			pendingSignIn{"https://login.example.com/device", "BCDF-GHJK"}, true},
+		{"browser sign-in, no browser", pending(login.Error{URL: iss + "/authorize?client_id=relay&state=xyz", Err: login.ErrNoBrowser}),
+			pendingSignIn{iss + "/authorize?client_id=relay&state=xyz", ""}, true},
+		{"timed out", (&login.Error{URL: iss + "/device", Err: oauth.ErrLoginTimeout}).UserText(), pendingSignIn{}, false},
+		{"failed", (&login.Error{Err: errors.New("discovery: 404 at http://127.0.0.1:1/.well-known")}).UserText(), pendingSignIn{}, false},
+		{"backend text", "no tool named whoami", pendingSignIn{}, false},
+		{"empty", "", pendingSignIn{}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := parseSignIn(c.text)
+			if got != c.want || ok != c.ok {
+				t.Fatalf("parseSignIn(%q) = %+v, %v; want %+v, %v", c.text, got, ok, c.want, c.ok)
+			}
+		})
+	}
+}
+
+// TestClaudeConfigPointsAtTheBackendToRun checks the closing lines: they
+// name the address of the backend the person is told to start, never the
+// demo's own, which has stopped (a random port when 5002 was busy).
+func TestClaudeConfigPointsAtTheBackendToRun(t *testing.T) {
+	const demoURL = "http://127.0.0.1:40879"
+	t.Run("default address free", func(t *testing.T) {
+		var b bytes.Buffer
+		(&demo{bin: "bin", url: "http://" + backendAddr}).printClaudeConfig(&b)
+		out := b.String()
+		for _, want := range []string{"bin/backend --auth-server\n", "RELAY_BACKEND_URL=http://127.0.0.1:5002 --env RELAY_AUTH_SERVER_URL=http://127.0.0.1:5002 ",
+			`"RELAY_BACKEND_URL": "http://127.0.0.1:5002"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "--addr") {
+			t.Errorf("--addr shown with the default address free:\n%s", out)
+		}
+	})
+	t.Run("default address busy", func(t *testing.T) {
+		var b bytes.Buffer
+		(&demo{bin: "bin", url: demoURL, busy: true}).printClaudeConfig(&b)
+		out := b.String()
+		m := regexp.MustCompile(`bin/backend --auth-server --addr (127\.0\.0\.1:\d+)\n`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no backend command with --addr in:\n%s", out)
+		}
+		url := "http://" + m[1]
+		for _, want := range []string{"127.0.0.1:5002, its default address, is busy", "BACKEND_ADDR",
+			fmt.Sprintf("RELAY_BACKEND_URL=%s --env RELAY_AUTH_SERVER_URL=%s ", url, url), fmt.Sprintf(`"RELAY_BACKEND_URL": %q`, url)} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, demoURL) || m[1] == backendAddr {
+			t.Errorf("the lines point at the demo's stopped backend or the busy address:\n%s", out)
+		}
+	})
 }

@@ -8,8 +8,11 @@
 // keychain when there is one; otherwise in a key file in .demo/, and the
 // demo says so.
 //
-// DEMO_HEADLESS=1 signs in without a browser, through the fakebrowser test
-// helper: for machines with no display, and for the test of this demo.
+// With no browser on this machine, the relay answers the first call with a
+// page and a code to use from any browser; the demo shows them and waits
+// for the sign-in (signin.go). DEMO_HEADLESS=1 signs in without a person,
+// through the fakebrowser test helper: for the test of this demo, and for
+// anyone who only wants to watch.
 package main
 
 import (
@@ -38,7 +41,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
+	err := run(ctx)
+	if ctx.Err() != nil {
+		// Ctrl-C: run has stopped the relay and the backend before returning.
+		fmt.Fprintln(os.Stderr, "\ndemo: stopped; the backend and the relay have exited")
+		os.Exit(130)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo: error:", err)
 		os.Exit(1)
 	}
@@ -47,6 +56,10 @@ func main() {
 type demo struct {
 	bin, dir, url, password string
 	env                     []string
+	// busy: bin/backend's default address was taken, so the demo's
+	// backend runs elsewhere (see printClaudeConfig).
+	busy     bool
+	relayLog *relayLog // the relay's stderr: the screen and relay.log
 }
 
 func run(ctx context.Context) error {
@@ -57,7 +70,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	// Start clean, removing only what an earlier demo run left here.
-	for _, f := range []string{"data", "backend.log", "vault-key.txt"} {
+	for _, f := range []string{"data", "backend.log", "relay.log", "vault-key.txt"} {
 		if err := os.RemoveAll(filepath.Join(d.dir, f)); err != nil {
 			return err
 		}
@@ -76,16 +89,17 @@ func run(ctx context.Context) error {
 	d.cli(ctx, "status")
 	d.cli(ctx, "logout")
 	d.cli(ctx, "status")
-	d.printClaudeConfig()
+	d.printClaudeConfig(os.Stdout)
 	return nil
 }
 
 func step(format string, a ...any) { fmt.Printf("\n== "+format+"\n", a...) }
 
-// startBackend runs bin/backend --auth-server on a free loopback port with
-// a demo user whose password is generated here and printed once.
+// startBackend runs bin/backend --auth-server on its default address, or
+// on a free loopback port when that one is busy, with a demo user whose
+// password is generated here and printed once.
 func (d *demo) startBackend(ctx context.Context) (func(), error) {
-	addr := "127.0.0.1:5002"
+	addr := backendAddr
 	if ln, err := net.Listen("tcp", addr); err != nil {
 		ln2, err2 := net.Listen("tcp", "127.0.0.1:0")
 		if err2 != nil {
@@ -93,6 +107,7 @@ func (d *demo) startBackend(ctx context.Context) (func(), error) {
 		}
 		addr = ln2.Addr().String()
 		ln2.Close()
+		d.busy = true
 	} else {
 		ln.Close()
 	}
@@ -101,7 +116,13 @@ func (d *demo) startBackend(ctx context.Context) (func(), error) {
 	_, _ = rand.Read(b[:])
 	d.password = base64.RawURLEncoding.EncodeToString(b[:])
 	step("1. starting the backend with its built-in authorization server on %s", d.url)
+	if d.busy {
+		fmt.Printf("   (%s is busy on this machine, so the demo uses another port)\n", backendAddr)
+	}
 	cmd := exec.CommandContext(ctx, filepath.Join(d.bin, "backend"), "--auth-server")
+	// On Ctrl-C, ask it to stop (as stop does) rather than kill it.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = append(os.Environ(), "BACKEND_ADDR="+addr, "AUTH_USERS=demo:"+d.password)
 	logf, err := os.OpenFile(filepath.Join(d.dir, "backend.log"), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -173,8 +194,14 @@ func hasSessionBus() bool {
 // session drives the relay over stdio the way Claude Code does.
 func (d *demo) session(ctx context.Context) error {
 	step("2. starting the relay as an MCP stdio server (as Claude Code would)")
+	log, err := newRelayLog(filepath.Join(d.dir, "relay.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	d.relayLog = log
 	c, err := client.NewStdioMCPClientWithOptions(filepath.Join(d.bin, "relay"), d.env, []string{"serve"},
-		transport.WithCommandStderrWriter(prefixWriter("   relay: ")))
+		transport.WithCommandStderrWriter(log))
 	if err != nil {
 		return err
 	}
@@ -194,8 +221,8 @@ func (d *demo) session(ctx context.Context) error {
 		names = append(names, t.Name)
 	}
 	fmt.Printf("   tools/list: %s\n", strings.Join(names, ", "))
-	step("3. calling whoami: it needs a sign-in, so your browser opens (if not, open the URL the relay prints)")
-	out, err := callTool(ctx, c, "whoami")
+	step("3. calling whoami: it needs a sign-in, so your browser opens (with no browser, the demo shows where to sign in)")
+	out, err := d.signIn(ctx, c, "whoami")
 	if err != nil {
 		return err
 	}
@@ -209,13 +236,26 @@ func (d *demo) session(ctx context.Context) error {
 }
 
 func callTool(ctx context.Context, c *client.Client, name string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
 	defer cancel()
+	text, failed, err := call(ctx, c, name)
+	if err != nil {
+		return "", err
+	}
+	if failed {
+		return "", fmt.Errorf("%s failed: %s", name, text)
+	}
+	return text, nil
+}
+
+// call calls the tool name once: its text, and whether it is an isError
+// result (err is for a call that got no result).
+func call(ctx context.Context, c *client.Client, name string) (text string, failed bool, err error) {
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
 	res, err := c.CallTool(ctx, req)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	var b strings.Builder
 	for _, ct := range res.Content {
@@ -223,10 +263,7 @@ func callTool(ctx context.Context, c *client.Client, name string) (string, error
 			b.WriteString(t.Text)
 		}
 	}
-	if res.IsError {
-		return "", fmt.Errorf("%s failed: %s", name, b.String())
-	}
-	return b.String(), nil
+	return b.String(), res.IsError, nil
 }
 
 func (d *demo) cli(ctx context.Context, args ...string) {
@@ -237,24 +274,6 @@ func (d *demo) cli(ctx context.Context, args ...string) {
 	if err := cmd.Run(); err != nil {
 		fmt.Printf("   (exit: %v)\n", err)
 	}
-}
-
-func (d *demo) printClaudeConfig() {
-	abs, _ := filepath.Abs(filepath.Join(d.bin, "relay"))
-	step("5. add the relay to Claude Code")
-	fmt.Printf("   claude mcp add keyrelay --env RELAY_BACKEND_URL=%s --env RELAY_AUTH_SERVER_URL=%s -- %s serve\n\n", d.url, d.url, abs)
-	fmt.Printf("   or in .mcp.json:\n")
-	fmt.Printf(`   {
-     "mcpServers": {
-       "keyrelay": {
-         "command": %q,
-         "args": ["serve"],
-         "env": {"RELAY_BACKEND_URL": %q, "RELAY_AUTH_SERVER_URL": %q}
-       }
-     }
-   }
-`, abs, d.url, d.url)
-	fmt.Println("\n   (the demo backend has stopped; run `bin/backend --auth-server` to keep one running)")
 }
 
 func envOr(k, def string) string {

@@ -1,6 +1,7 @@
 // Package testkit is the test harness shared by keyrelay's tests: a
 // goroutine-safe buffer, polling with a deadline, a private Secret Service
-// (D-Bus and gnome-keyring) per test, the repository's binaries built once
+// (D-Bus and gnome-keyring) per test, a private tmux server (terminals
+// driven as a person drives them), the repository's binaries built once
 // per test process, a relay started on raw stdio pipes or behind mcp-go's
 // stdio client, long-running helper processes, and a client of the
 // backend's tool API. Subpackage chain runs the built-in authorization
@@ -14,6 +15,6 @@
 // What it needs: the go tool on PATH (to build binaries), and for
 // StartSecretService (unix only) dbus-daemon and gnome-keyring-daemon
 // (Debian: dbus, gnome-keyring; secret-tool from libsecret-tools for
-// SecretTool). A test whose tools are missing skips, and fails under
-// CI=true (SkipOrFail).
+// SecretTool), and tmux for StartTmux (a real terminal). A test whose
+// tools are missing skips, and fails under CI=true (SkipOrFail).
 package testkit

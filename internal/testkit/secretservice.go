@@ -88,8 +88,15 @@ func startKilled(t testing.TB, cmd *exec.Cmd) {
 // Env is the variable that points a client at this Secret Service.
 func (s *SecretService) Env() string { return "DBUS_SESSION_BUS_ADDRESS=" + s.Addr }
 
+// locked asks without D-Bus activation: a call for a name nobody owns yet
+// would make the bus start a gnome-keyring-daemon of its own, from the
+// system's service file, with the test's real HOME and no unlocked login
+// keyring; it would win the name from the one started here, and outlive
+// the test.
 func (s *SecretService) locked() (bool, error) {
-	v, err := s.conn.Object("org.freedesktop.secrets", loginCollection).GetProperty("org.freedesktop.Secret.Collection.Locked")
+	var v dbus.Variant
+	err := s.conn.Object("org.freedesktop.secrets", loginCollection).
+		Call("org.freedesktop.DBus.Properties.Get", dbus.FlagNoAutoStart, "org.freedesktop.Secret.Collection", "Locked").Store(&v)
 	if err != nil {
 		return false, err
 	}
