@@ -143,7 +143,7 @@ func TestCLI_LoginServerUnreachable(t *testing.T) {
 // serves what is typed all the same. On a pipe (an MCP client) it says
 // nothing.
 func TestServe_OnATerminalSaysWhatItIs(t *testing.T) {
-	const notice = "relay: this is an MCP server on stdio: an MCP client such as Claude Code starts it"
+	const notice = "relay: this is an MCP server on stdio, started by an MCP client such as Claude Code;"
 	e := testkit.NewRelayEnv(t)
 	e.Vars["RELAY_BACKEND_URL"] = "http://127.0.0.1:1" // nothing listens: no network is needed
 	master, tty := testkit.OpenPTY(t)

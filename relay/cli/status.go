@@ -30,10 +30,3 @@ func Status(r status.Report, cfgErr, openErr error) error {
 	}
 	return e
 }
-
-// OnTerminal is what `relay serve` says on stderr when its stdin is a
-// terminal: a person, not an MCP client, started it.
-const OnTerminal = `relay: this is an MCP server on stdio: an MCP client such as Claude Code starts it,
-relay: then speaks JSON-RPC on its stdin. It is waiting for that now (Ctrl-C quits).
-relay: to try keyrelay, run ` + "`relay login`" + ` to sign in, then ` + "`relay status`" + `; ` + "`relay help`" + ` lists the commands.
-`
