@@ -28,13 +28,16 @@ type app struct {
 	main      http.Handler
 	auth      http.Handler // own listener, or nil
 	validator *bearer.Validator
+	stderr    io.Writer
+	demoPass  secret.Value // the generated password of user "demo", if any: printed once listening
 }
 
 func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer) (*app, error) {
 	var as *authserver.Server
+	var demoPass secret.Value
 	if cfg.AuthServer {
 		var err error
-		if as, err = newAuthServer(cfg, log, stderr); err != nil {
+		if as, demoPass, err = newAuthServer(cfg, log); err != nil {
 			return nil, err
 		}
 	}
@@ -50,7 +53,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 		v.Close()
 		return nil, err
 	}
-	a := &app{log: log, cfg: cfg, validator: v}
+	a := &app{log: log, cfg: cfg, validator: v, stderr: stderr, demoPass: demoPass}
 	a.main, a.auth = routes(ts, as, cfg.AuthAddr != "")
 	return a, nil
 }
@@ -93,19 +96,21 @@ func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *
 	return bearer.NewKeySet(ctx, bc, jwksURL, bearer.KeySetOptions{Client: client, Logger: log.With("component", "jwks")})
 }
 
-func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver.Server, error) {
-	users, err := buildUsers(cfg.Users, stderr)
+// newAuthServer builds the authorization server, and returns the
+// password it generated for user "demo" when no user is configured.
+func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Value, error) {
+	users, demoPass, err := buildUsers(cfg.Users)
 	if err != nil {
-		return nil, err
+		return nil, secret.Value{}, err
 	}
 	var key *ecdsa.PrivateKey
 	if cfg.JWTSecret.IsZero() && cfg.SigningKey != "" {
 		if key, err = authserver.LoadOrCreateKey(cfg.SigningKey); err != nil {
-			return nil, err
+			return nil, secret.Value{}, err
 		}
 	}
 	// A registered client, like "relay", gets admin only on step-up.
-	return authserver.New(authserver.Config{
+	as, err := authserver.New(authserver.Config{
 		Issuer:                  cfg.AuthServerURL,
 		Resources:               []string{cfg.PublicURL},
 		Scopes:                  []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin},
@@ -116,63 +121,77 @@ func newAuthServer(cfg *config, log *slog.Logger, stderr io.Writer) (*authserver
 		SigningKey:              key,
 		Logger:                  log.With("component", "authserver"),
 	})
+	return as, demoPass, err
 }
 
-// buildUsers hashes the configured users. With none, it creates "demo" with
-// a random password and prints it once to stderr.
-func buildUsers(specs []secret.Value, stderr io.Writer) ([]authserver.User, error) {
+// buildUsers hashes the configured users. With none, it creates "demo"
+// with a random password, which it returns: serve prints it once the
+// listeners are up, so a backend that cannot start shows no password.
+func buildUsers(specs []secret.Value) ([]authserver.User, secret.Value, error) {
 	if len(specs) == 0 {
 		var b [12]byte
 		_, _ = rand.Read(b[:])
 		pw := base64.RawURLEncoding.EncodeToString(b[:])
 		u, err := authserver.NewUser("demo", pw)
 		if err != nil {
-			return nil, err
+			return nil, secret.Value{}, err
 		}
-		fmt.Fprintf(stderr, "backend: created user \"demo\" with password %s (shown once; set AUTH_USERS to choose users)\n", pw)
-		return []authserver.User{u}, nil
+		return []authserver.User{u}, secret.New(pw), nil
 	}
 	users := make([]authserver.User, 0, len(specs))
 	for i, s := range specs {
 		name, pw, ok := strings.Cut(s.Reveal(), ":")
 		if !ok || name == "" || pw == "" {
-			return nil, fmt.Errorf("user %d: want NAME:PASSWORD", i+1)
+			return nil, secret.Value{}, fmt.Errorf("%w: user %d: want NAME:PASSWORD", authserver.ErrUserSpec, i+1)
 		}
 		u, err := authserver.NewUser(name, pw)
 		if err != nil {
-			return nil, fmt.Errorf("user %q: %w", name, err)
+			return nil, secret.Value{}, fmt.Errorf("user %q: %w", name, err)
 		}
 		users = append(users, u)
 	}
-	return users, nil
+	return users, secret.Value{}, nil
 }
 
 func (a *app) close() { a.validator.Close() }
 
-// serve listens, reports the addresses on ready, and shuts down gracefully
-// when ctx ends.
+// listenError is a listener that could not be opened, with the setting
+// that names its address.
+type listenError struct {
+	addr, flag, env string
+	err             error
+}
+
+func (e *listenError) Error() string { return fmt.Sprintf("listen %s: %v", e.addr, e.err) }
+func (e *listenError) Unwrap() error { return e.err }
+
+// serve listens, then prints the generated password if any, reports the
+// addresses on ready, and shuts down gracefully when ctx ends.
 func (a *app) serve(ctx context.Context, ready chan<- []string) error {
 	type bound struct {
 		srv *http.Server
 		ln  net.Listener
 	}
 	var all []bound
-	listen := func(addr string, h http.Handler) error {
+	listen := func(addr, flag, env string, h http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
+			return &listenError{addr, flag, env, err}
 		}
 		all = append(all, bound{newHTTPServer(h, a.log), ln})
 		return nil
 	}
-	if err := listen(a.cfg.Addr, a.main); err != nil {
+	if err := listen(a.cfg.Addr, "addr", "BACKEND_ADDR", a.main); err != nil {
 		return err
 	}
 	if a.auth != nil {
-		if err := listen(a.cfg.AuthAddr, a.auth); err != nil {
+		if err := listen(a.cfg.AuthAddr, "auth-addr", "AUTH_SERVER_ADDR", a.auth); err != nil {
 			all[0].ln.Close()
 			return err
 		}
+	}
+	if !a.demoPass.IsZero() {
+		fmt.Fprintf(a.stderr, "backend: created user \"demo\" with password %s (shown once; set AUTH_USERS to choose users)\n", a.demoPass.Reveal())
 	}
 	errc := make(chan error, len(all))
 	var addrs []string

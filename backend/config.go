@@ -38,31 +38,20 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // parseConfig reads flags from args and settings from getenv. A bad setting
-// is an error with a one-line reason.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
-	c := &config{}
-	var users listFlag
-	var secretFile, ttl string
+// is an error with a one-line reason; -h, -help or --help is
+// flag.ErrHelp, and nothing is printed (printHelp is the help).
+func parseConfig(args []string, getenv func(string) string) (*config, error) {
+	c, r := &config{}, &rawFlags{}
 	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", envOr(getenv, "BACKEND_ADDR", "127.0.0.1:5002"), "listen address (BACKEND_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", getenv("BACKEND_PUBLIC_URL"), "canonical URL, the expected token audience (BACKEND_PUBLIC_URL; default http://ADDR)")
-	fs.StringVar(&c.Audience, "audience", getenv("BACKEND_AUDIENCE"), "expected token audience, for providers that cannot put the resource URL in aud (BACKEND_AUDIENCE; default the public URL)")
-	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("AUTH_SERVER_URL"), "expected token issuer (AUTH_SERVER_URL; default the public URL with --auth-server)")
-	fs.StringVar(&secretFile, "jwt-secret-file", getenv("JWT_SECRET_FILE"), "file holding the HS256 secret (JWT_SECRET_FILE); or set JWT_SECRET")
-	fs.BoolVar(&c.AuthServer, "auth-server", getenv("BACKEND_AUTH_SERVER") == "1", "serve the built-in OAuth 2.1 authorization server (BACKEND_AUTH_SERVER=1)")
-	fs.StringVar(&c.AuthAddr, "auth-addr", getenv("AUTH_SERVER_ADDR"), "serve the authorization server on its own listener (AUTH_SERVER_ADDR)")
-	fs.Var(&users, "user", "auth server user NAME:PASSWORD, repeatable (AUTH_USERS=name:pw,...); argv is visible to local users, prefer AUTH_USERS")
-	fs.StringVar(&ttl, "token-ttl", envOr(getenv, "AUTH_TOKEN_TTL", "15m"), "access token lifetime (AUTH_TOKEN_TTL)")
-	fs.StringVar(&c.SigningKey, "signing-key", getenv("AUTH_SIGNING_KEY"), "ES256 signing key PEM file, created if missing (AUTH_SIGNING_KEY)")
-	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
+	fs.SetOutput(io.Discard)
+	defineFlags(fs, c, r, getenv)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	specs := []string(users)
+	specs := []string(r.users)
 	if len(specs) == 0 && getenv("AUTH_USERS") != "" {
 		specs = strings.Split(getenv("AUTH_USERS"), ",")
 	}
@@ -70,13 +59,35 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		c.Users = append(c.Users, secret.New(s))
 	}
 	var err error
-	if c.TokenTTL, err = parseTTL(ttl); err != nil {
+	if c.TokenTTL, err = parseTTL(r.ttl); err != nil {
 		return nil, err
 	}
-	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), secretFile); err != nil {
+	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), r.secretFile); err != nil {
 		return nil, err
 	}
 	return c, c.finish()
+}
+
+// rawFlags holds the flags that parseConfig converts after parsing.
+type rawFlags struct {
+	users           listFlag
+	secretFile, ttl string
+}
+
+// defineFlags registers the settings' flags on fs, into c and r, with
+// their defaults from getenv. Each flag's usage names its variable.
+func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) string) {
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "BACKEND_ADDR", "127.0.0.1:5002"), "listen address (BACKEND_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", getenv("BACKEND_PUBLIC_URL"), "canonical URL, the expected token audience (BACKEND_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.Audience, "audience", getenv("BACKEND_AUDIENCE"), "expected token audience, for providers that cannot put the resource URL in aud (BACKEND_AUDIENCE; default the public URL)")
+	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("AUTH_SERVER_URL"), "expected token issuer (AUTH_SERVER_URL; default the public URL with --auth-server)")
+	fs.StringVar(&r.secretFile, "jwt-secret-file", getenv("JWT_SECRET_FILE"), "file holding the HS256 secret (JWT_SECRET_FILE); or set JWT_SECRET")
+	fs.BoolVar(&c.AuthServer, "auth-server", getenv("BACKEND_AUTH_SERVER") == "1", "serve the built-in OAuth 2.1 authorization server (BACKEND_AUTH_SERVER=1)")
+	fs.StringVar(&c.AuthAddr, "auth-addr", getenv("AUTH_SERVER_ADDR"), "serve the authorization server on its own listener (AUTH_SERVER_ADDR)")
+	fs.Var(&r.users, "user", "auth server user NAME:PASSWORD, repeatable (AUTH_USERS=name:pw,...); argv is visible to local users, prefer AUTH_USERS")
+	fs.StringVar(&r.ttl, "token-ttl", envOr(getenv, "AUTH_TOKEN_TTL", "15m"), "access token lifetime (AUTH_TOKEN_TTL)")
+	fs.StringVar(&c.SigningKey, "signing-key", getenv("AUTH_SIGNING_KEY"), "ES256 signing key PEM file, created if missing (AUTH_SIGNING_KEY)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
 func envOr(getenv func(string) string, k, def string) string {
@@ -128,6 +139,10 @@ func loadSecret(env, file string) (secret.Value, error) {
 	return secret.New(s), nil
 }
 
+// errNoIssuer: neither --auth-server nor AUTH_SERVER_URL says who issues
+// the tokens.
+var errNoIssuer = errors.New("AUTH_SERVER_URL is required without --auth-server")
+
 // finish fills defaults that depend on other settings and checks URLs.
 func (c *config) finish() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -156,7 +171,7 @@ func (c *config) finish() error {
 		}
 	}
 	if c.AuthServerURL == "" {
-		return errors.New("AUTH_SERVER_URL is required without --auth-server")
+		return errNoIssuer
 	}
 	if err := checkBaseURL("AUTH_SERVER_URL", c.AuthServerURL); err != nil {
 		return err

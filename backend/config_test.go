@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -14,31 +13,31 @@ func env(m map[string]string) func(string) string { return func(k string) string
 const goodSecret = "test-secret-0123456789-abcdefghijklmnop"
 
 func TestConfigDefaults(t *testing.T) {
-	c, err := parseConfig([]string{"--auth-server"}, env(nil), io.Discard)
+	c, err := parseConfig([]string{"--auth-server"}, env(nil))
 	testkit.NoErr(t, err)
 	if c.Addr != "127.0.0.1:5002" || c.PublicURL != "http://127.0.0.1:5002" || c.AuthServerURL != c.PublicURL || c.TokenTTL != 15*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
-	c, err = parseConfig(nil, env(map[string]string{"BACKEND_AUTH_SERVER": "1", "BACKEND_ADDR": "127.0.0.1:6000", "AUTH_TOKEN_TTL": "2s", "AUTH_USERS": "a:b,c:d"}), io.Discard)
+	c, err = parseConfig(nil, env(map[string]string{"BACKEND_AUTH_SERVER": "1", "BACKEND_ADDR": "127.0.0.1:6000", "AUTH_TOKEN_TTL": "2s", "AUTH_USERS": "a:b,c:d"}))
 	if err != nil || !c.AuthServer || c.PublicURL != "http://127.0.0.1:6000" || c.TokenTTL != 2*time.Second || len(c.Users) != 2 {
 		t.Fatalf("env: %+v %v", c, err)
 	}
-	c, err = parseConfig([]string{"--public-url", "https://api.example/"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example/"}), io.Discard)
+	c, err = parseConfig([]string{"--public-url", "https://api.example/"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example/"}))
 	if err != nil || c.PublicURL != "https://api.example" || c.AuthServerURL != "https://idp.example/" || c.Audience != c.PublicURL {
 		t.Fatalf("public URL is canonicalised, issuer kept exact: %+v %v", c, err)
 	}
-	c, err = parseConfig([]string{"--audience", "relay-client"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example"}), io.Discard)
+	c, err = parseConfig([]string{"--audience", "relay-client"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example"}))
 	if err != nil || c.Audience != "relay-client" {
 		t.Fatalf("audience override: %+v %v", c, err)
 	}
-	if _, err := parseConfig([]string{"--auth-server", "--audience", "x"}, env(nil), io.Discard); err == nil {
+	if _, err := parseConfig([]string{"--auth-server", "--audience", "x"}, env(nil)); err == nil {
 		t.Fatal("audience override accepted with the built-in server")
 	}
 }
 
 func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
 	for _, s := range []string{"zq-sekrit", strings.Repeat("zq", 15)} {
-		_, err := parseConfig([]string{"--auth-server"}, env(map[string]string{"JWT_SECRET": s}), io.Discard)
+		_, err := parseConfig([]string{"--auth-server"}, env(map[string]string{"JWT_SECRET": s}))
 		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
 			t.Fatalf("secret of %d bytes: %v", len(s), err)
 		}
@@ -47,11 +46,11 @@ func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
 		}
 	}
 	empty := testkit.WriteTemp(t, "empty", "\n", 0o600)
-	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil), io.Discard); err == nil {
+	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil)); err == nil {
 		t.Fatal("empty secret file accepted")
 	}
 	good := testkit.WriteTemp(t, "good", goodSecret+"\n", 0o600)
-	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil), io.Discard)
+	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil))
 	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("secret file: %v", err)
 	}
@@ -76,7 +75,7 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 		{[]string{"--auth-server", "--jwt-secret-file", "/x"}, map[string]string{"JWT_SECRET": goodSecret}, "not both"},
 	}
 	for _, c := range cases {
-		_, err := parseConfig(c.args, env(c.env), io.Discard)
+		_, err := parseConfig(c.args, env(c.env))
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
 		}

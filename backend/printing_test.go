@@ -30,7 +30,7 @@ func TestConfigPrintsNoJWTSecret(t *testing.T) {
 		if len(args) > 1 {
 			getenv = env(nil)
 		}
-		c, err := parseConfig(args, getenv, io.Discard)
+		c, err := parseConfig(args, getenv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestConfigPrintsNoPassword(t *testing.T) {
 		{[]string{"--auth-server", "--user", "alice:" + fakePassword}, nil},
 		{[]string{"--auth-server"}, map[string]string{"AUTH_USERS": "alice:" + fakePassword + ",bob:x"}},
 	} {
-		c, err := parseConfig(tc.args, env(tc.env), io.Discard)
+		c, err := parseConfig(tc.args, env(tc.env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestConfigPrintsNoPassword(t *testing.T) {
 // shows no secret: the validator keeps its copy in a closure, not in a
 // field.
 func TestAppPrintsNoJWTSecret(t *testing.T) {
-	c, err := parseConfig(nil, env(map[string]string{"JWT_SECRET": fakeJWTSecret, "AUTH_SERVER_URL": "http://127.0.0.1:5003"}), io.Discard)
+	c, err := parseConfig(nil, env(map[string]string{"JWT_SECRET": fakeJWTSecret, "AUTH_SERVER_URL": "http://127.0.0.1:5003"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,7 +36,7 @@ func TestF5_JWTSecretFileChecks(t *testing.T) {
 	}
 	for name, setup := range refused {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", setup(t)}, env(nil), io.Discard)
+			_, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", setup(t)}, env(nil))
 			testkit.WantIs(t, err, platform.ErrInsecure, "parseConfig")
 			if msg := err.Error(); !strings.Contains(msg, "JWT_SECRET_FILE") || !strings.Contains(msg, "refusing") ||
 				strings.Contains(msg, goodSecret) || strings.Contains(msg, "\n") {
@@ -45,7 +44,7 @@ func TestF5_JWTSecretFileChecks(t *testing.T) {
 			}
 		})
 	}
-	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", testkit.WriteTemp(t, "secret", goodSecret, 0o600)}, env(nil), io.Discard)
+	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", testkit.WriteTemp(t, "secret", goodSecret, 0o600)}, env(nil))
 	if err != nil || c.JWTSecret.Reveal() != goodSecret {
 		t.Fatalf("own 0600 file: %v", err)
 	}

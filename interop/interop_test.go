@@ -114,11 +114,11 @@ func testChain(t *testing.T, alg string) {
 	if tok, err := refreshDirect(z, refresh2); err == nil {
 		t.Fatalf("refresh token still works after logout (got a token of %d bytes)", len(tok.AccessToken))
 	}
-	out, serr, code := e.Run(t, "status", "--json")
+	out, serr, code := e.Run(t, "status", "--json") // signed out: exit 1, and the JSON all the same
 	var st struct {
 		LoggedIn *bool `json:"logged_in"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn == nil || *st.LoggedIn {
+	if code != 1 || json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn == nil || *st.LoggedIn {
 		t.Fatalf("status after logout: exit %d, stdout %q, stderr:\n%s", code, out, serr)
 	}
 	t.Logf("logout said:\n%s", stderr)

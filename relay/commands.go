@@ -6,9 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
+	"golang.org/x/term"
+
+	"github.com/keyrelay/keyrelay/internal/buildinfo"
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/cli"
 	"github.com/keyrelay/keyrelay/relay/config"
 	"github.com/keyrelay/keyrelay/relay/front"
 	"github.com/keyrelay/keyrelay/relay/policy"
@@ -19,10 +24,14 @@ import (
 )
 
 func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg, err := parseCmd("serve", args, e, stderr, nil)
+	cfg, _, err := config.ParseCommand("serve", args, e.get)
 	if err != nil {
-		return err
+		return cli.Usage(err)
 	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, cli.OnTerminal) // a person started it; it serves all the same
+	}
+	version := buildinfo.Version()
 	log := setup.Logger(stderr, cfg.LogLevel)
 	log.Info("relay serving on stdio", "version", version, "server", config.RedactURL(cfg.Server()),
 		"auth_server", config.RedactURL(cfg.AuthServerURL), "headers", len(cfg.Headers))
@@ -30,41 +39,35 @@ func cmdServe(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 }
 
 func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error {
-	var force, device bool
-	cfg, err := parseCmd("login", args, e, stderr, func(fs *flag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "")
-		fs.BoolVar(&device, "device", false, "")
-	})
+	cfg, sw, err := config.ParseCommand("login", args, e.get)
 	if err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	if err := cfg.Check(); err != nil {
-		return usage(err)
+		return cli.Config(err)
 	}
 	pol, err := cfg.LoadPolicy()
 	if err != nil {
 		return err
 	}
 	if err := cfg.CheckPolicy(pol); err != nil {
-		return usage(err)
+		return err
 	}
-	if device && !pol.DeviceGrantAllowed() {
-		return usage(fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied))
+	if sw.Device && !pol.DeviceGrantAllowed() {
+		return fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}
 	term := signin.Terminal{W: stderr}
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, term.Passphrase)
 	if err != nil {
 		return err
 	}
-	p.Auth.Device, p.Auth.NoBrowser = device, !platform.BrowserAvailable(e.get)
+	p.Auth.Device, p.Auth.NoBrowser = sw.Device, !platform.BrowserAvailable(e.get)
 	signIn := p.Broker.Token
-	if force {
+	if sw.Force {
 		signIn = p.Broker.Relogin
 	}
-	if _, err := signIn(ctx, term); errors.Is(err, vault.ErrWeakPassphrase) {
-		return &codedError{code: exitUsage, err: err, hint: "choose a longer passphrase, then run `relay login` again"}
-	} else if err != nil {
-		return &codedError{code: exitLogin, err: err, hint: "check the URL and your account, then run `relay login` again"}
+	if _, err := signIn(ctx, term); err != nil {
+		return cli.SignIn(err)
 	}
 	r, _ := p.Broker.Cached(ctx)
 	fmt.Fprintf(stderr, "relay: %s\n", status.SignedIn(r))
@@ -72,9 +75,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 }
 
 func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) error {
-	cfg, err := parseCmd("logout", args, e, stderr, nil)
+	cfg, _, err := config.ParseCommand("logout", args, e.get)
 	if err != nil {
-		return err
+		return cli.Usage(err)
 	}
 	// Logout always wipes, whatever the policy: a broken or refusing
 	// policy only skips the revocation (which would contact the server).
@@ -104,7 +107,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	}
 	p.Broker.Forget()
 	if err != nil {
-		return &codedError{code: exitIncomplete, err: err, hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
+		return &cli.Error{Code: cli.ExitIncomplete, Err: err, Hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
 	return loggedOut(stderr, r.Outcome, stored)
 }
@@ -113,7 +116,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 // says whether the server revoked the sign-in. When tokens were stored
 // and were not revoked (the vault could not be read, the configuration or
 // the policy forbade asking, the server failed or cannot revoke), they
-// stay valid at the server until they expire: exitNotRevoked.
+// stay valid at the server until they expire: cli.ExitNotRevoked.
 func loggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) error {
 	switch {
 	case outcome == broker.Revoked:
@@ -121,41 +124,56 @@ func loggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) erro
 	case outcome == broker.NothingStored, !stored:
 		fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
 	default:
-		return &codedError{code: exitNotRevoked, err: errors.New("wiped here, but NOT revoked at the server, " +
+		return &cli.Error{Code: cli.ExitNotRevoked, Err: errors.New("wiped here, but NOT revoked at the server, " +
 			"which honours the sign-in until it expires; end it there if you can")}
 	}
 	return nil
 }
 
+// cmdStatus prints the report, whatever is wrong: with --json, stdout is
+// always one JSON object. The exit code is cli.Status's.
 func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writer) error {
-	var asJSON bool
-	cfg, err := parseCmd("status", args, e, stderr, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "") })
+	cfg, sw, err := config.ParseCommand("status", args, e.get)
 	if err != nil {
-		return err
+		if sw.JSON && !errors.Is(err, flag.ErrHelp) {
+			_ = status.Report{ConfigProblem: err.Error()}.Print(stdout, true)
+		}
+		return cli.Usage(err)
 	}
 	// As configured, before Check; printable.
 	src := status.Sources{AuthServer: config.RedactURL(cfg.AuthServerURL), Backend: config.RedactURL(cfg.Server())}
-	pol, err := cfg.LoadPolicy()
-	if err != nil {
+	pol, cfgErr := cfg.LoadPolicy()
+	if cfgErr == nil {
+		src.Policy, cfgErr = pol.Summary(), cfg.Check()
+	}
+	if cfgErr == nil { // the policy checks URLs that Check accepted
+		cfgErr = cfg.CheckPolicy(pol)
+	}
+	src.ConfigErr = cfgErr
+	p, openErr := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
+	if openErr != nil {
+		src.Vault = unopened{cfg.DataDir, openErr}
+	} else {
+		term := signin.Terminal{W: stderr}
+		src.Vault, src.Tokens = p.Vault, p.Broker
+		src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
+	}
+	r := status.Build(ctx, src)
+	if err := r.Print(stdout, sw.JSON); err != nil {
 		return err
 	}
-	src.Policy, src.ConfigErr = pol.Summary(), cfg.Check()
-	if src.ConfigErr == nil { // the policy checks URLs that Check accepted
-		src.ConfigErr = cfg.CheckPolicy(pol)
-	}
-	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
-	if err != nil {
-		return err
-	}
-	term := signin.Terminal{W: stderr}
-	src.Vault, src.Tokens = p.Vault, p.Broker
-	src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
-	return status.Build(ctx, src).Print(stdout, asJSON)
+	return cli.Status(r, cfgErr, openErr)
 }
 
-// parseCmd parses the shared settings plus a command's own flags; a bad
-// command line is a usage error.
-func parseCmd(name string, args []string, e env, stderr io.Writer, own func(*flag.FlagSet)) (*config.Config, error) {
-	cfg, err := config.ParseCommand(name, args, e.get, stderr, own)
-	return cfg, usage(err)
+// unopened is a vault that could not be opened, for the status report.
+type unopened struct {
+	dir string // RELAY_DATA_DIR; "" is the OS default
+	err error
+}
+
+func (u unopened) Status(context.Context) vault.Status {
+	if u.dir == "" {
+		u.dir, _ = platform.DataDir()
+	}
+	return vault.Status{Dir: u.dir, Problem: u.err.Error()}
 }

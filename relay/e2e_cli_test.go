@@ -40,14 +40,14 @@ func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
 	if _, stderr, code := e.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "logged out") {
 		t.Fatalf("logout: %d %s", code, stderr)
 	}
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged out") {
-		t.Fatalf("status after logout: %s", out)
+	if out, _, code := e.Run(t, "status"); code != 1 || !strings.Contains(out, "logged out") {
+		t.Fatalf("status after logout: exit %d, want 1\n%s", code, out)
 	}
-	if _, stderr, code := e.Run(t, "version"); code != 0 || !strings.HasPrefix(stderr, "relay ") {
-		t.Fatalf("version: %d %s", code, stderr)
+	if out, _, code := e.Run(t, "version"); code != 0 || !strings.HasPrefix(out, "relay ") {
+		t.Fatalf("version: %d %s", code, out)
 	}
-	if _, stderr, code := e.Run(t, "help"); code != 0 || !strings.Contains(stderr, "RELAY_VAULT_KEY") {
-		t.Fatalf("help: %d %s", code, stderr)
+	if out, _, code := e.Run(t, "help"); code != 0 || !strings.Contains(out, "RELAY_VAULT_KEY") {
+		t.Fatalf("help: %d %s", code, out)
 	}
 	if _, stderr, code := e.Run(t, "frobnicate"); code != exitUsage || !strings.Contains(stderr, "relay: error: unknown command") || !strings.Contains(stderr, "relay: hint:") {
 		t.Fatalf("unknown command: %d %s", code, stderr)

@@ -78,10 +78,10 @@ func TestF4_URLSecretsNeverPrinted(t *testing.T) {
 	}
 }
 
-// TestF4_URLSecretsNotInUsageOrArguments: the usage text shows the flags'
-// defaults, which come from the environment, and a URL given as an
-// argument (as to mcp-remote) is quoted in the error: neither shows a
-// password or a key.
+// TestF4_URLSecretsNotInUsageOrArguments: a bad flag's error, the help
+// (which shows no value from the environment) and a URL given as an
+// argument (as to mcp-remote), quoted in the error: none shows a password
+// or a key.
 func TestF4_URLSecretsNotInUsageOrArguments(t *testing.T) {
 	e := testkit.NewRelayEnv(t)
 	for _, c := range urlSecretCases {
@@ -93,14 +93,16 @@ func TestF4_URLSecretsNotInUsageOrArguments(t *testing.T) {
 	}
 	outputs := map[string]string{}
 	_, outputs["usage"], _ = e.Run(t, "status", "--no-such-flag")
-	_, outputs["help flag"], _ = e.Run(t, "login", "-h")
+	help, helpErr, _ := e.Run(t, "login", "-h")
+	outputs["help flag"] = help + helpErr
 	_, arg, code := e.Run(t, "serve", "https://user:"+urlPassword+"@mcp.example.com/mcp?api_key="+urlKey)
 	outputs["argument"] = arg
 	if code != exitUsage || !strings.Contains(arg, `unexpected argument "https://***@mcp.example.com/mcp?***": give a server's URL with --mcp-url`) {
 		t.Errorf("a URL argument: exit %d\n%s", code, arg)
 	}
-	if !strings.Contains(outputs["usage"], `(default "http://***@example.com/client.json?***")`) {
-		t.Errorf("the usage should show the defaults redacted:\n%s", outputs["usage"])
+	// The help shows no value from the environment, redacted or not.
+	if !strings.Contains(help, "--client-metadata-url, RELAY_CLIENT_METADATA_URL") || strings.Contains(help, "example.com") {
+		t.Errorf("the help should name the flags and show no configured value:\n%s", help)
 	}
 	noURLSecret(t, outputs)
 }

@@ -3,7 +3,8 @@
 // browser, keeps the tokens in a keychain-sealed vault, and forwards tool
 // calls to the backend with a Bearer token.
 //
-// Commands: serve (the default), login, logout, status, version, help.
+// Commands: serve (the default), login, logout, status, version, help. The
+// exit codes and the hints are relay/cli's.
 package main
 
 import (
@@ -14,44 +15,16 @@ import (
 	"io"
 	"os"
 
+	"github.com/keyrelay/keyrelay/internal/buildinfo"
 	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/cli"
 	"github.com/keyrelay/keyrelay/relay/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
-// Exit codes, mapped in one place.
-const (
-	exitOK         = 0
-	exitError      = 1 // anything else
-	exitUsage      = 2 // bad command line or configuration
-	exitLogin      = 3 // the login failed or was refused
-	exitIncomplete = 4 // logout could not remove everything
-	exitNotRevoked = 5 // logout wiped everything here, but the server did not revoke the sign-in
-)
-
-// usage marks err, if any, as a usage error: exitUsage, and a hint.
-func usage(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &codedError{code: exitUsage, err: err, hint: "run `relay help` for commands and settings"}
-}
-
-// codedError carries a specific exit code and an optional hint.
-type codedError struct {
-	code int
-	err  error
-	hint string
-}
-
-func (e *codedError) Error() string { return e.err.Error() }
-func (e *codedError) Unwrap() error { return e.err }
-
 func main() {
 	// stdout belongs to the MCP protocol. Keep the real one for the
-	// transport and point os.Stdout at stderr, so a stray print anywhere
+	// transport (and for what a command is asked to print: help, version,
+	// status) and point os.Stdout at stderr, so a stray print anywhere
 	// cannot corrupt the stream.
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
@@ -68,7 +41,8 @@ func main() {
 
 type env struct{ get func(string) string }
 
-// run dispatches a command and maps its error to an exit code.
+// run dispatches a command and reports its error (relay/cli): the exit
+// code. Help asked for goes to stdout.
 func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, args := config.Command(args)
 	var err error
@@ -82,27 +56,25 @@ func run(ctx context.Context, args []string, e env, stdin io.Reader, stdout, std
 	case "status":
 		err = cmdStatus(ctx, args, e, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stderr, "relay %s\n", version)
-	case "help", "-h", "--help":
-		err = usage(config.Help(stderr, args))
+		err = cmdVersion(args, stdout)
+	case "help":
+		err = cli.Usage(cli.Help(stdout, args))
 	default:
-		err = usage(fmt.Errorf("unknown command %q", cmd))
+		err, cmd = cli.Usage(fmt.Errorf("unknown command %q", cmd)), ""
 	}
-	return report(err, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		err = cli.Help(stdout, []string{cmd})
+	}
+	return cli.Report(stderr, err, cmd)
 }
 
-// report prints err and its hint, and returns its exit code.
-func report(err error, stderr io.Writer) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return exitOK
+func cmdVersion(args []string, stdout io.Writer) error {
+	switch {
+	case len(args) > 0 && config.HelpFlag(args[0]):
+		return flag.ErrHelp
+	case len(args) > 0:
+		return cli.Usage(fmt.Errorf("unexpected argument %q", args[0]))
 	}
-	fmt.Fprintf(stderr, "relay: error: %v\n", err)
-	var ce *codedError
-	if !errors.As(err, &ce) {
-		return exitError
-	}
-	if ce.hint != "" {
-		fmt.Fprintf(stderr, "relay: hint: %s\n", ce.hint)
-	}
-	return ce.code
+	fmt.Fprintf(stdout, "relay %s\n", buildinfo.Version())
+	return nil
 }

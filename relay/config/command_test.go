@@ -1,10 +1,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -21,7 +19,12 @@ func TestCommand(t *testing.T) {
 	}{
 		{nil, "serve", nil},
 		{[]string{"--backend-url", "x"}, "serve", []string{"--backend-url", "x"}},
-		{[]string{"-h"}, "serve", []string{"-h"}},
+		{[]string{"-h"}, "help", []string{}},
+		{[]string{"--help", "login"}, "help", []string{"login"}},
+		{[]string{"-help"}, "help", []string{}},
+		{[]string{"--version"}, "version", []string{}},
+		{[]string{"-version"}, "version", []string{}},
+		{[]string{"--backend-url", "x", "--help"}, "serve", []string{"--backend-url", "x", "--help"}},
 		{[]string{""}, "serve", []string{""}},
 		{[]string{"status", "--json"}, "status", []string{"--json"}},
 		{[]string{"help", "login"}, "help", []string{"login"}},
@@ -34,34 +37,31 @@ func TestCommand(t *testing.T) {
 }
 
 func TestParseCommand(t *testing.T) {
-	var force, device bool
-	own := func(fs *flag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "")
-		fs.BoolVar(&device, "device", false, "")
-	}
-	cfg, err := ParseCommand("login", []string{"--backend-url", "https://api.example", "-force", "--device=true", "--client-id=c"}, env(nil), io.Discard, own)
+	cfg, sw, err := ParseCommand("login", []string{"--backend-url", "https://api.example", "-force", "--device=true", "--client-id=c"}, env(nil))
 	testkit.NoErr(t, err)
-	if !force || !device || cfg.BackendURL != "https://api.example" || cfg.ClientID != "c" {
-		t.Fatalf("force=%v device=%v cfg=%+v", force, device, cfg)
+	if !sw.Force || !sw.Device || sw.JSON || cfg.BackendURL != "https://api.example" || cfg.ClientID != "c" {
+		t.Fatalf("switches %+v cfg=%+v", sw, cfg)
+	}
+	_, sw, err = ParseCommand("status", []string{"--json"}, env(nil))
+	if err != nil || !sw.JSON {
+		t.Fatalf("status --json: %+v %v", sw, err)
 	}
 }
 
 func TestParseCommandErrors(t *testing.T) {
-	jsonFlag := func(fs *flag.FlagSet) { fs.Bool("json", false, "") }
 	for _, tc := range []struct {
-		name string
-		args []string
-		own  func(*flag.FlagSet)
-		want string
+		name, cmd string
+		args      []string
+		want      string
 	}{
-		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined: -nope"},
-		{"own flag of another command", []string{"--json"}, nil, "flag provided but not defined: -json"},
-		{"bad own value", []string{"--json=maybe"}, jsonFlag, `invalid boolean value "maybe" for -json`},
-		{"extra argument", []string{"--json", "extra"}, jsonFlag, `unexpected argument "extra"`},
-		{"bad setting", []string{"--login-timeout=1ms"}, nil, "RELAY_LOGIN_TIMEOUT"},
+		{"unknown flag", "status", []string{"--nope"}, "flag provided but not defined: -nope"},
+		{"own flag of another command", "logout", []string{"--json"}, "flag provided but not defined: -json"},
+		{"bad own value", "status", []string{"--json=maybe"}, `invalid boolean value "maybe" for -json`},
+		{"extra argument", "status", []string{"--json", "extra"}, `unexpected argument "extra"`},
+		{"bad setting", "status", []string{"--login-timeout=1ms"}, "RELAY_LOGIN_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseCommand("status", tc.args, env(nil), io.Discard, tc.own)
+			_, _, err := ParseCommand(tc.cmd, tc.args, env(nil))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
@@ -69,11 +69,17 @@ func TestParseCommandErrors(t *testing.T) {
 	}
 }
 
+// TestParseCommandHelp: -h, -help and --help anywhere ask for the help,
+// which the caller prints; the own flags parsed before a bad shared one
+// are still returned (status --json prints its report even then).
 func TestParseCommandHelp(t *testing.T) {
-	var stderr bytes.Buffer
-	_, err := ParseCommand("status", []string{"-h"}, env(nil), &stderr, nil)
-	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "Usage of status:") {
-		t.Fatalf("got %v, stderr %q", err, stderr.String())
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"--json", "--help"}} {
+		if _, _, err := ParseCommand("status", args, env(nil)); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%q: got %v, want flag.ErrHelp", args, err)
+		}
+	}
+	if _, sw, err := ParseCommand("status", []string{"--json", "--nope"}, env(nil)); err == nil || !sw.JSON {
+		t.Fatalf("status --json --nope: %+v %v", sw, err)
 	}
 }
 

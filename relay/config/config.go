@@ -91,34 +91,81 @@ var Vars = []struct{ Name, Meaning string }{
 // Parse reads fs-registered flags from args over the environment. It
 // returns the parsed config and the remaining arguments.
 func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
-	c := &Config{}
-	var scopes, port, loginTO, backendTO, authTO, authzParams, pingEvery string
-	var headers, ignoreTools headerList
-	var headerFile string
+	c, r := &Config{}, &raw{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	define(fs, c, r, getenv)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	var err error
+	c.Scopes = strings.Fields(r.scopes)
+	c.Headers, c.headerErr = ParseHeaders(getenv("RELAY_HEADERS"), r.headers, getenv)
+	if r.headerFile != "" && c.headerErr == nil {
+		var more []Header
+		more, c.headerErr = ParseHeaderFile(r.headerFile, getenv)
+		c.Headers = append(c.Headers, more...)
+	}
+	c.IgnoreTools = toolPatterns(getenv("RELAY_IGNORE_TOOLS"), r.ignoreTools)
+	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
+	if c.AuthorizeParam, err = url.ParseQuery(r.authzParams); err != nil {
+		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
+	}
+	if c.CallbackPort, err = parsePort(r.port); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCallback(c.CallbackHost, c.CallbackPath); err != nil {
+		return nil, nil, err
+	}
+	if c.LoginTimeout, err = parseDur("RELAY_LOGIN_TIMEOUT", r.loginTO, time.Second, time.Hour); err != nil {
+		return nil, nil, err
+	}
+	if c.BackendTimeout, err = parseDur("RELAY_BACKEND_TIMEOUT", r.backendTO, 100*time.Millisecond, 10*time.Minute); err != nil {
+		return nil, nil, err
+	}
+	if r.pingEvery != "" {
+		if c.PingInterval, err = parseDur("RELAY_PING_INTERVAL", r.pingEvery, time.Second, time.Hour); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.AuthTimeout, err = parseDur("RELAY_AUTH_TIMEOUT", r.authTO, 100*time.Millisecond, 10*time.Minute); err != nil {
+		return nil, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+// raw holds the flags that Parse converts after parsing.
+type raw struct {
+	scopes, port, loginTO, backendTO, authTO, authzParams, pingEvery, headerFile string
+	headers, ignoreTools                                                         headerList
+}
+
+// define registers the settings' flags on fs, into c and r, with their
+// defaults from getenv. Each flag's usage ends with its variable's name in
+// parentheses: Help pairs them by it.
+func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 	fs.StringVar(&c.AuthServerURL, "auth-server-url", getenv("RELAY_AUTH_SERVER_URL"), "authorization server URL (RELAY_AUTH_SERVER_URL)")
 	fs.StringVar(&c.BackendURL, "backend-url", getenv("RELAY_BACKEND_URL"), "backend URL (RELAY_BACKEND_URL)")
 	fs.StringVar(&c.MCPURL, "mcp-url", getenv("RELAY_MCP_URL"), "remote MCP server URL (RELAY_MCP_URL)")
 	fs.StringVar(&c.MCPTransport, "mcp-transport", or(getenv("RELAY_MCP_TRANSPORT"), "auto"), "transport to the MCP server: auto, streamable-http or sse (RELAY_MCP_TRANSPORT)")
-	fs.Var(&headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
-	fs.StringVar(&headerFile, "header-file", getenv("RELAY_HEADERS_FILE"), "file of extra headers for the MCP server (RELAY_HEADERS_FILE)")
-	fs.Var(&ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
+	fs.Var(&r.headers, "header", `extra header "Name: value" for the MCP server, repeatable (RELAY_HEADERS)`)
+	fs.StringVar(&r.headerFile, "header-file", getenv("RELAY_HEADERS_FILE"), "file of extra headers for the MCP server (RELAY_HEADERS_FILE)")
+	fs.Var(&r.ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
 	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
 	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
-	fs.StringVar(&authzParams, "authorize-params", getenv("RELAY_AUTHORIZE_PARAMS"), "extra authorization parameters (RELAY_AUTHORIZE_PARAMS)")
-	fs.StringVar(&scopes, "scopes", getenv("RELAY_SCOPES"), "space-separated scopes (RELAY_SCOPES)")
+	fs.StringVar(&r.authzParams, "authorize-params", getenv("RELAY_AUTHORIZE_PARAMS"), "extra authorization parameters (RELAY_AUTHORIZE_PARAMS)")
+	fs.StringVar(&r.scopes, "scopes", getenv("RELAY_SCOPES"), "space-separated scopes (RELAY_SCOPES)")
 	fs.StringVar(&c.DataDir, "data-dir", getenv("RELAY_DATA_DIR"), "vault directory (RELAY_DATA_DIR)")
 	fs.StringVar(&c.VaultKey, "vault-key", getenv("RELAY_VAULT_KEY"), "vault key source (RELAY_VAULT_KEY)")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", getenv("RELAY_VAULT_PASSPHRASE_FILE"), "vault passphrase file (RELAY_VAULT_PASSPHRASE_FILE)")
-	fs.StringVar(&port, "callback-port", getenv("RELAY_CALLBACK_PORT"), "fixed callback port (RELAY_CALLBACK_PORT)")
+	fs.StringVar(&r.port, "callback-port", getenv("RELAY_CALLBACK_PORT"), "fixed callback port (RELAY_CALLBACK_PORT)")
 	fs.StringVar(&c.CallbackHost, "callback-host", or(getenv("RELAY_CALLBACK_HOST"), oauth.DefaultCallbackHost), "redirect URI host: 127.0.0.1 or localhost (RELAY_CALLBACK_HOST)")
 	fs.StringVar(&c.CallbackPath, "callback-path", or(getenv("RELAY_CALLBACK_PATH"), oauth.DefaultCallbackPath), "redirect URI path (RELAY_CALLBACK_PATH)")
-	fs.StringVar(&pingEvery, "ping-interval", getenv("RELAY_PING_INTERVAL"), "keep-alive ping interval for the MCP server (RELAY_PING_INTERVAL)")
-	fs.StringVar(&loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
-	fs.StringVar(&backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
-	fs.StringVar(&authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
+	fs.StringVar(&r.pingEvery, "ping-interval", getenv("RELAY_PING_INTERVAL"), "keep-alive ping interval for the MCP server (RELAY_PING_INTERVAL)")
+	fs.StringVar(&r.loginTO, "login-timeout", or(getenv("RELAY_LOGIN_TIMEOUT"), "5m"), "login timeout (RELAY_LOGIN_TIMEOUT)")
+	fs.StringVar(&r.backendTO, "backend-timeout", or(getenv("RELAY_BACKEND_TIMEOUT"), "60s"), "backend call timeout (RELAY_BACKEND_TIMEOUT)")
+	fs.StringVar(&r.authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
 	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
 	// The usage text shows each flag's default, which comes from the
@@ -127,43 +174,6 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 		f := fs.Lookup(n)
 		f.DefValue = RedactURL(f.DefValue)
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	var err error
-	c.Scopes = strings.Fields(scopes)
-	c.Headers, c.headerErr = ParseHeaders(getenv("RELAY_HEADERS"), headers, getenv)
-	if headerFile != "" && c.headerErr == nil {
-		var more []Header
-		more, c.headerErr = ParseHeaderFile(headerFile, getenv)
-		c.Headers = append(c.Headers, more...)
-	}
-	c.IgnoreTools = toolPatterns(getenv("RELAY_IGNORE_TOOLS"), ignoreTools)
-	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
-	if c.AuthorizeParam, err = url.ParseQuery(authzParams); err != nil {
-		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
-	}
-	if c.CallbackPort, err = parsePort(port); err != nil {
-		return nil, nil, err
-	}
-	if err := checkCallback(c.CallbackHost, c.CallbackPath); err != nil {
-		return nil, nil, err
-	}
-	if c.LoginTimeout, err = parseDur("RELAY_LOGIN_TIMEOUT", loginTO, time.Second, time.Hour); err != nil {
-		return nil, nil, err
-	}
-	if c.BackendTimeout, err = parseDur("RELAY_BACKEND_TIMEOUT", backendTO, 100*time.Millisecond, 10*time.Minute); err != nil {
-		return nil, nil, err
-	}
-	if pingEvery != "" {
-		if c.PingInterval, err = parseDur("RELAY_PING_INTERVAL", pingEvery, time.Second, time.Hour); err != nil {
-			return nil, nil, err
-		}
-	}
-	if c.AuthTimeout, err = parseDur("RELAY_AUTH_TIMEOUT", authTO, 100*time.Millisecond, 10*time.Minute); err != nil {
-		return nil, nil, err
-	}
-	return c, fs.Args(), nil
 }
 
 // Check validates what the OAuth flows and tool calls need. The stdio
@@ -202,12 +212,16 @@ func checkLevel(s string) error {
 	return fmt.Errorf("RELAY_LOG_LEVEL %q: want debug, info, warn or error", s)
 }
 
+// ErrNoServer means neither RELAY_BACKEND_URL nor RELAY_MCP_URL is set:
+// the relay has nothing to talk to.
+var ErrNoServer = errors.New("RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set")
+
 // checkServer requires exactly one of the backend URL and the MCP URL, and
 // makes it canonical.
 func (c *Config) checkServer() error {
 	switch {
 	case c.BackendURL == "" && c.MCPURL == "":
-		return errors.New("RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set")
+		return ErrNoServer
 	case c.BackendURL != "" && c.MCPURL != "":
 		return errors.New("set RELAY_BACKEND_URL or RELAY_MCP_URL, not both")
 	case c.PingInterval > 0 && c.MCPURL == "":

@@ -1,40 +1,92 @@
 package config
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 )
 
-// helps are the commands' usage texts.
-var helps = map[string]string{
-	"serve":   "relay [serve] [flags]\n  Run the MCP stdio server (what an MCP client starts). It answers at once;\n  sign-in happens on the first tool call that needs it.",
-	"login":   "relay login [--force] [--device] [flags]\n  Sign in ahead of time in the browser and store the tokens in the vault.\n  --force signs in again even if valid tokens are stored.\n  --device uses the device grant (RFC 8628): open a URL on any device and enter\n  a code; also chosen by itself when no browser can be shown (SSH, no display).",
-	"logout":  "relay logout [flags]\n  Revoke the refresh token at the authorization server (best effort), then\n  wipe every keyrelay credential: keychain items, tokens.age, key.age,\n  vault.json. Prints each step; exits 4 if anything remains, 5 if all is\n  wiped but the server did not revoke the sign-in.",
-	"status":  "relay status [--json] [flags]\n  Show whether you are signed in, as whom, the scopes and expiry, the vault\n  key source and data directory. Never shows a token.",
-	"version": "relay version\n  Print the version.",
-}
-
-// Help writes `relay help [command]` to w: with a command, its usage;
-// without, every command's usage, every setting (Vars) and the exit codes.
-// It fails, writing nothing, for an unknown command.
+// Help writes `relay help [command]` to w. Without a command: what relay
+// is, its commands and every setting with its flag. With one: its usage,
+// what it does, its own flags and the settings it reads. It fails, writing
+// nothing, for an unknown command. It shows no value from the
+// environment.
 func Help(w io.Writer, args []string) error {
-	if len(args) > 0 {
-		h, ok := helps[args[0]]
-		if !ok {
-			return fmt.Errorf("no help for %q", args[0])
+	if len(args) > 1 {
+		return fmt.Errorf("help takes one command, not %d", len(args))
+	}
+	if len(args) == 1 {
+		if HelpFlag(args[0]) { // relay help --help
+			args = []string{"help"}
 		}
-		fmt.Fprintln(w, h)
+		c, ok := lookup(args[0])
+		if !ok {
+			return fmt.Errorf("unknown command %q", args[0])
+		}
+		commandHelp(w, c)
 		return nil
 	}
-	fmt.Fprintln(w, "relay: keyrelay's local MCP server: OAuth sign-in, keychain-sealed tokens, tool forwarding.")
-	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range []string{"serve", "login", "logout", "status", "version"} {
-		fmt.Fprintf(w, "\n%s\n", helps[c])
+	fmt.Fprintln(w, "relay is keyrelay's local MCP server: it signs you in with OAuth, keeps the")
+	fmt.Fprintln(w, "tokens in a keychain-sealed vault, and forwards an MCP client's tool calls.")
+	fmt.Fprintln(w, "\nusage: relay [command] [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
 	}
-	fmt.Fprintln(w, "\nSettings (each has a flag: RELAY_BACKEND_URL is --backend-url, and so on):")
-	for _, v := range Vars {
-		fmt.Fprintf(w, "  %-28s %s\n", v.Name, v.Meaning)
-	}
-	fmt.Fprintln(w, "\nExit codes: 0 ok, 1 error, 2 usage or configuration, 3 sign-in failed, 4 logout incomplete, 5 logged out here but NOT revoked at the server.")
+	fmt.Fprintln(w, "\nrelay help COMMAND (or relay COMMAND --help) shows a command's usage and flags.")
+	settingsHelp(w)
 	return nil
+}
+
+func commandHelp(w io.Writer, c command) {
+	fmt.Fprintf(w, "usage: %s\n%s\n", c.synopsis, c.about)
+	if c.own != nil {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.own(fs, &Switches{})
+		fmt.Fprintln(w, "\nflags:")
+		fs.VisitAll(func(f *flag.Flag) { item(w, "--"+f.Name, f.Usage) })
+	}
+	if c.settings {
+		settingsHelp(w)
+	}
+}
+
+// envOfUsage finds the variable a setting's flag usage names at its end.
+var envOfUsage = regexp.MustCompile(`\(([A-Z_]+)\)$`)
+
+// settingsHelp lists Vars, each with its flag.
+func settingsHelp(w io.Writer) {
+	fs := flag.NewFlagSet("help", flag.ContinueOnError)
+	define(fs, &Config{}, &raw{}, func(string) string { return "" })
+	flags := map[string]*flag.Flag{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if m := envOfUsage.FindStringSubmatch(f.Usage); m != nil {
+			flags[m[1]] = f
+		}
+	})
+	fmt.Fprintln(w, "\nsettings: a flag or its environment variable (the flag wins):")
+	for _, v := range Vars {
+		name := v.Name + " (environment only)"
+		if f := flags[v.Name]; f != nil {
+			name = "--" + f.Name + ", " + v.Name
+		}
+		item(w, name, v.Meaning)
+	}
+}
+
+// item writes a name, then its text indented below it, wrapped at about
+// 80 columns.
+func item(w io.Writer, name, text string) {
+	fmt.Fprintf(w, "  %s\n", name)
+	line := "       "
+	for _, word := range strings.Fields(text) {
+		if len(line)+1+len(word) > 80 && strings.TrimSpace(line) != "" {
+			fmt.Fprintln(w, line)
+			line = "       "
+		}
+		line += " " + word
+	}
+	fmt.Fprintln(w, line)
 }

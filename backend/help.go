@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes of backend. Scripts may rely on them; the README has the
+// same table.
+//
+//	code  meaning                                    examples
+//	0     ok                                         stopped by SIGINT or SIGTERM; help; version
+//	1     an error while starting or running          the listen address is in use; the issuer's keys
+//	                                                 cannot be fetched
+//	2     a bad command line or setting              an unknown flag; AUTH_SERVER_URL missing without
+//	                                                 --auth-server; a short JWT_SECRET; a bad user spec
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// printHelp writes `backend help`: what it is, its flags with their
+// variables and built-in defaults (never a value from the environment),
+// and the exit codes.
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `backend is keyrelay's example backend: a net/http service that checks JWT
+access tokens and runs tools, and with --auth-server a built-in OAuth 2.1
+authorization server for development.
+
+usage: backend [flags]
+       backend help     (also -h, --help)
+       backend version  (also --version)
+
+flags: each can also be set by the environment variable it names; the flag wins.
+`)
+	fs := flag.NewFlagSet("backend", flag.ContinueOnError)
+	defineFlags(fs, &config{}, &rawFlags{}, func(string) string { return "" })
+	fs.VisitAll(func(f *flag.Flag) {
+		usage := f.Usage
+		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool && f.DefValue != "" {
+			usage = strings.TrimSuffix(usage, ")") + "; default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  --%s\n", f.Name)
+		wrap(w, usage)
+	})
+	fmt.Fprint(w, `
+exit codes:
+  0  ok: stopped by SIGINT or SIGTERM; help; version
+  1  an error while starting or running, such as a listen address in use
+  2  a bad command line or setting
+`)
+}
+
+// wrap writes text indented by 8 spaces, wrapped at about 80 columns.
+func wrap(w io.Writer, text string) {
+	line := "       "
+	for _, word := range strings.Fields(text) {
+		if len(line)+1+len(word) > 80 && strings.TrimSpace(line) != "" {
+			fmt.Fprintln(w, line)
+			line = "       "
+		}
+		line += " " + word
+	}
+	fmt.Fprintln(w, line)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/relay/cli"
+)
+
+// TestCLI_HelpAndVersion runs the binary: the help forms print on stdout
+// and exit 0, without Go's flag dump; serve's help has its flags;
+// --version is version.
+func TestCLI_HelpAndVersion(t *testing.T) {
+	e := testkit.NewRelayEnv(t)
+	help, stderr, code := e.Run(t, "--help")
+	if code != 0 || stderr != "" || !strings.Contains(help, "\ncommands:\n") || !strings.Contains(help, "\nexit codes:\n") || strings.Contains(help, "Usage of") {
+		t.Fatalf("relay --help: exit %d, stderr %q\n%s", code, stderr, help)
+	}
+	if out, _, code := e.Run(t, "help"); code != 0 || out != help {
+		t.Fatalf("relay help differs from relay --help: exit %d\n%s", code, out)
+	}
+	serve, _, code := e.Run(t, "help", "serve")
+	if code != 0 || !strings.Contains(serve, "--mcp-url, RELAY_MCP_URL") || !strings.Contains(serve, "--backend-url, RELAY_BACKEND_URL") {
+		t.Fatalf("relay help serve: exit %d\n%s", code, serve)
+	}
+	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}} {
+		if out, _, code := e.Run(t, args...); code != 0 || out != serve {
+			t.Fatalf("relay %s: exit %d, not serve's help\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	version, _, code := e.Run(t, "version")
+	if code != 0 || !strings.HasPrefix(version, "relay ") || version == "relay \n" {
+		t.Fatalf("relay version: exit %d %q", code, version)
+	}
+	if out, stderr, code := e.Run(t, "--version"); code != 0 || out != version || stderr != "" {
+		t.Fatalf("relay --version: exit %d %q %q, want %q", code, out, stderr, version)
+	}
+}
+
+// TestCLI_ConfigurationErrorsExit2: every bad command line or setting
+// exits 2 with the error and a hint on stderr.
+func TestCLI_ConfigurationErrorsExit2(t *testing.T) {
+	policyFile := testkit.WriteTemp(t, "policy.json", `{"no_such_rule": true}`, 0o644)
+	for _, tc := range []struct {
+		name string
+		vars map[string]string // "" deletes
+		args []string
+		hint string
+	}{
+		{"RELAY_VAULT_KEY=bogus, no backend URL", map[string]string{"RELAY_VAULT_KEY": "bogus"}, []string{"login"}, "set RELAY_BACKEND_URL"},
+		{"RELAY_VAULT_KEY=bogus with a backend URL", map[string]string{"RELAY_VAULT_KEY": "bogus", "RELAY_BACKEND_URL": "http://127.0.0.1:1"}, []string{"login"}, "check RELAY_VAULT_KEY"},
+		{"RELAY_VAULT_KEY=bogus at logout", map[string]string{"RELAY_VAULT_KEY": "bogus", "RELAY_BACKEND_URL": "http://127.0.0.1:1"}, []string{"logout"}, "check RELAY_VAULT_KEY"},
+		{"an unknown flag", nil, []string{"login", "--frobnicate"}, "run `relay help login` for its flags"},
+		{"an unknown flag of serve", nil, []string{"--frobnicate"}, "run `relay help serve` for its flags"},
+		{"an unknown command", nil, []string{"frobnicate"}, "run `relay help` for the commands"},
+		{"help for an unknown command", nil, []string{"help", "frobnicate"}, "run `relay help` for the commands"},
+		{"not https", map[string]string{"RELAY_BACKEND_URL": "http://api.example.com"}, []string{"login"}, "fix the setting named above"},
+		{"a bad duration", map[string]string{"RELAY_LOGIN_TIMEOUT": "soon"}, []string{"login"}, "run `relay help login`"},
+		{"a bad policy file", map[string]string{"RELAY_BACKEND_URL": "http://127.0.0.1:1", "RELAY_POLICY_FILE": policyFile}, []string{"login"}, "fix the policy file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testkit.NewRelayEnv(t)
+			for k, v := range tc.vars {
+				e.Vars[k] = v
+			}
+			out, stderr, code := e.Run(t, tc.args...)
+			if code != cli.ExitUsage || !strings.Contains(stderr, "relay: error: ") || !strings.Contains(stderr, "relay: hint: "+tc.hint) {
+				t.Fatalf("exit %d, want 2 and the hint %q\n%s", code, tc.hint, stderr)
+			}
+			if out != "" || strings.Contains(stderr, "Usage of") {
+				t.Fatalf("stdout %q; stderr:\n%s", out, stderr)
+			}
+		})
+	}
+}
+
+// TestCLI_StatusExitCodes: status exits 1 when signed out and 2 on a bad
+// configuration, and --json prints one JSON object on stdout in every
+// case, the problem included.
+func TestCLI_StatusExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]string
+		args    []string
+		code    int
+		problem string // in the JSON's problem or config_problem
+	}{
+		{"signed out", map[string]string{"RELAY_BACKEND_URL": "http://127.0.0.1:1"}, nil, cli.ExitError, ""},
+		{"no backend URL", nil, nil, cli.ExitUsage, "RELAY_BACKEND_URL (or RELAY_MCP_URL) is not set"},
+		{"RELAY_VAULT_KEY=bogus", map[string]string{"RELAY_BACKEND_URL": "http://127.0.0.1:1", "RELAY_VAULT_KEY": "bogus"}, nil, cli.ExitUsage, "RELAY_VAULT_KEY must be"},
+		{"a bad policy file", map[string]string{"RELAY_BACKEND_URL": "http://127.0.0.1:1", "RELAY_POLICY_FILE": "/nonexistent/policy.json"}, nil, cli.ExitUsage, "invalid policy file"},
+		{"an unknown flag", nil, []string{"--frobnicate"}, cli.ExitUsage, "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testkit.NewRelayEnv(t)
+			for k, v := range tc.vars {
+				e.Vars[k] = v
+			}
+			text, _, code := e.Run(t, append([]string{"status"}, tc.args...)...)
+			if code != tc.code || (tc.args == nil && !strings.Contains(text, "status:      logged out")) {
+				t.Fatalf("relay status: exit %d, want %d\n%s", code, tc.code, text)
+			}
+			out, stderr, code := e.Run(t, append([]string{"status", "--json"}, tc.args...)...)
+			var r struct {
+				LoggedIn      *bool  `json:"logged_in"`
+				Problem       string `json:"problem"`
+				ConfigProblem string `json:"config_problem"`
+			}
+			if code != tc.code || json.Unmarshal([]byte(out), &r) != nil || r.LoggedIn == nil || *r.LoggedIn {
+				t.Fatalf("relay status --json: exit %d, want %d; stdout %q\n%s", code, tc.code, out, stderr)
+			}
+			if !strings.Contains(r.Problem+"\n"+r.ConfigProblem, tc.problem) {
+				t.Fatalf("the JSON lacks the problem %q: %s", tc.problem, out)
+			}
+		})
+	}
+}
+
+// TestCLI_LoginServerUnreachable: a sign-in that cannot reach the server
+// exits 3 and says to check the URL and the server.
+func TestCLI_LoginServerUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	testkit.NoErr(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	e := testkit.NewRelayEnv(t)
+	e.Vars["RELAY_BACKEND_URL"] = "http://" + addr
+	_, stderr, code := e.Run(t, "login")
+	if code != cli.ExitLogin || !strings.Contains(stderr, "connection refused") || !strings.Contains(stderr, "relay: hint: is the server running? check RELAY_BACKEND_URL") {
+		t.Fatalf("exit %d, want 3 and the network hint\n%s", code, stderr)
+	}
+}
+
+// TestServe_OnATerminalSaysWhatItIs: a bare relay whose stdin is a
+// terminal says once on stderr what it is and how to try keyrelay, then
+// serves what is typed all the same. On a pipe (an MCP client) it says
+// nothing.
+func TestServe_OnATerminalSaysWhatItIs(t *testing.T) {
+	const notice = "relay: this is an MCP server on stdio, started by an MCP client such as Claude Code;"
+	e := testkit.NewRelayEnv(t)
+	e.Vars["RELAY_BACKEND_URL"] = "http://127.0.0.1:1" // nothing listens: no network is needed
+	master, tty := testkit.OpenPTY(t)
+	cmd := exec.Command(testkit.Relay(t))
+	cmd.Env = e.Environ()
+	out, w, err := os.Pipe()
+	testkit.NoErr(t, err)
+	var stderr testkit.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, w, &stderr
+	testkit.NoErr(t, cmd.Start())
+	w.Close()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		out.Close()
+	})
+	testkit.Poll(t, 10*time.Second, "the notice on stderr", func() bool { return strings.Contains(stderr.String(), notice) })
+	if s := stderr.String(); !strings.Contains(s, "`relay login`") || !strings.Contains(s, "`relay help`") {
+		t.Fatalf("the notice does not say how to try keyrelay:\n%s", s)
+	}
+	// Typed on the terminal, a request is answered on stdout.
+	_, err = master.WriteString(`{"jsonrpc":"2.0","id":7,"method":"ping"}` + "\n")
+	testkit.NoErr(t, err)
+	lines := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		lines <- l
+	}()
+	select {
+	case l := <-lines:
+		if !strings.Contains(l, `"id":7`) || !strings.Contains(l, `"result"`) {
+			t.Fatalf("the answer to a typed ping: %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no answer to a typed ping\n%s", stderr.String())
+	}
+	if n := strings.Count(stderr.String(), notice); n != 1 {
+		t.Fatalf("the notice was said %d times", n)
+	}
+
+	p := e.Start(t, []string{"serve"})
+	p.Send(t, `{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	if _, ok := p.Read(t, 10*time.Second); !ok {
+		t.Fatal("no answer on a pipe")
+	}
+	if strings.Contains(p.Stderr.String(), "MCP server on stdio") {
+		t.Fatalf("the notice was said to an MCP client on a pipe:\n%s", p.Stderr.String())
+	}
+}
