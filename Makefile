@@ -12,9 +12,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # CGO_ENABLED=0: nothing here needs cgo, and a statically linked relay
 # starts about 3 ms sooner (no dynamic loader or libc start-up; see
-# BENCHMARKS.md).
+# BENCHMARKS.md). -buildvcs=auto: `relay version` names the commit even
+# where GOFLAGS turns VCS stamping off.
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./backend ./relay
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/ ./backend ./relay
 
 # Runs every test with the race detector inside a private D-Bus session with
 # a real, throwaway gnome-keyring (scripts/with-secret-service.sh).
