@@ -67,6 +67,22 @@ var knownFailing = map[string]string{
 	"auth/2025-03-26-oauth-endpoint-fallback":   "issue 16: no protected resource metadata, and no fallback to the origin's default endpoints",
 }
 
+// knownFlaky are scenarios the relay passes only most of the time, each
+// with why. One that fails is run again, up to flakyAttempts in all, and
+// each failed attempt is logged; the subtest fails only if every attempt
+// does. A scenario here is not in knownFailing.
+var knownFlaky = map[string]string{
+	// The test server sends its elicitation request on the GET stream
+	// without waiting for one (its SDK drops the request when none is
+	// open). The relay opens that stream only after a protected resource
+	// metadata lookup (404s) for its cached-token check, so on a busy
+	// machine the tool call comes first and waits forever: about 1 run in
+	// 8 with four of these scenarios at once on 2 cores, none in 30 alone.
+	"elicitation-sep1034-client-defaults": "issue 16: the relay's GET stream opens after a metadata discovery, and can miss the server's elicitation",
+}
+
+const flakyAttempts = 3
+
 const (
 	// parallel is how many scenarios run at once: each is the suite, the
 	// driver, the program under test and the browser, mostly waiting.
@@ -114,10 +130,14 @@ func TestConformance(t *testing.T) {
 	sem := make(chan struct{}, parallel)
 	for _, sc := range scenarios {
 		t.Run(sc, func(t *testing.T) {
-			t.Parallel()
+			// A flaky one runs first, alone: it fails more often on a
+			// busy machine.
+			if _, flaky := knownFlaky[sc]; !flaky {
+				t.Parallel()
+			}
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			relay := s.run(t, "relay", sc)
+			relay := s.runFlaky(t, sc)
 			var remote *outcome
 			if table != "" {
 				remote = s.run(t, "mcp-remote", sc)
@@ -143,6 +163,21 @@ func judge(t *testing.T, sc string, o *outcome) {
 		t.Skipf("known failure (%s): %s: %s", reason, o.verdict, o.summary())
 	default:
 		t.Errorf("%s: %s\n%s\nthe driver's and the relay's log:\n%s", o.verdict, o.summary(), o.browser, testkit.Tail(o.stderr))
+	}
+}
+
+// runFlaky runs sc against the relay, again if it fails and is in
+// knownFlaky, up to flakyAttempts in all; it returns the last run.
+func (s *suite) runFlaky(t *testing.T, sc string) *outcome {
+	t.Helper()
+	reason, flaky := knownFlaky[sc]
+	for i := 1; ; i++ {
+		o := s.run(t, "relay", sc)
+		o.attempts = i
+		if o.verdict == pass || !flaky || i == flakyAttempts {
+			return o
+		}
+		t.Logf("attempt %d of %d failed, a known flake (%s): %s: %s\n%s", i, flakyAttempts, reason, o.verdict, o.summary(), testkit.Tail(o.stderr))
 	}
 }
 
@@ -248,6 +283,7 @@ type outcome struct {
 	stderr   string // the driver's stderr: its lines and the program's log
 	browser  string // the browser's hops
 	duration time.Duration
+	attempts int // runs of a knownFlaky scenario, this one included
 }
 
 // summary lists what failed and what warned.
@@ -382,6 +418,9 @@ func markdown(results map[string][2]*outcome) string {
 			}
 			if r[i].verdict == pass {
 				count[i]++
+			}
+			if r[i].attempts > 1 {
+				return fmt.Sprintf("%s (attempt %d)", r[i].verdict, r[i].attempts)
 			}
 			return r[i].verdict
 		}

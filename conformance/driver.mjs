@@ -137,7 +137,10 @@ async function run(serverUrl) {
     { capabilities: elicit ? { elicitation: { form: { applyDefaults: true } } } : {} }
   );
   if (elicit) {
-    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: {} }));
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      log(`elicitation: ${req.params.message ?? ''}: accepting with no content`);
+      return { action: 'accept', content: {} };
+    });
   }
   const transport = new StdioClientTransport({ ...p, stderr: 'inherit' });
 
