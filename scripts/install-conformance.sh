@@ -23,6 +23,7 @@ dir=${1:?usage: install-conformance.sh DIR}
 here=$(cd "$(dirname "$0")/../conformance" && pwd)
 
 start=$(date +%s)
+mkdir -p "$dir"
 cp "$here/package.json" "$here/package-lock.json" "$dir/"
 npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 took=$(($(date +%s) - start))
