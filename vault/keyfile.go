@@ -92,7 +92,7 @@ func (s fileSource) canCreate() error {
 		return fmt.Errorf("%w: key file %s does not exist, nor does its directory; create it (mkdir -m 700 %s) or choose another path", ErrKeySource, s.path, dir)
 	}
 	if err != nil {
-		return fmt.Errorf("vault: no new key file in %s: %w", dir, err)
+		return fmt.Errorf("vault: cannot create key file %s: %w", s.path, err)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ type Status struct {
 // loads is kept for this Vault's next read. It never prompts, never
 // writes, and never moves a file aside.
 func (v *Vault) Status(ctx context.Context) Status {
-	s := Status{Dir: v.dir, HasTokens: exists(v.path(fileTokens)), Exists: exists(v.path(fileMeta))}
+	s := Status{Dir: v.dir, HasTokens: v.HasTokens(), Exists: exists(v.path(fileMeta))}
 	if s.Exists {
 		v.recordedStatus(ctx, &s)
 	} else {
@@ -52,6 +52,10 @@ func (v *Vault) Status(ctx context.Context) Status {
 	s.Protects, s.DoesNotProtect = describe(s.KeySource)
 	return s
 }
+
+// HasTokens reports whether tokens.age exists, at the cost of one stat:
+// Status without trying the key source.
+func (v *Vault) HasTokens() bool { return exists(v.path(fileTokens)) }
 
 // recordedStatus checks the key source that vault.json names.
 func (v *Vault) recordedStatus(ctx context.Context, s *Status) {
