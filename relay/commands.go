@@ -52,6 +52,7 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 		return usage(fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied))
 	}
 	term := signin.Terminal{W: stderr}
+	ctx = vault.WithNotice(ctx, func(msg string) { fmt.Fprintf(stderr, "relay: %s\n", msg) }) // a new key file
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, term.Passphrase)
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	stored := p.Vault.Status(ctx).HasTokens
+	stored := p.Vault.HasTokens()
 	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
 	r, err := broker.Revocation{}, skip
 	if skip == nil {
@@ -148,7 +149,7 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		return err
 	}
 	term := signin.Terminal{W: stderr}
-	src.Vault, src.Tokens = p.Vault, p.Broker
+	src.Vault, src.Tokens, src.Issuer = p.Vault, p.Broker, p.Issuer
 	src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
 	return status.Build(ctx, src).Print(stdout, asJSON)
 }
