@@ -52,6 +52,7 @@ func TestLockWaitOnlyWhenAnotherHoldsTheLock(t *testing.T) {
 		var w lockWaits
 		held, err := platform.Lock(context.Background(), v.path(fileLock))
 		testkit.NoErr(t, err)
+		t.Cleanup(func() { held.Unlock() }) // on failure; a second Unlock only errs
 		done := make(chan error, 1)
 		go func() { done <- testkit.ErrOf(v.Get(w.ctx(), testAcct)) }()
 		testkit.Poll(t, 10*time.Second, "the wait callback", func() bool { return w.waits.Load() == 1 })

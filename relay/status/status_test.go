@@ -161,6 +161,7 @@ func TestBuildWaitsAloudOnlyForAHeldVault(t *testing.T) {
 	}
 	held, err := platform.Lock(ctx, filepath.Join(dir, "vault.lock"))
 	testkit.NoErr(t, err)
+	t.Cleanup(func() { held.Unlock() }) // on failure; a second Unlock only errs
 	done := make(chan Report, 1)
 	go func() { done <- Build(ctx, src) }()
 	testkit.Poll(t, 10*time.Second, "the wait to be announced", func() bool { return waits.Load() == 1 })
