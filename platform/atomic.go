@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,63 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("platform: write temp file: %w", err)
 	}
 	return a.Commit()
+}
+
+// CommitNew is Commit for a target that must not exist yet: the synced
+// temporary file is linked to the target, not renamed over it, so an
+// existing target is never replaced (an error wrapping fs.ErrExist), and
+// until the link the target does not exist: a crash leaves at most the
+// temporary file. The temporary file is then removed and the directory
+// synced. On a file system without hard links the target is created
+// exclusively and the content copied in; there a crash can leave it
+// partly written.
+func (a *AtomicFile) CommitNew() error {
+	if a.done {
+		return errors.New("platform: commit after commit or abort")
+	}
+	if err := a.Sync(); err != nil {
+		return err
+	}
+	defer a.Abort() // the temporary file goes in every case
+	err := os.Link(a.f.Name(), a.path)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("platform: create %s: %w", a.path, fs.ErrExist)
+	}
+	if err != nil {
+		err = copyExclusive(a.f.Name(), a.path)
+	}
+	if err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(a.path)); err != nil {
+		return fmt.Errorf("platform: sync directory of %s: %w", a.path, err)
+	}
+	return nil
+}
+
+// copyExclusive creates dst (0600, never replacing a file) with the
+// content of src, synced; dst is removed if a write fails.
+func copyExclusive(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("platform: read temp file: %w", err)
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("platform: create %s: %w", dst, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("platform: write %s: %w", dst, err)
+	}
+	return nil
 }
 
 // IsAtomicTemp reports whether name (a base name) looks like a temporary file

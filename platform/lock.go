@@ -37,6 +37,24 @@ func Lock(ctx context.Context, path string) (*FileLock, error) {
 	return waitLock(ctx, path, f)
 }
 
+// TryLock takes an exclusive lock on path if it is free now, as Lock does;
+// ok is false, with no error, when another handle holds it. It never
+// blocks.
+func TryLock(path string) (l *FileLock, ok bool, err error) {
+	f, err := openLockFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok, err = tryLock(f); err != nil || !ok {
+		f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("platform: lock %s: %w", path, err)
+		}
+		return nil, false, nil
+	}
+	return &FileLock{f: f}, true, nil
+}
+
 // waitLock blocks in a goroutine so that ctx can end the wait. If ctx wins,
 // the goroutine closes the file once its blocking call returns, which drops
 // the lock if it was granted.

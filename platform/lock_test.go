@@ -67,3 +67,22 @@ func TestLockRefusesSymlink(t *testing.T) {
 	}
 	testkit.WantIs(t, testkit.ErrOf(Lock(context.Background(), link)), ErrInsecure, "Lock(symlink)")
 }
+
+// TryLock takes a free lock at once, and reports a held one without
+// waiting; once released, it takes it.
+func TestTryLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	l, ok, err := TryLock(path)
+	if err != nil || !ok {
+		t.Fatalf("TryLock on a free lock = %v, %v", ok, err)
+	}
+	if l2, ok, err := TryLock(path); err != nil || ok || l2 != nil {
+		t.Fatalf("TryLock on a held lock = %v, %v, %v; want not ok, no error", l2, ok, err)
+	}
+	testkit.NoErr(t, l.Unlock())
+	l3, ok, err := TryLock(path)
+	if err != nil || !ok {
+		t.Fatalf("TryLock after Unlock = %v, %v", ok, err)
+	}
+	l3.Unlock()
+}

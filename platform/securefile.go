@@ -31,6 +31,23 @@ func EnsureDir(dir string) (fixed bool, err error) {
 	return checkDirOwnerAndMode(dir, fi)
 }
 
+// CheckOwnDir checks an existing directory in which a new private file is
+// to be created: it must be a directory (a symlink to one is followed),
+// owned by the current user, and not writable by group or other, who could
+// replace the file. Unlike EnsureDir it creates nothing and changes no
+// mode: the directory is the user's. A refusal is a *PermissionError; a
+// missing directory an error wrapping fs.ErrNotExist.
+func CheckOwnDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("platform: %w", err)
+	}
+	if !fi.IsDir() {
+		return &PermissionError{Path: dir, Problem: "is not a directory"}
+	}
+	return checkDirNotShared(dir, fi)
+}
+
 // CheckFile checks an existing private file: a symlink, a non-regular file or
 // a file owned by another user is refused with a *PermissionError; a mode
 // looser than 0600 is fixed. A missing file returns an error satisfying

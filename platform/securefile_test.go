@@ -147,3 +147,53 @@ func TestReadFileLimit(t *testing.T) {
 		t.Fatal("want an error for a file over the limit")
 	}
 }
+
+// CheckOwnDir refuses what would let another user replace a file created
+// in the directory, and changes nothing.
+func TestCheckOwnDir(t *testing.T) {
+	t.Run("own, not writable by others", func(t *testing.T) {
+		for _, m := range []fs.FileMode{0o700, 0o755, 0o750} {
+			dir := filepath.Join(t.TempDir(), "d")
+			os.Mkdir(dir, m)
+			os.Chmod(dir, m)
+			testkit.NoErr(t, CheckOwnDir(dir), "mode", m.String())
+		}
+	})
+	t.Run("symlink to an own directory is followed", func(t *testing.T) {
+		base := t.TempDir()
+		real := filepath.Join(base, "real")
+		os.Mkdir(real, 0o700)
+		link := filepath.Join(base, "link")
+		os.Symlink(real, link)
+		testkit.NoErr(t, CheckOwnDir(link))
+	})
+	for _, m := range []fs.FileMode{0o770, 0o777, 0o702, fs.ModeSticky | 0o777} { // the last like /tmp
+		t.Run("writable by others "+m.String(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "d")
+			os.Mkdir(dir, 0o700)
+			os.Chmod(dir, m)
+			wantRefusal(t, CheckOwnDir(dir), dir, "is writable by group or other users")
+			if mode(t, dir) != m.Perm() {
+				t.Fatal("CheckOwnDir changed the mode")
+			}
+		})
+	}
+	t.Run("other owner", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "d")
+		os.Mkdir(dir, 0o700)
+		testkit.ChownToOther(t, dir)
+		err := CheckOwnDir(dir)
+		wantRefusal(t, err, dir, "is owned by uid 65534")
+		if strings.Contains(err.Error(), EnvDataDir) {
+			t.Fatalf("the fix names the data directory: %v", err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		testkit.WantIs(t, CheckOwnDir(filepath.Join(t.TempDir(), "nope")), fs.ErrNotExist, "CheckOwnDir")
+	})
+	t.Run("a file", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(p, nil, 0o600)
+		wantRefusal(t, CheckOwnDir(p), p, "is not a directory")
+	})
+}

@@ -3,6 +3,7 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -28,6 +29,23 @@ func checkDirOwnerAndMode(dir string, fi fs.FileInfo) (bool, error) {
 			Fix: "run chmod 700 on it"}
 	}
 	return true, nil
+}
+
+// checkDirNotShared refuses a directory owned by another user or writable
+// by group or other.
+func checkDirNotShared(dir string, fi fs.FileInfo) error {
+	if err := checkOwner(dir, fi); err != nil {
+		var pe *PermissionError
+		if errors.As(err, &pe) {
+			pe.Fix = "choose a directory of your own"
+		}
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return &PermissionError{Path: dir, Problem: fmt.Sprintf("is writable by group or other users (mode %04o)", perm),
+			Fix: "run chmod go-w on it, or choose a directory of your own"}
+	}
+	return nil
 }
 
 // checkOpenFile checks an open file: regular, owned by the current user, and

@@ -57,6 +57,7 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 		return fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}
 	term := signin.Terminal{W: stderr}
+	ctx = vault.WithNotice(ctx, func(msg string) { fmt.Fprintf(stderr, "relay: %s\n", msg) }) // a new key file
 	p, err := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, term.Passphrase)
 	if err != nil {
 		return err
@@ -93,15 +94,17 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	stored := p.Vault.Status(ctx).HasTokens
-	stopWaiting := term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
+	stored := p.Vault.HasTokens()
+	// Said only while another relay holds the vault (vault.WithLockWait).
+	ctx = vault.WithLockWait(ctx, func() func() {
+		return term.Waiting("relay: waiting for the vault: another relay may be signing in (at most RELAY_LOGIN_TIMEOUT)...")
+	})
 	r, err := broker.Revocation{}, skip
 	if skip == nil {
 		r, err = p.Broker.Revoke(ctx)
 	}
 	fmt.Fprintf(stderr, "relay: %s\n", r.Report(err))
 	rep, err := p.Vault.Wipe(ctx)
-	stopWaiting()
 	for _, s := range rep.Steps {
 		fmt.Fprintf(stderr, "relay: %s\n", s)
 	}
@@ -155,7 +158,7 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		src.Vault = unopened{cfg.DataDir, openErr}
 	} else {
 		term := signin.Terminal{W: stderr}
-		src.Vault, src.Tokens = p.Vault, p.Broker
+		src.Vault, src.Tokens, src.Issuer = p.Vault, p.Broker, p.Issuer
 		src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
 	}
 	r := status.Build(ctx, src)

@@ -10,7 +10,9 @@
 //   - the OS keychain (default): macOS Keychain, Windows Credential
 //     Manager, Linux Secret Service, through a wrapper with a timeout that
 //     never lets the D-Bus library autolaunch a daemon (see OSKeychain);
-//   - file:PATH, an age identity file the user manages;
+//   - file:PATH, an age identity file the user manages; if there is none
+//     at the first login, a new one is made there (0600, in a directory of
+//     the user's own that others cannot write), never replacing a file;
 //   - cmd:COMMAND, a command that prints the identity, run without a shell;
 //   - passphrase: the key is wrapped in key.age with an age scrypt recipient.
 //
@@ -23,7 +25,7 @@
 // An explicit RELAY_VAULT_KEY wins. Otherwise the OS keychain is used; if it
 // is unavailable (not merely locked) and RELAY_VAULT_PASSPHRASE_FILE is set,
 // the passphrase source is used; otherwise Update fails closed with
-// ErrNoKeySource, naming the options. The source chosen at the first write is
+// ErrNoKeySource (*NoKeySourceError), naming the options. The source chosen at the first write is
 // recorded and always used after; if it later fails, that is an error, never
 // a migration.
 //

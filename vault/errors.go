@@ -22,7 +22,7 @@ var (
 	ErrLocked = errors.New("vault: keychain locked or not responding")
 
 	// ErrNoKeySource: the vault needs a key and none can be used. The error
-	// text names the options.
+	// text names the options, one line each (see NoKeySourceError).
 	ErrNoKeySource = errors.New("vault: no key source")
 
 	// ErrKeySource: the key source recorded in vault.json cannot be used as
@@ -76,6 +76,38 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 // Unwrap returns the cause.
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// NoKeySourceError is ErrNoKeySource at a first login with no OS keychain
+// in the session and no other key source configured. Its text is three
+// short lines: what is wrong, then the two settings to choose from, each a
+// line to paste into a shell.
+type NoKeySourceError struct {
+	Why     string // why there is no keychain, in a few words; may be empty
+	KeyFile string // the key file to suggest (absolute)
+	Err     error  // the keychain's error, wrapping ErrUnavailable
+}
+
+func (e *NoKeySourceError) Error() string {
+	what := "no OS keychain in this session"
+	if e.Why != "" {
+		what += " (" + e.Why + ")"
+	}
+	return what + "; choose a key source:\n" +
+		"  export " + shellQuote(EnvKey+"=file:"+e.KeyFile) + "  # created at first login\n" +
+		"  export " + EnvKey + "=passphrase  # asked at login"
+}
+
+// Unwrap makes errors.Is(err, ErrNoKeySource) and the keychain's error
+// true.
+func (e *NoKeySourceError) Unwrap() []error { return []error{ErrNoKeySource, e.Err} }
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:=+,@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // FormatError reports malformed vault file content. It carries only a byte
 // offset and a fixed reason, never the content.

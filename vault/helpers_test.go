@@ -61,6 +61,13 @@ func runHelper(name string) error {
 			select {}
 		}
 		return v.Update(ctx, testAcct, setAccess(os.Getenv("VAULT_TEST_TOKEN")))
+	case "crash-keyfile": // die between writing a new key file's temp file and linking it
+		v.beforeKeyCommit = func() {
+			p, _ := os.FindProcess(os.Getpid())
+			p.Kill()
+			select {}
+		}
+		return v.Update(ctx, testAcct, setAccess(os.Getenv("VAULT_TEST_TOKEN")))
 	case "write": // store a token set
 		return v.Update(ctx, testAcct, setAccess(os.Getenv("VAULT_TEST_TOKEN")))
 	}

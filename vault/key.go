@@ -67,7 +67,7 @@ func (v *Vault) recordedSource(kind Kind) (keySource, error) {
 func (v *Vault) source(kind Kind) keySource {
 	switch kind {
 	case KindFile:
-		return fileSource{path: v.spec.arg}
+		return fileSource{path: v.spec.arg, notify: v.notify, beforeCommit: v.beforeKeyCommit}
 	case KindCommand:
 		return cmdSource{line: v.spec.arg, timeout: v.opts.CommandTimeout}
 	case KindPassphrase:
@@ -115,13 +115,20 @@ func (v *Vault) chooseAndCreate(ctx context.Context, id string) (keySource, *age
 		return src, key, err // success, or locked/failed: never a reason to fall back
 	}
 	if v.opts.PassphraseFile == "" {
-		return nil, nil, fmt.Errorf("%w: the OS keychain is not available in this session and no other key source is configured; "+
-			"set RELAY_VAULT_KEY=file:PATH (an age identity file, mode 0600), RELAY_VAULT_KEY=cmd:COMMAND (prints an age identity) "+
-			"or RELAY_VAULT_KEY=passphrase (with RELAY_VAULT_PASSPHRASE_FILE for the server); tokens are never stored unencrypted (%w)",
-			ErrNoKeySource, err)
+		return nil, nil, v.noKeySource(err)
 	}
 	v.log.Warn("vault: OS keychain unavailable; using a passphrase-wrapped key (RELAY_VAULT_PASSPHRASE_FILE is set)", "reason", err.Error())
 	src = v.source(KindPassphrase)
 	key, err = src.create(ctx, id)
 	return src, key, err
 }
+
+// noKeySource is the error of a first login with no keychain (err) and
+// nothing else configured. Tokens are never stored unencrypted.
+func (v *Vault) noKeySource(err error) *NoKeySourceError {
+	return &NoKeySourceError{Why: unavailableWhy(err), KeyFile: v.suggestedKeyFile(), Err: err}
+}
+
+// suggestedKeyFile is where the no-keychain error suggests a key file: in
+// the data directory, which exists and is the user's own (0700).
+func (v *Vault) suggestedKeyFile() string { return v.path(SuggestedKeyFile) }

@@ -97,7 +97,7 @@ func (k *OSKeychain) do(ctx context.Context, op string, call func(keyringBackend
 		check = sessionBusCheck
 	}
 	if err := check(); err != nil {
-		return fmt.Errorf("vault: keychain %s: %w (%v)", op, ErrUnavailable, err)
+		return fmt.Errorf("vault: keychain %s: %w (%w)", op, ErrUnavailable, err)
 	}
 	b, svc, timeout := k.backend, k.Service, k.Timeout
 	if b == nil {
@@ -132,14 +132,25 @@ func mapKeyringError(op string, err error) error {
 	case errors.Is(err, keyring.ErrNotFound):
 		return fmt.Errorf("vault: keychain %s: %w", op, ErrNotFound)
 	case errors.Is(err, keyring.ErrUnsupportedPlatform):
-		return fmt.Errorf("vault: keychain %s: %w (not supported on this OS)", op, ErrUnavailable)
+		return fmt.Errorf("vault: keychain %s: %w (%w)", op, ErrUnavailable, errUnsupportedOS)
 	case errors.Is(err, keyring.ErrSetDataTooBig):
 		return fmt.Errorf("vault: keychain %s: value too big", op)
 	case strings.Contains(err.Error(), "failed to unlock"): // go-keyring: unlock prompt dismissed
 		return fmt.Errorf("vault: keychain %s: unlock refused: %w", op, ErrLocked)
 	}
 	if class := classifyPlatformError(err); class != nil {
-		return fmt.Errorf("vault: keychain %s: %w (%v)", op, class, err)
+		return fmt.Errorf("vault: keychain %s: %w (%w)", op, class, err)
 	}
 	return fmt.Errorf("vault: keychain %s: %w", op, err)
+}
+
+var errUnsupportedOS = errors.New("not supported on this OS")
+
+// unavailableWhy says in a few words why the keychain is unavailable, for
+// the no-keychain error; "" if it cannot tell.
+func unavailableWhy(err error) string {
+	if errors.Is(err, errUnsupportedOS) {
+		return errUnsupportedOS.Error()
+	}
+	return platformWhy(err)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -19,7 +20,10 @@ import (
 // A variable so tests can point it at an empty directory.
 var runUserDir = fmt.Sprintf("/run/user/%d", os.Getuid())
 
-var errNoSessionBus = errors.New("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is unset and no bus socket exists")
+var (
+	errNoBus        = errors.New("no D-Bus session bus")
+	errNoSessionBus = fmt.Errorf("%w: DBUS_SESSION_BUS_ADDRESS is unset and no bus socket exists", errNoBus)
+)
 
 // sessionBusCheck returns nil if a session bus can be reached without
 // launching one. It uses DBUS_SESSION_BUS_ADDRESS if set (but never the
@@ -60,7 +64,7 @@ func checkBusAddress(addr string) error {
 			return nil
 		}
 	}
-	return errors.New("no D-Bus session bus: the socket in DBUS_SESSION_BUS_ADDRESS does not exist")
+	return fmt.Errorf("%w: the socket in DBUS_SESSION_BUS_ADDRESS does not exist", errNoBus)
 }
 
 func isSocket(p string) bool {
@@ -68,21 +72,43 @@ func isSocket(p string) bool {
 	return err == nil && fi.Mode()&fs.ModeSocket != 0
 }
 
+// noService are the D-Bus errors of a bus without a Secret Service.
+var noService = []string{"org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner",
+	"org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.DBus.Error.Spawn.ChildExited"}
+
+// platformWhy: no session bus, or no Secret Service on it.
+func platformWhy(err error) string {
+	if errors.Is(err, errNoBus) {
+		return errNoBus.Error()
+	}
+	if slices.Contains(noService, dbusName(err)) {
+		return "no Secret Service on the D-Bus session bus"
+	}
+	return ""
+}
+
+// dbusName is the name of the D-Bus error in err's chain, or "".
+func dbusName(err error) string {
+	var derr dbus.Error
+	var perr *dbus.Error
+	switch {
+	case errors.As(err, &perr):
+		return perr.Name
+	case errors.As(err, &derr):
+		return derr.Name
+	}
+	return ""
+}
+
 // classifyPlatformError maps D-Bus errors: no Secret Service on the bus or
 // no bus at all is ErrUnavailable; a call with no reply is ErrLocked.
 func classifyPlatformError(err error) error {
-	var derr dbus.Error
-	var perr *dbus.Error
-	if errors.As(err, &derr) || errors.As(err, &perr) {
-		if perr != nil {
-			derr = *perr
-		}
-		switch derr.Name {
-		case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NameHasNoOwner",
-			"org.freedesktop.DBus.Error.UnknownObject", "org.freedesktop.DBus.Error.Spawn.ChildExited":
+	if name := dbusName(err); name != "" {
+		switch {
+		case slices.Contains(noService, name):
 			return ErrUnavailable
-		case "org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.Timeout",
-			"org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.Secret.Error.IsLocked":
+		case slices.Contains([]string{"org.freedesktop.DBus.Error.NoReply", "org.freedesktop.DBus.Error.Timeout",
+			"org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.Secret.Error.IsLocked"}, name):
 			return ErrLocked
 		}
 		return nil

@@ -6,3 +6,5 @@ package vault
 func sessionBusCheck() error { return nil }
 
 func classifyPlatformError(error) error { return nil }
+
+func platformWhy(error) string { return "" }

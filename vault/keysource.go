@@ -50,7 +50,8 @@ type keySpec struct {
 }
 
 // parseKeySpec parses RELAY_VAULT_KEY: "", "keychain", "passphrase",
-// "file:PATH" or "cmd:COMMAND ARGS". It does not check the path or command.
+// "file:PATH" or "cmd:COMMAND ARGS". A leading "~/" in PATH is the home
+// directory. It does not check the path or command.
 func parseKeySpec(s string) (keySpec, error) {
 	switch {
 	case s == "":
@@ -58,7 +59,7 @@ func parseKeySpec(s string) (keySpec, error) {
 	case s == string(KindKeychain), s == string(KindPassphrase):
 		return keySpec{kind: Kind(s)}, nil
 	case strings.HasPrefix(s, "file:") && len(s) > len("file:"):
-		return keySpec{kind: KindFile, arg: s[len("file:"):]}, nil
+		return keySpec{kind: KindFile, arg: expandHome(s[len("file:"):])}, nil
 	case strings.HasPrefix(s, "cmd:"):
 		if _, err := splitCommand(s[len("cmd:"):]); err != nil {
 			return keySpec{}, err

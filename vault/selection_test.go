@@ -39,7 +39,7 @@ func TestFirstLoginSelection(t *testing.T) {
 		{name: "unavailable keychain falls back to configured passphrase", kcErr: errUnavailable(),
 			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantKind: KindPassphrase},
 		{name: "unavailable keychain with nothing configured fails closed", kcErr: errUnavailable(),
-			wantErr: []error{ErrNoKeySource, ErrUnavailable}, wantMsg: "RELAY_VAULT_KEY=file:PATH"},
+			wantErr: []error{ErrNoKeySource, ErrUnavailable}, wantMsg: "\n  export RELAY_VAULT_KEY=file:"},
 		{name: "locked keychain never falls back", kcErr: errLocked(),
 			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantErr: []error{ErrLocked}},
 		{name: "explicit keychain unavailable does not fall back", kcErr: errUnavailable(),
@@ -236,8 +236,12 @@ func TestStatusBeforeFirstLogin(t *testing.T) {
 	}{
 		{"keychain", nil, Options{}, KindKeychain, false},
 		{"unavailable, nothing configured", errUnavailable(), Options{}, "", true},
-		{"unavailable, passphrase file", errUnavailable(), Options{PassphraseFile: "/p"}, KindPassphrase, false},
-		{"explicit cmd", nil, Options{KeySpec: "cmd:pass show keyrelay"}, KindCommand, false},
+		{"unavailable, passphrase file", errUnavailable(), Options{PassphraseFile: passFile(t, "correct horse battery staple")}, KindPassphrase, false},
+		{"unavailable, unreadable passphrase file", errUnavailable(), Options{PassphraseFile: "/nonexistent/p"}, KindPassphrase, true},
+		{"unavailable, weak passphrase in the file", errUnavailable(), Options{PassphraseFile: passFile(t, "hunter2")}, KindPassphrase, true},
+		{"unavailable, explicit keychain", errUnavailable(), Options{KeySpec: "keychain"}, KindKeychain, true},
+		{"unavailable, keychain required by policy", errUnavailable(), Options{RequireKeychain: true, PassphraseFile: passFile(t, "correct horse battery staple")}, KindKeychain, true},
+		{"explicit passphrase, no file: login asks", errUnavailable(), Options{KeySpec: "passphrase"}, KindPassphrase, false},
 		{"locked", errLocked(), Options{}, KindKeychain, true},
 	}
 	for _, tt := range tests {

@@ -65,6 +65,16 @@ func (v *Vault) readMeta() (*meta, error) {
 	return m, nil
 }
 
+// peekMeta reads vault.json like readMeta, but leaves an unusable one in
+// place: for Status and Wipe, which never move files aside.
+func (v *Vault) peekMeta() (*meta, error) {
+	b, err := platform.ReadFile(v.path(fileMeta), maxKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return decodeMeta(b)
+}
+
 // strayFiles handles files without a vault.json: tokens.age cannot be
 // trusted or decrypted, so it is moved aside with an error; a lone key.age
 // (a first login that crashed) is moved aside quietly.

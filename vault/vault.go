@@ -41,6 +41,8 @@ type Vault struct {
 	// beforeRename, if set, runs between syncing the new tokens.age and
 	// renaming it into place. Tests use it to simulate a crash.
 	beforeRename func()
+	// beforeKeyCommit is fileSource.beforeCommit.
+	beforeKeyCommit func()
 }
 
 // cachedKey is the unwrapped vault key, kept for the life of the Vault so
@@ -120,9 +122,16 @@ func (v *Vault) checkFiles() error {
 
 func (v *Vault) path(name string) string { return filepath.Join(v.dir, name) }
 
-// lock takes the cross-process lock. The returned func releases it.
+// lock takes the cross-process lock. The returned func releases it. If
+// another process holds the lock, ctx's lock-wait callback (WithLockWait)
+// runs while this one waits.
 func (v *Vault) lock(ctx context.Context) (func(), error) {
-	l, err := platform.Lock(ctx, v.path(fileLock))
+	l, ok, err := platform.TryLock(v.path(fileLock))
+	if err == nil && !ok {
+		stop := waiting(ctx)
+		l, err = platform.Lock(ctx, v.path(fileLock))
+		stop()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: lock: %w", err)
 	}

@@ -111,11 +111,7 @@ func (v *Vault) Wipe(ctx context.Context) (WipeReport, error) {
 
 // recordedKind returns the key source in vault.json, "" if unknown.
 func (v *Vault) recordedKind() Kind {
-	b, err := platform.ReadFile(v.path(fileMeta), maxKeyFile)
-	if err != nil {
-		return ""
-	}
-	m, err := decodeMeta(b)
+	m, err := v.peekMeta()
 	if err != nil {
 		return ""
 	}

@@ -82,3 +82,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
 	return p, nil
 }
+
+// Issuer is the authorization server the sign-in of this configuration
+// uses, as it may be printed, once it is known without a network call
+// (configured, or found through the backend by a read of the stored
+// tokens: status.Sources.Issuer); else "".
+func (p *Parts) Issuer(ctx context.Context) string {
+	if !p.Auth.Resolved() {
+		return ""
+	}
+	a, err := p.Auth.Account(ctx)
+	if err != nil {
+		return ""
+	}
+	return config.RedactURL(a.Issuer)
+}

@@ -1,7 +1,10 @@
 // Package status builds the report of `relay status`: whether the person
 // is signed in, as whom, with which scopes until when, the vault's key
 // source and data directory, the configured servers, the administrator's
-// policy, and what is wrong. It prints the report as text or JSON.
+// policy, and what is wrong, including whatever would make a login fail
+// with the key source (vault.Status). It prints the report as text or
+// JSON. It never prompts: a passphrase vault without a passphrase file is
+// reported locked.
 //
 // Security properties: a Report never holds a token. Build copies only the
 // subject, scopes and expiry of the stored record, and the JSON form has
@@ -28,20 +31,38 @@ import (
 
 // Report is `relay status --json`. It never holds a token.
 type Report struct {
-	LoggedIn      bool      `json:"logged_in"`
-	Subject       string    `json:"subject,omitempty"`
-	Scopes        []string  `json:"scopes,omitempty"`
-	Expiry        time.Time `json:"expiry,omitzero"`
-	Expired       bool      `json:"expired,omitempty"`
-	KeySource     string    `json:"key_source"`
-	Protects      string    `json:"protects,omitempty"`
-	DataDir       string    `json:"data_dir"`
-	AuthServer    string    `json:"auth_server"`
-	Backend       string    `json:"backend"`
-	Problem       string    `json:"problem,omitempty"`
-	ConfigProblem string    `json:"config_problem,omitempty"`
-	Policy        []string  `json:"policy,omitempty"`
+	LoggedIn bool `json:"logged_in"`
+	// State is LoggedIn, LoggedOut, Locked or Unreadable.
+	State      string    `json:"state"`
+	Subject    string    `json:"subject,omitempty"`
+	Scopes     []string  `json:"scopes,omitempty"`
+	Expiry     time.Time `json:"expiry,omitzero"`
+	Expired    bool      `json:"expired,omitempty"`
+	KeySource  string    `json:"key_source"`
+	Protects   string    `json:"protects,omitempty"`
+	KeyNote    string    `json:"key_note,omitempty"`
+	DataDir    string    `json:"data_dir"`
+	AuthServer string    `json:"auth_server"`
+	// AuthServerFound: AuthServer was not configured; the stored sign-in
+	// found it through the backend.
+	AuthServerFound bool     `json:"auth_server_found,omitempty"`
+	Backend         string   `json:"backend"`
+	Problem         string   `json:"problem,omitempty"`
+	ConfigProblem   string   `json:"config_problem,omitempty"`
+	Policy          []string `json:"policy,omitempty"`
 }
+
+// The states of a Report.
+const (
+	LoggedIn  = "logged_in"
+	LoggedOut = "logged_out" // no tokens for this configuration are stored
+	// Locked: tokens are stored under a passphrase, and status never
+	// prompts for it.
+	Locked = "locked"
+	// Unreadable: tokens are stored but cannot be read now (Problem says
+	// why).
+	Unreadable = "unreadable"
+)
 
 // Vault is the vault's side of the report; *vault.Vault implements it.
 // Status must not fail: it reports problems in the result.
@@ -73,37 +94,52 @@ type Sources struct {
 	// the tokens are not read.
 	ConfigErr error
 	Vault     Vault
-	Tokens    Tokens // read only when the vault holds tokens and ConfigErr is nil
-	// Waiting, if set, is called before reading the tokens, and the stop it
-	// returns after: the vault's lock may be held by a relay that waits
-	// for a sign-in.
+	Tokens    Tokens // read only when the vault holds tokens that can be read, and ConfigErr is nil
+	// Issuer, if set, returns the authorization server of the stored
+	// sign-in, as it may be printed, or "". It is asked only after the
+	// tokens were read, when it is known without a network call, and only
+	// when AuthServer is "".
+	Issuer func(ctx context.Context) string
+	// Waiting, if set, is called when reading the tokens must wait for
+	// the vault's lock, held by another process (a relay waiting for a
+	// sign-in), and the stop it returns once the wait is over
+	// (vault.WithLockWait). A read that is merely slow calls nothing.
 	Waiting func() (stop func())
 	Now     func() time.Time // nil: time.Now
 }
 
 // Build makes the report. It makes no network call.
 func Build(ctx context.Context, s Sources) Report {
-	r := Report{AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy}
+	r := Report{State: LoggedOut, AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy}
 	if s.ConfigErr != nil {
 		r.ConfigProblem = s.ConfigErr.Error()
 	}
 	st := s.Vault.Status(ctx)
-	r.KeySource, r.Protects, r.DataDir, r.Problem = string(st.KeySource), st.Protects, st.Dir, st.Problem
-	if !st.HasTokens || s.ConfigErr != nil {
+	r.KeySource, r.Protects, r.KeyNote, r.DataDir, r.Problem = string(st.KeySource), st.Protects, st.KeyNote, st.Dir, st.Problem
+	switch {
+	case !st.HasTokens || s.ConfigErr != nil:
+		return r
+	case st.Locked:
+		r.State = Locked
+		return r
+	case st.Problem != "":
+		r.State = Unreadable
 		return r
 	}
-	stop := func() {}
 	if s.Waiting != nil {
-		stop = s.Waiting()
+		ctx = vault.WithLockWait(ctx, s.Waiting)
 	}
 	rec, err := s.Tokens.Cached(ctx)
-	stop()
 	switch {
 	case err == nil:
-		r.LoggedIn, r.Subject, r.Scopes, r.Expiry = true, rec.Subject, rec.Scopes, rec.Expiry
+		r.LoggedIn, r.State, r.Subject, r.Scopes, r.Expiry = true, LoggedIn, rec.Subject, rec.Scopes, rec.Expiry
 		r.Expired = !rec.Expiry.IsZero() && now(s.Now).After(rec.Expiry)
+		if r.AuthServer == "" && s.Issuer != nil {
+			r.AuthServer = s.Issuer(ctx)
+			r.AuthServerFound = r.AuthServer != ""
+		}
 	case !errors.Is(err, broker.ErrLoginRequired):
-		r.Problem = err.Error()
+		r.State, r.Problem = Unreadable, err.Error()
 	}
 	return r
 }
@@ -122,11 +158,7 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	state := "logged out"
-	if r.LoggedIn {
-		state = "logged in as " + orUnknown(r.Subject)
-	}
-	fmt.Fprintf(w, "status:      %s\n", state)
+	fmt.Fprintf(w, "status:      %s\n", r.stateText())
 	if r.LoggedIn {
 		exp := fmtTime(r.Expiry)
 		if r.Expired {
@@ -135,12 +167,15 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
 	}
 	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
-		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, orUnknown(r.AuthServer), orUnknown(r.Backend))
+		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, r.authServerText(), orUnknown(r.Backend))
 	for i, l := range r.Policy {
 		if i == 0 {
 			fmt.Fprintln(w, "policy:")
 		}
 		fmt.Fprintf(w, "  %s\n", l)
+	}
+	if r.KeyNote != "" {
+		fmt.Fprintf(w, "note:        %s\n", r.KeyNote)
 	}
 	for _, p := range []string{r.ConfigProblem, r.Problem} {
 		if p != "" {
@@ -148,6 +183,30 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+func (r Report) stateText() string {
+	switch {
+	case r.LoggedIn:
+		return "logged in as " + orUnknown(r.Subject)
+	case r.State == Locked:
+		return "locked: needs the passphrase"
+	case r.State == Unreadable:
+		return "unknown: the stored tokens cannot be read (see the problem)"
+	}
+	return "logged out"
+}
+
+func (r Report) authServerText() string {
+	switch {
+	case r.AuthServer == "" && r.LoggedIn:
+		return "(unknown)"
+	case r.AuthServer == "":
+		return "(found through the backend at sign-in)"
+	case r.AuthServerFound:
+		return r.AuthServer + " (found through the backend)"
+	}
+	return r.AuthServer
 }
 
 // SignedIn describes a sign-in for `relay login`: "signed in as alice

@@ -5,12 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -53,41 +58,70 @@ func (f fakeTokens) Cached(context.Context) (vault.Record, error) {
 func TestBuild(t *testing.T) {
 	// loggedOut keeps what a report says without tokens.
 	loggedOut := func(r *Report) Report {
-		return Report{KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
+		return Report{State: LoggedOut, KeySource: r.KeySource, Protects: r.Protects, DataDir: r.DataDir, AuthServer: r.AuthServer, Backend: r.Backend, Policy: r.Policy}
 	}
-	loggedIn := Report{LoggedIn: true, Subject: "alice", Scopes: []string{"notes:read", "notes:write"}, Expiry: expiry, KeySource: "file",
+	loggedIn := Report{LoggedIn: true, State: LoggedIn, Subject: "alice", Scopes: []string{"notes:read", "notes:write"}, Expiry: expiry, KeySource: "file",
 		Protects: "copies of the data directory", DataDir: "/home/alice/.config/keyrelay", AuthServer: "https://as.example", Backend: "https://api.example",
 		Policy: []string{"from /etc/keyrelay/policy.json:", "  device grant: off"}}
+	passVault := vault.Status{Dir: "/d", Exists: true, HasTokens: true, KeySource: "passphrase", Recorded: true, Protects: "p", Locked: true}
 	for _, tc := range []struct {
-		name      string
-		vault     vault.Status
-		configErr error
-		rec       vault.Record
-		err       error
-		now       time.Time
-		want      func(r *Report) // edits loggedIn into the wanted report
-		wantCalls string
+		name       string
+		vault      vault.Status
+		configErr  error
+		authServer string // configured; "" is "https://as.example"
+		rec        vault.Record
+		err        error
+		now        time.Time
+		want       func(r *Report) // edits loggedIn into the wanted report
+		wantCalls  string
 	}{
 		{name: "logged in", vault: fileVault, rec: stored, now: expiry.Add(-time.Minute),
-			want: func(*Report) {}, wantCalls: "waiting cached stop"},
+			want: func(*Report) {}, wantCalls: "cached"},
 		{name: "expired", vault: fileVault, rec: stored, now: expiry.Add(time.Second),
-			want: func(r *Report) { r.Expired = true }, wantCalls: "waiting cached stop"},
+			want: func(r *Report) { r.Expired = true }, wantCalls: "cached"},
 		{name: "no expiry never expires", vault: fileVault, rec: vault.Record{Subject: "alice"}, now: expiry,
 			want:      func(r *Report) { r.Scopes, r.Expiry = nil, time.Time{} },
-			wantCalls: "waiting cached stop"},
+			wantCalls: "cached"},
+		{name: "auth server found through the backend (6d)", vault: fileVault, authServer: "-", rec: stored, now: expiry.Add(-time.Minute),
+			want: func(r *Report) { r.AuthServer, r.AuthServerFound = "https://found.example", true }, wantCalls: "cached issuer"},
 		{name: "no tokens stored", vault: vault.Status{Dir: "/d", KeySource: "keychain", Protects: "p"},
 			want: func(r *Report) { *r = loggedOut(r); r.KeySource, r.Protects, r.DataDir = "keychain", "p", "/d" }},
+		{name: "a key file the first login creates", vault: vault.Status{Dir: "/d", KeySource: "file", Protects: "p", KeyNote: "the key file /k does not exist yet"},
+			want: func(r *Report) {
+				*r = loggedOut(r)
+				r.KeySource, r.Protects, r.DataDir, r.KeyNote = "file", "p", "/d", "the key file /k does not exist yet"
+			}},
 		{name: "config refused: tokens not read", vault: fileVault, rec: stored, configErr: errors.New("refused by policy: nope"),
 			want: func(r *Report) { *r = loggedOut(r); r.ConfigProblem = "refused by policy: nope" }},
 		{name: "login required", vault: fileVault, err: fmt.Errorf("x: %w", broker.ErrLoginRequired),
-			want: func(r *Report) { *r = loggedOut(r) }, wantCalls: "waiting cached stop"},
+			want: func(r *Report) { *r = loggedOut(r) }, wantCalls: "cached"},
 		{name: "unreadable tokens", vault: fileVault, err: errors.New("vault: key source: locked"),
-			want: func(r *Report) { *r = loggedOut(r); r.Problem = "vault: key source: locked" }, wantCalls: "waiting cached stop"},
+			want: func(r *Report) { *r = loggedOut(r); r.State, r.Problem = Unreadable, "vault: key source: locked" }, wantCalls: "cached"},
+		{name: "passphrase vault: locked, tokens not read (6b)", vault: passVault, rec: stored,
+			want: func(r *Report) {
+				*r = loggedOut(r)
+				r.State, r.KeySource, r.Protects, r.DataDir = Locked, "passphrase", "p", "/d"
+			}},
+		{name: "key source fails: tokens not read", vault: vault.Status{Dir: "/d", Exists: true, HasTokens: true, KeySource: "file", Problem: "key file gone"}, rec: stored,
+			want: func(r *Report) {
+				*r = loggedOut(r)
+				r.State, r.KeySource, r.Protects, r.DataDir, r.Problem = Unreadable, "file", "", "/d", "key file gone"
+			}},
+		{name: "key source fails, no tokens: logged out", vault: vault.Status{Dir: "/d", KeySource: "file", Problem: "bad dir"},
+			want: func(r *Report) {
+				*r = loggedOut(r)
+				r.KeySource, r.Protects, r.DataDir, r.Problem = "file", "", "/d", "bad dir"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls []string
-			got := Build(context.Background(), Sources{AuthServer: "https://as.example", Backend: "https://api.example", Policy: loggedIn.Policy,
+			as := "https://as.example"
+			if tc.authServer == "-" {
+				as = ""
+			}
+			got := Build(context.Background(), Sources{AuthServer: as, Backend: "https://api.example", Policy: loggedIn.Policy,
 				ConfigErr: tc.configErr, Vault: fakeVault(tc.vault), Tokens: fakeTokens{tc.rec, tc.err, &calls},
+				Issuer: func(context.Context) string { calls = append(calls, "issuer"); return "https://found.example" },
 				Waiting: func() func() {
 					calls = append(calls, "waiting")
 					return func() { calls = append(calls, "stop") }
@@ -103,6 +137,37 @@ func TestBuild(t *testing.T) {
 				t.Errorf("calls %q, want %q", c, tc.wantCalls)
 			}
 		})
+	}
+}
+
+// TestBuildWaitsAloudOnlyForAHeldVault (6c): reading the tokens says it
+// waits only while another process holds the vault's lock, not when the
+// read is merely slow; with a real vault and broker.
+func TestBuildWaitsAloudOnlyForAHeldVault(t *testing.T) {
+	key, _ := age.GenerateX25519Identity()
+	keyFile := testkit.WriteTemp(t, "vault-key.txt", key.String()+"\n", 0o600)
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx := context.Background()
+	v, err := vault.Open(ctx, vault.Options{Dir: dir, KeySpec: "file:" + keyFile})
+	testkit.NoErr(t, err)
+	acct := vault.Account{Issuer: "https://as.example", Resource: "https://api.example"}
+	testkit.NoErr(t, v.Update(ctx, acct, func(*vault.Record) (*vault.Record, error) { r := stored; return &r, nil }))
+	var waits, stops atomic.Int32
+	src := Sources{AuthServer: "https://as.example", Vault: v, Tokens: &broker.Broker{Account: acct, Store: v},
+		Waiting: func() func() { waits.Add(1); return func() { stops.Add(1) } }}
+
+	if r := Build(ctx, src); !r.LoggedIn || waits.Load() != 0 {
+		t.Fatalf("free vault: logged in %v, %d waits", r.LoggedIn, waits.Load())
+	}
+	held, err := platform.Lock(ctx, filepath.Join(dir, "vault.lock"))
+	testkit.NoErr(t, err)
+	t.Cleanup(func() { held.Unlock() }) // on failure; a second Unlock only errs
+	done := make(chan Report, 1)
+	go func() { done <- Build(ctx, src) }()
+	testkit.Poll(t, 10*time.Second, "the wait to be announced", func() bool { return waits.Load() == 1 })
+	testkit.NoErr(t, held.Unlock())
+	if r := <-done; !r.LoggedIn || stops.Load() != 1 {
+		t.Fatalf("held vault: logged in %v, %d stops", r.LoggedIn, stops.Load())
 	}
 }
 
@@ -128,12 +193,48 @@ func checkPrint(t *testing.T, asJSON bool, cases []printCase) {
 func TestPrintText(t *testing.T) {
 	inCET(t)
 	checkPrint(t, false, []printCase{
-		{"logged out, nothing known", Report{DataDir: "/d"}, `status:      logged out
+		{"logged out, nothing known", Report{State: LoggedOut, DataDir: "/d"}, `status:      logged out
 key source:  (unknown)
 protects:    (unknown)
 data dir:    /d
-auth server: (unknown)
+auth server: (found through the backend at sign-in)
 backend:     (unknown)
+`},
+		{"locked", Report{State: Locked, KeySource: "passphrase", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "b"},
+			`status:      locked: needs the passphrase
+key source:  passphrase
+protects:    p
+data dir:    /d
+auth server: https://as.example
+backend:     b
+`},
+		{"unreadable", Report{State: Unreadable, KeySource: "keychain", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "b",
+			Problem: "vault: keychain get: locked"}, `status:      unknown: the stored tokens cannot be read (see the problem)
+key source:  keychain
+protects:    p
+data dir:    /d
+auth server: https://as.example
+backend:     b
+problem:     vault: keychain get: locked
+`},
+		{"a key file to create", Report{State: LoggedOut, KeySource: "file", Protects: "p", DataDir: "/d", Backend: "b",
+			KeyNote: "the key file /k does not exist yet; the first login creates it"}, `status:      logged out
+key source:  file
+protects:    p
+data dir:    /d
+auth server: (found through the backend at sign-in)
+backend:     b
+note:        the key file /k does not exist yet; the first login creates it
+`},
+		{"logged in, auth server found", Report{LoggedIn: true, State: LoggedIn, Subject: "alice", Scopes: []string{"a"}, Expiry: expiry, KeySource: "file",
+			Protects: "p", DataDir: "/d", AuthServer: "https://as.example", AuthServerFound: true, Backend: "b"}, `status:      logged in as alice
+scopes:      a
+expires:     Wed, 25 Nov 2026 13:00:00 CET
+key source:  file
+protects:    p
+data dir:    /d
+auth server: https://as.example (found through the backend)
+backend:     b
 `},
 		{"logged in, policy, problems", Report{LoggedIn: true, Subject: "alice", Scopes: []string{"a", "b"}, Expiry: expiry,
 			KeySource: "keychain", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "https://api.example",
@@ -177,18 +278,20 @@ backend:     (unknown)
 
 func TestPrintJSON(t *testing.T) {
 	checkPrint(t, true, []printCase{
-		{"logged out", Report{KeySource: "keychain", DataDir: "/d", Backend: "https://api.example"}, `{
+		{"logged out", Report{State: LoggedOut, KeySource: "keychain", DataDir: "/d", Backend: "https://api.example"}, `{
   "logged_in": false,
+  "state": "logged_out",
   "key_source": "keychain",
   "data_dir": "/d",
   "auth_server": "",
   "backend": "https://api.example"
 }
 `},
-		{"everything", Report{LoggedIn: true, Subject: "alice", Scopes: []string{"a", "b"}, Expiry: expiry, Expired: true,
-			KeySource: "file", Protects: "p", DataDir: "/d", AuthServer: "https://as.example", Backend: "https://api.example",
+		{"everything", Report{LoggedIn: true, State: LoggedIn, Subject: "alice", Scopes: []string{"a", "b"}, Expiry: expiry, Expired: true,
+			KeySource: "file", Protects: "p", KeyNote: "kn", DataDir: "/d", AuthServer: "https://as.example", AuthServerFound: true, Backend: "https://api.example",
 			Problem: "vp", ConfigProblem: "cp", Policy: []string{"l1", "  l2"}}, `{
   "logged_in": true,
+  "state": "logged_in",
   "subject": "alice",
   "scopes": [
     "a",
@@ -198,8 +301,10 @@ func TestPrintJSON(t *testing.T) {
   "expired": true,
   "key_source": "file",
   "protects": "p",
+  "key_note": "kn",
   "data_dir": "/d",
   "auth_server": "https://as.example",
+  "auth_server_found": true,
   "backend": "https://api.example",
   "problem": "vp",
   "config_problem": "cp",

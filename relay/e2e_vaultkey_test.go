@@ -1,0 +1,215 @@
+package main
+
+// The vault key without a keychain (issue 15, point 2): `relay login` with
+// RELAY_VAULT_KEY=file:PATH and no file there makes the key; the
+// no-keychain error; `relay status` naming what a login would fail on.
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
+	"github.com/keyrelay/keyrelay/internal/testkit/faultfs"
+)
+
+// newKeyFile points e at a key file that does not exist yet, in a new
+// directory of the user's own (0700), and returns its path.
+func (e *relayEnv) newKeyFile(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(e.Home, "keys")
+	testkit.NoErr(t, os.Mkdir(dir, 0o700))
+	e.KeyFile = filepath.Join(dir, "vault-key.txt")
+	e.Vars["RELAY_VAULT_KEY"] = "file:" + e.KeyFile
+	return e.KeyFile
+}
+
+// createdLine is what `relay login` says when it made the key file p.
+func createdLine(p string) string {
+	return "relay: created a new vault key at " + p + " (mode 0600); keep it safe: without it the vault cannot be read\n"
+}
+
+// wantKeyFile checks that p is a regular 0600 file holding one age
+// identity, and returns its content.
+func wantKeyFile(t *testing.T, p string) []byte {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %s: %v %v; want a regular file, mode 0600", p, err, fi)
+	}
+	b, err := os.ReadFile(p)
+	testkit.NoErr(t, err)
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, err := age.ParseX25519Identity(l); err == nil {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("key file %s holds %d identities, want 1", p, n)
+	}
+	return b
+}
+
+// TestE2E_LoginCreatesTheKeyFileThenReusesIt: `relay status` and `relay
+// logout` before the first login create nothing (status says the login
+// will); `relay login` with RELAY_VAULT_KEY=file:PATH and no file there
+// makes a new age identity at PATH (0600), says so in one line without
+// the key, and signs in for real; status then reads the tokens with it.
+// Later logins, and the first login after a logout, reuse the file as it
+// is.
+func TestE2E_LoginCreatesTheKeyFileThenReusesIt(t *testing.T) {
+	_, e := backendEnv(t)
+	p := e.newKeyFile(t)
+	out, _, _ := e.Run(t, "status")
+	if !strings.Contains(out, "note:        the key file "+p+" does not exist yet; the first login creates it\n") || strings.Contains(out, "problem:") {
+		t.Fatalf("status before the first login:\n%s", out)
+	}
+	e.Run(t, "logout")
+	if _, err := os.Lstat(p); !os.IsNotExist(err) {
+		t.Fatalf("status or logout made the key file: %v", err)
+	}
+
+	_, stderr, code := e.Run(t, "login")
+	if code != 0 || strings.Count(stderr, createdLine(p)) != 1 || !strings.Contains(stderr, "relay: signed in as alice") {
+		t.Fatalf("first login: exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "AGE-SECRET-KEY") {
+		t.Fatal("the login printed the key")
+	}
+	key := wantKeyFile(t, p)
+	if r := e.stored(t); r == nil || r.Subject != chain.User {
+		t.Fatalf("the tokens are not stored under the new key: %+v", r)
+	}
+	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged in as alice") || strings.Contains(out, "note:") || strings.Contains(out, "problem:") {
+		t.Fatalf("status after the first login:\n%s", out)
+	}
+
+	for _, args := range [][]string{{"login", "--force"}, {"logout"}, {"login"}} {
+		_, stderr, code := e.Run(t, args...)
+		if code != 0 || strings.Contains(stderr, "created a new vault key") {
+			t.Fatalf("relay %v: exit %d\n%s", args, code, stderr)
+		}
+		if now, _ := os.ReadFile(p); !bytes.Equal(now, key) {
+			t.Fatalf("relay %v changed the key file", args)
+		}
+	}
+	if e.opens() != 3 || e.stored(t) == nil {
+		t.Fatalf("%d browser opens, want 3 (login, login --force, login after logout)", e.opens())
+	}
+}
+
+// TestE2E_ServeFirstSignInCreatesTheKeyFile: the stdio server, started by
+// Claude Code with RELAY_VAULT_KEY=file:PATH, makes the key at its first
+// sign-in too (it is the same first login), and logs that it did.
+func TestE2E_ServeFirstSignInCreatesTheKeyFile(t *testing.T) {
+	_, e := backendEnv(t)
+	p := e.newKeyFile(t)
+	s := e.start()
+	s.whoami(t)
+	wantKeyFile(t, p)
+	if log := s.Stderr.String(); !strings.Contains(log, "created a new vault key at "+p) || strings.Contains(log, "AGE-SECRET-KEY") {
+		t.Fatalf("serve's log:\n%s", testkit.Tail(log))
+	}
+}
+
+// TestE2E_LoginRefusesAKeyFileOthersCouldSwap: no key file is made in a
+// directory that group or other can write (a /tmp-like one too), or that
+// another user owns: `relay login` fails before any browser opens, names
+// the directory and the fix, and leaves nothing; `relay status` names the
+// same problem beforehand.
+func TestE2E_LoginRefusesAKeyFileOthersCouldSwap(t *testing.T) {
+	c := chain.Start(t, chain.Options{})
+	for _, tc := range []struct {
+		name, want string
+		setup      func(t *testing.T, dir string)
+	}{
+		{"group-writable", "is writable by group or other users (mode 0770)", func(t *testing.T, d string) { os.Chmod(d, 0o770) }},
+		{"world-writable", "is writable by group or other users (mode 0777)", func(t *testing.T, d string) { os.Chmod(d, 0o777) }},
+		{"sticky like /tmp", "is writable by group or other users (mode 0777)", func(t *testing.T, d string) { os.Chmod(d, fs.ModeSticky|0o777) }},
+		{"another user's", "is owned by uid 65534", func(t *testing.T, d string) { testkit.ChownToOther(t, d) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRelayEnv(t, c)
+			p := e.newKeyFile(t)
+			dir := filepath.Dir(p)
+			tc.setup(t, dir)
+			out, _, _ := e.Run(t, "status")
+			if !strings.Contains(out, "problem:     vault: cannot create key file "+p+": platform: refusing "+dir+": it "+tc.want) {
+				t.Fatalf("status does not name the problem:\n%s", out)
+			}
+			_, stderr, code := e.Run(t, "login")
+			if line := errorLine(t, stderr); code == 0 || !strings.Contains(line, dir+": it "+tc.want) {
+				t.Fatalf("login: exit %d\n%s", code, stderr)
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 || e.opens() != 0 || e.hasTokens() {
+				t.Fatalf("a refused key file left %d files, %d browser opens", len(ents), e.opens())
+			}
+		})
+	}
+}
+
+// TestE2E_KeyFileOnAFullDiskLeavesNothing: the key's directory is full (a
+// real tmpfs): `relay login` fails with the cause before any browser
+// opens and leaves no file there, partial or temporary; with space again,
+// it makes the key and signs in.
+func TestE2E_KeyFileOnAFullDiskLeavesNothing(t *testing.T) {
+	_, e := backendEnv(t)
+	dir := filepath.Join(e.Home, "keys")
+	faultfs.MountTmpfs(t, dir)
+	e.KeyFile = filepath.Join(dir, "vault-key.txt")
+	e.Vars["RELAY_VAULT_KEY"] = "file:" + e.KeyFile
+	free := faultfs.Fill(t, dir)
+	_, stderr, code := e.Run(t, "login")
+	if line := errorLine(t, stderr); code == 0 || !strings.Contains(line, "no space left on device") {
+		t.Fatalf("login on a full disk: exit %d\n%s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 || ents[0].Name() != faultfs.FillerName || e.opens() != 0 {
+		t.Fatalf("the full directory holds %v; %d browser opens", ents, e.opens())
+	}
+	free()
+	e.mustCLI(t, "login")
+	wantKeyFile(t, e.KeyFile)
+}
+
+// TestE2E_NoKeychainErrorIsThreeLinesThatWork: with no D-Bus session bus
+// and no RELAY_VAULT_KEY, `relay status` names the problem and `relay
+// login` fails in three lines: what is wrong, then one line per choice.
+// The key-file line, pasted into a shell before `relay login`, makes the
+// key in the data directory and signs in.
+func TestE2E_NoKeychainErrorIsThreeLinesThatWork(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "bus")); err == nil {
+		testkit.SkipOrFail(t, "this user has a session bus in /run/user: the relay would find it")
+	}
+	_, e := backendEnv(t)
+	delete(e.Vars, "RELAY_VAULT_KEY")
+	e.Vars["XDG_RUNTIME_DIR"] = t.TempDir() // no bus there
+	keyFile := filepath.Join(e.Dir, "vault-key.txt")
+	fileLine := "  export RELAY_VAULT_KEY=file:" + keyFile + "  # created at first login"
+	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "problem:     no OS keychain in this session (no D-Bus session bus), and no other key source: set RELAY_VAULT_KEY=file:"+keyFile) {
+		t.Fatalf("status:\n%s", out)
+	}
+	_, stderr, code := e.Run(t, "login")
+	want := "relay: error: no OS keychain in this session (no D-Bus session bus); choose a key source:\n" + fileLine + "\n" +
+		"  export RELAY_VAULT_KEY=passphrase  # asked at login\n"
+	if code == 0 || !strings.Contains(stderr, want) || e.opens() != 0 {
+		t.Fatalf("login without a keychain: exit %d, %d browser opens\n%s\nwant\n%s", code, e.opens(), stderr, want)
+	}
+
+	sh := exec.Command("sh", "-c", fileLine+"\nexec \"$RELAY\" login")
+	sh.Env = e.Environ("RELAY=" + testkit.Relay(t))
+	var errb bytes.Buffer
+	sh.Stderr = &errb
+	if err := sh.Run(); err != nil || !strings.Contains(errb.String(), createdLine(keyFile)) || !strings.Contains(errb.String(), "signed in as alice") {
+		t.Fatalf("the pasted line: %v\n%s", err, errb.String())
+	}
+	wantKeyFile(t, keyFile)
+}
