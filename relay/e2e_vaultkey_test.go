@@ -184,7 +184,7 @@ func TestE2E_KeyFileOnAFullDiskLeavesNothing(t *testing.T) {
 // and no RELAY_VAULT_KEY, `relay status` names the problem and `relay
 // login` fails in three lines: what is wrong, then one line per choice.
 // The key-file line, pasted into a shell before `relay login`, makes the
-// key in the data directory and signs in.
+// key in the home directory and signs in.
 func TestE2E_NoKeychainErrorIsThreeLinesThatWork(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "bus")); err == nil {
 		testkit.SkipOrFail(t, "this user has a session bus in /run/user: the relay would find it")
@@ -192,7 +192,7 @@ func TestE2E_NoKeychainErrorIsThreeLinesThatWork(t *testing.T) {
 	_, e := backendEnv(t)
 	delete(e.Vars, "RELAY_VAULT_KEY")
 	e.Vars["XDG_RUNTIME_DIR"] = t.TempDir() // no bus there
-	keyFile := filepath.Join(e.Dir, "vault-key.txt")
+	keyFile := filepath.Join(e.Home, ".keyrelay-key")
 	fileLine := "  export RELAY_VAULT_KEY=file:" + keyFile + "  # created at first login"
 	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "problem:     no OS keychain in this session (no D-Bus session bus), and no other key source: set RELAY_VAULT_KEY=file:"+keyFile) {
 		t.Fatalf("status:\n%s", out)

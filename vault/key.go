@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"filippo.io/age"
 
@@ -129,6 +131,12 @@ func (v *Vault) noKeySource(err error) *NoKeySourceError {
 	return &NoKeySourceError{Why: unavailableWhy(err), KeyFile: v.suggestedKeyFile(), Err: err}
 }
 
-// suggestedKeyFile is where the no-keychain error suggests a key file: in
-// the data directory, which exists and is the user's own (0700).
-func (v *Vault) suggestedKeyFile() string { return v.path(SuggestedKeyFile) }
+// suggestedKeyFile is where the no-keychain error suggests a key file:
+// SuggestedKeyFile in the home directory; in the data directory (which
+// exists and is the user's own) only when there is no home directory.
+func (v *Vault) suggestedKeyFile() string {
+	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
+		return filepath.Join(home, SuggestedKeyFile)
+	}
+	return v.path(SuggestedKeyFile)
+}

@@ -19,9 +19,11 @@ import (
 const maxKeyFile = 64 << 10
 
 // SuggestedKeyFile is the name of the key file the no-keychain error
-// suggests, in the data directory: a directory of the user's own that
-// exists, so the first login can create the file there.
-const SuggestedKeyFile = "vault-key.txt"
+// suggests, in the home directory: a directory of the user's own that
+// exists, so the first login can create the file there, and outside the
+// data directory, so a copy of that directory alone does not carry the key
+// (see describe). The README suggests the same path.
+const SuggestedKeyFile = ".keyrelay-key"
 
 // fileSource reads the vault key from an age identity file
 // (RELAY_VAULT_KEY=file:PATH). The file is refused if it is a symlink, owned

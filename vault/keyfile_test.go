@@ -269,11 +269,13 @@ func TestKeySpecExpandsHome(t *testing.T) {
 // TestNoKeySourceErrorIsThreeLines: with no keychain and nothing set, a
 // first login's error is three short lines: what is wrong (with the
 // cause), then a line to paste for each choice. Pasted into a shell, the
-// file: line sets RELAY_VAULT_KEY to a key file in the data directory,
-// even when its path has a space.
+// file: line sets RELAY_VAULT_KEY to a key file in the home directory,
+// outside the data directory, even when its path has a space.
 func TestNoKeySourceErrorIsThreeLines(t *testing.T) {
 	kc := NewMemKeychain()
 	kc.SetErr(mapKeyringError("set", keyring.ErrUnsupportedPlatform))
+	home := filepath.Join(t.TempDir(), "home of u")
+	t.Setenv("HOME", home)
 	data := filepath.Join(t.TempDir(), "Application Support", "keyrelay")
 	v := mustOpen(t, Options{Dir: data, Keychain: kc})
 	err := v.Update(context.Background(), testAcct, setAccess(fakeToken("access")))
@@ -284,7 +286,7 @@ func TestNoKeySourceErrorIsThreeLines(t *testing.T) {
 		t.Fatalf("error:\n%s", err)
 	}
 	out, shErr := exec.Command("sh", "-c", lines[1]+"\nprintf %s \"$RELAY_VAULT_KEY\"").Output()
-	if shErr != nil || string(out) != "file:"+filepath.Join(data, SuggestedKeyFile) {
+	if shErr != nil || string(out) != "file:"+filepath.Join(home, SuggestedKeyFile) {
 		t.Fatalf("the pasted line sets %q (%v)", out, shErr)
 	}
 	wantOnlyLock(t, data, "no key source")

@@ -157,19 +157,21 @@ func passOpts(pass string) func(t *testing.T) Options {
 	return func(t *testing.T) Options { return Options{KeySpec: "passphrase", PassphraseFile: passFile(t, pass)} }
 }
 
-// The data directory and the key file's directory are the same by
-// default in the no-keychain suggestion: a key file there is no problem.
+// The no-keychain suggestion is a key file in the home directory that a
+// first login can create: with it set, status sees no problem.
 func TestStatusSuggestsAKeyFileThatWorks(t *testing.T) {
 	kc := NewMemKeychain()
 	kc.SetErr(errUnavailable())
+	home := t.TempDir()
+	t.Setenv("HOME", home)
 	data := newDir(t)
 	v := mustOpen(t, Options{Dir: data, Keychain: kc})
 	st := v.Status(context.Background())
-	want := "set RELAY_VAULT_KEY=file:" + filepath.Join(data, SuggestedKeyFile) + " (created at first login) or RELAY_VAULT_KEY=passphrase"
+	want := "set RELAY_VAULT_KEY=file:" + filepath.Join(home, SuggestedKeyFile) + " (created at first login) or RELAY_VAULT_KEY=passphrase"
 	if !strings.Contains(st.Problem, want) || st.KeySource != "" {
 		t.Fatalf("Status = %+v", st)
 	}
-	v2 := mustOpen(t, Options{Dir: data, Keychain: kc, KeySpec: "file:" + filepath.Join(data, SuggestedKeyFile)})
+	v2 := mustOpen(t, Options{Dir: data, Keychain: kc, KeySpec: "file:" + filepath.Join(home, SuggestedKeyFile)})
 	if st := v2.Status(context.Background()); st.Problem != "" || st.KeyNote == "" {
 		t.Fatalf("Status with the suggestion = %+v", st)
 	}
