@@ -47,10 +47,17 @@ type discoverOptions struct {
 
 // AssumeS256 names issuers whose metadata may omit
 // code_challenge_methods_supported: S256 is then assumed (PKCEAssumed).
-// The MCP authorization specification asks a client to refuse such a
-// server (it cannot know PKCE is done: RFC 8414 §2 says an omitted list
-// means no PKCE support), so this is an explicit, narrow exception for an
-// issuer someone knows does S256:
+//
+// WARNING: if such a server does not in fact check PKCE, a stolen
+// authorization code is exchanged without the verifier. Name only an
+// issuer known to do S256 (Microsoft Entra ID).
+//
+// RFC 8414 §2 reads an omitted list as no PKCE support, and the MCP
+// authorization specification (2025-11-25, Authorization Code Protection)
+// says a client MUST refuse to proceed then, for RFC 8414 and OpenID
+// Connect metadata alike; Discover does by default. This is an explicit,
+// narrow exception for an issuer someone knows does S256 (SECURITY.md,
+// "Assuming PKCE for a named issuer"):
 //   - an issuer matches only byte for byte, as the document's issuer is
 //     compared (a trailing slash, case or another tenant path differs);
 //   - only an omitted (or null) list is assumed: a list without S256, even
