@@ -362,6 +362,13 @@ func TestEntra_SignsInOnlyWithTheSetting(t *testing.T) {
 	if v := as.leaked(s.Stderr.String()); v != "" {
 		t.Fatalf("serve's stderr holds a code or token the server issued: %s", v)
 	}
+	s.Close()
+
+	// Entra ID's metadata has no revocation endpoint: logout wipes, and
+	// says the sign-in was not revoked (exit 5).
+	if _, stderr, code := e.Run(t, "logout"); code != exitNotRevoked || e.hasTokens() {
+		t.Fatalf("logout: exit %d, tokens left %v\n%s", code, e.hasTokens(), stderr)
+	}
 }
 
 // TestEntra_FlagSignsInToo: --assume-pkce-s256 is the same setting.
