@@ -150,7 +150,7 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		src.Policy, cfgErr = pol.Summary(), cfg.Check()
 	}
 	if cfgErr == nil { // the policy checks URLs that Check accepted
-		cfgErr = cfg.CheckPolicy(pol)
+		cfgErr, src.PKCE = cfg.CheckPolicy(pol), cfg.AssumedPKCE(pol)
 	}
 	src.ConfigErr = cfgErr
 	p, openErr := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)

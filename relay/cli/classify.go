@@ -170,6 +170,10 @@ func signInHint(_ string, err error) string {
 		return "open the URL above in any browser, or run `relay login --device`"
 	case isListen(err):
 		return "the callback port is taken: free it, or set another RELAY_CALLBACK_PORT (or none), then run `relay login` again"
+	case errors.Is(err, oauth.ErrPKCEUnlisted):
+		return "set RELAY_ASSUME_PKCE_S256 to the issuer named above only if you know it does PKCE with S256 (SECURITY.md says why), then run `relay login` again"
+	case errors.Is(err, oauth.ErrNoPKCE):
+		return "the authorization server does not offer PKCE with S256, which the relay requires; no setting changes that"
 	case errors.Is(err, oauth.ErrInvalidClient):
 		return "the server does not know the client: check RELAY_CLIENT_ID (or unset it to register anew), then run `relay login --force`"
 	case isNetwork(err):

@@ -54,6 +54,7 @@ type Config struct {
 	AuthTimeout    time.Duration // RELAY_AUTH_TIMEOUT: one request to the authorization server, default 30s
 	LogLevel       string        // RELAY_LOG_LEVEL, default info
 	PolicyFile     string        // RELAY_POLICY_FILE: a policy applied on top of the machine-wide one
+	AssumePKCE     string        // RELAY_ASSUME_PKCE_S256: the one issuer whose metadata may omit code_challenge_methods_supported
 
 	headerErr error // a bad RELAY_HEADERS, reported by Check so the server still starts
 }
@@ -85,6 +86,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_AUTH_TIMEOUT", "timeout of one request to the authorization server: metadata, token, revocation (default 30s)"},
 	{"RELAY_LOG_LEVEL", "debug, info, warn or error (default info); logs go to stderr"},
 	{"RELAY_POLICY_FILE", "a policy file applied on top of the machine-wide one; it can only add restrictions"},
+	{"RELAY_ASSUME_PKCE_S256", "one issuer URL, exactly as its metadata says, whose metadata omits code_challenge_methods_supported although it does PKCE with S256 (Microsoft Entra ID): S256 is then assumed for it; see SECURITY.md"},
 	{"BROWSER", "command that opens the login URL (default: the OS opener)"},
 }
 
@@ -168,9 +170,10 @@ func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 	fs.StringVar(&r.authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
 	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
+	fs.StringVar(&c.AssumePKCE, "assume-pkce-s256", getenv("RELAY_ASSUME_PKCE_S256"), "issuer for which PKCE S256 is assumed (RELAY_ASSUME_PKCE_S256)")
 	// The usage text shows each flag's default, which comes from the
 	// environment: never a URL's userinfo or query.
-	for _, n := range []string{"auth-server-url", "backend-url", "mcp-url", "client-metadata-url", "resource"} {
+	for _, n := range []string{"auth-server-url", "backend-url", "mcp-url", "client-metadata-url", "resource", "assume-pkce-s256"} {
 		f := fs.Lookup(n)
 		f.DefValue = RedactURL(f.DefValue)
 	}
@@ -193,6 +196,9 @@ func (c *Config) Check() error {
 	if err := c.checkResource(); err != nil {
 		return err
 	}
+	if err := checkAssumePKCE(c.AssumePKCE); err != nil {
+		return err
+	}
 	if !c.ClientSecret.IsZero() && c.ClientID == "" {
 		return errors.New("RELAY_CLIENT_SECRET needs RELAY_CLIENT_ID")
 	}
@@ -202,6 +208,20 @@ func (c *Config) Check() error {
 		}
 	}
 	return checkLevel(c.LogLevel)
+}
+
+// checkAssumePKCE: one issuer URL, as RELAY_AUTH_SERVER_URL is checked.
+// It is not made canonical: it is compared with the metadata's issuer
+// byte for byte, so a trailing slash or a capital letter counts.
+func checkAssumePKCE(iss string) error {
+	if iss == "" {
+		return nil
+	}
+	if strings.ContainsAny(iss, " \t\r\n") {
+		return fmt.Errorf("RELAY_ASSUME_PKCE_S256 %q: want one issuer URL, not a list", RedactURL(iss))
+	}
+	_, err := Canonical("RELAY_ASSUME_PKCE_S256", iss)
+	return err
 }
 
 func checkLevel(s string) error {

@@ -54,7 +54,7 @@ func commandHelp(w io.Writer, c command) {
 }
 
 // envOfUsage finds the variable a setting's flag usage names at its end.
-var envOfUsage = regexp.MustCompile(`\(([A-Z_]+)\)$`)
+var envOfUsage = regexp.MustCompile(`\(([A-Z0-9_]+)\)$`)
 
 // settingsHelp lists Vars, each with its flag.
 func settingsHelp(w io.Writer) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -55,5 +56,54 @@ func TestCheckPolicyAuthServerHost(t *testing.T) {
 	c := Config{BackendURL: "https://api.example", AuthServerURL: "https://other.example"}
 	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "allowed_auth_server_hosts") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestAssumePKCE: RELAY_ASSUME_PKCE_S256 (or --assume-pkce-s256) is one
+// issuer URL, kept as written (compared exactly later); a list or a bad
+// URL is a configuration error; the policy may refuse it.
+func TestAssumePKCE(t *testing.T) {
+	const tenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+	parse := func(envVal string, args ...string) (*Config, error) {
+		c, _, err := Parse("login", args, env(map[string]string{"RELAY_BACKEND_URL": "https://api.example",
+			"RELAY_ASSUME_PKCE_S256": envVal}), io.Discard)
+		if err != nil {
+			return nil, err
+		}
+		return c, c.Check()
+	}
+	for _, in := range []string{tenant, tenant + "/", "http://127.0.0.1:8080/t/v2.0", "https://Login.example/"} {
+		c, err := parse(in)
+		if err != nil || c.AssumePKCE != in {
+			t.Errorf("%q: got %+v, %v; want it kept as written", in, c, err)
+		}
+	}
+	if c, err := parse("https://env.example/t", "--assume-pkce-s256", tenant); err != nil || c.AssumePKCE != tenant {
+		t.Errorf("the flag does not win: %v, %v", c, err)
+	}
+	for _, in := range []string{tenant + " https://other.example", "login.microsoftonline.com/t/v2.0", "http://login.example/t",
+		"https://login.example/t?x=1", "https://u:p@login.example/t", "https://login.example/t#f"} {
+		if _, err := parse(in); err == nil || !strings.Contains(err.Error(), "RELAY_ASSUME_PKCE_S256") || strings.Contains(err.Error(), "u:p") {
+			t.Errorf("%q: got %v; want an error naming the setting, without userinfo", in, err)
+		}
+	}
+	c := &Config{BackendURL: "https://api.example", AssumePKCE: tenant}
+	if as := c.AssumedPKCE(nil); len(as) != 1 || as[0].Issuer != tenant || as[0].By != "RELAY_ASSUME_PKCE_S256" {
+		t.Fatalf("no policy: %+v", as)
+	}
+	pol, err := policy.Load("", policyFile(t, `{"assume_pkce_s256": []}`))
+	testkit.NoErr(t, err)
+	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "assume_pkce_s256") {
+		t.Fatalf("policy [] with the setting: %v", err)
+	}
+	if as := c.AssumedPKCE(pol); as != nil {
+		t.Fatalf("a refused setting is still assumed: %+v", as)
+	}
+	pol, err = policy.Load("", policyFile(t, `{"assume_pkce_s256": ["`+tenant+`"]}`))
+	testkit.NoErr(t, err)
+	c.AssumePKCE = ""
+	testkit.NoErr(t, c.CheckPolicy(pol), "the policy's issuer, no setting")
+	if as := c.AssumedPKCE(pol); len(as) != 1 || as[0].Issuer != tenant {
+		t.Fatalf("the policy's issuer: %+v", as)
 	}
 }

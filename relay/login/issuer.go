@@ -2,9 +2,12 @@ package login
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -128,4 +131,45 @@ func (i *Interactive) checkEndpoints(md *oauth.Metadata) error {
 		}
 	}
 	return nil
+}
+
+// assumed lists the issuers of AssumePKCE.
+func (i *Interactive) assumed() []string {
+	out := make([]string, len(i.AssumePKCE))
+	for n, a := range i.AssumePKCE {
+		out[n] = a.Issuer
+	}
+	return out
+}
+
+// assumedBy says who named iss in AssumePKCE.
+func (i *Interactive) assumedBy(iss string) string {
+	for _, a := range i.AssumePKCE {
+		if a.Issuer == iss {
+			return a.By
+		}
+	}
+	return ""
+}
+
+// explainPKCE adds to a refusal for an omitted
+// code_challenge_methods_supported the way out, or why there is none: the
+// policy decides and does not list iss (then it is the policy's refusal),
+// or RELAY_ASSUME_PKCE_S256 names another issuer, or it is not set.
+// iss is printable ASCII without spaces: the metadata's issuer equals it.
+func (i *Interactive) explainPKCE(iss string, err error) error {
+	if !errors.Is(err, oauth.ErrPKCEUnlisted) {
+		return err
+	}
+	if _, perr := i.Policy.AssumePKCES256(iss, "RELAY_ASSUME_PKCE_S256"); perr != nil {
+		return fmt.Errorf("%w; %w: assume_pkce_s256 does not list %s", err, policy.ErrDenied, iss)
+	}
+	if len(i.AssumePKCE) > 0 {
+		var named []string
+		for _, a := range i.AssumePKCE {
+			named = append(named, a.Issuer+" ("+a.By+")")
+		}
+		return fmt.Errorf("%w; S256 is assumed only for %s, not for %s: issuers must match exactly", err, strings.Join(named, ", "), iss)
+	}
+	return fmt.Errorf("%w; if %s does PKCE with S256 anyway (Microsoft Entra ID does), set RELAY_ASSUME_PKCE_S256=%s", err, iss, iss)
 }

@@ -70,6 +70,11 @@ type Interactive struct {
 	// authorization-server hosts, and whether the device grant may run.
 	// Nil allows everything.
 	Policy *policy.Policy
+	// AssumePKCE names the issuers whose metadata may omit
+	// code_challenge_methods_supported: S256 is assumed for them
+	// (oauth.AssumeS256), from RELAY_ASSUME_PKCE_S256 and the policy
+	// (config.Config.AssumedPKCE).
+	AssumePKCE []policy.Assumption
 
 	mu        sync.Mutex
 	md        *oauth.Metadata
@@ -99,9 +104,12 @@ func (i *Interactive) Metadata(ctx context.Context) (*oauth.Metadata, error) {
 	}
 	// Discover without holding the mutex: it may take the HTTP timeout,
 	// and other methods (a pending sign-in's state) need the mutex.
-	md, err = oauth.Discover(ctx, i.Client.HTTP, iss)
+	md, err = oauth.Discover(ctx, i.Client.HTTP, iss, oauth.AssumeS256(i.assumed()...))
 	if err != nil {
-		return nil, err
+		return nil, i.explainPKCE(iss, err)
+	}
+	if md.PKCEAssumed {
+		i.log().Info("PKCE with S256 assumed: the metadata does not list code_challenge_methods_supported", "issuer", iss, "by", i.assumedBy(iss))
 	}
 	if err := i.checkEndpoints(md); err != nil {
 		return nil, err

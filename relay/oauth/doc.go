@@ -34,7 +34,8 @@
 //   - Discovery accepts only https URLs, or http on a loopback host; refuses
 //     redirects to another host, documents over 1 MiB, an issuer that is not
 //     byte for byte the one asked for (RFC 8414 §3.3), and a server that does
-//     not advertise PKCE with S256.
+//     not advertise PKCE with S256 (unless AssumeS256 names its exact issuer
+//     and its metadata omits the list altogether).
 //   - Each login uses a fresh 32-byte PKCE verifier (S256 only) and a fresh
 //     32-byte state. The RFC 8707 resource is sent on the authorization
 //     request, the code exchange and every refresh.

@@ -27,6 +27,45 @@ type Metadata struct {
 	// as client_id, naming a Client ID Metadata Document. The caller then
 	// uses that URL as Client.ClientID and registers nothing.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// PKCEAssumed: the document omits code_challenge_methods_supported,
+	// and the caller named this issuer in AssumeS256, so S256 is assumed.
+	// Never read from the document.
+	PKCEAssumed bool `json:"-"`
+}
+
+// ErrPKCEUnlisted wraps ErrNoPKCE for a document that omits
+// code_challenge_methods_supported altogether (Microsoft Entra ID does,
+// although it does PKCE with S256). AssumeS256 can name its issuer.
+var ErrPKCEUnlisted = fmt.Errorf("%w: the metadata does not list code_challenge_methods_supported", ErrNoPKCE)
+
+// DiscoverOption changes what Discover accepts.
+type DiscoverOption func(*discoverOptions)
+
+type discoverOptions struct {
+	assumeS256 []string
+}
+
+// AssumeS256 names issuers whose metadata may omit
+// code_challenge_methods_supported: S256 is then assumed (PKCEAssumed).
+//
+// WARNING: if such a server does not in fact check PKCE, a stolen
+// authorization code is exchanged without the verifier. Name only an
+// issuer known to do S256 (Microsoft Entra ID).
+//
+// RFC 8414 §2 reads an omitted list as no PKCE support, and the MCP
+// authorization specification (2025-11-25, Authorization Code Protection)
+// says a client MUST refuse to proceed then, for RFC 8414 and OpenID
+// Connect metadata alike; Discover does by default. This is an explicit,
+// narrow exception for an issuer someone knows does S256 (SECURITY.md,
+// "Assuming PKCE for a named issuer"):
+//   - an issuer matches only byte for byte, as the document's issuer is
+//     compared (a trailing slash, case or another tenant path differs);
+//   - only an omitted (or null) list is assumed: a list without S256, even
+//     an empty one, is still refused;
+//   - S256 is still always sent (StartLogin), so a server that does PKCE
+//     checks the verifier as usual.
+func AssumeS256(issuers ...string) DiscoverOption {
+	return func(o *discoverOptions) { o.assumeS256 = append(o.assumeS256, issuers...) }
 }
 
 // Discover fetches the metadata of issuer. It tries the well-known URLs in
@@ -38,11 +77,16 @@ type Metadata struct {
 //
 // The document's issuer must equal issuer byte for byte (ErrIssuerMismatch,
 // so a trailing slash matters), and the server must advertise S256
-// (ErrNoPKCE). issuer and every endpoint must be https unless on a loopback
+// (ErrNoPKCE; ErrPKCEUnlisted when the list is omitted, unless
+// AssumeS256 names issuer). issuer and every endpoint must be https unless on a loopback
 // host (ErrInsecureURL). A fetch that redirects to another host is refused
 // (ErrRedirect), and so is a document over 1 MiB (ErrTooLarge). hc may be
 // nil; a redirect policy is added to a copy of it.
-func Discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, error) {
+func Discover(ctx context.Context, hc *http.Client, issuer string, opts ...DiscoverOption) (*Metadata, error) {
+	var o discoverOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	urls, err := metadataURLs(issuer)
 	if err != nil {
 		return nil, err
@@ -61,6 +105,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, e
 		if err != nil {
 			return nil, err
 		}
+		md.PKCEAssumed = md.CodeChallengeMethodsSupported == nil && slices.Contains(o.assumeS256, issuer)
 		if err := md.check(issuer, u); err != nil {
 			return nil, err
 		}
@@ -93,7 +138,8 @@ func (md *Metadata) check(issuer, from string) error {
 // validate checks a document however it was obtained: an issuer and a
 // token endpoint are present, every endpoint is secure and printable ASCII
 // (a URL shown to the person cannot hide its host behind a right-to-left
-// override or a control character: P4), and PKCE S256 is advertised.
+// override or a control character: P4), and PKCE S256 is advertised, or
+// assumed for an omitted list (PKCEAssumed, AssumeS256).
 func (md *Metadata) validate() error {
 	if md.Issuer == "" || md.TokenEndpoint == "" {
 		return fmt.Errorf("%w: issuer and token_endpoint are required", ErrBadMetadata)
@@ -109,7 +155,12 @@ func (md *Metadata) validate() error {
 			return err
 		}
 	}
-	if !slices.Contains(md.CodeChallengeMethodsSupported, "S256") {
+	switch {
+	case slices.Contains(md.CodeChallengeMethodsSupported, "S256"):
+	case md.CodeChallengeMethodsSupported == nil && md.PKCEAssumed:
+	case md.CodeChallengeMethodsSupported == nil:
+		return ErrPKCEUnlisted
+	default:
 		return ErrNoPKCE
 	}
 	return nil

@@ -1,7 +1,8 @@
 // Package policy reads the administrator's relay policy and answers the
 // relay's questions about it: may this backend, issuer or authorization
 // server host be used, must the vault key be in the OS keychain, how long
-// may a token or a sign-in be used, may the device grant run.
+// may a token or a sign-in be used, may the device grant run, for which
+// issuers is PKCE with S256 assumed when their metadata does not list it.
 //
 // Security properties:
 //   - The machine-wide file (platform.PolicyPath, writable only by an
@@ -26,6 +27,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,6 +68,12 @@ type Rules struct {
 	// DisableDeviceGrant turns off the device authorization grant
 	// (relay login --device, and its use when no browser can be shown).
 	DisableDeviceGrant bool `json:"disable_device_grant,omitempty"`
+	// AssumePKCES256 lists the issuers whose metadata may omit
+	// code_challenge_methods_supported (Microsoft Entra ID's does): the
+	// relay then assumes PKCE with S256 for them (see AssumePKCES256). It
+	// is also a limit: RELAY_ASSUME_PKCE_S256 may name only an issuer it
+	// lists, so an empty list forbids the setting. nil: no such rule.
+	AssumePKCES256 []string `json:"assume_pkce_s256,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string.
@@ -166,6 +174,12 @@ func Parse(b []byte) (*Rules, error) {
 	for _, iss := range r.AllowedIssuers {
 		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			return nil, fmt.Errorf("allowed_issuers: %q is not an http(s) URL", iss)
+		}
+	}
+	for _, iss := range r.AssumePKCES256 {
+		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(iss, " \t\r\n") {
+			return nil, fmt.Errorf("assume_pkce_s256: %q is not an issuer URL (http(s), no query, fragment or userinfo)", iss)
 		}
 	}
 	for _, list := range [][]string{r.AllowedBackendHosts, r.AllowedAuthServerHosts} {
@@ -319,8 +333,60 @@ func (p *Policy) Summary() []string {
 		add(r.MaxTokenLifetime > 0, "  access token used at most %s", time.Duration(r.MaxTokenLifetime))
 		add(r.MaxSession > 0, "  sign-in used at most %s", time.Duration(r.MaxSession))
 		add(r.DisableDeviceGrant, "  device grant: off")
+		add(r.AssumePKCES256 != nil && len(r.AssumePKCES256) == 0, "  PKCE S256 assumed for: no issuer")
+		add(len(r.AssumePKCES256) > 0, "  PKCE S256 assumed for: %s (no other issuer)", strings.Join(r.AssumePKCES256, " "))
 	}
 	return out
+}
+
+// Assumption is an issuer for which the relay assumes PKCE with S256 when
+// its metadata omits code_challenge_methods_supported, and who named it.
+type Assumption struct {
+	Issuer string `json:"issuer"`
+	By     string `json:"by"` // a setting's name, or "assume_pkce_s256 of PATH"
+}
+
+// AssumePKCES256 says for which issuers the relay assumes PKCE with S256
+// (oauth.AssumeS256), given user, the one issuer the user's setting named
+// ("" for none), and name, the setting's name:
+//   - when no file has assume_pkce_s256, the user's issuer alone;
+//   - else the files decide: the issuers every file with the rule lists,
+//     so that a second file can only narrow the list and [] forbids every
+//     issuer; a user's issuer outside them is refused (ErrDenied).
+//
+// Issuers are compared exactly, as the metadata's issuer is.
+func (p *Policy) AssumePKCES256(user, name string) ([]Assumption, error) {
+	var limit []string
+	from := ""
+	if p != nil {
+		for _, x := range p.files {
+			list := x.rules.AssumePKCES256
+			if list == nil {
+				continue
+			}
+			if user != "" && !contains(list, user) {
+				return nil, fmt.Errorf("%w: %s names %q, which assume_pkce_s256 of %s does not list", ErrDenied, name, user, x.path)
+			}
+			if from == "" {
+				from, limit = x.path, append([]string{}, list...)
+				continue
+			}
+			limit = slices.DeleteFunc(limit, func(s string) bool { return !contains(list, s) })
+		}
+	}
+	if from == "" {
+		if user == "" {
+			return nil, nil
+		}
+		return []Assumption{{Issuer: user, By: name}}, nil
+	}
+	var out []Assumption
+	for _, iss := range limit {
+		if !slices.ContainsFunc(out, func(a Assumption) bool { return a.Issuer == iss }) {
+			out = append(out, Assumption{Issuer: iss, By: "assume_pkce_s256 of " + from})
+		}
+	}
+	return out, nil
 }
 
 func contains(list []string, s string) bool {

@@ -140,6 +140,7 @@ func TestNilPolicyAllowsEverything(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"require_keychain": true, "allowed_backend_hosts": ["*.a.example:443"], "max_session": "8h"}`))
 	f.Add([]byte(`{"allowed_issuers": ["https://x"]}`))
+	f.Add([]byte(`{"assume_pkce_s256": ["https://login.example/t/v2.0"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Parse(b)
 		if err != nil {
@@ -149,5 +150,99 @@ func FuzzParse(f *testing.F) {
 		_ = p.Summary()
 		_ = p.CheckBackend("https://tools.example.com:8443/mcp")
 		_ = p.CheckAuthServer("http://[::1]:1/")
+		_, _ = p.AssumePKCES256("https://login.example/t/v2.0", "RELAY_ASSUME_PKCE_S256")
+	})
+}
+
+// TestAssumePKCES256: without the rule the user's one issuer is assumed;
+// with it, the files decide (an issuer every file with the rule lists),
+// [] forbids every issuer, and a user's issuer outside the lists is
+// refused. Comparison is exact.
+func TestAssumePKCES256(t *testing.T) {
+	const (
+		env    = "RELAY_ASSUME_PKCE_S256"
+		tenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+		other  = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+	)
+	load := func(bodies ...string) *Policy {
+		t.Helper()
+		p := &Policy{}
+		for _, b := range bodies {
+			path := write(t, b)
+			r, err := readFile(path)
+			testkit.NoErr(t, err)
+			p.files = append(p.files, file{path, *r})
+		}
+		return p
+	}
+	issuers := func(as []Assumption) string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Issuer+" by "+a.By)
+		}
+		return strings.Join(out, ", ")
+	}
+	t.Run("no rule: the user's setting alone", func(t *testing.T) {
+		for _, p := range []*Policy{nil, load(`{"allowed_issuers": ["` + tenant + `"]}`)} {
+			as, err := p.AssumePKCES256(tenant, env)
+			if err != nil || issuers(as) != tenant+" by "+env {
+				t.Fatalf("got %q, %v", issuers(as), err)
+			}
+			if as, err := p.AssumePKCES256("", env); as != nil || err != nil {
+				t.Fatalf("nothing named: got %v, %v", as, err)
+			}
+		}
+	})
+	t.Run("rule: the policy's issuers, without any setting", func(t *testing.T) {
+		p := load(`{"assume_pkce_s256": ["` + tenant + `", "` + tenant + `"]}`)
+		for _, user := range []string{"", tenant} {
+			as, err := p.AssumePKCES256(user, env)
+			if err != nil || len(as) != 1 || as[0].Issuer != tenant || !strings.HasPrefix(as[0].By, "assume_pkce_s256 of ") {
+				t.Fatalf("user %q: got %q, %v", user, issuers(as), err)
+			}
+		}
+	})
+	t.Run("rule: a user's issuer it does not list is refused", func(t *testing.T) {
+		p := load(`{"assume_pkce_s256": ["` + tenant + `"]}`)
+		for _, user := range []string{other, tenant + "/", strings.ToUpper(tenant), "https://login.microsoftonline.com"} {
+			as, err := p.AssumePKCES256(user, env)
+			if !errors.Is(err, ErrDenied) || as != nil || !strings.Contains(err.Error(), "assume_pkce_s256") || !strings.Contains(err.Error(), env) {
+				t.Fatalf("user %q: got %q, %v; want ErrDenied naming the rule and the setting", user, issuers(as), err)
+			}
+		}
+	})
+	t.Run("empty list forbids", func(t *testing.T) {
+		p := load(`{"assume_pkce_s256": []}`)
+		testkit.WantIs(t, testkit.ErrOf(p.AssumePKCES256(tenant, env)), ErrDenied, "setting under []")
+		if as, err := p.AssumePKCES256("", env); as != nil || err != nil {
+			t.Fatalf("got %v, %v", as, err)
+		}
+		if !strings.Contains(strings.Join(p.Summary(), "\n"), "PKCE S256 assumed for: no issuer") {
+			t.Fatalf("summary %q", p.Summary())
+		}
+	})
+	t.Run("two files: only narrower", func(t *testing.T) {
+		p := load(`{"assume_pkce_s256": ["`+tenant+`", "`+other+`"]}`, `{"assume_pkce_s256": ["`+other+`", "https://evil.example"]}`)
+		as, err := p.AssumePKCES256("", env)
+		if err != nil || issuers(as) != other+" by assume_pkce_s256 of "+p.Files()[0] {
+			t.Fatalf("got %q, %v", issuers(as), err)
+		}
+		testkit.WantIs(t, testkit.ErrOf(p.AssumePKCES256(tenant, env)), ErrDenied, "an issuer the second file drops")
+		// A second file without the rule changes nothing.
+		p = load(`{"assume_pkce_s256": ["`+tenant+`"]}`, `{"max_session": "8h"}`)
+		if as, err := p.AssumePKCES256("", env); err != nil || issuers(as) != tenant+" by assume_pkce_s256 of "+p.Files()[0] {
+			t.Fatalf("got %q, %v", issuers(as), err)
+		}
+		if !strings.Contains(strings.Join(p.Summary(), "\n"), "PKCE S256 assumed for: "+tenant+" (no other issuer)") {
+			t.Fatalf("summary %q", p.Summary())
+		}
+	})
+	t.Run("bad entries fail closed", func(t *testing.T) {
+		for _, iss := range []string{"login.microsoftonline.com/t/v2.0", "https://x.example/?a=b", "https://x.example/#f",
+			"https://u:p@x.example/", "ftp://x.example", "https://x.example/a b", ""} {
+			if _, err := readFile(write(t, `{"assume_pkce_s256": ["`+iss+`"]}`)); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%q accepted: %v", iss, err)
+			}
+		}
 	})
 }

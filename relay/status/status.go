@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -50,6 +51,8 @@ type Report struct {
 	Problem         string   `json:"problem,omitempty"`
 	ConfigProblem   string   `json:"config_problem,omitempty"`
 	Policy          []string `json:"policy,omitempty"`
+	// PKCE: issuers for which PKCE S256 is assumed, and who named each.
+	PKCE []policy.Assumption `json:"pkce_s256_assumed,omitempty"`
 }
 
 // The states of a Report.
@@ -90,6 +93,8 @@ type Sources struct {
 	AuthServer string
 	Backend    string   // the backend or MCP server URL
 	Policy     []string // the administrator's policy, summarised (policy.Policy.Summary)
+	// PKCE: issuers for which PKCE S256 is assumed (config.Config.AssumedPKCE).
+	PKCE []policy.Assumption
 	// ConfigErr says why the configuration or the policy refuses it; then
 	// the tokens are not read.
 	ConfigErr error
@@ -110,7 +115,7 @@ type Sources struct {
 
 // Build makes the report. It makes no network call.
 func Build(ctx context.Context, s Sources) Report {
-	r := Report{State: LoggedOut, AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy}
+	r := Report{State: LoggedOut, AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy, PKCE: s.PKCE}
 	if s.ConfigErr != nil {
 		r.ConfigProblem = s.ConfigErr.Error()
 	}
@@ -168,6 +173,9 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
 		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, r.authServerText(), orUnknown(r.Backend))
+	for _, a := range r.PKCE {
+		fmt.Fprintf(w, "pkce:        S256 assumed for %s (%s)\n", a.Issuer, a.By)
+	}
 	for i, l := range r.Policy {
 		if i == 0 {
 			fmt.Fprintln(w, "policy:")

@@ -17,6 +17,7 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -349,5 +350,35 @@ func TestSignedIn(t *testing.T) {
 		if got := SignedIn(tc.rec); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// TestPKCEAssumed: the issuers for which PKCE S256 is assumed, and who
+// named them, are in both forms of the report, whatever else it says.
+func TestPKCEAssumed(t *testing.T) {
+	as := []policy.Assumption{{Issuer: "https://login.example/t/v2.0", By: "RELAY_ASSUME_PKCE_S256"},
+		{Issuer: "https://login.example/u/v2.0", By: "assume_pkce_s256 of /etc/keyrelay/policy.json"}}
+	r := Build(context.Background(), Sources{PKCE: as, ConfigErr: errors.New("bad"), Vault: fakeVault(vault.Status{Dir: "/d"})})
+	var text, js bytes.Buffer
+	testkit.NoErr(t, r.Print(&text, false))
+	testkit.NoErr(t, r.Print(&js, true))
+	for _, want := range []string{"\npkce:        S256 assumed for https://login.example/t/v2.0 (RELAY_ASSUME_PKCE_S256)\n",
+		"\npkce:        S256 assumed for https://login.example/u/v2.0 (assume_pkce_s256 of /etc/keyrelay/policy.json)\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !strings.Contains(js.String(), `"pkce_s256_assumed": [
+    {
+      "issuer": "https://login.example/t/v2.0",
+      "by": "RELAY_ASSUME_PKCE_S256"
+    },`) {
+		t.Errorf("JSON lacks pkce_s256_assumed:\n%s", js.String())
+	}
+	var none bytes.Buffer
+	testkit.NoErr(t, Report{}.Print(&none, false))
+	testkit.NoErr(t, Report{}.Print(&none, true))
+	if strings.Contains(none.String(), "pkce") {
+		t.Errorf("a report without assumptions mentions pkce:\n%s", none.String())
 	}
 }
