@@ -61,8 +61,6 @@ var knownFailing = map[string]string{
 	"auth/scope-from-www-authenticate":          "issue 16: the first sign-in does not ask for the 401's scope",
 	"auth/scope-from-scopes-supported":          "issue 16: the first sign-in does not ask for scopes_supported",
 	"auth/scope-step-up":                        "issue 16: the first sign-in does not ask for the 401's scope",
-	"auth/token-endpoint-auth-basic":            "issue 16: the client secret always goes as client_secret_post",
-	"auth/pre-registration":                     "issue 16: the client secret always goes as client_secret_post",
 	"auth/2025-03-26-oauth-metadata-backcompat": "issue 16: no protected resource metadata, and no fallback to the origin's authorization server metadata",
 	"auth/2025-03-26-oauth-endpoint-fallback":   "issue 16: no protected resource metadata, and no fallback to the origin's default endpoints",
 }

@@ -78,6 +78,7 @@ type Interactive struct {
 	hint      string       // a resource_metadata URL from a backend challenge
 	regID     string       // the dynamic registration's client id, once loaded
 	regSecret secret.Value // its secret, if the server issued one
+	regMethod string       // its token_endpoint_auth_method, if the server said
 	staleID   string       // a registration the server refused: Prepare replaces it
 	replaced  bool         // one stale registration was replaced: never again (no loop)
 	// the static client's secret, once Prepare has loaded it
@@ -127,6 +128,7 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	if c.ClientSecret, err = i.clientSecret(); err != nil {
 		return nil, err
 	}
+	c.AuthMethod = i.authMethod()
 	return &c, nil
 }
 
