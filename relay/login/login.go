@@ -70,6 +70,12 @@ type Interactive struct {
 	// authorization-server hosts, and whether the device grant may run.
 	// Nil allows everything.
 	Policy *policy.Policy
+	// ResourceScopes has a sign-in for which nothing else names scopes
+	// ask for the protected resource metadata's scopes_supported, as the
+	// MCP authorization specification says for an MCP server (see
+	// scopes.go). Off for the backend's tool API, whose scopes_supported
+	// lists scopes that a sign-in asks for only on step-up.
+	ResourceScopes bool
 
 	mu        sync.Mutex
 	md        *oauth.Metadata
@@ -84,6 +90,9 @@ type Interactive struct {
 	// the static client's secret, once Prepare has loaded it
 	secretLoaded bool
 	secret       secret.Value
+	// the protected resource metadata's scopes_supported, once read
+	supported     []string
+	supportedRead bool
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.

@@ -76,7 +76,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
 		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
-		Logger: log.With("component", "login"), Policy: pol,
+		Logger: log.With("component", "login"), Policy: pol, ResourceScopes: cfg.MCPURL != "",
 	}
 	p.Broker = &broker.Broker{Resolve: p.Auth.Account, Store: v, Auth: p.Auth, Scopes: cfg.Scopes,
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
