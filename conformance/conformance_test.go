@@ -56,13 +56,8 @@ var scenarios = []string{
 // Their subtests are skipped with what failed; one that passes fails its
 // subtest, so that it is taken off this list: the list can only shrink.
 var knownFailing = map[string]string{
-	"sse-retry":                                 "issue 16: protected resource metadata fetched before any 401 waits on the server's endless event stream",
-	"auth/metadata-var2":                        "issue 16: root metadata naming the origin as resource is refused as a mismatch",
-	"auth/scope-from-www-authenticate":          "issue 16: the first sign-in does not ask for the 401's scope",
-	"auth/scope-from-scopes-supported":          "issue 16: the first sign-in does not ask for scopes_supported",
-	"auth/scope-step-up":                        "issue 16: the first sign-in does not ask for the 401's scope",
-	"auth/token-endpoint-auth-basic":            "issue 16: the client secret always goes as client_secret_post",
-	"auth/pre-registration":                     "issue 16: the client secret always goes as client_secret_post",
+	"sse-retry":          "issue 16: protected resource metadata fetched before any 401 waits on the server's endless event stream",
+	"auth/metadata-var2": "issue 16: root metadata naming the origin as resource is refused as a mismatch",
 	"auth/2025-03-26-oauth-metadata-backcompat": "issue 16: no protected resource metadata, and no fallback to the origin's authorization server metadata",
 	"auth/2025-03-26-oauth-endpoint-fallback":   "issue 16: no protected resource metadata, and no fallback to the origin's default endpoints",
 }

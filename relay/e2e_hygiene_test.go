@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -123,6 +124,24 @@ func (h *recorder) token(w http.ResponseWriter, r *http.Request, form url.Values
 	return false
 }
 
+// postSecretMetadata serves the built-in server's metadata saying that it
+// takes the client secret in the form (client_secret_post). The server
+// takes public clients only and says so (none), so the relay would not
+// send its secret at all; the recorder removes it before the server sees
+// it.
+func postSecretMetadata(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	var md map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &md); err != nil {
+		http.Error(w, "metadata: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	md["token_endpoint_auth_methods_supported"] = []string{"client_secret_post"}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(md)
+}
+
 // newRecordingChain is a chain with the recorder at its token endpoint
 // and in front of its backend.
 func newRecordingChain(t *testing.T) (*chain.Server, *recorder) {
@@ -130,6 +149,10 @@ func newRecordingChain(t *testing.T) (*chain.Server, *recorder) {
 	h := &recorder{faults: map[string][]cannedAnswer{}}
 	wrap := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/.well-known/oauth-authorization-server" {
+				postSecretMetadata(w, r, next)
+				return
+			}
 			bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if name, ok := strings.CutPrefix(r.URL.Path, "/mcp/tools/"); ok && r.Method == http.MethodPost {
 				if f, ok := h.take("tool:" + name); ok {

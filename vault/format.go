@@ -51,6 +51,7 @@ type fileRegistration struct {
 	RegistrationClientURI   string    `json:"registration_client_uri,omitempty"`
 	RedirectURIs            []string  `json:"redirect_uris,omitempty"`
 	IssuedAt                time.Time `json:"issued_at,omitzero"`
+	TokenEndpointAuthMethod string    `json:"token_endpoint_auth_method,omitempty"`
 }
 
 // encodeState serialises s deterministically (accounts sorted).
@@ -151,6 +152,7 @@ func toFile(a Account, r *Record) fileRecord {
 			RegistrationAccessToken: g.RegistrationAccessToken.Reveal(),
 			RegistrationClientURI:   g.RegistrationClientURI,
 			RedirectURIs:            g.RedirectURIs, IssuedAt: g.IssuedAt.UTC(),
+			TokenEndpointAuthMethod: g.TokenEndpointAuthMethod,
 		}
 	}
 	return fr
@@ -170,6 +172,7 @@ func fromFile(fr fileRecord) (Account, *Record) {
 			RegistrationAccessToken: secret.New(g.RegistrationAccessToken),
 			RegistrationClientURI:   g.RegistrationClientURI,
 			RedirectURIs:            g.RedirectURIs, IssuedAt: utc(g.IssuedAt),
+			TokenEndpointAuthMethod: g.TokenEndpointAuthMethod,
 		}
 	}
 	return Account{Issuer: fr.Issuer, ClientID: fr.ClientID, Resource: fr.Resource, Server: fr.Server}, r

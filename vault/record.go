@@ -52,6 +52,10 @@ type Registration struct {
 	RegistrationClientURI   string
 	RedirectURIs            []string
 	IssuedAt                time.Time
+	// TokenEndpointAuthMethod is how the client authenticates at the
+	// token endpoint, as the server's answer said (RFC 7591 §3.2.1);
+	// empty when it did not say.
+	TokenEndpointAuthMethod string
 }
 
 // clone returns a deep copy, so callbacks cannot alias the vault's state.

@@ -32,6 +32,7 @@ type registrationView struct {
 	RegistrationClientURI   string
 	RedirectURIs            []string
 	IssuedAt                time.Time
+	TokenEndpointAuthMethod string
 }
 
 // Format prints the record with its secrets as REDACTED, whatever the verb.
@@ -66,6 +67,7 @@ func (g Registration) view() registrationView {
 		ClientSecretExpiresAt:   g.ClientSecretExpiresAt,
 		RegistrationAccessToken: redacted(g.RegistrationAccessToken),
 		RegistrationClientURI:   g.RegistrationClientURI, RedirectURIs: g.RedirectURIs, IssuedAt: g.IssuedAt,
+		TokenEndpointAuthMethod: g.TokenEndpointAuthMethod,
 	}
 }
 

@@ -5,13 +5,17 @@
 // The policy, for a request that may sign in (Mode SignIn, the default for
 // a POST):
 //   - while the authorization server is not known yet (Transport.Resolved),
-//     the request goes first without a token, so that the resource's 401
-//     names its protected resource metadata (RFC 9728 §5), which Hint
-//     passes on to discovery; a resource that needs no token just answers;
+//     or no token is held (Holder), the request goes first without a
+//     token, so that the resource's 401 names its protected resource
+//     metadata (RFC 9728 §5), which Hint passes on to discovery, and the
+//     scope to sign in for (Challenger: the MCP authorization
+//     specification's scope selection strategy); a resource that needs no
+//     token just answers. Once a token is held, requests go with it at
+//     once;
 //   - the request goes with the broker's token (memory, vault, refresh, or
 //     an interactive sign-in);
 //   - a 401 leads to one new token (a refresh, or a sign-in again after
-//     invalid_grant) and one retry;
+//     invalid_grant, for the scope the 401 names) and one retry;
 //   - a 403 insufficient_scope leads to one step-up sign-in for the union
 //     of the scopes held and the scopes the challenge names, and one retry;
 //   - a 401 or 403 that the retry still gets is an *AuthError; a 403
@@ -37,5 +41,9 @@
 // under this transport refuses every other URL (the backend's client
 // builds every URL from its base; mcphttp's transport.Guard checks them).
 //
-// Non-goals: DPoP, and choosing scopes beyond what a challenge names.
+// Which scopes a sign-in asks for is the broker's choice (RELAY_SCOPES,
+// else the challenge's, else the protected resource metadata's
+// scopes_supported); this package only passes the challenge's on.
+//
+// Non-goals: DPoP.
 package authhttp

@@ -35,6 +35,31 @@ type Rejecter interface {
 
 var _ Rejecter = (*broker.Broker)(nil)
 
+// Challenger is an optional part of Tokens: Challenged gets a token after
+// a 401, to rejected or (rejected zero) to a request sent without one,
+// and a sign-in it needs asks for scope, the scope the 401's challenge
+// named (the MCP authorization specification's scope selection
+// strategy). Without it, Token and Unauthorized serve, and a sign-in
+// asks for the scopes the Tokens choose.
+type Challenger interface {
+	Challenged(ctx context.Context, rejected secret.Value, scope []string, ui broker.UI) (secret.Value, error)
+}
+
+var _ Challenger = (*broker.Broker)(nil)
+
+// Holder is an optional part of Tokens: Holds reports, without a sign-in
+// or a refresh, whether a token is held that Token can use. A request
+// that may sign in goes first without a token when none is held, so that
+// the resource's 401 names the scope to sign in for; a token held goes at
+// once, so no call pays a round trip for it. Without it, a request goes
+// without a token first only while Resolved says the authorization server
+// is not known.
+type Holder interface {
+	Holds(ctx context.Context) bool
+}
+
+var _ Holder = (*broker.Broker)(nil)
+
 // Transport adds the Bearer token to requests and applies the policy in
 // the package doc. It is safe for concurrent use.
 type Transport struct {
@@ -98,7 +123,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case Anonymous:
 		return t.signIn(req, true)
 	}
-	return t.signIn(req, t.Resolved != nil && !t.Resolved())
+	return t.signIn(req, t.anonymousFirst(req.Context()))
+}
+
+// anonymousFirst reports whether a request that may sign in goes first
+// without a token: while the authorization server is not known (its 401
+// names the protected resource metadata, RFC 9728 §5), or while no token
+// is held (its 401 names the scope to ask for). Resolved is asked first,
+// so that no discovery runs to find out whether a token is held.
+func (t *Transport) anonymousFirst(ctx context.Context) bool {
+	if t.Resolved != nil && !t.Resolved() {
+		return true
+	}
+	h, ok := t.Tokens.(Holder)
+	return ok && !h.Holds(ctx)
 }
 
 // signIn sends req with a token, and cures one 401 or 403
@@ -112,15 +150,20 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 		sent = true
 		return resp, err
 	}
+	var tok secret.Value
+	var err error
 	if anonymousFirst {
-		resp, err := send(secret.Value{})
-		if err != nil || resp.StatusCode != http.StatusUnauthorized {
-			return t.refused(resp, err)
+		resp, serr := send(secret.Value{})
+		if serr != nil || resp.StatusCode != http.StatusUnauthorized {
+			return t.refused(resp, serr)
 		}
+		ch, _ := challenge(resp)
 		t.hintFrom(resp)
 		drain(resp)
+		tok, err = t.challenged(ctx, secret.Value{}, ch, ui)
+	} else {
+		tok, err = t.Tokens.Token(ctx, ui)
 	}
-	tok, err := t.Tokens.Token(ctx, ui)
 	if err != nil {
 		return nil, &SignInError{err}
 	}
@@ -133,7 +176,7 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 	case status == http.StatusUnauthorized:
 		t.hintFrom(resp)
 		t.log().Info("the "+t.Peer+" answered 401; getting a new token", "path", req.URL.Path)
-		tok, err = t.Tokens.Unauthorized(ctx, tok, ui)
+		tok, err = t.challenged(ctx, tok, ch, ui)
 	case status == http.StatusForbidden && ch.Error == "insufficient_scope":
 		t.log().Info("the "+t.Peer+" needs more scope; signing in again", "scope", strings.Join(ch.Scope, " "))
 		tok, err = t.Tokens.StepUp(ctx, tok, ch.Scope, ui)
@@ -156,6 +199,21 @@ func (t *Transport) signIn(req *http.Request, anonymousFirst bool) (*http.Respon
 		}
 	}
 	return t.refused(resp, err)
+}
+
+// challenged gets a token after a 401 whose challenge is ch, to rejected
+// or to a request without a token (rejected zero).
+func (t *Transport) challenged(ctx context.Context, rejected secret.Value, ch oauth.Challenge, ui broker.UI) (secret.Value, error) {
+	if c, ok := t.Tokens.(Challenger); ok {
+		if len(ch.Scope) > 0 {
+			t.log().Debug("the "+t.Peer+"'s challenge names a scope", "scope", strings.Join(ch.Scope, " "))
+		}
+		return c.Challenged(ctx, rejected, ch.Scope, ui)
+	}
+	if rejected.IsZero() {
+		return t.Tokens.Token(ctx, ui)
+	}
+	return t.Tokens.Unauthorized(ctx, rejected, ui)
 }
 
 // cached sends req with the cached token only.

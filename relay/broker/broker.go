@@ -64,6 +64,21 @@ type Preparer interface {
 	Prepare(ctx context.Context) error
 }
 
+// Scoper is an optional part of Auth: what the server suggests, for a
+// sign-in that neither Scopes nor a challenge gives scopes to ask for.
+type Scoper interface {
+	// DefaultScopes are the scopes to ask for when nothing else names
+	// any: the protected resource metadata's scopes_supported. nil: none.
+	DefaultScopes(ctx context.Context) []string
+	// Offline reports whether the authorization server lists
+	// offline_access in its scopes_supported.
+	Offline(ctx context.Context) bool
+}
+
+// OfflineAccess is the scope that asks an OpenID Connect server for a
+// refresh token (OpenID Connect Core §11).
+const OfflineAccess = "offline_access"
+
 // ErrReprepare, wrapped by an Auth error, asks the broker to call Prepare
 // again and retry the acquisition once (a stale client registration).
 var ErrReprepare = errors.New("broker: prepare again")
@@ -79,7 +94,9 @@ type Broker struct {
 	Resolve func(ctx context.Context) (vault.Account, error)
 	Store   Store
 	Auth    Auth
-	Scopes  []string // asked for at every login
+	// Scopes (RELAY_SCOPES), when set, are asked for at every login,
+	// instead of the scopes the server suggests (see loginScopes).
+	Scopes []string
 	// MaxLifetime, if set, is how long an access token is used after it
 	// was received, whatever its own expiry says (the administrator's
 	// max_token_lifetime); then it is refreshed.
@@ -129,11 +146,12 @@ var ErrScopeNotGranted = errors.New("broker: scope not granted")
 
 // request is what a caller needs from an acquisition.
 type request struct {
-	need     []string     // scopes the token must carry (nil: any)
-	reject   secret.Value // a token the backend refused; never returned again
-	stepUp   bool         // skip refresh: only a login can add scopes
-	required []string     // for a step-up: the scopes the backend asked for
-	force    bool         // a fresh login even if the held token is usable
+	need       []string     // scopes the token must carry (nil: any)
+	challenged []string     // the scope of the 401 that asked for this token
+	reject     secret.Value // a token the backend refused; never returned again
+	stepUp     bool         // skip refresh: only a login can add scopes
+	required   []string     // for a step-up: the scopes the backend asked for
+	force      bool         // a fresh login even if the held token is usable
 }
 
 // Token returns a usable access token.
@@ -144,7 +162,15 @@ func (b *Broker) Token(ctx context.Context, ui UI) (secret.Value, error) {
 // Unauthorized returns a token other than rejected, after the backend
 // answered 401 to it.
 func (b *Broker) Unauthorized(ctx context.Context, rejected secret.Value, ui UI) (secret.Value, error) {
-	return b.acquire(ctx, request{reject: rejected}, ui)
+	return b.Challenged(ctx, rejected, nil, ui)
+}
+
+// Challenged returns a usable token other than rejected after the
+// resource answered 401, to rejected or (rejected zero) to a request sent
+// without a token. A sign-in it needs asks for scope, the scope of the
+// 401's challenge (see loginScopes).
+func (b *Broker) Challenged(ctx context.Context, rejected secret.Value, scope []string, ui UI) (secret.Value, error) {
+	return b.acquire(ctx, request{reject: rejected, challenged: scope}, ui)
 }
 
 // StepUp logs in for the scopes held plus required, after a 403
@@ -295,10 +321,7 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 		}
 		b.log().Warn("refresh token no longer valid; logging in again", "sub", cur.Subject)
 	}
-	scopes := union(b.Scopes, req.need)
-	if cur != nil && req.stepUp {
-		scopes = union(scopes, cur.Scopes)
-	}
+	scopes := b.loginScopes(ctx, cur, req)
 	if !b.refusedAt.IsZero() && b.now().Sub(b.refusedAt) < DeniedFor {
 		return nil, fmt.Errorf("%w: the server refused the token of the last sign-in at once; keyrelay opens no sign-in page "+
 			"for %v (check the server's configuration, then run `relay login --force`)", ErrSignInRefused, DeniedFor)
@@ -315,6 +338,42 @@ func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui U
 		b.deny(missing)
 	}
 	return r, nil
+}
+
+// loginScopes are the scopes a sign-in asks for, in the order of the MCP
+// authorization specification's scope selection strategy:
+//   - Scopes (RELAY_SCOPES) when set: the person's choice comes first;
+//   - else the scope of the 401 challenge that led to the sign-in;
+//   - else, unless it is a step-up, the Auth's DefaultScopes (the
+//     protected resource metadata's scopes_supported);
+//   - else none: no scope parameter, and the server grants its default;
+//
+// and in every case the scopes the request needs (a step-up's: those held
+// and those the 403 named; RFC 6750 §3.1 has the challenge name what the
+// request needs, so the client keeps what it held), and for a step-up the
+// replaced record's. When Scopes is not set and something is asked for,
+// offline_access is added if the authorization server lists it: the
+// relay wants refresh tokens, and SEP-2207 lets a client ask for them so
+// (never when the server does not list it, and never alone: a request
+// for offline_access only could get a token without the server's
+// default scopes).
+func (b *Broker) loginScopes(ctx context.Context, cur *vault.Record, req request) []string {
+	sc, _ := b.Auth.(Scoper)
+	base := b.Scopes
+	if len(base) == 0 {
+		base = req.challenged
+	}
+	if len(base) == 0 && len(req.required) == 0 && sc != nil {
+		base = sc.DefaultScopes(ctx)
+	}
+	scopes := union(base, req.need)
+	if cur != nil && req.stepUp {
+		scopes = union(scopes, cur.Scopes)
+	}
+	if len(b.Scopes) == 0 && len(scopes) > 0 && !slices.Contains(scopes, OfflineAccess) && sc != nil && sc.Offline(ctx) {
+		scopes = append(scopes, OfflineAccess)
+	}
+	return scopes
 }
 
 // usable reports whether r can serve req now.

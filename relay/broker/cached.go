@@ -23,3 +23,14 @@ func (b *Broker) CachedToken(ctx context.Context) (secret.Value, error) {
 	}
 	return r.AccessToken, nil
 }
+
+// Holds reports whether a token is held that Token can use without a
+// sign-in: an access token, even an expired one, or a refresh token, of
+// a sign-in within MaxSession. It makes no sign-in or refresh; the
+// account may need Resolve. A request that may sign in goes first
+// without a token when none is held, so that the resource's 401 names
+// the scope to ask for (authhttp.Holder).
+func (b *Broker) Holds(ctx context.Context) bool {
+	r, err := b.Cached(ctx)
+	return err == nil && (!r.AccessToken.IsZero() || !r.RefreshToken.IsZero()) && !b.sessionOver(&r)
+}

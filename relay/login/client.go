@@ -87,7 +87,7 @@ func (i *Interactive) prepare(ctx context.Context, register bool) error {
 		return err
 	}
 	i.mu.Lock()
-	i.regID, i.regSecret, i.staleID = reg.ClientID, reg.ClientSecret, ""
+	i.regID, i.regSecret, i.regMethod, i.staleID = reg.ClientID, reg.ClientSecret, reg.TokenEndpointAuthMethod, ""
 	i.mu.Unlock()
 	return nil
 }
@@ -130,13 +130,28 @@ func (i *Interactive) registered(ctx context.Context, md *oauth.Metadata, staleI
 		}
 		out = &vault.Registration{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret,
 			ClientSecretExpiresAt: reg.ClientSecretExpiresAt, RegistrationAccessToken: reg.RegistrationAccessToken,
-			RegistrationClientURI: reg.RegistrationClientURI, RedirectURIs: i.redirectURIs(), IssuedAt: time.Now()}
+			RegistrationClientURI: reg.RegistrationClientURI, RedirectURIs: i.redirectURIs(), IssuedAt: time.Now(),
+			TokenEndpointAuthMethod: secretMethod(reg)}
 		return &vault.Record{Registration: out}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// secretMethod is the token_endpoint_auth_method of a registration to
+// keep: one the relay can use, and only with a secret (without one the
+// client authenticates with none whatever the server said), so that the
+// vault records of the usual public client do not change.
+func secretMethod(reg *oauth.Registration) string {
+	switch m := reg.TokenEndpointAuthMethod; {
+	case reg.ClientSecret.IsZero():
+		return ""
+	case m == oauth.AuthBasic || m == oauth.AuthPost || m == oauth.AuthNone:
+		return m
+	}
+	return ""
 }
 
 // RegistrationError is a dynamic registration the authorization server
@@ -192,7 +207,7 @@ func (i *Interactive) staleRegistration(err error) bool {
 	if i.replaced || i.regID == "" {
 		return false
 	}
-	i.staleID, i.regID, i.regSecret, i.replaced = i.regID, "", secret.Value{}, true
+	i.staleID, i.regID, i.regSecret, i.regMethod, i.replaced = i.regID, "", secret.Value{}, "", true
 	i.log().Warn("the server no longer knows this client; registering again once")
 	return true
 }
@@ -219,6 +234,19 @@ func (i *Interactive) clientSecret() (secret.Value, error) {
 		return secret.Value{}, fmt.Errorf("client secret not loaded: %w", broker.ErrReprepare)
 	}
 	return i.secret, nil
+}
+
+// authMethod is how the client authenticates with its secret: a dynamic
+// registration's token_endpoint_auth_method, as the server answered it;
+// "" for a static client, so that oauth.Client chooses from the server's
+// metadata.
+func (i *Interactive) authMethod() string {
+	if i.Client.ClientID != "" || i.Registry == nil {
+		return i.Client.AuthMethod
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.regMethod
 }
 
 // loadSecret stores RELAY_CLIENT_SECRET in the vault when it is given, and

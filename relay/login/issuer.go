@@ -73,6 +73,7 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 		if iss, err = rm.AuthorizationServer(); err != nil {
 			return "", err
 		}
+		i.keepSupported(rm)
 		how := "well-known URL"
 		if hint != "" {
 			how = "resource metadata named by the backend's challenge"

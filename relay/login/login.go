@@ -75,6 +75,12 @@ type Interactive struct {
 	// (oauth.AssumeS256), from RELAY_ASSUME_PKCE_S256 and the policy
 	// (config.Config.AssumedPKCE).
 	AssumePKCE []policy.Assumption
+	// ResourceScopes has a sign-in for which nothing else names scopes
+	// ask for the protected resource metadata's scopes_supported, as the
+	// MCP authorization specification says for an MCP server (see
+	// scopes.go). Off for the backend's tool API, whose scopes_supported
+	// lists scopes that a sign-in asks for only on step-up.
+	ResourceScopes bool
 
 	mu        sync.Mutex
 	md        *oauth.Metadata
@@ -83,11 +89,15 @@ type Interactive struct {
 	hint      string       // a resource_metadata URL from a backend challenge
 	regID     string       // the dynamic registration's client id, once loaded
 	regSecret secret.Value // its secret, if the server issued one
+	regMethod string       // its token_endpoint_auth_method, if the server said
 	staleID   string       // a registration the server refused: Prepare replaces it
 	replaced  bool         // one stale registration was replaced: never again (no loop)
 	// the static client's secret, once Prepare has loaded it
 	secretLoaded bool
 	secret       secret.Value
+	// the protected resource metadata's scopes_supported, once read
+	supported     []string
+	supportedRead bool
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.
@@ -135,6 +145,7 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	if c.ClientSecret, err = i.clientSecret(); err != nil {
 		return nil, err
 	}
+	c.AuthMethod = i.authMethod()
 	return &c, nil
 }
 

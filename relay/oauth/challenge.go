@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -54,10 +55,42 @@ func fromParams(p map[string]string) Challenge {
 		Description:      p["error_description"],
 		ResourceMetadata: p["resource_metadata"],
 	}
-	if sc := strings.Fields(p["scope"]); len(sc) > 0 {
-		c.Scope = sc
-	}
+	c.Scope = ScopeTokens(strings.Fields(p["scope"]))
 	return c
+}
+
+// maxScopes bounds how many scopes a challenge or a metadata document can
+// make a sign-in ask for.
+const maxScopes = 64
+
+// ScopeTokens returns the scopes that are RFC 6749 §3.3 scope-tokens
+// (printable ASCII but space, '"' and '\', at most 256 bytes), the first
+// maxScopes of them, without repeats; nil if none is. Scopes from a
+// resource (a challenge, its metadata's scopes_supported) go into the
+// authorization URL and the logs: nothing else may.
+func ScopeTokens(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		if len(out) == maxScopes {
+			break
+		}
+		if isScopeToken(s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isScopeToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseParams reads name=value pairs until a token that starts the next

@@ -25,6 +25,8 @@ func TestParseChallenge(t *testing.T) {
 		{[]string{`Basic realm="x"`}, Challenge{}, false},
 		{[]string{`Bearer error="unterminated`}, Challenge{}, true},
 		{nil, Challenge{}, false},
+		{[]string{"Bearer scope=\"a \\\"b\\\" a c\x01d e\""}, Challenge{Scope: []string{"a", "e"}}, true},
+		{[]string{`Bearer scope=" "`}, Challenge{}, true},
 		{[]string{"Bearer error=\"" + strings.Repeat("x", 9000) + "\""}, Challenge{}, false},
 	}
 	for _, c := range cases {

@@ -43,10 +43,16 @@ type Client struct {
 	// quirks such as Auth0's audience or Google's access_type=offline. They
 	// may not set a parameter this package controls, or repeat one.
 	ExtraAuthParams url.Values
-	// ClientSecret makes this a confidential client: it is sent in the
-	// body of every token, revocation and device request
-	// (client_secret_post). Zero for the usual public client.
+	// ClientSecret makes this a confidential client: it authenticates
+	// every token, revocation and device request, as AuthMethod says.
+	// Zero for the usual public client.
 	ClientSecret secret.Value
+	// AuthMethod is how a client with a secret authenticates
+	// (client_secret_basic, client_secret_post or none): a dynamic
+	// registration's token_endpoint_auth_method. "" chooses from the
+	// metadata's token_endpoint_auth_methods_supported (see authMethod in
+	// token.go).
+	AuthMethod string
 }
 
 func defaultHTTPClient() *http.Client { return &http.Client{Timeout: defaultTimeout} }

@@ -3,10 +3,12 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,16 +64,66 @@ func (c *Client) token(ctx context.Context, form url.Values, requested []string,
 	return tok, nil
 }
 
-// postForm POSTs a form with no Authorization header and without
-// following redirects, and reads at most 1 MiB of the answer. A
-// confidential client's secret is added to the form (client_secret_post)
-// and scrubbed from the answer, so no decoder can echo it.
+// Client authentication methods at the token endpoint (RFC 7591 §2,
+// token_endpoint_auth_method; RFC 8414 §2,
+// token_endpoint_auth_methods_supported).
+const (
+	AuthNone  = "none"                // a public client: client_id in the form, no secret
+	AuthBasic = "client_secret_basic" // HTTP Basic (RFC 6749 §2.3.1)
+	AuthPost  = "client_secret_post"  // client_id and client_secret in the form
+)
+
+// authMethod is how this client authenticates at the token, revocation
+// and device authorization endpoints:
+//   - no secret: none (a public client);
+//   - AuthMethod, when it is one of the three: what the client's
+//     registration says (RFC 7591 §3.2.1);
+//   - else from the metadata's token_endpoint_auth_methods_supported:
+//     client_secret_basic when it is listed or when there is no list (the
+//     default of RFC 8414 §2, and the method RFC 6749 §2.3.1 has every
+//     server support); client_secret_post when only that is; none when
+//     the server names neither but lists none (it takes no secret);
+//     otherwise (only methods the relay lacks, such as private_key_jwt)
+//     client_secret_basic, which the server will refuse in its words.
+func (c *Client) authMethod() string {
+	if c.ClientSecret.IsZero() {
+		return AuthNone
+	}
+	switch c.AuthMethod {
+	case AuthNone, AuthBasic, AuthPost:
+		return c.AuthMethod
+	}
+	var listed []string
+	if c.Metadata != nil {
+		listed = c.Metadata.TokenEndpointAuthMethodsSupported
+	}
+	switch {
+	case len(listed) == 0 || slices.Contains(listed, AuthBasic):
+		return AuthBasic
+	case slices.Contains(listed, AuthPost):
+		return AuthPost
+	case slices.Contains(listed, AuthNone):
+		return AuthNone
+	}
+	return AuthBasic
+}
+
+// postForm POSTs a form without following redirects, and reads at most
+// 1 MiB of the answer. A client with a secret authenticates as authMethod
+// says: client_secret_basic in the Authorization header, with id and
+// secret each form-urlencoded first (RFC 6749 §2.3.1) and no client_id in
+// the form; client_secret_post in the form. The secret, in every form it
+// was sent, is scrubbed from the answer, so no decoder can echo it.
 func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
 	if _, err := secureURL(endpoint); err != nil {
 		return 0, nil, err
 	}
-	if !c.ClientSecret.IsZero() {
+	method := c.authMethod()
+	if method == AuthPost {
 		form.Set("client_secret", c.ClientSecret.Reveal())
+	}
+	if method == AuthBasic {
+		form.Del("client_id")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -79,6 +131,10 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if method == AuthBasic {
+		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret.Reveal()))
+	}
+	c.log().Debug("oauth: client authentication", "client_id", c.ClientID, "endpoint", endpoint, "method", method)
 	resp, err := noRedirectClient(c.httpClient()).Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
@@ -91,10 +147,21 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
 	}
-	if !c.ClientSecret.IsZero() {
-		body = bytes.ReplaceAll(body, []byte(c.ClientSecret.Reveal()), []byte(secret.Redacted))
+	return resp.StatusCode, c.scrubSecret(body), nil
+}
+
+// scrubSecret replaces the client secret in body: as it is, form-urlencoded
+// and as the Basic credentials it went in.
+func (c *Client) scrubSecret(body []byte) []byte {
+	if c.ClientSecret.IsZero() {
+		return body
 	}
-	return resp.StatusCode, body, nil
+	sec := c.ClientSecret.Reveal()
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID) + ":" + url.QueryEscape(sec)))
+	for _, s := range []string{basic, sec, url.QueryEscape(sec)} {
+		body = bytes.ReplaceAll(body, []byte(s), []byte(secret.Redacted))
+	}
+	return body
 }
 
 // decodeToken parses a token endpoint answer (C14). It never puts body

@@ -77,6 +77,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
 		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"), Policy: pol, AssumePKCE: cfg.AssumedPKCE(pol),
+		ResourceScopes: cfg.MCPURL != "",
 	}
 	p.Broker = &broker.Broker{Resolve: p.Auth.Account, Store: v, Auth: p.Auth, Scopes: cfg.Scopes,
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
