@@ -13,6 +13,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
+	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -104,6 +105,7 @@ var rules = []rule{
 	{is(vault.ErrNoKeySource), ExitUsage, fixed("set RELAY_VAULT_KEY to one of the key sources above, then run `relay %s` again")},
 	{is(vault.ErrKeySource), ExitUsage, fixed("check RELAY_VAULT_KEY (keychain, passphrase, file:PATH or cmd:COMMAND) as the error says; `relay status` shows the vault's key source")},
 	{is(vault.ErrInsecure), ExitUsage, insecureHint},
+	{is(signin.ErrNoTerminal), ExitUsage, fixed("put the passphrase in a file of your own (mode 0600) named by RELAY_VAULT_PASSPHRASE_FILE, or run `relay %s` in a terminal")},
 	{is(policy.ErrInvalid), ExitUsage, fixed("fix the policy file named above (or ask the administrator who wrote it), then run `relay %s` again")},
 	{is(policy.ErrDenied), ExitUsage, fixed("the administrator's policy forbids this; `relay status` lists the policy")},
 	{is(config.ErrNoServer), ExitUsage, fixed("set RELAY_BACKEND_URL to your backend (or RELAY_MCP_URL to a remote MCP server), then run `relay %s` again")},

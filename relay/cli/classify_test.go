@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
+	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -53,6 +55,16 @@ func passphraseVault(t *testing.T) vault.Options {
 	testkit.NoErr(t, store(t, opts))
 	opts.PassphraseFile = testkit.WriteTemp(t, "bad", "a wrong passphrase of some length\n", 0o600)
 	return opts
+}
+
+// noTerminal is the error of a new passphrase vault asked for its
+// passphrase with a pipe, not a terminal, as stdin (the real prompt).
+func noTerminal(t *testing.T) error {
+	r, w, err := os.Pipe()
+	testkit.NoErr(t, err)
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return store(t, vault.Options{Dir: filepath.Join(t.TempDir(), "data"), KeySpec: "passphrase",
+		Prompt: signin.Terminal{W: io.Discard, In: r}.Passphrase})
 }
 
 // corruptVault makes a file vault and spoils its tokens.
@@ -119,6 +131,7 @@ func TestClassify(t *testing.T) {
 		{"key command fails", store(t, vault.Options{Dir: t.TempDir(), KeySpec: "cmd:false"}), ExitUsage, "check RELAY_VAULT_KEY"},
 		{"no key source", store(t, vault.Options{Dir: t.TempDir(), Keychain: memKeychain(vault.ErrUnavailable)}), ExitUsage, "one of the key sources above"},
 		{"weak passphrase", store(t, vault.Options{Dir: t.TempDir(), KeySpec: "passphrase", PassphraseFile: weak}), ExitUsage, "choose a longer passphrase"},
+		{"passphrase vault without a terminal", noTerminal(t), ExitUsage, "RELAY_VAULT_PASSPHRASE_FILE"},
 		{"weak passphrase inside a sign-in", SignIn(fmt.Errorf("new tokens could not be stored, so none were requested; the stored tokens are kept: %w",
 			vault.CheckPassphrase(secret.New("short")))), ExitUsage, "choose a longer passphrase"},
 		{"insecure key file", fmt.Errorf("vault: key file: %w", looseErr), ExitUsage, "fix the owner or permissions of " + loose},

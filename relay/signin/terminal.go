@@ -50,6 +50,11 @@ func (t Terminal) Prompt(_ context.Context, p Prompt) {
 	}
 }
 
+// ErrNoTerminal: the vault needs a passphrase, and there is no terminal to
+// ask it on. A configuration error: RELAY_VAULT_PASSPHRASE_FILE is the
+// way without one.
+var ErrNoTerminal = errors.New("the vault needs a passphrase and stdin is not a terminal; set RELAY_VAULT_PASSPHRASE_FILE")
+
 // Passphrase asks for the vault passphrase on the terminal, without echo
 // (vault.Options.Prompt): it writes the label prompt, then ": ". It fails
 // when In is not a terminal: a pipe, a file, or a character device that is
@@ -60,7 +65,7 @@ func (t Terminal) Passphrase(_ context.Context, prompt string) (secret.Value, er
 		in = os.Stdin
 	}
 	if !term.IsTerminal(int(in.Fd())) {
-		return secret.Value{}, errors.New("the vault needs a passphrase and stdin is not a terminal; set RELAY_VAULT_PASSPHRASE_FILE")
+		return secret.Value{}, ErrNoTerminal
 	}
 	fmt.Fprintf(t.W, "%s: ", strings.TrimRight(prompt, ": "))
 	b, err := term.ReadPassword(int(in.Fd()))
