@@ -150,7 +150,10 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		src.Policy, cfgErr = pol.Summary(), cfg.Check()
 	}
 	if cfgErr == nil { // the policy checks URLs that Check accepted
-		cfgErr, src.PKCE = cfg.CheckPolicy(pol), cfg.AssumedPKCE(pol)
+		cfgErr = cfg.CheckPolicy(pol)
+		for _, a := range cfg.AssumedPKCE(pol) {
+			src.PKCE = append(src.PKCE, status.Assumption(a))
+		}
 	}
 	src.ConfigErr = cfgErr
 	p, openErr := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)

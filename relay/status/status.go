@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -52,7 +51,14 @@ type Report struct {
 	ConfigProblem   string   `json:"config_problem,omitempty"`
 	Policy          []string `json:"policy,omitempty"`
 	// PKCE: issuers for which PKCE S256 is assumed, and who named each.
-	PKCE []policy.Assumption `json:"pkce_s256_assumed,omitempty"`
+	PKCE []Assumption `json:"pkce_s256_assumed,omitempty"`
+}
+
+// Assumption is an issuer for which PKCE with S256 is assumed, and who
+// named it (policy.Assumption, as status prints it).
+type Assumption struct {
+	Issuer string `json:"issuer"`
+	By     string `json:"by"` // a setting's name, or "assume_pkce_s256 of PATH"
 }
 
 // The states of a Report.
@@ -94,7 +100,7 @@ type Sources struct {
 	Backend    string   // the backend or MCP server URL
 	Policy     []string // the administrator's policy, summarised (policy.Policy.Summary)
 	// PKCE: issuers for which PKCE S256 is assumed (config.Config.AssumedPKCE).
-	PKCE []policy.Assumption
+	PKCE []Assumption
 	// ConfigErr says why the configuration or the policy refuses it; then
 	// the tokens are not read.
 	ConfigErr error

@@ -17,7 +17,6 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/platform"
 	"github.com/keyrelay/keyrelay/relay/broker"
-	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -356,7 +355,7 @@ func TestSignedIn(t *testing.T) {
 // TestPKCEAssumed: the issuers for which PKCE S256 is assumed, and who
 // named them, are in both forms of the report, whatever else it says.
 func TestPKCEAssumed(t *testing.T) {
-	as := []policy.Assumption{{Issuer: "https://login.example/t/v2.0", By: "RELAY_ASSUME_PKCE_S256"},
+	as := []Assumption{{Issuer: "https://login.example/t/v2.0", By: "RELAY_ASSUME_PKCE_S256"},
 		{Issuer: "https://login.example/u/v2.0", By: "assume_pkce_s256 of /etc/keyrelay/policy.json"}}
 	r := Build(context.Background(), Sources{PKCE: as, ConfigErr: errors.New("bad"), Vault: fakeVault(vault.Status{Dir: "/d"})})
 	var text, js bytes.Buffer
