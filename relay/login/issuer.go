@@ -101,7 +101,10 @@ func (i *Interactive) Resolved() bool {
 func (i *Interactive) issuer(ctx context.Context) (string, error) {
 	i.mu.Lock()
 	iss, hint, d := i.Issuer, i.hint, i.disc
-	if iss == "" {
+	// A challenge naming protected resource metadata overrules the
+	// 2025-03-26 fallback, taken when the well-known URLs had none.
+	superseded := iss == "" && d.legacy && hint != ""
+	if iss == "" && !superseded {
 		iss = i.found
 	}
 	i.mu.Unlock()
@@ -112,7 +115,9 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 		return "", d.err
 	}
 	found := discovery{}
-	iss, found.resource = i.storedIssuer(ctx)
+	if !superseded {
+		iss, found.resource = i.storedIssuer(ctx)
+	}
 	if iss == "" {
 		var err error
 		if iss, found, err = i.discoverIssuer(ctx, hint); err != nil {
@@ -128,6 +133,9 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 		return "", err
 	}
 	i.mu.Lock()
+	if i.found != iss {
+		i.md = nil // the fallback's metadata, if a challenge superseded it
+	}
 	i.found, i.disc = iss, found
 	i.mu.Unlock()
 	return iss, nil

@@ -261,6 +261,30 @@ func TestLegacyFallback(t *testing.T) {
 			t.Fatal("fell back to the origin")
 		}
 	})
+	t.Run("a challenge naming a document overrules it", func(t *testing.T) {
+		// auth/metadata-var3: the document only at a custom URL, which
+		// the 401 names; the start-up probe found nothing well-known.
+		m := newMCPServer(t)
+		m.docs["/custom/prm.json"] = map[string]any{"resource": "O/mcp", "authorization_servers": []string{"O/tenant1"}}
+		m.docs["/tenant1/.well-known/openid-configuration"] = map[string]any{"issuer": "O/tenant1", "authorization_endpoint": "O/tenant1/authorize",
+			"token_endpoint": "O/tenant1/token", "code_challenge_methods_supported": []string{"S256"}}
+		i := m.interactive()
+		if acct, err := i.Account(context.Background()); err != nil || acct.Issuer != m.srv.URL {
+			t.Fatalf("before the challenge: %+v %v", acct, err)
+		}
+		if md, err := i.Metadata(context.Background()); err != nil || md.Issuer != m.srv.URL {
+			t.Fatalf("the fallback's metadata: %+v %v", md, err)
+		}
+		i.Hint(m.srv.URL + "/custom/prm.json")
+		acct, err := i.Account(context.Background())
+		if err != nil || acct.Issuer != m.srv.URL+"/tenant1" {
+			t.Fatalf("after the challenge: %+v %v", acct, err)
+		}
+		md, err := i.Metadata(context.Background())
+		if err != nil || md.Issuer != m.srv.URL+"/tenant1" {
+			t.Fatalf("after the challenge, the metadata: %+v %v", md, err)
+		}
+	})
 	t.Run("the policy must allow the advertised issuer too", func(t *testing.T) {
 		m := newMCPServer(t)
 		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
