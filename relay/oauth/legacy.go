@@ -39,16 +39,18 @@ func Origin(raw string) (string, error) {
 // only under a narrow exception: this revision finds the metadata from
 // the server's origin and says nothing of the issuer, and servers of its
 // time put their authorization server under a path of the same origin
-// (the conformance suite's names https://host/oauth). RFC 8414 §3.3 would
-// refuse the document; here it is accepted when the issuer and every
-// endpoint it names are on the server's own origin, the origin that served
-// the document and will receive the token anyway. An issuer or an endpoint
-// on another origin is ErrIssuerMismatch. The metadata's Issuer is then
-// the one advertised, which the callback's iss (RFC 9207) must match.
+// (the conformance suite's names https://host/oauth). RFC 8414 §3.3, and
+// the security checklist's C2, would refuse the document; here it is
+// accepted when the issuer and every endpoint it names are on the
+// server's own origin, the origin that served the document and will
+// receive the token anyway. An issuer or an endpoint on another origin is
+// ErrIssuerMismatch. The metadata's Issuer is then the one advertised,
+// which the callback's iss (RFC 9207) must match.
 //
-// The default endpoints advertise no PKCE methods: the metadata returned
-// for them lists S256, which the relay always sends. The revision requires
-// OAuth 2.1, and so PKCE, of every authorization server.
+// The default endpoints advertise no PKCE methods (there is no document
+// for C1 to check): the metadata returned for them lists S256, which the
+// relay always sends. The revision requires OAuth 2.1, and so PKCE, of
+// every authorization server.
 func DiscoverLegacy(ctx context.Context, hc *http.Client, server string) (*Metadata, error) {
 	origin, err := Origin(server)
 	if err != nil {
