@@ -118,18 +118,19 @@ func (i *Interactive) issuer(ctx context.Context) (string, error) {
 	if !superseded {
 		iss, found.resource = i.storedIssuer(ctx)
 	}
+	var err error
 	if iss == "" {
-		var err error
-		if iss, found, err = i.discoverIssuer(ctx, hint); err != nil {
-			if ctx.Err() == nil { // the caller's end is no failure of the server's
-				i.mu.Lock()
-				i.disc.err, i.disc.errAt, i.disc.errHint = err, i.now(), hint
-				i.mu.Unlock()
-			}
-			return "", err
-		}
+		iss, found, err = i.discoverIssuer(ctx, hint)
 	}
-	if err := i.checkIssuer(iss); err != nil {
+	if err == nil {
+		err = i.checkIssuer(iss)
+	}
+	if err != nil {
+		if ctx.Err() == nil { // the caller's end is no failure of the server's
+			i.mu.Lock()
+			i.disc.err, i.disc.errAt, i.disc.errHint = err, i.now(), hint
+			i.mu.Unlock()
+		}
 		return "", err
 	}
 	i.mu.Lock()

@@ -351,6 +351,18 @@ func TestFailedDiscoveryRemembered(t *testing.T) {
 	if err != nil || acct.Issuer != m.srv.URL {
 		t.Fatalf("with a challenge's hint: %+v %v", acct, err)
 	}
+	t.Run("an issuer the policy refuses", func(t *testing.T) {
+		m := newMCPServer(t)
+		m.docs[prmPath] = map[string]any{"resource": "O/mcp", "authorization_servers": []string{"O"}}
+		i := m.interactive()
+		i.Policy = loadPolicy(t, `{"allowed_issuers": ["https://as.example"]}`)
+		for range 3 {
+			testkit.WantIs(t, testkit.ErrOf(i.Account(context.Background())), policy.ErrDenied, "a discovered issuer not allowed")
+		}
+		if n := m.asked(prmPath); n != 1 {
+			t.Fatalf("asked %d times in a row", n)
+		}
+	})
 	t.Run("a cancelled caller is not a failure of the server's", func(t *testing.T) {
 		m := newMCPServer(t)
 		ctx, cancel := context.WithCancel(context.Background())
