@@ -55,26 +55,13 @@ var scenarios = []string{
 // why (docs/conformance.md has the suite's checks and the relay's log).
 // Their subtests are skipped with what failed; one that passes fails its
 // subtest, so that it is taken off this list: the list can only shrink.
-var knownFailing = map[string]string{
-	"sse-retry":          "issue 16: protected resource metadata fetched before any 401 waits on the server's endless event stream",
-	"auth/metadata-var2": "issue 16: root metadata naming the origin as resource is refused as a mismatch",
-	"auth/2025-03-26-oauth-metadata-backcompat": "issue 16: no protected resource metadata, and no fallback to the origin's authorization server metadata",
-	"auth/2025-03-26-oauth-endpoint-fallback":   "issue 16: no protected resource metadata, and no fallback to the origin's default endpoints",
-}
+var knownFailing = map[string]string{}
 
 // knownFlaky are scenarios the relay passes only most of the time, each
 // with why. One that fails is run again, up to flakyAttempts in all, and
 // each failed attempt is logged; the subtest fails only if every attempt
 // does. A scenario here is not in knownFailing.
-var knownFlaky = map[string]string{
-	// The test server sends its elicitation request on the GET stream
-	// without waiting for one (its SDK drops the request when none is
-	// open). The relay opens that stream only after a protected resource
-	// metadata lookup (404s) for its cached-token check, so on a busy
-	// machine the tool call comes first and waits forever: about 1 run in
-	// 8 with four of these scenarios at once on 2 cores, none in 30 alone.
-	"elicitation-sep1034-client-defaults": "issue 16: the relay's GET stream opens after a metadata discovery, and can miss the server's elicitation",
-}
+var knownFlaky = map[string]string{}
 
 const flakyAttempts = 3
 

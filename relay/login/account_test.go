@@ -47,11 +47,11 @@ func TestP1_AccountPerServer(t *testing.T) {
 			}
 			// Only A has signed in: B finds no issuer of A's in the vault.
 			ib.Issuer, ib.Registry = "", accounts{accA}
-			if got := ib.storedIssuer(context.Background()); got != "" {
+			if got, _ := ib.storedIssuer(context.Background()); got != "" {
 				t.Fatalf("B reuses A's stored issuer %q", got)
 			}
 			ia.Issuer, ia.Registry = "", accounts{accA}
-			if got := ia.storedIssuer(context.Background()); got != iss {
+			if got, _ := ia.storedIssuer(context.Background()); got != iss {
 				t.Fatalf("A does not find its own issuer: %q", got)
 			}
 		})

@@ -86,6 +86,7 @@ type Interactive struct {
 	md        *oauth.Metadata
 	pend      *pending
 	found     string       // the issuer discovered from the backend
+	disc      discovery    // what that discovery learnt beyond it (issuer.go)
 	hint      string       // a resource_metadata URL from a backend challenge
 	regID     string       // the dynamic registration's client id, once loaded
 	regSecret secret.Value // its secret, if the server issued one
@@ -114,7 +115,7 @@ func (i *Interactive) Metadata(ctx context.Context) (*oauth.Metadata, error) {
 	}
 	// Discover without holding the mutex: it may take the HTTP timeout,
 	// and other methods (a pending sign-in's state) need the mutex.
-	md, err = oauth.Discover(ctx, i.Client.HTTP, iss, oauth.AssumeS256(i.assumed()...))
+	md, err = i.discover(ctx, iss)
 	if err != nil {
 		return nil, i.explainPKCE(iss, err)
 	}
@@ -138,7 +139,7 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 		return nil, err
 	}
 	c := i.Client
-	c.Metadata, c.Scopes = md, scopes
+	c.Metadata, c.Scopes, c.Resource = md, scopes, i.resource()
 	if c.ClientID, err = i.clientID(md); err != nil {
 		return nil, err
 	}

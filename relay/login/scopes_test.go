@@ -79,7 +79,7 @@ func (m *mcpAS) asked(path string) int {
 	return n
 }
 
-const prmPath = "/.well-known/oauth-protected-resource/mcp"
+const scopesPRMPath = "/.well-known/oauth-protected-resource/mcp"
 
 // TestDefaultScopesFromResourceMetadata: for an MCP server
 // (ResourceScopes), a sign-in that nothing else gives scopes asks for the
@@ -94,8 +94,8 @@ func TestDefaultScopesFromResourceMetadata(t *testing.T) {
 	discovered := &Interactive{Backend: m.srv.URL + "/mcp", ResourceScopes: true}
 	_, err := discovered.Account(context.Background())
 	testkit.NoErr(t, err, "discovery")
-	if got := discovered.DefaultScopes(context.Background()); !slices.Equal(got, want) || m.asked(prmPath) != 1 {
-		t.Fatalf("after discovery: %v, metadata read %d times", got, m.asked(prmPath))
+	if got := discovered.DefaultScopes(context.Background()); !slices.Equal(got, want) || m.asked(scopesPRMPath) != 1 {
+		t.Fatalf("after discovery: %v, metadata read %d times", got, m.asked(scopesPRMPath))
 	}
 
 	configured := &Interactive{Issuer: m.srv.URL, Backend: m.srv.URL + "/mcp", ResourceScopes: true}
@@ -104,12 +104,12 @@ func TestDefaultScopesFromResourceMetadata(t *testing.T) {
 			t.Fatalf("configured issuer: %v", got)
 		}
 	}
-	if m.asked(prmPath) != 2 {
-		t.Fatalf("metadata read %d times in all, want once more for the configured issuer", m.asked(prmPath))
+	if m.asked(scopesPRMPath) != 2 {
+		t.Fatalf("metadata read %d times in all, want once more for the configured issuer", m.asked(scopesPRMPath))
 	}
 
 	backend := &Interactive{Issuer: m.srv.URL, Backend: m.srv.URL + "/mcp"}
-	if got := backend.DefaultScopes(context.Background()); got != nil || m.asked(prmPath) != 2 {
+	if got := backend.DefaultScopes(context.Background()); got != nil || m.asked(scopesPRMPath) != 2 {
 		t.Fatalf("backend mode: %v", got)
 	}
 }

@@ -70,9 +70,31 @@ func (p *Upstream) dial(ctx context.Context) (*conn, error) {
 			p.listenUp(c)
 		}
 	} else {
-		tr.Listen()
+		p.awaitListen(ctx, tr.Listen())
 	}
 	return c, nil
+}
+
+// listenWait bounds how long a new 2025-era session waits for its GET
+// stream before the proxy forwards anything: the server's answer to the
+// GET takes milliseconds; a server that holds it back costs this, once.
+var listenWait = time.Second // a var for tests
+
+// awaitListen waits until the server has answered the session's GET
+// stream (opened), at most listenWait. A server that sends its own
+// request (an elicitation, a sampling) on that stream as soon as a tool is
+// called drops it while no stream is open; a client that calls a tool
+// right after initialize would otherwise race the stream, and lose on a
+// busy machine (the conformance suite's elicitation-sep1034-client-defaults).
+func (p *Upstream) awaitListen(ctx context.Context, opened <-chan struct{}) {
+	t := time.NewTimer(listenWait)
+	defer t.Stop()
+	select {
+	case <-opened:
+	case <-t.C:
+		p.log.Debug("the MCP server has not answered the event stream's GET yet; going on", "waited", listenWait)
+	case <-ctx.Done():
+	}
 }
 
 // newStreamable makes the client of one session over hc. The session's

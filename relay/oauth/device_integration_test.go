@@ -115,8 +115,18 @@ func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 		}
 	})
 	t.Run("another resource path", func(t *testing.T) {
-		_, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", "")
-		testkit.WantIs(t, err, oauth.ErrResourceMismatch, "the backend's document is for its root")
+		// The document is only at the root, which is built from the
+		// origin: it may name the origin (RFC 9728 §3.3).
+		rm, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", "")
+		if err != nil || rm.Resource != st.backend {
+			t.Fatalf("the backend's root document for %s/mcp: %+v %v", st.backend, rm, err)
+		}
+	})
+	t.Run("another resource path, the root URL named by a challenge", func(t *testing.T) {
+		rm, err := oauth.DiscoverResource(ctx, nil, st.backend+"/mcp", st.backend+"/.well-known/oauth-protected-resource")
+		if err != nil || rm.Resource != st.backend {
+			t.Fatalf("%+v %v", rm, err)
+		}
 	})
 }
 

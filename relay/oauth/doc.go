@@ -29,13 +29,20 @@
 //   - Protected resource discovery fetches the challenge's resource_metadata
 //     URL alone when there is one, else the well-known URL with the path
 //     inserted, then at the root, with the same URL, redirect and size rules
-//     as below. The document must name the backend exactly (an origin with
-//     and without "/" being the only allowance), else ErrResourceMismatch.
+//     as below. The document must name the identifier its URL was built
+//     from (RFC 9728 §3.3): the backend exactly, or, at the root URL, the
+//     backend's origin (an origin with and without "/" being the only
+//     allowance), else ErrResourceMismatch.
 //   - Discovery accepts only https URLs, or http on a loopback host; refuses
-//     redirects to another host, documents over 1 MiB, an issuer that is not
-//     byte for byte the one asked for (RFC 8414 §3.3), and a server that does
-//     not advertise PKCE with S256 (unless AssumeS256 names its exact issuer
-//     and its metadata omits the list altogether).
+//     redirects to another host, documents over 1 MiB, an answer whose
+//     Content-Type is not JSON (unread; text/plain and none are tolerated),
+//     a fetch over 10 s, an issuer that is not byte for byte the one asked
+//     for (RFC 8414 §3.3), and a server that does not advertise PKCE with
+//     S256 (unless AssumeS256 names its exact issuer and its metadata omits
+//     the list altogether). One exception, DiscoverLegacy, for an MCP server
+//     of the 2025-03-26 revision that publishes no protected resource
+//     metadata: the metadata at its origin's root may name another issuer if
+//     that issuer and every endpoint are on the same origin.
 //   - Each login uses a fresh 32-byte PKCE verifier (S256 only) and a fresh
 //     32-byte state. The RFC 8707 resource is sent on the authorization
 //     request, the code exchange and every refresh.

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // maxBody caps every response this package reads: metadata, token and
@@ -45,10 +47,29 @@ func secureURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// statusError is a non-200 answer to a GET.
+// statusError is a non-200 answer to a GET. A 404 is ErrNotFound.
 type statusError struct{ status int }
 
 func (e *statusError) Error() string { return fmt.Sprintf("oauth: HTTP status %d", e.status) }
+
+// Is makes a 404 ErrNotFound.
+func (e *statusError) Is(target error) bool {
+	return target == ErrNotFound && e.status == http.StatusNotFound
+}
+
+// ErrNotFound is a metadata URL that answered 404. Discovery that found no
+// document wraps it only when every URL it tried answered 404: the server
+// publishes none, as opposed to one it failed to serve.
+var ErrNotFound = errors.New("oauth: HTTP status 404")
+
+// errNotJSON is a metadata answer whose Content-Type is not JSON, with
+// ErrBadMetadata; its body is not read.
+var errNotJSON = errors.New("not JSON")
+
+// metadataTimeout bounds one metadata fetch, body included, whatever the
+// HTTP client's own timeout (RELAY_AUTH_TIMEOUT, 30 s by default): a
+// server whose body never ends must not hold a request for that long.
+var metadataTimeout = 10 * time.Second // a var for tests
 
 // safeClient returns a copy of hc whose redirects stay on the first
 // request's host and on secure URLs (C3).
@@ -78,11 +99,16 @@ func noRedirectClient(hc *http.Client) *http.Client {
 }
 
 // getJSON fetches a public JSON document from a secure URL into v. A
-// non-200 status is a *statusError.
+// non-200 status is a *statusError; a Content-Type that is not JSON is
+// ErrBadMetadata, before any of the body is read (a server answering every GET
+// with an event stream that never ends must not hold discovery). The whole
+// fetch takes at most metadataTimeout, and the body at most maxBody bytes.
 func getJSON(ctx context.Context, hc *http.Client, raw string, v any) error {
 	if _, err := secureURL(raw); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
 		return fmt.Errorf("oauth: GET %s: %w", raw, err)
@@ -93,17 +119,39 @@ func getJSON(ctx context.Context, hc *http.Client, raw string, v any) error {
 		return fmt.Errorf("oauth: GET %s: %w", raw, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &statusError{resp.StatusCode}
+	}
+	if ct := resp.Header.Get("Content-Type"); !jsonType(ct) {
+		return fmt.Errorf("%w: %w: %s answered %q", ErrBadMetadata, errNotJSON, sanitize(raw, 256), sanitize(ct, 64))
+	}
 	body, err := readCapped(resp)
 	if err != nil {
 		return fmt.Errorf("oauth: GET %s: %w", raw, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return &statusError{resp.StatusCode}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: %s is not a JSON object", ErrBadMetadata, raw)
 	}
 	return nil
+}
+
+// jsonType reports whether a metadata answer's Content-Type may hold its
+// JSON document: application/json or a +json type (RFC 8414 §3.2, RFC 9728
+// §3.2 and OpenID Connect Discovery §4.2 all say application/json), with
+// any parameters. Two more are tolerated, because servers that forget to
+// set the type send them and other MCP clients accept them: none at all,
+// and text/plain (what Go's net/http sniffs for a JSON body). Everything
+// else, text/event-stream and text/html first, is refused unread.
+func jsonType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "text/plain" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
 // readCapped reads a response body of at most maxBody bytes.

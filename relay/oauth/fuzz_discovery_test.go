@@ -22,7 +22,7 @@ func FuzzResourceMetadata(f *testing.F) {
 	f.Add([]byte(`{"resource":"\u001b[2Jhttps://backend.example/mcp"}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rm, err := parseResourceMetadata(body, fuzzResource, "https://backend.example/.well-known/oauth-protected-resource/mcp")
+		rm, err := parseResourceMetadata(body, metadataURL{"https://backend.example/.well-known/oauth-protected-resource/mcp", []string{fuzzResource}})
 		if err != nil {
 			if rm != nil || !printable(err.Error()) || len(err.Error()) > 1200 {
 				t.Fatalf("bad error: %q", err)

@@ -3,9 +3,11 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -27,18 +29,28 @@ type ResourceMetadata struct {
 // challenge), only that URL is fetched, as the MCP specification says.
 // Otherwise the well-known URL is tried with the resource's path inserted
 // (https://host/.well-known/oauth-protected-resource/path), then at the
-// root; a 4xx answer moves on, any other failure stops.
+// root; a 4xx answer moves on, any other failure stops. When no URL served
+// a document, the error is ErrNoResourceMetadata, and also ErrNotFound when
+// every URL answered 404 (the server publishes none).
 //
-// The document's resource must be identical to resource (RFC 9728 §3.3),
-// with one allowance: a URL with an empty path and the same URL with "/"
-// are the same URI (RFC 3986 §6.2.3). "https://h/mcp" and "https://h/mcp/"
-// differ. A mismatch is ErrResourceMismatch.
+// The document's resource must be identical to the identifier the URL it
+// came from was built from (RFC 9728 §3.3): resource for the URL with the
+// path inserted, and for a challenge URL (§3.3 again: the URL of the
+// request the client made). The root URL is built from the origin, so a
+// document there may name the origin, https://host, and the caller then
+// uses it as its resource; it may also name resource itself, as servers
+// that publish one document for their one MCP endpoint do. A challenge URL
+// that is exactly one of the two well-known URLs is treated as that URL. A
+// URL with an empty path and the same URL with "/" are the same URI (RFC
+// 3986 §6.2.3); "https://h/mcp" and "https://h/mcp/" differ. Anything else,
+// another origin above all, is ErrResourceMismatch.
 //
 // Every URL fetched must be https unless its host is loopback
 // (ErrInsecureURL); a redirect to another host is refused (ErrRedirect), and
-// so is a document over 1 MiB (ErrTooLarge). hc may be nil; a redirect
-// policy is added to a copy of it. The challenge URL may be on another host
-// than the resource: the document it serves must still name resource.
+// so is a document over 1 MiB (ErrTooLarge) or one whose Content-Type is
+// not JSON (ErrBadMetadata). hc may be nil; a redirect policy is added to a
+// copy of it. The challenge URL may be on another host than the resource:
+// the document it serves must still name resource.
 func DiscoverResource(ctx context.Context, hc *http.Client, resource, challengeURL string) (*ResourceMetadata, error) {
 	urls, err := resourceMetadataURLs(resource, challengeURL)
 	if err != nil {
@@ -47,18 +59,27 @@ func DiscoverResource(ctx context.Context, hc *http.Client, resource, challengeU
 	if hc == nil {
 		hc = defaultHTTPClient()
 	}
-	var last error
+	var last, notFound error
 	for _, u := range urls {
 		var raw json.RawMessage
-		err := getJSON(ctx, hc, u, &raw)
+		err := getJSON(ctx, hc, u.url, &raw)
 		if isClientError(err) {
-			last = err
+			// Keep a 4xx other than 404 over a 404, so that ErrNotFound
+			// means every URL answered 404.
+			if errors.Is(err, ErrNotFound) {
+				notFound = err
+			} else if last == nil {
+				last = err
+			}
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		return parseResourceMetadata(raw, resource, u)
+		return parseResourceMetadata(raw, u)
+	}
+	if last == nil {
+		last = notFound
 	}
 	return nil, fmt.Errorf("%w for %s: %w", ErrNoResourceMetadata, sanitize(resource, 256), last)
 }
@@ -78,17 +99,18 @@ func (rm *ResourceMetadata) AuthorizationServer() (string, error) {
 	return as, nil
 }
 
+// metadataURL is a URL to fetch protected resource metadata from, with
+// the resource identifiers its document may name (RFC 9728 §3.3).
+type metadataURL struct {
+	url  string
+	want []string
+}
+
 // resourceMetadataURLs lists the URLs to try, in order.
-func resourceMetadataURLs(resource, challengeURL string) ([]string, error) {
+func resourceMetadataURLs(resource, challengeURL string) ([]metadataURL, error) {
 	u, err := secureURL(resource)
 	if err != nil {
 		return nil, err
-	}
-	if challengeURL != "" {
-		if _, err := secureURL(challengeURL); err != nil {
-			return nil, err
-		}
-		return []string{challengeURL}, nil
 	}
 	origin := u.Scheme + "://" + u.Host
 	path := strings.TrimSuffix(u.EscapedPath(), "/")
@@ -96,27 +118,54 @@ func resourceMetadataURLs(resource, challengeURL string) ([]string, error) {
 	if u.RawQuery != "" {
 		query = "?" + u.RawQuery
 	}
-	if path == "" {
-		return []string{origin + resourceWellKnown + query}, nil
+	root := metadataURL{origin + resourceWellKnown, []string{resource}}
+	var urls []metadataURL
+	if path != "" || query != "" {
+		// The root URL is built from the origin (§3.1): its document may
+		// name the origin, or the resource as before.
+		root.want = []string{origin, resource}
+		urls = append(urls, metadataURL{origin + resourceWellKnown + path + query, []string{resource}})
 	}
-	return []string{origin + resourceWellKnown + path + query, origin + resourceWellKnown}, nil
+	if path != "" {
+		urls = append(urls, root)
+	} else if query == "" {
+		urls = []metadataURL{root}
+	}
+	if challengeURL == "" {
+		return urls, nil
+	}
+	if _, err := secureURL(challengeURL); err != nil {
+		return nil, err
+	}
+	for _, w := range urls {
+		if w.url == challengeURL {
+			return []metadataURL{w}, nil
+		}
+	}
+	return []metadataURL{{challengeURL, []string{resource}}}, nil
 }
 
-// parseResourceMetadata decodes a document fetched from from and checks
-// that it names resource. Nothing from the body reaches an error except a
-// sanitised, capped resource value.
-func parseResourceMetadata(body []byte, resource, from string) (*ResourceMetadata, error) {
+// parseResourceMetadata decodes a document fetched from from.url and
+// checks that it names one of from.want. Nothing from the body reaches an
+// error except a sanitised, capped resource value.
+func parseResourceMetadata(body []byte, from metadataURL) (*ResourceMetadata, error) {
 	var rm ResourceMetadata
 	if err := json.Unmarshal(body, &rm); err != nil {
-		return nil, fmt.Errorf("%w: protected resource metadata at %s is not the expected JSON object", ErrBadMetadata, sanitize(from, 256))
+		return nil, fmt.Errorf("%w: protected resource metadata at %s is not the expected JSON object", ErrBadMetadata, sanitize(from.url, 256))
 	}
 	if rm.Resource == "" {
-		return nil, fmt.Errorf("%w: protected resource metadata at %s has no resource", ErrBadMetadata, sanitize(from, 256))
+		return nil, fmt.Errorf("%w: protected resource metadata at %s has no resource", ErrBadMetadata, sanitize(from.url, 256))
 	}
-	if !sameResource(rm.Resource, resource) {
-		return nil, fmt.Errorf("%w: %s names %q, want %q", ErrResourceMismatch, sanitize(from, 256), sanitize(rm.Resource, 256), sanitize(resource, 256))
+	for _, w := range from.want {
+		if sameResource(rm.Resource, w) {
+			return &rm, nil
+		}
 	}
-	return &rm, nil
+	want := make([]string, len(from.want))
+	for k, w := range from.want {
+		want[k] = strconv.Quote(sanitize(w, 256))
+	}
+	return nil, fmt.Errorf("%w: %s names %q, want %s", ErrResourceMismatch, sanitize(from.url, 256), sanitize(rm.Resource, 256), strings.Join(want, " or "))
 }
 
 // sameResource is an exact compare, except that an origin with an empty

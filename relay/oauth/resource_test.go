@@ -151,3 +151,57 @@ func TestAuthorizationServerPick(t *testing.T) {
 		}
 	}
 }
+
+// RFC 9728 §3.3: a document must name the identifier its URL was built
+// from. The root URL is built from the origin (auth/metadata-var2 of the
+// MCP conformance suite: the document only there, naming the origin, for
+// an MCP URL with a path); another origin is refused everywhere.
+func TestResourceIdentifierPerURL(t *testing.T) {
+	const wk = "/.well-known/oauth-protected-resource"
+	cases := []struct {
+		name      string
+		servedAt  string // where the document is
+		challenge string // the challenge's resource_metadata path, if any
+		names     string // the resource it names: O is the origin
+		ok        bool
+	}{
+		{"root names the origin", wk, "", "O", true},
+		{"root names the origin with /", wk, "", "O/", true},
+		{"root names the MCP URL", wk, "", "O/mcp", true},
+		{"root names another path", wk, "", "O/other", false},
+		{"root names a parent path", wk, "", "O/m", false},
+		{"root names another origin", wk, "", "https://evil.example", false},
+		{"root names another origin's MCP URL", wk, "", "https://evil.example/mcp", false},
+		{"root names another port", wk, "", "http://127.0.0.1:1", false},
+		{"path URL names the origin", wk + "/mcp", "", "O", false},
+		{"path URL names the MCP URL", wk + "/mcp", "", "O/mcp", true},
+		{"challenge URL names the origin", "/meta.json", "/meta.json", "O", false},
+		{"challenge URL names the MCP URL", "/meta.json", "/meta.json", "O/mcp", true},
+		{"challenge URL is the root URL, names the origin", wk, wk, "O", true},
+		{"challenge URL is the root URL, names another origin", wk, wk, "https://evil.example", false},
+		{"challenge URL is the path URL, names the origin", wk + "/mcp", wk + "/mcp", "O", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMDServer(t)
+			named := strings.Replace(tc.names, "O", m.srv.URL, 1)
+			if strings.HasPrefix(tc.names, "http") {
+				named = tc.names
+			}
+			m.docs[tc.servedAt] = prDoc(named, "https://as.example")
+			challenge := ""
+			if tc.challenge != "" {
+				challenge = m.srv.URL + tc.challenge
+			}
+			rm, err := DiscoverResource(context.Background(), nil, m.srv.URL+"/mcp", challenge)
+			if !tc.ok {
+				testkit.WantIs(t, err, ErrResourceMismatch, "%s naming %q", tc.servedAt, named)
+				return
+			}
+			testkit.NoErr(t, err)
+			if rm.Resource != named {
+				t.Fatalf("resource %q, want the one named, %q", rm.Resource, named)
+			}
+		})
+	}
+}

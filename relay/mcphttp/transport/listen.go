@@ -21,11 +21,26 @@ import (
 // through cuts the wait short. The first failure in a row is logged at
 // Info, the rest at Debug. A 405 (no stream offered) or a 404 ends it: a
 // lost session is found by the next POST.
-func (s *Streamable) Listen() {
-	go s.listenLoop()
+//
+// The channel it returns is closed once the first attempt has the
+// server's answer (the stream is open, or refused), or the session ended:
+// a server that sends its own messages on the stream as soon as a request
+// comes (an elicitation during a tool call) drops them while no stream is
+// open, so the caller waits for it before sending more.
+func (s *Streamable) Listen() <-chan struct{} {
+	opened := make(chan struct{})
+	go s.listenLoop(opened)
+	return opened
 }
 
-func (s *Streamable) listenLoop() {
+func (s *Streamable) listenLoop(opened chan struct{}) {
+	defer func() {
+		select {
+		case <-opened:
+		default:
+			close(opened)
+		}
+	}()
 	r := &sseReader{max: front.MaxMessage}
 	failing := false
 	for attempt := 1; s.ctx.Err() == nil; attempt++ {
@@ -34,6 +49,11 @@ func (s *Streamable) listenLoop() {
 		default:
 		}
 		body, err := s.open(s.ctx, r.lastID)
+		select {
+		case <-opened:
+		default:
+			close(opened)
+		}
 		if err == nil {
 			if failing {
 				s.log.Info("the MCP server's event stream is open again")

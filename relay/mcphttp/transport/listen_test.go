@@ -47,7 +47,7 @@ func TestListenBackoff(t *testing.T) {
 	})
 	var w waits
 	w.install(s, 8)
-	s.listenLoop()
+	s.listenLoop(make(chan struct{}))
 	want := []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}
 	for i := range want {
 		want[i] *= time.Second
@@ -108,7 +108,7 @@ func TestListenReopens(t *testing.T) {
 	s.h.Note = func(m *front.Message) { notes = append(notes, m.Method) }
 	var w waits
 	w.install(s, 100)
-	s.listenLoop()
+	s.listenLoop(make(chan struct{}))
 	if strings.Join(seen, ",") != ",g1,g1,,g2,g2" {
 		t.Fatalf("Last-Event-ID sent: %q", seen)
 	}
