@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/helptext"
 )
 
 // Exit codes of backend. Scripts may rely on them; the README has the
@@ -43,8 +45,7 @@ flags: each can also be set by the environment variable it names; the flag wins.
 		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool && f.DefValue != "" {
 			usage = strings.TrimSuffix(usage, ")") + "; default " + f.DefValue + ")"
 		}
-		fmt.Fprintf(w, "  --%s\n", f.Name)
-		wrap(w, usage)
+		helptext.Item(w, "--"+f.Name, usage)
 	})
 	fmt.Fprint(w, `
 exit codes:
@@ -52,17 +53,4 @@ exit codes:
   1  an error while starting or running, such as a listen address in use
   2  a bad command line or setting
 `)
-}
-
-// wrap writes text indented by 8 spaces, wrapped at about 80 columns.
-func wrap(w io.Writer, text string) {
-	line := "       "
-	for _, word := range strings.Fields(text) {
-		if len(line)+1+len(word) > 80 && strings.TrimSpace(line) != "" {
-			fmt.Fprintln(w, line)
-			line = "       "
-		}
-		line += " " + word
-	}
-	fmt.Fprintln(w, line)
 }

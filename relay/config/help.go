@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strings"
+
+	"github.com/keyrelay/keyrelay/internal/helptext"
 )
 
 // Help writes `relay help [command]` to w. Without a command: what relay
@@ -46,7 +47,7 @@ func commandHelp(w io.Writer, c command) {
 		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 		c.own(fs, &Switches{})
 		fmt.Fprintln(w, "\nflags:")
-		fs.VisitAll(func(f *flag.Flag) { item(w, "--"+f.Name, f.Usage) })
+		fs.VisitAll(func(f *flag.Flag) { helptext.Item(w, "--"+f.Name, f.Usage) })
 	}
 	if c.settings {
 		settingsHelp(w)
@@ -72,21 +73,6 @@ func settingsHelp(w io.Writer) {
 		if f := flags[v.Name]; f != nil {
 			name = "--" + f.Name + ", " + v.Name
 		}
-		item(w, name, v.Meaning)
+		helptext.Item(w, name, v.Meaning)
 	}
-}
-
-// item writes a name, then its text indented below it, wrapped at about
-// 80 columns.
-func item(w io.Writer, name, text string) {
-	fmt.Fprintf(w, "  %s\n", name)
-	line := "       "
-	for _, word := range strings.Fields(text) {
-		if len(line)+1+len(word) > 80 && strings.TrimSpace(line) != "" {
-			fmt.Fprintln(w, line)
-			line = "       "
-		}
-		line += " " + word
-	}
-	fmt.Fprintln(w, line)
 }
