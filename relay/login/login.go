@@ -179,6 +179,10 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("sign-in needed%s: open %s and enter the code %s, then call the tool again%s", at, e.URL, e.Code, warn)
 	case e.Pending:
 		return fmt.Sprintf("sign-in needed%s and %v; open this URL to sign in, then call the tool again: %s", at, e.Err, e.URL)
+	case errors.Is(e.Err, oauth.ErrLoginTimeout) && errors.Is(e.Err, context.Canceled):
+		// Not the login timeout (that is DeadlineExceeded): a signal, or
+		// the client cancelled its request.
+		return "the sign-in was cancelled before it completed"
 	case errors.Is(e.Err, oauth.ErrLoginTimeout):
 		return fmt.Sprintf("the sign-in did not complete in time (%v); its link has expired: call the tool again for a new one", e.Err)
 	}
