@@ -76,7 +76,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
 	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
-	{"RELAY_CLIENT_CREDENTIALS", "1: sign in without a person, with the client_credentials grant of RELAY_CLIENT_ID and its RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE (or --client-credentials); for CI and scheduled jobs"},
+	{"RELAY_CLIENT_CREDENTIALS", "1: sign in without a person, with the client_credentials grant of RELAY_CLIENT_ID and its RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE; for CI and scheduled jobs"},
 	{"RELAY_CLIENT_KEY_FILE", "instead of RELAY_CLIENT_SECRET: a PEM private key (EC P-256, RSA of 2048 bits or more, or Ed25519) for private_key_jwt; it must be the user's own and readable by no one else; stored in the vault at first use"},
 	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
 	{"RELAY_AUTHORIZE_PARAMS", "extra authorization parameters, as a query: audience=...&access_type=offline"},
