@@ -156,7 +156,9 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			}
 
 			// relay login fetches a token, without a browser, and says whose.
-			if out := run(0, "login"); !strings.Contains(out, "relay: signed in as "+tc.id) {
+			out := run(0, "login")
+			t.Logf("relay login:\n%s", lastLines(out, 2))
+			if !strings.Contains(out, "relay: signed in as "+tc.id) {
 				t.Fatalf("relay login said:\n%s", out)
 			}
 			first := s.token(t, tc.id)
@@ -236,6 +238,11 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 	}
 }
 
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
 // assertionHeader is the encoded header of an ES256 client assertion: no
 // assertion may be written anywhere.
 var assertionHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","typ":"JWT"}`))
@@ -265,6 +272,12 @@ func leaks(text string, secrets []string, where string) []string {
 // mode, with exit 2 and the rule's name, before any request.
 func TestClientCredentialsPolicy(t *testing.T) {
 	s := startCC(t)
+	s.env.Vars["RELAY_CLIENT_ID"] = "ci-secret"
+	// Without the policy, --device is refused all the same: this mode
+	// never starts a device grant.
+	if _, errOut, code := s.env.Run(t, "login", "--device"); code != 2 || !strings.Contains(errOut, "--device and client credentials do not mix") {
+		t.Fatalf("login --device: exit %d\n%s", code, errOut)
+	}
 	pol := filepath.Join(s.env.Home, "policy.json")
 	if err := os.WriteFile(pol, []byte(`{"disable_client_credentials": true}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -273,6 +286,7 @@ func TestClientCredentialsPolicy(t *testing.T) {
 	s.env.Vars["RELAY_CLIENT_ID"] = "ci-secret"
 	s.env.Vars["RELAY_CLIENT_SECRET"] = ccSecret
 	_, errOut, code := s.env.Run(t, "login")
+	t.Logf("relay login under the policy:\n%s", errOut)
 	if code != 2 || !strings.Contains(errOut, "disable_client_credentials") {
 		t.Fatalf("exit %d, want 2 naming disable_client_credentials:\n%s", code, errOut)
 	}
