@@ -119,6 +119,7 @@ func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Va
 		TokenTTL:                cfg.TokenTTL,
 		HMACSecret:              cfg.JWTSecret,
 		SigningKey:              key,
+		MachineClients:          cfg.Machines,
 		Logger:                  log.With("component", "authserver"),
 	})
 	return as, demoPass, err

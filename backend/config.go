@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
@@ -29,6 +30,7 @@ type config struct {
 	Users         []secret.Value // NAME:PASSWORD specs
 	TokenTTL      time.Duration
 	SigningKey    string
+	Machines      []authserver.MachineClient // AUTH_MACHINE_CLIENTS_FILE
 	LogLevel      string
 }
 
@@ -65,13 +67,18 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), r.secretFile); err != nil {
 		return nil, err
 	}
+	if r.machineFile != "" {
+		if c.Machines, err = loadMachineClients(r.machineFile); err != nil {
+			return nil, err
+		}
+	}
 	return c, c.finish()
 }
 
 // rawFlags holds the flags that parseConfig converts after parsing.
 type rawFlags struct {
-	users           listFlag
-	secretFile, ttl string
+	users                        listFlag
+	secretFile, ttl, machineFile string
 }
 
 // defineFlags registers the settings' flags on fs, into c and r, with
@@ -87,6 +94,7 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.Var(&r.users, "user", "auth server user NAME:PASSWORD, repeatable (AUTH_USERS=name:pw,...); argv is visible to local users, prefer AUTH_USERS")
 	fs.StringVar(&r.ttl, "token-ttl", envOr(getenv, "AUTH_TOKEN_TTL", "15m"), "access token lifetime (AUTH_TOKEN_TTL)")
 	fs.StringVar(&c.SigningKey, "signing-key", getenv("AUTH_SIGNING_KEY"), "ES256 signing key PEM file, created if missing (AUTH_SIGNING_KEY)")
+	fs.StringVar(&r.machineFile, "machine-clients", getenv("AUTH_MACHINE_CLIENTS_FILE"), "JSON file of clients that sign in with client_credentials, with a secret or a public JWKS (AUTH_MACHINE_CLIENTS_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
@@ -108,6 +116,20 @@ func parseTTL(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("AUTH_TOKEN_TTL: want a duration between 1s and 24h, like 15m")
 	}
 	return d, nil
+}
+
+// loadMachineClients reads AUTH_MACHINE_CLIENTS_FILE: it may hold client
+// secrets, so it is read as JWT_SECRET_FILE is.
+func loadMachineClients(file string) ([]authserver.MachineClient, error) {
+	b, err := platform.ReadSecretFile(file, maxSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_MACHINE_CLIENTS_FILE: %w", err)
+	}
+	mcs, err := authserver.ParseMachineClients(b)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_MACHINE_CLIENTS_FILE: %w", err)
+	}
+	return mcs, nil
 }
 
 // maxSecretFile bounds what loadSecret reads from JWT_SECRET_FILE.
@@ -163,6 +185,9 @@ func (c *config) finish() error {
 	}
 	if c.AuthAddr != "" && !c.AuthServer {
 		return errors.New("AUTH_SERVER_ADDR needs --auth-server")
+	}
+	if len(c.Machines) > 0 && !c.AuthServer {
+		return errors.New("AUTH_MACHINE_CLIENTS_FILE needs --auth-server")
 	}
 	if c.AuthServerURL == "" && c.AuthServer {
 		c.AuthServerURL = c.PublicURL

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +82,38 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
 		}
+	}
+}
+
+// AUTH_MACHINE_CLIENTS_FILE is read as JWT_SECRET_FILE is (it may hold
+// client secrets), and needs --auth-server.
+func TestMachineClientsFile(t *testing.T) {
+	dir := t.TempDir()
+	doc := []byte(`[{"client_id":"ci","client_secret":"machine-secret-0123456789","scopes":["notes:read"]}]`)
+	good := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(good, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseConfig([]string{"--auth-server", "--machine-clients", good}, env(nil))
+	if err != nil || len(c.Machines) != 1 || c.Machines[0].ID != "ci" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example", "AUTH_MACHINE_CLIENTS_FILE": good})); err == nil ||
+		!strings.Contains(err.Error(), "needs --auth-server") {
+		t.Fatalf("without --auth-server: %v", err)
+	}
+	open := filepath.Join(dir, "open.json")
+	if err := os.WriteFile(open, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = parseConfig([]string{"--auth-server", "--machine-clients", open}, env(nil))
+	if runtime.GOOS != "windows" && (err == nil || !strings.Contains(err.Error(), "AUTH_MACHINE_CLIENTS_FILE")) {
+		t.Fatalf("a file others can read: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "machine-secret") {
+		t.Fatalf("the error holds the secret: %v", err)
 	}
 }

@@ -48,6 +48,16 @@ flags: each can also be set by the environment variable it names; the flag wins.
 		helptext.Item(w, "--"+f.Name, usage)
 	})
 	fmt.Fprint(w, `
+machine clients (AUTH_MACHINE_CLIENTS_FILE): clients that sign in without a
+person, with grant_type=client_credentials; their tokens carry the client id
+as sub. The file is a JSON list, the user's own and readable by no one else:
+  [{"client_id": "ci", "client_secret": "at least 16 characters", "scopes": ["notes:read"]},
+   {"client_id": "ci-key", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "...", "y": "..."}]},
+    "scopes": ["notes:read"]}]
+A secret authenticates with client_secret_basic or client_secret_post; a
+JWKS (EC P-256, RSA of 2048 bits or more, Ed25519) with private_key_jwt,
+whose aud is the issuer or the token endpoint.
+
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version
   1  an error while starting or running, such as a listen address in use

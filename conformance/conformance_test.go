@@ -23,8 +23,9 @@ import (
 
 // The 23 client scenarios of the spec that issue 16 asks the relay to
 // pass, in the suite's order: the core ones, the auth ones, the
-// 2025-03-26 back-compat ones and the draft ones. The extension scenarios
-// (auth/client-credentials-*, auth/cross-app-access-*) are another issue's.
+// 2025-03-26 back-compat ones and the draft ones; then the extension
+// scenarios of client credentials (SEP-1046, issue 17). Cross-app access
+// (auth/cross-app-access-*) is not here yet.
 var scenarios = []string{
 	"initialize",
 	"tools_call",
@@ -49,6 +50,8 @@ var scenarios = []string{
 	"auth/resource-mismatch",
 	"auth/offline-access-scope",
 	"auth/offline-access-not-supported",
+	"auth/client-credentials-jwt",
+	"auth/client-credentials-basic",
 }
 
 // knownFailing are the scenarios the relay does not pass yet, each with

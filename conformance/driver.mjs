@@ -52,11 +52,24 @@ function context() {
 // under test, with the scenario's pre-registered client (if any) mapped to
 // its own settings. Secrets go in the environment or a private file, never
 // in argv.
-function program(target, serverUrl, ctx) {
+function program(target, serverUrl, ctx, scenario) {
   const env = { ...process.env };
   delete env.MCP_CONFORMANCE_CONTEXT;
   switch (target) {
     case 'relay': {
+      if (scenario.startsWith('auth/client-credentials')) {
+        // SEP-1046: no person; the key goes in a private file.
+        env.RELAY_CLIENT_CREDENTIALS = '1';
+        env.RELAY_CLIENT_ID = ctx.client_id;
+        if (ctx.client_secret) env.RELAY_CLIENT_SECRET = ctx.client_secret;
+        if (ctx.private_key_pem) {
+          const dir = mkdtempSync(join(env.HOME || tmpdir(), 'client-key-'));
+          const file = join(dir, 'key.pem');
+          writeFileSync(file, ctx.private_key_pem, { mode: 0o600 });
+          env.RELAY_CLIENT_KEY_FILE = file;
+        }
+        return { command: need('KEYRELAY_RELAY'), args: ['serve', '--mcp-url', serverUrl], env };
+      }
       env.RELAY_CLIENT_METADATA_URL = CIMD_CLIENT_ID;
       if (ctx.client_id) env.RELAY_CLIENT_ID = ctx.client_id;
       if (ctx.client_secret) env.RELAY_CLIENT_SECRET = ctx.client_secret;
@@ -126,7 +139,7 @@ function argsFor(schema) {
 async function run(serverUrl) {
   const scenario = process.env.MCP_CONFORMANCE_SCENARIO || '';
   const target = process.env.KEYRELAY_CONFORMANCE_TARGET || 'relay';
-  const p = program(target, serverUrl, context());
+  const p = program(target, serverUrl, context(), scenario);
 
   // Elicitation only where the example client offers it, with the SDK
   // filling in the schema's defaults for the fields the answer omits

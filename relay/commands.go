@@ -53,6 +53,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err := cfg.CheckPolicy(pol); err != nil {
 		return err
 	}
+	if sw.Device && cfg.ClientCreds {
+		return cli.Usage(errors.New("--device and client credentials do not mix: the client_credentials grant needs no person"))
+	}
 	if sw.Device && !pol.DeviceGrantAllowed() {
 		return fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}

@@ -64,6 +64,10 @@ type Config struct {
 	Scopes []string
 	// Clients are pre-registered public clients. Default: DefaultClients().
 	Clients []Client
+	// MachineClients are confidential clients that sign in with the
+	// client_credentials grant (SEP-1046), with a secret or a JWKS.
+	// Default: none, and the grant is not offered.
+	MachineClients []MachineClient
 	// RegisteredDefaultScopes are the default scopes of a client registered
 	// through /register: what it gets when a request names no scope. It
 	// may still ask by name for any other scope it registered (every scope
@@ -121,7 +125,7 @@ func (c Config) normalize() (Config, error) {
 	if !c.HMACSecret.IsZero() && len(c.HMACSecret.Reveal()) < 32 {
 		return c, ErrShortSecret
 	}
-	for _, check := range []func() error{c.checkResources, c.checkScopes, c.checkClients} {
+	for _, check := range []func() error{c.checkResources, c.checkScopes, c.checkClients, c.checkMachineClients} {
 		if err := check(); err != nil {
 			return c, err
 		}

@@ -23,6 +23,7 @@ type Metadata struct {
 	GrantTypesSupported                        []string `json:"grant_types_supported"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 }
@@ -31,7 +32,7 @@ type Metadata struct {
 // /.well-known/oauth-authorization-server.
 func (s *Server) Metadata() Metadata {
 	iss := s.cfg.Issuer
-	return Metadata{
+	md := Metadata{
 		Issuer:                                     iss,
 		AuthorizationEndpoint:                      iss + "/authorize",
 		TokenEndpoint:                              iss + "/token",
@@ -48,6 +49,12 @@ func (s *Server) Metadata() Metadata {
 		RevocationEndpointAuthMethodsSupported:     []string{"none"},
 		AuthorizationResponseIssParameterSupported: true,
 	}
+	if len(s.cfg.MachineClients) > 0 {
+		md.GrantTypesSupported = append(md.GrantTypesSupported, ClientCredentialsGrantType)
+		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic", "client_secret_post", "private_key_jwt")
+		md.TokenEndpointAuthSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
+	}
+	return md
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, _ *http.Request) {

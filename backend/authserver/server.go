@@ -27,6 +27,7 @@ type Server struct {
 	pages          *pages
 	mux            *http.ServeMux
 	deviceInterval time.Duration
+	jtis           jtiCache // client assertions seen (machine.go)
 }
 
 // New checks cfg, applies defaults and builds a Server. With HMACSecret empty

@@ -23,6 +23,17 @@ type tokenResponse struct {
 // no Authorization header) are served.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(w, r, maxFormBytes)
+	if oe == nil && form.Get("grant_type") == ClientCredentialsGrantType && len(s.cfg.MachineClients) > 0 {
+		// A machine client authenticates (machine.go); the public
+		// clients below never do.
+		resp, oe := s.clientCredentialsGrant(r, form)
+		if oe != nil {
+			writeOAuthError(w, oe)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
 	if oe == nil && r.Header.Get("Authorization") != "" {
 		oe = invalidRequest("client authentication is not supported: send client_id in the body")
 	}

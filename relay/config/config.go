@@ -40,6 +40,9 @@ type Config struct {
 	Resource       string        // RELAY_RESOURCE: the RFC 8707 resource; "" after Check = none ("off")
 	ClientID       string        // RELAY_CLIENT_ID; "" = metadata document, then dynamic registration
 	ClientSecret   secret.Value  // RELAY_CLIENT_SECRET (environment only, never a flag): a confidential client
+	ClientKey      secret.Value  // the PEM private key of RELAY_CLIENT_KEY_FILE: private_key_jwt
+	ClientKeyFile  string        // RELAY_CLIENT_KEY_FILE
+	ClientCreds    bool          // RELAY_CLIENT_CREDENTIALS=1 or --client-credentials: the client_credentials grant
 	ClientMetaURL  string        // RELAY_CLIENT_METADATA_URL: a Client ID Metadata Document
 	AuthorizeParam url.Values    // RELAY_AUTHORIZE_PARAMS: extra authorization parameters
 	Scopes         []string      // RELAY_SCOPES, space-separated
@@ -57,6 +60,7 @@ type Config struct {
 	AssumePKCE     string        // RELAY_ASSUME_PKCE_S256: the one issuer whose metadata may omit code_challenge_methods_supported
 
 	headerErr error // a bad RELAY_HEADERS, reported by Check so the server still starts
+	keyErr    error // a bad RELAY_CLIENT_KEY_FILE or RELAY_CLIENT_CREDENTIALS, likewise
 }
 
 // Vars lists the environment variables read, for help texts.
@@ -72,6 +76,8 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_RESOURCE", "the OAuth resource (RFC 8707): default the backend or MCP URL; off to send none"},
 	{"RELAY_CLIENT_ID", "OAuth client id (default: a metadata document, else dynamic registration, else relay)"},
 	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
+	{"RELAY_CLIENT_CREDENTIALS", "1: sign in without a person, with the client_credentials grant of RELAY_CLIENT_ID and its RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE; for CI and scheduled jobs"},
+	{"RELAY_CLIENT_KEY_FILE", "instead of RELAY_CLIENT_SECRET: a PEM private key (EC P-256, RSA of 2048 bits or more, or Ed25519) for private_key_jwt; it must be the user's own and readable by no one else; stored in the vault at first use"},
 	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
 	{"RELAY_AUTHORIZE_PARAMS", "extra authorization parameters, as a query: audience=...&access_type=offline"},
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
@@ -110,6 +116,12 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	}
 	c.IgnoreTools = toolPatterns(getenv("RELAY_IGNORE_TOOLS"), r.ignoreTools)
 	c.ClientSecret = secret.New(getenv("RELAY_CLIENT_SECRET"))
+	if c.ClientKeyFile != "" {
+		c.ClientKey, c.keyErr = readClientKey(c.ClientKeyFile)
+	}
+	if r.clientCreds != "" && c.keyErr == nil {
+		c.ClientCreds, c.keyErr = parseSwitch("RELAY_CLIENT_CREDENTIALS", r.clientCreds)
+	}
 	if c.AuthorizeParam, err = url.ParseQuery(r.authzParams); err != nil {
 		return nil, nil, fmt.Errorf("RELAY_AUTHORIZE_PARAMS: want a query like audience=x&access_type=offline")
 	}
@@ -138,8 +150,8 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 
 // raw holds the flags that Parse converts after parsing.
 type raw struct {
-	scopes, port, loginTO, backendTO, authTO, authzParams, pingEvery, headerFile string
-	headers, ignoreTools                                                         headerList
+	scopes, port, loginTO, backendTO, authTO, authzParams, pingEvery, headerFile, clientCreds string
+	headers, ignoreTools                                                                      headerList
 }
 
 // define registers the settings' flags on fs, into c and r, with their
@@ -154,6 +166,12 @@ func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 	fs.StringVar(&r.headerFile, "header-file", getenv("RELAY_HEADERS_FILE"), "file of extra headers for the MCP server (RELAY_HEADERS_FILE)")
 	fs.Var(&r.ignoreTools, "ignore-tool", `tool name pattern to hide, such as delete*, repeatable (RELAY_IGNORE_TOOLS)`)
 	fs.StringVar(&c.ClientID, "client-id", getenv("RELAY_CLIENT_ID"), "OAuth client id (RELAY_CLIENT_ID)")
+	fs.StringVar(&c.ClientKeyFile, "client-key-file", getenv("RELAY_CLIENT_KEY_FILE"), "PEM private key file for private_key_jwt (RELAY_CLIENT_KEY_FILE)")
+	r.clientCreds = getenv("RELAY_CLIENT_CREDENTIALS")
+	fs.BoolFunc("client-credentials", "sign in with the client_credentials grant, without a person (RELAY_CLIENT_CREDENTIALS)", func(v string) error {
+		r.clientCreds = v
+		return nil
+	})
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
 	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
 	fs.StringVar(&r.authzParams, "authorize-params", getenv("RELAY_AUTHORIZE_PARAMS"), "extra authorization parameters (RELAY_AUTHORIZE_PARAMS)")
@@ -201,6 +219,9 @@ func (c *Config) Check() error {
 	}
 	if !c.ClientSecret.IsZero() && c.ClientID == "" {
 		return errors.New("RELAY_CLIENT_SECRET needs RELAY_CLIENT_ID")
+	}
+	if err := c.checkClientCreds(); err != nil {
+		return err
 	}
 	if c.ClientMetaURL != "" {
 		if u, err := url.Parse(c.ClientMetaURL); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || u.User != nil {

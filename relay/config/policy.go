@@ -39,6 +39,9 @@ func (c *Config) CheckPolicy(pol *policy.Policy) error {
 	if _, err := pol.AssumePKCES256(c.AssumePKCE, assumePKCEVar); err != nil {
 		return err
 	}
+	if err := c.checkClientCredsPolicy(pol); err != nil {
+		return err
+	}
 	if c.AuthServerURL != "" {
 		if err := pol.CheckIssuer(c.AuthServerURL); err != nil {
 			return err

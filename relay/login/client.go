@@ -222,18 +222,28 @@ func (i *Interactive) secretAccount(issuer string) vault.Account {
 // the server issued one), or a static client's once Prepare has loaded it
 // (until then it asks for Prepare, which needs the vault).
 func (i *Interactive) clientSecret() (secret.Value, error) {
+	sec, _, err := i.credential()
+	return sec, err
+}
+
+// credential is clientSecret, and whether it is a PEM private key for
+// private_key_jwt rather than a secret.
+func (i *Interactive) credential() (sec secret.Value, isKey bool, err error) {
 	if i.Registry == nil {
-		return i.ClientSecret, nil
+		if !i.ClientKey.IsZero() {
+			return i.ClientKey, true, nil
+		}
+		return i.ClientSecret, false, nil
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.Client.ClientID == "" {
-		return i.regSecret, nil
+		return i.regSecret, false, nil
 	}
 	if !i.secretLoaded {
-		return secret.Value{}, fmt.Errorf("client secret not loaded: %w", broker.ErrReprepare)
+		return secret.Value{}, false, fmt.Errorf("client secret not loaded: %w", broker.ErrReprepare)
 	}
-	return i.secret, nil
+	return i.secret, i.secretIsKey, nil
 }
 
 // authMethod is how the client authenticates with its secret: a dynamic
@@ -249,27 +259,33 @@ func (i *Interactive) authMethod() string {
 	return i.regMethod
 }
 
-// loadSecret stores RELAY_CLIENT_SECRET in the vault when it is given, and
-// otherwise reads the one stored at an earlier run, if any.
+// loadSecret stores the static client's credential in the vault when it
+// is given (RELAY_CLIENT_SECRET, or the key of RELAY_CLIENT_KEY_FILE,
+// marked with token_endpoint_auth_method private_key_jwt), and otherwise
+// reads the one stored at an earlier run, if any.
 func (i *Interactive) loadSecret(ctx context.Context, issuer string) error {
-	sec := i.ClientSecret
+	sec, method := i.ClientSecret, ""
+	if !i.ClientKey.IsZero() {
+		sec, method = i.ClientKey, oauth.AuthJWT
+	}
 	err := i.Registry.Update(ctx, i.secretAccount(issuer), func(cur *vault.Record) (*vault.Record, error) {
 		if sec.IsZero() {
 			if cur != nil && cur.Registration != nil && cur.Registration.ClientID == i.Client.ClientID {
-				sec = cur.Registration.ClientSecret
+				sec, method = cur.Registration.ClientSecret, cur.Registration.TokenEndpointAuthMethod
 			}
 			return cur, nil
 		}
-		if cur != nil && cur.Registration != nil && cur.Registration.ClientSecret.Equal(sec) {
+		if cur != nil && cur.Registration != nil && cur.Registration.ClientSecret.Equal(sec) && cur.Registration.TokenEndpointAuthMethod == method {
 			return cur, nil
 		}
-		return &vault.Record{Registration: &vault.Registration{ClientID: i.Client.ClientID, ClientSecret: sec, IssuedAt: time.Now()}}, nil
+		return &vault.Record{Registration: &vault.Registration{ClientID: i.Client.ClientID, ClientSecret: sec,
+			TokenEndpointAuthMethod: method, IssuedAt: time.Now()}}, nil
 	})
 	if err != nil {
 		return err
 	}
 	i.mu.Lock()
-	i.secret, i.secretLoaded = sec, true
+	i.secret, i.secretIsKey, i.secretLoaded = sec, method == oauth.AuthJWT, true
 	i.mu.Unlock()
 	return nil
 }

@@ -39,6 +39,13 @@ type Interactive struct {
 	// ClientSecret is RELAY_CLIENT_SECRET, for a static confidential
 	// client: stored in the vault at first use, read from there after.
 	ClientSecret secret.Value
+	// ClientKey is the PEM private key of RELAY_CLIENT_KEY_FILE, for
+	// private_key_jwt: like ClientSecret (never both), stored in the
+	// vault at first use and read from there after.
+	ClientKey secret.Value
+	// ClientCredentials signs in with the client_credentials grant
+	// (RELAY_CLIENT_CREDENTIALS): no browser and no device grant, ever.
+	ClientCredentials bool
 	// ClientMetadataURL is RELAY_CLIENT_METADATA_URL.
 	ClientMetadataURL string
 	// Registry keeps dynamic registrations, keyed by issuer (the vault).
@@ -96,6 +103,7 @@ type Interactive struct {
 	// the static client's secret, once Prepare has loaded it
 	secretLoaded bool
 	secret       secret.Value
+	secretIsKey  bool // secret is a PEM private key (private_key_jwt)
 	// the protected resource metadata's scopes_supported, once read
 	supported     []string
 	supportedRead bool
@@ -143,8 +151,14 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 	if c.ClientID, err = i.clientID(md); err != nil {
 		return nil, err
 	}
-	if c.ClientSecret, err = i.clientSecret(); err != nil {
+	sec, isKey, err := i.credential()
+	if err != nil {
 		return nil, err
+	}
+	if isKey {
+		c.ClientKey = sec
+	} else {
+		c.ClientSecret = sec
 	}
 	c.AuthMethod = i.authMethod()
 	return &c, nil
@@ -225,6 +239,9 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 	c, err := i.client(ctx, scopes)
 	if err != nil {
 		return nil, &Error{Err: err}
+	}
+	if i.ClientCredentials {
+		return i.clientCredentials(ctx, c)
 	}
 	if i.Device && !i.Policy.DeviceGrantAllowed() {
 		return nil, &Error{Err: fmt.Errorf("%w: the device grant is turned off (disable_device_grant)", policy.ErrDenied)}

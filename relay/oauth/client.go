@@ -53,6 +53,10 @@ type Client struct {
 	// metadata's token_endpoint_auth_methods_supported (see authMethod in
 	// token.go).
 	AuthMethod string
+	// ClientKey makes this a confidential client that authenticates with
+	// private_key_jwt (RFC 7523 §2.2): the PEM private key (see
+	// ParseClientKey). It takes the place of ClientSecret; zero for none.
+	ClientKey secret.Value
 }
 
 func defaultHTTPClient() *http.Client { return &http.Client{Timeout: defaultTimeout} }

@@ -23,6 +23,7 @@ type Metadata struct {
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	GrantTypesSupported                        []string `json:"grant_types_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// ClientIDMetadataDocumentSupported: the server accepts an https URL
 	// as client_id, naming a Client ID Metadata Document. The caller then

@@ -71,6 +71,7 @@ const (
 	AuthNone  = "none"                // a public client: client_id in the form, no secret
 	AuthBasic = "client_secret_basic" // HTTP Basic (RFC 6749 §2.3.1)
 	AuthPost  = "client_secret_post"  // client_id and client_secret in the form
+	AuthJWT   = "private_key_jwt"     // a signed assertion in the form (RFC 7523 §2.2)
 )
 
 // authMethod is how this client authenticates at the token, revocation
@@ -86,6 +87,9 @@ const (
 //     otherwise (only methods the relay lacks, such as private_key_jwt)
 //     client_secret_basic, which the server will refuse in its words.
 func (c *Client) authMethod() string {
+	if !c.ClientKey.IsZero() {
+		return AuthJWT
+	}
 	if c.ClientSecret.IsZero() {
 		return AuthNone
 	}
@@ -119,6 +123,17 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 		return 0, nil, err
 	}
 	method := c.authMethod()
+	var assertion string
+	if method == AuthJWT {
+		a, err := c.assertion(endpoint)
+		if err != nil {
+			return 0, nil, err
+		}
+		assertion = a
+		form.Set("client_id", c.ClientID)
+		form.Set("client_assertion_type", AssertionType)
+		form.Set("client_assertion", a)
+	}
 	if method == AuthPost {
 		form.Set("client_secret", c.ClientSecret.Reveal())
 	}
@@ -147,7 +162,11 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
 	}
-	return resp.StatusCode, c.scrubSecret(body), nil
+	body = c.scrubSecret(body)
+	if assertion != "" {
+		body = bytes.ReplaceAll(body, []byte(assertion), []byte(secret.Redacted))
+	}
+	return resp.StatusCode, body, nil
 }
 
 // scrubSecret replaces the client secret in body: as it is, form-urlencoded

@@ -68,6 +68,9 @@ type Rules struct {
 	// DisableDeviceGrant turns off the device authorization grant
 	// (relay login --device, and its use when no browser can be shown).
 	DisableDeviceGrant bool `json:"disable_device_grant,omitempty"`
+	// DisableClientCredentials turns off the client_credentials mode
+	// (RELAY_CLIENT_CREDENTIALS): only a person's sign-in.
+	DisableClientCredentials bool `json:"disable_client_credentials,omitempty"`
 	// AssumePKCES256 lists the issuers whose metadata may omit
 	// code_challenge_methods_supported (Microsoft Entra ID's does): the
 	// relay then assumes PKCE with S256 for them (see AssumePKCES256). It
@@ -218,6 +221,12 @@ func (p *Policy) DeviceGrantAllowed() bool {
 }
 
 // MaxTokenLifetime is the smallest cap on an access token's use; 0: none.
+// ClientCredentialsAllowed reports whether the client_credentials mode
+// may run (no disable_client_credentials).
+func (p *Policy) ClientCredentialsAllowed() bool {
+	return !p.any(func(r Rules) bool { return r.DisableClientCredentials })
+}
+
 func (p *Policy) MaxTokenLifetime() time.Duration {
 	return p.min(func(r Rules) Duration { return r.MaxTokenLifetime })
 }
@@ -333,6 +342,7 @@ func (p *Policy) Summary() []string {
 		add(r.MaxTokenLifetime > 0, "  access token used at most %s", time.Duration(r.MaxTokenLifetime))
 		add(r.MaxSession > 0, "  sign-in used at most %s", time.Duration(r.MaxSession))
 		add(r.DisableDeviceGrant, "  device grant: off")
+		add(r.DisableClientCredentials, "  client credentials: off")
 		add(r.AssumePKCES256 != nil && len(r.AssumePKCES256) == 0, "  PKCE S256 assumed for: no issuer")
 		add(len(r.AssumePKCES256) > 0, "  PKCE S256 assumed for: %s (no other issuer)", strings.Join(r.AssumePKCES256, " "))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,17 @@ func TestAssumePKCES256(t *testing.T) {
 			}
 		}
 	})
+}
+
+// disable_client_credentials in either file turns the mode off, and the
+// summary says so; no policy allows it.
+func TestClientCredentialsRule(t *testing.T) {
+	if !(*Policy)(nil).ClientCredentialsAllowed() {
+		t.Fatal("no policy forbids client credentials")
+	}
+	p, err := Load(write(t, `{"max_session": "8h"}`), write(t, `{"disable_client_credentials": true}`))
+	testkit.NoErr(t, err)
+	if p.ClientCredentialsAllowed() || !slices.Contains(p.Summary(), "  client credentials: off") {
+		t.Fatalf("allowed %v, summary %q", p.ClientCredentialsAllowed(), p.Summary())
+	}
 }

@@ -74,6 +74,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 			HTTP:   oauth.PublicOnly(&http.Client{Timeout: cfg.AuthTimeout}, cfg.Server(), pol.NamesAuthServer),
 			Logger: log.With("component", "oauth")},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
+		ClientKey: cfg.ClientKey, ClientCredentials: cfg.ClientCreds,
 		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,
 		Timeout: cfg.LoginTimeout, Open: platform.OpenBrowser,
 		Logger: log.With("component", "login"), Policy: pol, AssumePKCE: cfg.AssumedPKCE(pol),
