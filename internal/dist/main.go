@@ -72,7 +72,7 @@ var DefaultMtime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // Config is one run.
 type Config struct {
 	Src     string    // the module's root (a checkout or a copy)
-	Out     string    // the output directory; emptied first
+	Out     string    // the output directory; earlier release files in it are removed
 	Version string    // e.g. v0.3.0
 	Targets []string  // GOOS/GOARCH
 	Mtime   time.Time // every archive entry's time
@@ -94,7 +94,7 @@ func main() {
 	cfg := Config{Go: "go", BuildFlags: ReproFlags}
 	var targets string
 	flag.StringVar(&cfg.Src, "src", ".", "the module's root")
-	flag.StringVar(&cfg.Out, "out", "dist", "output directory (emptied first)")
+	flag.StringVar(&cfg.Out, "out", "dist", "output directory (release files of an earlier run are removed first)")
 	flag.StringVar(&cfg.Version, "version", "", "release version, e.g. v0.3.0 (required)")
 	flag.StringVar(&targets, "targets", strings.Join(AllTargets, ","), "comma-separated GOOS/GOARCH list")
 	flag.Parse()
@@ -144,10 +144,7 @@ func Run(cfg Config, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(out); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := clean(out); err != nil {
 		return err
 	}
 	work, err := os.MkdirTemp("", "keyrelay-dist-")
@@ -166,43 +163,8 @@ func Run(cfg Config, log io.Writer) error {
 		cdx += ".exe"
 	}
 
-	ldflags := "-buildid= -X github.com/keyrelay/keyrelay/internal/buildinfo.release=" + cfg.Version
 	for _, t := range cfg.Targets {
-		goos, goarch, _ := strings.Cut(t, "/")
-		base := fmt.Sprintf("keyrelay_%s_%s_%s", cfg.Version, goos, goarch)
-		bindir := filepath.Join(work, base)
-		fmt.Fprintf(log, "== %s\n", base)
-		var files []archFile
-		for _, c := range Commands {
-			name := c
-			if goos == "windows" {
-				name += ".exe"
-			}
-			bin := filepath.Join(bindir, name)
-			args := append([]string{"build"}, cfg.BuildFlags...)
-			args = append(args, "-ldflags="+ldflags, "-o", bin, "./"+c)
-			// GOFLAGS is cleared: a -buildvcs or -mod in the caller's
-			// environment must not change the bytes.
-			env := append([]string{"CGO_ENABLED=0", "GOOS=" + goos, "GOARCH=" + goarch, "GOFLAGS="}, cfg.BuildEnv...)
-			if err := run(src, env, cfg.Go, args...); err != nil {
-				return err
-			}
-			sbom := filepath.Join(out, base+"."+c+".cdx.json")
-			if err := run(src, nil, cdx, "bin", "-json", "-std", "-noserial", "-notimestamp",
-				"-version", cfg.Version, "-output", sbom, bin); err != nil {
-				return err
-			}
-			files = append(files, archFile{name: name, path: bin, mode: 0o755})
-		}
-		for _, d := range Docs {
-			files = append(files, archFile{name: d, path: filepath.Join(src, d), mode: 0o644})
-		}
-		if goos == "windows" {
-			err = writeZip(filepath.Join(out, base+".zip"), base, files, cfg.Mtime)
-		} else {
-			err = writeTarGz(filepath.Join(out, base+".tar.gz"), base, files, cfg.Mtime)
-		}
-		if err != nil {
+		if err := buildTarget(cfg, src, out, work, cdx, t, log); err != nil {
 			return err
 		}
 	}
@@ -215,6 +177,44 @@ func Run(cfg Config, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "== %s\n%s", filepath.Join(cfg.Out, "SHA256SUMS"), sums)
 	return nil
+}
+
+// buildTarget builds the binaries of target t (GOOS/GOARCH) in work, their
+// SBOMs (by the generator cdx) and their archive into out.
+func buildTarget(cfg Config, src, out, work, cdx, t string, log io.Writer) error {
+	goos, goarch, _ := strings.Cut(t, "/")
+	base := fmt.Sprintf("keyrelay_%s_%s_%s", cfg.Version, goos, goarch)
+	fmt.Fprintf(log, "== %s\n", base)
+	ldflags := "-buildid= -X github.com/keyrelay/keyrelay/internal/buildinfo.release=" + cfg.Version
+	var files []archFile
+	for _, c := range Commands {
+		name := c
+		if goos == "windows" {
+			name += ".exe"
+		}
+		bin := filepath.Join(work, base, name)
+		args := append([]string{"build"}, cfg.BuildFlags...)
+		args = append(args, "-ldflags="+ldflags, "-o", bin, "./"+c)
+		// GOFLAGS is cleared: a -buildvcs or -mod in the caller's
+		// environment must not change the bytes.
+		env := append([]string{"CGO_ENABLED=0", "GOOS=" + goos, "GOARCH=" + goarch, "GOFLAGS="}, cfg.BuildEnv...)
+		if err := run(src, env, cfg.Go, args...); err != nil {
+			return err
+		}
+		sbom := filepath.Join(out, base+"."+c+".cdx.json")
+		if err := run(src, nil, cdx, "bin", "-json", "-std", "-noserial", "-notimestamp",
+			"-version", cfg.Version, "-output", sbom, bin); err != nil {
+			return err
+		}
+		files = append(files, archFile{name: name, path: bin, mode: 0o755})
+	}
+	for _, d := range Docs {
+		files = append(files, archFile{name: d, path: filepath.Join(src, d), mode: 0o644})
+	}
+	if goos == "windows" {
+		return writeZip(filepath.Join(out, base+".zip"), base, files, cfg.Mtime)
+	}
+	return writeTarGz(filepath.Join(out, base+".tar.gz"), base, files, cfg.Mtime)
 }
 
 func validTarget(t string) bool {
@@ -240,8 +240,34 @@ func run(dir string, env []string, name string, args ...string) error {
 	return nil
 }
 
-// Checksums is a SHA256SUMS of the files in dir (not SHA256SUMS itself),
-// sorted by name, in the format `sha256sum -c` reads.
+// clean makes dir and removes the release files of an earlier run from it
+// (and only those: -out may name a directory with other files).
+func clean(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if isRelease(e.Name()) || strings.HasPrefix(e.Name(), "SHA256SUMS") {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isRelease says whether name is an archive or SBOM this program writes.
+func isRelease(name string) bool {
+	return strings.HasPrefix(name, "keyrelay_") &&
+		(strings.HasSuffix(name, ".tar.gz") || strings.HasSuffix(name, ".zip") || strings.HasSuffix(name, ".cdx.json"))
+}
+
+// Checksums is a SHA256SUMS of the release files in dir, sorted by name,
+// in the format `sha256sum -c` reads.
 func Checksums(dir string) ([]byte, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -249,7 +275,7 @@ func Checksums(dir string) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	for _, e := range ents { // ReadDir sorts by name
-		if e.Name() == "SHA256SUMS" || !e.Type().IsRegular() {
+		if !isRelease(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
