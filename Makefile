@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # and nothing of it enters go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build test lint cross demo bench fuzz clean
+.PHONY: build test lint cross demo bench fuzz clean dist
 
 # CGO_ENABLED=0: nothing here needs cgo, and a statically linked relay
 # starts about 3 ms sooner (no dynamic loader or libc start-up; see
@@ -85,3 +85,15 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) || exit 1; \
 		done; \
 	done
+
+# Release files into dist/: relay and backend for linux, darwin, windows ×
+# amd64, arm64 (CGO_ENABLED=0, -trimpath, -buildvcs=false, no build ID),
+# deterministic archives, a CycloneDX SBOM per binary and SHA256SUMS
+# (internal/dist; RELEASING.md). VERSION is the tag at HEAD (git describe:
+# v0.3.0 on the tag, v0.3.0-2-gabc1234 after it, -dirty with changes), and
+# every archive entry has the commit's time: the same commit gives the same
+# bytes in any checkout.
+VERSION ?= $(shell git describe --tags --always --dirty --match 'v*')
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+dist:
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./internal/dist -version '$(VERSION)' -out dist

@@ -10,14 +10,26 @@
 //     had changes (vcs.modified);
 //   - otherwise "devel" (for example `go build -buildvcs=false`).
 //
+// A release build (`make dist`, internal/dist) sets the version with
+// -ldflags -X instead: it builds with -buildvcs=false, so that no commit
+// time or work-tree state is in the binary, and passes the tag
+// (`git describe --tags`) here. That version wins over the others.
+//
 // Non-goals: it does not ask git or the network; a binary says only what
 // was recorded when it was built.
 package buildinfo
 
 import "runtime/debug"
 
+// release is the version a release build sets with
+// -ldflags=-X=github.com/keyrelay/keyrelay/internal/buildinfo.release=v0.3.0.
+var release string
+
 // Version is the version of the running binary.
 func Version() string {
+	if release != "" {
+		return release
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return devel

@@ -39,3 +39,14 @@ func TestVersionOfThisBinary(t *testing.T) {
 		t.Fatalf("Version = %q, From(ReadBuildInfo) = %q", got, want)
 	}
 }
+
+// TestReleaseVersionWins: a version set by a release build (-X) is the one
+// reported, whatever the toolchain recorded.
+func TestReleaseVersionWins(t *testing.T) {
+	old := release
+	t.Cleanup(func() { release = old })
+	release = "v9.8.7"
+	if got := Version(); got != "v9.8.7" {
+		t.Fatalf("Version = %q, want the release version v9.8.7", got)
+	}
+}
