@@ -148,6 +148,9 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 	}
 	// As configured, before Check; printable.
 	src := status.Sources{AuthServer: config.RedactURL(cfg.AuthServerURL), Backend: config.RedactURL(cfg.Server())}
+	if cfg.ClientCreds {
+		src.ClientCredentials = cfg.ClientID
+	}
 	pol, cfgErr := cfg.LoadPolicy()
 	if cfgErr == nil {
 		src.Policy, cfgErr = pol.Summary(), cfg.Check()

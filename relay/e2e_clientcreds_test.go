@@ -161,6 +161,12 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			if !strings.Contains(out, "relay: signed in as "+tc.id) {
 				t.Fatalf("relay login said:\n%s", out)
 			}
+			// relay status says who signs in, and that no person does.
+			stOut, stErr, code := s.env.Run(t, "status")
+			outputs = append(outputs, stOut, stErr)
+			if code != 0 || !strings.Contains(stOut, "sign-in:     client credentials of "+tc.id+" (no person signs in") {
+				t.Fatalf("relay status: exit %d\n%s%s", code, stOut, stErr)
+			}
 			first := s.token(t, tc.id)
 			if first == "" {
 				t.Fatal("no token stored after relay login")

@@ -52,6 +52,9 @@ type Report struct {
 	Policy          []string `json:"policy,omitempty"`
 	// PKCE: issuers for which PKCE S256 is assumed, and who named each.
 	PKCE []Assumption `json:"pkce_s256_assumed,omitempty"`
+	// ClientCredentials is the client id when the relay signs in with
+	// the client_credentials grant (RELAY_CLIENT_CREDENTIALS), not a person.
+	ClientCredentials string `json:"client_credentials,omitempty"`
 }
 
 // Assumption is an issuer for which PKCE with S256 is assumed, and who
@@ -101,6 +104,8 @@ type Sources struct {
 	Policy     []string // the administrator's policy, summarised (policy.Policy.Summary)
 	// PKCE: issuers for which PKCE S256 is assumed (config.Config.AssumedPKCE).
 	PKCE []Assumption
+	// ClientCredentials: the client id of the client_credentials mode, or "".
+	ClientCredentials string
 	// ConfigErr says why the configuration or the policy refuses it; then
 	// the tokens are not read.
 	ConfigErr error
@@ -121,7 +126,8 @@ type Sources struct {
 
 // Build makes the report. It makes no network call.
 func Build(ctx context.Context, s Sources) Report {
-	r := Report{State: LoggedOut, AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy, PKCE: s.PKCE}
+	r := Report{State: LoggedOut, AuthServer: s.AuthServer, Backend: s.Backend, Policy: s.Policy, PKCE: s.PKCE,
+		ClientCredentials: s.ClientCredentials}
 	if s.ConfigErr != nil {
 		r.ConfigProblem = s.ConfigErr.Error()
 	}
@@ -179,6 +185,9 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 	}
 	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
 		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, r.authServerText(), orUnknown(r.Backend))
+	if r.ClientCredentials != "" {
+		fmt.Fprintf(w, "sign-in:     client credentials of %s (no person signs in; RELAY_CLIENT_CREDENTIALS)\n", r.ClientCredentials)
+	}
 	for _, a := range r.PKCE {
 		fmt.Fprintf(w, "pkce:        S256 assumed for %s (%s)\n", a.Issuer, a.By)
 	}

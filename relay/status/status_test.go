@@ -381,3 +381,24 @@ func TestPKCEAssumed(t *testing.T) {
 		t.Errorf("a report without assumptions mentions pkce:\n%s", none.String())
 	}
 }
+
+// TestClientCredentialsShown: in the client_credentials mode both forms of
+// the report name the client that signs in; otherwise neither mentions it.
+func TestClientCredentialsShown(t *testing.T) {
+	r := Build(context.Background(), Sources{ClientCredentials: "ci-key", Vault: fakeVault(vault.Status{Dir: "/d"})})
+	var text, js bytes.Buffer
+	testkit.NoErr(t, r.Print(&text, false))
+	testkit.NoErr(t, r.Print(&js, true))
+	if !strings.Contains(text.String(), "\nsign-in:     client credentials of ci-key (no person signs in; RELAY_CLIENT_CREDENTIALS)\n") {
+		t.Errorf("text:\n%s", text.String())
+	}
+	if !strings.Contains(js.String(), `"client_credentials": "ci-key"`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+	var none bytes.Buffer
+	testkit.NoErr(t, Report{}.Print(&none, false))
+	testkit.NoErr(t, Report{}.Print(&none, true))
+	if strings.Contains(none.String(), "client") {
+		t.Errorf("a report for a person's sign-in mentions client credentials:\n%s", none.String())
+	}
+}
