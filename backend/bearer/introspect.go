@@ -87,9 +87,9 @@ func NewIntrospector(cfg IntrospectionConfig) (*Introspector, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, fmt.Errorf("%w: issuer and audience are required", ErrConfig)
 	}
-	u, err := url.Parse(cfg.Endpoint)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("%w: introspection endpoint must be an http(s) URL", ErrConfig)
+	if err := CheckURL(cfg.Endpoint); err != nil {
+		// The backend's client secret goes there: https, or loopback.
+		return nil, fmt.Errorf("%w: introspection endpoint: %v", ErrConfig, err)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, fmt.Errorf("%w: introspection needs the backend's client id and secret", ErrConfig)
