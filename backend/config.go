@@ -77,8 +77,10 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), r.secretFile); err != nil {
 		return nil, err
 	}
-	if c.IntrospectionTTL, err = time.ParseDuration(r.introTTL); err != nil || c.IntrospectionTTL <= 0 || c.IntrospectionTTL > time.Hour {
-		return nil, errors.New("BACKEND_INTROSPECTION_CACHE: want a duration between 1s and 1h, like 60s")
+	if c.IntrospectionTTL, err = time.ParseDuration(r.introTTL); r.introTTL == "0" {
+		c.IntrospectionTTL = -1 // no positive cache: a revocation counts at once
+	} else if err != nil || c.IntrospectionTTL < time.Second || c.IntrospectionTTL > time.Hour {
+		return nil, errors.New("BACKEND_INTROSPECTION_CACHE: want 0 (no cache) or a duration between 1s and 1h, like 60s")
 	}
 	if r.clientSecretFile != "" {
 		b, err := platform.ReadSecretFile(r.clientSecretFile, maxSecretFile)

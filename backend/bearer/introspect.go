@@ -46,6 +46,7 @@ type IntrospectionConfig struct {
 	// printable field.
 	ClientID, ClientSecret string
 	// CacheTTL caps how long an active answer is reused; default 60 s.
+	// Negative: never, so a revocation counts at the next request.
 	CacheTTL time.Duration
 	// JWT, if set, checks JWT-shaped tokens instead of introspecting them
 	// (a mixed deployment). Nil introspects every token.
@@ -94,7 +95,7 @@ func NewIntrospector(cfg IntrospectionConfig) (*Introspector, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, fmt.Errorf("%w: introspection needs the backend's client id and secret", ErrConfig)
 	}
-	if cfg.CacheTTL <= 0 {
+	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = DefaultIntrospectionCache
 	}
 	if cfg.Timeout <= 0 {
@@ -172,6 +173,7 @@ func (in *Introspector) Validate(ctx context.Context, raw string) (*Token, error
 	in.mu.Lock()
 	delete(in.flight, h)
 	switch {
+	case c.err == nil && in.cfg.CacheTTL < 0:
 	case c.err == nil:
 		until := now.Add(in.cfg.CacheTTL)
 		if c.tok.Expiry.Before(until) {

@@ -335,3 +335,15 @@ func TestNewIntrospectorRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestIntrospectionCacheOffAsksEveryTime(t *testing.T) {
+	f := newFakeAS(t, respond(activeAt(testNow)))
+	in := newTestIntrospector(t, f, func(cfg *IntrospectionConfig) { cfg.CacheTTL = -1 })
+	for range 3 {
+		_, err := in.Validate(context.Background(), opaque)
+		testkit.NoErr(t, err)
+	}
+	if n := f.calls.Load(); n != 3 {
+		t.Fatalf("%d introspections, want 3", n)
+	}
+}
