@@ -210,6 +210,8 @@ func TestIntrospection1000ConcurrentCallsOneRequest(t *testing.T) {
 		<-release
 		respond(good)(w, tok)
 	})
+	free := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(free) // on failure too, before the server's Close waits for its handlers
 	in := newTestIntrospector(t, f, func(c *IntrospectionConfig) { c.Timeout = 30 * time.Second })
 	const n = 1000
 	var wg sync.WaitGroup
@@ -234,7 +236,7 @@ func TestIntrospection1000ConcurrentCallsOneRequest(t *testing.T) {
 		}
 		return false
 	})
-	close(release)
+	free()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
