@@ -27,7 +27,7 @@ type app struct {
 	cfg       *config
 	main      http.Handler
 	auth      http.Handler // own listener, or nil
-	validator *bearer.Validator
+	validator validator
 	stderr    io.Writer
 	demoPass  secret.Value // the generated password of user "demo", if any: printed once listening
 }
@@ -79,7 +79,56 @@ func routes(ts *tool.Server, as *authserver.Server, ownListener bool) (main, aut
 	return tool.WithRequestID(mux), auth
 }
 
-func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
+// validator is a *bearer.Validator or a *bearer.Introspector.
+type validator interface {
+	tool.Validator
+	Close()
+}
+
+// newValidator returns the JWT validator, or with BACKEND_INTROSPECTION=1
+// an Introspector that hands JWT-shaped tokens to it (none with
+// BACKEND_INTROSPECT_ALL=1).
+func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (validator, error) {
+	if !cfg.Introspection {
+		return newJWTValidator(ctx, cfg, as, log)
+	}
+	endpoint := cfg.IntrospectionURL
+	if endpoint == "" && as != nil {
+		// Its own server is not listening yet: no discovery.
+		if endpoint = as.Metadata().IntrospectionEndpoint; endpoint == "" {
+			return nil, errors.New("BACKEND_INTROSPECTION=1 with --auth-server needs a client with \"introspect\": true in AUTH_MACHINE_CLIENTS_FILE")
+		}
+	}
+	if endpoint == "" {
+		var err error
+		client := bearer.CappedClient(5*time.Second, 1<<20)
+		if endpoint, err = bearer.DiscoverIntrospection(ctx, client, cfg.AuthServerURL); err != nil {
+			return nil, err
+		}
+	}
+	var jwtv *bearer.Validator
+	if !cfg.IntrospectAll {
+		var err error
+		if jwtv, err = newJWTValidator(ctx, cfg, as, log); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("using token introspection", "issuer", cfg.AuthServerURL, "introspection_endpoint", endpoint, "introspect_all", cfg.IntrospectAll)
+	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{
+		Issuer: cfg.AuthServerURL, Audience: cfg.Audience, AllowNoAudience: cfg.AllowNoAudience,
+		Endpoint: endpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(),
+		CacheTTL: cfg.IntrospectionTTL, JWT: jwtv,
+	})
+	if err != nil {
+		if jwtv != nil {
+			jwtv.Close()
+		}
+		return nil, err
+	}
+	return in, nil
+}
+
+func newJWTValidator(ctx context.Context, cfg *config, as *authserver.Server, log *slog.Logger) (*bearer.Validator, error) {
 	bc := bearer.Config{Issuer: cfg.AuthServerURL, Audience: cfg.Audience}
 	switch {
 	case !cfg.JWTSecret.IsZero():
@@ -120,6 +169,7 @@ func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Va
 		HMACSecret:              cfg.JWTSecret,
 		SigningKey:              key,
 		MachineClients:          cfg.Machines,
+		TokenFormat:             cfg.TokenFormat,
 		Logger:                  log.With("component", "authserver"),
 	})
 	return as, demoPass, err

@@ -32,6 +32,16 @@ type config struct {
 	SigningKey    string
 	Machines      []authserver.MachineClient // AUTH_MACHINE_CLIENTS_FILE
 	LogLevel      string
+
+	// Introspection (RFC 7662) instead of, or besides, JWT validation.
+	Introspection    bool
+	IntrospectionURL string        // default: the issuer's introspection_endpoint
+	ClientID         string        // the backend's own client at the issuer
+	ClientSecret     secret.Value  // from BACKEND_CLIENT_SECRET_FILE
+	IntrospectAll    bool          // introspect JWT-shaped tokens too
+	IntrospectionTTL time.Duration // cap on caching an active answer
+	AllowNoAudience  bool          // accept an introspection answer without aud
+	TokenFormat      string        // the built-in server's access tokens: jwt or opaque
 }
 
 type listFlag []string
@@ -67,6 +77,21 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.JWTSecret, err = loadSecret(getenv("JWT_SECRET"), r.secretFile); err != nil {
 		return nil, err
 	}
+	if c.IntrospectionTTL, err = time.ParseDuration(r.introTTL); r.introTTL == "0" {
+		c.IntrospectionTTL = -1 // no positive cache: a revocation counts at once
+	} else if err != nil || c.IntrospectionTTL < time.Second || c.IntrospectionTTL > time.Hour {
+		return nil, errors.New("BACKEND_INTROSPECTION_CACHE: want 0 (no cache) or a duration between 1s and 1h, like 60s")
+	}
+	if r.clientSecretFile != "" {
+		b, err := platform.ReadSecretFile(r.clientSecretFile, maxSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("BACKEND_CLIENT_SECRET_FILE: %w", err)
+		}
+		c.ClientSecret = secret.New(strings.TrimRight(string(b), "\r\n"))
+		if c.ClientSecret.IsZero() {
+			return nil, errors.New("BACKEND_CLIENT_SECRET_FILE: the file is empty")
+		}
+	}
 	if r.machineFile != "" {
 		if c.Machines, err = loadMachineClients(r.machineFile); err != nil {
 			return nil, err
@@ -79,6 +104,7 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 type rawFlags struct {
 	users                        listFlag
 	secretFile, ttl, machineFile string
+	clientSecretFile, introTTL   string
 }
 
 // defineFlags registers the settings' flags on fs, into c and r, with
@@ -95,6 +121,14 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.StringVar(&r.ttl, "token-ttl", envOr(getenv, "AUTH_TOKEN_TTL", "15m"), "access token lifetime (AUTH_TOKEN_TTL)")
 	fs.StringVar(&c.SigningKey, "signing-key", getenv("AUTH_SIGNING_KEY"), "ES256 signing key PEM file, created if missing (AUTH_SIGNING_KEY)")
 	fs.StringVar(&r.machineFile, "machine-clients", getenv("AUTH_MACHINE_CLIENTS_FILE"), "JSON file of clients that sign in with client_credentials, with a secret or a public JWKS (AUTH_MACHINE_CLIENTS_FILE)")
+	fs.BoolVar(&c.Introspection, "introspection", getenv("BACKEND_INTROSPECTION") == "1", "check opaque tokens by asking the issuer (RFC 7662 introspection; BACKEND_INTROSPECTION=1)")
+	fs.StringVar(&c.IntrospectionURL, "introspection-url", getenv("BACKEND_INTROSPECTION_URL"), "introspection endpoint (BACKEND_INTROSPECTION_URL; default the issuer's introspection_endpoint)")
+	fs.StringVar(&c.ClientID, "client-id", getenv("BACKEND_CLIENT_ID"), "the backend's client id at the issuer, for introspection (BACKEND_CLIENT_ID)")
+	fs.StringVar(&r.clientSecretFile, "client-secret-file", getenv("BACKEND_CLIENT_SECRET_FILE"), "file holding the backend's client secret, for introspection (BACKEND_CLIENT_SECRET_FILE)")
+	fs.BoolVar(&c.IntrospectAll, "introspect-all", getenv("BACKEND_INTROSPECT_ALL") == "1", "introspect JWT-shaped tokens too, instead of checking their signature (BACKEND_INTROSPECT_ALL=1)")
+	fs.StringVar(&r.introTTL, "introspection-cache", envOr(getenv, "BACKEND_INTROSPECTION_CACHE", "60s"), "longest reuse of an active introspection answer, never past the token's exp (BACKEND_INTROSPECTION_CACHE)")
+	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
+	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
@@ -203,6 +237,31 @@ func (c *config) finish() error {
 	}
 	if c.JWTSecret.IsZero() && !c.AuthServer && c.SigningKey != "" {
 		return errors.New("AUTH_SIGNING_KEY needs --auth-server")
+	}
+	if c.TokenFormat != authserver.TokenJWT && c.TokenFormat != authserver.TokenOpaque {
+		return errors.New("AUTH_TOKEN_FORMAT: want jwt or opaque")
+	}
+	if c.TokenFormat == authserver.TokenOpaque && (!c.AuthServer || !c.Introspection) {
+		return errors.New("AUTH_TOKEN_FORMAT=opaque needs --auth-server and BACKEND_INTROSPECTION=1")
+	}
+	return c.finishIntrospection()
+}
+
+// finishIntrospection checks the introspection settings.
+func (c *config) finishIntrospection() error {
+	if !c.Introspection {
+		if c.IntrospectionURL != "" || c.IntrospectAll || c.AllowNoAudience {
+			return errors.New("BACKEND_INTROSPECTION_URL, BACKEND_INTROSPECT_ALL and BACKEND_INTROSPECTION_ALLOW_NO_AUD need BACKEND_INTROSPECTION=1")
+		}
+		return nil
+	}
+	if c.ClientID == "" || c.ClientSecret.IsZero() {
+		return errors.New("BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE")
+	}
+	if c.IntrospectionURL != "" {
+		if err := checkBaseURL("BACKEND_INTROSPECTION_URL", c.IntrospectionURL); err != nil {
+			return err
+		}
 	}
 	return nil
 }

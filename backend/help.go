@@ -57,6 +57,10 @@ as sub. The file is a JSON list, the user's own and readable by no one else:
 A secret authenticates with client_secret_basic or client_secret_post; a
 JWKS (EC P-256, RSA of 2048 bits or more, Ed25519) with private_key_jwt,
 whose aud is the issuer or the token endpoint.
+A client with "introspect": true is a resource server instead: it may call
+/introspect (RFC 7662) and may not get tokens. With AUTH_TOKEN_FORMAT=opaque,
+run the backend with BACKEND_INTROSPECTION=1, BACKEND_CLIENT_ID set to such a
+client and BACKEND_CLIENT_SECRET_FILE holding its secret.
 
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version

@@ -12,6 +12,9 @@ import (
 // token and its jti.
 func (s *Server) mintAccessToken(g grant, scopes []string, now time.Time) (string, string, error) {
 	jti := randomString(16)
+	if s.cfg.TokenFormat == TokenOpaque {
+		return "kr_at_" + randomString(32), jti, nil // no dots: never taken for a JWT
+	}
 	claims := jwt.MapClaims{
 		"iss":       s.cfg.Issuer,
 		"sub":       g.user,

@@ -96,7 +96,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// TokenFormat is TokenJWT (the default) or TokenOpaque: random access
+	// tokens that only /introspect can read.
+	TokenFormat string
 }
+
+// Access token formats (Config.TokenFormat).
+const (
+	TokenJWT    = "jwt"
+	TokenOpaque = "opaque"
+)
 
 // normalize applies defaults and checks the configuration.
 func (c Config) normalize() (Config, error) {
@@ -121,6 +130,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if len(c.Users) == 0 {
 		return c, fmt.Errorf("%w: no users", ErrConfig)
+	}
+	if c.TokenFormat == "" {
+		c.TokenFormat = TokenJWT
+	}
+	if c.TokenFormat != TokenJWT && c.TokenFormat != TokenOpaque {
+		return c, fmt.Errorf("%w: token format must be jwt or opaque", ErrConfig)
 	}
 	if !c.HMACSecret.IsZero() && len(c.HMACSecret.Reveal()) < 32 {
 		return c, ErrShortSecret

@@ -46,6 +46,9 @@ type MachineClient struct {
 	// Scopes are the scopes it may ask for; all of them when it names
 	// none.
 	Scopes []string
+	// Introspect makes it a resource server: it may call /introspect
+	// (RFC 7662), and may not use client_credentials.
+	Introspect bool
 }
 
 // machineFile is the JSON form of MachineClient, ParseMachineClients.
@@ -54,6 +57,7 @@ type machineFile struct {
 	ClientSecret string          `json:"client_secret,omitempty"`
 	JWKS         json.RawMessage `json:"jwks,omitempty"`
 	Scopes       []string        `json:"scopes"`
+	Introspect   bool            `json:"introspect,omitempty"`
 }
 
 // ParseMachineClients reads a JSON list of machine clients:
@@ -71,7 +75,7 @@ func ParseMachineClients(b []byte) ([]MachineClient, error) {
 	}
 	out := make([]MachineClient, 0, len(raw))
 	for i, r := range raw {
-		mc := MachineClient{ID: r.ClientID, Secret: secret.New(r.ClientSecret), Scopes: r.Scopes}
+		mc := MachineClient{ID: r.ClientID, Secret: secret.New(r.ClientSecret), Scopes: r.Scopes, Introspect: r.Introspect}
 		if len(r.JWKS) > 0 {
 			var set jwkset.JWKSMarshal
 			if err := json.Unmarshal(r.JWKS, &set); err != nil {
@@ -255,6 +259,9 @@ func (s *Server) clientCredentialsGrant(r *http.Request, form url.Values) (*toke
 	mc, oe := s.machineClient(r, form)
 	if oe != nil {
 		return nil, oe
+	}
+	if mc.Introspect {
+		return nil, errUnauthorized
 	}
 	scopes, oe := parseScope(form.Get("scope"), mc.Scopes, mc.Scopes)
 	if oe != nil {

@@ -3,6 +3,7 @@ package authserver
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // DeviceCodeGrantType is the RFC 8628 grant type.
@@ -25,6 +26,8 @@ type Metadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
@@ -53,6 +56,10 @@ func (s *Server) Metadata() Metadata {
 		md.GrantTypesSupported = append(md.GrantTypesSupported, ClientCredentialsGrantType)
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic", "client_secret_post", "private_key_jwt")
 		md.TokenEndpointAuthSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
+	}
+	if slices.ContainsFunc(s.cfg.MachineClients, func(mc MachineClient) bool { return mc.Introspect }) {
+		md.IntrospectionEndpoint = iss + "/introspect"
+		md.IntrospectionEndpointAuthMethodsSupported = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 	}
 	return md
 }

@@ -63,7 +63,7 @@ func TestIssuerWithPath(t *testing.T) {
 	if rec.Code != http.StatusNotFound {
 		t.Fatalf("route outside the issuer path: %d", rec.Code)
 	}
-	if len(s.Routes()) != 12 {
+	if len(s.Routes()) != 13 {
 		t.Fatalf("routes: %v", s.Routes())
 	}
 }

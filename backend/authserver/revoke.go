@@ -9,8 +9,10 @@ import (
 // handleRevoke is RFC 7009 revocation. A refresh token (current or rotated
 // away) revokes its whole family. The answer is 200 whether or not the
 // token existed, was already revoked, belongs to another client or is an
-// access token, so it reveals nothing. Access tokens are stateless JWTs and
-// stay valid until they expire.
+// access token, so it reveals nothing. A revoked access token, or one
+// issued from a revoked family, is inactive at /introspect at once; as a
+// JWT it stays valid for a backend that checks only its signature, until
+// it expires.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(w, r, maxFormBytes)
 	if oe == nil && form.Get("token") == "" {
@@ -29,6 +31,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("authserver: token family revoked", "sub", f.user, "client_id", f.clientID, "family", f.id)
 	}
 	st.mu.Unlock()
+	if s.issued.revoke(tok, clientID) {
+		s.log.Info("authserver: access token revoked", "client_id", clientID)
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")

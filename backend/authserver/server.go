@@ -28,6 +28,7 @@ type Server struct {
 	mux            *http.ServeMux
 	deviceInterval time.Duration
 	jtis           jtiCache // client assertions seen (machine.go)
+	issued         issued   // access tokens, for /introspect (introspect.go)
 }
 
 // New checks cfg, applies defaults and builds a Server. With HMACSecret empty
@@ -79,6 +80,7 @@ func (s *Server) Routes() []string {
 		p + "/.well-known/openid-configuration",
 		p + "/authorize", p + "/login", p + "/consent", p + "/token", p + "/revoke",
 		p + "/register", p + "/device_authorization", p + "/device", p + "/jwks.json",
+		p + "/introspect",
 	}
 	if p != "" {
 		r = append(r, "/.well-known/oauth-authorization-server"+p) // RFC 8414 §3.1
@@ -102,6 +104,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST "+p+"/consent", s.handleConsent)
 	m.HandleFunc("POST "+p+"/token", s.handleToken)
 	m.HandleFunc("POST "+p+"/revoke", s.handleRevoke)
+	m.HandleFunc("POST "+p+"/introspect", s.handleIntrospect)
 	m.HandleFunc("POST "+p+"/register", s.handleRegister)
 	m.HandleFunc("POST "+p+"/device_authorization", s.handleDeviceAuthorization)
 	m.HandleFunc("GET "+p+"/device", s.handleDevicePage)

@@ -94,6 +94,13 @@ func (s *Server) respond(g grant, scopes []string, rt secret.Value, now time.Tim
 		s.log.Error("authserver: sign access token", "err", err)
 		return nil, errServer
 	}
+	// The callers that pass a refresh token hold st.mu.
+	var fam string
+	if !rt.IsZero() {
+		fam = s.store.refresh[hashOf(rt)]
+	}
+	s.issued.add(secret.New(at), issuedToken{grant: g, scopes: scopes, jti: jti, iat: now,
+		exp: now.Add(s.cfg.TokenTTL), family: fam}, now)
 	s.log.Info("authserver: token issued", "sub", g.user, "client_id", g.clientID, "jti", jti, "aud", g.resource)
 	return &tokenResponse{
 		AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.TokenTTL / time.Second),

@@ -3,6 +3,7 @@ package bearer
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +14,7 @@ type Challenge struct {
 	Description      string // safe, fixed text; never a token
 	Scope            []string
 	ResourceMetadata string // RFC 9728 URL of the protected resource metadata
+	RetryAfter       int    // seconds; sent as Retry-After when > 0 (a 503)
 }
 
 // Write sends the challenge: a WWW-Authenticate: Bearer header and a JSON
@@ -36,6 +38,9 @@ func (c Challenge) Write(w http.ResponseWriter) {
 		v += " " + strings.Join(params, ", ")
 	}
 	w.Header().Set("WWW-Authenticate", v)
+	if c.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(c.RetryAfter))
+	}
 	code := c.Error
 	if code == "" {
 		code = "unauthorized"

@@ -30,22 +30,33 @@ func MetadataURLs(issuer string) ([]string, error) {
 // DiscoverJWKS finds the issuer's jwks_uri. Each metadata document's issuer
 // must equal issuer exactly (RFC 8414 §3.3).
 func DiscoverJWKS(ctx context.Context, c *http.Client, issuer string) (string, error) {
+	return discover(ctx, c, issuer, "jwks_uri")
+}
+
+// DiscoverIntrospection finds the issuer's introspection_endpoint
+// (RFC 8414 §2), with the checks of DiscoverJWKS.
+func DiscoverIntrospection(ctx context.Context, c *http.Client, issuer string) (string, error) {
+	return discover(ctx, c, issuer, "introspection_endpoint")
+}
+
+func discover(ctx context.Context, c *http.Client, issuer, member string) (string, error) {
 	urls, err := MetadataURLs(issuer)
 	if err != nil {
 		return "", err
 	}
 	var errs []error
 	for _, u := range urls {
-		jwks, err := fetchJWKSURI(ctx, c, u, issuer)
+		v, err := fetchMetadataURL(ctx, c, u, issuer, member)
 		if err == nil {
-			return jwks, nil
+			return v, nil
 		}
 		errs = append(errs, err)
 	}
 	return "", fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
 }
 
-func fetchJWKSURI(ctx context.Context, c *http.Client, u, issuer string) (string, error) {
+// fetchMetadataURL returns the URL in member of the metadata at u.
+func fetchMetadataURL(ctx context.Context, c *http.Client, u, issuer, member string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", err
@@ -59,23 +70,21 @@ func fetchJWKSURI(ctx context.Context, c *http.Client, u, issuer string) (string
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("%s: status %d", u, resp.StatusCode)
 	}
-	var md struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
+	var md map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
 		return "", fmt.Errorf("%s: bad metadata: %w", u, err)
 	}
-	if md.Issuer != issuer {
-		return "", fmt.Errorf("%s: issuer %q does not match %q", u, md.Issuer, issuer)
+	if got, _ := md["issuer"].(string); got != issuer {
+		return "", fmt.Errorf("%s: issuer %q does not match %q", u, got, issuer)
 	}
-	if md.JWKSURI == "" {
-		return "", fmt.Errorf("%s: no jwks_uri", u)
+	v, _ := md[member].(string)
+	if v == "" {
+		return "", fmt.Errorf("%s: no %s", u, member)
 	}
-	if err := CheckURL(md.JWKSURI); err != nil {
-		return "", fmt.Errorf("%s: jwks_uri: %w", u, err)
+	if err := CheckURL(v); err != nil {
+		return "", fmt.Errorf("%s: %s: %w", u, member, err)
 	}
-	return md.JWKSURI, nil
+	return v, nil
 }
 
 // CheckURL accepts an absolute https URL, or http on a loopback host.

@@ -67,6 +67,11 @@ func (s *Server) authenticate(r *http.Request, t *entry) (*User, *bearer.Challen
 		return nil, invalidToken(errors.New("tokens are not accepted by this server"), md)
 	}
 	tok, err := s.cfg.Validator.Validate(r.Context(), raw)
+	if errors.Is(err, bearer.ErrUnavailable) {
+		// Fail closed: the token could not be checked, so it is not accepted.
+		return nil, &bearer.Challenge{Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable",
+			Description: "the token could not be checked; try again", RetryAfter: 5}
+	}
 	if err != nil {
 		return nil, invalidToken(err, md)
 	}

@@ -34,6 +34,12 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 	t.Helper()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
 	testkit.NoErr(t, err)
+	return newFixtureWith(t, v, extra...)
+}
+
+// newFixtureWith is newFixture with another Validator.
+func newFixtureWith(t *testing.T, v Validator, extra ...Tool) *fixture {
+	t.Helper()
 	logs := &testkit.Buffer{}
 	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
