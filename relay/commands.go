@@ -16,7 +16,6 @@ import (
 	"github.com/keyrelay/keyrelay/relay/cli"
 	"github.com/keyrelay/keyrelay/relay/config"
 	"github.com/keyrelay/keyrelay/relay/front"
-	"github.com/keyrelay/keyrelay/relay/policy"
 	"github.com/keyrelay/keyrelay/relay/setup"
 	"github.com/keyrelay/keyrelay/relay/signin"
 	"github.com/keyrelay/keyrelay/relay/status"
@@ -43,21 +42,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if err != nil {
 		return cli.Usage(err)
 	}
-	if err := cfg.Check(); err != nil {
-		return cli.Config(err)
-	}
-	pol, err := cfg.LoadPolicy()
+	pol, err := setup.LoginPolicy(cfg, sw)
 	if err != nil {
 		return err
-	}
-	if err := cfg.CheckPolicy(pol); err != nil {
-		return err
-	}
-	if sw.Device && cfg.ClientCreds {
-		return cli.Usage(errors.New("--device and client credentials do not mix: the client_credentials grant needs no person"))
-	}
-	if sw.Device && !pol.DeviceGrantAllowed() {
-		return fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}
 	term := signin.Terminal{W: stderr}
 	ctx = vault.WithNotice(ctx, func(msg string) { fmt.Fprintf(stderr, "relay: %s\n", msg) }) // a new key file
@@ -115,25 +102,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return &cli.Error{Code: cli.ExitIncomplete, Err: err, Hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
-	return loggedOut(stderr, r.Outcome, stored)
-}
-
-// loggedOut ends a logout whose wipe removed everything: the last line
-// says whether the server revoked the sign-in. When tokens were stored
-// and were not revoked (the vault could not be read, the configuration or
-// the policy forbade asking, the server failed or cannot revoke), they
-// stay valid at the server until they expire: cli.ExitNotRevoked.
-func loggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) error {
-	switch {
-	case outcome == broker.Revoked:
-		fmt.Fprintln(stderr, "relay: logged out: revoked at the server and wiped here; no credential of keyrelay remains")
-	case outcome == broker.NothingStored, !stored:
-		fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
-	default:
-		return &cli.Error{Code: cli.ExitNotRevoked, Err: errors.New("wiped here, but NOT revoked at the server, " +
-			"which honours the sign-in until it expires; end it there if you can")}
-	}
-	return nil
+	return cli.LoggedOut(stderr, r.Outcome, stored)
 }
 
 // cmdStatus prints the report, whatever is wrong: with --json, stdout is
@@ -146,46 +115,9 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		}
 		return cli.Usage(err)
 	}
-	// As configured, before Check; printable.
-	src := status.Sources{AuthServer: config.RedactURL(cfg.AuthServerURL), Backend: config.RedactURL(cfg.Server())}
-	if cfg.ClientCreds {
-		src.ClientCredentials = cfg.ClientID
-	}
-	pol, cfgErr := cfg.LoadPolicy()
-	if cfgErr == nil {
-		src.Policy, cfgErr = pol.Summary(), cfg.Check()
-	}
-	if cfgErr == nil { // the policy checks URLs that Check accepted
-		cfgErr = cfg.CheckPolicy(pol)
-		for _, a := range cfg.AssumedPKCE(pol) {
-			src.PKCE = append(src.PKCE, status.Assumption(a))
-		}
-	}
-	src.ConfigErr = cfgErr
-	p, openErr := setup.Open(ctx, cfg, setup.Logger(stderr, cfg.LogLevel), pol, nil)
-	if openErr != nil {
-		src.Vault = unopened{cfg.DataDir, openErr}
-	} else {
-		term := signin.Terminal{W: stderr}
-		src.Vault, src.Tokens, src.Issuer = p.Vault, p.Broker, p.Issuer
-		src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
-	}
-	r := status.Build(ctx, src)
+	r, cfgErr, openErr := setup.Status(ctx, cfg, stderr)
 	if err := r.Print(stdout, sw.JSON); err != nil {
 		return err
 	}
 	return cli.Status(r, cfgErr, openErr)
-}
-
-// unopened is a vault that could not be opened, for the status report.
-type unopened struct {
-	dir string // RELAY_DATA_DIR; "" is the OS default
-	err error
-}
-
-func (u unopened) Status(context.Context) vault.Status {
-	if u.dir == "" {
-		u.dir, _ = platform.DataDir()
-	}
-	return vault.Status{Dir: u.dir, Problem: u.err.Error()}
 }

@@ -1,15 +1,16 @@
 // Package setup builds the relay's parts from its configuration, for the
 // relay command: the one logger, the vault, the sign-in, the broker, and
 // for serve the front with its upstream (the backend's tool API, or a
-// remote MCP server). It makes no network call.
+// remote MCP server); for login the settings' checks, and for status the
+// report. It makes no network call.
 //
 // Security properties: every part gets the same policy; a bad
 // configuration, a refusing policy or a vault that cannot open never stops
 // serve: the front answers every request with the reason. The logger
 // blanks secret keys (secret.ReplaceAttr).
 //
-// Non-goals: parsing the command line (relay/config) and reporting
-// (package main).
+// Non-goals: parsing the command line (relay/config), and printing and
+// exit codes (package main and relay/cli).
 package setup
 
 import (

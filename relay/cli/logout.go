@@ -1,0 +1,27 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/keyrelay/keyrelay/relay/broker"
+)
+
+// LoggedOut ends a logout whose wipe removed everything: the last line
+// says whether the server revoked the sign-in. When tokens were stored
+// and were not revoked (the vault could not be read, the configuration or
+// the policy forbade asking, the server failed or cannot revoke), they
+// stay valid at the server until they expire: ExitNotRevoked.
+func LoggedOut(stderr io.Writer, outcome broker.RevokeOutcome, stored bool) error {
+	switch {
+	case outcome == broker.Revoked:
+		fmt.Fprintln(stderr, "relay: logged out: revoked at the server and wiped here; no credential of keyrelay remains")
+	case outcome == broker.NothingStored, !stored:
+		fmt.Fprintln(stderr, "relay: logged out; no credential of keyrelay remains")
+	default:
+		return &Error{Code: ExitNotRevoked, Err: errors.New("wiped here, but NOT revoked at the server, " +
+			"which honours the sign-in until it expires; end it there if you can")}
+	}
+	return nil
+}
