@@ -213,6 +213,7 @@ type introResponse struct {
 	Scope     string          `json:"scope"`
 	ClientID  string          `json:"client_id"`
 	TokenType string          `json:"token_type"`
+	TokenUse  string          `json:"token_use"` // Ory Hydra: access_token or refresh_token
 	Exp       *float64        `json:"exp"`
 	Iat       *float64        `json:"iat"`
 	Sub       string          `json:"sub"`
@@ -290,6 +291,12 @@ func (in *Introspector) check(r *introResponse, now time.Time) (*Token, error) {
 		return nil, invalid(reasonSubject)
 	}
 	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "access_token") && !strings.EqualFold(r.TokenType, "Bearer") {
+		return nil, invalid("not an access token")
+	}
+	// RFC 7662's token_type is the kind of access token (Bearer), so it
+	// cannot tell a refresh token apart: Ory Hydra answers a refresh token
+	// with token_type Bearer, active, and token_use refresh_token.
+	if r.TokenUse != "" && !strings.EqualFold(r.TokenUse, "access_token") {
 		return nil, invalid("not an access token")
 	}
 	iss := r.Iss
