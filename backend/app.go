@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +19,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/clientauth"
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
@@ -113,10 +115,20 @@ func newValidator(ctx context.Context, cfg *config, as *authserver.Server, log *
 			return nil, err
 		}
 	}
-	log.Info("using token introspection", "issuer", cfg.AuthServerURL, "introspection_endpoint", endpoint, "introspect_all", cfg.IntrospectAll)
+	auth := "client_secret_basic"
+	var key crypto.Signer
+	if !cfg.ClientKey.IsZero() {
+		k, err := clientauth.ParseKey([]byte(cfg.ClientKey.Reveal())) // checked by parseConfig
+		if err != nil {
+			return nil, fmt.Errorf("BACKEND_CLIENT_KEY_FILE: %w", err)
+		}
+		key, auth = k.Signer, "private_key_jwt "+k.Alg
+	}
+	log.Info("using token introspection", "issuer", cfg.AuthServerURL, "introspection_endpoint", endpoint,
+		"introspect_all", cfg.IntrospectAll, "client_auth", auth)
 	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{
 		Issuer: cfg.AuthServerURL, Audience: cfg.Audience, AllowNoAudience: cfg.AllowNoAudience,
-		Endpoint: endpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(),
+		Endpoint: endpoint, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret.Reveal(), ClientKey: key,
 		CacheTTL: cfg.IntrospectionTTL, JWT: jwtv,
 	})
 	if err != nil {

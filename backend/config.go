@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/internal/clientauth"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
 )
@@ -38,6 +39,7 @@ type config struct {
 	IntrospectionURL string        // default: the issuer's introspection_endpoint
 	ClientID         string        // the backend's own client at the issuer
 	ClientSecret     secret.Value  // from BACKEND_CLIENT_SECRET_FILE
+	ClientKey        secret.Value  // PEM private key for private_key_jwt, from BACKEND_CLIENT_KEY_FILE
 	IntrospectAll    bool          // introspect JWT-shaped tokens too
 	IntrospectionTTL time.Duration // cap on caching an active answer
 	AllowNoAudience  bool          // accept an introspection answer without aud
@@ -92,6 +94,19 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 			return nil, errors.New("BACKEND_CLIENT_SECRET_FILE: the file is empty")
 		}
 	}
+	if r.clientKeyFile != "" {
+		if r.clientSecretFile != "" {
+			return nil, errors.New("set BACKEND_CLIENT_SECRET_FILE or BACKEND_CLIENT_KEY_FILE, not both")
+		}
+		b, err := platform.ReadSecretFile(r.clientKeyFile, maxSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("BACKEND_CLIENT_KEY_FILE: %w", err)
+		}
+		if _, err := clientauth.ParseKey(b); err != nil {
+			return nil, fmt.Errorf("BACKEND_CLIENT_KEY_FILE: %w", err)
+		}
+		c.ClientKey = secret.New(string(b))
+	}
 	if r.machineFile != "" {
 		if c.Machines, err = loadMachineClients(r.machineFile); err != nil {
 			return nil, err
@@ -105,6 +120,7 @@ type rawFlags struct {
 	users                        listFlag
 	secretFile, ttl, machineFile string
 	clientSecretFile, introTTL   string
+	clientKeyFile                string
 }
 
 // defineFlags registers the settings' flags on fs, into c and r, with
@@ -125,6 +141,7 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.StringVar(&c.IntrospectionURL, "introspection-url", getenv("BACKEND_INTROSPECTION_URL"), "introspection endpoint (BACKEND_INTROSPECTION_URL; default the issuer's introspection_endpoint)")
 	fs.StringVar(&c.ClientID, "client-id", getenv("BACKEND_CLIENT_ID"), "the backend's client id at the issuer, for introspection (BACKEND_CLIENT_ID)")
 	fs.StringVar(&r.clientSecretFile, "client-secret-file", getenv("BACKEND_CLIENT_SECRET_FILE"), "file holding the backend's client secret, for introspection (BACKEND_CLIENT_SECRET_FILE)")
+	fs.StringVar(&r.clientKeyFile, "client-key-file", getenv("BACKEND_CLIENT_KEY_FILE"), "PEM private key (EC P-256, RSA, Ed25519) the backend signs its introspection requests with (private_key_jwt), instead of a secret (BACKEND_CLIENT_KEY_FILE)")
 	fs.BoolVar(&c.IntrospectAll, "introspect-all", getenv("BACKEND_INTROSPECT_ALL") == "1", "introspect JWT-shaped tokens too, instead of checking their signature (BACKEND_INTROSPECT_ALL=1)")
 	fs.StringVar(&r.introTTL, "introspection-cache", envOr(getenv, "BACKEND_INTROSPECTION_CACHE", "60s"), "longest reuse of an active introspection answer, never past the token's exp (BACKEND_INTROSPECTION_CACHE)")
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
@@ -255,8 +272,8 @@ func (c *config) finishIntrospection() error {
 		}
 		return nil
 	}
-	if c.ClientID == "" || c.ClientSecret.IsZero() {
-		return errors.New("BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE")
+	if c.ClientID == "" || (c.ClientSecret.IsZero() && c.ClientKey.IsZero()) {
+		return errors.New("BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE (or BACKEND_CLIENT_KEY_FILE)")
 	}
 	if c.IntrospectionURL != "" {
 		if err := checkBaseURL("BACKEND_INTROSPECTION_URL", c.IntrospectionURL); err != nil {

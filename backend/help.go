@@ -60,7 +60,8 @@ whose aud is the issuer or the token endpoint.
 A client with "introspect": true is a resource server instead: it may call
 /introspect (RFC 7662) and may not get tokens. With AUTH_TOKEN_FORMAT=opaque,
 run the backend with BACKEND_INTROSPECTION=1, BACKEND_CLIENT_ID set to such a
-client and BACKEND_CLIENT_SECRET_FILE holding its secret.
+client and BACKEND_CLIENT_SECRET_FILE holding its secret, or, for a client
+with a JWKS, BACKEND_CLIENT_KEY_FILE holding the private key (private_key_jwt).
 
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version

@@ -207,14 +207,20 @@ func measureProcesses(ctx context.Context, r *results, o *options, c *chain, m *
 	return nil
 }
 
-// measureThroughput loads the HS256 and the ES256 backend.
+// measureThroughput loads the HS256 and the ES256 backend, and one that
+// checks opaque tokens by introspection.
 func measureThroughput(ctx context.Context, r *results, o *options, c *chain) error {
 	progress("backend throughput: %d connections, %v per phase", o.workers, o.tputDur)
 	hs, err := c.hsToken()
 	if err != nil {
 		return err
 	}
-	for _, b := range []struct{ alg, url, tok string }{{"HS256", c.hsURL, hs}, {"ES256", c.es.url, c.token}} {
+	op, err := startOpaqueBackend(ctx, c.bins, c.tmp)
+	if err != nil {
+		return err
+	}
+	defer op.close()
+	for _, b := range []struct{ alg, url, tok string }{{"HS256", c.hsURL, hs}, {"ES256", c.es.url, c.token}, {opaqueAlg, op.url, op.token}} {
 		row, err := throughput(ctx, b.url, b.tok, b.alg, o.workers, o.tputDur)
 		if err != nil {
 			return err

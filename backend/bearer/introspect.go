@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/clientauth"
 )
 
 // ErrUnavailable means the token could not be checked because the
@@ -45,6 +48,10 @@ type IntrospectionConfig struct {
 	// (client_secret_basic). The secret is copied into a closure, not a
 	// printable field.
 	ClientID, ClientSecret string
+	// ClientKey, instead of ClientSecret, authenticates with private_key_jwt
+	// (RFC 7523): a fresh assertion per request, aud = Issuer. EC P-256
+	// (ES256), RSA of 2048 bits or more (RS256) or Ed25519 (EdDSA).
+	ClientKey crypto.Signer
 	// CacheTTL caps how long an active answer is reused; default 60 s.
 	// Negative: never, so a revocation counts at the next request.
 	CacheTTL time.Duration
@@ -63,8 +70,11 @@ type IntrospectionConfig struct {
 // them (RFC 7662). It is safe for concurrent use. Answers are cached by
 // the token's SHA-256; concurrent checks of one token share one request.
 type Introspector struct {
-	cfg    IntrospectionConfig
-	auth   func(*http.Request)
+	cfg IntrospectionConfig
+	// The backend's client authentication: assert adds a private_key_jwt
+	// assertion to the form; basic sets client_secret_basic. One is nil.
+	assert func(form url.Values, now time.Time) error
+	basic  func(*http.Request)
 	mu     sync.Mutex
 	cache  map[[sha256.Size]byte]introEntry
 	flight map[[sha256.Size]byte]*introCall
@@ -92,8 +102,16 @@ func NewIntrospector(cfg IntrospectionConfig) (*Introspector, error) {
 		// The backend's client secret goes there: https, or loopback.
 		return nil, fmt.Errorf("%w: introspection endpoint: %v", ErrConfig, err)
 	}
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, fmt.Errorf("%w: introspection needs the backend's client id and secret", ErrConfig)
+	if cfg.ClientID == "" || (cfg.ClientSecret == "") == (cfg.ClientKey == nil) {
+		return nil, fmt.Errorf("%w: introspection needs the backend's client id, and its secret or its key", ErrConfig)
+	}
+	var key *clientauth.Key
+	if cfg.ClientKey != nil {
+		var err error
+		if key, err = clientauth.KeyFor(cfg.ClientKey); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		cfg.ClientKey = nil
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = DefaultIntrospectionCache
@@ -107,14 +125,28 @@ func NewIntrospector(cfg IntrospectionConfig) (*Introspector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	id, sec := url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret)
-	cfg.ClientSecret = ""
-	return &Introspector{
+	in := &Introspector{
 		cfg:    cfg,
-		auth:   func(r *http.Request) { r.SetBasicAuth(id, sec) }, // RFC 6749 §2.3.1 form-encodes both
 		cache:  make(map[[sha256.Size]byte]introEntry),
 		flight: make(map[[sha256.Size]byte]*introCall),
-	}, nil
+	}
+	if key != nil {
+		in.assert = func(form url.Values, now time.Time) error {
+			a, err := clientauth.Assertion(key, cfg.ClientID, cfg.Issuer, now)
+			if err != nil {
+				return err
+			}
+			form.Set("client_id", cfg.ClientID)
+			form.Set("client_assertion_type", clientauth.AssertionType)
+			form.Set("client_assertion", a)
+			return nil
+		}
+		return in, nil
+	}
+	id, sec := url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret)
+	in.cfg.ClientSecret = ""
+	in.basic = func(r *http.Request) { r.SetBasicAuth(id, sec) } // RFC 6749 §2.3.1 form-encodes both
+	return in, nil
 }
 
 // Close releases the JWT validator, if any.
@@ -213,6 +245,7 @@ type introResponse struct {
 	Scope     string          `json:"scope"`
 	ClientID  string          `json:"client_id"`
 	TokenType string          `json:"token_type"`
+	TokenUse  string          `json:"token_use"` // Ory Hydra: access_token or refresh_token
 	Exp       *float64        `json:"exp"`
 	Iat       *float64        `json:"iat"`
 	Sub       string          `json:"sub"`
@@ -225,13 +258,20 @@ func (in *Introspector) introspect(raw string, now time.Time) (*Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), in.cfg.Timeout)
 	defer cancel()
 	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
+	if in.assert != nil {
+		if err := in.assert(form, now); err != nil {
+			return nil, fmt.Errorf("%w: the client assertion could not be signed", ErrUnavailable)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.cfg.Endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad endpoint", ErrUnavailable)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	in.auth(req)
+	if in.basic != nil {
+		in.basic(req)
+	}
 	resp, err := in.cfg.Client.Do(req)
 	if err != nil {
 		// Not err itself: a *url.Error names the URL only, but keep the
@@ -290,6 +330,12 @@ func (in *Introspector) check(r *introResponse, now time.Time) (*Token, error) {
 		return nil, invalid(reasonSubject)
 	}
 	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "access_token") && !strings.EqualFold(r.TokenType, "Bearer") {
+		return nil, invalid("not an access token")
+	}
+	// RFC 7662's token_type is the kind of access token (Bearer), so it
+	// cannot tell a refresh token apart: Ory Hydra answers a refresh token
+	// with token_type Bearer, active, and token_use refresh_token.
+	if r.TokenUse != "" && !strings.EqualFold(r.TokenUse, "access_token") {
 		return nil, invalid("not an access token")
 	}
 	iss := r.Iss

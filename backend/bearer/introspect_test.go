@@ -108,6 +108,9 @@ func TestIntrospectionRefuses(t *testing.T) {
 		{"no sub", reasonSubject, func(c map[string]any) { delete(c, "sub") }, false},
 		{"empty sub", reasonSubject, func(c map[string]any) { c["sub"] = "" }, false},
 		{"refresh token", "not an access token", func(c map[string]any) { c["token_type"] = "refresh_token" }, false},
+		{"refresh token as Ory Hydra answers", "not an access token", func(c map[string]any) {
+			c["token_type"], c["token_use"] = "Bearer", "refresh_token"
+		}, false},
 		{"wrong audience even when absence allowed", reasonAudience, func(c map[string]any) { c["aud"] = "https://other.example" }, true},
 	}
 	for _, tc := range cases {

@@ -2,84 +2,35 @@ package oauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/clientauth"
 )
 
 // AssertionType is the client_assertion_type of private_key_jwt (RFC 7523
 // §2.2).
-const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+const AssertionType = clientauth.AssertionType
 
 // AssertionLifetime is how long a client assertion is valid: it is made
 // for one request.
-const AssertionLifetime = 60 * time.Second
+const AssertionLifetime = clientauth.Lifetime
 
 // ErrClientKey means the client's private key is unusable. Its errors
 // never hold key material.
-var ErrClientKey = errors.New("client key")
+var ErrClientKey = clientauth.ErrKey
 
 // ClientKey is a parsed private_key_jwt key and the one algorithm it
 // signs with.
-type ClientKey struct {
-	Signer crypto.Signer
-	Alg    string // ES256, RS256 or EdDSA
-}
+type ClientKey = clientauth.Key
 
 // ParseClientKey reads a PEM private key (PKCS #8, or the SEC 1 "EC
 // PRIVATE KEY" and PKCS #1 "RSA PRIVATE KEY" forms): EC P-256 signs with
 // ES256, RSA of at least 2048 bits with RS256, Ed25519 with EdDSA. Any
 // other key is refused.
-func ParseClientKey(pemBytes []byte) (*ClientKey, error) {
-	b, _ := pem.Decode(pemBytes)
-	if b == nil {
-		return nil, fmt.Errorf("%w: not a PEM private key", ErrClientKey)
-	}
-	var key any
-	var err error
-	switch b.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(b.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: PEM block %q is not a private key", ErrClientKey, sanitize(b.Type, 40))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: the PEM private key does not parse", ErrClientKey)
-	}
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("%w: EC key on %s; only P-256 (ES256) is supported", ErrClientKey, k.Curve.Params().Name)
-		}
-		return &ClientKey{Signer: k, Alg: "ES256"}, nil
-	case *rsa.PrivateKey:
-		if k.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("%w: RSA key of %d bits; at least 2048 are needed", ErrClientKey, k.N.BitLen())
-		}
-		return &ClientKey{Signer: k, Alg: "RS256"}, nil
-	case ed25519.PrivateKey:
-		return &ClientKey{Signer: k, Alg: "EdDSA"}, nil
-	}
-	return nil, fmt.Errorf("%w: unsupported key type %T; use EC P-256, RSA (2048 bits or more) or Ed25519", ErrClientKey, key)
-}
+func ParseClientKey(pemBytes []byte) (*ClientKey, error) { return clientauth.ParseKey(pemBytes) }
 
 // assertion signs a fresh client assertion for one request to endpoint
 // (RFC 7523 §2.2 and §3): iss = sub = the client id; aud = the issuer
@@ -105,22 +56,7 @@ func (c *Client) assertion(endpoint string) (string, error) {
 	if len(algs) > 0 && !slices.Contains(algs, k.Alg) {
 		return "", fmt.Errorf("%w: the key signs with %s, but the server accepts only %s", ErrClientKey, k.Alg, sanitize(strings.Join(algs, " "), 120))
 	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", err
-	}
-	now := c.now()
-	claims := jwt.RegisteredClaims{
-		Issuer: c.ClientID, Subject: c.ClientID, Audience: jwt.ClaimStrings{aud},
-		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(AssertionLifetime)),
-		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
-	}
-	tok := jwt.NewWithClaims(jwt.GetSigningMethod(k.Alg), claims)
-	s, err := tok.SignedString(k.Signer)
-	if err != nil {
-		return "", fmt.Errorf("%w: signing the client assertion failed", ErrClientKey)
-	}
-	return s, nil
+	return clientauth.Assertion(k, c.ClientID, aud, c.now())
 }
 
 // ClientCredentials asks for a token with the client_credentials grant
