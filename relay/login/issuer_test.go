@@ -27,6 +27,7 @@ type mcpServer struct {
 	docs map[string]any // path: a JSON document, or an http.HandlerFunc
 	seen []string       // the paths asked
 	form []url.Values   // the token requests' forms
+	auth []string       // and their Authorization headers
 }
 
 func newMCPServer(t *testing.T) *mcpServer {
@@ -44,6 +45,7 @@ func newMCPServer(t *testing.T) *mcpServer {
 				_ = r.ParseForm()
 				m.mu.Lock()
 				m.form = append(m.form, r.PostForm)
+				m.auth = append(m.auth, r.Header.Get("Authorization"))
 				m.mu.Unlock()
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"access_token":"at-new","token_type":"Bearer","expires_in":60}`))
@@ -107,8 +109,39 @@ const (
 	oidc    = "/.well-known/openid-configuration"
 )
 
-var asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
-	"code_challenge_methods_supported": []string{"S256"}}
+// deviceServer is an authorization server with a device authorization
+// endpoint whose verification_uri is page (O: the server's URL), and
+// whose token endpoint answers authorization_pending.
+func deviceServer(t *testing.T, page string) *mcpServer {
+	m := newMCPServer(t)
+	m.docs[asRoot] = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
+		"device_authorization_endpoint": "O/device", "code_challenge_methods_supported": []string{"S256"}}
+	m.docs["/device"] = map[string]any{"device_code": "dc-fake-0123456789", "user_code": "ABCD-EFGH",
+		"verification_uri": page, "expires_in": 600, "interval": 1}
+	m.docs["/token"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"authorization_pending"}`))
+	})
+	return m
+}
+
+var (
+	asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
+		"code_challenge_methods_supported": []string{"S256"}}
+	// oauthDoc is the metadata of an issuer under /oauth, at the origin.
+	oauthDoc = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize", "token_endpoint": "O/oauth/token",
+		"code_challenge_methods_supported": []string{"S256"}}
+)
+
+// rootServer serves protected resource metadata at the root only, naming
+// resource, and asDoc.
+func rootServer(t *testing.T, resource string) *mcpServer {
+	m := newMCPServer(t)
+	m.docs[prmRoot] = map[string]any{"resource": resource, "authorization_servers": []string{"O"}}
+	m.docs[asRoot] = asDoc
+	return m
+}
 
 // auth/metadata-var2 of the MCP conformance suite: the protected resource
 // metadata only at the root, naming the origin. The relay accepts it (RFC
@@ -116,9 +149,7 @@ var asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize
 // names one; its vault account is still its own server's.
 func TestResourceFromRootMetadata(t *testing.T) {
 	t.Run("default resource: the origin is sent", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		i := m.interactive()
 		acct, err := i.Account(context.Background())
 		testkit.NoErr(t, err)
@@ -130,9 +161,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("RELAY_RESOURCE overrides", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		i := m.interactive("https://api.example")
 		acct, err := i.Account(context.Background())
 		if err != nil || acct.Resource != "https://api.example" {
@@ -143,9 +172,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("RELAY_RESOURCE=off sends none", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		if f := m.refresh(t, m.interactive("")); f.Has("resource") {
 			t.Fatalf("resource %q sent", f.Get("resource"))
 		}
@@ -164,9 +191,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("another origin is refused", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "https://evil.example", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "https://evil.example")
 		_, err := m.interactive().Account(context.Background())
 		testkit.WantIs(t, err, oauth.ErrResourceMismatch, "a root document naming another origin")
 		if m.asked(asRoot) != 0 {
@@ -287,8 +312,7 @@ func TestLegacyFallback(t *testing.T) {
 	})
 	t.Run("the policy must allow the advertised issuer too", func(t *testing.T) {
 		m := newMCPServer(t)
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Policy = loadPolicy(t, `{"allowed_issuers": ["`+m.srv.URL+`"]}`)
 		_, err := i.Metadata(context.Background())
@@ -299,8 +323,7 @@ func TestLegacyFallback(t *testing.T) {
 	})
 	t.Run("a later run's stored issuer: the server still publishes no document", func(t *testing.T) {
 		m := newMCPServer(t)
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Registry = accounts{{Issuer: m.srv.URL, ClientID: "relay", Resource: i.Backend}}
 		md, err := i.Metadata(context.Background())
@@ -314,8 +337,7 @@ func TestLegacyFallback(t *testing.T) {
 	t.Run("a later run's stored issuer: the server now publishes a document", func(t *testing.T) {
 		m := newMCPServer(t)
 		m.docs[prmPath] = map[string]any{"resource": "O/mcp", "authorization_servers": []string{"O/oauth"}}
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Registry = accounts{{Issuer: m.srv.URL, ClientID: "relay", Resource: i.Backend}}
 		_, err := i.Metadata(context.Background())
