@@ -1,7 +1,11 @@
 package config
 
 import (
+	"bytes"
+	"errors"
+	"flag"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -180,6 +184,252 @@ func TestCallbackHostAndPath(t *testing.T) {
 			if _, _, err := Parse("relay", []string{flag, v}, env(nil), io.Discard); err == nil {
 				t.Errorf("%s %q accepted", flag, v)
 			}
+		}
+	}
+}
+
+func TestCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		name string
+		rest []string
+	}{
+		{nil, "serve", nil},
+		{[]string{"--backend-url", "x"}, "serve", []string{"--backend-url", "x"}},
+		{[]string{"-h"}, "help", []string{}},
+		{[]string{"--help", "login"}, "help", []string{"login"}},
+		{[]string{"-help"}, "help", []string{}},
+		{[]string{"--version"}, "version", []string{}},
+		{[]string{"-version"}, "version", []string{}},
+		{[]string{"--backend-url", "x", "--help"}, "serve", []string{"--backend-url", "x", "--help"}},
+		{[]string{""}, "serve", []string{""}},
+		{[]string{"status", "--json"}, "status", []string{"--json"}},
+		{[]string{"help", "login"}, "help", []string{"login"}},
+	} {
+		name, rest := Command(tc.args)
+		if name != tc.name || !slices.Equal(rest, tc.rest) {
+			t.Errorf("Command(%q) = %q %q, want %q %q", tc.args, name, rest, tc.name, tc.rest)
+		}
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	cfg, sw, err := ParseCommand("login", []string{"--backend-url", "https://api.example", "-force", "--device=true", "--client-id=c"}, env(nil))
+	testkit.NoErr(t, err)
+	if !sw.Force || !sw.Device || sw.JSON || cfg.BackendURL != "https://api.example" || cfg.ClientID != "c" {
+		t.Fatalf("switches %+v cfg=%+v", sw, cfg)
+	}
+	_, sw, err = ParseCommand("status", []string{"--json"}, env(nil))
+	if err != nil || !sw.JSON {
+		t.Fatalf("status --json: %+v %v", sw, err)
+	}
+}
+
+func TestParseCommandErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, cmd string
+		args      []string
+		want      string
+	}{
+		{"unknown flag", "status", []string{"--nope"}, "flag provided but not defined: -nope"},
+		{"own flag of another command", "logout", []string{"--json"}, "flag provided but not defined: -json"},
+		{"bad own value", "status", []string{"--json=maybe"}, `invalid boolean value "maybe" for -json`},
+		{"extra argument", "status", []string{"--json", "extra"}, `unexpected argument "extra"`},
+		{"bad setting", "status", []string{"--login-timeout=1ms"}, "RELAY_LOGIN_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ParseCommand(tc.cmd, tc.args, env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseCommandHelp: -h, -help and --help anywhere ask for the help,
+// which the caller prints; the own flags parsed before a bad shared one
+// are still returned (status --json prints its report even then).
+func TestParseCommandHelp(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"--json", "--help"}} {
+		if _, _, err := ParseCommand("status", args, env(nil)); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%q: got %v, want flag.ErrHelp", args, err)
+		}
+	}
+	if _, sw, err := ParseCommand("status", []string{"--json", "--nope"}, env(nil)); err == nil || !sw.JSON {
+		t.Fatalf("status --json --nope: %+v %v", sw, err)
+	}
+}
+
+func TestTrimFlag(t *testing.T) {
+	for in, want := range map[string]string{"--json": "json", "-json=true": "json", "force": "force", "--a=b=c": "a", "-": "", "--=x": ""} {
+		if got := trimFlag(in); got != want {
+			t.Errorf("trimFlag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestScrubEnv(t *testing.T) {
+	t.Setenv("RELAY_CLIENT_SECRET", "fake-client-secret")
+	t.Setenv("RELAY_HEADERS", "X-Api-Key: fake-key")
+	t.Setenv("RELAY_CLIENT_ID", "relay-test")
+	getenv := ScrubEnv()
+	for _, k := range []string{"RELAY_CLIENT_SECRET", "RELAY_HEADERS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			t.Errorf("%s still in the environment: %q", k, v)
+		}
+	}
+	if getenv("RELAY_CLIENT_SECRET") != "fake-client-secret" || getenv("RELAY_HEADERS") != "X-Api-Key: fake-key" || getenv("RELAY_CLIENT_ID") != "relay-test" {
+		t.Fatal("getenv lost a value")
+	}
+	if os.Getenv("RELAY_CLIENT_ID") != "relay-test" {
+		t.Fatal("a variable that is not secret was removed")
+	}
+}
+
+// TestRedactURL (F4): a configured URL is printed with its scheme, host
+// and path only; userinfo, query and fragment become ***.
+func TestRedactURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://api.example.com/mcp", "https://api.example.com/mcp"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"http://[::1]:8080/x", "http://[::1]:8080/x"},
+		{"http://user:PassW0rdX@example.com/?api_key=K3yVal", "http://***@example.com/?***"},
+		{"https://mcp.example.com/mcp?api_key=K3yVal", "https://mcp.example.com/mcp?***"},
+		{"https://tok@host/p#frag", "https://***@host/p#***"},
+		{"https://login.example.com/#K3yVal", "https://login.example.com/#***"},
+		{"https://host:8443/mcp?email=a@b.example", "https://host:8443/mcp?***"},
+		{"https://user:pa/ss@host/mcp", "https://***@host/mcp"},           // unescaped '/' in the password
+		{"https://user:1234/ab@host/mcp?k=v", "https://***@host/mcp?***"}, // looks like host:port/path
+		{"https://user:p?ss@host/mcp", "https://***"},                     // unescaped '?': cannot tell
+		{"https://user:p#ss@host/mcp", "https://***"},
+		{"https://host/@scope/pkg", "https://***@scope/pkg"}, // hides too much, never too little
+		{"user:pass@host/path", "***@host/path"},             // no scheme
+		{"api://1234-abcd", "api://1234-abcd"},
+		{"urn:example:resource?secret", "urn:example:resource?***"},
+		{"not a url", "not a url"},
+		{"", ""},
+	} {
+		if got := RedactURL(c.in); got != c.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzRedactURL: whatever the user, host and path, neither a password nor
+// a query value is ever printed. The user may not hold '/', '?' or '#'
+// (then the URL names another host: nothing can tell the parts apart).
+func FuzzRedactURL(f *testing.F) {
+	f.Add("user", "", "example.com", "/", "api_key=")
+	f.Add("u", "/x@y?z#w", "host:443", "/mcp@x", "a=b@c#d")
+	f.Add("", "1234", "[::1]:8080", "", "")
+	f.Add("a@b", "?", "h@st", "/p?", "@")
+	f.Fuzz(func(t *testing.T, user, pass, host, path, query string) {
+		const pw, qv = "Pw7x", "Qk9z"
+		if strings.ContainsAny(user, "/?#") || strings.Contains(user+host+path, pw) || strings.Contains(user+host+path, qv) {
+			t.Skip()
+		}
+		for _, raw := range []string{
+			"https://" + user + ":" + pw + pass + "@" + host + path + "?" + qv + query,
+			"https://" + user + ":" + pw + pass + "@" + host + path,
+			"https://" + host + path + "?" + qv + query,
+			"https://" + host + path + "#" + qv + query,
+			user + ":" + pw + pass + "@" + host + path,
+		} {
+			if got := RedactURL(raw); strings.Contains(got, pw) || strings.Contains(got, qv) {
+				t.Fatalf("RedactURL(%q) = %q shows a secret", raw, got)
+			}
+		}
+	})
+}
+
+// settingFlags are the names of the settings' flags, as Parse defines them.
+func settingFlags() []string {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	define(fs, &Config{}, &raw{}, func(string) string { return "" })
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
+func TestHelp(t *testing.T) {
+	var b bytes.Buffer
+	testkit.NoErr(t, Help(&b, nil))
+	out := b.String()
+	for _, c := range commands {
+		if !strings.Contains(out, "\n  "+c.name+" ") {
+			t.Errorf("help lacks command %s", c.name)
+		}
+	}
+	for _, v := range Vars {
+		if !strings.Contains(out, v.Name+"\n") && !strings.Contains(out, v.Name+" (environment only)\n") {
+			t.Errorf("help lacks setting %s", v.Name)
+		}
+	}
+	// Every flag is listed with its variable: a new flag whose usage does
+	// not end with "(VAR)", or whose VAR is not in Vars, fails here.
+	for _, f := range settingFlags() {
+		if !strings.Contains(out, "\n  --"+f+", RELAY_") {
+			t.Errorf("help lacks flag --%s with its variable", f)
+		}
+	}
+}
+
+func TestHelpCommand(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		want []string
+		not  []string
+	}{
+		{"serve", []string{"usage: relay [serve] [flags]\n", "  --mcp-url, RELAY_MCP_URL\n", "  --backend-url, RELAY_BACKEND_URL\n", "RELAY_CLIENT_SECRET (environment only)"}, []string{"--force", "--json"}},
+		{"login", []string{"usage: relay login [--force] [--device] [flags]\n", "flags:\n  --device\n", "  --force\n", "--vault-key, RELAY_VAULT_KEY"}, []string{"--json"}},
+		{"status", []string{"usage: relay status [--json] [flags]\n", "flags:\n  --json\n", "Exits 0 when signed in and usable, 1 when not"}, []string{"--force"}},
+		{"logout", []string{"usage: relay logout [flags]\n", "exits 4 if anything remains"}, []string{"flags:"}},
+		{"version", []string{"usage: relay version\n", "--version"}, []string{"settings:", "RELAY_"}},
+		{"help", []string{"usage: relay help [command]\n"}, []string{"settings:"}},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			var b bytes.Buffer
+			testkit.NoErr(t, Help(&b, []string{tc.cmd}))
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(b.String(), n) {
+					t.Errorf("has %q:\n%s", n, b.String())
+				}
+			}
+		})
+	}
+}
+
+func TestHelpErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, `unknown command "nope"`},
+		{[]string{"login", "logout"}, "help takes one command, not 2"},
+	} {
+		var b bytes.Buffer
+		if err := Help(&b, tc.args); err == nil || err.Error() != tc.want || b.Len() != 0 {
+			t.Errorf("Help(%q) = %v, wrote %q; want %q and nothing written", tc.args, err, b.String(), tc.want)
+		}
+	}
+}
+
+// TestHelpLinesFit: the help wraps its texts; no line is over 80 columns
+// but a URL or a long word.
+func TestHelpLinesFit(t *testing.T) {
+	var b bytes.Buffer
+	testkit.NoErr(t, Help(&b, nil))
+	for _, c := range commands {
+		testkit.NoErr(t, Help(&b, []string{c.name}))
+	}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if len(l) > 80 && strings.Count(strings.TrimSpace(l), " ") > 0 {
+			t.Errorf("line of %d columns: %q", len(l), l)
 		}
 	}
 }
