@@ -3,14 +3,17 @@ package tool
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -247,6 +250,82 @@ func TestRegisterRefusesBadTools(t *testing.T) {
 	for _, b := range bad {
 		if err := s.Register(b); err == nil {
 			t.Errorf("registered bad tool %q", b.Name)
+		}
+	}
+}
+
+// FuzzCallBody feeds arbitrary bodies to the tool-call decoder: it must
+// answer 200 only for arguments that pass the schema, and 400 or 413
+// otherwise, without panicking.
+func FuzzCallBody(f *testing.F) {
+	for _, s := range []string{`{"arguments":{"message":"hi"}}`, `{}`, `{"arguments":null}`, `{"arguments":[1]}`, `{"arguments":{"message":5}}`, `[`, `{"arguments":{"message":"x","n":1e999}}`} {
+		f.Add(s)
+	}
+	sc, err := compileSchema(json.RawMessage(`{"type":"object","properties":{"message":{"type":"string","maxLength":50},"n":{"type":"integer"}},"required":["message"]}`))
+	testkit.NoErr(f, err)
+	f.Fuzz(func(t *testing.T, body string) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/mcp/tools/x", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		args, herr := decodeArgs(w, r, sc)
+		if herr != nil {
+			if herr.status != http.StatusBadRequest && herr.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d", herr.status)
+			}
+			return
+		}
+		if _, ok := args["message"].(string); !ok {
+			t.Fatalf("accepted arguments without a string message: %q", body)
+		}
+	})
+}
+
+func echoHandler(context.Context, map[string]any, *User) (*Result, error) { return Text(""), nil }
+
+func TestSchemaValidation(t *testing.T) {
+	sc, err := compileSchema(json.RawMessage(`{
+		"type":"object",
+		"properties":{
+			"name":{"type":"string","minLength":2,"maxLength":5,"pattern":"^[a-z]+$"},
+			"n":{"type":"integer","minimum":1,"maximum":10},
+			"kind":{"enum":["a","b"]},
+			"tags":{"type":"array","items":{"type":"string"},"maxItems":2},
+			"opt":{"type":["string","null"]},
+			"inner":{"type":"object","properties":{"x":{"type":"boolean"}},"required":["x"],"additionalProperties":false}
+		},
+		"required":["name"],
+		"additionalProperties":false}`))
+	testkit.NoErr(t, err)
+	cases := []struct {
+		args  string
+		field string // "" = valid
+	}{
+		{`{"name":"abc"}`, ""},
+		{`{"name":"abc","n":3,"kind":"a","tags":["x"],"opt":null,"inner":{"x":true}}`, ""},
+		{`{}`, "name"},
+		{`{"name":"a"}`, "name"},
+		{`{"name":"abcdef"}`, "name"},
+		{`{"name":"AB"}`, "name"},
+		{`{"name":"abc","n":1.5}`, "n"},
+		{`{"name":"abc","n":11}`, "n"},
+		{`{"name":"abc","kind":"c"}`, "kind"},
+		{`{"name":"abc","tags":["x",1]}`, "tags[1]"},
+		{`{"name":"abc","tags":["x","y","z"]}`, "tags"},
+		{`{"name":"abc","opt":5}`, "opt"},
+		{`{"name":"abc","inner":{}}`, "inner.x"},
+		{`{"name":"abc","inner":{"x":true,"y":1}}`, "inner.y"},
+		{`{"name":"abc","extra":1}`, "extra"},
+	}
+	for _, c := range cases {
+		var args map[string]any
+		testkit.NoErr(t, json.Unmarshal([]byte(c.args), &args))
+		err := sc.validate(args, "")
+		var ae *ArgError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: unexpected %v", c.args, err)
+		case c.field != "" && (!errors.As(err, &ae) || ae.Field != c.field):
+			t.Errorf("%s: got %v, want field %q", c.args, err, c.field)
 		}
 	}
 }

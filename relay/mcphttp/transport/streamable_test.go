@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,5 +325,241 @@ func TestStreamableServerCancels(t *testing.T) {
 	}
 	if posts != 0 {
 		t.Fatalf("%d answers sent to a cancelled request", posts)
+	}
+}
+
+// waits records the waits of s's GET stream and ends it after n of them.
+type waits struct {
+	mu    sync.Mutex
+	d     []time.Duration
+	woken []bool // the wait would end early on a POST
+}
+
+func (w *waits) install(s *Streamable, n int) {
+	s.wait = func(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.d, w.woken = append(w.d, d), append(w.woken, wake != nil)
+		if len(w.d) >= n {
+			s.cancel()
+			return false
+		}
+		return ctx.Err() == nil
+	}
+}
+
+// A GET stream refused for an expired token backs off exponentially to
+// listenMax, logs once, and would retry early once a POST goes through
+// (and refreshes the token).
+func TestListenBackoff(t *testing.T) {
+	gets := 0
+	s, log := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gets++
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	var w waits
+	w.install(s, 8)
+	s.listenLoop(make(chan struct{}))
+	want := []time.Duration{1, 2, 4, 8, 16, 30, 30, 30}
+	for i := range want {
+		want[i] *= time.Second
+	}
+	if len(w.d) != len(want) || gets != len(want) {
+		t.Fatalf("%d GETs, waits %v; want %v", gets, w.d, want)
+	}
+	for i := range want {
+		if w.d[i] != want[i] || !w.woken[i] {
+			t.Fatalf("waits %v (woken %v), want %v", w.d, w.woken, want)
+		}
+	}
+	if n := strings.Count(log.String(), "level=INFO"); n != 1 || !strings.Contains(log.String(), "retrying with backoff") {
+		t.Fatalf("%d Info lines, want 1:\n%s", n, log)
+	}
+	// A POST that goes through wakes the wait.
+	s2, _ := newTestStreamable(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	if err := s2.Send(t.Context(), rpc("", "notifications/x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s2.wake:
+	default:
+		t.Fatal("a POST did not wake the GET stream")
+	}
+}
+
+// The GET stream is reopened with Last-Event-ID after it ends; a stream
+// that delivered events resets the backoff; the server's retry time is
+// capped; other failures are not woken by POSTs; 405 ends it.
+func TestListenReopens(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	s, log := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Last-Event-ID"))
+		n := len(seen)
+		mu.Unlock()
+		if r.Header.Get("Accept") != "text/event-stream" {
+			t.Errorf("Accept %q", r.Header.Get("Accept"))
+		}
+		switch n {
+		case 1:
+			sse(w, "id: g1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"n/1\"}")
+		case 2:
+			w.WriteHeader(http.StatusBadGateway)
+		case 3:
+			w.WriteHeader(http.StatusBadRequest) // the server forgot g1
+		case 4:
+			sse(w, "id: g2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"n/2\"}", "data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}")
+		case 5:
+			sse(w, "retry: 99999999") // no event: the wait grows from the server's retry, up to listenMax
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	})
+	var notes []string
+	s.h.Note = func(m *front.Message) { notes = append(notes, m.Method) }
+	var w waits
+	w.install(s, 100)
+	s.listenLoop(make(chan struct{}))
+	if strings.Join(seen, ",") != ",g1,g1,,g2,g2" {
+		t.Fatalf("Last-Event-ID sent: %q", seen)
+	}
+	if strings.Join(notes, " ") != "n/1 n/2" {
+		t.Fatalf("notifications %v", notes)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, time.Second, 30 * time.Second}
+	if len(w.d) != len(want) {
+		t.Fatalf("waits %v, want %v", w.d, want)
+	}
+	for i := range want {
+		if w.d[i] != want[i] || w.woken[i] {
+			t.Fatalf("waits %v (woken %v), want %v", w.d, w.woken, want)
+		}
+	}
+	if !strings.Contains(log.String(), "offers no event stream") || !strings.Contains(log.String(), "open again") {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
+// P2: a server that sends a flood of requests on a call's stream, which
+// the client never answers, gets at most MaxServerRequests of them passed
+// on at once; the rest are dropped, the call still gets its response, and
+// the answers are POSTed at most maxAnswerPOSTs at a time.
+func TestP2_ServerRequestsBounded(t *testing.T) {
+	const flood = 5000
+	var posting, maxPosting, answers atomic.Int64
+	s, _ := newTestStreamable(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(body), `"method":"tools/call"`) {
+			n := posting.Add(1) // an answer
+			defer posting.Add(-1)
+			for m := maxPosting.Load(); n > m && !maxPosting.CompareAndSwap(m, n); m = maxPosting.Load() {
+			}
+			answers.Add(1)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		events := make([]string, 0, flood+1)
+		for i := range flood {
+			events = append(events, fmt.Sprintf(`data: {"jsonrpc":"2.0","id":"srv-%d","method":"elicitation/create","params":{}}`, i))
+		}
+		sse(w, append(events, `data: {"jsonrpc":"2.0","id":1,"result":{"done":true}}`)...)
+	})
+	var mu sync.Mutex
+	asked, waiting := 0, 0
+	release := make(chan struct{})
+	s.h.Ask = func(ctx context.Context, m *front.Message) (*front.Message, error) {
+		mu.Lock()
+		asked++
+		waiting++
+		if waiting > MaxServerRequests {
+			t.Errorf("%d server requests answered at once", waiting)
+		}
+		mu.Unlock()
+		select { // the client never answers, until the test is done
+		case <-release:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		waiting--
+		mu.Unlock()
+		return front.Result(m.ID, []byte(`{"action":"decline"}`)), nil
+	}
+	resp, err := s.Call(t.Context(), rpc("1", "tools/call"))
+	if err != nil || string(resp.Result) != `{"done":true}` {
+		t.Fatalf("the call: %+v %v", resp, err)
+	}
+	mu.Lock()
+	n := asked
+	mu.Unlock()
+	if n != MaxServerRequests {
+		t.Fatalf("%d of %d server requests passed on, want %d", n, flood, MaxServerRequests)
+	}
+	close(release)
+	testkit.Poll(t, 10*time.Second, "the answers", func() bool { return answers.Load() == MaxServerRequests })
+	if m := maxPosting.Load(); m > maxAnswerPOSTs {
+		t.Fatalf("%d answers POSTed at once, want at most %d", m, maxAnswerPOSTs)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func names(cs []*http.Cookie) string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name+"="+c.Value)
+	}
+	return strings.Join(out, ";")
+}
+
+func TestCookieJar(t *testing.T) {
+	mcpURL := mustURL(t, "https://mcp.example.com/mcp")
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	j := NewCookieJar(mcpURL)
+	j.now = func() time.Time { return now }
+	j.SetCookies(mustURL(t, "https://mcp.example.com:443/mcp"), []*http.Cookie{
+		{Name: "AWSALB", Value: "node1", Domain: "example.com"},
+		{Name: "short", Value: "x", MaxAge: 60},
+		{Name: "gone", Value: "x", MaxAge: -1},
+		{Name: "past", Value: "x", Expires: now.Add(-time.Hour)},
+		{Name: "secure", Value: "s", Secure: true},
+		{Name: "big", Value: strings.Repeat("v", maxCookieSize)},
+	})
+	// Another origin can neither set nor read.
+	j.SetCookies(mustURL(t, "https://other.example.com/mcp"), []*http.Cookie{{Name: "evil", Value: "1"}})
+	j.SetCookies(mustURL(t, "http://mcp.example.com/mcp"), []*http.Cookie{{Name: "plain", Value: "1"}})
+	if got := names(j.Cookies(mustURL(t, "https://mcp.example.com/mcp?x=1"))); got != "AWSALB=node1;short=x;secure=s" {
+		t.Fatalf("cookies for the MCP URL: %s", got)
+	}
+	for _, other := range []string{"https://other.example.com/mcp", "https://example.com/mcp", "https://mcp.example.com:8443/mcp", "http://mcp.example.com/mcp"} {
+		if got := j.Cookies(mustURL(t, other)); len(got) != 0 {
+			t.Fatalf("cookies for %s: %s", other, names(got))
+		}
+	}
+	// Expiry, replacement and deletion.
+	now = now.Add(2 * time.Minute)
+	j.SetCookies(mcpURL, []*http.Cookie{{Name: "AWSALB", Value: "node2"}, {Name: "secure", MaxAge: -1}})
+	if got := names(j.Cookies(mcpURL)); got != "AWSALB=node2" {
+		t.Fatalf("after expiry and replacement: %s", got)
+	}
+	// Bounded: the oldest go first.
+	for i := 0; i < 3*maxCookies; i++ {
+		j.SetCookies(mcpURL, []*http.Cookie{{Name: fmt.Sprintf("c%d", i), Value: "v"}})
+	}
+	got := j.Cookies(mcpURL)
+	if len(got) != maxCookies || got[len(got)-1].Name != fmt.Sprintf("c%d", 3*maxCookies-1) {
+		t.Fatalf("%d cookies kept, last %s", len(got), got[len(got)-1].Name)
 	}
 }
