@@ -148,9 +148,7 @@ func TestReportBaseline(t *testing.T) {
 		"swap places every other sample",
 		"swap places every other block",
 	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("report lacks %q", want)
-		}
+		testkit.Contains(t, "report lacks", md, want)
 	}
 }
 

@@ -54,9 +54,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 	if r.status != 200 || r.body["resource"] != aud {
 		t.Fatalf("bad metadata: %s", r.raw)
 	}
-	if !strings.Contains(r.raw, `"authorization_servers":["`+iss+`"]`) || !strings.Contains(r.raw, `"bearer_methods_supported":["header"]`) || !strings.Contains(r.raw, `"notes:write"`) {
-		t.Fatalf("metadata lacks fields: %s", r.raw)
-	}
+	testkit.Contains(t, "metadata lacks fields", r.raw, `"authorization_servers":["`+iss+`"]`, `"bearer_methods_supported":["header"]`, `"notes:write"`)
 }
 
 func TestPublicToolWithoutToken(t *testing.T) {
@@ -151,9 +149,7 @@ func TestB26_NoTokenInResponsesOrLogs(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(f.logs.String(), "sub=alice") || !strings.Contains(f.logs.String(), "request_id=") {
-		t.Fatalf("logs lack identifiers: %s", f.logs.String())
-	}
+	testkit.Contains(t, "logs lack identifiers", f.logs.String(), "sub=alice", "request_id=")
 }
 
 func TestB27_HandlerNeverSeesRawToken(t *testing.T) {

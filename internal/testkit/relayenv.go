@@ -93,3 +93,35 @@ func (e *RelayEnv) Serve(t testing.TB, version string, opts []client.ClientOptio
 	s.Initialize(t, version)
 	return s
 }
+
+// Says runs relay cmd (its arguments, split on spaces), which must exit
+// with code and write each of want on stderr; it returns stderr.
+func (e *RelayEnv) Says(t testing.TB, code int, cmd string, want ...string) string {
+	t.Helper()
+	_, stderr := e.expect(t, code, cmd, false, want)
+	return stderr
+}
+
+// Prints is Says for stdout; it returns stdout.
+func (e *RelayEnv) Prints(t testing.TB, code int, cmd string, want ...string) string {
+	t.Helper()
+	stdout, _ := e.expect(t, code, cmd, true, want)
+	return stdout
+}
+
+func (e *RelayEnv) expect(t testing.TB, code int, cmd string, onStdout bool, want []string) (string, string) {
+	t.Helper()
+	stdout, stderr, got := e.Run(t, strings.Fields(cmd)...)
+	where, text := "stderr", stderr
+	if onStdout {
+		where, text = "stdout", stdout
+	}
+	ok := got == code
+	for _, w := range want {
+		ok = ok && strings.Contains(text, w)
+	}
+	if !ok {
+		t.Fatalf("relay %s: exit %d, want %d and %q on %s\nstdout:\n%s\nstderr:\n%s", cmd, got, code, want, where, stdout, stderr)
+	}
+	return stdout, stderr
+}

@@ -380,9 +380,7 @@ func TestRejectedFreshSignInOpensNoMoreTabs(t *testing.T) {
 	fa.refreshErr = oauth.ErrInvalidGrant
 	ctx := context.Background()
 	tok, err := b.Token(ctx, nil) // sign-in 1
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	// The server refuses it: the caller gets another (a refresh refused
 	// with invalid_grant, so sign-in 2), which the server refuses too.
 	tok, err = b.Unauthorized(ctx, tok, nil)

@@ -216,9 +216,7 @@ func TestHelpListsExitCodes(t *testing.T) {
 	var b bytes.Buffer
 	testkit.NoErr(t, Help(&b, nil))
 	for _, c := range codes {
-		if !strings.Contains(b.String(), fmt.Sprintf("\n  %d  %s\n", c.code, c.meaning)) {
-			t.Errorf("the help lacks exit code %d", c.code)
-		}
+		testkit.Contains(t, "the help lacks exit code", b.String(), fmt.Sprintf("\n  %d  %s\n", c.code, c.meaning))
 	}
 	b.Reset()
 	testkit.NoErr(t, Help(&b, []string{"login"}))

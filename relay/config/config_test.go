@@ -356,9 +356,7 @@ func TestHelp(t *testing.T) {
 	testkit.NoErr(t, Help(&b, nil))
 	out := b.String()
 	for _, c := range commands {
-		if !strings.Contains(out, "\n  "+c.name+" ") {
-			t.Errorf("help lacks command %s", c.name)
-		}
+		testkit.Contains(t, "help lacks command", out, "\n  "+c.name+" ")
 	}
 	for _, v := range Vars {
 		if !strings.Contains(out, v.Name+"\n") && !strings.Contains(out, v.Name+" (environment only)\n") {
@@ -368,9 +366,7 @@ func TestHelp(t *testing.T) {
 	// Every flag is listed with its variable: a new flag whose usage does
 	// not end with "(VAR)", or whose VAR is not in Vars, fails here.
 	for _, f := range settingFlags() {
-		if !strings.Contains(out, "\n  --"+f+", RELAY_") {
-			t.Errorf("help lacks flag --%s with its variable", f)
-		}
+		testkit.Contains(t, "help lacks flag --", out, "\n  --"+f+", RELAY_")
 	}
 }
 
@@ -391,9 +387,7 @@ func TestHelpCommand(t *testing.T) {
 			var b bytes.Buffer
 			testkit.NoErr(t, Help(&b, []string{tc.cmd}))
 			for _, w := range tc.want {
-				if !strings.Contains(b.String(), w) {
-					t.Errorf("lacks %q:\n%s", w, b.String())
-				}
+				testkit.Contains(t, "lacks", b.String(), w)
 			}
 			for _, n := range tc.not {
 				if strings.Contains(b.String(), n) {

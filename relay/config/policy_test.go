@@ -152,9 +152,7 @@ func TestClientCredentialsSettings(t *testing.T) {
 	var help strings.Builder
 	_ = Help(&help, nil)
 	for _, want := range []string{"RELAY_CLIENT_KEY_FILE", "RELAY_CLIENT_CREDENTIALS", "--client-credentials"} {
-		if !strings.Contains(help.String(), want) {
-			t.Errorf("help does not name %s", want)
-		}
+		testkit.Contains(t, "help does not name", help.String(), want)
 	}
 }
 
@@ -202,7 +200,5 @@ func TestClientCredentialsPolicyRefusal(t *testing.T) {
 		t.Fatalf("CheckPolicy: %v", err)
 	}
 	c.ClientCreds = false
-	if err := c.CheckPolicy(pol); err != nil {
-		t.Fatalf("a person's sign-in is still allowed: %v", err)
-	}
+	testkit.NoErr(t, c.CheckPolicy(pol), "a person's sign-in is still allowed")
 }

@@ -123,9 +123,7 @@ func (c *conn) rest(t *testing.T) []testkit.Msg {
 	c.In.Close()
 	select {
 	case err := <-c.done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
+		testkit.NoErr(t, err, "Serve")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return at the end of input")
 	}

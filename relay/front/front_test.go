@@ -57,9 +57,7 @@ func TestProtocol(t *testing.T) {
 				t.Fatalf("got %s, want error %d", r.Raw, tc.code)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.Raw, w) {
-					t.Errorf("%s lacks %s", r.Raw, w)
-				}
+				testkit.Contains(t, "r.Raw", r.Raw, w)
 			}
 		})
 	}
@@ -212,9 +210,7 @@ func TestConcurrentCalls(t *testing.T) {
 	seen := map[string]bool{}
 	for range n {
 		r := c.next(t)
-		if !strings.Contains(r.Raw, "released") {
-			t.Fatalf("call: %s", r.Raw)
-		}
+		testkit.Contains(t, "call", r.Raw, "released")
 		seen[string(r.ID)] = true
 	}
 	if len(seen) != n {
@@ -259,9 +255,7 @@ func TestContextEndStopsServe(t *testing.T) {
 	c.cancel()
 	select {
 	case err := <-c.done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
+		testkit.NoErr(t, err, "Serve")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return when its context ended, with stdin open")
 	}
@@ -331,12 +325,8 @@ func TestWireOnFirstNeed(t *testing.T) {
 	if wired != 0 {
 		t.Fatalf("wired %d times before any request for the upstream", wired)
 	}
-	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); !strings.Contains(r.Raw, `"name":"keyrelay_status"`) {
-		t.Fatalf("tools/list: %s", r.Raw)
-	}
-	if r := c.call(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
-		t.Fatalf("tools/call: %s", r.Raw)
-	}
+	testkit.Contains(t, "tools/list", c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`).Raw, `"name":"keyrelay_status"`)
+	testkit.Contains(t, "tools/call", c.call(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`).Raw, `"isError":true`, "keyrelay is not configured: RELAY_BACKEND_URL is not set")
 	if r := c.call(t, `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`); r.Error == nil || r.Error.Code != -32603 || !strings.Contains(r.Error.Message, "RELAY_BACKEND_URL is not set") {
 		t.Fatalf("resources/list: %s", r.Raw)
 	}
@@ -350,14 +340,10 @@ func TestWireOnFirstNeed(t *testing.T) {
 // configuration gets the front's own description.
 func TestHandshakeFromUpstream(t *testing.T) {
 	c := start(t, Config{Wire: func(context.Context, Client) (Upstream, error) { return nil, errors.New("bad") }})
-	if r := c.call(t, initLine); !strings.Contains(r.Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.Raw, `"name":"keyrelay"`) {
-		t.Fatalf("initialize: %s", r.Raw)
-	}
+	testkit.Contains(t, "initialize", c.call(t, initLine).Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`, `"name":"keyrelay"`)
 	up := &fakeUp{}
 	c = start(t, Config{Wire: wireTo(up)})
-	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`); !strings.Contains(r.Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
-		t.Fatalf("discover: %s", r.Raw)
-	}
+	testkit.Contains(t, "discover", c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`).Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`)
 	desc := Description{Initialize: json.RawMessage(`{"protocolVersion":"2025-03-26","capabilities":{},"serverInfo":{"name":"its own"}}`)}
 	c = start(t, Config{Wire: func(_ context.Context, cl Client) (Upstream, error) { return describer{&fakeUp{}, desc}, nil }})
 	if r := c.call(t, initLine); string(r.Result) != string(desc.Initialize) {
@@ -382,9 +368,7 @@ func TestFailures(t *testing.T) {
 		return nil, fmt.Errorf("wrapped: %w", texted("the backend is unreachable"))
 	}}
 	c := start(t, Config{Wire: wireTo(up)})
-	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, `"text":"the backend is unreachable"`) {
-		t.Fatalf("tools/call: %s", r.Raw)
-	}
+	testkit.Contains(t, "tools/call", c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`).Raw, `"isError":true`, `"text":"the backend is unreachable"`)
 	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"prompts/list"}`); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "the backend is unreachable" {
 		t.Fatalf("prompts/list: %s", r.Raw)
 	}

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"testing"
 	"testing/iotest"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestMessageKinds(t *testing.T) {
@@ -25,9 +27,7 @@ func TestMessageKinds(t *testing.T) {
 	}
 	for _, c := range cases {
 		var m Message
-		if err := json.Unmarshal([]byte(c.in), &m); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, json.Unmarshal([]byte(c.in), &m))
 		if m.IsRequest() != c.req || m.IsNotification() != c.notif || m.IsResponse() != c.respond {
 			t.Errorf("%s: request %v notification %v response %v", c.in, m.IsRequest(), m.IsNotification(), m.IsResponse())
 		}
@@ -100,9 +100,7 @@ func TestAppendMessage(t *testing.T) {
 		{JSONRPC: "2.0", ID: json.RawMessage(`7`), Error: &Error{Code: 1, Message: "m", Data: json.RawMessage(`{"x":1}`)}},
 	} {
 		got, err := appendMessage(nil, m)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		var want, have any
 		std, _ := json.Marshal(m)
 		if json.Unmarshal(std, &want) != nil || json.Unmarshal(got, &have) != nil || fmt.Sprint(want) != fmt.Sprint(have) {

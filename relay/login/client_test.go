@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -142,9 +141,7 @@ func TestP1_AccountPerServer(t *testing.T) {
 			ia := &Interactive{Issuer: iss, Backend: a, Client: oauth.Client{ClientID: "relay", Resource: c.resA}}
 			ib := &Interactive{Issuer: iss, Backend: b, Client: oauth.Client{ClientID: "relay", Resource: c.resB}}
 			accA, err := ia.Account(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			accB, _ := ib.Account(context.Background())
 			if accA == accB || accA.Server != c.wantA || accB.Server != c.wantB {
 				t.Fatalf("accounts %+v and %+v", accA, accB)
@@ -202,9 +199,7 @@ func TestRegistrationRefusedNamesTheWayOut(t *testing.T) {
 	}
 	for name, text := range map[string]string{"error": err.Error(), "text shown": shown} {
 		for _, want := range []string{"refused to register", "too many registered clients", "RELAY_CLIENT_ID", `"relay"`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s lacks %q: %s", name, want, text)
-			}
+			testkit.Contains(t, name, text, want)
 		}
 	}
 }

@@ -44,13 +44,9 @@ func TestP3_DevicePromptNamesTheIssuerAndWarns(t *testing.T) {
 		t.Fatalf("prompt %+v", p)
 	}
 	for _, text := range []string{p.Text(), le.UserText()} {
-		if !strings.Contains(text, srv.URL) || !strings.Contains(text, "microsoft.com, not on the authorization server") {
-			t.Errorf("text %q names no issuer or has no warning", text)
-		}
+		testkit.Contains(t, "text", text, srv.URL, "microsoft.com, not on the authorization server")
 	}
-	if !strings.Contains(p.Text(), "for https://mcp.example/mcp") {
-		t.Errorf("text %q names no server", p.Text())
-	}
+	testkit.Contains(t, "text", p.Text(), "for https://mcp.example/mcp")
 	// A page on the issuer's own host gets no warning, whatever its path,
 	// port or case.
 	for _, page := range []string{"https://as.example/device", "https://AS.example:8443/x"} {
@@ -83,9 +79,7 @@ func TestPromptRecordLevel(t *testing.T) {
 				t.Fatal("Login: want a pending sign-in")
 			}
 			want := "level=" + tc.level + " msg=\"sign-in needed: open the URL on any device and enter the code\" url=" + srv.URL + "/activate user_code=ABCD-EFGH"
-			if !strings.Contains(log.String(), want) {
-				t.Fatalf("log:\n%s\nwant a record %s", log.String(), want)
-			}
+			testkit.Contains(t, "log", log.String(), want)
 		})
 	}
 }

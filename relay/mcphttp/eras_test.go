@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/mcp"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/front"
 )
 
@@ -145,9 +146,7 @@ func FuzzMetaRewrite(f *testing.F) {
 func TestModernParams(t *testing.T) {
 	rm := requestMeta{caps: json.RawMessage(`{"sampling":{}}`), info: json.RawMessage(`{"name":"c","version":"1"}`), level: "debug"}
 	out, err := modernParams(json.RawMessage(`{"name":"ask","_meta":{"progressToken":"p"}}`), rm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	var got struct {
 		Name string                     `json:"name"`
 		Meta map[string]json.RawMessage `json:"_meta"`

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // testTrip is a round trip that records whether it was abandoned.
@@ -102,9 +104,7 @@ func TestStateStore(t *testing.T) {
 		for range 2 {
 			rt, _ := testTrip()
 			tok, err := s.put(rt, "tools/call", "ask")
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			toks = append(toks, tok)
 		}
 		if toks[0] == toks[1] {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 func TestToolFilterHides(t *testing.T) {
@@ -33,9 +35,7 @@ func TestToolFilterList(t *testing.T) {
 		Tools      []map[string]any `json:"tools"`
 		NextCursor string           `json:"nextCursor"`
 	}
-	if err := json.Unmarshal(f.filterTools(json.RawMessage(in)), &got); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, json.Unmarshal(f.filterTools(json.RawMessage(in)), &got))
 	var names []string
 	for _, tool := range got.Tools {
 		names = append(names, tool["name"].(string))

@@ -363,9 +363,7 @@ func TestPKCEAssumed(t *testing.T) {
 	testkit.NoErr(t, r.Print(&js, true))
 	for _, want := range []string{"\npkce:        S256 assumed for https://login.example/t/v2.0 (RELAY_ASSUME_PKCE_S256)\n",
 		"\npkce:        S256 assumed for https://login.example/u/v2.0 (assume_pkce_s256 of /etc/keyrelay/policy.json)\n"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("text lacks %q:\n%s", want, text.String())
-		}
+		testkit.Contains(t, "text lacks", text.String(), want)
 	}
 	if !strings.Contains(js.String(), `"pkce_s256_assumed": [
     {
@@ -389,12 +387,8 @@ func TestClientCredentialsShown(t *testing.T) {
 	var text, js bytes.Buffer
 	testkit.NoErr(t, r.Print(&text, false))
 	testkit.NoErr(t, r.Print(&js, true))
-	if !strings.Contains(text.String(), "\nsign-in:     client credentials of ci-key (no person signs in; RELAY_CLIENT_CREDENTIALS)\n") {
-		t.Errorf("text:\n%s", text.String())
-	}
-	if !strings.Contains(js.String(), `"client_credentials": "ci-key"`) {
-		t.Errorf("JSON:\n%s", js.String())
-	}
+	testkit.Contains(t, "text", text.String(), "\nsign-in:     client credentials of ci-key (no person signs in; RELAY_CLIENT_CREDENTIALS)\n")
+	testkit.Contains(t, "JSON", js.String(), `"client_credentials": "ci-key"`)
 	var none bytes.Buffer
 	testkit.NoErr(t, Report{}.Print(&none, false))
 	testkit.NoErr(t, Report{}.Print(&none, true))

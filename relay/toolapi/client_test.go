@@ -17,6 +17,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/authhttp"
 	"github.com/keyrelay/keyrelay/relay/broker"
 )
@@ -29,22 +30,16 @@ func realBackend(t *testing.T) (*httptest.Server, func(scope string) secret.Valu
 	srv := httptest.NewUnstartedServer(nil)
 	url := "http://" + srv.Listener.Addr().String()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: "http://issuer.test", Audience: url}, testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	ts := tool.NewServer(tool.Config{PublicURL: url, Validator: v})
-	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, example.Register(ts, example.NewMemoryStore(), nil))
 	srv.Config.Handler = ts.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
 	mint := func(scope string) secret.Value {
 		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "http://issuer.test", "aud": url, "sub": "alice",
 			"exp": time.Now().Add(time.Minute).Unix(), "iat": time.Now().Unix(), "scope": scope}).SignedString(testSecret)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		return secret.New(s)
 	}
 	return srv, mint

@@ -122,9 +122,7 @@ func TestToolsAndCalls(t *testing.T) {
 		{`{"name":"missing"}`, `"error":{"code":-32602,"message":"tool 'missing' not found: tool not found"}`},
 		{`{"name":5}`, `"code":-32602`},
 	} {
-		if got := call(t, u, "tools/call", tc.params); !strings.Contains(got, tc.want) {
-			t.Errorf("tools/call %s: %s, want %s", tc.params, got, tc.want)
-		}
+		testkit.Contains(t, "tools/call", call(t, u, "tools/call", tc.params), tc.want)
 	}
 	if m := c.methods(); len(m) != 1 || m[0] != "notifications/tools/list_changed" {
 		t.Fatalf("notifications %v: one list_changed, for the first list", m)
@@ -164,9 +162,7 @@ func TestPlaceholders(t *testing.T) {
 	if got := call(t, u, "tools/call", `{"name":"echo"}`); got != "error: keyrelay cannot list the backend's tools: the backend answered 502" {
 		t.Fatalf("backend down: %s", got)
 	}
-	if got := call(t, u, "tools/list", `{}`); !strings.Contains(got, `"name":"echo"`) || !strings.Contains(got, "cannot reach or use the backend") {
-		t.Fatalf("placeholder: %s", got)
-	}
+	testkit.Contains(t, "placeholder", call(t, u, "tools/list", `{}`), `"name":"echo"`, "cannot reach or use the backend")
 	for i := range maxPlaceholders + 10 {
 		call(t, u, "tools/call", fmt.Sprintf(`{"name":"made-up-%d"}`, i))
 	}
@@ -177,9 +173,7 @@ func TestPlaceholders(t *testing.T) {
 		t.Fatalf("%d tools listed, want %d: %v", len(list.Tools), maxPlaceholders, err)
 	}
 	b.set(false, "")
-	if got := call(t, u, "tools/call", `{"name":"echo","arguments":{"a":1}}`); !strings.Contains(got, `{\"a\":1}`) {
-		t.Fatalf("the backend is back: %s", got)
-	}
+	testkit.Contains(t, "the backend is back", call(t, u, "tools/call", `{"name":"echo","arguments":{"a":1}}`), `{\"a\":1}`)
 	if got := call(t, u, "tools/list", `{}`); strings.Contains(got, "made-up") {
 		t.Fatalf("placeholders after a good list: %s", got)
 	}
@@ -211,17 +205,13 @@ func TestListChanged(t *testing.T) {
 	c.mu.Lock()
 	ack, _ := json.Marshal(c.sent[0])
 	c.mu.Unlock()
-	if !strings.Contains(string(ack), `"notifications":{"toolsListChanged":true}`) || !strings.Contains(string(ack), `"io.modelcontextprotocol/subscriptionId":"L"`) {
-		t.Fatalf("acknowledgement (tools only): %s", ack)
-	}
+	testkit.Contains(t, "acknowledgement (tools only)", string(ack), `"notifications":{"toolsListChanged":true}`, `"io.modelcontextprotocol/subscriptionId":"L"`)
 	b.set(false, `{"tools":[{"name":"new","inputSchema":{"type":"object"}}]}`)
 	call(t, u, "tools/call", `{"name":"new"}`) // unknown: lists again, and the list changed
 	c.mu.Lock()
 	got, _ := json.Marshal(c.sent[len(c.sent)-1])
 	c.mu.Unlock()
-	if !strings.Contains(string(got), `"method":"notifications/tools/list_changed"`) || !strings.Contains(string(got), `"io.modelcontextprotocol/subscriptionId":"L"`) {
-		t.Fatalf("list_changed on the listen: %s", got)
-	}
+	testkit.Contains(t, "list_changed on the listen", string(got), `"method":"notifications/tools/list_changed"`, `"io.modelcontextprotocol/subscriptionId":"L"`)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("the listen ended without its context's error")

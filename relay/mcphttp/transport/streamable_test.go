@@ -145,9 +145,7 @@ func TestStreamableSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetVersion("2025-11-25")
-	if err := s.Send(t.Context(), rpc("", "notifications/initialized")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, s.Send(t.Context(), rpc("", "notifications/initialized")))
 	var se *StatusError
 	if err := s.Send(t.Context(), rpc("", "notifications/bad")); !errors.As(err, &se) || se.Status != 400 {
 		t.Fatalf("a refused notification: %v", err)
@@ -382,9 +380,7 @@ func TestListenBackoff(t *testing.T) {
 	}
 	// A POST that goes through wakes the wait.
 	s2, _ := newTestStreamable(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	if err := s2.Send(t.Context(), rpc("", "notifications/x")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, s2.Send(t.Context(), rpc("", "notifications/x")))
 	select {
 	case <-s2.wake:
 	default:
@@ -441,9 +437,7 @@ func TestListenReopens(t *testing.T) {
 			t.Fatalf("waits %v (woken %v), want %v", w.d, w.woken, want)
 		}
 	}
-	if !strings.Contains(log.String(), "offers no event stream") || !strings.Contains(log.String(), "open again") {
-		t.Fatalf("log:\n%s", log)
-	}
+	testkit.Contains(t, "log", log.String(), "offers no event stream", "open again")
 }
 
 // P2: a server that sends a flood of requests on a call's stream, which
@@ -510,9 +504,7 @@ func TestP2_ServerRequestsBounded(t *testing.T) {
 func mustURL(t *testing.T, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return u
 }
 
