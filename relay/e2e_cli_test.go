@@ -22,47 +22,29 @@ import (
 
 func TestCLI_LoginStatusLogoutVersionHelp(t *testing.T) {
 	_, e := backendEnv(t)
-	_, stderr, code := e.Run(t, "login")
-	if code != 0 || !strings.Contains(stderr, "signed in as alice") || !strings.Contains(stderr, "/authorize?") {
-		t.Fatalf("login: %d %s", code, stderr)
-	}
-	out, _, code := e.Run(t, "status")
-	if code != 0 || !strings.Contains(out, "logged in as alice") || !strings.Contains(out, "key source:  file") {
-		t.Fatalf("status: %d %s", code, out)
-	}
+	e.Says(t, 0, "login", "signed in as alice", "/authorize?")
+	e.Prints(t, 0, "status", "logged in as alice", "key source:  file")
 	// login again: the stored token is used, no browser.
-	if _, stderr, code := e.Run(t, "login"); code != 0 || e.opens() != 1 {
-		t.Fatalf("second login: %d, %d opens: %s", code, e.opens(), stderr)
+	if e.Says(t, 0, "login"); e.opens() != 1 {
+		t.Fatalf("second login: %d opens", e.opens())
 	}
-	if _, _, code := e.Run(t, "login", "--force"); code != 0 || e.opens() != 2 {
-		t.Fatalf("login --force: %d, %d opens", code, e.opens())
+	if e.Says(t, 0, "login --force"); e.opens() != 2 {
+		t.Fatalf("login --force: %d opens", e.opens())
 	}
-	if _, stderr, code := e.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "logged out") {
-		t.Fatalf("logout: %d %s", code, stderr)
+	e.Says(t, 0, "logout", "logged out")
+	e.Prints(t, 1, "status", "logged out")
+	if out := e.Prints(t, 0, "version"); !strings.HasPrefix(out, "relay ") {
+		t.Fatalf("version: %s", out)
 	}
-	if out, _, code := e.Run(t, "status"); code != 1 || !strings.Contains(out, "logged out") {
-		t.Fatalf("status after logout: exit %d, want 1\n%s", code, out)
-	}
-	if out, _, code := e.Run(t, "version"); code != 0 || !strings.HasPrefix(out, "relay ") {
-		t.Fatalf("version: %d %s", code, out)
-	}
-	if out, _, code := e.Run(t, "help"); code != 0 || !strings.Contains(out, "RELAY_VAULT_KEY") {
-		t.Fatalf("help: %d %s", code, out)
-	}
-	if _, stderr, code := e.Run(t, "frobnicate"); code != exitUsage || !strings.Contains(stderr, "relay: error: unknown command") || !strings.Contains(stderr, "relay: hint:") {
-		t.Fatalf("unknown command: %d %s", code, stderr)
-	}
-	if _, stderr, code := e.Run(t, "login", "--backend-url", "http://example.com"); code != exitUsage || !strings.Contains(stderr, "https") {
-		t.Fatalf("bad URL: %d %s", code, stderr)
-	}
+	e.Prints(t, 0, "help", "RELAY_VAULT_KEY")
+	e.Says(t, exitUsage, "frobnicate", "relay: error: unknown command", "relay: hint:")
+	e.Says(t, exitUsage, "login --backend-url http://example.com", "https")
 }
 
 func TestCLI_LoginDeniedExitCode(t *testing.T) {
 	_, e := backendEnv(t)
 	e.Vars["FAKEBROWSER_DENY"] = "1"
-	if _, stderr, code := e.Run(t, "login"); code != exitLogin || !strings.Contains(stderr, "access_denied") {
-		t.Fatalf("denied login: %d %s", code, stderr)
-	}
+	e.Says(t, exitLogin, "login", "access_denied")
 }
 
 // TestE2E_ServerDiscover speaks the 2026-07-28 era to the relay binary on
@@ -147,16 +129,11 @@ func TestE2E_DeviceLogin(t *testing.T) {
 		return uriLine.MatchString(p.Stderr.String()) && codeLine.MatchString(p.Stderr.String())
 	})
 	uri, code := uriLine.FindStringSubmatch(p.Stderr.String())[1], codeLine.FindStringSubmatch(p.Stderr.String())[1]
-	if err := fakebrowser.Device(context.Background(), uri, code, fakebrowser.Options{User: chain.User, Password: chain.Password}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, fakebrowser.Device(context.Background(), uri, code, fakebrowser.Options{User: chain.User, Password: chain.Password}))
 	if !p.Exited(60*time.Second) || !p.Cmd.ProcessState.Success() {
 		t.Fatalf("relay login --device: %v\n%s", p.Cmd.ProcessState, p.Stderr.String())
 	}
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged in as alice") {
-		t.Fatalf("status after device login: %s", out)
-	}
-	if e.opens() != 0 {
+	if e.Prints(t, 0, "status", "logged in as alice"); e.opens() != 0 {
 		t.Fatal("a browser was opened for a device login")
 	}
 }
@@ -172,9 +149,7 @@ func TestE2E_NoDisplayUsesDeviceGrant(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no device instructions in the result: %s", text)
 	}
-	if err := fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: chain.User, Password: chain.Password}); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, fakebrowser.Device(context.Background(), m[1], m[2], fakebrowser.Options{User: chain.User, Password: chain.Password}))
 	// The relay polls every 5 s (the server's interval).
 	s.whoamiWithin(t, 30*time.Second)
 }
@@ -190,26 +165,16 @@ func TestE2E_DiscoveryAndDynamicRegistration(t *testing.T) {
 	e.Vars["RELAY_LOGIN_TIMEOUT"] = "20s"
 	s := e.start()
 	out := s.whoami(t)
-	if !strings.Contains(out, `"client_id": "dyn-`) || !strings.Contains(out, `"issuer": "`+c.URL+`"`) {
-		t.Fatalf("whoami with a dynamic client: %s", out)
-	}
+	testkit.Contains(t, "whoami with a dynamic client", out, `"client_id": "dyn-`, `"issuer": "`+c.URL+`"`)
 	reg, err := e.vault().Get(context.Background(), login.RegistrationAccount(c.URL))
 	if err != nil || reg.Registration == nil || !strings.HasPrefix(reg.Registration.ClientID, "dyn-") {
 		t.Fatalf("registration not kept in the vault: %v", err)
 	}
-	if !strings.Contains(s.Stderr.String(), "authorization server discovered from the backend") {
-		t.Fatal("the issuer was not discovered from the backend")
-	}
-	if !strings.Contains(s.Stderr.String(), "resource metadata named by the backend's challenge") {
-		t.Fatal("discovery did not use the URL from the backend's 401 challenge")
-	}
+	testkit.Contains(t, "the issuer was not discovered from the backend", s.Stderr.String(), "authorization server discovered from the backend")
+	testkit.Contains(t, "discovery did not use the URL from the backend's 401 challenge", s.Stderr.String(), "resource metadata named by the backend's challenge")
 	s2 := e.start()
-	if out2 := s2.whoami(t); !strings.Contains(out2, reg.Registration.ClientID) {
-		t.Fatalf("second relay did not reuse the registration: %s", out2)
-	}
-	if st, _, _ := e.Run(t, "status"); !strings.Contains(st, "logged in as alice") {
-		t.Fatalf("status: %s", st)
-	}
+	testkit.Contains(t, "second relay did not reuse the registration", s2.whoami(t), reg.Registration.ClientID)
+	e.Prints(t, 0, "status", "logged in as alice")
 }
 
 // TestE2E_StaleRegistrationReRegistersOnce: when the server no longer
@@ -228,9 +193,7 @@ func TestE2E_StaleRegistrationReRegistersOnce(t *testing.T) {
 		r.Registration.ClientID = "dyn-forgotten-by-the-server"
 		return r, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	accts, _ := v.Accounts(ctx)
 	for _, a := range accts {
 		if a.Resource != "" {

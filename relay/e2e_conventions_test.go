@@ -23,21 +23,18 @@ func TestCLI_HelpAndVersion(t *testing.T) {
 	if code != 0 || stderr != "" || !strings.Contains(help, "\ncommands:\n") || !strings.Contains(help, "\nexit codes:\n") || strings.Contains(help, "Usage of") {
 		t.Fatalf("relay --help: exit %d, stderr %q\n%s", code, stderr, help)
 	}
-	if out, _, code := e.Run(t, "help"); code != 0 || out != help {
-		t.Fatalf("relay help differs from relay --help: exit %d\n%s", code, out)
+	if out := e.Prints(t, 0, "help"); out != help {
+		t.Fatalf("relay help differs from relay --help:\n%s", out)
 	}
-	serve, _, code := e.Run(t, "help", "serve")
-	if code != 0 || !strings.Contains(serve, "--mcp-url, RELAY_MCP_URL") || !strings.Contains(serve, "--backend-url, RELAY_BACKEND_URL") {
-		t.Fatalf("relay help serve: exit %d\n%s", code, serve)
-	}
-	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}} {
-		if out, _, code := e.Run(t, args...); code != 0 || out != serve {
-			t.Fatalf("relay %s: exit %d, not serve's help\n%s", strings.Join(args, " "), code, out)
+	serve := e.Prints(t, 0, "help serve", "--mcp-url, RELAY_MCP_URL", "--backend-url, RELAY_BACKEND_URL")
+	for _, cmd := range []string{"serve --help", "serve -h"} {
+		if out := e.Prints(t, 0, cmd); out != serve {
+			t.Fatalf("relay %s: not serve's help\n%s", cmd, out)
 		}
 	}
-	version, _, code := e.Run(t, "version")
-	if code != 0 || !strings.HasPrefix(version, "relay ") || version == "relay \n" {
-		t.Fatalf("relay version: exit %d %q", code, version)
+	version := e.Prints(t, 0, "version", "relay ")
+	if !strings.HasPrefix(version, "relay ") || version == "relay \n" {
+		t.Fatalf("relay version: %q", version)
 	}
 	if out, stderr, code := e.Run(t, "--version"); code != 0 || out != version || stderr != "" {
 		t.Fatalf("relay --version: exit %d %q %q, want %q", code, out, stderr, version)
@@ -132,10 +129,7 @@ func TestCLI_LoginServerUnreachable(t *testing.T) {
 	ln.Close()
 	e := testkit.NewRelayEnv(t)
 	e.Vars["RELAY_BACKEND_URL"] = "http://" + addr
-	_, stderr, code := e.Run(t, "login")
-	if code != cli.ExitLogin || !strings.Contains(stderr, "connection refused") || !strings.Contains(stderr, "relay: hint: is the server running? check RELAY_BACKEND_URL") {
-		t.Fatalf("exit %d, want 3 and the network hint\n%s", code, stderr)
-	}
+	e.Says(t, cli.ExitLogin, "login", "connection refused", "relay: hint: is the server running? check RELAY_BACKEND_URL")
 }
 
 // TestServe_OnATerminalSaysWhatItIs: a bare relay whose stdin is a
@@ -163,9 +157,7 @@ func TestServe_OnATerminalSaysWhatItIs(t *testing.T) {
 		out.Close()
 	})
 	testkit.Poll(t, 10*time.Second, "the notice on stderr", func() bool { return strings.Contains(stderr.String(), notice) })
-	if s := stderr.String(); !strings.Contains(s, "`relay login`") || !strings.Contains(s, "`relay help`") {
-		t.Fatalf("the notice does not say how to try keyrelay:\n%s", s)
-	}
+	testkit.Contains(t, "the notice does not say how to try keyrelay", stderr.String(), "`relay login`", "`relay help`")
 	// Typed on the terminal, a request is answered on stdout.
 	_, err = master.WriteString(`{"jsonrpc":"2.0","id":7,"method":"ping"}` + "\n")
 	testkit.NoErr(t, err)
@@ -176,9 +168,7 @@ func TestServe_OnATerminalSaysWhatItIs(t *testing.T) {
 	}()
 	select {
 	case l := <-lines:
-		if !strings.Contains(l, `"id":7`) || !strings.Contains(l, `"result"`) {
-			t.Fatalf("the answer to a typed ping: %q", l)
-		}
+		testkit.Contains(t, "the answer to a typed ping", l, `"id":7`, `"result"`)
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no answer to a typed ping\n%s", stderr.String())
 	}

@@ -292,11 +292,7 @@ func refusedBeforeAnyBrowser(t *testing.T, e *relayEnv, as *entraAS, code int, h
 	if got != code || !strings.Contains(hintLine, hint) || strings.Count(stderr, "relay: error:") != 1 {
 		t.Fatalf("relay login: exit %d, want %d and a hint with %q\n%s", got, code, hint, stderr)
 	}
-	for _, w := range want {
-		if !strings.Contains(errLine, w) {
-			t.Fatalf("the error does not say %q:\n%s", w, stderr)
-		}
-	}
+	testkit.Contains(t, "the error does not say", errLine, want...)
 	if n, _, _ := as.counts(); n != 0 || e.opens() != 0 || e.hasTokens() {
 		t.Fatalf("%d authorization requests, %d browsers opened, tokens stored %v", n, e.opens(), e.hasTokens())
 	}
@@ -322,27 +318,17 @@ func TestEntra_SignsInOnlyWithTheSetting(t *testing.T) {
 	}
 
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer
-	_, stderr, code := e.Run(t, "login")
-	authorizes, exchanged, refused := as.counts()
-	if code != 0 || !strings.Contains(stderr, "relay: signed in as (unknown) (scopes: "+entraScopes) {
-		t.Fatalf("login with the setting: exit %d, refused %q\n%s", code, refused, stderr)
-	}
-	if authorizes != 1 || exchanged != 1 || len(refused) != 0 || e.opens() != 1 {
+	stderr := e.Says(t, 0, "login", "relay: signed in as (unknown) (scopes: "+entraScopes, "PKCE with S256 assumed", "by=RELAY_ASSUME_PKCE_S256")
+	if authorizes, exchanged, refused := as.counts(); authorizes != 1 || exchanged != 1 || len(refused) != 0 || e.opens() != 1 {
 		t.Fatalf("%d authorization requests, %d codes exchanged with the right verifier, refused %q, %d browsers",
 			authorizes, exchanged, refused, e.opens())
-	}
-	if !strings.Contains(stderr, "PKCE with S256 assumed") || !strings.Contains(stderr, "by=RELAY_ASSUME_PKCE_S256") {
-		t.Fatalf("the assumption is not logged:\n%s", stderr)
 	}
 	if v := as.leaked(stderr); v != "" {
 		t.Fatalf("login's stderr holds a code or token the server issued: %s", v)
 	}
 
-	out, _, code := e.Run(t, "status")
-	if code != 0 || !strings.Contains(out, "\npkce:        S256 assumed for "+as.issuer+" (RELAY_ASSUME_PKCE_S256)\n") {
-		t.Fatalf("status: exit %d\n%s", code, out)
-	}
-	out, _, _ = e.Run(t, "status", "--json")
+	e.Prints(t, 0, "status", "\npkce:        S256 assumed for "+as.issuer+" (RELAY_ASSUME_PKCE_S256)\n")
+	out := e.Prints(t, 0, "status --json")
 	var r struct {
 		LoggedIn bool                          `json:"logged_in"`
 		PKCE     []struct{ Issuer, By string } `json:"pkce_s256_assumed"`
@@ -375,9 +361,9 @@ func TestEntra_SignsInOnlyWithTheSetting(t *testing.T) {
 func TestEntra_FlagSignsInToo(t *testing.T) {
 	as := newEntraAS(t, nil)
 	e := entraEnv(t, as)
-	_, stderr, code := e.Run(t, "login", "--assume-pkce-s256", as.issuer)
-	if _, exchanged, refused := as.counts(); code != 0 || exchanged != 1 {
-		t.Fatalf("login --assume-pkce-s256: exit %d, refused %q\n%s", code, refused, stderr)
+	e.Says(t, 0, "login --assume-pkce-s256 "+as.issuer)
+	if _, exchanged, refused := as.counts(); exchanged != 1 {
+		t.Fatalf("login --assume-pkce-s256: %d exchanged, refused %q", exchanged, refused)
 	}
 }
 
@@ -404,10 +390,7 @@ func TestEntra_OtherIssuerRefused(t *testing.T) {
 		})
 	}
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer + " " + host
-	if _, stderr, code := e.Run(t, "login"); code != exitUsage || !strings.Contains(stderr, "RELAY_ASSUME_PKCE_S256") ||
-		!strings.Contains(stderr, "want one issuer URL, not a list") {
-		t.Fatalf("a list: exit %d\n%s", code, stderr)
-	}
+	e.Says(t, exitUsage, "login", "RELAY_ASSUME_PKCE_S256", "want one issuer URL, not a list")
 }
 
 // TestEntra_PlainOnlyRefusedEvenWithTheSetting: only an omitted list is
@@ -436,10 +419,9 @@ func TestEntra_ResourceNeedsOff(t *testing.T) {
 	e := entraEnv(t, as)
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer
 	delete(e.Vars, "RELAY_RESOURCE")
-	_, stderr, code := e.Run(t, "login")
-	if _, exchanged, refused := as.counts(); code != exitLogin || !strings.Contains(stderr, "invalid_target") || exchanged != 0 ||
-		fmt.Sprint(refused) != "[resource]" {
-		t.Fatalf("login with resource: exit %d, refused %q\n%s", code, refused, stderr)
+	e.Says(t, exitLogin, "login", "invalid_target")
+	if _, exchanged, refused := as.counts(); exchanged != 0 || fmt.Sprint(refused) != "[resource]" {
+		t.Fatalf("login with resource: %d exchanged, refused %q", exchanged, refused)
 	}
 }
 
@@ -490,15 +472,12 @@ func TestEntra_Policy(t *testing.T) {
 		as := newEntraAS(t, nil)
 		e := entraEnv(t, as)
 		path := e.usePolicy(`{"assume_pkce_s256": ["` + as.issuer + `"]}`)
-		_, stderr, code := e.Run(t, "login")
-		if _, exchanged, refused := as.counts(); code != 0 || exchanged != 1 {
-			t.Fatalf("login under the policy: exit %d, refused %q\n%s", code, refused, stderr)
+		e.Says(t, 0, "login")
+		if _, exchanged, refused := as.counts(); exchanged != 1 {
+			t.Fatalf("login under the policy: %d exchanged, refused %q", exchanged, refused)
 		}
-		out, _, _ := e.Run(t, "status")
-		if !strings.Contains(out, "\npkce:        S256 assumed for "+as.issuer+" (assume_pkce_s256 of "+path+")\n") ||
-			!strings.Contains(out, "PKCE S256 assumed for: "+as.issuer+" (no other issuer)") {
-			t.Fatalf("status:\n%s", out)
-		}
+		e.Prints(t, 0, "status", "\npkce:        S256 assumed for "+as.issuer+" (assume_pkce_s256 of "+path+")\n",
+			"PKCE S256 assumed for: "+as.issuer+" (no other issuer)")
 	})
 	t.Run("policy forbids the setting", func(t *testing.T) {
 		as := newEntraAS(t, nil)

@@ -126,9 +126,7 @@ func (f *failingFront) writeHuge(w http.ResponseWriter) {
 func (e *relayEnv) tokensFile() []byte {
 	e.t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.Dir, "tokens.age"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	return b
 }
 
@@ -269,9 +267,7 @@ func (e *relayEnv) dataFiles() map[string]string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(e.Dir, ent.Name()))
-		if err != nil {
-			e.t.Fatal(err)
-		}
+		testkit.NoErr(e.t, err)
 		out[ent.Name()] = string(b)
 	}
 	return out
@@ -349,13 +345,9 @@ func TestFault_KeychainLockedOrSilent(t *testing.T) {
 func (e *relayEnv) decrypts(want string) bool {
 	e.t.Helper()
 	kb, err := os.ReadFile(e.KeyFile)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	id, err := age.ParseX25519Identity(strings.TrimSpace(string(kb)))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	r, err := age.Decrypt(bytes.NewReader(e.tokensFile()), id)
 	if err != nil {
 		return false

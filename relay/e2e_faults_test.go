@@ -189,9 +189,7 @@ func randomSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("FAULT_SEED"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("FAULT_SEED: %v", err)
-		}
+		testkit.NoErr(t, err, "FAULT_SEED")
 		seed = n
 	}
 	t.Logf("random seed %d (rerun with FAULT_SEED=%d)", seed, seed)
@@ -219,9 +217,7 @@ func TestFault_SIGKILLDuringLoginRefreshLogout(t *testing.T) {
 	}
 	e.expireStored()
 	start := time.Now()
-	if r := e.serveWhoami(t).Responses(t, 45*time.Second, "1", "2")["2"]; !strings.Contains(r.Raw, "alice") {
-		t.Fatalf("whoami: %s", r.Raw)
-	}
+	testkit.Contains(t, "whoami", e.serveWhoami(t).Responses(t, 45*time.Second, "1", "2")["2"].Raw, "alice")
 	dur["refresh-serve"] = time.Since(start)
 	dur["logout"] = e.mustCLI(t, "logout")
 	t.Logf("uninterrupted durations: %v", dur)
@@ -416,9 +412,7 @@ func TestFault_MalformedStdio(t *testing.T) {
 	if got["11"].Error != nil || !strings.Contains(got["11"].Raw, `"name":"whoami"`) {
 		t.Errorf("tools/list after garbage: %.300s", got["11"].Raw)
 	}
-	if !strings.Contains(got["12"].Raw, "still here") {
-		t.Errorf("echo after garbage: %s", got["12"].Raw)
-	}
+	testkit.Contains(t, "echo after garbage", got["12"].Raw, "still here")
 
 	p.In.Close()
 	if !p.Exited(10 * time.Second) {
@@ -452,9 +446,7 @@ func TestFault_OverlongLineDroppedInBoundedMemory(t *testing.T) {
 	if m, ok := p.Next(t, 15*time.Second); !ok || string(m.ID) != `"after"` || m.Error != nil {
 		t.Fatalf("the session did not go on: %+v", m)
 	}
-	if err := <-wrote; err != nil {
-		t.Fatalf("the relay stopped reading: %v", err)
-	}
+	testkit.NoErr(t, <-wrote, "the relay stopped reading")
 	peak := peakRSS(t, p.Cmd.Process.Pid)
 	if peak > 3*front.MaxMessage {
 		t.Fatalf("peak RSS %d MiB for a %d MiB line: the relay held the line", peak>>20, 8*front.MaxMessage>>20)
@@ -467,15 +459,11 @@ func TestFault_OverlongLineDroppedInBoundedMemory(t *testing.T) {
 func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("peak RSS: %v", err)
-	}
+	testkit.NoErr(t, err, "peak RSS")
 	for _, l := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmHWM:" && f[2] == "kB" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
+			testkit.NoErr(t, err)
 			return kb << 10
 		}
 	}

@@ -133,16 +133,11 @@ func TestP1_TwoServersOneVaultNeverShareTokens(t *testing.T) {
 			a, b := &hostileServer{}, &hostileServer{}
 			c := chain.Start(t, chain.Options{Resources: []string{"/a/mcp", "/b/mcp", "/shared"},
 				Handle: func(c *chain.Server, mux *http.ServeMux) { a.mount(c, mux, "/a/mcp"); b.mount(c, mux, "/b/mcp") }})
-			ea := newRelayEnv(t, c)
-			delete(ea.Vars, "RELAY_BACKEND_URL")
-			delete(ea.Vars, "RELAY_AUTH_SERVER_URL")
-			ea.Vars["RELAY_MCP_URL"] = a.url
+			ea := newRelayEnv(t, c).forMCP(a.url)
 			if r := resource(c); r != "" {
 				ea.Vars["RELAY_RESOURCE"] = r
 			}
-			if _, stderr, code := ea.Run(t, "login"); code != 0 {
-				t.Fatalf("login at A: exit %d\n%s", code, stderr)
-			}
+			ea.Says(t, 0, "login")
 			ofA := c.Secrets()
 			eb := newRelayEnv(t, c)
 			eb.Vars = map[string]string{} // the same vault, key and browser
@@ -154,9 +149,7 @@ func TestP1_TwoServersOneVaultNeverShareTokens(t *testing.T) {
 			p.Send(t, fmt.Sprintf(initializeLine, 1))
 			p.Send(t, fmt.Sprintf(callLine, 2, "who", `{}`))
 			got := p.Responses(t, 90*time.Second, "1", "2")
-			if !strings.Contains(got["2"].Raw, "it is me") {
-				t.Fatalf("the call at B: %s\n%s", got["2"].Raw, p.Stderr.Tail())
-			}
+			testkit.Contains(t, "the call at B", got["2"].Raw, "it is me")
 			if leak := b.sawAny(ofA); leak != "" {
 				t.Fatalf("server B received server A's token")
 			}
@@ -179,13 +172,8 @@ func TestP2_ServerRequestFloodStaysBounded(t *testing.T) {
 			h := &hostileServer{flood: 100_000, start: make(chan struct{})}
 			c := chain.Start(t, chain.Options{Resources: []string{"/h/mcp"},
 				Handle: func(c *chain.Server, mux *http.ServeMux) { h.mount(c, mux, "/h/mcp") }})
-			e := newRelayEnv(t, c)
-			delete(e.Vars, "RELAY_BACKEND_URL")
-			delete(e.Vars, "RELAY_AUTH_SERVER_URL")
-			e.Vars["RELAY_MCP_URL"] = h.url
-			if _, stderr, code := e.Run(t, "login"); code != 0 {
-				t.Fatalf("login: exit %d\n%s", code, stderr)
-			}
+			e := newRelayEnv(t, c).forMCP(h.url)
+			e.Says(t, 0, "login")
 			p := e.Start(t, []string{"serve"})
 			pid := p.Cmd.Process.Pid
 			call := fmt.Sprintf(callLine, 7, "who", `{}`)
@@ -244,8 +232,6 @@ func TestP2_ServerRequestFloodStaysBounded(t *testing.T) {
 func openFiles(t *testing.T, pid int) int {
 	t.Helper()
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return len(ents)
 }

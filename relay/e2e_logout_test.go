@@ -37,12 +37,7 @@ func TestF8_LogoutSaysWhenNotRevoked(t *testing.T) {
 	}})
 	e := newPassphraseEnv(t, c)
 	pass := passphraseFile(t, strongPassphrase)
-	login := func() {
-		t.Helper()
-		if _, stderr, code := e.Run(t, "login", "--passphrase-file", pass); code != 0 {
-			t.Fatalf("login: %d\n%s", code, stderr)
-		}
-	}
+	login := func() { t.Helper(); e.Says(t, 0, "login --passphrase-file "+pass) }
 
 	login()
 	_, stderr, code := e.Run(t, "logout") // no passphrase, no terminal

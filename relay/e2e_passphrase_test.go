@@ -42,15 +42,12 @@ func TestF6_LoginRefusesWeakPassphrase(t *testing.T) {
 	e := newPassphraseEnv(t, c)
 	weak := passphraseFile(t, weakPassphrase)
 
-	_, stderr, code := e.Run(t, "login", "--passphrase-file", weak)
-	if code != exitUsage || !strings.Contains(stderr, "passphrase too weak") || !strings.Contains(stderr, "want at least 15 characters") {
-		t.Errorf("login with a weak passphrase file: exit %d, want %d and what is wanted\n%s", code, exitUsage, stderr)
-	}
+	e.Says(t, exitUsage, "login --passphrase-file "+weak, "passphrase too weak", "want at least 15 characters")
 	text, isErr := e.start("RELAY_VAULT_PASSPHRASE_FILE="+weak).Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "passphrase too weak") {
 		t.Errorf("serve with a weak passphrase file: %s", text)
 	}
-	stderr, code = e.loginOnTTY(t, weakPassphrase)
+	stderr, code := e.loginOnTTY(t, weakPassphrase)
 	if code != exitUsage || !strings.Contains(stderr, "New vault passphrase: ") || strings.Contains(stderr, "Repeat") ||
 		!strings.Contains(stderr, "passphrase too weak") {
 		t.Errorf("login with a weak typed passphrase: exit %d, want %d, refused before the repeat\n%s", code, exitUsage, stderr)

@@ -27,9 +27,7 @@ func checkSession(t *testing.T, mc *mcpChain, ep *endpoint, e *relayEnv, s *sess
 	if e.opens() != 1 || mc.Codes.Load() != 1 {
 		t.Fatalf("first request: %d opens, %d code exchanges; want 1", e.opens(), mc.Codes.Load())
 	}
-	if out := s.whoami(t); !strings.Contains(out, "subject=alice") {
-		t.Fatalf("whoami: %s", out)
-	}
+	testkit.Contains(t, "whoami", s.whoami(t), "subject=alice")
 	checkResourcesPrompts(t, s)
 	if out := s.MustCall(t, ask, nil); out != "the client said four" || s.timesAsked() != 1 {
 		t.Fatalf("sampling during a call: %q, asked %d\n%s", out, s.timesAsked(), s.Stderr.String())
@@ -92,9 +90,7 @@ func checkNotifications(t *testing.T, s *session) {
 	t.Helper()
 	ctx := ctx30(t)
 	//lint:ignore SA1019 2025-era clients still set the level; the proxy maps it
-	if err := s.Client.SetLevel(ctx, mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: mcp.LoggingLevelDebug}}); err != nil {
-		t.Fatalf("logging/setLevel: %v", err)
-	}
+	testkit.NoErr(t, s.Client.SetLevel(ctx, mcp.SetLevelRequest{Params: mcp.SetLevelParams{Level: mcp.LoggingLevelDebug}}), "logging/setLevel")
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "progress"
 	req.Params.Meta = &mcp.Meta{ProgressToken: "p-1"}
@@ -291,5 +287,83 @@ func TestProxy_GETStreamResumed(t *testing.T) {
 		if n := s.countNotes("notifications/message", text); n != 1 {
 			t.Fatalf("%q arrived %d times", text, n)
 		}
+	}
+}
+
+// Behind a load balancer that keeps each MCP session on one node with a
+// cookie (AWS ALB and others), the relay sends the cookie back, so every
+// request of the session reaches its node: the calls work and no request
+// of the session comes without the cookie. The cookie never appears in
+// the debug log. (2025 era: the 2026-07-28 era has no sessions.)
+func TestProxy_LoadBalancerCookie(t *testing.T) {
+	_, ep, e := mcpEnv(t, "2025")
+	ep.mu.Lock()
+	ep.sticky = true
+	ep.mu.Unlock()
+	for _, modern := range []bool{false, true} {
+		s := e.startEra(modern)
+		for i := 0; i < 3; i++ {
+			s.whoami(t)
+		}
+		if strings.Contains(s.Stderr.String(), "node1") {
+			t.Fatal("the load balancer's cookie is in the relay's log")
+		}
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.unstuck != 0 {
+		t.Fatalf("%d session requests came without the load balancer's cookie", ep.unstuck)
+	}
+}
+
+// RELAY_IGNORE_TOOLS (mcp-remote's --ignore-tool): the tools named by the
+// patterns are missing from tools/list, and a call of one is refused by the
+// relay without reaching the server; the other tools work. Both eras.
+func TestProxy_IgnoreTools(t *testing.T) {
+	_, ep, e := mcpEnv(t, "")
+	for _, modern := range []bool{false, true} {
+		s := e.startEra(modern, "RELAY_IGNORE_TOOLS=ASK, add_*")
+		ctx := ctx30(t)
+		tools, err := s.Client.ListTools(ctx, mcp.ListToolsRequest{})
+		testkit.NoErr(t, err)
+		var names []string
+		for _, tool := range tools.Tools {
+			names = append(names, tool.Name)
+		}
+		list := strings.Join(names, ",")
+		if strings.Contains(","+list+",", ",ask,") || strings.Contains(list, "add_tool") || !strings.Contains(list, "whoami") {
+			t.Fatalf("modern=%v: tools listed: %s", modern, list)
+		}
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "ask"
+		if _, err := s.Client.CallTool(context.Background(), req); err == nil || !strings.Contains(err.Error(), "RELAY_IGNORE_TOOLS") {
+			t.Fatalf("modern=%v: a call of an ignored tool: %v", modern, err)
+		}
+		s.whoami(t)
+	}
+	if n := ep.count("tools/call ask"); n != 0 {
+		t.Fatalf("the server got %d calls of an ignored tool", n)
+	}
+}
+
+// RELAY_PING_INTERVAL (mcp-remote's --keep-alive): once a 2025-era session
+// is open, the relay pings the server on its own, with the token it has,
+// and the session stays usable; without the setting it sends no ping.
+func TestProxy_KeepAlive(t *testing.T) {
+	_, ep, e := mcpEnv(t, "2025")
+	s := e.startEra(false)
+	s.whoami(t)
+	time.Sleep(1500 * time.Millisecond)
+	if n := ep.count("ping"); n != 0 {
+		t.Fatalf("%d pings without RELAY_PING_INTERVAL", n)
+	}
+	s = e.startEra(true, "RELAY_PING_INTERVAL=1s")
+	s.whoami(t)
+	if !testkit.Eventually(20*time.Second, func() bool { return ep.count("ping") >= 2 }) {
+		t.Fatalf("%d pings in 20 s with RELAY_PING_INTERVAL=1s\n%s", ep.count("ping"), s.Stderr.String())
+	}
+	s.whoami(t)
+	if e.opens() != 1 {
+		t.Fatalf("%d browser opens; the pings must not sign in", e.opens())
 	}
 }

@@ -75,9 +75,7 @@ func TestE2E_StatusNamesWhatLoginWouldFailOn(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(out, "problem:") || !strings.Contains(out, tc.want) {
-				t.Fatalf("status names no problem %q:\n%s", tc.want, out)
-			}
+			testkit.Contains(t, "status names no problem", out, "problem:", tc.want)
 			if line := errorLine(t, stderr); code == 0 || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("login: exit %d, %q\n%s", code, line, stderr)
 			}
@@ -103,9 +101,7 @@ func TestE2E_StatusSaysLockedForAPassphraseVault(t *testing.T) {
 		t.Fatalf("status --json: %v", m)
 	}
 	e.Vars["RELAY_VAULT_PASSPHRASE_FILE"] = pass
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged in as alice") {
-		t.Fatalf("status with the passphrase file:\n%s", out)
-	}
+	e.Prints(t, 0, "status", "logged in as alice")
 }
 
 const waitingLine = "relay: waiting for the vault: another relay may be signing in..."
@@ -150,14 +146,9 @@ func TestE2E_StatusSaysWaitingOnlyWhileAnotherRelayHoldsTheVault(t *testing.T) {
 func TestE2E_StatusShowsTheDiscoveredAuthServer(t *testing.T) {
 	c, e := backendEnv(t)
 	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "auth server: (found through the backend at sign-in)\n") {
-		t.Fatalf("status before the sign-in:\n%s", out)
-	}
+	e.Prints(t, 1, "status", "auth server: (found through the backend at sign-in)\n")
 	e.mustCLI(t, "login")
-	out, _, _ := e.Run(t, "status")
-	if !strings.Contains(out, "logged in as alice") || !strings.Contains(out, "auth server: "+c.URL+" (found through the backend)\n") {
-		t.Fatalf("status after the sign-in:\n%s", out)
-	}
+	e.Prints(t, 0, "status", "logged in as alice", "auth server: "+c.URL+" (found through the backend)\n")
 	if m := e.statusJSON(t); m["auth_server"] != c.URL || m["auth_server_found"] != true {
 		t.Fatalf("status --json: %v", m)
 	}

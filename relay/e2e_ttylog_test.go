@@ -46,9 +46,7 @@ func startLogin(t *testing.T, env []string, stderrPipe bool) *loginRun {
 	if stderrPipe {
 		r.cmd.Stderr = r.stderr
 	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, r.cmd.Start())
 	go func() { _ = r.cmd.Wait(); close(r.exited) }()
 	t.Cleanup(func() {
 		select {
@@ -170,12 +168,9 @@ func TestE2E_LoginOnATerminal(t *testing.T) {
 	t.Run("debug-shows-every-record", func(t *testing.T) {
 		d := startDefaultSetup(t)
 		screen := startLogin(t, d.env.Environ("RELAY_LOG_LEVEL=debug"), false).wait(t)
-		for _, s := range []string{"level=DEBUG msg=\"oauth: login started\"", "level=INFO msg=\"logged in\"",
-			"msg=\"sign-in needed: open this URL in a browser\"", "relay: opening your browser to sign in"} {
-			if !strings.Contains(screen, s) {
-				t.Errorf("no %q on the terminal with RELAY_LOG_LEVEL=debug:\n%s", s, screen)
-			}
-		}
+		testkit.Contains(t, "the screen at debug level", screen,
+			"level=DEBUG msg=\"oauth: login started\"", "level=INFO msg=\"logged in\"",
+			"msg=\"sign-in needed: open this URL in a browser\"", "relay: opening your browser to sign in")
 	})
 
 	t.Run("stderr-a-pipe-keeps-the-records", func(t *testing.T) {

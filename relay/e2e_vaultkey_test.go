@@ -69,8 +69,7 @@ func wantKeyFile(t *testing.T, p string) []byte {
 func TestE2E_LoginCreatesTheKeyFileThenReusesIt(t *testing.T) {
 	_, e := backendEnv(t)
 	p := e.newKeyFile(t)
-	out, _, _ := e.Run(t, "status")
-	if !strings.Contains(out, "note:        the key file "+p+" does not exist yet; the first login creates it\n") || strings.Contains(out, "problem:") {
+	if out := e.Prints(t, 1, "status", "note:        the key file "+p+" does not exist yet; the first login creates it\n"); strings.Contains(out, "problem:") {
 		t.Fatalf("status before the first login:\n%s", out)
 	}
 	e.Run(t, "logout")
@@ -78,28 +77,24 @@ func TestE2E_LoginCreatesTheKeyFileThenReusesIt(t *testing.T) {
 		t.Fatalf("status or logout made the key file: %v", err)
 	}
 
-	_, stderr, code := e.Run(t, "login")
-	if code != 0 || strings.Count(stderr, createdLine(p)) != 1 || !strings.Contains(stderr, "relay: signed in as alice") {
-		t.Fatalf("first login: exit %d\n%s", code, stderr)
-	}
-	if strings.Contains(stderr, "AGE-SECRET-KEY") {
-		t.Fatal("the login printed the key")
+	stderr := e.Says(t, 0, "login", "relay: signed in as alice")
+	if strings.Count(stderr, createdLine(p)) != 1 || strings.Contains(stderr, "AGE-SECRET-KEY") {
+		t.Fatalf("first login: not one line about the key, or the key printed\n%s", stderr)
 	}
 	key := wantKeyFile(t, p)
 	if r := e.stored(t); r == nil || r.Subject != chain.User {
 		t.Fatalf("the tokens are not stored under the new key: %+v", r)
 	}
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "logged in as alice") || strings.Contains(out, "note:") || strings.Contains(out, "problem:") {
+	if out := e.Prints(t, 0, "status", "logged in as alice"); strings.Contains(out, "note:") || strings.Contains(out, "problem:") {
 		t.Fatalf("status after the first login:\n%s", out)
 	}
 
-	for _, args := range [][]string{{"login", "--force"}, {"logout"}, {"login"}} {
-		_, stderr, code := e.Run(t, args...)
-		if code != 0 || strings.Contains(stderr, "created a new vault key") {
-			t.Fatalf("relay %v: exit %d\n%s", args, code, stderr)
+	for _, cmd := range []string{"login --force", "logout", "login"} {
+		if stderr := e.Says(t, 0, cmd); strings.Contains(stderr, "created a new vault key") {
+			t.Fatalf("relay %s made a key\n%s", cmd, stderr)
 		}
 		if now, _ := os.ReadFile(p); !bytes.Equal(now, key) {
-			t.Fatalf("relay %v changed the key file", args)
+			t.Fatalf("relay %s changed the key file", cmd)
 		}
 	}
 	if e.opens() != 3 || e.stored(t) == nil {
@@ -142,14 +137,8 @@ func TestE2E_LoginRefusesAKeyFileOthersCouldSwap(t *testing.T) {
 			p := e.newKeyFile(t)
 			dir := filepath.Dir(p)
 			tc.setup(t, dir)
-			out, _, _ := e.Run(t, "status")
-			if !strings.Contains(out, "problem:     vault: cannot create key file "+p+": platform: refusing "+dir+": it "+tc.want) {
-				t.Fatalf("status does not name the problem:\n%s", out)
-			}
-			_, stderr, code := e.Run(t, "login")
-			if line := errorLine(t, stderr); code == 0 || !strings.Contains(line, dir+": it "+tc.want) {
-				t.Fatalf("login: exit %d\n%s", code, stderr)
-			}
+			e.Prints(t, 1, "status", "problem:     vault: cannot create key file "+p+": platform: refusing "+dir+": it "+tc.want)
+			testkit.Contains(t, "login", errorLine(t, e.Says(t, testkit.Failed, "login")), dir+": it "+tc.want)
 			if ents, _ := os.ReadDir(dir); len(ents) != 0 || e.opens() != 0 || e.hasTokens() {
 				t.Fatalf("a refused key file left %d files, %d browser opens", len(ents), e.opens())
 			}
@@ -168,10 +157,7 @@ func TestE2E_KeyFileOnAFullDiskLeavesNothing(t *testing.T) {
 	e.KeyFile = filepath.Join(dir, "vault-key.txt")
 	e.Vars["RELAY_VAULT_KEY"] = "file:" + e.KeyFile
 	free := faultfs.Fill(t, dir)
-	_, stderr, code := e.Run(t, "login")
-	if line := errorLine(t, stderr); code == 0 || !strings.Contains(line, "no space left on device") {
-		t.Fatalf("login on a full disk: exit %d\n%s", code, stderr)
-	}
+	testkit.Contains(t, "login on a full disk", errorLine(t, e.Says(t, testkit.Failed, "login")), "no space left on device")
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 || ents[0].Name() != faultfs.FillerName || e.opens() != 0 {
 		t.Fatalf("the full directory holds %v; %d browser opens", ents, e.opens())
 	}
@@ -194,9 +180,7 @@ func TestE2E_NoKeychainErrorIsThreeLinesThatWork(t *testing.T) {
 	e.Vars["XDG_RUNTIME_DIR"] = t.TempDir() // no bus there
 	keyFile := filepath.Join(e.Home, ".keyrelay-key")
 	fileLine := "  export RELAY_VAULT_KEY=file:" + keyFile + "  # created at first login"
-	if out, _, _ := e.Run(t, "status"); !strings.Contains(out, "problem:     no OS keychain in this session (no D-Bus session bus), and no other key source: set RELAY_VAULT_KEY=file:"+keyFile) {
-		t.Fatalf("status:\n%s", out)
-	}
+	e.Prints(t, 1, "status", "problem:     no OS keychain in this session (no D-Bus session bus), and no other key source: set RELAY_VAULT_KEY=file:"+keyFile)
 	_, stderr, code := e.Run(t, "login")
 	want := "relay: error: no OS keychain in this session (no D-Bus session bus); choose a key source:\n" + fileLine + "\n" +
 		"  export RELAY_VAULT_KEY=passphrase  # asked at login\n"
