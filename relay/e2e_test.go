@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -128,29 +127,15 @@ func TestE2E_StepUp(t *testing.T) {
 // next call.
 func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 	inModes(t, func(t *testing.T, c *chain.Server, e *relayEnv) {
-		if _, stderr, code := e.Run(t, "login"); code != 0 || !strings.Contains(stderr, "signed in as alice") {
-			t.Fatalf("login: %d %s", code, stderr)
-		}
-		out, _, _ := e.Run(t, "status", "--json")
-		if !strings.Contains(out, `"logged_in": true`) || !strings.Contains(out, e.resource) {
-			t.Fatalf("status: %s", out)
-		}
+		e.Says(t, 0, "login", "signed in as alice")
+		e.Prints(t, 0, "status --json", `"logged_in": true`, e.resource)
 		s := e.start()
 		s.whoami(t) // no second sign-in
 		if e.opens() != 1 {
 			t.Fatalf("%d opens, want 1", e.opens())
 		}
-		_, stderr, code := e.Run(t, "logout")
-		if code != 0 || !strings.Contains(stderr, "revoked") || !strings.Contains(stderr, "no credential of keyrelay remains") {
-			t.Fatalf("logout: %d %s", code, stderr)
-		}
-		out, _, _ = e.Run(t, "status", "--json")
-		var st struct {
-			LoggedIn bool `json:"logged_in"`
-		}
-		if json.Unmarshal([]byte(out), &st) != nil || st.LoggedIn {
-			t.Fatalf("status after logout: %s", out)
-		}
+		e.Says(t, 0, "logout", "revoked", "no credential of keyrelay remains")
+		e.Prints(t, 1, "status --json", `"logged_in": false`)
 		left, _ := os.ReadDir(e.Dir)
 		for _, f := range left {
 			if f.Name() != "vault.lock" {

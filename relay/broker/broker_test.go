@@ -19,16 +19,14 @@ import (
 
 // fakeAuth issues numbered tokens and counts calls.
 type fakeAuth struct {
-	clk        *testkit.StepClock
-	ttl        time.Duration
-	logins     atomic.Int64
-	refreshes  atomic.Int64
-	refreshErr error
-	loginErr   error
-	lastScopes []string
-	mu         sync.Mutex
-	seq        int
-	delay      time.Duration
+	clk                  *testkit.StepClock
+	ttl                  time.Duration
+	logins, refreshes    atomic.Int64
+	refreshErr, loginErr error
+	lastScopes           []string
+	mu                   sync.Mutex
+	seq                  int
+	delay                time.Duration
 }
 
 func (f *fakeAuth) issue(scopes []string) *oauth.Tokens {
@@ -427,12 +425,11 @@ func (s *scopingAuth) Offline(context.Context) bool           { return s.offline
 // something is asked for, and RELAY_SCOPES is not set.
 func TestLoginScopes(t *testing.T) {
 	for _, c := range []struct {
-		name       string
-		relay      []string // RELAY_SCOPES
-		challenged []string
-		supported  []string
-		offline    bool
-		want       string
+		name                  string
+		relay                 []string // RELAY_SCOPES
+		challenged, supported []string
+		offline               bool
+		want                  string
 	}{
 		{"the 401's scope", nil, []string{"mcp:basic"}, []string{"mcp:basic", "mcp:write"}, false, "mcp:basic"},
 		{"else scopes_supported", nil, nil, []string{"mcp:basic", "mcp:read"}, false, "mcp:basic mcp:read"},

@@ -63,11 +63,10 @@ var _ Store = (*memStore)(nil)
 // and answers err.
 type revokingAuth struct {
 	*fakeAuth
-	err      error
-	calls    int
-	tok      string
-	hint     string
-	deadline time.Duration
+	err       error
+	calls     int
+	tok, hint string
+	deadline  time.Duration
 }
 
 func (r *revokingAuth) Revoke(ctx context.Context, tok secret.Value, hint string) error {
@@ -90,15 +89,14 @@ func TestRevoke(t *testing.T) {
 	both := &vault.Record{AccessToken: secret.New(fakeAccess), RefreshToken: secret.New(fakeRefresh), Subject: "alice"}
 	accessOnly := &vault.Record{AccessToken: secret.New(fakeAccess), Subject: "alice"}
 	for _, tc := range []struct {
-		name      string
-		stored    *vault.Record
-		getErr    error
-		resolve   error
-		plainAuth bool  // an Auth without Revoke
-		srvErr    error // what the server answers
-		want      Revocation
-		wantErr   string // "" for none
-		wantSent  string // the token the server got; "" for no call
+		name            string
+		stored          *vault.Record
+		getErr, resolve error
+		plainAuth       bool  // an Auth without Revoke
+		srvErr          error // what the server answers
+		want            Revocation
+		wantErr         string // "" for none
+		wantSent        string // the token the server got; "" for no call
 	}{
 		{name: "nothing stored", want: Revocation{Outcome: NothingStored}},
 		{name: "empty record", stored: &vault.Record{Subject: "alice"}, want: Revocation{Outcome: NothingStored}},

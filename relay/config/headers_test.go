@@ -14,11 +14,10 @@ func TestParseHeaders(t *testing.T) {
 	env := map[string]string{"KEY": "fake-key-123", "EMPTY": ""}
 	getenv := func(k string) string { return env[k] }
 	cases := []struct {
-		name    string
-		env     string
-		flags   []string
-		want    string // "Name=value;..." or the error's substring
-		wantErr bool
+		name, env string
+		flags     []string
+		want      string // "Name=value;..." or the error's substring
+		wantErr   bool
 	}{
 		{"one line", "X-Api-Key: abc", nil, "X-Api-Key=abc", false},
 		{"lines and flags", "X-A: 1\n\nx-b:2", []string{"X-C: three words"}, "X-A=1;X-B=2;X-C=three words", false},
@@ -68,10 +67,9 @@ func TestParseHeaders(t *testing.T) {
 
 func TestCheckServerURL(t *testing.T) {
 	cases := []struct {
-		env     map[string]string
-		args    []string
-		wantErr string
-		server  string
+		env             map[string]string
+		args            []string
+		wantErr, server string
 	}{
 		{map[string]string{"RELAY_MCP_URL": "https://Example.com/mcp/"}, nil, "", "https://example.com/mcp"},
 		{nil, []string{"--mcp-url", "http://127.0.0.1:9/mcp"}, "", "http://127.0.0.1:9/mcp"},

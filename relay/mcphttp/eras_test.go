@@ -20,12 +20,11 @@ func TestEraDecision(t *testing.T) {
 		return front.Result(json.RawMessage(`1`), json.RawMessage(`{"supportedVersions":`+versions+`,"capabilities":{}}`))
 	}
 	cases := []struct {
-		name        string
-		resp        *front.Message
-		eras        serverEras
-		client2025  bool // what the relay speaks to a 2025-era client: modern?
-		client2026  bool
-		noCommonEra bool
+		name                    string
+		resp                    *front.Message
+		eras                    serverEras
+		client2025              bool // what the relay speaks to a 2025-era client: modern?
+		client2026, noCommonEra bool
 	}{
 		{"method not found", front.Fail(json.RawMessage(`1`), mcp.CodeMethodNotFound, "Method not found"), serverEras{legacy: true}, false, false, false},
 		{"not a result", front.Result(json.RawMessage(`1`), json.RawMessage(`{}`)), serverEras{legacy: true}, false, false, false},

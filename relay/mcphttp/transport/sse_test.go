@@ -26,13 +26,12 @@ func readAll(stream string, max int) (*sseReader, []event, error) {
 
 func TestSSEReader(t *testing.T) {
 	cases := []struct {
-		name    string
-		stream  string
-		want    []string // "name|data|id" per event
-		err     error
-		lastID  string
-		retry   time.Duration
-		noRetry bool
+		name, stream string
+		want         []string // "name|data|id" per event
+		err          error
+		lastID       string
+		retry        time.Duration
+		noRetry      bool
 	}{
 		{"one event", "data: {}\n\n", []string{"message|{}|"}, io.EOF, "", 0, true},
 		{"multi-line data", "data: a\ndata: b\ndata\n\n", []string{"message|a\nb\n|"}, io.EOF, "", 0, true},

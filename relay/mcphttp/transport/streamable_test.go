@@ -56,14 +56,13 @@ func sse(w http.ResponseWriter, events ...string) {
 // request or a notification with.
 func TestStreamableStatus(t *testing.T) {
 	cases := []struct {
-		name    string
-		status  int
-		ctype   string
-		body    string
-		session bool
-		result  string // the response's result, or error message
-		err     error
-		errText string
+		name        string
+		status      int
+		ctype, body string
+		session     bool
+		result      string // the response's result, or error message
+		err         error
+		errText     string
 	}{
 		{"json", 200, "application/json", `{"jsonrpc":"2.0","id":1,"result":{"ok":true}}`, false, `{"ok":true}`, nil, ""},
 		{"json with charset", 200, "application/json; charset=utf-8", `{"jsonrpc":"2.0","id":1,"result":{}}`, false, `{}`, nil, ""},
