@@ -135,7 +135,7 @@ func fakeResults(baseline bool) *results {
 
 func TestReportBaseline(t *testing.T) {
 	md := fakeResults(true).markdown()
-	for _, want := range []string{
+	testkit.Contains(t, "report lacks", md,
 		"| relay binary (baseline) | e63a205, statically linked (CGO_ENABLED=0) |",
 		"| relay (baseline) | `initialize` | 40 | 16.00 ms | 32.00 ms |",
 		"| relay (baseline) | `server/discover` | 40 | 18.00 ms | 36.00 ms |",
@@ -146,10 +146,7 @@ func TestReportBaseline(t *testing.T) {
 		"overhead p50, relay / relay (baseline) (current / baseline: above 1 is slower), `echo`: **2.00×** (0.200 ms against 0.100 ms; of the round-trip p50s: 1.25×)",
 		"`whoami`: **n/a (an overhead at or below zero)** (0.200 ms against −0.050 ms",
 		"swap places every other sample",
-		"swap places every other block",
-	} {
-		testkit.Contains(t, "report lacks", md, want)
-	}
+		"swap places every other block")
 }
 
 func TestReportWithoutBaseline(t *testing.T) {
