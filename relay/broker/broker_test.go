@@ -245,9 +245,7 @@ func TestLogoutElsewhereIsNoticed(t *testing.T) {
 	b := brokerOn(t, dir, kc, fa)
 	mustToken(t, b)
 	other := openVault(t, dir, kc, clk) // `relay logout` in another process
-	if _, err := other.Wipe(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(other.Wipe(context.Background())))
 	if got := mustToken(t, b); got != "access-2" || fa.logins.Load() != 2 {
 		t.Fatalf("token kept after a logout elsewhere: %s, logins %d", got, fa.logins.Load())
 	}

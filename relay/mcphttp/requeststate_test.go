@@ -22,23 +22,10 @@ func testTrip() (*roundTrip, func() bool) {
 	return rt, func() bool { mu.Lock(); defer mu.Unlock(); return abandoned }
 }
 
-// clock is a fake time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestStore(max int) (*stateStore, *clock) {
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
+func newTestStore(max int) (*stateStore, *testkit.StepClock) {
+	c := testkit.NewStepClock(time.Unix(1_800_000_000, 0))
 	s := newStateStore()
-	s.max, s.now = max, c.now
+	s.max, s.now = max, c.Now
 	return s, c
 }
 
@@ -77,7 +64,7 @@ func TestStateStore(t *testing.T) {
 		s, c := newTestStore(4)
 		rt, abandoned := testTrip()
 		tok, _ := s.put(rt, "tools/call", "ask")
-		c.add(stateTTL)
+		c.Advance(stateTTL)
 		if _, err := s.take(tok, "tools/call", "ask"); !errors.Is(err, ErrUnknownState) || !abandoned() {
 			t.Fatalf("expired take: %v, abandoned %v", err, abandoned())
 		}
@@ -114,13 +101,9 @@ func TestStateStore(t *testing.T) {
 		if _, err := s.put(rt, "tools/call", "ask"); !errors.Is(err, ErrTooManyStates) {
 			t.Fatalf("third put: %v, want ErrTooManyStates", err)
 		}
-		if _, err := s.take(toks[0], "tools/call", "ask"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.put(rt, "tools/call", "ask"); err != nil {
-			t.Fatalf("put after a take: %v", err)
-		}
-		c.add(stateTTL) // expired states make room
+		testkit.NoErr(t, testkit.ErrOf(s.take(toks[0], "tools/call", "ask")))
+		testkit.NoErr(t, testkit.ErrOf(s.put(rt, "tools/call", "ask")), "put after a take")
+		c.Advance(stateTTL) // expired states make room
 		rt2, _ := testTrip()
 		if _, err := s.put(rt2, "tools/call", "ask"); err != nil || s.len() != 1 {
 			t.Fatalf("put after expiry: %v, %d pending", err, s.len())
@@ -144,9 +127,7 @@ func TestStateStoreTimerAbandons(t *testing.T) {
 	rt, _ := testTrip()
 	done := make(chan struct{})
 	rt.abandon = func(string) { close(done) }
-	if _, err := s.put(rt, "tools/call", "ask"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(s.put(rt, "tools/call", "ask")))
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

@@ -282,12 +282,8 @@ func TestBackendChallengeScope(t *testing.T) {
 	a := &mintingAuth{mint: mint}
 	c := backendMode(t, srv.URL, a)
 	ctx := context.Background()
-	if _, err := c.CallTool(ctx, "whoami", nil, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.CallTool(ctx, "admin_stats", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(c.CallTool(ctx, "whoami", nil, true)))
+	testkit.NoErr(t, testkit.ErrOf(c.CallTool(ctx, "admin_stats", nil, true)))
 	if got := strings.Join(a.asked, "; "); got != "; notes:read notes:write admin" {
 		t.Fatalf("the sign-ins asked for %q, want nothing, then the step-up", got)
 	}
@@ -304,9 +300,7 @@ func TestBackendChallengeScope(t *testing.T) {
 	t.Cleanup(scoped.Close)
 	a = &mintingAuth{mint: mint}
 	c = backendMode(t, scoped.URL, a)
-	if _, err := c.CallTool(ctx, "read_notes", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(c.CallTool(ctx, "read_notes", nil, true)))
 	if got := strings.Join(a.asked, "; "); got != "notes:read" {
 		t.Fatalf("the sign-in asked for %q, want the 401's notes:read", got)
 	}

@@ -140,9 +140,7 @@ func TestStreamableSession(t *testing.T) {
 			w.WriteHeader(http.StatusAccepted)
 		}
 	})
-	if _, err := s.Call(t.Context(), rpc(`"i"`, "initialize")); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(s.Call(t.Context(), rpc(`"i"`, "initialize"))))
 	s.SetVersion("2025-11-25")
 	testkit.NoErr(t, s.Send(t.Context(), rpc("", "notifications/initialized")))
 	var se *StatusError
