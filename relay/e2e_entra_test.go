@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -262,16 +261,8 @@ func (as *entraAS) mcp(t *testing.T) string {
 // says, against as, without RELAY_ASSUME_PKCE_S256.
 func entraEnv(t *testing.T, as *entraAS) *relayEnv {
 	t.Helper()
-	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t}
-	e.log = filepath.Join(e.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_MCP_URL": as.mcp(t), "RELAY_AUTH_SERVER_URL": as.issuer, "RELAY_CLIENT_ID": entraApp,
-		"RELAY_RESOURCE": "off", "RELAY_SCOPES": entraScopes,
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_LOG": e.log,
-	} {
-		e.Vars[k] = v
-	}
-	return e
+	return bareEnv(t, map[string]string{"RELAY_MCP_URL": as.mcp(t), "RELAY_AUTH_SERVER_URL": as.issuer, "RELAY_CLIENT_ID": entraApp,
+		"RELAY_RESOURCE": "off", "RELAY_SCOPES": entraScopes})
 }
 
 // refusedBeforeAnyBrowser checks a `relay login` that must fail with exit
@@ -279,20 +270,10 @@ func entraEnv(t *testing.T, as *entraAS) *relayEnv {
 // browser opened or the server saw an authorization request.
 func refusedBeforeAnyBrowser(t *testing.T, e *relayEnv, as *entraAS, code int, hint string, want ...string) string {
 	t.Helper()
-	_, stderr, got := e.Run(t, "login")
-	errLine, hintLine := "", ""
-	for l := range strings.Lines(stderr) {
-		if s, ok := strings.CutPrefix(l, "relay: error: "); ok {
-			errLine = s
-		}
-		if s, ok := strings.CutPrefix(l, "relay: hint: "); ok {
-			hintLine = s
-		}
-	}
-	if got != code || !strings.Contains(hintLine, hint) || strings.Count(stderr, "relay: error:") != 1 {
-		t.Fatalf("relay login: exit %d, want %d and a hint with %q\n%s", got, code, hint, stderr)
-	}
-	testkit.Contains(t, "the error does not say", errLine, want...)
+	stderr := e.Says(t, code, "login")
+	testkit.Contains(t, "the hint", lineOf(t, stderr, "relay: hint: "), hint)
+	errLine := strings.TrimPrefix(errorLine(t, stderr), "relay: error: ")
+	testkit.Contains(t, "the error", errLine, want...)
 	if n, _, _ := as.counts(); n != 0 || e.opens() != 0 || e.hasTokens() {
 		t.Fatalf("%d authorization requests, %d browsers opened, tokens stored %v", n, e.opens(), e.hasTokens())
 	}

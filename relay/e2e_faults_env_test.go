@@ -324,9 +324,8 @@ func TestFault_KeychainLockedOrSilent(t *testing.T) {
 	e2 := newRelayEnv(t, c)
 	e2.useKeychain(ss)
 	start := time.Now()
-	_, stderr, code := e2.Run(t, "login")
-	if code == 0 || !strings.Contains(stderr, "relay: error: ") || !strings.Contains(stderr, "locked") || time.Since(start) > 8*time.Second {
-		t.Fatalf("first login on a locked keychain: exit %d after %v\n%s", code, time.Since(start), stderr)
+	if stderr := e2.Says(t, testkit.Failed, "login", "relay: error: ", "locked"); time.Since(start) > 8*time.Second {
+		t.Fatalf("first login on a locked keychain took %v\n%s", time.Since(start), stderr)
 	}
 	if got := slices.Sorted(maps.Keys(e2.dataFiles())); len(got) > 1 || (len(got) == 1 && got[0] != "vault.lock") {
 		t.Fatalf("a failed first login left %v", got)
@@ -359,14 +358,20 @@ func (e *relayEnv) decrypts(want string) bool {
 // errorLine returns the one "relay: error:" line of stderr.
 func errorLine(t *testing.T, stderr string) string {
 	t.Helper()
+	return lineOf(t, stderr, "relay: error: ")
+}
+
+// lineOf returns the one line of stderr that starts with prefix.
+func lineOf(t *testing.T, stderr, prefix string) string {
+	t.Helper()
 	var found []string
 	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "relay: error: ") {
+		if strings.HasPrefix(l, prefix) {
 			found = append(found, l)
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("want one relay: error: line, got %d in\n%s", len(found), stderr)
+		t.Fatalf("want one %q line, got %d in\n%s", prefix, len(found), stderr)
 	}
 	return found[0]
 }
@@ -386,10 +391,7 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 	before, files := e.stored(t), e.dataFiles()
 	check := func(what, want string) {
 		t.Helper()
-		_, stderr, code := e.Run(t, "login")
-		if code == 0 {
-			t.Fatalf("%s: login succeeded\n%s", what, stderr)
-		}
+		stderr := e.Says(t, testkit.Failed, "login")
 		line := errorLine(t, stderr)
 		if !strings.Contains(line, want) || c.Leaks(stderr) {
 			t.Fatalf("%s: error line %q; want it to say %q, without a token", what, line, want)

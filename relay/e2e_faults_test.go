@@ -694,23 +694,7 @@ func (ip *inProcess) end(t *testing.T, base int) {
 		t.Fatalf("serve did not return within 5 s after stdin closed\n%s", ip.Stderr.Tail())
 	}
 	noPanic(t, "serve", ip.Stderr.String())
-	settleGoroutines(t, base, 0)
-}
-
-// settleGoroutines waits until the goroutine count is back within margin
-// of base, and fails with a dump of every goroutine if it does not.
-func settleGoroutines(t *testing.T, base, margin int) {
-	t.Helper()
-	ok := testkit.Eventually(10*time.Second, func() bool {
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections() // pooled connections are not leaks
-		return runtime.NumGoroutine() <= base+margin
-	})
-	if !ok {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("%d goroutines, baseline %d (+%d allowed):\n%s", runtime.NumGoroutine(), base, margin, buf)
-	}
-	t.Logf("goroutines back to %d (baseline %d)", runtime.NumGoroutine(), base)
+	testkit.SettleGoroutines(t, base, 0)
 }
 
 // TestFault_NoGoroutineLeak runs the relay's serve command in this process

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,14 +36,19 @@ type relayEnv struct {
 
 func newRelayEnv(t *testing.T, c *chain.Server) *relayEnv {
 	t.Helper()
-	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t, c: c, resource: c.URL}
+	e := bareEnv(t, map[string]string{"RELAY_BACKEND_URL": c.URL, "RELAY_AUTH_SERVER_URL": c.URL, "RELAY_CLIENT_ID": "relay",
+		"FAKEBROWSER_USER": chain.User, "FAKEBROWSER_PASSWORD": chain.Password})
+	e.c, e.resource = c, c.URL
+	return e
+}
+
+// bareEnv is a relay configuration with vars, and the fake browser
+// logging the URLs it opens.
+func bareEnv(t *testing.T, vars map[string]string) *relayEnv {
+	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t}
 	e.log = filepath.Join(e.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_BACKEND_URL": c.URL, "RELAY_AUTH_SERVER_URL": c.URL, "RELAY_CLIENT_ID": "relay",
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_USER": chain.User, "FAKEBROWSER_PASSWORD": chain.Password, "FAKEBROWSER_LOG": e.log,
-	} {
-		e.Vars[k] = v
-	}
+	e.Vars["BROWSER"], e.Vars["FAKEBROWSER_LOG"] = testkit.FakeBrowser(t), e.log
+	maps.Copy(e.Vars, vars)
 	return e
 }
 

@@ -3,10 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
@@ -50,10 +50,7 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 				}
 			}
 			codes := c.Codes.Load()
-			_, stderr, code := e.Run(t, "login")
-			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "relay: error:") != 1 {
-				t.Fatalf("login under %s: exit %d\n%s", tc.policy, code, stderr)
-			}
+			errorLine(t, e.Says(t, testkit.Failed, "login", tc.want))
 			e.start().fails(t, "whoami", tc.want)
 			if e.opens() != 0 || c.Codes.Load() != codes {
 				t.Fatalf("a browser opened (%d) or a code was exchanged", e.opens())
