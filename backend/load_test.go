@@ -458,14 +458,6 @@ func heapAfterGC() runtime.MemStats {
 	return ms
 }
 
-// settleGoroutines waits until at most want goroutines run, or 10 s, and
-// returns the count. Finalizers and cleanups run on goroutines of their own
-// for a while after a GC.
-func settleGoroutines(want int) int {
-	testkit.Eventually(10*time.Second, func() bool { return runtime.NumGoroutine() <= want })
-	return runtime.NumGoroutine()
-}
-
 // fakeIssuer serves RFC 8414 metadata and a JWK Set holding key as kid,
 // counting JWKS fetches.
 func fakeIssuer(t *testing.T, key *ecdsa.PrivateKey, kid string) (srv *httptest.Server, jwks []byte, fetches *atomic.Int64) {
@@ -557,21 +549,16 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 	idp.Close()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	after := heapAfterGC()
-	g1 := settleGoroutines(g0)
 	runtime.KeepAlive(phases)
 
 	const mib = 1 << 20
 	t.Logf("total %d requests in %v; backend log: %d lines, %d with a token; JWKS fetches: %d",
 		loadRequests+loadKeySetReq, wall.Round(time.Millisecond), logs.lines.Load(), logs.leaks.Load(), fetches.Load())
-	t.Logf("goroutines: before %d, after %d", g0, g1)
 	t.Logf("heap in use: before %.1f MiB, peak %.1f MiB, after %.1f MiB; sys: before %.1f MiB, peak %.1f MiB, after %.1f MiB",
 		float64(before.HeapInuse)/mib, float64(peakHeap)/mib, float64(after.HeapInuse)/mib,
 		float64(before.Sys)/mib, float64(peakSys)/mib, float64(after.Sys)/mib)
 	if logs.leaks.Load() > 0 {
 		t.Errorf("%d log records hold a token", logs.leaks.Load())
-	}
-	if g1 > g0+loadGoroutineMargin {
-		t.Errorf("goroutines: %d before, %d after: a leak", g0, g1)
 	}
 	if peakHeap > loadPeakHeap {
 		t.Errorf("peak heap in use %.1f MiB, bound %d MiB", float64(peakHeap)/mib, loadPeakHeap/mib)
@@ -579,4 +566,5 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 	if after.HeapInuse > before.HeapInuse+loadHeapDelta {
 		t.Errorf("heap in use grew from %.1f to %.1f MiB", float64(before.HeapInuse)/mib, float64(after.HeapInuse)/mib)
 	}
+	testkit.SettleGoroutines(t, g0, loadGoroutineMargin)
 }
