@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -95,9 +96,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
 	call := func(id int, name string, extra map[string]any) testkit.Msg {
 		params := map[string]any{"name": name, "arguments": map[string]any{}, "_meta": meta}
-		for k, v := range extra {
-			params[k] = v
-		}
+		maps.Copy(params, extra)
 		return r.request(id, "tools/call", params)
 	}
 	r.request(1, "server/discover", map[string]any{"_meta": meta})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -500,9 +501,7 @@ func TestP1_TwoServersOneVaultNeverShareTokens(t *testing.T) {
 			ofA := c.Secrets()
 			eb := newRelayEnv(t, c)
 			eb.Vars = map[string]string{} // the same vault, key and browser
-			for k, v := range ea.Vars {
-				eb.Vars[k] = v
-			}
+			maps.Copy(eb.Vars, ea.Vars)
 			eb.Vars["RELAY_MCP_URL"] = b.url
 			p := eb.Start(t, []string{"serve"})
 			p.Send(t, fmt.Sprintf(initializeLine, 1))
