@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,8 +125,11 @@ func (e *RelayEnv) expect(t testing.TB, code int, cmd string, onStdout bool, wan
 	for _, w := range want {
 		ok = ok && strings.Contains(text, w)
 	}
-	if !ok {
-		t.Fatalf("relay %s: exit %d, want %d and %q on %s\nstdout:\n%s\nstderr:\n%s", cmd, got, code, want, where, stdout, stderr)
+	if wantCode := fmt.Sprint(code); !ok {
+		if code == Failed {
+			wantCode = "not 0"
+		}
+		t.Fatalf("relay %s: exit %d, want %s and %q on %s\nstdout:\n%s\nstderr:\n%s", cmd, got, wantCode, want, where, stdout, stderr)
 	}
 	return stdout, stderr
 }
