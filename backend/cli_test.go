@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -44,15 +47,10 @@ func TestHelpAndVersion(t *testing.T) {
 	if strings.Contains(help, "6123") || strings.Contains(help, "idp.example") || strings.Contains(help, "Usage of") {
 		t.Fatalf("the help shows the environment or Go's flag dump:\n%s", help)
 	}
-	fs := []string{"addr", "public-url", "audience", "auth-server-url", "jwt-secret-file", "auth-server", "auth-addr", "user", "token-ttl", "signing-key", "log-level"}
-	for _, f := range fs {
-		if !strings.Contains(help, "\n  --"+f+"\n") {
-			t.Errorf("the help lacks --%s", f)
-		}
+	for _, f := range []string{"addr", "public-url", "audience", "auth-server-url", "jwt-secret-file", "auth-server", "auth-addr", "user", "token-ttl", "signing-key", "log-level"} {
+		testkit.Contains(t, "the help lacks --"+f, help, "\n  --"+f+"\n")
 	}
-	if !strings.Contains(help, "(BACKEND_ADDR; default 127.0.0.1:5002)") {
-		t.Errorf("the help lacks --addr's variable and default:\n%s", help)
-	}
+	testkit.Contains(t, "the help lacks --addr's variable and default", help, "(BACKEND_ADDR; default 127.0.0.1:5002)")
 	version, _, code := cmdIn(t, nil, "version")
 	if code != exitOK || !strings.HasPrefix(version, "backend ") || strings.Count(version, "\n") != 1 {
 		t.Fatalf("backend version: exit %d %q", code, version)
@@ -136,4 +134,156 @@ func TestBusyPort(t *testing.T) {
 			}
 		})
 	}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const goodSecret = "test-secret-0123456789-abcdefghijklmnop"
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseConfig([]string{"--auth-server"}, env(nil))
+	testkit.NoErr(t, err)
+	if c.Addr != "127.0.0.1:5002" || c.PublicURL != "http://127.0.0.1:5002" || c.AuthServerURL != c.PublicURL || c.TokenTTL != 15*time.Minute {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"BACKEND_AUTH_SERVER": "1", "BACKEND_ADDR": "127.0.0.1:6000", "AUTH_TOKEN_TTL": "2s", "AUTH_USERS": "a:b,c:d"}))
+	if err != nil || !c.AuthServer || c.PublicURL != "http://127.0.0.1:6000" || c.TokenTTL != 2*time.Second || len(c.Users) != 2 {
+		t.Fatalf("env: %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"--public-url", "https://api.example/"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example/"}))
+	if err != nil || c.PublicURL != "https://api.example" || c.AuthServerURL != "https://idp.example/" || c.Audience != c.PublicURL {
+		t.Fatalf("public URL is canonicalised, issuer kept exact: %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"--audience", "relay-client"}, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example"}))
+	if err != nil || c.Audience != "relay-client" {
+		t.Fatalf("audience override: %+v %v", c, err)
+	}
+	if _, err := parseConfig([]string{"--auth-server", "--audience", "x"}, env(nil)); err == nil {
+		t.Fatal("audience override accepted with the built-in server")
+	}
+}
+
+func TestB9_ShortJWTSecretRefusesStart(t *testing.T) {
+	for _, s := range []string{"zq-sekrit", strings.Repeat("zq", 15)} {
+		_, err := parseConfig([]string{"--auth-server"}, env(map[string]string{"JWT_SECRET": s}))
+		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
+			t.Fatalf("secret of %d bytes: %v", len(s), err)
+		}
+		if strings.Contains(err.Error(), s) {
+			t.Fatal("error echoes the secret")
+		}
+	}
+	empty := testkit.WriteTemp(t, "empty", "\n", 0o600)
+	if _, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", empty}, env(nil)); err == nil {
+		t.Fatal("empty secret file accepted")
+	}
+	good := testkit.WriteTemp(t, "good", goodSecret+"\n", 0o600)
+	c, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", good}, env(nil))
+	if err != nil || c.JWTSecret.Reveal() != goodSecret {
+		t.Fatalf("secret file: %v", err)
+	}
+}
+
+func TestBadSettingsAreOneLineErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "AUTH_SERVER_URL is required"},
+		{[]string{"--auth-server", "--public-url", "http://api.example"}, nil, "https"},
+		{[]string{"--auth-server", "--public-url", "ftp://x"}, nil, "BACKEND_PUBLIC_URL"},
+		{[]string{"--auth-server", "--public-url", "http://127.0.0.1:1/?q=1"}, nil, "query"},
+		{[]string{"--auth-server-url", "http://idp.example"}, nil, "AUTH_SERVER_URL"},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_TOKEN_TTL": "25h"}, "AUTH_TOKEN_TTL"},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_TOKEN_TTL": "soon"}, "AUTH_TOKEN_TTL"},
+		{[]string{"--auth-server"}, map[string]string{"BACKEND_ADDR": "nope"}, "BACKEND_ADDR"},
+		{[]string{"--auth-server", "extra"}, nil, "unexpected argument"},
+		{[]string{"--auth-addr", "127.0.0.1:1"}, map[string]string{"AUTH_SERVER_URL": "http://127.0.0.1:1"}, "needs --auth-server"},
+		{[]string{"--auth-server", "--jwt-secret-file", "/x"}, map[string]string{"JWT_SECRET": goodSecret}, "not both"},
+	}
+	for _, c := range cases {
+		_, err := parseConfig(c.args, env(c.env))
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v %v: got %v, want one line with %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+// AUTH_MACHINE_CLIENTS_FILE is read as JWT_SECRET_FILE is (it may hold
+// client secrets), and needs --auth-server.
+func TestMachineClientsFile(t *testing.T) {
+	doc := `[{"client_id":"ci","client_secret":"machine-secret-0123456789","scopes":["notes:read"]}]`
+	good := testkit.WriteTemp(t, "m.json", doc, 0o600)
+	c, err := parseConfig([]string{"--auth-server", "--machine-clients", good}, env(nil))
+	if err != nil || len(c.Machines) != 1 || c.Machines[0].ID != "ci" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example", "AUTH_MACHINE_CLIENTS_FILE": good})); err == nil ||
+		!strings.Contains(err.Error(), "needs --auth-server") {
+		t.Fatalf("without --auth-server: %v", err)
+	}
+	_, err = parseConfig([]string{"--auth-server", "--machine-clients", testkit.WriteTemp(t, "open.json", doc, 0o644)}, env(nil))
+	if runtime.GOOS != "windows" && (err == nil || !strings.Contains(err.Error(), "AUTH_MACHINE_CLIENTS_FILE")) {
+		t.Fatalf("a file others can read: %v", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "machine-secret") {
+		t.Fatalf("the error holds the secret: %v", err)
+	}
+}
+
+// Obviously fake secrets; the HS256 one is long enough to be accepted.
+const (
+	fakeJWTSecret = "FAKE-jwt-secret-for-printing-tests-0123456789"
+	fakePassword  = "FAKE-password-for-printing-tests"
+)
+
+// TestConfigPrintsNoJWTSecret: a parsed config, printed with fmt, slog or
+// encoding/json, does not show the HS256 secret, from JWT_SECRET or from
+// --jwt-secret-file.
+func TestConfigPrintsNoJWTSecret(t *testing.T) {
+	file := testkit.WriteTemp(t, "secret", fakeJWTSecret+"\n", 0o600)
+	for _, args := range [][]string{{"--auth-server"}, {"--auth-server", "--jwt-secret-file", file}} {
+		getenv := env(map[string]string{"JWT_SECRET": fakeJWTSecret})
+		if len(args) > 1 {
+			getenv = env(nil)
+		}
+		c, err := parseConfig(args, getenv)
+		testkit.NoErr(t, err)
+		if c.JWTSecret.Reveal() != fakeJWTSecret {
+			t.Fatal("the secret was not kept")
+		}
+		testkit.NoSecretPrinted(t, map[string]string{"JWT secret": fakeJWTSecret}, c, *c)
+	}
+}
+
+// TestConfigPrintsNoPassword: the NAME:PASSWORD user specs, from --user or
+// AUTH_USERS, do not print either.
+func TestConfigPrintsNoPassword(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--auth-server", "--user", "alice:" + fakePassword}, nil},
+		{[]string{"--auth-server"}, map[string]string{"AUTH_USERS": "alice:" + fakePassword + ",bob:x"}},
+	} {
+		c, err := parseConfig(tc.args, env(tc.env))
+		testkit.NoErr(t, err)
+		if len(c.Users) == 0 || c.Users[0].Reveal() != "alice:"+fakePassword {
+			t.Fatal("the user spec was not kept")
+		}
+		testkit.NoSecretPrinted(t, map[string]string{"password": fakePassword}, c, *c)
+	}
+}
+
+// TestAppPrintsNoJWTSecret: the wired backend in HS256 mode, printed,
+// shows no secret: the validator keeps its copy in a closure, not in a
+// field.
+func TestAppPrintsNoJWTSecret(t *testing.T) {
+	c, err := parseConfig(nil, env(map[string]string{"JWT_SECRET": fakeJWTSecret, "AUTH_SERVER_URL": "http://127.0.0.1:5003"}))
+	testkit.NoErr(t, err)
+	a, err := build(context.Background(), c, slog.New(slog.DiscardHandler), io.Discard)
+	testkit.NoErr(t, err)
+	defer a.close()
+	testkit.NoSecretPrinted(t, map[string]string{"JWT secret": fakeJWTSecret}, a, a.validator)
 }

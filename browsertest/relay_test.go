@@ -251,12 +251,8 @@ func checkConsentPage(t *testing.T, bctx context.Context, clientID string) {
 	t.Helper()
 	text, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("main")))
 	testkit.NoErr(t, err, "consent text")
-	if !strings.Contains(text, clientID) {
-		t.Errorf("the consent page does not name the client %s: %q", clientID, text)
-	}
-	if !strings.Contains(text, "This application registered itself") {
-		t.Errorf("the consent page lacks the warning for a client that registered itself: %q", text)
-	}
+	testkit.Contains(t, "the consent page does not name the client", text, clientID)
+	testkit.Contains(t, "the consent page lacks the warning for a client that registered itself", text, "This application registered itself")
 	scopes, err := chromedp.Run(bctx, chromedp.EvaluateAsDevTools[[]string](
 		`Array.from(document.querySelectorAll("main li code"), e => e.textContent)`))
 	testkit.NoErr(t, err, "consent scopes")
@@ -313,9 +309,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	if stripQuery(st.Loc) != redirectURI {
 		t.Fatalf("browser ended at %s, want the relay's callback %s", stripQuery(st.Loc), redirectURI)
 	}
-	if !strings.Contains(st.Text, "Signed in") || !strings.Contains(st.Text, "keyrelay received your login") {
-		t.Fatalf("the relay's callback page says %q, want its \"Signed in\" page", st.Text)
-	}
+	testkit.Contains(t, "the relay's callback page says", st.Text, "Signed in", "keyrelay received your login")
 	screenshot(bctx, t, shots, "relay-success.png")
 	cu, err := url.Parse(st.Loc)
 	testkit.NoErr(t, err, "callback URL")
@@ -365,9 +359,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 
 	logs := r.Stderr.String()
-	if !strings.Contains(logs, "level=DEBUG") {
-		t.Fatalf("no debug output captured from the relay; the checks below would prove nothing:\n%s", logs)
-	}
+	testkit.Contains(t, "no debug output captured from the relay; the checks below would prove nothing", logs, "level=DEBUG")
 	// No value is printed on a match: it would put the secret in the test log.
 	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh} {
 		if s != "" && strings.Contains(logs, s) {

@@ -73,12 +73,9 @@ func TestClaudeConfigPointsAtTheBackendToRun(t *testing.T) {
 		var b bytes.Buffer
 		(&demo{bin: "bin", url: "http://" + backendAddr}).printClaudeConfig(&b)
 		out := b.String()
-		for _, want := range []string{"bin/backend --auth-server\n", "RELAY_BACKEND_URL=http://127.0.0.1:5002 --env RELAY_AUTH_SERVER_URL=http://127.0.0.1:5002 ",
-			`"RELAY_BACKEND_URL": "http://127.0.0.1:5002"`} {
-			if !strings.Contains(out, want) {
-				t.Errorf("missing %q in:\n%s", want, out)
-			}
-		}
+		testkit.Contains(t, "the Claude Code lines", out,
+			"bin/backend --auth-server\n", "RELAY_BACKEND_URL=http://127.0.0.1:5002 --env RELAY_AUTH_SERVER_URL=http://127.0.0.1:5002 ",
+			`"RELAY_BACKEND_URL": "http://127.0.0.1:5002"`)
 		if strings.Contains(out, "--addr") {
 			t.Errorf("--addr shown with the default address free:\n%s", out)
 		}
@@ -92,12 +89,9 @@ func TestClaudeConfigPointsAtTheBackendToRun(t *testing.T) {
 			t.Fatalf("no backend command with --addr in:\n%s", out)
 		}
 		url := "http://" + m[1]
-		for _, want := range []string{"127.0.0.1:5002, its default address, is busy", "BACKEND_ADDR",
-			fmt.Sprintf("RELAY_BACKEND_URL=%s --env RELAY_AUTH_SERVER_URL=%s ", url, url), fmt.Sprintf(`"RELAY_BACKEND_URL": %q`, url)} {
-			if !strings.Contains(out, want) {
-				t.Errorf("missing %q in:\n%s", want, out)
-			}
-		}
+		testkit.Contains(t, "the Claude Code lines", out,
+			"127.0.0.1:5002, its default address, is busy", "BACKEND_ADDR",
+			fmt.Sprintf("RELAY_BACKEND_URL=%s --env RELAY_AUTH_SERVER_URL=%s ", url, url), fmt.Sprintf(`"RELAY_BACKEND_URL": %q`, url))
 		if strings.Contains(out, demoURL) || m[1] == backendAddr {
 			t.Errorf("the lines point at the demo's stopped backend or the busy address:\n%s", out)
 		}

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/fakebrowser"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -24,29 +28,27 @@ import (
 // 14, F1: the registered client got every scope, admin included, and the
 // e2e tests, which pin RELAY_CLIENT_ID=relay, never saw it).
 func TestE2E_DefaultSetupStepUp(t *testing.T) {
-	d := startDefaultSetup(t)
-	s := d.env.Serve(t, "", nil)
+	url, e := startDefaultSetup(t)
+	s := e.Serve(t, "", nil)
 
 	who := whoamiOf(t, s.MustCall(t, "whoami", nil))
-	if !strings.HasPrefix(who.ClientID, "dyn-") || who.Issuer != d.url {
+	if !strings.HasPrefix(who.ClientID, "dyn-") || who.Issuer != url {
 		t.Fatalf("not the default set-up (a registered client, the discovered issuer): %+v", who)
 	}
-	if slices.Contains(who.Scopes, "admin") || !slices.Contains(who.Scopes, "notes:read") || d.opens() != 1 {
-		t.Fatalf("first sign-in: scopes %v after %d browser opens; want notes:read and notes:write without admin, one open", who.Scopes, d.opens())
+	if slices.Contains(who.Scopes, "admin") || !slices.Contains(who.Scopes, "notes:read") || e.opens() != 1 {
+		t.Fatalf("first sign-in: scopes %v after %d browser opens; want notes:read and notes:write without admin, one open", who.Scopes, e.opens())
 	}
-	if out := s.MustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
-		t.Fatalf("admin_stats: %s", out)
-	}
-	if d.opens() != 2 {
-		t.Fatalf("admin_stats: %d browser opens in all, want 2 (the sign-in, then one step-up)", d.opens())
+	testkit.Contains(t, "admin_stats", s.MustCall(t, "admin_stats", nil), "uptime_seconds")
+	if e.opens() != 2 {
+		t.Fatalf("admin_stats: %d browser opens in all, want 2 (the sign-in, then one step-up)", e.opens())
 	}
 	after := whoamiOf(t, s.MustCall(t, "whoami", nil))
 	if !slices.Contains(after.Scopes, "admin") || after.ClientID != who.ClientID {
 		t.Fatalf("after the step-up: %+v", after)
 	}
 	s.MustCall(t, "admin_stats", nil)
-	if d.opens() != 2 {
-		t.Fatalf("%d browser opens after a second admin_stats, want still 2", d.opens())
+	if e.opens() != 2 {
+		t.Fatalf("%d browser opens after a second admin_stats, want still 2", e.opens())
 	}
 }
 
@@ -57,27 +59,26 @@ func TestE2E_DefaultSetupStepUp(t *testing.T) {
 // /device_authorization blocked the device grant, and 100 POST /register
 // made a default relay fail with "too many registered clients".
 func TestE2E_DefaultSetupSignsInAfterFloods(t *testing.T) {
-	d := startDefaultSetup(t)
+	base, e := startDefaultSetup(t)
 	challenge := strings.Repeat("A", 43)
-	authorize := d.url + "/authorize?" + url.Values{"client_id": {"relay"}, "redirect_uri": {"http://127.0.0.1:1/callback"},
+	authorize := base + "/authorize?" + url.Values{"client_id": {"relay"}, "redirect_uri": {"http://127.0.0.1:1/callback"},
 		"response_type": {"code"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}.Encode()
 	for _, f := range []struct {
-		n                  int
-		method, url, ctype string
-		body               string
-		want               int
+		n                        int
+		method, url, ctype, body string
+		want                     int
 	}{
 		{10000, "GET", authorize, "", "", http.StatusSeeOther},
-		{10000, "POST", d.url + "/device_authorization", "application/x-www-form-urlencoded", "client_id=relay", http.StatusOK},
-		{200, "POST", d.url + "/register", "application/json", `{"redirect_uris":["http://127.0.0.1/callback"]}`, http.StatusCreated},
+		{10000, "POST", base + "/device_authorization", "application/x-www-form-urlencoded", "client_id=relay", http.StatusOK},
+		{200, "POST", base + "/register", "application/json", `{"redirect_uris":["http://127.0.0.1/callback"]}`, http.StatusCreated},
 	} {
 		if got := flood(t, f.n, f.method, f.url, f.ctype, f.body); got[f.want] != f.n {
 			t.Errorf("%s %s: answers %v, want %d × %d", f.method, f.url, got, f.n, f.want)
 		}
 	}
-	s := d.env.Serve(t, "", nil)
-	if who := whoamiOf(t, s.MustCall(t, "whoami", nil)); !strings.HasPrefix(who.ClientID, "dyn-") || d.opens() != 1 {
-		t.Fatalf("after the floods: %+v, %d browser opens", who, d.opens())
+	s := e.Serve(t, "", nil)
+	if who := whoamiOf(t, s.MustCall(t, "whoami", nil)); !strings.HasPrefix(who.ClientID, "dyn-") || e.opens() != 1 {
+		t.Fatalf("after the floods: %+v, %d browser opens", who, e.opens())
 	}
 }
 
@@ -114,36 +115,19 @@ func flood(t *testing.T, n int, method, u, ctype, body string) map[int]int {
 	return got
 }
 
-// defaultSetup is the backend binary with its built-in authorization
-// server, and a relay configured with RELAY_BACKEND_URL alone (plus its
-// test home, vault key file and the fake browser).
-type defaultSetup struct {
-	url    string // the backend's, and the issuer's
-	env    *testkit.RelayEnv
-	opened string // the fake browser's log
-}
-
-func startDefaultSetup(t *testing.T) *defaultSetup {
+// startDefaultSetup starts the backend binary with its built-in
+// authorization server, and returns its URL (the issuer's too) and a relay
+// configured with RELAY_BACKEND_URL alone (plus its test home, vault key
+// file and the fake browser).
+func startDefaultSetup(t *testing.T) (string, *relayEnv) {
 	t.Helper()
 	const user, password = "alice", "alice-e2e-password"
 	addr := testkit.FreeAddr(t)
-	d := &defaultSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t)}
+	url := "http://" + addr
 	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}).
-		WaitHealthy(t, d.url+"/healthz")
-	d.opened = filepath.Join(d.env.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_BACKEND_URL": d.url, "RELAY_LOGIN_TIMEOUT": "30s",
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password, "FAKEBROWSER_LOG": d.opened,
-	} {
-		d.env.Vars[k] = v
-	}
-	return d
-}
-
-// opens counts the browser launches so far.
-func (d *defaultSetup) opens() int {
-	b, _ := os.ReadFile(d.opened)
-	return strings.Count(string(b), "open\n")
+		WaitHealthy(t, url+"/healthz")
+	return url, bareEnv(t, map[string]string{"RELAY_BACKEND_URL": url, "RELAY_LOGIN_TIMEOUT": "30s",
+		"FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password})
 }
 
 // whoamiAnswer is what the example backend's whoami tool says.
@@ -160,4 +144,180 @@ func whoamiOf(t *testing.T, out string) whoamiAnswer {
 		t.Fatalf("whoami is not JSON: %v: %s", err, out)
 	}
 	return w
+}
+
+// Issue 15, point 5: an interactive `relay login` on a terminal showed
+// structured log lines (time=… level=…) between its own lines, and the
+// sign-in URL twice (the prompt, and a warning record). On a terminal at
+// the default level a person now sees only the friendly lines, the URL
+// once; RELAY_LOG_LEVEL=debug shows every record; with stderr a pipe the
+// records are there as before. Each runs the built relay through a whole
+// sign-in against the backend binary with its authorization server.
+
+// loginRun is `relay login` run as a person runs it: stdin and stdout a
+// pseudo-terminal, and stderr the terminal too, or a pipe.
+type loginRun struct {
+	cmd    *exec.Cmd
+	tty    *os.File
+	screen *testkit.Buffer // what the terminal shows
+	stderr *testkit.Buffer // stderr, when it is a pipe
+	read   chan struct{}   // closed when the terminal has been read to its end
+	exited chan struct{}
+}
+
+func startLogin(t *testing.T, env []string, stderrPipe bool) *loginRun {
+	t.Helper()
+	master, tty := testkit.OpenPTY(t)
+	r := &loginRun{tty: tty, screen: &testkit.Buffer{}, stderr: &testkit.Buffer{},
+		read: make(chan struct{}), exited: make(chan struct{})}
+	go func() { _, _ = io.Copy(r.screen, master); close(r.read) }() // ends with EIO once no one holds the tty
+	r.cmd = exec.Command(testkit.Relay(t), "login")
+	r.cmd.Env = env
+	r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = tty, tty, tty
+	if stderrPipe {
+		r.cmd.Stderr = r.stderr
+	}
+	testkit.NoErr(t, r.cmd.Start())
+	go func() { _ = r.cmd.Wait(); close(r.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-r.exited:
+		default:
+			_ = r.cmd.Process.Kill()
+			<-r.exited
+		}
+	})
+	return r
+}
+
+// text is what the terminal shows so far, its line ends (\r\n) as \n.
+func (r *loginRun) text() string { return strings.ReplaceAll(r.screen.String(), "\r\n", "\n") }
+
+// wait waits for relay login to exit 0 and returns the whole screen.
+func (r *loginRun) wait(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-r.exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("relay login did not finish within a minute; the screen:\n%s%s", r.text(), r.stderr.String())
+	}
+	r.tty.Close() // the last holder of the terminal: the reader gets the rest, then EIO
+	<-r.read
+	if code := r.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("relay login exited %d; the screen:\n%s%s", code, r.text(), r.stderr.String())
+	}
+	return r.text()
+}
+
+// await polls the screen until re matches it, and returns the submatches.
+func (r *loginRun) await(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	var m []string
+	if !testkit.Eventually(30*time.Second, func() bool { m = re.FindStringSubmatch(r.text()); return m != nil }) {
+		t.Fatalf("the screen never showed %s:\n%s", re, r.text())
+	}
+	return m
+}
+
+// friendlyOnly fails unless screen has no structured record and shows url
+// (and code, if any) exactly once.
+func friendlyOnly(t *testing.T, screen string, once ...string) {
+	t.Helper()
+	if strings.Contains(screen, "level=") || strings.Contains(screen, "time=") || strings.Contains(screen, "component=") {
+		t.Errorf("a structured log record on the terminal at the default level:\n%s", screen)
+	}
+	for _, s := range once {
+		if n := strings.Count(screen, s); n != 1 {
+			t.Errorf("%q is on the screen %d times, want once:\n%s", s, n, screen)
+		}
+	}
+}
+
+// withoutLogLevel is e's environment with RELAY_LOG_LEVEL unset (the
+// default, info), then extra.
+func withoutLogLevel(e *relayEnv, extra ...string) []string {
+	delete(e.Vars, "RELAY_LOG_LEVEL")
+	return e.Environ(extra...)
+}
+
+var (
+	browserPrompt = `relay: opening your browser to sign in\. If it does not open, visit:\n\n  (\S+)\n\n`
+	signedIn      = `relay: signed in as alice\b[^\n]*\n`
+)
+
+func TestE2E_LoginOnATerminal(t *testing.T) {
+	t.Run("browser", func(t *testing.T) {
+		url, e := startDefaultSetup(t)
+		screen := startLogin(t, withoutLogLevel(e), false).wait(t)
+		m := regexp.MustCompile(`^` + browserPrompt + `relay: the authorization server is ` + regexp.QuoteMeta(url) + `\n` + signedIn + `$`).
+			FindStringSubmatch(screen)
+		if m == nil {
+			friendlyOnly(t, screen)
+			t.Fatalf("the screen is not the prompt, the server and the sign-in:\n%s", screen)
+		}
+		if !strings.HasPrefix(m[1], url+"/authorize?") || e.opens() != 1 {
+			t.Fatalf("URL %q, %d browser opens", m[1], e.opens())
+		}
+		friendlyOnly(t, screen, m[1])
+	})
+
+	t.Run("no-browser-device-grant", func(t *testing.T) {
+		url, e := startDefaultSetup(t)
+		delete(e.Vars, "BROWSER") // and no DISPLAY: the device grant
+		r := startLogin(t, withoutLogLevel(e), false)
+		m := r.await(t, regexp.MustCompile(`open this URL on any device:\n\n  (\S+)\n\nand enter the code:\n\n  (\S+)\n`))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		testkit.NoErr(t, fakebrowser.Device(ctx, m[1], m[2], fakebrowser.Options{User: "alice", Password: "alice-e2e-password"}), "sign in on the device page")
+		screen := r.wait(t)
+		want := regexp.MustCompile(`^relay: to sign in, open this URL on any device:\n\n  ` + regexp.QuoteMeta(m[1]) +
+			`\n\nand enter the code:\n\n  ` + regexp.QuoteMeta(m[2]) + `\n\nrelay: the authorization server is ` + regexp.QuoteMeta(url) +
+			`\nWaiting for you to finish\.\.\.\n` + signedIn + `$`)
+		friendlyOnly(t, screen, m[1], m[2])
+		if !want.MatchString(screen) {
+			t.Fatalf("the screen is not the URL and code, the server and the sign-in:\n%s", screen)
+		}
+	})
+
+	t.Run("browser-fails-warning", func(t *testing.T) {
+		url, e := startDefaultSetup(t)
+		e.Vars["BROWSER"] = filepath.Join(e.Home, "no-such-browser")
+		r := startLogin(t, withoutLogLevel(e), false)
+		warning := `relay: warning: could not open a browser; open the URL by hand \(err="platform: start browser [^\n]*no-such-browser[^\n]*\)\n`
+		m := r.await(t, regexp.MustCompile(browserPrompt+`relay: the authorization server is \S+\n`+warning))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := fakebrowser.Login(ctx, m[1], fakebrowser.Options{User: "alice", Password: "alice-e2e-password"})
+		testkit.NoErr(t, err, "open the URL by hand")
+		screen := r.wait(t)
+		friendlyOnly(t, screen, m[1])
+		if !regexp.MustCompile(`^` + browserPrompt + `relay: the authorization server is ` + regexp.QuoteMeta(url) + `\n` + warning + signedIn + `$`).MatchString(screen) {
+			t.Fatalf("the screen is not the prompt, the server, one short warning and the sign-in:\n%s", screen)
+		}
+	})
+
+	t.Run("debug-shows-every-record", func(t *testing.T) {
+		_, e := startDefaultSetup(t)
+		screen := startLogin(t, e.Environ("RELAY_LOG_LEVEL=debug"), false).wait(t)
+		testkit.Contains(t, "the screen at debug level", screen,
+			"level=DEBUG msg=\"oauth: login started\"", "level=INFO msg=\"logged in\"",
+			"msg=\"sign-in needed: open this URL in a browser\"", "relay: opening your browser to sign in")
+	})
+
+	t.Run("stderr-a-pipe-keeps-the-records", func(t *testing.T) {
+		_, e := startDefaultSetup(t)
+		r := startLogin(t, withoutLogLevel(e), true)
+		if screen := r.wait(t); screen != "" {
+			t.Errorf("the terminal shows %q; everything goes to stderr, a pipe", screen)
+		}
+		out := r.stderr.String()
+		for _, re := range []string{`(?m)^time=\S+ level=INFO msg="vault: created" component=vault `,
+			`(?m)^time=\S+ level=INFO msg="sign-in needed: open this URL in a browser" component=login url=`,
+			`(?m)^time=\S+ level=INFO msg="logged in" component=broker sub=alice `,
+			`(?m)^` + browserPrompt, `(?m)^` + signedIn} {
+			if !regexp.MustCompile(re).MatchString(out) {
+				t.Errorf("stderr, a pipe, has no line matching %s:\n%s", re, out)
+			}
+		}
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -262,16 +261,8 @@ func (as *entraAS) mcp(t *testing.T) string {
 // says, against as, without RELAY_ASSUME_PKCE_S256.
 func entraEnv(t *testing.T, as *entraAS) *relayEnv {
 	t.Helper()
-	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t}
-	e.log = filepath.Join(e.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_MCP_URL": as.mcp(t), "RELAY_AUTH_SERVER_URL": as.issuer, "RELAY_CLIENT_ID": entraApp,
-		"RELAY_RESOURCE": "off", "RELAY_SCOPES": entraScopes,
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_LOG": e.log,
-	} {
-		e.Vars[k] = v
-	}
-	return e
+	return bareEnv(t, map[string]string{"RELAY_MCP_URL": as.mcp(t), "RELAY_AUTH_SERVER_URL": as.issuer, "RELAY_CLIENT_ID": entraApp,
+		"RELAY_RESOURCE": "off", "RELAY_SCOPES": entraScopes})
 }
 
 // refusedBeforeAnyBrowser checks a `relay login` that must fail with exit
@@ -279,24 +270,10 @@ func entraEnv(t *testing.T, as *entraAS) *relayEnv {
 // browser opened or the server saw an authorization request.
 func refusedBeforeAnyBrowser(t *testing.T, e *relayEnv, as *entraAS, code int, hint string, want ...string) string {
 	t.Helper()
-	_, stderr, got := e.Run(t, "login")
-	errLine, hintLine := "", ""
-	for l := range strings.Lines(stderr) {
-		if s, ok := strings.CutPrefix(l, "relay: error: "); ok {
-			errLine = s
-		}
-		if s, ok := strings.CutPrefix(l, "relay: hint: "); ok {
-			hintLine = s
-		}
-	}
-	if got != code || !strings.Contains(hintLine, hint) || strings.Count(stderr, "relay: error:") != 1 {
-		t.Fatalf("relay login: exit %d, want %d and a hint with %q\n%s", got, code, hint, stderr)
-	}
-	for _, w := range want {
-		if !strings.Contains(errLine, w) {
-			t.Fatalf("the error does not say %q:\n%s", w, stderr)
-		}
-	}
+	stderr := e.Says(t, code, "login")
+	testkit.Contains(t, "the hint", lineOf(t, stderr, "relay: hint: "), hint)
+	errLine := strings.TrimPrefix(errorLine(t, stderr), "relay: error: ")
+	testkit.Contains(t, "the error", errLine, want...)
 	if n, _, _ := as.counts(); n != 0 || e.opens() != 0 || e.hasTokens() {
 		t.Fatalf("%d authorization requests, %d browsers opened, tokens stored %v", n, e.opens(), e.hasTokens())
 	}
@@ -322,27 +299,17 @@ func TestEntra_SignsInOnlyWithTheSetting(t *testing.T) {
 	}
 
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer
-	_, stderr, code := e.Run(t, "login")
-	authorizes, exchanged, refused := as.counts()
-	if code != 0 || !strings.Contains(stderr, "relay: signed in as (unknown) (scopes: "+entraScopes) {
-		t.Fatalf("login with the setting: exit %d, refused %q\n%s", code, refused, stderr)
-	}
-	if authorizes != 1 || exchanged != 1 || len(refused) != 0 || e.opens() != 1 {
+	stderr := e.Says(t, 0, "login", "relay: signed in as (unknown) (scopes: "+entraScopes, "PKCE with S256 assumed", "by=RELAY_ASSUME_PKCE_S256")
+	if authorizes, exchanged, refused := as.counts(); authorizes != 1 || exchanged != 1 || len(refused) != 0 || e.opens() != 1 {
 		t.Fatalf("%d authorization requests, %d codes exchanged with the right verifier, refused %q, %d browsers",
 			authorizes, exchanged, refused, e.opens())
-	}
-	if !strings.Contains(stderr, "PKCE with S256 assumed") || !strings.Contains(stderr, "by=RELAY_ASSUME_PKCE_S256") {
-		t.Fatalf("the assumption is not logged:\n%s", stderr)
 	}
 	if v := as.leaked(stderr); v != "" {
 		t.Fatalf("login's stderr holds a code or token the server issued: %s", v)
 	}
 
-	out, _, code := e.Run(t, "status")
-	if code != 0 || !strings.Contains(out, "\npkce:        S256 assumed for "+as.issuer+" (RELAY_ASSUME_PKCE_S256)\n") {
-		t.Fatalf("status: exit %d\n%s", code, out)
-	}
-	out, _, _ = e.Run(t, "status", "--json")
+	e.Prints(t, 0, "status", "\npkce:        S256 assumed for "+as.issuer+" (RELAY_ASSUME_PKCE_S256)\n")
+	out := e.Prints(t, 0, "status --json")
 	var r struct {
 		LoggedIn bool                          `json:"logged_in"`
 		PKCE     []struct{ Issuer, By string } `json:"pkce_s256_assumed"`
@@ -375,9 +342,9 @@ func TestEntra_SignsInOnlyWithTheSetting(t *testing.T) {
 func TestEntra_FlagSignsInToo(t *testing.T) {
 	as := newEntraAS(t, nil)
 	e := entraEnv(t, as)
-	_, stderr, code := e.Run(t, "login", "--assume-pkce-s256", as.issuer)
-	if _, exchanged, refused := as.counts(); code != 0 || exchanged != 1 {
-		t.Fatalf("login --assume-pkce-s256: exit %d, refused %q\n%s", code, refused, stderr)
+	e.Says(t, 0, "login --assume-pkce-s256 "+as.issuer)
+	if _, exchanged, refused := as.counts(); exchanged != 1 {
+		t.Fatalf("login --assume-pkce-s256: %d exchanged, refused %q", exchanged, refused)
 	}
 }
 
@@ -404,10 +371,7 @@ func TestEntra_OtherIssuerRefused(t *testing.T) {
 		})
 	}
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer + " " + host
-	if _, stderr, code := e.Run(t, "login"); code != exitUsage || !strings.Contains(stderr, "RELAY_ASSUME_PKCE_S256") ||
-		!strings.Contains(stderr, "want one issuer URL, not a list") {
-		t.Fatalf("a list: exit %d\n%s", code, stderr)
-	}
+	e.Says(t, exitUsage, "login", "RELAY_ASSUME_PKCE_S256", "want one issuer URL, not a list")
 }
 
 // TestEntra_PlainOnlyRefusedEvenWithTheSetting: only an omitted list is
@@ -436,10 +400,9 @@ func TestEntra_ResourceNeedsOff(t *testing.T) {
 	e := entraEnv(t, as)
 	e.Vars["RELAY_ASSUME_PKCE_S256"] = as.issuer
 	delete(e.Vars, "RELAY_RESOURCE")
-	_, stderr, code := e.Run(t, "login")
-	if _, exchanged, refused := as.counts(); code != exitLogin || !strings.Contains(stderr, "invalid_target") || exchanged != 0 ||
-		fmt.Sprint(refused) != "[resource]" {
-		t.Fatalf("login with resource: exit %d, refused %q\n%s", code, refused, stderr)
+	e.Says(t, exitLogin, "login", "invalid_target")
+	if _, exchanged, refused := as.counts(); exchanged != 0 || fmt.Sprint(refused) != "[resource]" {
+		t.Fatalf("login with resource: %d exchanged, refused %q", exchanged, refused)
 	}
 }
 
@@ -490,15 +453,12 @@ func TestEntra_Policy(t *testing.T) {
 		as := newEntraAS(t, nil)
 		e := entraEnv(t, as)
 		path := e.usePolicy(`{"assume_pkce_s256": ["` + as.issuer + `"]}`)
-		_, stderr, code := e.Run(t, "login")
-		if _, exchanged, refused := as.counts(); code != 0 || exchanged != 1 {
-			t.Fatalf("login under the policy: exit %d, refused %q\n%s", code, refused, stderr)
+		e.Says(t, 0, "login")
+		if _, exchanged, refused := as.counts(); exchanged != 1 {
+			t.Fatalf("login under the policy: %d exchanged, refused %q", exchanged, refused)
 		}
-		out, _, _ := e.Run(t, "status")
-		if !strings.Contains(out, "\npkce:        S256 assumed for "+as.issuer+" (assume_pkce_s256 of "+path+")\n") ||
-			!strings.Contains(out, "PKCE S256 assumed for: "+as.issuer+" (no other issuer)") {
-			t.Fatalf("status:\n%s", out)
-		}
+		e.Prints(t, 0, "status", "\npkce:        S256 assumed for "+as.issuer+" (assume_pkce_s256 of "+path+")\n",
+			"PKCE S256 assumed for: "+as.issuer+" (no other issuer)")
 	})
 	t.Run("policy forbids the setting", func(t *testing.T) {
 		as := newEntraAS(t, nil)

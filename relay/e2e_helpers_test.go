@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,14 +36,19 @@ type relayEnv struct {
 
 func newRelayEnv(t *testing.T, c *chain.Server) *relayEnv {
 	t.Helper()
-	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t, c: c, resource: c.URL}
+	e := bareEnv(t, map[string]string{"RELAY_BACKEND_URL": c.URL, "RELAY_AUTH_SERVER_URL": c.URL, "RELAY_CLIENT_ID": "relay",
+		"FAKEBROWSER_USER": chain.User, "FAKEBROWSER_PASSWORD": chain.Password})
+	e.c, e.resource = c, c.URL
+	return e
+}
+
+// bareEnv is a relay configuration with vars, and the fake browser
+// logging the URLs it opens.
+func bareEnv(t *testing.T, vars map[string]string) *relayEnv {
+	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t}
 	e.log = filepath.Join(e.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_BACKEND_URL": c.URL, "RELAY_AUTH_SERVER_URL": c.URL, "RELAY_CLIENT_ID": "relay",
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_USER": chain.User, "FAKEBROWSER_PASSWORD": chain.Password, "FAKEBROWSER_LOG": e.log,
-	} {
-		e.Vars[k] = v
-	}
+	e.Vars["BROWSER"], e.Vars["FAKEBROWSER_LOG"] = testkit.FakeBrowser(t), e.log
+	maps.Copy(e.Vars, vars)
 	return e
 }
 
@@ -83,9 +89,7 @@ func (e *relayEnv) opens() int {
 // vault opens the relay's vault from the test process.
 func (e *relayEnv) vault() *vault.Vault {
 	v, err := vault.Open(context.Background(), vault.Options{Dir: e.Dir, KeySpec: "file:" + e.KeyFile})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	testkit.NoErr(e.t, err)
 	return v
 }
 
@@ -127,9 +131,7 @@ func expire(t *testing.T, v *vault.Vault, acct vault.Account) {
 		r.Expiry = time.Now().Add(-time.Minute)
 		return r, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 }
 
 // hasTokens reports whether the data directory holds tokens.age.
@@ -142,11 +144,10 @@ func (e *relayEnv) hasTokens() bool {
 // answers sampling and elicitation requests and records notifications.
 type session struct {
 	*testkit.Session
-	mu     sync.Mutex
-	notes  []mcp.JSONRPCNotification
-	asked  int
-	elicit int
-	result *mcp.InitializeResult
+	mu            sync.Mutex
+	notes         []mcp.JSONRPCNotification
+	asked, elicit int
+	result        *mcp.InitializeResult
 }
 
 // start runs a relay driven by a client of the current protocol era
@@ -240,9 +241,7 @@ next:
 func (s *session) whoami(t *testing.T) string {
 	t.Helper()
 	out := s.MustCall(t, "whoami", nil)
-	if !strings.Contains(out, chain.User) {
-		t.Fatalf("whoami: %s", out)
-	}
+	testkit.Contains(t, "whoami", out, chain.User)
 	return out
 }
 
@@ -254,11 +253,7 @@ func (s *session) fails(t *testing.T, tool string, want ...string) string {
 	if !isErr {
 		t.Fatalf("%s succeeded: %s", tool, text)
 	}
-	for _, w := range want {
-		if !strings.Contains(text, w) {
-			t.Fatalf("%s failed with %q; want it to say %q", tool, text, w)
-		}
-	}
+	testkit.Contains(t, tool+" failed, but its text", text, want...)
 	return text
 }
 
@@ -272,9 +267,7 @@ func (s *session) whoamiWithin(t *testing.T, d time.Duration) {
 		out = text
 		return !isErr
 	})
-	if !strings.Contains(out, chain.User) {
-		t.Fatalf("whoami: %s", out)
-	}
+	testkit.Contains(t, "whoami", out, chain.User)
 }
 
 func ctx30(t *testing.T) context.Context {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,15 +44,12 @@ func TestF6_LoginRefusesWeakPassphrase(t *testing.T) {
 	e := newPassphraseEnv(t, c)
 	weak := passphraseFile(t, weakPassphrase)
 
-	_, stderr, code := e.Run(t, "login", "--passphrase-file", weak)
-	if code != exitUsage || !strings.Contains(stderr, "passphrase too weak") || !strings.Contains(stderr, "want at least 15 characters") {
-		t.Errorf("login with a weak passphrase file: exit %d, want %d and what is wanted\n%s", code, exitUsage, stderr)
-	}
+	e.Says(t, exitUsage, "login --passphrase-file "+weak, "passphrase too weak", "want at least 15 characters")
 	text, isErr := e.start("RELAY_VAULT_PASSPHRASE_FILE="+weak).Call(t, "whoami", nil)
 	if !isErr || !strings.Contains(text, "passphrase too weak") {
 		t.Errorf("serve with a weak passphrase file: %s", text)
 	}
-	stderr, code = e.loginOnTTY(t, weakPassphrase)
+	stderr, code := e.loginOnTTY(t, weakPassphrase)
 	if code != exitUsage || !strings.Contains(stderr, "New vault passphrase: ") || strings.Contains(stderr, "Repeat") ||
 		!strings.Contains(stderr, "passphrase too weak") {
 		t.Errorf("login with a weak typed passphrase: exit %d, want %d, refused before the repeat\n%s", code, exitUsage, stderr)
@@ -116,4 +115,77 @@ func (e *relayEnv) loginOnTTY(t *testing.T, answers ...string) (string, int) {
 		return stderr.String(), -1
 	}
 	return stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// wantNotRevoked is exitNotRevoked, README's exit code 5.
+const wantNotRevoked = 5
+
+// TestF8_LogoutSaysWhenNotRevoked: a logout that wipes everything here
+// but did not revoke the sign-in at the server says so in its last line
+// and exits 5: a passphrase vault with no passphrase file and no terminal
+// (stdin is /dev/null), and a server that fails the revocation. With
+// RELAY_VAULT_PASSPHRASE_FILE the same logout revokes and exits 0.
+func TestF8_LogoutSaysWhenNotRevoked(t *testing.T) {
+	var revocations atomic.Int64
+	var failRevoke atomic.Bool
+	c := chain.Start(t, chain.Options{Wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/revoke" {
+				revocations.Add(1)
+				if failRevoke.Load() {
+					http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+					return
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	e := newPassphraseEnv(t, c)
+	pass := passphraseFile(t, strongPassphrase)
+	login := func() { t.Helper(); e.Says(t, 0, "login --passphrase-file "+pass) }
+
+	login()
+	stderr := e.Says(t, wantNotRevoked, "logout", "stdin is not a terminal; set RELAY_VAULT_PASSPHRASE_FILE") // no passphrase, no terminal
+	testkit.Contains(t, "the last line", lastLine(stderr), "wiped here, but NOT revoked at the server")
+	if strings.Contains(stderr, "inappropriate ioctl") || revocations.Load() != 0 {
+		t.Errorf("the skipped revocation should say why plainly, and send nothing (%d revocation requests):\n%s", revocations.Load(), stderr)
+	}
+	wantWiped(t, e.Dir)
+
+	login()
+	failRevoke.Store(true)
+	stderr = e.Says(t, wantNotRevoked, "logout --passphrase-file "+pass)
+	if !strings.Contains(lastLine(stderr), "NOT revoked at the server") || revocations.Load() != 1 {
+		t.Errorf("logout with a failing server: %d revocations\n%s", revocations.Load(), stderr)
+	}
+	wantWiped(t, e.Dir)
+
+	login()
+	failRevoke.Store(false)
+	e.Vars["RELAY_VAULT_PASSPHRASE_FILE"] = pass
+	stderr = e.Says(t, 0, "logout", "was revoked")
+	if lastLine(stderr) != "relay: logged out: revoked at the server and wiped here; no credential of keyrelay remains" || revocations.Load() != 2 {
+		t.Errorf("logout with RELAY_VAULT_PASSPHRASE_FILE: %d revocation requests, want 2\n%s", revocations.Load(), stderr)
+	}
+	wantWiped(t, e.Dir)
+
+	// nothing stored: nothing to revoke
+	if stderr := e.Says(t, 0, "logout"); lastLine(stderr) != "relay: logged out; no credential of keyrelay remains" {
+		t.Errorf("logout with nothing stored:\n%s", stderr)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// wantWiped fails unless dir holds no vault file.
+func wantWiped(t *testing.T, dir string) {
+	t.Helper()
+	for _, f := range []string{"tokens.age", "key.age", "vault.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived logout: %v", f, err)
+		}
+	}
 }

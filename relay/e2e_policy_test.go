@@ -3,10 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
@@ -50,10 +50,7 @@ func TestPolicy_RefusalsBeforeAnyBrowser(t *testing.T) {
 				}
 			}
 			codes := c.Codes.Load()
-			_, stderr, code := e.Run(t, "login")
-			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "relay: error:") != 1 {
-				t.Fatalf("login under %s: exit %d\n%s", tc.policy, code, stderr)
-			}
+			errorLine(t, e.Says(t, testkit.Failed, "login", tc.want))
 			e.start().fails(t, "whoami", tc.want)
 			if e.opens() != 0 || c.Codes.Load() != codes {
 				t.Fatalf("a browser opened (%d) or a code was exchanged", e.opens())
@@ -81,10 +78,7 @@ func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
 	if r.SignedIn.IsZero() {
 		t.Fatal("no sign-in time stored")
 	}
-	out, _, code := e.Run(t, "status")
-	if code != 0 || !strings.Contains(out, "policy:") || !strings.Contains(out, "access token used at most 2m0s") {
-		t.Fatalf("status does not show the policy: %d\n%s", code, out)
-	}
+	e.Prints(t, 0, "status", "policy:", "access token used at most 2m0s")
 }
 
 // TestPolicy_DeviceGrantOff: `relay login --device` is refused, and a
@@ -92,10 +86,7 @@ func TestPolicy_AllowedConfigurationWorks(t *testing.T) {
 func TestPolicy_DeviceGrantOff(t *testing.T) {
 	_, e := backendEnv(t)
 	e.usePolicy(`{"disable_device_grant": true}`)
-	_, stderr, code := e.Run(t, "login", "--device")
-	if code != exitUsage || !strings.Contains(stderr, "device grant is turned off") {
-		t.Fatalf("login --device: %d\n%s", code, stderr)
-	}
+	e.Says(t, exitUsage, "login --device", "device grant is turned off")
 	s := e.start("BROWSER=", "SSH_CONNECTION=10.0.0.1 50000 10.0.0.2 22")
 	if text := s.fails(t, "whoami", "/authorize?"); deviceLine.MatchString(text) {
 		t.Fatalf("want the browser URL, no device code: %s", text)
@@ -108,14 +99,10 @@ func TestPolicy_BrokenFileFailsClosedButLogoutWipes(t *testing.T) {
 	_, e := backendEnv(t)
 	e.mustCLI(t, "login")
 	e.usePolicy(`{"require_keychian": true}`) // misspelt: never silently ignored
-	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "invalid policy file") {
-		t.Fatalf("login with a broken policy: %d\n%s", code, stderr)
-	}
+	e.Says(t, exitUsage, "login", "invalid policy file")
 	e.start().fails(t, "whoami", "invalid policy file")
-	_, stderr, code := e.Run(t, "logout") // wiped, but not revoked: the broken policy forbids asking the server
-	if code != exitNotRevoked || !strings.Contains(stderr, "revocation skipped") || !strings.Contains(stderr, "NOT revoked at the server") {
-		t.Fatalf("logout with a broken policy: %d\n%s", code, stderr)
-	}
+	// wiped, but not revoked: the broken policy forbids asking the server
+	e.Says(t, exitNotRevoked, "logout", "revocation skipped", "NOT revoked at the server")
 	if e.hasTokens() {
 		t.Fatal("tokens.age survived logout")
 	}
@@ -128,14 +115,9 @@ func TestPolicy_LogoutWipesFileKeyVaultUnderKeychainRule(t *testing.T) {
 	e.mustCLI(t, "login")
 	e.usePolicy(`{"require_keychain": true}`)
 	delete(e.Vars, "RELAY_VAULT_KEY")
-	if _, stderr, code := e.Run(t, "login"); code == 0 || !strings.Contains(stderr, "policy requires the OS keychain") {
-		t.Fatalf("login: %d\n%s", code, stderr)
-	}
+	e.Says(t, exitUsage, "login", "policy requires the OS keychain")
 	e.Vars["RELAY_VAULT_KEY"] = "file:" + e.KeyFile
-	_, stderr, code := e.Run(t, "logout")
-	if code != 0 || !strings.Contains(stderr, "was revoked") {
-		t.Fatalf("logout: %d\n%s", code, stderr)
-	}
+	e.Says(t, 0, "logout", "was revoked")
 	if e.hasTokens() {
 		t.Fatal("tokens.age survived logout")
 	}

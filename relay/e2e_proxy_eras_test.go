@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -68,9 +69,7 @@ func checkListChanged(t *testing.T, s *session, modern bool) {
 	t.Helper()
 	if modern {
 		stop, err := s.Client.ListenAsync(context.Background(), mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, err)
 		defer stop()
 		s.waitNote(t, "notifications/subscriptions/acknowledged", `"toolsListChanged":true`)
 	}
@@ -97,9 +96,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "raw", "version": "1"}}
 	call := func(id int, name string, extra map[string]any) testkit.Msg {
 		params := map[string]any{"name": name, "arguments": map[string]any{}, "_meta": meta}
-		for k, v := range extra {
-			params[k] = v
-		}
+		maps.Copy(params, extra)
 		return r.request(id, "tools/call", params)
 	}
 	r.request(1, "server/discover", map[string]any{"_meta": meta})
@@ -123,9 +120,7 @@ func TestProxy_InputRequiredForModernClient(t *testing.T) {
 	}
 	answer := map[string]any{key: map[string]any{"role": "assistant", "model": "m", "content": map[string]any{"type": "text", "text": "four"}}}
 	final := call(3, "ask", map[string]any{"inputResponses": answer, "requestState": ir.RequestState})
-	if !strings.Contains(string(final.Result), "the client said four") || !strings.Contains(string(final.Result), `"resultType":"complete"`) {
-		t.Fatalf("the retry's result: %s %v\n%s", final.Result, final.Error, r.Stderr.String())
-	}
+	testkit.Contains(t, "the retry's result", string(final.Result), "the client said four", `"resultType":"complete"`)
 	if ep.count("tools/call ask") != 1 {
 		t.Fatalf("the server got the call %d times; the proxy should hold one call open", ep.count("tools/call ask"))
 	}
@@ -170,9 +165,7 @@ func TestProxy_InputRequestsForLegacyClient(t *testing.T) {
 	r.send(map[string]any{"jsonrpc": "2.0", "id": ask.ID, "result": map[string]any{"role": "assistant", "model": "m",
 		"content": map[string]any{"type": "text", "text": "four"}}})
 	final := r.response(3)
-	if !strings.Contains(string(final.Result), "the client said four") {
-		t.Fatalf("the call's result: %s %+v\n%s", final.Result, final.Error, r.Stderr.String())
-	}
+	testkit.Contains(t, "the call's result", string(final.Result), "the client said four")
 	if ep.count("tools/call ask") != 2 || ep.count("initialize") != 0 || ep.count("logging/setLevel") != 0 {
 		t.Fatalf("at the server: %d calls (want the call and its retry), %d initialize, %d setLevel",
 			ep.count("tools/call ask"), ep.count("initialize"), ep.count("logging/setLevel"))

@@ -35,8 +35,7 @@ type mcpChain struct {
 
 // endpoint is one MCP server and what it received.
 type endpoint struct {
-	url       string
-	prm       string
+	url, prm  string
 	srv       *server.MCPServer
 	v         tool.Validator
 	mu        sync.Mutex
@@ -437,10 +436,9 @@ type loggedKey struct{}
 // logWriter closes logged once a notifications/message event is flushed.
 type logWriter struct {
 	http.ResponseWriter
-	logged chan struct{}
-	mu     sync.Mutex
-	seen   bool
-	done   bool
+	logged     chan struct{}
+	mu         sync.Mutex
+	seen, done bool
 }
 
 func (l *logWriter) Write(p []byte) (int, error) {
@@ -528,11 +526,15 @@ func (ep *endpoint) count(rpc string) int {
 // proxyEnv is a relay configured for one MCP endpoint, discovering the
 // authorization server from the endpoint's 401.
 func proxyEnv(t *testing.T, mc *mcpChain, path string) *relayEnv {
-	e := newRelayEnv(t, mc.Server)
+	return newRelayEnv(t, mc.Server).forMCP(mc.eps[path].url)
+}
+
+// forMCP configures e for the MCP server at url (RELAY_MCP_URL), which
+// names its authorization server in its 401.
+func (e *relayEnv) forMCP(url string) *relayEnv {
 	delete(e.Vars, "RELAY_BACKEND_URL")
 	delete(e.Vars, "RELAY_AUTH_SERVER_URL")
-	e.resource = mc.eps[path].url
-	e.Vars["RELAY_MCP_URL"] = e.resource
+	e.resource, e.Vars["RELAY_MCP_URL"] = url, url
 	return e
 }
 

@@ -3,14 +3,20 @@ package tool
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -51,9 +57,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 	if r.status != 200 || r.body["resource"] != aud {
 		t.Fatalf("bad metadata: %s", r.raw)
 	}
-	if !strings.Contains(r.raw, `"authorization_servers":["`+iss+`"]`) || !strings.Contains(r.raw, `"bearer_methods_supported":["header"]`) || !strings.Contains(r.raw, `"notes:write"`) {
-		t.Fatalf("metadata lacks fields: %s", r.raw)
-	}
+	testkit.Contains(t, "metadata lacks fields", r.raw, `"authorization_servers":["`+iss+`"]`, `"bearer_methods_supported":["header"]`, `"notes:write"`)
 }
 
 func TestPublicToolWithoutToken(t *testing.T) {
@@ -148,9 +152,7 @@ func TestB26_NoTokenInResponsesOrLogs(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(f.logs.String(), "sub=alice") || !strings.Contains(f.logs.String(), "request_id=") {
-		t.Fatalf("logs lack identifiers: %s", f.logs.String())
-	}
+	testkit.Contains(t, "logs lack identifiers", f.logs.String(), "sub=alice", "request_id=")
 }
 
 func TestB27_HandlerNeverSeesRawToken(t *testing.T) {
@@ -248,5 +250,257 @@ func TestRegisterRefusesBadTools(t *testing.T) {
 		if err := s.Register(b); err == nil {
 			t.Errorf("registered bad tool %q", b.Name)
 		}
+	}
+}
+
+// FuzzCallBody feeds arbitrary bodies to the tool-call decoder: it must
+// answer 200 only for arguments that pass the schema, and 400 or 413
+// otherwise, without panicking.
+func FuzzCallBody(f *testing.F) {
+	for _, s := range []string{`{"arguments":{"message":"hi"}}`, `{}`, `{"arguments":null}`, `{"arguments":[1]}`, `{"arguments":{"message":5}}`, `[`, `{"arguments":{"message":"x","n":1e999}}`} {
+		f.Add(s)
+	}
+	sc, err := compileSchema(json.RawMessage(`{"type":"object","properties":{"message":{"type":"string","maxLength":50},"n":{"type":"integer"}},"required":["message"]}`))
+	testkit.NoErr(f, err)
+	f.Fuzz(func(t *testing.T, body string) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/mcp/tools/x", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		args, herr := decodeArgs(w, r, sc)
+		if herr != nil {
+			if herr.status != http.StatusBadRequest && herr.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d", herr.status)
+			}
+			return
+		}
+		if _, ok := args["message"].(string); !ok {
+			t.Fatalf("accepted arguments without a string message: %q", body)
+		}
+	})
+}
+
+func echoHandler(context.Context, map[string]any, *User) (*Result, error) { return Text(""), nil }
+
+func TestSchemaValidation(t *testing.T) {
+	sc, err := compileSchema(json.RawMessage(`{
+		"type":"object",
+		"properties":{
+			"name":{"type":"string","minLength":2,"maxLength":5,"pattern":"^[a-z]+$"},
+			"n":{"type":"integer","minimum":1,"maximum":10},
+			"kind":{"enum":["a","b"]},
+			"tags":{"type":"array","items":{"type":"string"},"maxItems":2},
+			"opt":{"type":["string","null"]},
+			"inner":{"type":"object","properties":{"x":{"type":"boolean"}},"required":["x"],"additionalProperties":false}
+		},
+		"required":["name"],
+		"additionalProperties":false}`))
+	testkit.NoErr(t, err)
+	cases := []struct {
+		args  string
+		field string // "" = valid
+	}{
+		{`{"name":"abc"}`, ""},
+		{`{"name":"abc","n":3,"kind":"a","tags":["x"],"opt":null,"inner":{"x":true}}`, ""},
+		{`{}`, "name"},
+		{`{"name":"a"}`, "name"},
+		{`{"name":"abcdef"}`, "name"},
+		{`{"name":"AB"}`, "name"},
+		{`{"name":"abc","n":1.5}`, "n"},
+		{`{"name":"abc","n":11}`, "n"},
+		{`{"name":"abc","kind":"c"}`, "kind"},
+		{`{"name":"abc","tags":["x",1]}`, "tags[1]"},
+		{`{"name":"abc","tags":["x","y","z"]}`, "tags"},
+		{`{"name":"abc","opt":5}`, "opt"},
+		{`{"name":"abc","inner":{}}`, "inner.x"},
+		{`{"name":"abc","inner":{"x":true,"y":1}}`, "inner.y"},
+		{`{"name":"abc","extra":1}`, "extra"},
+	}
+	for _, c := range cases {
+		var args map[string]any
+		testkit.NoErr(t, json.Unmarshal([]byte(c.args), &args))
+		err := sc.validate(args, "")
+		var ae *ArgError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%s: unexpected %v", c.args, err)
+		case c.field != "" && (!errors.As(err, &ae) || ae.Field != c.field):
+			t.Errorf("%s: got %v, want field %q", c.args, err, c.field)
+		}
+	}
+}
+
+const (
+	iss = "http://127.0.0.1:9999"
+	aud = "http://127.0.0.1:5002"
+)
+
+var secret = []byte("test-secret-0123456789-abcdefghijklmnop")
+
+type fixture struct {
+	srv  *httptest.Server
+	logs *testkit.Buffer
+}
+
+func newFixture(t *testing.T, extra ...Tool) *fixture {
+	t.Helper()
+	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
+	testkit.NoErr(t, err)
+	return newFixtureWith(t, v, extra...)
+}
+
+// newFixtureWith is newFixture with another Validator.
+func newFixtureWith(t *testing.T, v Validator, extra ...Tool) *fixture {
+	t.Helper()
+	logs := &testkit.Buffer{}
+	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	tools := append([]Tool{
+		{Name: "echo", InputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string"}},"required":["message"]}`),
+			Handler: func(_ context.Context, a map[string]any, u *User) (*Result, error) {
+				if u != nil {
+					return Text("user:" + u.Subject + ":" + a["message"].(string)), nil
+				}
+				return Text(a["message"].(string)), nil
+			}},
+		{Name: "whoami", RequiresAuth: true, InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(_ context.Context, _ map[string]any, u *User) (*Result, error) { return JSON(u) }},
+		{Name: "write", Scopes: []string{"notes:write"}, InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) { return Text("ok"), nil }},
+		{Name: "fails", InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) {
+				return nil, errors.New("the database is unreachable")
+			}},
+		{Name: "panics", InputSchema: json.RawMessage(`{"type":"object"}`),
+			Handler: func(context.Context, map[string]any, *User) (*Result, error) { panic("boom") }},
+	}, extra...)
+	for _, tl := range tools {
+		testkit.NoErr(t, s.Register(tl))
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, logs: logs}
+}
+
+func token(t *testing.T, mut func(jwt.MapClaims)) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{"iss": iss, "aud": aud, "sub": "alice", "exp": now.Add(time.Minute).Unix(),
+		"iat": now.Unix(), "jti": "j1", "client_id": "relay", "scope": "notes:read"}
+	if mut != nil {
+		mut(c)
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	testkit.NoErr(t, err)
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (f *fixture) do(t *testing.T, method, path, ctype, body string, auth ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for _, a := range auth {
+		req.Header.Add("Authorization", a)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	testkit.NoErr(t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (f *fixture) call(t *testing.T, name, body string, auth ...string) response {
+	t.Helper()
+	return f.do(t, "POST", "/mcp/tools/"+name, "application/json", body, auth...)
+}
+
+func wantChallenge(t *testing.T, r response, status int, errCode string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	ch := r.header.Get("WWW-Authenticate")
+	if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `resource_metadata="`+aud+`/.well-known/oauth-protected-resource"`) {
+		t.Fatalf("bad challenge %q", ch)
+	}
+	if errCode != "" && !strings.Contains(ch, `error="`+errCode+`"`) {
+		t.Fatalf("challenge %q lacks error=%q", ch, errCode)
+	}
+	if r.body["error"] == nil || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("body is not a JSON error: %s", r.raw)
+	}
+}
+
+const opaqueToken = "opaque-9c1e77a4b2d04f3e"
+
+// introspectingFixture serves the tools with an Introspector asking a
+// loopback endpoint that answers with answer.
+func introspectingFixture(t *testing.T, answer http.HandlerFunc) *fixture {
+	t.Helper()
+	as := httptest.NewServer(answer)
+	t.Cleanup(as.Close)
+	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{Issuer: iss, Audience: aud, Endpoint: as.URL,
+		ClientID: "backend", ClientSecret: "introspection-secret"})
+	testkit.NoErr(t, err)
+	return newFixtureWith(t, in)
+}
+
+func activeAnswer(scope string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"active": true, "iss": iss, "aud": aud, "sub": "alice",
+			"exp": time.Now().Add(time.Minute).Unix(), "client_id": "relay", "scope": scope, "jti": "j1"})
+	}
+}
+
+func TestIntrospectedTokenWithInsufficientScopeIs403(t *testing.T) {
+	f := introspectingFixture(t, activeAnswer("notes:read"))
+	wantChallenge(t, f.call(t, "write", `{}`, "Bearer "+opaqueToken), 403, "insufficient_scope")
+}
+
+func TestIntrospectedTokenWhoamiIsTheSameUserAsJWT(t *testing.T) {
+	f := introspectingFixture(t, activeAnswer("notes:read"))
+	r := f.call(t, "whoami", `{}`, "Bearer "+opaqueToken)
+	jf := newFixture(t)
+	j := jf.call(t, "whoami", `{}`, "Bearer "+token(t, nil))
+	if r.status != 200 || j.status != 200 {
+		t.Fatalf("whoami: %d %s / %d %s", r.status, r.raw, j.status, j.raw)
+	}
+	// Expiry differs by when each token was minted; compare the rest.
+	strip := func(s string) string {
+		var m map[string]any
+		_ = json.Unmarshal([]byte(s), &m)
+		var u map[string]any
+		_ = json.Unmarshal([]byte(m["content"].([]any)[0].(map[string]any)["text"].(string)), &u)
+		delete(u, "expiry")
+		delete(u, "Expiry")
+		b, _ := json.Marshal(u)
+		return string(b)
+	}
+	if a, b := strip(r.raw), strip(j.raw); a != b || !strings.Contains(a, `"alice"`) {
+		t.Fatalf("users differ:\nintrospection %s\njwt           %s", a, b)
+	}
+}
+
+func TestIntrospectionEndpointDownIs503WithRetryAfter(t *testing.T) {
+	f := introspectingFixture(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	r := f.call(t, "whoami", `{}`, "Bearer "+opaqueToken)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	if strings.Contains(r.raw, opaqueToken) || strings.Contains(f.logs.String(), opaqueToken) {
+		t.Fatal("the token is in the response or the log")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,4 +93,43 @@ func (e *RelayEnv) Serve(t testing.TB, version string, opts []client.ClientOptio
 	s := Connect(t, Relay(t), e.Environ(extra...), []string{"serve"}, opts...)
 	s.Initialize(t, version)
 	return s
+}
+
+// Failed is the exit code Says and Prints take for any but 0.
+const Failed = -1
+
+// Says runs relay cmd (its arguments, split on spaces), which must exit
+// with code (or Failed) and write each of want on stderr; it returns
+// stderr.
+func (e *RelayEnv) Says(t testing.TB, code int, cmd string, want ...string) string {
+	t.Helper()
+	_, stderr := e.expect(t, code, cmd, false, want)
+	return stderr
+}
+
+// Prints is Says for stdout; it returns stdout.
+func (e *RelayEnv) Prints(t testing.TB, code int, cmd string, want ...string) string {
+	t.Helper()
+	stdout, _ := e.expect(t, code, cmd, true, want)
+	return stdout
+}
+
+func (e *RelayEnv) expect(t testing.TB, code int, cmd string, onStdout bool, want []string) (string, string) {
+	t.Helper()
+	stdout, stderr, got := e.Run(t, strings.Fields(cmd)...)
+	where, text := "stderr", stderr
+	if onStdout {
+		where, text = "stdout", stdout
+	}
+	ok := got == code || code == Failed && got != 0
+	for _, w := range want {
+		ok = ok && strings.Contains(text, w)
+	}
+	if wantCode := fmt.Sprint(code); !ok {
+		if code == Failed {
+			wantCode = "not 0"
+		}
+		t.Fatalf("relay %s: exit %d, want %s and %q on %s\nstdout:\n%s\nstderr:\n%s", cmd, got, wantCode, want, where, stdout, stderr)
+	}
+	return stdout, stderr
 }

@@ -81,3 +81,14 @@ func ExpectIs(t testing.TB, err, target error, format string, args ...any) {
 		t.Errorf("%s: err %v, want %v", fmt.Sprintf(format, args...), err, target)
 	}
 }
+
+// Contains stops the test unless s holds each of want; what names s in
+// the message, which shows all of s.
+func Contains(t testing.TB, what, s string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Fatalf("%s: %q is missing from\n%s", what, w, s)
+		}
+	}
+}

@@ -1,8 +1,17 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -106,4 +115,88 @@ func TestAssumePKCE(t *testing.T) {
 	if as := c.AssumedPKCE(pol); len(as) != 1 || as[0].Issuer != tenant {
 		t.Fatalf("the policy's issuer: %+v", as)
 	}
+}
+
+func keyPEM(t *testing.T, k any) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	testkit.NoErr(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func writeKey(t *testing.T, b []byte, mode os.FileMode) string {
+	t.Helper()
+	return testkit.WriteTemp(t, "key.pem", string(b), mode)
+}
+
+func checked(t *testing.T, vars map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	vars["RELAY_BACKEND_URL"] = "https://backend.example"
+	c, _, err := Parse("relay", args, env(vars), io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Check()
+}
+
+func TestClientCredentialsSettings(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := writeKey(t, keyPEM(t, ec), 0o600)
+	c, err := checked(t, map[string]string{"RELAY_CLIENT_CREDENTIALS": "1", "RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": good})
+	if err != nil || !c.ClientCreds || c.ClientKey.IsZero() {
+		t.Fatalf("a good key: %v, %+v", err, c)
+	}
+	if c, err := checked(t, map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_SECRET": "s"}, "--client-credentials"); err != nil || !c.ClientCreds {
+		t.Fatalf("--client-credentials: %v", err)
+	}
+	var help strings.Builder
+	_ = Help(&help, nil)
+	testkit.Contains(t, "help does not name", help.String(), "RELAY_CLIENT_KEY_FILE", "RELAY_CLIENT_CREDENTIALS", "--client-credentials")
+}
+
+func TestClientCredentialsSettingsRefused(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	good := writeKey(t, keyPEM(t, ec), 0o600)
+	type refusal struct {
+		vars map[string]string
+		want string
+	}
+	cases := map[string]refusal{
+		"both":            {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_SECRET": "s", "RELAY_CLIENT_KEY_FILE": good}, "not both"},
+		"key without id":  {map[string]string{"RELAY_CLIENT_KEY_FILE": good}, "needs RELAY_CLIENT_ID"},
+		"mode without id": {map[string]string{"RELAY_CLIENT_CREDENTIALS": "1"}, "needs RELAY_CLIENT_ID"},
+		"bad switch":      {map[string]string{"RELAY_CLIENT_CREDENTIALS": "yes please", "RELAY_CLIENT_ID": "ci"}, "want 1 or 0"},
+		"P-384":           {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, p384), 0o600)}, "only P-256"},
+		"RSA 1024":        {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, small), 0o600)}, "at least 2048"},
+		"missing":         {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": filepath.Join(t.TempDir(), "none.pem")}, "RELAY_CLIENT_KEY_FILE"},
+	}
+	if runtime.GOOS != "windows" {
+		cases["group-readable"] = refusal{map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, ec), 0o640)}, "RELAY_CLIENT_KEY_FILE"}
+		link := filepath.Join(t.TempDir(), "link.pem")
+		testkit.NoErr(t, os.Symlink(good, link))
+		cases["symlink"] = refusal{map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": link}, "RELAY_CLIENT_KEY_FILE"}
+	}
+	for name, tc := range cases {
+		_, err := checked(t, tc.vars)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want an error saying %q", name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Errorf("%s: the error holds the key: %v", name, err)
+		}
+	}
+}
+
+func TestClientCredentialsPolicyRefusal(t *testing.T) {
+	c, err := checked(t, map[string]string{"RELAY_CLIENT_CREDENTIALS": "1", "RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_SECRET": "s"})
+	testkit.NoErr(t, err)
+	pol, err := policy.Load("", policyFile(t, `{"disable_client_credentials": true}`))
+	testkit.NoErr(t, err)
+	if err := c.CheckPolicy(pol); !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), "disable_client_credentials") {
+		t.Fatalf("CheckPolicy: %v", err)
+	}
+	c.ClientCreds = false
+	testkit.NoErr(t, c.CheckPolicy(pol), "a person's sign-in is still allowed")
 }

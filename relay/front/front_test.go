@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // What the front answers itself, in both eras, with an upstream that
@@ -54,11 +57,7 @@ func TestProtocol(t *testing.T) {
 			case tc.code != 0 && (r.Error == nil || r.Error.Code != tc.code):
 				t.Fatalf("got %s, want error %d", r.Raw, tc.code)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(r.Raw, w) {
-					t.Errorf("%s lacks %s", r.Raw, w)
-				}
-			}
+			testkit.Contains(t, "the answer", r.Raw, tc.want...)
 		})
 	}
 }
@@ -210,9 +209,7 @@ func TestConcurrentCalls(t *testing.T) {
 	seen := map[string]bool{}
 	for range n {
 		r := c.next(t)
-		if !strings.Contains(r.Raw, "released") {
-			t.Fatalf("call: %s", r.Raw)
-		}
+		testkit.Contains(t, "call", r.Raw, "released")
 		seen[string(r.ID)] = true
 	}
 	if len(seen) != n {
@@ -257,9 +254,7 @@ func TestContextEndStopsServe(t *testing.T) {
 	c.cancel()
 	select {
 	case err := <-c.done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
+		testkit.NoErr(t, err, "Serve")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return when its context ended, with stdin open")
 	}
@@ -329,12 +324,8 @@ func TestWireOnFirstNeed(t *testing.T) {
 	if wired != 0 {
 		t.Fatalf("wired %d times before any request for the upstream", wired)
 	}
-	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`); !strings.Contains(r.Raw, `"name":"keyrelay_status"`) {
-		t.Fatalf("tools/list: %s", r.Raw)
-	}
-	if r := c.call(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, "keyrelay is not configured: RELAY_BACKEND_URL is not set") {
-		t.Fatalf("tools/call: %s", r.Raw)
-	}
+	testkit.Contains(t, "tools/list", c.call(t, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`).Raw, `"name":"keyrelay_status"`)
+	testkit.Contains(t, "tools/call", c.call(t, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"anything"}}`).Raw, `"isError":true`, "keyrelay is not configured: RELAY_BACKEND_URL is not set")
 	if r := c.call(t, `{"jsonrpc":"2.0","id":4,"method":"resources/list"}`); r.Error == nil || r.Error.Code != -32603 || !strings.Contains(r.Error.Message, "RELAY_BACKEND_URL is not set") {
 		t.Fatalf("resources/list: %s", r.Raw)
 	}
@@ -348,14 +339,10 @@ func TestWireOnFirstNeed(t *testing.T) {
 // configuration gets the front's own description.
 func TestHandshakeFromUpstream(t *testing.T) {
 	c := start(t, Config{Wire: func(context.Context, Client) (Upstream, error) { return nil, errors.New("bad") }})
-	if r := c.call(t, initLine); !strings.Contains(r.Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`) || !strings.Contains(r.Raw, `"name":"keyrelay"`) {
-		t.Fatalf("initialize: %s", r.Raw)
-	}
+	testkit.Contains(t, "initialize", c.call(t, initLine).Raw, `"capabilities":{"logging":{},"tools":{"listChanged":true}}`, `"name":"keyrelay"`)
 	up := &fakeUp{}
 	c = start(t, Config{Wire: wireTo(up)})
-	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`); !strings.Contains(r.Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`) {
-		t.Fatalf("discover: %s", r.Raw)
-	}
+	testkit.Contains(t, "discover", c.call(t, `{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{`+modernMeta+`}}`).Raw, `"io.modelcontextprotocol/serverInfo":{"name":"fake","version":"1"}`)
 	desc := Description{Initialize: json.RawMessage(`{"protocolVersion":"2025-03-26","capabilities":{},"serverInfo":{"name":"its own"}}`)}
 	c = start(t, Config{Wire: func(_ context.Context, cl Client) (Upstream, error) { return describer{&fakeUp{}, desc}, nil }})
 	if r := c.call(t, initLine); string(r.Result) != string(desc.Initialize) {
@@ -380,9 +367,7 @@ func TestFailures(t *testing.T) {
 		return nil, fmt.Errorf("wrapped: %w", texted("the backend is unreachable"))
 	}}
 	c := start(t, Config{Wire: wireTo(up)})
-	if r := c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`); !strings.Contains(r.Raw, `"isError":true`) || !strings.Contains(r.Raw, `"text":"the backend is unreachable"`) {
-		t.Fatalf("tools/call: %s", r.Raw)
-	}
+	testkit.Contains(t, "tools/call", c.call(t, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{}}}`).Raw, `"isError":true`, `"text":"the backend is unreachable"`)
 	if r := c.call(t, `{"jsonrpc":"2.0","id":2,"method":"prompts/list"}`); r.Error == nil || r.Error.Code != -32603 || r.Error.Message != "the backend is unreachable" {
 		t.Fatalf("prompts/list: %s", r.Raw)
 	}
@@ -442,5 +427,182 @@ func TestSendAfterInitialize(t *testing.T) {
 	}
 	if rest := c.rest(t); len(rest) != 0 {
 		t.Fatalf("more: %s", rest[0].Raw)
+	}
+}
+
+// P2: the relay's requests to the client waiting for an answer are
+// bounded; past MaxAsks, Ask refuses at once, and an answered one frees a
+// place.
+func TestP2_AsksBounded(t *testing.T) {
+	up := &fakeUp{}
+	c := start(t, Config{Wire: wireTo(up)})
+	c.send(t, initLine)
+	c.next(t)
+	c.send(t, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`) // wires the upstream
+	c.next(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range MaxAsks {
+		go func() { _, _ = up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`)) }()
+	}
+	var first testkit.Msg
+	for i := range MaxAsks {
+		m := c.next(t) // each ask reaches the client
+		if i == 0 {
+			first = m
+		}
+	}
+	if _, err := up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`)); !errors.Is(err, ErrTooManyAsks) {
+		t.Fatalf("ask %d: %v, want ErrTooManyAsks", MaxAsks+1, err)
+	}
+	c.send(t, `{"jsonrpc":"2.0","id":`+string(first.ID)+`,"result":{"action":"decline"}}`)
+	// The answer is read by another goroutine: until it is, a new ask is
+	// still refused at once, so ask again until one reaches the client.
+	testkit.Poll(t, 10*time.Second, "a place freed by the answer", func() bool {
+		got := make(chan error, 1)
+		go func() {
+			_, err := up.client.Ask(ctx, "elicitation/create", json.RawMessage(`{}`))
+			got <- err
+		}()
+		for range 100 {
+			select {
+			case err := <-got:
+				if !errors.Is(err, ErrTooManyAsks) {
+					t.Fatalf("the ask after an answer: %v", err)
+				}
+				return false
+			default:
+			}
+			if m, ok := c.Read(t, 10*time.Millisecond); ok && m.Method == "elicitation/create" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// modernMeta is the _meta of a 2026-07-28 request.
+const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+
+const initLine = `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+
+// fakeUp is an upstream whose answers the test decides: handle (default:
+// tools/list lists "echo", tools/call echoes its params, anything else is
+// not found). It records notifications and whether it was closed.
+type fakeUp struct {
+	client Client
+	handle func(ctx context.Context, r *Call) (*Message, error)
+
+	mu     sync.Mutex
+	notes  []string
+	closed bool
+}
+
+func (f *fakeUp) Describe(context.Context) Description {
+	return Description{Capabilities: json.RawMessage(`{"tools":{}}`), ServerInfo: json.RawMessage(`{"name":"fake","version":"1"}`)}
+}
+
+func (f *fakeUp) Request(ctx context.Context, r *Call) (*Message, error) {
+	if f.handle != nil {
+		return f.handle(ctx, r)
+	}
+	switch r.Method {
+	case "tools/list":
+		return Result(r.ID, json.RawMessage(`{"tools":[{"name":"echo","inputSchema":{"type":"object"}}]}`)), nil
+	case "tools/call":
+		return Result(r.ID, Object(map[string]any{"content": []any{map[string]any{"type": "text", "text": string(r.Params)}}})), nil
+	}
+	return MethodNotFound(&Message{ID: r.ID, Method: r.Method}), nil
+}
+
+func (f *fakeUp) Notify(_ context.Context, m *Message) {
+	f.mu.Lock()
+	f.notes = append(f.notes, m.Method)
+	f.mu.Unlock()
+}
+
+func (f *fakeUp) Close() { f.mu.Lock(); f.closed = true; f.mu.Unlock() }
+
+func (f *fakeUp) notifications() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.notes...)
+}
+
+// wireTo is a Config.Wire that wires up.
+func wireTo(up *fakeUp) func(context.Context, Client) (Upstream, error) {
+	return func(_ context.Context, c Client) (Upstream, error) { up.client = c; return up, nil }
+}
+
+// conn runs Serve on pipes, read with the test kit's stdio peer.
+type conn struct {
+	*testkit.Stdio
+	done   chan error
+	cancel context.CancelFunc
+}
+
+func start(t *testing.T, cfg Config) *conn {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{Stdio: testkit.NewStdio(inW, outR, &testkit.Buffer{}), done: make(chan error, 1), cancel: cancel}
+	go func() {
+		err := New(cfg).Serve(ctx, inR, outW)
+		outW.Close()
+		c.done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		inR.Close()
+	})
+	return c
+}
+
+func (c *conn) send(t *testing.T, line string) { t.Helper(); c.Send(t, line) }
+
+// next returns the next message that is not a notification, or fails.
+func (c *conn) next(t *testing.T) testkit.Msg {
+	t.Helper()
+	m, ok := c.Next(t, 10*time.Second)
+	if !ok {
+		t.Fatal("no message within 10 s, or stdout ended")
+	}
+	return m
+}
+
+// call sends line and returns the next message that is not a
+// notification.
+func (c *conn) call(t *testing.T, line string) testkit.Msg {
+	t.Helper()
+	c.send(t, line)
+	return c.next(t)
+}
+
+// any returns the next message, false at the end of stdout.
+func (c *conn) any(t *testing.T) (testkit.Msg, bool) {
+	t.Helper()
+	return c.Read(t, 10*time.Second)
+}
+
+// rest closes stdin, waits for Serve to return, and returns every message
+// written after what was read so far.
+func (c *conn) rest(t *testing.T) []testkit.Msg {
+	t.Helper()
+	c.In.Close()
+	select {
+	case err := <-c.done:
+		testkit.NoErr(t, err, "Serve")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return at the end of input")
+	}
+	var out []testkit.Msg
+	for {
+		m, ok := c.any(t)
+		if !ok {
+			return out
+		}
+		out = append(out, m)
 	}
 }

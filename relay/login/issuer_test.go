@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type mcpServer struct {
 	docs map[string]any // path: a JSON document, or an http.HandlerFunc
 	seen []string       // the paths asked
 	form []url.Values   // the token requests' forms
+	auth []string       // and their Authorization headers
 }
 
 func newMCPServer(t *testing.T) *mcpServer {
@@ -44,6 +46,7 @@ func newMCPServer(t *testing.T) *mcpServer {
 				_ = r.ParseForm()
 				m.mu.Lock()
 				m.form = append(m.form, r.PostForm)
+				m.auth = append(m.auth, r.Header.Get("Authorization"))
 				m.mu.Unlock()
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"access_token":"at-new","token_type":"Bearer","expires_in":60}`))
@@ -107,8 +110,39 @@ const (
 	oidc    = "/.well-known/openid-configuration"
 )
 
-var asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
-	"code_challenge_methods_supported": []string{"S256"}}
+// deviceServer is an authorization server with a device authorization
+// endpoint whose verification_uri is page (O: the server's URL), and
+// whose token endpoint answers authorization_pending.
+func deviceServer(t *testing.T, page string) *mcpServer {
+	m := newMCPServer(t)
+	m.docs[asRoot] = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
+		"device_authorization_endpoint": "O/device", "code_challenge_methods_supported": []string{"S256"}}
+	m.docs["/device"] = map[string]any{"device_code": "dc-fake-0123456789", "user_code": "ABCD-EFGH",
+		"verification_uri": page, "expires_in": 600, "interval": 1}
+	m.docs["/token"] = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"authorization_pending"}`))
+	})
+	return m
+}
+
+var (
+	asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize", "token_endpoint": "O/token",
+		"code_challenge_methods_supported": []string{"S256"}}
+	// oauthDoc is the metadata of an issuer under /oauth, at the origin.
+	oauthDoc = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize", "token_endpoint": "O/oauth/token",
+		"code_challenge_methods_supported": []string{"S256"}}
+)
+
+// rootServer serves protected resource metadata at the root only, naming
+// resource, and asDoc.
+func rootServer(t *testing.T, resource string) *mcpServer {
+	m := newMCPServer(t)
+	m.docs[prmRoot] = map[string]any{"resource": resource, "authorization_servers": []string{"O"}}
+	m.docs[asRoot] = asDoc
+	return m
+}
 
 // auth/metadata-var2 of the MCP conformance suite: the protected resource
 // metadata only at the root, naming the origin. The relay accepts it (RFC
@@ -116,9 +150,7 @@ var asDoc = map[string]any{"issuer": "O", "authorization_endpoint": "O/authorize
 // names one; its vault account is still its own server's.
 func TestResourceFromRootMetadata(t *testing.T) {
 	t.Run("default resource: the origin is sent", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		i := m.interactive()
 		acct, err := i.Account(context.Background())
 		testkit.NoErr(t, err)
@@ -130,9 +162,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("RELAY_RESOURCE overrides", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		i := m.interactive("https://api.example")
 		acct, err := i.Account(context.Background())
 		if err != nil || acct.Resource != "https://api.example" {
@@ -143,9 +173,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("RELAY_RESOURCE=off sends none", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "O", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "O")
 		if f := m.refresh(t, m.interactive("")); f.Has("resource") {
 			t.Fatalf("resource %q sent", f.Get("resource"))
 		}
@@ -164,9 +192,7 @@ func TestResourceFromRootMetadata(t *testing.T) {
 		}
 	})
 	t.Run("another origin is refused", func(t *testing.T) {
-		m := newMCPServer(t)
-		m.docs[prmRoot] = map[string]any{"resource": "https://evil.example", "authorization_servers": []string{"O"}}
-		m.docs[asRoot] = asDoc
+		m := rootServer(t, "https://evil.example")
 		_, err := m.interactive().Account(context.Background())
 		testkit.WantIs(t, err, oauth.ErrResourceMismatch, "a root document naming another origin")
 		if m.asked(asRoot) != 0 {
@@ -287,8 +313,7 @@ func TestLegacyFallback(t *testing.T) {
 	})
 	t.Run("the policy must allow the advertised issuer too", func(t *testing.T) {
 		m := newMCPServer(t)
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Policy = loadPolicy(t, `{"allowed_issuers": ["`+m.srv.URL+`"]}`)
 		_, err := i.Metadata(context.Background())
@@ -299,8 +324,7 @@ func TestLegacyFallback(t *testing.T) {
 	})
 	t.Run("a later run's stored issuer: the server still publishes no document", func(t *testing.T) {
 		m := newMCPServer(t)
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Registry = accounts{{Issuer: m.srv.URL, ClientID: "relay", Resource: i.Backend}}
 		md, err := i.Metadata(context.Background())
@@ -314,8 +338,7 @@ func TestLegacyFallback(t *testing.T) {
 	t.Run("a later run's stored issuer: the server now publishes a document", func(t *testing.T) {
 		m := newMCPServer(t)
 		m.docs[prmPath] = map[string]any{"resource": "O/mcp", "authorization_servers": []string{"O/oauth"}}
-		m.docs[asRoot] = map[string]any{"issuer": "O/oauth", "authorization_endpoint": "O/oauth/authorize",
-			"token_endpoint": "O/oauth/token", "code_challenge_methods_supported": []string{"S256"}}
+		m.docs[asRoot] = oauthDoc
 		i := m.interactive()
 		i.Registry = accounts{{Issuer: m.srv.URL, ClientID: "relay", Resource: i.Backend}}
 		_, err := i.Metadata(context.Background())
@@ -371,8 +394,103 @@ func TestFailedDiscoveryRemembered(t *testing.T) {
 		if _, err := i.Account(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
-		if _, err := i.Account(context.Background()); err != nil {
-			t.Fatalf("the cancelled lookup was remembered: %v", err)
-		}
+		testkit.NoErr(t, testkit.ErrOf(i.Account(context.Background())), "the cancelled lookup was remembered")
 	})
+}
+
+func loadPolicy(t *testing.T, body string) *policy.Policy {
+	t.Helper()
+	pol, err := policy.Load("", testkit.WriteTemp(t, "policy.json", body, 0o644))
+	testkit.NoErr(t, err)
+	return pol
+}
+
+// TestPolicyChecksEveryMetadataEndpoint: an allowed issuer whose metadata
+// points an endpoint at another host is refused before any endpoint is used.
+func TestPolicyChecksEveryMetadataEndpoint(t *testing.T) {
+	for _, field := range []string{"authorization_endpoint", "token_endpoint", "revocation_endpoint",
+		"registration_endpoint", "device_authorization_endpoint"} {
+		t.Run(field, func(t *testing.T) {
+			var elsewhere atomic.Int64
+			other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+			defer other.Close()
+			u, _ := url.Parse(other.URL)
+			port := u.Port()
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				md := map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/authorize",
+					"token_endpoint": srv.URL + "/token", "code_challenge_methods_supported": []string{"S256"}}
+				md[field] = "http://localhost:" + port + "/x" // loopback, but not an allowed host
+				_ = json.NewEncoder(w).Encode(md)
+			}))
+			defer srv.Close()
+			i := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()},
+				Policy: loadPolicy(t, `{"allowed_auth_server_hosts": ["127.0.0.1"]}`)}
+			_, err := i.Metadata(context.Background())
+			testkit.WantIs(t, err, policy.ErrDenied, "metadata with %s on another host", field)
+			// Control: without the policy the same metadata is accepted.
+			j := &Interactive{Issuer: srv.URL, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()}}
+			testkit.NoErr(t, testkit.ErrOf(j.Metadata(context.Background())), "control")
+			if elsewhere.Load() != 0 {
+				t.Fatal("the other host was contacted")
+			}
+		})
+	}
+}
+
+// TestAssumePKCE: Interactive passes AssumePKCE to discovery, and a
+// refusal for an omitted list says the way out, or why the one set does
+// not apply.
+func TestAssumePKCE(t *testing.T) {
+	const tenant = "/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		iss := srv.URL + tenant
+		if r.URL.Path != tenant+"/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/oauth2/v2.0/authorize",
+			"token_endpoint": iss + "/oauth2/v2.0/token"})
+	}))
+	defer srv.Close()
+	iss := srv.URL + tenant
+	env := func(iss string) []policy.Assumption {
+		return []policy.Assumption{{Issuer: iss, By: "RELAY_ASSUME_PKCE_S256"}}
+	}
+	for _, tc := range []struct {
+		name   string
+		assume []policy.Assumption
+		pol    string
+		want   string // "" = accepted
+	}{
+		{"named", env(iss), "", ""},
+		{"by the policy", []policy.Assumption{{Issuer: iss, By: "assume_pkce_s256 of /etc/keyrelay/policy.json"}}, "", ""},
+		{"not named", nil, "", "; if " + iss + " does PKCE with S256 anyway (Microsoft Entra ID does), set RELAY_ASSUME_PKCE_S256=" + iss},
+		{"another issuer", env(iss + "/"), "", "; S256 is assumed only for " + iss + "/ (RELAY_ASSUME_PKCE_S256), not for " + iss + ": issuers must match exactly"},
+		{"policy forbids", nil, `{"assume_pkce_s256": []}`, "; refused by policy: assume_pkce_s256 does not list " + iss},
+		{"policy names another", []policy.Assumption{{Issuer: iss + "/", By: "assume_pkce_s256 of P"}}, `{"assume_pkce_s256": ["` + iss + `/"]}`,
+			"; refused by policy: assume_pkce_s256 does not list " + iss},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := &Interactive{Issuer: iss, Client: oauth.Client{ClientID: "app", HTTP: srv.Client()}, AssumePKCE: tc.assume}
+			if tc.pol != "" {
+				i.Policy = loadPolicy(t, tc.pol)
+			}
+			md, err := i.Metadata(context.Background())
+			if tc.want == "" {
+				testkit.NoErr(t, err)
+				if !md.PKCEAssumed {
+					t.Fatal("PKCEAssumed is false")
+				}
+				return
+			}
+			if !errors.Is(err, oauth.ErrPKCEUnlisted) || !strings.HasSuffix(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant ErrPKCEUnlisted ending %q", err, tc.want)
+			}
+			if denied := errors.Is(err, policy.ErrDenied); denied != (tc.pol != "") {
+				t.Fatalf("errors.Is(err, policy.ErrDenied) = %v", denied)
+			}
+		})
+	}
 }

@@ -2,14 +2,15 @@ package login
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/signin"
 )
@@ -26,23 +27,7 @@ func (r *recordingPrompter) Prompt(_ context.Context, p signin.Prompt) {
 // server and the server the sign-in is for, and warn that the page is on
 // another host.
 func TestP3_DevicePromptNamesTheIssuerAndWarns(t *testing.T) {
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/oauth-authorization-server":
-			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/authorize",
-				"token_endpoint": srv.URL + "/token", "device_authorization_endpoint": srv.URL + "/device",
-				"code_challenge_methods_supported": []string{"S256"}})
-		case "/device":
-			_ = json.NewEncoder(w).Encode(map[string]any{"device_code": "dc-fake-0123456789", "user_code": "ABCD-EFGH",
-				"verification_uri": "https://microsoft.com/devicelogin", "expires_in": 600, "interval": 1})
-		case "/token":
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":"authorization_pending"}`))
-		}
-	}))
-	defer srv.Close()
+	srv := deviceServer(t, "https://microsoft.com/devicelogin").srv
 	i := &Interactive{Issuer: srv.URL, Backend: "https://mcp.example/mcp", Device: true, Timeout: time.Second,
 		Deliver: func(*oauth.Tokens) {}, Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()}}
 	ui := &recordingPrompter{}
@@ -59,18 +44,60 @@ func TestP3_DevicePromptNamesTheIssuerAndWarns(t *testing.T) {
 		t.Fatalf("prompt %+v", p)
 	}
 	for _, text := range []string{p.Text(), le.UserText()} {
-		if !strings.Contains(text, srv.URL) || !strings.Contains(text, "microsoft.com, not on the authorization server") {
-			t.Errorf("text %q names no issuer or has no warning", text)
-		}
+		testkit.Contains(t, "text", text, srv.URL, "microsoft.com, not on the authorization server")
 	}
-	if !strings.Contains(p.Text(), "for https://mcp.example/mcp") {
-		t.Errorf("text %q names no server", p.Text())
-	}
+	testkit.Contains(t, "text", p.Text(), "for https://mcp.example/mcp")
 	// A page on the issuer's own host gets no warning, whatever its path,
 	// port or case.
 	for _, page := range []string{"https://as.example/device", "https://AS.example:8443/x"} {
 		if w := pageWarning(page, "https://as.example"); w != "" {
 			t.Errorf("warning for %s: %q", page, w)
+		}
+	}
+}
+
+// TestPromptRecordLevel: the log record of a sign-in prompt is a warning,
+// the one place a person may see the URL in serve (no UI, or the MCP
+// client's), and info under relay login's terminal UI, which shows the
+// prompt on that same stderr itself (issue 15, point 5: the URL twice).
+func TestPromptRecordLevel(t *testing.T) {
+	srv := deviceServer(t, "O/activate").srv
+	for _, tc := range []struct {
+		name  string
+		ui    broker.UI
+		level string
+	}{
+		{"terminal", signin.Terminal{W: &testkit.Buffer{}}, "INFO"},
+		{"mcp-client", signin.New(func(context.Context, string, map[string]any) {}, nil), "WARN"},
+		{"none", nil, "WARN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log testkit.Buffer
+			i := &Interactive{Issuer: srv.URL, Device: true, Timeout: time.Second, Deliver: func(*oauth.Tokens) {},
+				Client: oauth.Client{ClientID: "relay", HTTP: srv.Client()}, Logger: slog.New(slog.NewTextHandler(&log, nil))}
+			if _, err := i.Login(context.Background(), nil, tc.ui); err == nil {
+				t.Fatal("Login: want a pending sign-in")
+			}
+			want := "level=" + tc.level + " msg=\"sign-in needed: open the URL on any device and enter the code\" url=" + srv.URL + "/activate user_code=ABCD-EFGH"
+			testkit.Contains(t, "log", log.String(), want)
+		})
+	}
+}
+
+// TestErrorTextCancelledIsNotATimeout: a sign-in ended by a signal or by
+// the client's cancellation says so; only the login timeout says "in
+// time".
+func TestErrorTextCancelledIsNotATimeout(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{
+		{context.Canceled, "the sign-in was cancelled before it completed"},
+		{context.DeadlineExceeded, "the sign-in did not complete in time"},
+	} {
+		e := &Error{Err: fmt.Errorf("%w: %w", oauth.ErrLoginTimeout, tc.cause)}
+		if got := e.Error(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("cause %v: %q, want it to start %q", tc.cause, got, tc.want)
 		}
 	}
 }

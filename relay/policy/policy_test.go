@@ -57,9 +57,7 @@ func TestBadPolicyFailsClosed(t *testing.T) {
 				if !errors.Is(err, ErrInvalid) || p != nil {
 					t.Fatalf("Load = %v, %v; want ErrInvalid", p, err)
 				}
-				if !strings.Contains(err.Error(), path) {
-					t.Fatalf("error does not name the file: %v", err)
-				}
+				testkit.Contains(t, "error does not name the file", err.Error(), path)
 			}
 		})
 	}

@@ -21,9 +21,7 @@ func onTerminal(t *testing.T, level string, log func(*slog.Logger)) string {
 	var screen testkit.Buffer
 	go func() { _, _ = io.Copy(&screen, master) }()
 	log(Logger(tty, level).With("component", "vault"))
-	if _, err := tty.WriteString("end\n"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(tty.WriteString("end\n")))
 	out := func() string { return strings.ReplaceAll(screen.String(), "\r\n", "\n") }
 	testkit.Poll(t, 10*time.Second, "the terminal to show everything", func() bool { return strings.HasSuffix(out(), "end\n") })
 	return strings.TrimSuffix(out(), "end\n")

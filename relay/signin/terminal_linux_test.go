@@ -15,17 +15,13 @@ import (
 func TestF6_PassphrasePrompt(t *testing.T) {
 	master, tty := testkit.OpenPTY(t)
 	var b testkit.Buffer
-	if _, err := master.WriteString("correct horse battery staple\n"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, testkit.ErrOf(master.WriteString("correct horse battery staple\n")))
 	for _, label := range []string{"New vault passphrase", "Repeat the new passphrase: "} {
 		v, err := Terminal{W: &b, In: tty}.Passphrase(context.Background(), label)
 		if err != nil || v.Reveal() != "correct horse battery staple" {
 			t.Fatalf("%s: %v", label, err)
 		}
-		if _, err := master.WriteString("correct horse battery staple\n"); err != nil {
-			t.Fatal(err)
-		}
+		testkit.NoErr(t, testkit.ErrOf(master.WriteString("correct horse battery staple\n")))
 	}
 	if got, want := b.String(), "New vault passphrase: \nRepeat the new passphrase: \n"; got != want {
 		t.Errorf("wrote %q, want %q", got, want)

@@ -159,9 +159,7 @@ func newTestLegacy(t *testing.T, h http.Handler) (*LegacySSE, *Streamable, error
 func TestLegacySSESession(t *testing.T) {
 	f := newFakeSSE("/message?sessionId=s1")
 	lt, s, err := newTestLegacy(t, f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	lost := make(chan struct{}, 1)
 	lt.lost = func() { lost <- struct{}{} }
 	var mu sync.Mutex
