@@ -62,6 +62,14 @@ A client with "introspect": true is a resource server instead: it may call
 run the backend with BACKEND_INTROSPECTION=1, BACKEND_CLIENT_ID set to such a
 client and BACKEND_CLIENT_SECRET_FILE holding its secret.
 
+trusted identity providers (AUTH_TRUSTED_IDPS_FILE): cross-app access
+(SEP-990). A machine client may present an ID-JAG (typ oauth-id-jag+jwt) that
+one of these providers signed, with grant_type=
+urn:ietf:params:oauth:grant-type:jwt-bearer; aud must be this issuer and
+client_id the client. The token's sub is the ID-JAG's: the person. The file is
+a JSON list, the user's own and readable by no one else:
+  [{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", ...}]}}]
+
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version
   1  an error while starting or running, such as a listen address in use
