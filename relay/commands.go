@@ -56,6 +56,9 @@ func cmdLogin(ctx context.Context, args []string, e env, stderr io.Writer) error
 	if sw.Device && cfg.ClientCreds {
 		return cli.Usage(errors.New("--device and client credentials do not mix: the client_credentials grant needs no person"))
 	}
+	if sw.Device && cfg.IdPIssuer != "" {
+		return cli.Usage(errors.New("--device and cross-app access do not mix: the identity provider's sign-in is traded for the server's token"))
+	}
 	if sw.Device && !pol.DeviceGrantAllowed() {
 		return fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}
@@ -107,6 +110,11 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 		r, err = p.Broker.Revoke(ctx)
 	}
 	fmt.Fprintf(stderr, "relay: %s\n", r.Report(err))
+	if skip == nil {
+		if line := p.Auth.RevokeIdP(ctx); line != "" {
+			fmt.Fprintf(stderr, "relay: %s\n", line)
+		}
+	}
 	rep, err := p.Vault.Wipe(ctx)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(stderr, "relay: %s\n", s)
@@ -169,12 +177,30 @@ func cmdStatus(ctx context.Context, args []string, e env, stdout, stderr io.Writ
 		term := signin.Terminal{W: stderr}
 		src.Vault, src.Tokens, src.Issuer = p.Vault, p.Broker, p.Issuer
 		src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
+		if cfg.IdPIssuer != "" {
+			src.IdP = func(ctx context.Context) *status.IdP { return idpStatus(ctx, p) }
+		}
 	}
 	r := status.Build(ctx, src)
 	if err := r.Print(stdout, sw.JSON); err != nil {
 		return err
 	}
 	return cli.Status(r, cfgErr, openErr)
+}
+
+// idpStatus is the identity provider session of cross-app access, for
+// the status report.
+func idpStatus(ctx context.Context, p *setup.Parts) *status.IdP {
+	s, err := p.Auth.Session(ctx)
+	if s == nil {
+		return nil
+	}
+	out := &status.IdP{Issuer: config.RedactURL(s.Issuer), ClientID: s.ClientID, Source: s.Source,
+		SignedIn: s.Held, Subject: s.Subject, Expiry: s.Expiry}
+	if err != nil {
+		out.Problem = err.Error()
+	}
+	return out
 }
 
 // unopened is a vault that could not be opened, for the status report.

@@ -375,3 +375,87 @@ func (i *Interactive) sessionRecord(t *oauth.Tokens) (*vault.Record, error) {
 	return &vault.Record{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken, TokenType: t.TokenType,
 		Scopes: t.Scopes, Subject: c.Subject, Expiry: c.Expiry, SignedIn: now}, nil
 }
+
+// IdPSession is what `relay status` shows of the identity provider
+// session: never a token.
+type IdPSession struct {
+	Issuer, ClientID string
+	// Source is "RELAY_IDP_ID_TOKEN_FILE" or "sign-in".
+	Source  string
+	Subject string    // the ID token's sub, when one is held
+	Expiry  time.Time // the ID token's expiry, when one is held
+	Held    bool      // an ID token is held (the file's, or the vault's)
+}
+
+// Session reads the identity provider session with no network call and
+// no sign-in: the ID token file's claims, or the vault's record. nil
+// when cross-app access is off.
+func (i *Interactive) Session(ctx context.Context) (*IdPSession, error) {
+	x := i.CrossApp
+	if x == nil {
+		return nil, nil
+	}
+	s := &IdPSession{Issuer: x.Issuer, ClientID: x.ClientID, Source: "sign-in"}
+	var tok secret.Value
+	if x.IDTokenFile != "" {
+		s.Source = "RELAY_IDP_ID_TOKEN_FILE"
+		b, err := x.ReadFile(x.IDTokenFile, maxIDTokenFile)
+		if err != nil {
+			return s, fmt.Errorf("RELAY_IDP_ID_TOKEN_FILE: %w", err)
+		}
+		tok = secret.New(strings.TrimSpace(string(b)))
+	} else if i.Registry != nil {
+		r, err := i.Registry.Get(ctx, IdPAccount(x.Issuer, x.ClientID))
+		switch {
+		case errors.Is(err, vault.ErrNotFound):
+			return s, nil
+		case err != nil:
+			return s, err
+		}
+		tok = r.IDToken
+	}
+	if tok.IsZero() {
+		return s, nil
+	}
+	c, err := oauth.PeekClaims(tok)
+	if err != nil {
+		return s, err
+	}
+	s.Held, s.Subject, s.Expiry = true, c.Subject, c.Expiry
+	return s, nil
+}
+
+// RevokeIdP asks the identity provider to revoke the session's refresh
+// token (else its access token), best effort, for logout; the caller
+// wipes the vault. It reports what it did, in one line without a token.
+func (i *Interactive) RevokeIdP(ctx context.Context) string {
+	x := i.CrossApp
+	if x == nil || x.IDTokenFile != "" || i.Registry == nil {
+		return ""
+	}
+	r, err := i.Registry.Get(ctx, IdPAccount(x.Issuer, x.ClientID))
+	if errors.Is(err, vault.ErrNotFound) {
+		return "identity provider: no stored session"
+	}
+	if err != nil {
+		return fmt.Sprintf("identity provider: revocation skipped: %v", err)
+	}
+	tok, hint := r.RefreshToken, "refresh_token"
+	if tok.IsZero() {
+		tok, hint = r.AccessToken, "access_token"
+	}
+	if tok.IsZero() {
+		return "identity provider: no token to revoke; the session is wiped here"
+	}
+	c, err := i.idpClient(ctx, nil)
+	if err == nil {
+		err = c.Revoke(ctx, tok, hint)
+	}
+	switch {
+	case err == nil:
+		return fmt.Sprintf("identity provider: the %s was revoked at %s", hint, x.Issuer)
+	case errors.Is(err, oauth.ErrNoRevocation):
+		return "identity provider: no revocation endpoint; the session is wiped here only"
+	}
+	return fmt.Sprintf("identity provider: revocation failed (%s); the session is wiped here anyway", secret.Scrub(err.Error(), 300, tok))
+}
