@@ -53,8 +53,8 @@ const (
 // xop is the OP with the token exchange endpoint in front.
 type xop struct {
 	*zop
-	idKey  *ecdsa.PublicKey   // the OP's ID token key
-	jagKey *ecdsa.PrivateKey  // the test's ID-JAG key
+	idKey  *ecdsa.PublicKey  // the OP's ID token key
+	jagKey *ecdsa.PrivateKey // the test's ID-JAG key
 	mu     sync.Mutex
 	jags   []string // ID-JAGs issued
 	subs   []string // ID tokens exchanged
