@@ -171,4 +171,3 @@ func TestPeekClaims(t *testing.T) {
 		}
 	}
 }
-
