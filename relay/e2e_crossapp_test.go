@@ -192,6 +192,7 @@ func TestCrossAppAccessTokenFile(t *testing.T) {
 		!strings.Contains(st, "idp:         signed in as "+xaaUser) || !strings.Contains(st, "from RELAY_IDP_ID_TOKEN_FILE") {
 		t.Fatalf("relay status:\n%s", st)
 	}
+	t.Logf("relay status:\n%s", st)
 	tokens := []string{s.token(t, "ci-secret")}
 
 	// 2. The platform rotates the file; the secret is sealed in the vault.
@@ -220,6 +221,8 @@ func TestCrossAppAccessTokenFile(t *testing.T) {
 	testkit.NoErr(t, os.WriteFile(tokenFile, []byte(expired), 0o600))
 	if out := run(3, "login", "--force"); !strings.Contains(out, "RELAY_IDP_ID_TOKEN_FILE "+tokenFile+": the ID token expired") {
 		t.Fatalf("login with an expired ID token said:\n%s", out)
+	} else {
+		t.Logf("expired:\n%s", lastLines(out, 2))
 	}
 	// 4. The identity provider refuses: the error names the server, the
 	// step and the provider.

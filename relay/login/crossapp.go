@@ -90,7 +90,7 @@ func (i *Interactive) crossApp(ctx context.Context, scopes []string, ui broker.U
 		return nil, err
 	}
 	if err != nil {
-		return nil, i.stepError("the ID token", x.Issuer, err)
+		return nil, i.stepError("the ID token of the identity provider", x.Issuer, err)
 	}
 	c, err := i.client(ctx, scopes)
 	if err != nil {
