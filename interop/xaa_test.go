@@ -147,7 +147,7 @@ func (x *xop) exchange(w http.ResponseWriter, form url.Values) {
 // verifyIDToken checks the OP's ID token for the relay's client: the
 // OP's signature, iss, aud and exp; it returns sub.
 func (x *xop) verifyIDToken(tok string) (string, error) {
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return "", errors.New("not a signed JWT")
 	}

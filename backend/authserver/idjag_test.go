@@ -151,8 +151,10 @@ func TestTrustedIdPsConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	testkit.NoErr(t, err)
 	idps, err := ParseTrustedIdPs([]byte(`[{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "` +
-		b64(k.PublicKey.X.FillBytes(make([]byte, 32))) + `", "y": "` + b64(k.PublicKey.Y.FillBytes(make([]byte, 32))) + `"}]}}]`))
+		b64(pt[1:33]) + `", "y": "` + b64(pt[33:]) + `"}]}}]`))
 	if err != nil || len(idps) != 1 || len(idps[0].Keys) != 1 || keyAlg(idps[0].Keys[0]) != "ES256" {
 		t.Fatalf("ParseTrustedIdPs: %v %+v", err, idps)
 	}
