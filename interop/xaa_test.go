@@ -26,6 +26,7 @@ import (
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 
+	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/relay/login"
 	"github.com/keyrelay/keyrelay/vault"
@@ -293,6 +294,25 @@ func TestInteropCrossAppAccess(t *testing.T) {
 		t.Fatalf("after a refused ID token: %d opens, %d refreshes at the OP, %d exchanges", e.opens(), x.refreshes.Load(), len(subs))
 	}
 	sess2, err := v.Get(context.Background(), idp)
+	testkit.NoErr(t, err)
+	secrets = append(secrets, sess2.IDToken.Reveal(), sess2.RefreshToken.Reveal(), sess2.AccessToken.Reveal())
+
+	// 4b. Neither the ID token nor the refresh token is good any more (the
+	// OP refuses a refresh token it never issued): the person signs in
+	// again, in the browser, once.
+	testkit.NoErr(t, v.Update(context.Background(), idp, func(r *vault.Record) (*vault.Record, error) {
+		r.RefreshToken = secret.New("fake-refresh-token-the-op-never-issued")
+		return r, nil
+	}))
+	x.mu.Lock()
+	x.refuse = 1
+	x.mu.Unlock()
+	e.expireAt(v, acct)
+	whoami(one)
+	if subs, _ = x.seen(); e.opens() != 2 || x.codes.Load() != 2 || len(subs) != 7 {
+		t.Fatalf("after a refused ID token and a dead refresh token: %d opens, %d code exchanges, %d token exchanges", e.opens(), x.codes.Load(), len(subs))
+	}
+	sess2, err = v.Get(context.Background(), idp)
 	testkit.NoErr(t, err)
 	secrets = append(secrets, sess2.IDToken.Reveal(), sess2.RefreshToken.Reveal(), sess2.AccessToken.Reveal())
 
