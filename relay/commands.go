@@ -110,8 +110,10 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 		r, err = p.Broker.Revoke(ctx)
 	}
 	fmt.Fprintf(stderr, "relay: %s\n", r.Report(err))
+	idpLeft := false
 	if skip == nil {
-		if line := p.Auth.RevokeIdP(ctx); line != "" {
+		var line string
+		if line, idpLeft = p.Auth.RevokeIdP(ctx); line != "" {
 			fmt.Fprintf(stderr, "relay: %s\n", line)
 		}
 	}
@@ -122,6 +124,10 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	p.Broker.Forget()
 	if err != nil {
 		return &cli.Error{Code: cli.ExitIncomplete, Err: err, Hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
+	}
+	if idpLeft {
+		return &cli.Error{Code: cli.ExitNotRevoked, Err: errors.New("wiped here, but the identity provider's session was NOT revoked there, " +
+			"which honours it until it expires; end it there if you can")}
 	}
 	return loggedOut(stderr, r.Outcome, stored)
 }

@@ -427,25 +427,27 @@ func (i *Interactive) Session(ctx context.Context) (*IdPSession, error) {
 
 // RevokeIdP asks the identity provider to revoke the session's refresh
 // token (else its access token), best effort, for logout; the caller
-// wipes the vault. It reports what it did, in one line without a token.
-func (i *Interactive) RevokeIdP(ctx context.Context) string {
+// wipes the vault. It reports what it did, in one line without a token
+// ("" when cross-app access keeps no session), and whether a token the
+// provider still honours is left there (not revoked).
+func (i *Interactive) RevokeIdP(ctx context.Context) (line string, left bool) {
 	x := i.CrossApp
 	if x == nil || x.IDTokenFile != "" || i.Registry == nil {
-		return ""
+		return "", false
 	}
 	r, err := i.Registry.Get(ctx, IdPAccount(x.Issuer, x.ClientID))
 	if errors.Is(err, vault.ErrNotFound) {
-		return "identity provider: no stored session"
+		return "identity provider: no stored session", false
 	}
 	if err != nil {
-		return fmt.Sprintf("identity provider: revocation skipped: %v", err)
+		return fmt.Sprintf("identity provider: revocation skipped: %v", err), true
 	}
 	tok, hint := r.RefreshToken, "refresh_token"
 	if tok.IsZero() {
 		tok, hint = r.AccessToken, "access_token"
 	}
 	if tok.IsZero() {
-		return "identity provider: no token to revoke; the session is wiped here"
+		return "identity provider: no token to revoke; the session is wiped here", false
 	}
 	c, err := i.idpClient(ctx, nil)
 	if err == nil {
@@ -453,9 +455,9 @@ func (i *Interactive) RevokeIdP(ctx context.Context) string {
 	}
 	switch {
 	case err == nil:
-		return fmt.Sprintf("identity provider: the %s was revoked at %s", hint, x.Issuer)
+		return fmt.Sprintf("identity provider: the %s was revoked at %s", hint, x.Issuer), false
 	case errors.Is(err, oauth.ErrNoRevocation):
-		return "identity provider: no revocation endpoint; the session is wiped here only"
+		return "identity provider: no revocation endpoint; the session is wiped here only", true
 	}
-	return fmt.Sprintf("identity provider: revocation failed (%s); the session is wiped here anyway", secret.Scrub(err.Error(), 300, tok))
+	return fmt.Sprintf("identity provider: revocation failed (%s); the session is wiped here anyway", secret.Scrub(err.Error(), 300, tok)), true
 }

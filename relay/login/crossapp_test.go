@@ -143,3 +143,25 @@ func TestIDTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeIdPReportsWhatIsLeft: logout's revocation at the identity
+// provider says when a token it honours is left there (no revocation
+// endpoint), and that nothing is when no session is stored.
+func TestRevokeIdPReportsWhatIsLeft(t *testing.T) {
+	f := newFakeIdP(t)
+	v := memVault(t)
+	i := f.interactive(t, v)
+	if line, left := i.RevokeIdP(context.Background()); left || line != "identity provider: no stored session" {
+		t.Fatalf("no session: %q, left %v", line, left)
+	}
+	testkit.NoErr(t, v.Update(context.Background(), IdPAccount(f.srv.URL, "relay"), func(*vault.Record) (*vault.Record, error) {
+		return &vault.Record{IDToken: secret.New(idTok(f.srv.URL, time.Now().Add(time.Hour))), RefreshToken: secret.New("fake-idp-refresh-1")}, nil
+	}))
+	line, left := i.RevokeIdP(context.Background())
+	if !left || !strings.Contains(line, "no revocation endpoint") || strings.Contains(line, "fake-idp-refresh") {
+		t.Fatalf("no endpoint: %q, left %v", line, left)
+	}
+	if line, left := (&Interactive{}).RevokeIdP(context.Background()); line != "" || left {
+		t.Fatalf("without cross-app access: %q, left %v", line, left)
+	}
+}
