@@ -135,7 +135,7 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.StringVar(&r.introTTL, "introspection-cache", envOr(getenv, "BACKEND_INTROSPECTION_CACHE", "60s"), "longest reuse of an active introspection answer, never past the token's exp (BACKEND_INTROSPECTION_CACHE)")
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
 	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
-	fs.StringVar(&r.idpsFile, "trusted-idps", getenv("AUTH_TRUSTED_IDPS_FILE"), "JSON file of identity providers whose ID-JAGs machine clients may present (cross-app access): issuer and public JWKS (AUTH_TRUSTED_IDPS_FILE)")
+	fs.StringVar(&r.idpsFile, "trusted-idps", getenv("AUTH_TRUSTED_IDPS_FILE"), "JSON file of identity providers whose ID-JAGs machine clients may present (cross-app access): issuer, and public JWKS or jwks_uri (AUTH_TRUSTED_IDPS_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 

@@ -67,8 +67,11 @@ trusted identity providers (AUTH_TRUSTED_IDPS_FILE): cross-app access
 one of these providers signed, with grant_type=
 urn:ietf:params:oauth:grant-type:jwt-bearer; aud must be this issuer and
 client_id the client. The token's sub is the ID-JAG's: the person. The file is
-a JSON list, the user's own and readable by no one else:
-  [{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", ...}]}}]
+a JSON list, the user's own and readable by no one else; each provider has its
+public keys, its jwks_uri (fetched on first use, and again at most every 30 s
+when no key verifies a grant), or both:
+  [{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", ...}]}},
+   {"issuer": "https://sso.corp.test", "jwks_uri": "https://sso.corp.test/keys"}]
 
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version

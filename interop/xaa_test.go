@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ import (
 // OP's ID token checked with the OP's key, an ID-JAG signed with a key of
 // the test's), everything else goes to the OP. The MCP side is the real
 // backend binary with its built-in authorization server, trusting the
-// OP's issuer with that key (AUTH_TRUSTED_IDPS_FILE), and a machine
+// OP's issuer with that key (AUTH_TRUSTED_IDPS_FILE: a jwks_uri the test
+// serves on the OP's origin, or the key inline), and a machine
 // client for the relay. So the whole chain runs on real parts: the OP's
 // login page (zbrowser), its code exchange with PKCE, its refresh and
 // revocation; the relay's vault in a private Secret Service; the
@@ -60,6 +62,8 @@ type xop struct {
 	jags   []string // ID-JAGs issued
 	subs   []string // ID tokens exchanged
 	refuse int      // answer invalid_grant to this many more exchanges
+
+	keyFetches atomic.Int64 // GET /xaa-keys
 }
 
 func startXAA(t *testing.T) *xop {
@@ -74,15 +78,22 @@ func startXAA(t *testing.T) *xop {
 	jk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	testkit.NoErr(t, err)
 	x := &xop{zop: &zop{URL: issuer, User: "test-user@127.0.0.1"}, idKey: &k.PublicKey, jagKey: jk}
-	srv.Config.Handler = x.front(x.spy(exampleop.SetupServer(issuer, st, nil, false)))
+	srv.Config.Handler = x.front(t, x.spy(exampleop.SetupServer(issuer, st, nil, false)))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return x
 }
 
-// front answers token exchanges; the rest goes to next.
-func (x *xop) front(next http.Handler) http.Handler {
+// front answers token exchanges and serves the ID-JAG key's JWKS at
+// /xaa-keys; the rest goes to next.
+func (x *xop) front(t *testing.T, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/xaa-keys" {
+			x.keyFetches.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(x.jagJWKS(t))
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
 			next.ServeHTTP(w, r)
 			return
@@ -180,15 +191,25 @@ func (x *xop) seen() (subs, jags []string) {
 	return slices.Clone(x.subs), slices.Clone(x.jags)
 }
 
-// trustFile is the backend's AUTH_TRUSTED_IDPS_FILE: the OP's issuer with
-// the ID-JAG key.
-func (x *xop) trustFile(t *testing.T) string {
+// jagJWKS is the ID-JAG key's public JWKS.
+func (x *xop) jagJWKS(t *testing.T) []byte {
 	ecdh, err := x.jagKey.PublicKey.ECDH()
 	testkit.NoErr(t, err)
 	pt := ecdh.Bytes()
 	b64 := base64.RawURLEncoding.EncodeToString
-	b, _ := json.Marshal([]any{map[string]any{"issuer": x.URL, "jwks": map[string]any{"keys": []any{
-		map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pt[1:33]), "y": b64(pt[33:]), "alg": "ES256", "use": "sig"}}}}})
+	b, _ := json.Marshal(map[string]any{"keys": []any{
+		map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pt[1:33]), "y": b64(pt[33:]), "alg": "ES256", "use": "sig"}}})
+	return b
+}
+
+// trustFile is the backend's AUTH_TRUSTED_IDPS_FILE: the OP's issuer with
+// the ID-JAG key, as its jwks_uri or inline.
+func (x *xop) trustFile(t *testing.T, byURI bool) string {
+	idp := map[string]any{"issuer": x.URL, "jwks": json.RawMessage(x.jagJWKS(t))}
+	if byURI {
+		idp = map[string]any{"issuer": x.URL, "jwks_uri": x.URL + "/xaa-keys"}
+	}
+	b, _ := json.Marshal([]any{idp})
 	f := filepath.Join(t.TempDir(), "idps.json")
 	testkit.NoErr(t, os.WriteFile(f, b, 0o600))
 	return f
@@ -196,7 +217,7 @@ func (x *xop) trustFile(t *testing.T) string {
 
 // startXAABackend runs the backend binary with its built-in server, the
 // relay's machine client and the OP as trusted identity provider.
-func startXAABackend(t *testing.T, x *xop) string {
+func startXAABackend(t *testing.T, x *xop, byURI bool) string {
 	t.Helper()
 	clients, _ := json.Marshal([]any{map[string]any{"client_id": xaaClient, "client_secret": xaaSecret,
 		"scopes": []string{"notes:read", "notes:write"}}})
@@ -204,7 +225,7 @@ func startXAABackend(t *testing.T, x *xop) string {
 	testkit.NoErr(t, os.WriteFile(f, clients, 0o600))
 	addr := testkit.FreeAddr(t)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1",
-		"AUTH_MACHINE_CLIENTS_FILE=" + f, "AUTH_TRUSTED_IDPS_FILE=" + x.trustFile(t), "BACKEND_LOG_LEVEL=debug"}
+		"AUTH_MACHINE_CLIENTS_FILE=" + f, "AUTH_TRUSTED_IDPS_FILE=" + x.trustFile(t, byURI), "BACKEND_LOG_LEVEL=debug"}
 	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
 	return "http://" + addr
 }
@@ -219,7 +240,9 @@ func startXAABackend(t *testing.T, x *xop) string {
 // anywhere.
 func TestInteropCrossAppAccess(t *testing.T) {
 	x := startXAA(t)
-	one, two := startXAABackend(t, x), startXAABackend(t, x)
+	// The first trusts the ID-JAG key through a jwks_uri, the second has
+	// it inline.
+	one, two := startXAABackend(t, x, true), startXAABackend(t, x, false)
 	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t, issuer: one, backend: one}
 	e.browseLog = filepath.Join(e.Home, "browser.log")
 	for k, v := range map[string]string{
@@ -263,6 +286,10 @@ func TestInteropCrossAppAccess(t *testing.T) {
 		t.Fatalf("no identity provider session in the vault: %v", err)
 	}
 	secrets := []string{xaaSecret, sess.IDToken.Reveal(), sess.AccessToken.Reveal(), sess.RefreshToken.Reveal()}
+
+	if x.keyFetches.Load() != 1 {
+		t.Fatalf("the first backend fetched its jwks_uri %d times, want 1", x.keyFetches.Load())
+	}
 
 	// 2. A second MCP server: no new sign-in, one more exchange.
 	whoami(two)

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,21 +31,30 @@ const maxIDJAGLife = time.Hour
 
 // TrustedIdP is an enterprise identity provider whose ID-JAGs the server
 // takes in the jwt-bearer grant (cross-app access): its exact issuer and
-// the public keys it signs them with.
+// the public keys it signs them with, given (Keys), fetched (JWKSURL), or
+// both.
 type TrustedIdP struct {
 	Issuer string
 	// Keys are the public keys of its JWKS: *ecdsa.PublicKey (P-256),
 	// *rsa.PublicKey (2048 bits or more) or ed25519.PublicKey.
 	Keys []any
+	// JWKSURL is its jwks_uri (https, or http on loopback): fetched on
+	// first use, and again (at most every 30 s) when no key held
+	// verifies a grant, so that the provider can rotate its keys. Keys it
+	// cannot use are ignored.
+	JWKSURL string
 }
 
-// ParseTrustedIdPs reads a JSON list of trusted identity providers:
+// ParseTrustedIdPs reads a JSON list of trusted identity providers, each
+// with its public keys, its jwks_uri, or both:
 //
-//	[{"issuer": "https://idp.example.com", "jwks": {"keys": [{"kty": "EC", …}]}}]
+//	[{"issuer": "https://idp.example.com", "jwks": {"keys": [{"kty": "EC", …}]}},
+//	 {"issuer": "https://login.example.org", "jwks_uri": "https://login.example.org/keys"}]
 func ParseTrustedIdPs(b []byte) ([]TrustedIdP, error) {
 	var raw []struct {
-		Issuer string          `json:"issuer"`
-		JWKS   json.RawMessage `json:"jwks"`
+		Issuer  string          `json:"issuer"`
+		JWKS    json.RawMessage `json:"jwks"`
+		JWKSURI string          `json:"jwks_uri"`
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
@@ -53,6 +63,11 @@ func ParseTrustedIdPs(b []byte) ([]TrustedIdP, error) {
 	}
 	out := make([]TrustedIdP, 0, len(raw))
 	for i, r := range raw {
+		idp := TrustedIdP{Issuer: r.Issuer, JWKSURL: r.JWKSURI}
+		if len(r.JWKS) == 0 {
+			out = append(out, idp)
+			continue
+		}
 		var set jwkset.JWKSMarshal
 		if err := json.Unmarshal(r.JWKS, &set); err != nil {
 			return nil, fmt.Errorf("%w: trusted identity provider %d: jwks is not a JWK set", ErrConfig, i)
@@ -61,7 +76,6 @@ func ParseTrustedIdPs(b []byte) ([]TrustedIdP, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: trusted identity provider %d: jwks: %v", ErrConfig, i, err)
 		}
-		idp := TrustedIdP{Issuer: r.Issuer}
 		for _, k := range jwks {
 			idp.Keys = append(idp.Keys, k.Key())
 		}
@@ -82,8 +96,13 @@ func (c Config) checkTrustedIdPs() error {
 			return fmt.Errorf("%w: trusted identity provider %d needs a unique absolute issuer URL", ErrConfig, i)
 		}
 		seen[idp.Issuer] = true
-		if len(idp.Keys) == 0 {
-			return fmt.Errorf("%w: trusted identity provider %q has no key", ErrConfig, idp.Issuer)
+		if len(idp.Keys) == 0 && idp.JWKSURL == "" {
+			return fmt.Errorf("%w: trusted identity provider %q has no key and no jwks_uri", ErrConfig, idp.Issuer)
+		}
+		if idp.JWKSURL != "" {
+			if err := checkJWKSURL(idp.JWKSURL); err != nil {
+				return fmt.Errorf("%w: trusted identity provider %q: %v", ErrConfig, idp.Issuer, err)
+			}
 		}
 		for _, k := range idp.Keys {
 			if keyAlg(k) == "" {
@@ -119,7 +138,7 @@ func (s *Server) jwtBearerGrant(r *http.Request, form url.Values) (*tokenRespons
 	if mc.Introspect {
 		return nil, errUnauthorized
 	}
-	c, err := s.checkIDJAG(mc, form.Get("assertion"))
+	c, err := s.checkIDJAG(r.Context(), mc, form.Get("assertion"))
 	if err != nil {
 		s.log.Info("authserver: ID-JAG refused", "client_id", mc.ID, "err", err)
 		return nil, errIDJAG
@@ -153,7 +172,7 @@ func (s *Server) jwtBearerGrant(r *http.Request, form url.Values) (*tokenRespons
 // of the trusted identity provider its iss names, with that key's
 // algorithm; aud = this issuer; client_id = the authenticated client; a
 // sub; an exp at most maxIDJAGLife ahead; a jti not seen before.
-func (s *Server) checkIDJAG(mc MachineClient, assertion string) (*idJAGClaims, error) {
+func (s *Server) checkIDJAG(ctx context.Context, mc MachineClient, assertion string) (*idJAGClaims, error) {
 	if assertion == "" || len(assertion) > 16<<10 {
 		return nil, errors.New("no assertion, or an oversized one")
 	}
@@ -165,14 +184,32 @@ func (s *Server) checkIDJAG(mc MachineClient, assertion string) (*idJAGClaims, e
 	if i < 0 {
 		return nil, errors.New("iss is not a trusted identity provider")
 	}
-	idp, now := s.cfg.TrustedIdPs[i], s.now()
-	lastErr := errors.New("no key")
-	for _, k := range idp.Keys {
+	idp := s.cfg.TrustedIdPs[i]
+	c, err := s.verifyIDJAG(mc, idp, s.keysOf(ctx, idp, false), assertion)
+	if errors.Is(err, errNoKeyVerifies) && idp.JWKSURL != "" {
+		// The provider may have rotated its keys: fetch again, at most
+		// every jwksRefetch.
+		c, err = s.verifyIDJAG(mc, idp, s.keysOf(ctx, idp, true), assertion)
+	}
+	return c, err
+}
+
+// errNoKeyVerifies: no key held verifies the signature.
+var errNoKeyVerifies = errors.New("no key of the identity provider verifies the signature")
+
+// verifyIDJAG checks an ID-JAG of idp with keys (see checkIDJAG).
+func (s *Server) verifyIDJAG(mc MachineClient, idp TrustedIdP, keys []any, assertion string) (*idJAGClaims, error) {
+	now := s.now()
+	lastErr := errNoKeyVerifies
+	for _, k := range keys {
 		c := &idJAGClaims{}
 		tok, err := jwt.ParseWithClaims(assertion, c, func(*jwt.Token) (any, error) { return k, nil },
 			jwt.WithValidMethods([]string{keyAlg(k)}), jwt.WithExpirationRequired(), jwt.WithIssuer(idp.Issuer),
 			jwt.WithAudience(s.cfg.Issuer), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now }),
 			jwt.WithLeeway(30*time.Second))
+		if errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable) {
+			continue
+		}
 		if err != nil {
 			lastErr = err
 			continue
