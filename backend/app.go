@@ -181,6 +181,7 @@ func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Va
 		HMACSecret:              cfg.JWTSecret,
 		SigningKey:              key,
 		MachineClients:          cfg.Machines,
+		TrustedIdPs:             cfg.TrustedIdPs,
 		TokenFormat:             cfg.TokenFormat,
 		Logger:                  log.With("component", "authserver"),
 	})

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -286,4 +288,40 @@ func TestAppPrintsNoJWTSecret(t *testing.T) {
 	testkit.NoErr(t, err)
 	defer a.close()
 	testkit.NoSecretPrinted(t, map[string]string{"JWT secret": fakeJWTSecret}, a, a.validator)
+}
+
+// AUTH_TRUSTED_IDPS_FILE is a trust anchor: read with the secret-file
+// checks, and it needs --auth-server; a provider without a usable key is
+// refused.
+func TestTrustedIdPsFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const jwk = `{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`
+	good := write("idps.json", `[{"issuer":"https://login.corp.test","jwks":{"keys":[`+jwk+`]}}]`, 0o600)
+	c, err := parseConfig([]string{"--auth-server", "--trusted-idps", good}, env(nil))
+	if err != nil || len(c.TrustedIdPs) != 1 || c.TrustedIdPs[0].Issuer != "https://login.corp.test" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://as.test", "AUTH_TRUSTED_IDPS_FILE": good})); err == nil ||
+		!strings.Contains(err.Error(), "needs --auth-server") {
+		t.Fatalf("without --auth-server: %v", err)
+	}
+	open := write("open.json", `[{"issuer":"https://login.corp.test","jwks":{"keys":[`+jwk+`]}}]`, 0o644)
+	if _, err := parseConfig([]string{"--auth-server", "--trusted-idps", open}, env(nil)); runtime.GOOS != "windows" &&
+		(err == nil || !strings.Contains(err.Error(), "AUTH_TRUSTED_IDPS_FILE")) {
+		t.Fatalf("a file others can read: %v", err)
+	}
+	if _, err := parseConfig([]string{"--auth-server", "--trusted-idps", write("bad.json", `{"issuer":1}`, 0o600)}, env(nil)); err == nil ||
+		!strings.Contains(err.Error(), "AUTH_TRUSTED_IDPS_FILE") {
+		t.Fatalf("not a list: %v", err)
+	}
 }

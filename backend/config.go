@@ -32,6 +32,7 @@ type config struct {
 	TokenTTL      time.Duration
 	SigningKey    string
 	Machines      []authserver.MachineClient // AUTH_MACHINE_CLIENTS_FILE
+	TrustedIdPs   []authserver.TrustedIdP    // AUTH_TRUSTED_IDPS_FILE
 	LogLevel      string
 
 	// Introspection (RFC 7662) instead of, or besides, JWT validation.
@@ -112,15 +113,20 @@ func parseConfig(args []string, getenv func(string) string) (*config, error) {
 			return nil, err
 		}
 	}
+	if r.idpsFile != "" {
+		if c.TrustedIdPs, err = loadTrustedIdPs(r.idpsFile); err != nil {
+			return nil, err
+		}
+	}
 	return c, c.finish()
 }
 
 // rawFlags holds the flags that parseConfig converts after parsing.
 type rawFlags struct {
-	users                        listFlag
-	secretFile, ttl, machineFile string
-	clientSecretFile, introTTL   string
-	clientKeyFile                string
+	users                                  listFlag
+	secretFile, ttl, machineFile, idpsFile string
+	clientSecretFile, introTTL             string
+	clientKeyFile                          string
 }
 
 // defineFlags registers the settings' flags on fs, into c and r, with
@@ -146,6 +152,7 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.StringVar(&r.introTTL, "introspection-cache", envOr(getenv, "BACKEND_INTROSPECTION_CACHE", "60s"), "longest reuse of an active introspection answer, never past the token's exp (BACKEND_INTROSPECTION_CACHE)")
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
 	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
+	fs.StringVar(&r.idpsFile, "trusted-idps", getenv("AUTH_TRUSTED_IDPS_FILE"), "JSON file of identity providers whose ID-JAGs machine clients may present (cross-app access): issuer, and public JWKS or jwks_uri (AUTH_TRUSTED_IDPS_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
@@ -181,6 +188,21 @@ func loadMachineClients(file string) ([]authserver.MachineClient, error) {
 		return nil, fmt.Errorf("AUTH_MACHINE_CLIENTS_FILE: %w", err)
 	}
 	return mcs, nil
+}
+
+// loadTrustedIdPs reads AUTH_TRUSTED_IDPS_FILE: not a secret, but a
+// trust anchor, so it is checked as the secret files are (the user's
+// own, no symlink, writable and readable by no one else).
+func loadTrustedIdPs(file string) ([]authserver.TrustedIdP, error) {
+	b, err := platform.ReadSecretFile(file, maxSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_TRUSTED_IDPS_FILE: %w", err)
+	}
+	idps, err := authserver.ParseTrustedIdPs(b)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_TRUSTED_IDPS_FILE: %w", err)
+	}
+	return idps, nil
 }
 
 // maxSecretFile bounds what loadSecret reads from JWT_SECRET_FILE.
@@ -239,6 +261,9 @@ func (c *config) finish() error {
 	}
 	if len(c.Machines) > 0 && !c.AuthServer {
 		return errors.New("AUTH_MACHINE_CLIENTS_FILE needs --auth-server")
+	}
+	if len(c.TrustedIdPs) > 0 && !c.AuthServer {
+		return errors.New("AUTH_TRUSTED_IDPS_FILE needs --auth-server")
 	}
 	if c.AuthServerURL == "" && c.AuthServer {
 		c.AuthServerURL = c.PublicURL

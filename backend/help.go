@@ -63,6 +63,17 @@ run the backend with BACKEND_INTROSPECTION=1, BACKEND_CLIENT_ID set to such a
 client and BACKEND_CLIENT_SECRET_FILE holding its secret, or, for a client
 with a JWKS, BACKEND_CLIENT_KEY_FILE holding the private key (private_key_jwt).
 
+trusted identity providers (AUTH_TRUSTED_IDPS_FILE): cross-app access
+(SEP-990). A machine client may present an ID-JAG (typ oauth-id-jag+jwt) that
+one of these providers signed, with grant_type=
+urn:ietf:params:oauth:grant-type:jwt-bearer; aud must be this issuer and
+client_id the client. The token's sub is the ID-JAG's: the person. The file is
+a JSON list, the user's own and readable by no one else; each provider has its
+public keys, its jwks_uri (fetched on first use, and again at most every 30 s
+when no key verifies a grant), or both:
+  [{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", ...}]}},
+   {"issuer": "https://sso.corp.test", "jwks_uri": "https://sso.corp.test/keys"}]
+
 exit codes:
   0  ok: stopped by SIGINT or SIGTERM; help; version
   1  an error while starting or running, such as a listen address in use

@@ -24,8 +24,8 @@ import (
 // The 23 client scenarios of the spec that issue 16 asks the relay to
 // pass, in the suite's order: the core ones, the auth ones, the
 // 2025-03-26 back-compat ones and the draft ones; then the extension
-// scenarios of client credentials (SEP-1046, issue 17). Cross-app access
-// (auth/cross-app-access-*) is not here yet.
+// scenarios of client credentials (SEP-1046) and cross-app access
+// (SEP-990), issue 17.
 var scenarios = []string{
 	"initialize",
 	"tools_call",
@@ -52,6 +52,7 @@ var scenarios = []string{
 	"auth/offline-access-not-supported",
 	"auth/client-credentials-jwt",
 	"auth/client-credentials-basic",
+	"auth/cross-app-access-complete-flow",
 }
 
 // knownFailing are the scenarios the relay does not pass yet, each with

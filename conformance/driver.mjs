@@ -70,6 +70,20 @@ function program(target, serverUrl, ctx, scenario) {
         }
         return { command: need('KEYRELAY_RELAY'), args: ['serve', '--mcp-url', serverUrl], env };
       }
+      if (scenario.startsWith('auth/cross-app-access')) {
+        // SEP-990: the ID token goes in a private file, read at each use
+        // (RELAY_IDP_ID_TOKEN_FILE); the client's secret in the
+        // environment.
+        env.RELAY_IDP_ISSUER = ctx.idp_issuer;
+        env.RELAY_IDP_CLIENT_ID = ctx.idp_client_id;
+        env.RELAY_CLIENT_ID = ctx.client_id;
+        env.RELAY_CLIENT_SECRET = ctx.client_secret;
+        const dir = mkdtempSync(join(env.HOME || tmpdir(), 'id-token-'));
+        const file = join(dir, 'id_token');
+        writeFileSync(file, ctx.idp_id_token, { mode: 0o600 });
+        env.RELAY_IDP_ID_TOKEN_FILE = file;
+        return { command: need('KEYRELAY_RELAY'), args: ['serve', '--mcp-url', serverUrl], env };
+      }
       env.RELAY_CLIENT_METADATA_URL = CIMD_CLIENT_ID;
       if (ctx.client_id) env.RELAY_CLIENT_ID = ctx.client_id;
       if (ctx.client_secret) env.RELAY_CLIENT_SECRET = ctx.client_secret;

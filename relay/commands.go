@@ -94,6 +94,13 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 		r, err = p.Broker.Revoke(ctx)
 	}
 	fmt.Fprintf(stderr, "relay: %s\n", r.Report(err))
+	idpLeft := false
+	if skip == nil {
+		var line string
+		if line, idpLeft = p.Auth.RevokeIdP(ctx); line != "" {
+			fmt.Fprintf(stderr, "relay: %s\n", line)
+		}
+	}
 	rep, err := p.Vault.Wipe(ctx)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(stderr, "relay: %s\n", s)
@@ -102,7 +109,7 @@ func cmdLogout(ctx context.Context, args []string, e env, stderr io.Writer) erro
 	if err != nil {
 		return &cli.Error{Code: cli.ExitIncomplete, Err: err, Hint: "unlock the keychain or fix the permissions, then run `relay logout` again"}
 	}
-	return cli.LoggedOut(stderr, r.Outcome, stored)
+	return cli.LoggedOut(stderr, r.Outcome, stored, idpLeft)
 }
 
 // cmdStatus prints the report, whatever is wrong: with --json, stdout is

@@ -45,7 +45,10 @@ type ccSetup struct {
 	keyCmd  string // the vault key command
 }
 
-func startCC(t *testing.T) *ccSetup {
+func startCC(t *testing.T) *ccSetup { return startCCWith(t) }
+
+// startCCWith is startCC with more settings for the backend.
+func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		testkit.SkipOrFail(t, "the children's environments are read from /proc")
@@ -76,7 +79,7 @@ func startCC(t *testing.T) *ccSetup {
 	}
 	addr := testkit.FreeAddr(t)
 	s := &ccSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t), keyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}).
+	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)).
 		WaitHealthy(t, s.url+"/healthz")
 	s.keyFile = filepath.Join(s.env.Home, "ci-key.pem")
 	if err := os.WriteFile(s.keyFile, []byte(s.keyPEM), 0o600); err != nil {

@@ -34,6 +34,7 @@ type fileRecord struct {
 	Server       string            `json:"server,omitempty"`
 	AccessToken  string            `json:"access_token,omitempty"`
 	RefreshToken string            `json:"refresh_token,omitempty"`
+	IDToken      string            `json:"id_token,omitempty"`
 	TokenType    string            `json:"token_type,omitempty"`
 	Scopes       []string          `json:"scopes,omitempty"`
 	Subject      string            `json:"subject,omitempty"`
@@ -142,6 +143,7 @@ func toFile(a Account, r *Record) fileRecord {
 		Issuer: a.Issuer, ClientID: a.ClientID, Resource: a.Resource, Server: a.Server,
 		AccessToken:  r.AccessToken.Reveal(),
 		RefreshToken: r.RefreshToken.Reveal(),
+		IDToken:      r.IDToken.Reveal(),
 		TokenType:    r.TokenType, Scopes: r.Scopes, Subject: r.Subject,
 		Expiry: r.Expiry.UTC(), Updated: r.Updated.UTC(), SignedIn: r.SignedIn.UTC(),
 	}
@@ -162,6 +164,7 @@ func fromFile(fr fileRecord) (Account, *Record) {
 	r := &Record{
 		AccessToken:  secret.New(fr.AccessToken),
 		RefreshToken: secret.New(fr.RefreshToken),
+		IDToken:      secret.New(fr.IDToken),
 		TokenType:    fr.TokenType, Scopes: fr.Scopes, Subject: fr.Subject,
 		Expiry: utc(fr.Expiry), Updated: utc(fr.Updated), SignedIn: utc(fr.SignedIn),
 	}

@@ -24,10 +24,13 @@ type Account struct {
 type Record struct {
 	AccessToken  secret.Value
 	RefreshToken secret.Value
-	TokenType    string
-	Scopes       []string
-	Subject      string
-	Expiry       time.Time // absolute; zero if the server gave none
+	// IDToken is an OpenID Connect ID token: only an identity provider's
+	// session (cross-app access) keeps one.
+	IDToken   secret.Value
+	TokenType string
+	Scopes    []string
+	Subject   string
+	Expiry    time.Time // absolute; zero if the server gave none
 
 	// Registration is the dynamic client registration (RFC 7591) used for
 	// this account, if any.

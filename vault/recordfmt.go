@@ -15,6 +15,7 @@ import (
 
 type recordView struct {
 	AccessToken, RefreshToken string
+	IDToken                   string
 	TokenType                 string
 	Scopes                    []string
 	Subject                   string
@@ -38,7 +39,7 @@ type registrationView struct {
 // Format prints the record with its secrets as REDACTED, whatever the verb.
 func (r Record) Format(f fmt.State, verb rune) {
 	v := recordView{
-		AccessToken: redacted(r.AccessToken), RefreshToken: redacted(r.RefreshToken),
+		AccessToken: redacted(r.AccessToken), RefreshToken: redacted(r.RefreshToken), IDToken: redacted(r.IDToken),
 		TokenType: r.TokenType, Scopes: r.Scopes, Subject: r.Subject, Expiry: r.Expiry, Updated: r.Updated, SignedIn: r.SignedIn,
 	}
 	if r.Registration != nil {

@@ -68,6 +68,11 @@ type Config struct {
 	// client_credentials grant (SEP-1046), with a secret or a JWKS.
 	// Default: none, and the grant is not offered.
 	MachineClients []MachineClient
+	// TrustedIdPs are the enterprise identity providers whose ID-JAGs a
+	// machine client may present in the jwt-bearer grant (cross-app
+	// access, SEP-990, idjag.go). Default: none, and the grant is not
+	// offered.
+	TrustedIdPs []TrustedIdP
 	// RegisteredDefaultScopes are the default scopes of a client registered
 	// through /register: what it gets when a request names no scope. It
 	// may still ask by name for any other scope it registered (every scope
@@ -140,7 +145,7 @@ func (c Config) normalize() (Config, error) {
 	if !c.HMACSecret.IsZero() && len(c.HMACSecret.Reveal()) < 32 {
 		return c, ErrShortSecret
 	}
-	for _, check := range []func() error{c.checkResources, c.checkScopes, c.checkClients, c.checkMachineClients} {
+	for _, check := range []func() error{c.checkResources, c.checkScopes, c.checkClients, c.checkMachineClients, c.checkTrustedIdPs} {
 		if err := check(); err != nil {
 			return c, err
 		}

@@ -57,6 +57,9 @@ func (s *Server) Metadata() Metadata {
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "client_secret_basic", "client_secret_post", "private_key_jwt")
 		md.TokenEndpointAuthSigningAlgValuesSupported = []string{"ES256", "RS256", "EdDSA"}
 	}
+	if len(s.cfg.TrustedIdPs) > 0 {
+		md.GrantTypesSupported = append(md.GrantTypesSupported, JWTBearerGrantType)
+	}
 	if slices.ContainsFunc(s.cfg.MachineClients, func(mc MachineClient) bool { return mc.Introspect }) {
 		md.IntrospectionEndpoint = iss + "/introspect"
 		md.IntrospectionEndpointAuthMethodsSupported = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}

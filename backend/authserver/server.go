@@ -28,6 +28,7 @@ type Server struct {
 	mux            *http.ServeMux
 	deviceInterval time.Duration
 	jtis           jtiCache // client assertions seen (machine.go)
+	idpKeys        idpKeys  // trusted identity providers' fetched keys (idpkeys.go)
 	issued         issued   // access tokens, for /introspect (introspect.go)
 }
 

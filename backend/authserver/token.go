@@ -34,6 +34,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
+	if oe == nil && form.Get("grant_type") == JWTBearerGrantType && len(s.cfg.TrustedIdPs) > 0 {
+		// Cross-app access: a machine client presents an ID-JAG (idjag.go).
+		resp, oe := s.jwtBearerGrant(r, form)
+		if oe != nil {
+			writeOAuthError(w, oe)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
 	if oe == nil && r.Header.Get("Authorization") != "" {
 		oe = invalidRequest("client authentication is not supported: send client_id in the body")
 	}

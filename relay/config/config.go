@@ -43,6 +43,9 @@ type Config struct {
 	ClientKey      secret.Value  // the PEM private key of RELAY_CLIENT_KEY_FILE: private_key_jwt
 	ClientKeyFile  string        // RELAY_CLIENT_KEY_FILE
 	ClientCreds    bool          // RELAY_CLIENT_CREDENTIALS=1 or --client-credentials: the client_credentials grant
+	IdPIssuer      string        // RELAY_IDP_ISSUER: cross-app access (SEP-990) through this identity provider
+	IdPClientID    string        // RELAY_IDP_CLIENT_ID: the relay's client at the identity provider
+	IdPTokenFile   string        // RELAY_IDP_ID_TOKEN_FILE: a file holding the ID token, read on each use
 	ClientMetaURL  string        // RELAY_CLIENT_METADATA_URL: a Client ID Metadata Document
 	AuthorizeParam url.Values    // RELAY_AUTHORIZE_PARAMS: extra authorization parameters
 	Scopes         []string      // RELAY_SCOPES, space-separated
@@ -78,6 +81,9 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_CLIENT_SECRET", "secret of a confidential RELAY_CLIENT_ID; stored in the vault at first use, so it can be removed from the environment after"},
 	{"RELAY_CLIENT_CREDENTIALS", "1: sign in without a person, with the client_credentials grant of RELAY_CLIENT_ID and its RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE; for CI and scheduled jobs"},
 	{"RELAY_CLIENT_KEY_FILE", "instead of RELAY_CLIENT_SECRET: a PEM private key (EC P-256, RSA of 2048 bits or more, or Ed25519) for private_key_jwt; it must be the user's own and readable by no one else; stored in the vault at first use"},
+	{"RELAY_IDP_ISSUER", "cross-app access (SEP-990): the enterprise identity provider whose sign-in is traded for the server's token; needs RELAY_IDP_CLIENT_ID, RELAY_CLIENT_ID and its RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE"},
+	{"RELAY_IDP_CLIENT_ID", "the relay's client id at RELAY_IDP_ISSUER"},
+	{"RELAY_IDP_ID_TOKEN_FILE", "a file holding the ID token of RELAY_IDP_ISSUER, for headless runs; read on each use; it must be the user's own and readable by no one else; without it, the relay signs in to the identity provider in the browser once"},
 	{"RELAY_CLIENT_METADATA_URL", "https URL of a Client ID Metadata Document to use as the client id"},
 	{"RELAY_AUTHORIZE_PARAMS", "extra authorization parameters, as a query: audience=...&access_type=offline"},
 	{"RELAY_SCOPES", "space-separated scopes to ask for"},
@@ -172,6 +178,9 @@ func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 		r.clientCreds = v
 		return nil
 	})
+	fs.StringVar(&c.IdPIssuer, "idp-issuer", getenv("RELAY_IDP_ISSUER"), "identity provider for cross-app access (RELAY_IDP_ISSUER)")
+	fs.StringVar(&c.IdPClientID, "idp-client-id", getenv("RELAY_IDP_CLIENT_ID"), "client id at the identity provider (RELAY_IDP_CLIENT_ID)")
+	fs.StringVar(&c.IdPTokenFile, "idp-id-token-file", getenv("RELAY_IDP_ID_TOKEN_FILE"), "file holding the identity provider's ID token (RELAY_IDP_ID_TOKEN_FILE)")
 	fs.StringVar(&c.ClientMetaURL, "client-metadata-url", getenv("RELAY_CLIENT_METADATA_URL"), "Client ID Metadata Document URL (RELAY_CLIENT_METADATA_URL)")
 	fs.StringVar(&c.Resource, "resource", getenv("RELAY_RESOURCE"), "OAuth resource, or off (RELAY_RESOURCE)")
 	fs.StringVar(&r.authzParams, "authorize-params", getenv("RELAY_AUTHORIZE_PARAMS"), "extra authorization parameters (RELAY_AUTHORIZE_PARAMS)")
@@ -191,7 +200,7 @@ func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 	fs.StringVar(&c.AssumePKCE, "assume-pkce-s256", getenv("RELAY_ASSUME_PKCE_S256"), "issuer for which PKCE S256 is assumed (RELAY_ASSUME_PKCE_S256)")
 	// The usage text shows each flag's default, which comes from the
 	// environment: never a URL's userinfo or query.
-	for _, n := range []string{"auth-server-url", "backend-url", "mcp-url", "client-metadata-url", "resource", "assume-pkce-s256"} {
+	for _, n := range []string{"auth-server-url", "backend-url", "mcp-url", "client-metadata-url", "resource", "assume-pkce-s256", "idp-issuer"} {
 		f := fs.Lookup(n)
 		f.DefValue = RedactURL(f.DefValue)
 	}
@@ -221,6 +230,9 @@ func (c *Config) Check() error {
 		return errors.New("RELAY_CLIENT_SECRET needs RELAY_CLIENT_ID")
 	}
 	if err := c.checkClientCreds(); err != nil {
+		return err
+	}
+	if err := c.checkCrossApp(); err != nil {
 		return err
 	}
 	if c.ClientMetaURL != "" {

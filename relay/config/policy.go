@@ -42,6 +42,11 @@ func (c *Config) CheckPolicy(pol *policy.Policy) error {
 	if err := c.checkClientCredsPolicy(pol); err != nil {
 		return err
 	}
+	if c.IdPIssuer != "" {
+		if err := pol.CheckIdPIssuer(c.IdPIssuer); err != nil {
+			return err
+		}
+	}
 	if c.AuthServerURL != "" {
 		if err := pol.CheckIssuer(c.AuthServerURL); err != nil {
 			return err

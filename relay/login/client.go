@@ -74,7 +74,10 @@ func (i *Interactive) prepare(ctx context.Context, register bool) error {
 		return err
 	}
 	if i.Client.ClientID != "" {
-		return i.loadSecret(ctx, md.Issuer)
+		if err := i.loadSecret(ctx, md.Issuer); err != nil || !register {
+			return err
+		}
+		return i.prepareIdP(ctx)
 	}
 	if md.RegistrationEndpoint == "" || (i.ClientMetadataURL != "" && md.ClientIDMetadataDocumentSupported) {
 		return nil

@@ -198,7 +198,11 @@ func (i *Interactive) discover(ctx context.Context, iss string) (*oauth.Metadata
 	legacy := i.disc.legacy
 	i.mu.Unlock()
 	if !legacy {
-		md, err := oauth.Discover(ctx, i.Client.HTTP, iss, oauth.AssumeS256(i.assumed()...))
+		opts := []oauth.DiscoverOption{oauth.AssumeS256(i.assumed()...)}
+		if i.CrossApp != nil { // token requests only: no PKCE needed
+			opts = append(opts, oauth.NoCodeFlow())
+		}
+		md, err := oauth.Discover(ctx, i.Client.HTTP, iss, opts...)
 		if err == nil || !i.legacyRecord(ctx, iss, err) {
 			return md, err
 		}

@@ -46,6 +46,10 @@ type Interactive struct {
 	// ClientCredentials signs in with the client_credentials grant
 	// (RELAY_CLIENT_CREDENTIALS): no browser and no device grant, ever.
 	ClientCredentials bool
+	// CrossApp, when set, signs in with cross-app access (SEP-990,
+	// crossapp.go): never the browser sign-in at the MCP server's
+	// authorization server, nor the device grant.
+	CrossApp *CrossApp
 	// ClientMetadataURL is RELAY_CLIENT_METADATA_URL.
 	ClientMetadataURL string
 	// Registry keeps dynamic registrations, keyed by issuer (the vault).
@@ -107,6 +111,7 @@ type Interactive struct {
 	// the protected resource metadata's scopes_supported, once read
 	supported     []string
 	supportedRead bool
+	idp           idpState // cross-app access (crossapp.go)
 }
 
 // Metadata returns the authorization server's metadata, discovering it once.
@@ -235,6 +240,9 @@ func (i *Interactive) Login(ctx context.Context, scopes []string, ui broker.UI) 
 func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) (*oauth.Tokens, error) {
 	if p := i.current(); p != nil {
 		return nil, p.err
+	}
+	if i.CrossApp != nil {
+		return i.crossApp(ctx, scopes, ui)
 	}
 	c, err := i.client(ctx, scopes)
 	if err != nil {

@@ -3,7 +3,12 @@
 // (RFC 8414, with OpenID Connect discovery as a fallback), dynamic client
 // registration (RFC 7591), the authorization code flow with PKCE through the
 // browser and a loopback redirect (RFC 8252), the device authorization grant
-// (RFC 8628), the refresh grant, and revocation (RFC 7009).
+// (RFC 8628), the refresh grant, and revocation (RFC 7009); for a
+// confidential client, the client_credentials grant (SEP-1046) and cross-app
+// access (SEP-990: an RFC 8693 token exchange of an ID token for an ID-JAG
+// at the identity provider, then the RFC 7523 jwt-bearer grant). Every token
+// request goes through one path (postForm): client authentication, no
+// redirects, a 1 MiB cap, the secrets sent scrubbed from the answer.
 //
 // A typical login:
 //
@@ -83,7 +88,8 @@
 //
 // Non-goals: storing tokens (the vault does), deciding when to refresh or
 // log in again (the relay's orchestrator does), opening the browser
-// (platform does), confidential clients, OpenID Connect ID tokens, the
+// (platform does), verifying ID tokens (the identity provider that gets
+// one back in a token exchange does; PeekClaims only reads them), the
 // implicit or password grants, RFC 7592 client management, and storing a
 // registration (the vault does, keyed by issuer). For a Client ID Metadata
 // Document the caller sets ClientID to the document's URL when

@@ -70,6 +70,9 @@ func (c *Client) checkLogin(cb Callback) error {
 	if c.Metadata.AuthorizationEndpoint == "" {
 		return fmt.Errorf("%w: no authorization_endpoint", ErrBadMetadata)
 	}
+	if err := c.Metadata.checkPKCE(); err != nil {
+		return err
+	}
 	if err := cb.check(); err != nil {
 		return err
 	}

@@ -33,6 +33,11 @@ type Metadata struct {
 	// and the caller named this issuer in AssumeS256, so S256 is assumed.
 	// Never read from the document.
 	PKCEAssumed bool `json:"-"`
+	// NoCodeFlow: the caller never runs the authorization code flow with
+	// this server (the NoCodeFlow option of Discover), so it need not
+	// advertise PKCE; StartLogin still refuses it then. Never read from
+	// the document.
+	NoCodeFlow bool `json:"-"`
 }
 
 // ErrPKCEUnlisted wraps ErrNoPKCE for a document that omits
@@ -45,6 +50,15 @@ type DiscoverOption func(*discoverOptions)
 
 type discoverOptions struct {
 	assumeS256 []string
+	noCodeFlow bool
+}
+
+// NoCodeFlow accepts metadata that does not advertise PKCE, for a server
+// the caller only sends token requests to (an identity provider's token
+// exchange, a jwt-bearer or client_credentials grant). StartLogin still
+// refuses such metadata (ErrNoPKCE).
+func NoCodeFlow() DiscoverOption {
+	return func(o *discoverOptions) { o.noCodeFlow = true }
 }
 
 // AssumeS256 names issuers whose metadata may omit
@@ -108,6 +122,7 @@ func Discover(ctx context.Context, hc *http.Client, issuer string, opts ...Disco
 			return nil, err
 		}
 		md.PKCEAssumed = md.CodeChallengeMethodsSupported == nil && slices.Contains(o.assumeS256, issuer)
+		md.NoCodeFlow = o.noCodeFlow
 		if err := md.check(issuer, u); err != nil {
 			return nil, err
 		}
@@ -157,6 +172,14 @@ func (md *Metadata) validate() error {
 			return err
 		}
 	}
+	if md.NoCodeFlow {
+		return nil
+	}
+	return md.checkPKCE()
+}
+
+// checkPKCE: S256 is advertised, or assumed for an omitted list (C1).
+func (md *Metadata) checkPKCE() error {
 	switch {
 	case slices.Contains(md.CodeChallengeMethodsSupported, "S256"):
 	case md.CodeChallengeMethodsSupported == nil && md.PKCEAssumed:

@@ -21,6 +21,7 @@ import (
 type Tokens struct {
 	AccessToken  secret.Value
 	RefreshToken secret.Value // zero when the server issued none
+	IDToken      secret.Value // an OpenID Connect ID token, when the server sent one
 	TokenType    string       // "Bearer", whatever case the server used
 	Scopes       []string     // granted, or the requested ones if the response named none
 	Expiry       time.Time    // absolute, by the Client's clock; zero when unknown
@@ -35,6 +36,7 @@ type tokenJSON struct {
 	AccessToken      string      `json:"access_token"`
 	TokenType        string      `json:"token_type"`
 	RefreshToken     string      `json:"refresh_token"`
+	IDToken          string      `json:"id_token"`
 	ExpiresIn        json.Number `json:"expires_in"`
 	Scope            string      `json:"scope"`
 	Error            string      `json:"error"`
@@ -216,7 +218,7 @@ func (tj *tokenJSON) tokens(now time.Time, requested []string) (*Tokens, error) 
 		scopes = append([]string(nil), requested...)
 	}
 	return &Tokens{
-		AccessToken: secret.New(tj.AccessToken), RefreshToken: secret.New(tj.RefreshToken),
+		AccessToken: secret.New(tj.AccessToken), RefreshToken: secret.New(tj.RefreshToken), IDToken: secret.New(tj.IDToken),
 		TokenType: tj.TokenType, Scopes: scopes, Expiry: expiry,
 	}, nil
 }

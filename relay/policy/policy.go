@@ -77,6 +77,10 @@ type Rules struct {
 	// is also a limit: RELAY_ASSUME_PKCE_S256 may name only an issuer it
 	// lists, so an empty list forbids the setting. nil: no such rule.
 	AssumePKCES256 []string `json:"assume_pkce_s256,omitempty"`
+	// AllowedIdPIssuers lists the enterprise identity providers that
+	// cross-app access (RELAY_IDP_ISSUER) may use, compared exactly; an
+	// empty list turns cross-app access off. nil: no such rule.
+	AllowedIdPIssuers []string `json:"allowed_idp_issuers,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string.
@@ -179,6 +183,11 @@ func Parse(b []byte) (*Rules, error) {
 			return nil, fmt.Errorf("allowed_issuers: %q is not an http(s) URL", iss)
 		}
 	}
+	for _, iss := range r.AllowedIdPIssuers {
+		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("allowed_idp_issuers: %q is not an http(s) URL", iss)
+		}
+	}
 	for _, iss := range r.AssumePKCES256 {
 		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") ||
 			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(iss, " \t\r\n") {
@@ -275,6 +284,25 @@ func (p *Policy) CheckIssuer(issuer string) error {
 	return nil
 }
 
+// CheckIdPIssuer refuses an identity provider for cross-app access that
+// some file's allowed_idp_issuers does not list (exact comparison); an
+// empty list refuses every one.
+func (p *Policy) CheckIdPIssuer(issuer string) error {
+	if p == nil {
+		return nil
+	}
+	for _, x := range p.files {
+		switch l := x.rules.AllowedIdPIssuers; {
+		case l == nil:
+		case len(l) == 0:
+			return fmt.Errorf("%w: cross-app access is turned off (allowed_idp_issuers is empty in %s)", ErrDenied, x.path)
+		case !contains(l, issuer):
+			return fmt.Errorf("%w: the identity provider %q is not in allowed_idp_issuers of %s", ErrDenied, issuer, x.path)
+		}
+	}
+	return nil
+}
+
 // CheckBackend refuses a backend URL whose host some file does not allow.
 func (p *Policy) CheckBackend(rawURL string) error {
 	return p.checkHost(rawURL, "backend", "allowed_backend_hosts", func(r Rules) []string { return r.AllowedBackendHosts })
@@ -343,6 +371,8 @@ func (p *Policy) Summary() []string {
 		add(r.MaxSession > 0, "  sign-in used at most %s", time.Duration(r.MaxSession))
 		add(r.DisableDeviceGrant, "  device grant: off")
 		add(r.DisableClientCredentials, "  client credentials: off")
+		add(r.AllowedIdPIssuers != nil && len(r.AllowedIdPIssuers) == 0, "  cross-app access: off")
+		add(len(r.AllowedIdPIssuers) > 0, "  identity providers (cross-app access): %s", strings.Join(r.AllowedIdPIssuers, " "))
 		add(r.AssumePKCES256 != nil && len(r.AssumePKCES256) == 0, "  PKCE S256 assumed for: no issuer")
 		add(len(r.AssumePKCES256) > 0, "  PKCE S256 assumed for: %s (no other issuer)", strings.Join(r.AssumePKCES256, " "))
 	}

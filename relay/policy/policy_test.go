@@ -258,3 +258,26 @@ func TestClientCredentialsRule(t *testing.T) {
 		t.Fatalf("allowed %v, summary %q", p.ClientCredentialsAllowed(), p.Summary())
 	}
 }
+
+// allowed_idp_issuers: nil allows any identity provider, a list only
+// those (every file's), an empty list none; the summary says which.
+func TestAllowedIdPIssuers(t *testing.T) {
+	testkit.NoErr(t, (*Policy)(nil).CheckIdPIssuer("https://idp.test"))
+	p, err := Load(write(t, `{"allowed_idp_issuers": ["https://idp.test", "https://other.test"]}`), write(t, `{"allowed_idp_issuers": ["https://idp.test"]}`))
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, p.CheckIdPIssuer("https://idp.test"))
+	if err := p.CheckIdPIssuer("https://other.test"); !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "not in allowed_idp_issuers") {
+		t.Fatalf("another provider: %v", err)
+	}
+	if !slices.Contains(p.Summary(), "  identity providers (cross-app access): https://idp.test") {
+		t.Fatalf("summary %q", p.Summary())
+	}
+	off, err := Load(write(t, `{"allowed_idp_issuers": []}`), "")
+	testkit.NoErr(t, err)
+	if err := off.CheckIdPIssuer("https://idp.test"); !errors.Is(err, ErrDenied) || !slices.Contains(off.Summary(), "  cross-app access: off") {
+		t.Fatalf("empty list: %v, summary %q", err, off.Summary())
+	}
+	if _, err := Parse([]byte(`{"allowed_idp_issuers": ["idp.test"]}`)); err == nil {
+		t.Fatal("a provider that is not a URL was accepted")
+	}
+}

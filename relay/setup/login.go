@@ -26,6 +26,9 @@ func LoginPolicy(cfg *config.Config, sw config.Switches) (*policy.Policy, error)
 	if sw.Device && cfg.ClientCreds {
 		return nil, cli.Usage(errors.New("--device and client credentials do not mix: the client_credentials grant needs no person"))
 	}
+	if sw.Device && cfg.IdPIssuer != "" {
+		return nil, cli.Usage(errors.New("--device and cross-app access do not mix: the identity provider's sign-in is traded for the server's token"))
+	}
 	if sw.Device && !pol.DeviceGrantAllowed() {
 		return nil, fmt.Errorf("%w: the device grant is turned off (disable_device_grant); sign in with the browser", policy.ErrDenied)
 	}

@@ -81,6 +81,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		Logger: log.With("component", "login"), Policy: pol, AssumePKCE: cfg.AssumedPKCE(pol),
 		ResourceScopes: cfg.MCPURL != "",
 	}
+	if cfg.IdPIssuer != "" {
+		p.Auth.CrossApp = &login.CrossApp{Issuer: cfg.IdPIssuer, ClientID: cfg.IdPClientID, IDTokenFile: cfg.IdPTokenFile,
+			ReadFile: platform.ReadSecretFile,
+			HTTP:     oauth.PublicOnly(&http.Client{Timeout: cfg.AuthTimeout}, cfg.IdPIssuer, pol.NamesAuthServer)}
+	}
 	p.Broker = &broker.Broker{Resolve: p.Auth.Account, Store: v, Auth: p.Auth, Scopes: cfg.Scopes,
 		MaxLifetime: pol.MaxTokenLifetime(), MaxSession: pol.MaxSession(), Logger: log.With("component", "broker")}
 	return p, nil

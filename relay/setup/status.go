@@ -39,8 +39,26 @@ func Status(ctx context.Context, cfg *config.Config, stderr io.Writer) (r status
 		term := signin.Terminal{W: stderr}
 		src.Vault, src.Tokens, src.Issuer = p.Vault, p.Broker, p.Issuer
 		src.Waiting = func() func() { return term.Waiting("relay: waiting for the vault: another relay may be signing in...") }
+		if cfg.IdPIssuer != "" {
+			src.IdP = func(ctx context.Context) *status.IdP { return idpStatus(ctx, p) }
+		}
 	}
 	return status.Build(ctx, src), cfgErr, openErr
+}
+
+// idpStatus is the identity provider session of cross-app access, for
+// the status report.
+func idpStatus(ctx context.Context, p *Parts) *status.IdP {
+	s, err := p.Auth.Session(ctx)
+	if s == nil {
+		return nil
+	}
+	out := &status.IdP{Issuer: config.RedactURL(s.Issuer), ClientID: s.ClientID, Source: s.Source,
+		SignedIn: s.Held, Subject: s.Subject, Expiry: s.Expiry}
+	if err != nil {
+		out.Problem = err.Error()
+	}
+	return out
 }
 
 // unopened is a vault that could not be opened, for the status report.

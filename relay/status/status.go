@@ -55,6 +55,23 @@ type Report struct {
 	// ClientCredentials is the client id when the relay signs in with
 	// the client_credentials grant (RELAY_CLIENT_CREDENTIALS), not a person.
 	ClientCredentials string `json:"client_credentials,omitempty"`
+	// IdP is the identity provider session of cross-app access
+	// (RELAY_IDP_ISSUER).
+	IdP *IdP `json:"idp,omitempty"`
+}
+
+// IdP is the identity provider session of cross-app access: never a
+// token.
+type IdP struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	// Source is "RELAY_IDP_ID_TOKEN_FILE" or "sign-in".
+	Source   string    `json:"source"`
+	SignedIn bool      `json:"signed_in"` // an ID token is held
+	Subject  string    `json:"subject,omitempty"`
+	Expiry   time.Time `json:"expiry,omitzero"`
+	Expired  bool      `json:"expired,omitempty"`
+	Problem  string    `json:"problem,omitempty"`
 }
 
 // Assumption is an issuer for which PKCE with S256 is assumed, and who
@@ -106,6 +123,10 @@ type Sources struct {
 	PKCE []Assumption
 	// ClientCredentials: the client id of the client_credentials mode, or "".
 	ClientCredentials string
+	// IdP, if set, reads the identity provider session of cross-app
+	// access, with no network call; asked only when the configuration is
+	// good and the vault is not locked.
+	IdP func(ctx context.Context) *IdP
 	// ConfigErr says why the configuration or the policy refuses it; then
 	// the tokens are not read.
 	ConfigErr error
@@ -133,6 +154,11 @@ func Build(ctx context.Context, s Sources) Report {
 	}
 	st := s.Vault.Status(ctx)
 	r.KeySource, r.Protects, r.KeyNote, r.DataDir, r.Problem = string(st.KeySource), st.Protects, st.KeyNote, st.Dir, st.Problem
+	if s.IdP != nil && s.ConfigErr == nil && !st.Locked {
+		if r.IdP = s.IdP(ctx); r.IdP != nil {
+			r.IdP.Expired = !r.IdP.Expiry.IsZero() && now(s.Now).After(r.IdP.Expiry)
+		}
+	}
 	switch {
 	case !st.HasTokens || s.ConfigErr != nil:
 		return r
@@ -188,6 +214,9 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 	if r.ClientCredentials != "" {
 		fmt.Fprintf(w, "sign-in:     client credentials of %s (no person signs in; RELAY_CLIENT_CREDENTIALS)\n", r.ClientCredentials)
 	}
+	if r.IdP != nil {
+		fmt.Fprintf(w, "sign-in:     cross-app access through %s\nidp:         %s\n", r.IdP.Issuer, r.IdP.text())
+	}
 	for _, a := range r.PKCE {
 		fmt.Fprintf(w, "pkce:        S256 assumed for %s (%s)\n", a.Issuer, a.By)
 	}
@@ -206,6 +235,27 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 		}
 	}
 	return nil
+}
+
+// text is the identity provider session in one line.
+func (p *IdP) text() string {
+	var s string
+	switch {
+	case p.SignedIn:
+		s = "signed in as " + orUnknown(p.Subject) + ", ID token until " + fmtTime(p.Expiry)
+		if p.Expired {
+			s += " (expired)"
+		}
+	case p.Source == "sign-in":
+		s = "not signed in (the next call signs in at the identity provider)"
+	default:
+		s = "no ID token"
+	}
+	s += "; from " + p.Source + ", client " + p.ClientID
+	if p.Problem != "" {
+		s += "; problem: " + p.Problem
+	}
+	return s
 }
 
 func (r Report) stateText() string {

@@ -395,3 +395,35 @@ func TestClientCredentialsShown(t *testing.T) {
 		t.Errorf("a report for a person's sign-in mentions client credentials:\n%s", none.String())
 	}
 }
+
+// TestIdPSessionShown: with cross-app access both forms name the
+// identity provider and its session; a locked vault is not read for it;
+// without it, neither mentions one.
+func TestIdPSessionShown(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	read := 0
+	idp := func(context.Context) *IdP {
+		read++
+		return &IdP{Issuer: "https://idp.test", ClientID: "relay", Source: "sign-in", SignedIn: true, Subject: "alice", Expiry: exp}
+	}
+	r := Build(context.Background(), Sources{IdP: idp, Vault: fakeVault(vault.Status{Dir: "/d"}), Now: func() time.Time { return exp.Add(time.Hour) }})
+	var text, js bytes.Buffer
+	testkit.NoErr(t, r.Print(&text, false))
+	testkit.NoErr(t, r.Print(&js, true))
+	if !strings.Contains(text.String(), "\nsign-in:     cross-app access through https://idp.test\nidp:         signed in as alice, ID token until ") ||
+		!strings.Contains(text.String(), "(expired); from sign-in, client relay\n") {
+		t.Errorf("text:\n%s", text.String())
+	}
+	if !strings.Contains(js.String(), `"idp": {`) || !strings.Contains(js.String(), `"subject": "alice"`) || !strings.Contains(js.String(), `"expired": true`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+	Build(context.Background(), Sources{IdP: idp, Vault: fakeVault(vault.Status{Dir: "/d", HasTokens: true, Locked: true})})
+	if read != 1 {
+		t.Errorf("the session was read %d times; a locked vault must not be read", read)
+	}
+	var none bytes.Buffer
+	testkit.NoErr(t, Report{}.Print(&none, false))
+	if strings.Contains(none.String(), "idp") || strings.Contains(none.String(), "cross-app") {
+		t.Errorf("a report without cross-app access mentions it:\n%s", none.String())
+	}
+}

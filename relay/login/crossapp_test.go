@@ -1,0 +1,167 @@
+package login
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/relay/broker"
+	"github.com/keyrelay/keyrelay/relay/oauth"
+	"github.com/keyrelay/keyrelay/vault"
+)
+
+// idTok is an unsigned ID token with iss, aud relay, sub alice and exp:
+// the relay reads its claims and never verifies it (the provider does).
+func idTok(iss string, exp time.Time) string {
+	b, _ := json.Marshal(map[string]any{"iss": iss, "aud": "relay", "sub": "alice", "exp": exp.Unix(), "nonce": exp.UnixNano()})
+	e := base64.RawURLEncoding.EncodeToString
+	return e([]byte(`{"alg":"ES256"}`)) + "." + e(b) + ".c2ln"
+}
+
+// fakeIdP answers OpenID discovery and the refresh grant with a new ID
+// token and a rotated refresh token.
+type fakeIdP struct {
+	srv       *httptest.Server
+	refreshes atomic.Int64
+	others    atomic.Int64 // any other request to the token endpoint
+}
+
+func newFakeIdP(t *testing.T) *fakeIdP {
+	f := &fakeIdP{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		iss := f.srv.URL
+		switch {
+		case r.URL.Path == "/.well-known/openid-configuration":
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "authorization_endpoint": iss + "/auth",
+				"token_endpoint": iss + "/token", "code_challenge_methods_supported": []string{"S256"}})
+		case r.URL.Path == "/token" && r.FormValue("grant_type") == "refresh_token" && r.FormValue("refresh_token") == "fake-idp-refresh-1":
+			f.refreshes.Add(1)
+			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "fake-idp-access-2", "token_type": "Bearer",
+				"refresh_token": "fake-idp-refresh-2", "id_token": idTok(iss, time.Now().Add(time.Hour)), "expires_in": 3600})
+		case r.URL.Path == "/token":
+			f.others.Add(1)
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeIdP) interactive(t *testing.T, reg Registry) *Interactive {
+	return &Interactive{CrossApp: &CrossApp{Issuer: f.srv.URL, ClientID: "relay"}, Registry: reg,
+		Client: oauth.Client{HTTP: f.srv.Client()}, Timeout: time.Second}
+}
+
+func memVault(t *testing.T) *vault.Vault {
+	v, err := vault.Open(context.Background(), vault.Options{Dir: t.TempDir(), Keychain: vault.NewMemKeychain()})
+	testkit.NoErr(t, err)
+	return v
+}
+
+// TestIdPSessionRefreshedWhenIDTokenExpires: an expired ID token in the
+// session is replaced by a refresh at the identity provider, stored with
+// the rotated refresh token; no sign-in.
+func TestIdPSessionRefreshedWhenIDTokenExpires(t *testing.T) {
+	f := newFakeIdP(t)
+	v := memVault(t)
+	acct := IdPAccount(f.srv.URL, "relay")
+	old := idTok(f.srv.URL, time.Now().Add(-time.Minute))
+	testkit.NoErr(t, v.Update(context.Background(), acct, func(*vault.Record) (*vault.Record, error) {
+		return &vault.Record{IDToken: secret.New(old), RefreshToken: secret.New("fake-idp-refresh-1")}, nil
+	}))
+	i := f.interactive(t, v)
+	testkit.WantIs(t, testkit.ErrOf(i.idToken(nil)), broker.ErrReprepare, "no ID token prepared yet")
+	testkit.NoErr(t, i.prepareIdP(context.Background()))
+	tok, err := i.idToken(nil)
+	if err != nil || tok.Reveal() == old || f.refreshes.Load() != 1 || f.others.Load() != 0 {
+		t.Fatalf("after prepare: %v, new token %v, %d refreshes, %d other token requests", err, tok.Reveal() != old, f.refreshes.Load(), f.others.Load())
+	}
+	r, err := v.Get(context.Background(), acct)
+	if err != nil || !r.IDToken.Equal(tok) || r.RefreshToken.Reveal() != "fake-idp-refresh-2" || r.Subject != "alice" {
+		t.Fatalf("stored session: %v, rotated refresh token %v", err, r.RefreshToken.Reveal() == "fake-idp-refresh-2")
+	}
+	// A valid session is used as it is: no request at all.
+	j := f.interactive(t, v)
+	_, _ = j.idToken(nil)
+	testkit.NoErr(t, j.prepareIdP(context.Background()))
+	if got, err := j.idToken(nil); err != nil || !got.Equal(tok) || f.refreshes.Load() != 1 {
+		t.Fatalf("a valid session: %v, same token %v, %d refreshes", err, got.Equal(tok), f.refreshes.Load())
+	}
+	// An ID token the provider refused is not used again.
+	j.rejectIDToken(tok, nil)
+	testkit.WantIs(t, testkit.ErrOf(j.idToken(nil)), broker.ErrReprepare, "a refused ID token")
+}
+
+// TestIDTokenFile: the file is read at each use, with the secret-file
+// reader; an expired token, another issuer's or one that is not a JWT is
+// refused with the file's name and without the token.
+func TestIDTokenFile(t *testing.T) {
+	const iss = "https://idp.test"
+	content := ""
+	var reads int
+	x := &CrossApp{Issuer: iss, ClientID: "relay", IDTokenFile: "/run/id_token", ReadFile: func(path string, limit int64) ([]byte, error) {
+		reads++
+		if content == "" {
+			return nil, errors.New("refused: readable by others")
+		}
+		return []byte(content + "\n"), nil
+	}}
+	i := &Interactive{CrossApp: x}
+	good := idTok(iss, time.Now().Add(time.Hour))
+	content = good
+	if tok, err := i.idToken(nil); err != nil || tok.Reveal() != good {
+		t.Fatalf("good: %v", err)
+	}
+	rotated := idTok(iss, time.Now().Add(2*time.Hour))
+	content = rotated
+	if tok, _ := i.idToken(nil); tok.Reveal() != rotated || reads != 2 {
+		t.Fatalf("the rotated file was not read again (%d reads)", reads)
+	}
+	for name, tc := range map[string]struct{ content, want string }{
+		"expired":      {idTok(iss, time.Now().Add(-time.Minute)), "RELAY_IDP_ID_TOKEN_FILE /run/id_token: the ID token expired at"},
+		"other issuer": {idTok("https://evil.test", time.Now().Add(time.Hour)), `issued by "https://evil.test", not by RELAY_IDP_ISSUER`},
+		"not a JWT":    {"hello-not-a-token", "not a JWT"},
+		"refused file": {"", "RELAY_IDP_ID_TOKEN_FILE: refused"},
+	} {
+		content = tc.content
+		_, err := i.idToken(nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.content != "" && strings.Contains(err.Error(), tc.content)) {
+			t.Errorf("%s: %v, want %q and no token", name, err, tc.want)
+		}
+	}
+}
+
+// TestRevokeIdPReportsWhatIsLeft: logout's revocation at the identity
+// provider says when a token it honours is left there (no revocation
+// endpoint), and that nothing is when no session is stored.
+func TestRevokeIdPReportsWhatIsLeft(t *testing.T) {
+	f := newFakeIdP(t)
+	v := memVault(t)
+	i := f.interactive(t, v)
+	if line, left := i.RevokeIdP(context.Background()); left || line != "identity provider: no stored session" {
+		t.Fatalf("no session: %q, left %v", line, left)
+	}
+	testkit.NoErr(t, v.Update(context.Background(), IdPAccount(f.srv.URL, "relay"), func(*vault.Record) (*vault.Record, error) {
+		return &vault.Record{IDToken: secret.New(idTok(f.srv.URL, time.Now().Add(time.Hour))), RefreshToken: secret.New("fake-idp-refresh-1")}, nil
+	}))
+	line, left := i.RevokeIdP(context.Background())
+	if !left || !strings.Contains(line, "no revocation endpoint") || strings.Contains(line, "fake-idp-refresh") {
+		t.Fatalf("no endpoint: %q, left %v", line, left)
+	}
+	if line, left := (&Interactive{}).RevokeIdP(context.Background()); line != "" || left {
+		t.Fatalf("without cross-app access: %q, left %v", line, left)
+	}
+}
