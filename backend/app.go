@@ -18,6 +18,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
@@ -48,6 +49,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 	ts := tool.NewServer(tool.Config{
 		PublicURL: cfg.PublicURL, AuthServers: []string{cfg.AuthServerURL},
 		Validator: v, Logger: log.With("component", "tools"),
+		DPoP: &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{}), Require: cfg.RequireDPoP},
 	})
 	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
 		v.Close()
@@ -170,6 +172,8 @@ func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Va
 		SigningKey:              key,
 		MachineClients:          cfg.Machines,
 		TokenFormat:             cfg.TokenFormat,
+		DPoP:                    cfg.AuthDPoP,
+		DPoPNonce:               cfg.AuthDPoPNonce,
 		Logger:                  log.With("component", "authserver"),
 	})
 	return as, demoPass, err

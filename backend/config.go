@@ -42,6 +42,11 @@ type config struct {
 	IntrospectionTTL time.Duration // cap on caching an active answer
 	AllowNoAudience  bool          // accept an introspection answer without aud
 	TokenFormat      string        // the built-in server's access tokens: jwt or opaque
+
+	// DPoP (RFC 9449).
+	RequireDPoP   bool // refuse bearer tokens: only DPoP-bound tokens with proofs
+	AuthDPoP      bool // the built-in server accepts proofs and binds tokens (default on)
+	AuthDPoPNonce bool // and requires its nonces in them
 }
 
 type listFlag []string
@@ -129,6 +134,9 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.StringVar(&r.introTTL, "introspection-cache", envOr(getenv, "BACKEND_INTROSPECTION_CACHE", "60s"), "longest reuse of an active introspection answer, never past the token's exp (BACKEND_INTROSPECTION_CACHE)")
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
 	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
+	fs.BoolVar(&c.RequireDPoP, "require-dpop", getenv("BACKEND_REQUIRE_DPOP") == "1", "refuse bearer tokens: accept only DPoP-bound tokens with a proof of their key (BACKEND_REQUIRE_DPOP=1)")
+	fs.BoolVar(&c.AuthDPoP, "auth-dpop", getenv("AUTH_DPOP") != "0", "the built-in server accepts DPoP proofs and binds tokens to their key; --auth-dpop=false or AUTH_DPOP=0 turns it off (AUTH_DPOP)")
+	fs.BoolVar(&c.AuthDPoPNonce, "auth-dpop-nonce", getenv("AUTH_DPOP_NONCE") == "1", "the built-in server requires its DPoP-Nonce in proofs (AUTH_DPOP_NONCE=1)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
@@ -243,6 +251,9 @@ func (c *config) finish() error {
 	}
 	if c.TokenFormat == authserver.TokenOpaque && (!c.AuthServer || !c.Introspection) {
 		return errors.New("AUTH_TOKEN_FORMAT=opaque needs --auth-server and BACKEND_INTROSPECTION=1")
+	}
+	if c.AuthDPoPNonce && (!c.AuthServer || !c.AuthDPoP) {
+		return errors.New("AUTH_DPOP_NONCE=1 needs --auth-server with DPoP on (AUTH_DPOP)")
 	}
 	return c.finishIntrospection()
 }

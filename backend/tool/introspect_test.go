@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -24,6 +25,17 @@ func introspectingFixture(t *testing.T, answer http.HandlerFunc) *fixture {
 		ClientID: "backend", ClientSecret: "introspection-secret"})
 	testkit.NoErr(t, err)
 	return newFixtureWith(t, in)
+}
+
+// introspectingFixtureDPoP is introspectingFixture with DPoP accepted.
+func introspectingFixtureDPoP(t *testing.T, answer http.HandlerFunc) *fixture {
+	t.Helper()
+	as := httptest.NewServer(answer)
+	t.Cleanup(as.Close)
+	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{Issuer: iss, Audience: aud, Endpoint: as.URL,
+		ClientID: "backend", ClientSecret: "introspection-secret"})
+	testkit.NoErr(t, err)
+	return newFixtureDPoP(t, in, &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{})})
 }
 
 func activeAnswer(scope string) http.HandlerFunc {

@@ -40,6 +40,10 @@ type Config struct {
 	// Validator checks tokens. Nil means no token is ever accepted, so only
 	// public tools work.
 	Validator Validator
+	// DPoP, if set, accepts DPoP-bound tokens with their proofs (RFC 9449)
+	// and, with Require, nothing else. Nil: bearer tokens only, and a
+	// token bound to a key (cnf.jkt) is refused.
+	DPoP *bearer.DPoP
 	// Logger gets one line per call, with the request id and the subject.
 	Logger *slog.Logger
 }

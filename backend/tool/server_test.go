@@ -40,8 +40,14 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 // newFixtureWith is newFixture with another Validator.
 func newFixtureWith(t *testing.T, v Validator, extra ...Tool) *fixture {
 	t.Helper()
+	return newFixtureDPoP(t, v, nil, extra...)
+}
+
+// newFixtureDPoP is newFixtureWith with DPoP settings d.
+func newFixtureDPoP(t *testing.T, v Validator, d *bearer.DPoP, extra ...Tool) *fixture {
+	t.Helper()
 	logs := &testkit.Buffer{}
-	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
+	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v, DPoP: d,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	tools := append([]Tool{
 		{Name: "echo", InputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string"}},"required":["message"]}`),
@@ -97,6 +103,10 @@ func (f *fixture) do(t *testing.T, method, path, ctype, body string, auth ...str
 		req.Header.Set("Content-Type", ctype)
 	}
 	for _, a := range auth {
+		if p, ok := strings.CutPrefix(a, "DPoP-Proof: "); ok {
+			req.Header.Add("DPoP", p)
+			continue
+		}
 		req.Header.Add("Authorization", a)
 	}
 	resp, err := http.DefaultClient.Do(req)

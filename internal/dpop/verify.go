@@ -76,6 +76,10 @@ type Request struct {
 	// AccessToken is the token the request presents, or "" at a token
 	// endpoint: with a token, the proof must carry its ath.
 	AccessToken string
+	// Thumbprint, when set, is the key the proof must be signed with: the
+	// token's cnf.jkt, or the key a refresh token is bound to. A proof of
+	// another key fails with ErrKeyMismatch, before its jti is recorded.
+	Thumbprint string
 }
 
 // Result is what a verified proof says.
@@ -116,6 +120,9 @@ func (v *Verifier) Verify(r Request) (*Result, error) {
 		return nil, invalid("bad signature")
 	}
 	res := &Result{Thumbprint: p.header.jwk.thumbprint(), ID: *p.claims.Jti}
+	if r.Thumbprint != "" && subtle.ConstantTimeCompare([]byte(r.Thumbprint), []byte(res.Thumbprint)) != 1 {
+		return nil, &ProofError{Reason: "the proof's key is not the token's", kind: kindMismatch}
+	}
 	iat := time.Unix(int64(*p.claims.Iat), 0)
 	if err := v.replay.add(res.Thumbprint, res.ID, iat.Add(v.cfg.Window+v.cfg.Leeway), v.cfg.Now()); err != nil {
 		return nil, err
@@ -158,7 +165,7 @@ func (v *Verifier) checkClaims(p *proof, r Request) error {
 		return err
 	}
 	if v.cfg.Nonces != nil && (c.Nonce == nil || !v.cfg.Nonces.Valid(*c.Nonce)) {
-		return &ProofError{Reason: "a fresh server nonce is required", nonce: true}
+		return &ProofError{Reason: "a fresh server nonce is required", kind: kindNonce}
 	}
 	return nil
 }

@@ -349,3 +349,18 @@ func TestChoose(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyMismatchNotRecorded(t *testing.T) {
+	k, other := mustKey(t, ES256), mustKey(t, ES256)
+	v := newTestVerifier()
+	p := proofFor(t, k, "POST", testURL, testToken)
+	r := req(p)
+	r.Thumbprint = other.Thumbprint()
+	if _, err := v.Verify(r); !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("another key: %v", err)
+	}
+	r.Thumbprint = k.Thumbprint()
+	if _, err := v.Verify(r); err != nil {
+		t.Fatalf("the same proof for the right key: %v", err)
+	}
+}
