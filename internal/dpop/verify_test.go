@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -362,5 +363,35 @@ func TestKeyMismatchNotRecorded(t *testing.T) {
 	r.Thumbprint = k.Thumbprint()
 	if _, err := v.Verify(r); err != nil {
 		t.Fatalf("the same proof for the right key: %v", err)
+	}
+}
+
+func TestSignerNonces(t *testing.T) {
+	s := NewSigner(nil)
+	if _, err := s.Proof("POST", testURL, ""); !errors.Is(err, ErrKey) {
+		t.Fatalf("no key: %v", err)
+	}
+	if _, err := s.EnsureKey(ES256); err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("DPoP-Nonce", "n-1")
+	if !s.Observe("https://API.example/x", h) || s.Observe("https://api.example/y", h) {
+		t.Fatal("Observe: a new nonce, then the same one")
+	}
+	h.Set("DPoP-Nonce", "bad nonce")
+	if s.Observe(testURL, h) {
+		t.Fatal("a nonce with a space was kept")
+	}
+	n := NewNonces(time.Minute, clock)
+	v := NewVerifier(VerifierConfig{Now: time.Now, Nonces: n})
+	h.Set("DPoP-Nonce", n.Current())
+	s.Observe(testURL, h)
+	p, err := s.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(req(p)); err != nil && !errors.Is(err, ErrUseNonce) {
+		t.Fatal(err)
 	}
 }
