@@ -77,6 +77,10 @@ type Rules struct {
 	// is also a limit: RELAY_ASSUME_PKCE_S256 may name only an issuer it
 	// lists, so an empty list forbids the setting. nil: no such rule.
 	AssumePKCES256 []string `json:"assume_pkce_s256,omitempty"`
+	// RequireDPoP makes every sign-in use DPoP (RFC 9449), as
+	// RELAY_DPOP=on does: an authorization server without it is refused,
+	// and RELAY_DPOP=off is refused.
+	RequireDPoP bool `json:"require_dpop,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string.
@@ -227,6 +231,11 @@ func (p *Policy) ClientCredentialsAllowed() bool {
 	return !p.any(func(r Rules) bool { return r.DisableClientCredentials })
 }
 
+// RequireDPoP reports whether a file requires DPoP (require_dpop).
+func (p *Policy) RequireDPoP() bool {
+	return p.any(func(r Rules) bool { return r.RequireDPoP })
+}
+
 func (p *Policy) MaxTokenLifetime() time.Duration {
 	return p.min(func(r Rules) Duration { return r.MaxTokenLifetime })
 }
@@ -343,6 +352,7 @@ func (p *Policy) Summary() []string {
 		add(r.MaxSession > 0, "  sign-in used at most %s", time.Duration(r.MaxSession))
 		add(r.DisableDeviceGrant, "  device grant: off")
 		add(r.DisableClientCredentials, "  client credentials: off")
+		add(r.RequireDPoP, "  DPoP: required")
 		add(r.AssumePKCES256 != nil && len(r.AssumePKCES256) == 0, "  PKCE S256 assumed for: no issuer")
 		add(len(r.AssumePKCES256) > 0, "  PKCE S256 assumed for: %s (no other issuer)", strings.Join(r.AssumePKCES256, " "))
 	}
