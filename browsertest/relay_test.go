@@ -358,10 +358,13 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	if rec.Subject != "" && rec.Subject != be.User {
 		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
 	}
-	// The stored token is the one the relay used: the backend takes it.
-	status, res, err := be.callTool(t, "whoami", access)
-	if err != nil || status != http.StatusOK || res.IsError {
-		t.Fatalf("whoami with the vault's access token: status %d, err %v", status, err)
+	// The stored token is the one the relay used, bound to the vault's
+	// DPoP key (the built-in server offers DPoP): the backend takes it
+	// with a proof of that key (TestRealBrowserStolenTokens: only so).
+	l := readVault(ctx, t, r, be)
+	p := mustProof(t, l.key, "POST", be.URL+"/mcp/tools/whoami", access)
+	if resp, body := testkit.PostToolAuth(t, be.URL, "whoami", "{}", "DPoP "+access, p); resp.StatusCode != http.StatusOK {
+		t.Fatalf("whoami with the vault's access token and a proof: status %d: %s", resp.StatusCode, body)
 	}
 
 	logs := r.Stderr.String()
