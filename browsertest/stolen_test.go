@@ -2,6 +2,10 @@ package browsertest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -171,6 +175,12 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 	t.Run("proof whose ath is another token's", func(t *testing.T) {
 		refused(t, "DPoP "+l.access, mustProof(t, l.key, "POST", whoamiURL, l.access+"x"), "invalid_dpop_proof")
 	})
+	t.Run("proof in the vault key's name signed by another key", func(t *testing.T) {
+		// The public key is no secret (every proof carries it): a forger
+		// puts it in the header and signs with a key of its own.
+		real := mustProof(t, l.key, "POST", whoamiURL, l.access)
+		refused(t, "DPoP "+l.access, forge(t, real), "invalid_dpop_proof")
+	})
 	t.Run("refresh token with no proof", func(t *testing.T) {
 		if status, e := refresh(t, be, l, ""); status != http.StatusBadRequest || e != "invalid_grant" {
 			t.Fatalf("refresh without a proof: %d %s", status, e)
@@ -186,4 +196,20 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 	if u := r.openedURLs(t); len(u) != 1 {
 		t.Fatalf("the relay opened %d browsers in all, want 1: it had to sign in again", len(u))
 	}
+}
+
+// forge keeps a proof's header and claims and signs them with a new P-256
+// key: the signature no longer matches the jwk the header names.
+func forge(t *testing.T, proof string) string {
+	t.Helper()
+	parts := strings.Split(proof, ".")
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	testkit.NoErr(t, err)
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	r, sg, err := ecdsa.Sign(rand.Reader, priv, sum[:])
+	testkit.NoErr(t, err)
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	sg.FillBytes(sig[32:])
+	return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
