@@ -77,6 +77,20 @@ func (c *Client) dpopSigner() (*dpop.Signer, error) {
 	return c.DPoP, nil
 }
 
+// checkDPoP fails when DPoP is required and the server does not offer it
+// (or none of the relay's algorithms): what a token request would say,
+// said before a sign-in starts.
+func (c *Client) checkDPoP() error {
+	if c.DPoPMode != DPoPOn {
+		return nil
+	}
+	algs := c.Metadata.DPoPSigningAlgValuesSupported
+	if _, ok := dpop.Choose(algs); len(algs) == 0 || !ok {
+		return fmt.Errorf("%w (RELAY_DPOP=on or the policy's require_dpop): its metadata lists no dpop_signing_alg_values_supported the relay can use (%s)", ErrDPoPUnsupported, strings.Join(dpop.Algs, ", "))
+	}
+	return nil
+}
+
 // setProof adds the DPoP header for a POST to endpoint.
 func setProof(req *http.Request, s *dpop.Signer, endpoint string) error {
 	if s == nil {
