@@ -1,6 +1,8 @@
 // Package interop holds keyrelay's interoperability tests against an
 // authorization server someone else wrote: the example OpenID provider of
-// github.com/zitadel/oidc/v3, run in-process on loopback.
+// github.com/zitadel/oidc/v3, run in-process on loopback; and, for DPoP
+// (RFC 9449), panva's oidc-provider on Node (oidcprovider/, installed by
+// scripts/install-oidc-provider.sh; dpop_oidcprovider_test.go).
 //
 // It is a nested module so that the OIDC library and its dependencies stay
 // out of the product's go.mod. The tests build the real relay and backend
