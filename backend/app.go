@@ -49,7 +49,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 	ts := tool.NewServer(tool.Config{
 		PublicURL: cfg.PublicURL, AuthServers: []string{cfg.AuthServerURL},
 		Validator: v, Logger: log.With("component", "tools"),
-		DPoP: &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{}), Require: cfg.RequireDPoP},
+		DPoP: &bearer.DPoP{Verifier: dpop.NewVerifier(dpopConfig(cfg)), Require: cfg.RequireDPoP},
 	})
 	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
 		v.Close()
@@ -58,6 +58,16 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 	a := &app{log: log, cfg: cfg, validator: v, stderr: stderr, demoPass: demoPass}
 	a.main, a.auth = routes(ts, as, cfg.AuthAddr != "")
 	return a, nil
+}
+
+// dpopConfig is the tool API's proof checking: server nonces with
+// BACKEND_DPOP_NONCE=1.
+func dpopConfig(cfg *config) dpop.VerifierConfig {
+	var vc dpop.VerifierConfig
+	if cfg.DPoPNonce {
+		vc.Nonces = dpop.NewNonces(0, nil)
+	}
+	return vc
 }
 
 // routes mounts the tool API, /healthz and, unless it has its own

@@ -45,6 +45,7 @@ type config struct {
 
 	// DPoP (RFC 9449).
 	RequireDPoP   bool // refuse bearer tokens: only DPoP-bound tokens with proofs
+	DPoPNonce     bool // the tool API requires its nonce in proofs
 	AuthDPoP      bool // the built-in server accepts proofs and binds tokens (default on)
 	AuthDPoPNonce bool // and requires its nonces in them
 }
@@ -135,6 +136,7 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
 	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
 	fs.BoolVar(&c.RequireDPoP, "require-dpop", getenv("BACKEND_REQUIRE_DPOP") == "1", "refuse bearer tokens: accept only DPoP-bound tokens with a proof of their key (BACKEND_REQUIRE_DPOP=1)")
+	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", getenv("BACKEND_DPOP_NONCE") == "1", "the tool API requires its DPoP-Nonce in proofs, so that a proof cannot be replayed against another instance (BACKEND_DPOP_NONCE=1)")
 	fs.BoolVar(&c.AuthDPoP, "auth-dpop", getenv("AUTH_DPOP") != "0", "the built-in server accepts DPoP proofs and binds tokens to their key; --auth-dpop=false or AUTH_DPOP=0 turns it off (AUTH_DPOP)")
 	fs.BoolVar(&c.AuthDPoPNonce, "auth-dpop-nonce", getenv("AUTH_DPOP_NONCE") == "1", "the built-in server requires its DPoP-Nonce in proofs (AUTH_DPOP_NONCE=1)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")

@@ -37,7 +37,9 @@ func dpopBackend(t *testing.T, extra ...string) (string, *testkit.RelayEnv) {
 // status shows its thumbprint (never the key), and relay logout removes
 // it with the tokens.
 func TestE2E_DPoPStatusShowsThumbprintAndLogoutWipesTheKey(t *testing.T) {
-	url, env := dpopBackend(t, "AUTH_DPOP_NONCE=1") // nonces: the relay's retry at the token endpoint and the backend
+	// Nonces at both servers: the relay's retry at the token endpoint
+	// (400) and at the tool API (401).
+	url, env := dpopBackend(t, "AUTH_DPOP_NONCE=1", "BACKEND_DPOP_NONCE=1")
 	if _, stderr, code := env.Run(t, "login"); code != 0 {
 		t.Fatalf("relay login: exit %d\n%s", code, stderr)
 	}
