@@ -26,9 +26,7 @@ func HTU(rawURL string) (string, error) {
 	if p := u.Port(); (scheme == "http" && p == "80") || (scheme == "https" && p == "443") {
 		host = host[:len(host)-len(p)-1]
 	}
-	if strings.HasSuffix(host, ":") {
-		host = host[:len(host)-1]
-	}
+	host = strings.TrimSuffix(host, ":")
 	path, ok := normPath(u.EscapedPath())
 	if !ok {
 		return "", invalid("htu has a bad path")
