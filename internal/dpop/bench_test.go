@@ -32,3 +32,13 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkParseProof(b *testing.B) {
+	k := mustKey(b, ES256)
+	p, _ := k.Proof("POST", testURL, ProofOptions{AccessToken: testToken})
+	for b.Loop() {
+		if _, err := parseProof(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -27,10 +27,6 @@ type jwk struct {
 	E   string `json:"e,omitempty"`
 }
 
-// privateMembers are the JWK members that belong to a private or symmetric
-// key (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
-
 var b64 = base64.RawURLEncoding.Strict()
 
 // publicJWK returns the JWK of pub.

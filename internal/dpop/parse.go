@@ -3,8 +3,6 @@ package dpop
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 )
 
@@ -88,18 +86,19 @@ func (h *proofHeader) check() error {
 	case len(h.JWK) == 0 || h.JWK[0] != '{':
 		return invalid("jwk missing")
 	}
-	var members map[string]json.RawMessage
-	if err := strictDecode(h.JWK, &members); err != nil {
-		return invalid("jwk is not a JSON object")
+	var j struct {
+		jwk
+		// The members of a private or symmetric key (RFC 7518 §6.2.2,
+		// §6.3.2, §6.4; RFC 8037 §2): refused if present at all.
+		D, P, Q, DP, DQ, QI, Oth, K json.RawMessage
 	}
-	for _, m := range privateMembers {
-		if _, ok := members[m]; ok {
-			return invalid("jwk holds a private key")
-		}
-	}
-	if err := json.Unmarshal(h.JWK, &h.jwk); err != nil {
+	if err := json.Unmarshal(h.JWK, &j); err != nil {
 		return invalid("jwk members of the wrong type")
 	}
+	if j.D != nil || j.P != nil || j.Q != nil || j.DP != nil || j.DQ != nil || j.QI != nil || j.Oth != nil || j.K != nil {
+		return invalid("jwk holds a private key")
+	}
+	h.jwk = j.jwk
 	return nil
 }
 
@@ -124,57 +123,86 @@ const (
 	errNotObject = jsonError("not a JSON object")
 	errDuplicate = jsonError("duplicate member")
 	errSyntax    = jsonError("bad JSON")
+	errName      = jsonError("member name not plain ASCII")
 )
 
-// noDuplicates walks b's tokens and fails on a repeated member name at any
-// depth. Depth is bounded by the input size (MaxProofSize).
+// maxDepth bounds the nesting noDuplicates follows; a proof has two levels.
+const maxDepth = 16
+
+// noDuplicates scans b and fails on a member name that an object repeats,
+// compared as encoding/json matches names to fields: without regard to
+// ASCII case ("typ" and "TYP" would both set typ). A name with an escape
+// or a byte outside printable ASCII is refused, so that no Unicode folding
+// (the Kelvin sign, the long s) can make two names one. It checks only
+// what json.Unmarshal, run afterwards, does not: the syntax is left to it,
+// and anything noDuplicates cannot follow is an error.
 func noDuplicates(b []byte) error {
-	d := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
-		names map[string]bool
-		isObj bool
-		key   bool // the next token in this object is a member name
+		obj   bool
+		names []string
+		key   bool // an object expects a member name next
 	}
 	var stack []frame
-	for {
-		t, err := d.Token()
-		if err != nil {
-			if len(stack) == 0 && errors.Is(err, io.EOF) {
-				return nil
-			}
-			return errSyntax
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		var top *frame
+		if n := len(stack); n > 0 {
+			top = &stack[n-1]
 		}
-		if n := len(stack); n > 0 && stack[n-1].isObj {
-			top := &stack[n-1]
-			if top.key {
-				if name, ok := t.(string); ok {
-					if top.names[name] {
-						return errDuplicate
-					}
-					top.names[name] = true
-					top.key = false
-					continue
-				}
-			} else {
+		switch c {
+		case ' ', '\t', '\r', '\n', ':':
+		case '{', '[':
+			if top != nil {
+				top.key = false
+			}
+			if len(stack) == maxDepth {
+				return errSyntax
+			}
+			stack = append(stack, frame{obj: c == '{', key: c == '{'})
+		case '}', ']':
+			if top == nil {
+				return errSyntax
+			}
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top != nil && top.obj {
 				top.key = true
 			}
-		}
-		switch t {
-		case json.Delim('{'):
-			stack = append(stack, frame{names: map[string]bool{}, isObj: true, key: true})
-		case json.Delim('['):
-			stack = append(stack, frame{})
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
-				if d.More() {
-					return errSyntax
+		case '"':
+			end := i + 1
+			for end < len(b) && b[end] != '"' {
+				if b[end] == '\\' {
+					end++
 				}
-				if _, err := d.Token(); err == nil {
-					return errSyntax
+				end++
+			}
+			if end >= len(b) {
+				return errSyntax
+			}
+			if top != nil && top.obj && top.key {
+				name := string(b[i+1 : end])
+				for j := 0; j < len(name); j++ {
+					if name[j] < 0x20 || name[j] > 0x7e || name[j] == '\\' {
+						return errName
+					}
 				}
-				return nil
+				for _, seen := range top.names {
+					if strings.EqualFold(seen, name) {
+						return errDuplicate
+					}
+				}
+				top.names = append(top.names, name)
+				top.key = false
+			}
+			i = end
+		default:
+			if top != nil {
+				top.key = false
 			}
 		}
 	}
+	if len(stack) != 0 {
+		return errSyntax
+	}
+	return nil
 }

@@ -179,6 +179,14 @@ func TestDuplicateMembers(t *testing.T) {
 		"header":  {`{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":` + string(jb) + `}`, `{"jti":"a","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
 		"jwk":     {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + strings.Replace(string(jb), `"kty"`, `"kty":"EC","kty"`, 1) + `}`, `{"jti":"a","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
 		"payload": {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jb) + `}`, `{"jti":"a","htm":"POST","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
+		// encoding/json matches names without regard to case: "TYP" would
+		// set typ too, so it is a duplicate; a name with an escape or
+		// outside ASCII (the Kelvin sign folds to k) is refused outright.
+		"header, another case":         {`{"TYP":"JWT","typ":"dpop+jwt","alg":"ES256","jwk":` + string(jb) + `}`, `{"jti":"a","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
+		"payload, another case":        {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jb) + `}`, `{"jti":"a","HTM":"GET","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
+		"escaped name":                 {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jb) + `}`, `{"jti":"a","\u0068tm":"POST","htu":"` + testURL + `","iat":1800000000}`},
+		"Kelvin sign":                  {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + strings.Replace(string(jb), `}`, `,"K":"AAAA"}`, 1) + `}`, `{"jti":"a","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
+		"private member in upper case": {`{"typ":"dpop+jwt","alg":"ES256","jwk":` + strings.Replace(string(jb), `}`, `,"D":"AAAA"}`, 1) + `}`, `{"jti":"a","htm":"POST","htu":"` + testURL + `","iat":1800000000}`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := forgeRaw(t, k, ES256, hc[0], hc[1])
