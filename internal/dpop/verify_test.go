@@ -221,33 +221,41 @@ func TestReplay(t *testing.T) {
 
 func TestReplayCacheBounded(t *testing.T) {
 	now := t0
-	v := NewVerifier(VerifierConfig{Now: func() time.Time { return now }, ReplayKeys: 2, ReplayPerKey: 3})
+	clk := func() time.Time { return now }
+	v := NewVerifier(VerifierConfig{Now: clk, ReplayEntries: 5, ReplayPerKey: 3})
+	verify := func(k *Key) error {
+		p, _ := k.Proof("POST", testURL, ProofOptions{AccessToken: testToken, Now: clk})
+		_, err := v.Verify(req(p))
+		return err
+	}
 	k := mustKey(t, ES256)
 	for i := range 3 {
-		p, _ := k.Proof("POST", testURL, ProofOptions{AccessToken: testToken, Now: func() time.Time { return now }})
-		if _, err := v.Verify(req(p)); err != nil {
+		if err := verify(k); err != nil {
 			t.Fatalf("proof %d: %v", i, err)
 		}
 	}
-	p, _ := k.Proof("POST", testURL, ProofOptions{AccessToken: testToken, Now: func() time.Time { return now }})
-	if _, err := v.Verify(req(p)); err == nil || !strings.Contains(err.Error(), "too many proofs") {
-		t.Fatalf("a fourth proof in the window: %v", err)
+	if err := verify(k); err == nil || !strings.Contains(err.Error(), "too many proofs") {
+		t.Fatalf("a fourth proof of one key in the window: %v", err)
 	}
-	for range 2 {
-		o := mustKey(t, ES256)
-		p, _ := o.Proof("POST", testURL, ProofOptions{AccessToken: testToken, Now: func() time.Time { return now }})
-		_, err := v.Verify(req(p))
-		if err != nil && !strings.Contains(err.Error(), "too many proofs") {
-			t.Fatal(err)
-		}
+	// Other keys have room up to the total, then none.
+	if err := verify(mustKey(t, ES256)); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(v.replay.keys); n > 2 {
-		t.Fatalf("%d keys cached, bound 2", n)
+	if err := verify(mustKey(t, ES256)); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(mustKey(t, ES256)); err == nil || !strings.Contains(err.Error(), "too many proofs") {
+		t.Fatalf("a sixth proof in all: %v", err)
+	}
+	if v.replay.total != 5 {
+		t.Fatalf("%d entries, bound 5", v.replay.total)
 	}
 	now = now.Add(2 * time.Minute) // everything expired: room again
-	p, _ = k.Proof("POST", testURL, ProofOptions{AccessToken: testToken, Now: func() time.Time { return now }})
-	if _, err := v.Verify(req(p)); err != nil {
+	if err := verify(k); err != nil {
 		t.Fatalf("after the window: %v", err)
+	}
+	if v.replay.total != 1 {
+		t.Fatalf("%d entries after the sweep, want 1", v.replay.total)
 	}
 }
 
