@@ -190,3 +190,22 @@ func TestDPoPIntrospectedToken(t *testing.T) {
 	}
 	wantDPoPChallenge(t, f.call(t, "echo", `{"arguments":{"message":"hi"}}`, "DPoP "+opaqueToken, proof(t, newKey(t), "POST", echoURL, opaqueToken)), "invalid_token", "the proof's key is not the token's")
 }
+
+// TestDPoPResourceMetadata: the protected resource metadata says which
+// proof algorithms the backend takes and whether it requires DPoP
+// (RFC 9728 §2); without DPoP it says nothing of it.
+func TestDPoPResourceMetadata(t *testing.T) {
+	for _, c := range []struct {
+		f    *fixture
+		want string
+	}{
+		{dpopFixture(t, true), `"dpop_bound_access_tokens_required":true,"dpop_signing_alg_values_supported":["ES256","EdDSA","RS256"]`},
+		{dpopFixture(t, false), `"dpop_bound_access_tokens_required":false,"dpop_signing_alg_values_supported":["ES256","EdDSA","RS256"]`},
+		{newFixture(t), ""},
+	} {
+		r := c.f.do(t, "GET", "/.well-known/oauth-protected-resource", "", "")
+		if c.want == "" && strings.Contains(r.raw, "dpop") || !strings.Contains(r.raw, c.want) {
+			t.Fatalf("metadata %s, want %s", r.raw, c.want)
+		}
+	}
+}
