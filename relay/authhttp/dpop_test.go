@@ -2,6 +2,7 @@ package authhttp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ type boundTokens struct {
 }
 
 func (b *boundTokens) DPoPFor(_ context.Context, tok secret.Value) *dpop.Signer {
-	if strings.HasPrefix(tok.Reveal(), "tok-") {
+	if b.signer != nil && strings.HasPrefix(tok.Reveal(), "tok-") {
 		return b.signer
 	}
 	return nil
@@ -106,5 +107,29 @@ func TestDPoPNonceRetriedOnce(t *testing.T) {
 	_, err := do(t, tr, WithMode(context.Background(), Cached), http.MethodPost, srv.URL+"/mcp")
 	if err == nil || n != 2 {
 		t.Fatalf("err %v after %d requests, want an error after 2", err, n)
+	}
+}
+
+// TestDPoPRefusedByABearerOnlyServer: a resource that knows only Bearer
+// refuses a DPoP-bound token; the error says so and names RELAY_DPOP=off.
+func TestDPoPRefusedByABearerOnlyServer(t *testing.T) {
+	key, _ := dpop.NewKey(dpop.ES256)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	f := &boundTokens{signer: dpop.NewSigner(key)}
+	tr := &Transport{Base: http.DefaultTransport, Tokens: f, Peer: "MCP server"}
+	_, err := do(t, tr, context.Background(), http.MethodPost, srv.URL+"/mcp")
+	var ae *AuthError
+	if !errors.As(err, &ae) || !ae.NoDPoP || !strings.Contains(ae.UserText(), "does not take DPoP-bound tokens") || !strings.Contains(ae.UserText(), "RELAY_DPOP=off") {
+		t.Fatalf("err %v", err)
+	}
+	// A bearer token refused the same way is no DPoP matter.
+	f.signer = nil
+	_, err = do(t, tr, context.Background(), http.MethodPost, srv.URL+"/mcp")
+	if !errors.As(err, &ae) || ae.NoDPoP {
+		t.Fatalf("a bearer token: %v", err)
 	}
 }

@@ -240,7 +240,9 @@ func (t *Transport) refused(resp *http.Response, err error) (*http.Response, err
 		return resp, nil
 	}
 	drain(resp)
-	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer}
+	noDPoP := status == http.StatusUnauthorized && !ch.DPoP && resp.Request != nil &&
+		strings.HasPrefix(resp.Request.Header.Get("Authorization"), "DPoP ")
+	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer, NoDPoP: noDPoP}
 }
 
 // send sends req with tok, if any, and no other Authorization: req itself
