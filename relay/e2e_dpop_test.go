@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -113,5 +115,45 @@ func TestE2E_DPoPOnRefusesAServerWithoutIt(t *testing.T) {
 	env.Vars["RELAY_DPOP"] = "sometimes"
 	if _, stderr, code = env.Run(t, "login"); code != 2 || !strings.Contains(stderr, `RELAY_DPOP "sometimes": want auto, on or off`) {
 		t.Fatalf("RELAY_DPOP=sometimes: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestProxy_DPoP: in MCP server mode too, with an authorization server
+// that offers DPoP, the relay's tokens are bound to the vault's key and
+// every request to the MCP server (the POSTs and the GET stream) carries
+// the DPoP scheme and a proof; the server refuses the stored token as a
+// bearer token.
+func TestProxy_DPoP(t *testing.T) {
+	mc := newMCPChainOpts(t, "", chain.Options{DPoP: true}, "/mcp")
+	ep, e := mc.eps["/mcp"], proxyEnv(t, mc, "/mcp")
+	s := e.startEra(false)
+	s.whoami(t)
+	s.whoami(t)
+	ep.mu.Lock()
+	var dpopN, bearerN int
+	for _, h := range ep.hdrs {
+		switch a := h.Get("Authorization"); {
+		case strings.HasPrefix(a, "DPoP ") && h.Get("DPoP") != "":
+			dpopN++
+		case strings.HasPrefix(a, "Bearer "):
+			bearerN++
+		}
+	}
+	ep.mu.Unlock()
+	if dpopN < 3 || bearerN != 0 {
+		t.Fatalf("%d requests with DPoP and a proof, %d with Bearer; want every token request with DPoP", dpopN, bearerN)
+	}
+	rec := e.stored(t)
+	if rec == nil || rec.TokenType != "DPoP" || broker.Thumbprint(rec) == "" {
+		t.Fatalf("stored %q", rec.TokenType)
+	}
+	req, _ := http.NewRequest(http.MethodPost, ep.url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	req.Header.Set("Authorization", "Bearer "+rec.AccessToken.Reveal())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	testkit.NoErr(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the stored token as a bearer token: %d", resp.StatusCode)
 	}
 }
