@@ -372,7 +372,10 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 		t.Fatalf("no debug output captured from the relay; the checks below would prove nothing:\n%s", logs)
 	}
 	// No value is printed on a match: it would put the secret in the test log.
-	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh} {
+	der, err := l.key.Marshal()
+	testkit.NoErr(t, err)
+	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh,
+		"the DPoP key": rec.DPoPKey.Reveal(), "the DPoP key's DER": string(der)} {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("%s appears in the relay's stderr", name)
 		}
