@@ -8,12 +8,15 @@ import (
 )
 
 // Signer is a client's DPoP state: its key, once it has one, and the last
-// DPoP-Nonce each server gave (RFC 9449 §8, §9), kept per origin. It is
-// safe for concurrent use. The zero Signer has no key.
+// DPoP-Nonce each server gave (RFC 9449 §8, §9), kept per origin and role:
+// an authorization server's token endpoint (proofs without ath) and a
+// resource server (proofs with ath) keep nonces apart even on one origin,
+// as the built-in server and the backend share one. It is safe for
+// concurrent use. The zero Signer has no key.
 type Signer struct {
 	mu     sync.Mutex
 	key    *Key
-	nonces map[string]string // origin → nonce
+	nonces map[string]string // nonceKey → nonce
 }
 
 // maxNonce bounds a nonce kept from a server, and maxNonces how many
@@ -52,7 +55,7 @@ func (s *Signer) EnsureKey(alg string) (*Key, error) {
 // accessToken is set and the server's last nonce if it gave one.
 func (s *Signer) Proof(method, rawURL, accessToken string) (string, error) {
 	s.mu.Lock()
-	k, n := s.key, s.nonces[origin(rawURL)]
+	k, n := s.key, s.nonces[nonceKey(rawURL, accessToken == "")]
 	s.mu.Unlock()
 	if k == nil {
 		return "", ErrKey
@@ -60,14 +63,20 @@ func (s *Signer) Proof(method, rawURL, accessToken string) (string, error) {
 	return k.Proof(method, rawURL, ProofOptions{AccessToken: accessToken, Nonce: n})
 }
 
-// Observe keeps the DPoP-Nonce of a response from rawURL's server, and
-// reports whether it was a new one (a retry with it may then succeed).
-func (s *Signer) Observe(rawURL string, h http.Header) bool {
+// Observe keeps the DPoP-Nonce of a resource server's response from
+// rawURL, and reports whether it was a new one (a retry with it may then
+// succeed).
+func (s *Signer) Observe(rawURL string, h http.Header) bool { return s.observe(rawURL, false, h) }
+
+// ObserveToken is Observe for a token endpoint's response.
+func (s *Signer) ObserveToken(rawURL string, h http.Header) bool { return s.observe(rawURL, true, h) }
+
+func (s *Signer) observe(rawURL string, token bool, h http.Header) bool {
 	n := h.Get("DPoP-Nonce")
 	if n == "" || len(n) > maxNonce || !printable(n) {
 		return false
 	}
-	o := origin(rawURL)
+	o := nonceKey(rawURL, token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.nonces == nil {
@@ -83,12 +92,18 @@ func (s *Signer) Observe(rawURL string, h http.Header) bool {
 	return true
 }
 
-func origin(rawURL string) string {
+// nonceKey is where a nonce from rawURL is kept: its origin, and for a
+// token endpoint a mark of that role.
+func nonceKey(rawURL string, token bool) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return ""
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host)
+	k := strings.ToLower(u.Scheme + "://" + u.Host)
+	if token {
+		k += " token"
+	}
+	return k
 }
 
 // printable reports whether s is a nonce RFC 9449 §8 allows: NQCHAR, that

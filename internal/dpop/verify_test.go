@@ -411,3 +411,23 @@ func TestSignerNonces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSignerNoncesPerRole: a token endpoint's nonce and a resource's on
+// the same origin are kept apart.
+func TestSignerNoncesPerRole(t *testing.T) {
+	s := NewSigner(mustKey(t, ES256))
+	h := http.Header{}
+	h.Set("DPoP-Nonce", "as-nonce")
+	s.ObserveToken("https://api.example/token", h)
+	h.Set("DPoP-Nonce", "rs-nonce")
+	s.Observe(testURL, h)
+	claims := func(p string) string {
+		b, _ := b64.DecodeString(strings.Split(p, ".")[1])
+		return string(b)
+	}
+	at, _ := s.Proof("POST", "https://api.example/token", "")
+	rs, _ := s.Proof("POST", testURL, testToken)
+	if !strings.Contains(claims(at), `"nonce":"as-nonce"`) || !strings.Contains(claims(rs), `"nonce":"rs-nonce"`) {
+		t.Fatalf("token endpoint %s, resource %s", claims(at), claims(rs))
+	}
+}

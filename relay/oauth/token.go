@@ -196,7 +196,7 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	}
 	defer resp.Body.Close()
 	if pc != nil {
-		pc.fresh = pc.signer.Observe(endpoint, resp.Header)
+		pc.fresh = pc.signer.ObserveToken(endpoint, resp.Header)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return 0, nil, fmt.Errorf("%w: %s answered %d", ErrRedirect, endpoint, resp.StatusCode)
