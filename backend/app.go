@@ -20,6 +20,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
 	"github.com/keyrelay/keyrelay/internal/clientauth"
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
@@ -50,6 +51,7 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 	ts := tool.NewServer(tool.Config{
 		PublicURL: cfg.PublicURL, AuthServers: []string{cfg.AuthServerURL},
 		Validator: v, Logger: log.With("component", "tools"),
+		DPoP: &bearer.DPoP{Verifier: dpop.NewVerifier(dpopConfig(cfg)), Require: cfg.RequireDPoP},
 	})
 	if err := example.Register(ts, example.NewMemoryStore(), nil); err != nil {
 		v.Close()
@@ -58,6 +60,16 @@ func build(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer)
 	a := &app{log: log, cfg: cfg, validator: v, stderr: stderr, demoPass: demoPass}
 	a.main, a.auth = routes(ts, as, cfg.AuthAddr != "")
 	return a, nil
+}
+
+// dpopConfig is the tool API's proof checking: server nonces with
+// BACKEND_DPOP_NONCE=1.
+func dpopConfig(cfg *config) dpop.VerifierConfig {
+	var vc dpop.VerifierConfig
+	if cfg.DPoPNonce {
+		vc.Nonces = dpop.NewNonces(0, nil)
+	}
+	return vc
 }
 
 // routes mounts the tool API, /healthz and, unless it has its own
@@ -183,6 +195,8 @@ func newAuthServer(cfg *config, log *slog.Logger) (*authserver.Server, secret.Va
 		MachineClients:          cfg.Machines,
 		TrustedIdPs:             cfg.TrustedIdPs,
 		TokenFormat:             cfg.TokenFormat,
+		DPoP:                    cfg.AuthDPoP,
+		DPoPNonce:               cfg.AuthDPoPNonce,
 		Logger:                  log.With("component", "authserver"),
 	})
 	return as, demoPass, err

@@ -45,6 +45,12 @@ type config struct {
 	IntrospectionTTL time.Duration // cap on caching an active answer
 	AllowNoAudience  bool          // accept an introspection answer without aud
 	TokenFormat      string        // the built-in server's access tokens: jwt or opaque
+
+	// DPoP (RFC 9449).
+	RequireDPoP   bool // refuse bearer tokens: only DPoP-bound tokens with proofs
+	DPoPNonce     bool // the tool API requires its nonce in proofs
+	AuthDPoP      bool // the built-in server accepts proofs and binds tokens (default on)
+	AuthDPoPNonce bool // and requires its nonces in them
 }
 
 type listFlag []string
@@ -153,6 +159,10 @@ func defineFlags(fs *flag.FlagSet, c *config, r *rawFlags, getenv func(string) s
 	fs.BoolVar(&c.AllowNoAudience, "introspection-allow-no-aud", getenv("BACKEND_INTROSPECTION_ALLOW_NO_AUD") == "1", "accept an introspection answer without aud; one with aud must still name the backend (BACKEND_INTROSPECTION_ALLOW_NO_AUD=1)")
 	fs.StringVar(&c.TokenFormat, "token-format", envOr(getenv, "AUTH_TOKEN_FORMAT", "jwt"), "the built-in server's access tokens: jwt, or opaque ones that need --introspection (AUTH_TOKEN_FORMAT)")
 	fs.StringVar(&r.idpsFile, "trusted-idps", getenv("AUTH_TRUSTED_IDPS_FILE"), "JSON file of identity providers whose ID-JAGs machine clients may present (cross-app access): issuer, and public JWKS or jwks_uri (AUTH_TRUSTED_IDPS_FILE)")
+	fs.BoolVar(&c.RequireDPoP, "require-dpop", getenv("BACKEND_REQUIRE_DPOP") == "1", "refuse bearer tokens: accept only DPoP-bound tokens with a proof of their key (BACKEND_REQUIRE_DPOP=1)")
+	fs.BoolVar(&c.DPoPNonce, "dpop-nonce", getenv("BACKEND_DPOP_NONCE") == "1", "the tool API requires its DPoP-Nonce in proofs, so that a proof cannot be replayed against another instance (BACKEND_DPOP_NONCE=1)")
+	fs.BoolVar(&c.AuthDPoP, "auth-dpop", getenv("AUTH_DPOP") != "0", "the built-in server accepts DPoP proofs and binds tokens to their key; --auth-dpop=false or AUTH_DPOP=0 turns it off (AUTH_DPOP)")
+	fs.BoolVar(&c.AuthDPoPNonce, "auth-dpop-nonce", getenv("AUTH_DPOP_NONCE") == "1", "the built-in server requires its DPoP-Nonce in proofs (AUTH_DPOP_NONCE=1)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "BACKEND_LOG_LEVEL", "info"), "debug, info, warn or error (BACKEND_LOG_LEVEL)")
 }
 
@@ -285,6 +295,9 @@ func (c *config) finish() error {
 	}
 	if c.TokenFormat == authserver.TokenOpaque && (!c.AuthServer || !c.Introspection) {
 		return errors.New("AUTH_TOKEN_FORMAT=opaque needs --auth-server and BACKEND_INTROSPECTION=1")
+	}
+	if c.AuthDPoPNonce && (!c.AuthServer || !c.AuthDPoP) {
+		return errors.New("AUTH_DPOP_NONCE=1 needs --auth-server with DPoP on (AUTH_DPOP)")
 	}
 	return c.finishIntrospection()
 }

@@ -84,7 +84,7 @@ func randomString(n int) string {
 func newChain(ctx context.Context, bins, tmp string) (*chain, error) {
 	c := &chain{bins: bins, tmp: tmp}
 	var err error
-	if c.es, err = startAuthBackend(ctx, bins, tmp, "main", "1h"); err != nil {
+	if c.es, err = startAuthBackend(ctx, bins, tmp, "main", "1h", "AUTH_DPOP=0"); err != nil {
 		return nil, err
 	}
 	if c.token, err = c.es.login(ctx); err != nil {
@@ -127,7 +127,10 @@ type authBackend struct {
 	proxy            *http.Server
 }
 
-func startAuthBackend(ctx context.Context, bins, tmp, name, ttl string) (*authBackend, error) {
+// extra are more backend settings: the bearer chain's backends run with
+// AUTH_DPOP=0, so that their figures stay those of bearer tokens (the
+// dpop part measures DPoP beside them).
+func startAuthBackend(ctx context.Context, bins, tmp, name, ttl string, extra ...string) (*authBackend, error) {
 	dir := filepath.Join(tmp, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -150,9 +153,9 @@ func startAuthBackend(ctx context.Context, bins, tmp, name, ttl string) (*authBa
 		return nil, err
 	}
 	a.url = "http://" + addr
-	a.d, err = startDaemon(filepath.Join(bins, "backend"), []string{"--auth-server"}, baseEnv(tmp,
-		"BACKEND_ADDR="+addr, "AUTH_SERVER_ADDR="+authAddr, "AUTH_SERVER_URL="+a.issuer,
-		"AUTH_USERS="+benchUser+":"+benchPassword, "AUTH_TOKEN_TTL="+ttl, "BACKEND_LOG_LEVEL=warn"))
+	a.d, err = startDaemon(filepath.Join(bins, "backend"), []string{"--auth-server"}, baseEnv(tmp, append([]string{
+		"BACKEND_ADDR=" + addr, "AUTH_SERVER_ADDR=" + authAddr, "AUTH_SERVER_URL=" + a.issuer,
+		"AUTH_USERS=" + benchUser + ":" + benchPassword, "AUTH_TOKEN_TTL=" + ttl, "BACKEND_LOG_LEVEL=warn"}, extra...)...))
 	if err != nil {
 		a.close()
 		return nil, err

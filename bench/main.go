@@ -57,7 +57,7 @@ type options struct {
 }
 
 // parts are the names -only takes, in the order they run.
-var parts = []string{"micro", "cold", "init", "calls", "tput", "refresh"}
+var parts = []string{"micro", "cold", "init", "calls", "tput", "refresh", "dpop"}
 
 // runs reports whether part is to be measured.
 func (o *options) runs(part string) bool {
@@ -172,6 +172,12 @@ func measure(ctx context.Context, r *results, o *options, bins, tmp string) erro
 	if o.runs("tput") {
 		if err := measureThroughput(ctx, r, o, c); err != nil {
 			return err
+		}
+	}
+	if o.runs("dpop") {
+		progress("DPoP: per-call overhead against bearer tokens, %d calls each, and backend throughput", o.calls)
+		if r.dpop, err = measureDPoP(ctx, c, o, bins, tmp); err != nil {
+			return fmt.Errorf("dpop: %w", err)
 		}
 	}
 	if o.runs("refresh") {

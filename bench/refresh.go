@@ -24,7 +24,7 @@ const refreshTTL = 2 * time.Second
 // expired, starts a fresh relay and sends it n concurrent whoami calls,
 // counting the refresh requests that reach the authorization server.
 func refreshContention(ctx context.Context, bins, tmp string, n, rounds int) ([]refreshRound, error) {
-	a, err := startAuthBackend(ctx, bins, tmp, "refresh", refreshTTL.String())
+	a, err := startAuthBackend(ctx, bins, tmp, "refresh", refreshTTL.String(), "AUTH_DPOP=0")
 	if err != nil {
 		return nil, err
 	}

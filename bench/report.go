@@ -29,6 +29,7 @@ func (r *results) markdown() string {
 	r.memorySection(w)
 	r.jwtSection(w)
 	r.tputSection(w)
+	r.dpopSection(w)
 	r.vaultSection(w)
 	r.refreshSection(w)
 	r.findings(w)

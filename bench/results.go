@@ -22,6 +22,7 @@ type results struct {
 	tput    []tputRow
 	refresh []refreshRound
 	init    *initCost // the relay's package initialisation
+	dpop    *dpopResult
 	notes   []string
 }
 

@@ -352,16 +352,22 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	if rec.Subject != "" && rec.Subject != be.User {
 		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
 	}
-	// The stored token is the one the relay used: the backend takes it.
-	status, res, err := be.callTool(t, "whoami", access)
-	if err != nil || status != http.StatusOK || res.IsError {
-		t.Fatalf("whoami with the vault's access token: status %d, err %v", status, err)
+	// The stored token is the one the relay used, bound to the vault's
+	// DPoP key (the built-in server offers DPoP): the backend takes it
+	// with a proof of that key (TestRealBrowserStolenTokens: only so).
+	l := readVault(ctx, t, r, be)
+	p := mustProof(t, l.key, "POST", be.URL+"/mcp/tools/whoami", access)
+	if resp, body := testkit.PostToolAuth(t, be.URL, "whoami", "{}", "DPoP "+access, p); resp.StatusCode != http.StatusOK {
+		t.Fatalf("whoami with the vault's access token and a proof: status %d: %s", resp.StatusCode, body)
 	}
 
 	logs := r.Stderr.String()
 	testkit.Contains(t, "no debug output captured from the relay; the checks below would prove nothing", logs, "level=DEBUG")
 	// No value is printed on a match: it would put the secret in the test log.
-	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh} {
+	der, err := l.key.Marshal()
+	testkit.NoErr(t, err)
+	for name, s := range map[string]string{"the authorization code from the callback URL": code, "the access token": access, "the refresh token": refresh,
+		"the DPoP key": rec.DPoPKey.Reveal(), "the DPoP key's DER": string(der)} {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("%s appears in the relay's stderr", name)
 		}

@@ -97,3 +97,12 @@ func TestClaudeConfigPointsAtTheBackendToRun(t *testing.T) {
 		}
 	})
 }
+
+func TestDPoPLine(t *testing.T) {
+	if on := dpopLine([]string{"ES256", "EdDSA"}); !strings.Contains(on, "DPoP is on (ES256, EdDSA)") || !strings.Contains(on, "jkt") {
+		t.Fatalf("on: %q", on)
+	}
+	if off := dpopLine(nil); !strings.Contains(off, "DPoP is off") {
+		t.Fatalf("off: %q", off)
+	}
+}

@@ -137,6 +137,12 @@ func (d *demo) startBackend(ctx context.Context) (func(), error) {
 		stop()
 		return nil, err
 	}
+	algs, err := dpopAlgs(ctx, d.url)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	fmt.Println(dpopLine(algs))
 	fmt.Printf("   sign in as user \"demo\" with password: %s\n", d.password)
 	fmt.Printf("   (backend log: %s)\n", filepath.Join(d.dir, "backend.log"))
 	return stop, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/vault"
 )
@@ -68,18 +70,43 @@ func TestE2E_OpaqueTokensIntrospectedAndRevokedAtOnce(t *testing.T) {
 	if at == "" || strings.Contains(at, ".") {
 		t.Fatal("the stored access token is not an opaque token")
 	}
-	if resp, body := testkit.PostTool(t, url, "whoami", `{}`, at); resp.StatusCode != http.StatusOK {
-		t.Fatalf("whoami with the stored token: %d %s", resp.StatusCode, body)
+	// It is bound to the vault's DPoP key (cnf.jkt in the introspection
+	// answer): as a bearer token it is refused, with a proof it is taken.
+	if resp, body := testkit.PostTool(t, url, "whoami", `{}`, at); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "bound to a DPoP key") {
+		t.Fatalf("whoami with the stored token as a bearer token: %d %s", resp.StatusCode, body)
+	}
+	key := storedKey(t, rec)
+	proof := func() string {
+		p, err := key.Proof("POST", url+"/mcp/tools/whoami", dpop.ProofOptions{AccessToken: at})
+		testkit.NoErr(t, err)
+		return p
+	}
+	if resp, body := testkit.PostToolAuth(t, url, "whoami", `{}`, "DPoP "+at, proof()); resp.StatusCode != http.StatusOK {
+		t.Fatalf("whoami with the stored token and a proof: %d %s", resp.StatusCode, body)
 	}
 
 	if _, stderr, code := env.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "revoked at the server") {
 		t.Fatalf("relay logout: exit %d\n%s", code, stderr)
 	}
-	resp, body := testkit.PostTool(t, url, "whoami", `{}`, at)
+	resp, body := testkit.PostToolAuth(t, url, "whoami", `{}`, "DPoP "+at, proof())
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "token not active") {
 		t.Fatalf("the old access token after logout: %d %s; want 401, token not active", resp.StatusCode, body)
 	}
 	if strings.Contains(body, at) {
 		t.Fatal("the token is in the refusal")
 	}
+}
+
+// storedKey is the DPoP key of a vault record, as malware with the vault's
+// key would read it.
+func storedKey(t *testing.T, rec vault.Record) *dpop.Key {
+	t.Helper()
+	if rec.TokenType != "DPoP" || rec.DPoPKey.IsZero() {
+		t.Fatalf("the stored tokens are %q, with a key: %v; want DPoP-bound ones", rec.TokenType, !rec.DPoPKey.IsZero())
+	}
+	der, err := base64.StdEncoding.DecodeString(rec.DPoPKey.Reveal())
+	testkit.NoErr(t, err)
+	k, err := dpop.ParseKey(rec.DPoPAlg, der)
+	testkit.NoErr(t, err)
+	return k
 }

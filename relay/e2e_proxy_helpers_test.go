@@ -20,6 +20,7 @@ import (
 	"github.com/keyrelay/keyrelay/backend/bearer"
 	"github.com/keyrelay/keyrelay/backend/example"
 	"github.com/keyrelay/keyrelay/backend/tool"
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/testkit/chain"
 )
 
@@ -35,7 +36,10 @@ type mcpChain struct {
 
 // endpoint is one MCP server and what it received.
 type endpoint struct {
-	url, prm  string
+	url       string
+	origin    string       // the chain's URL: the origin of the endpoint's canonical URL
+	dpop      *bearer.DPoP // nil: bearer tokens only (a DPoP-bound token is refused)
+	prm       string
 	srv       *server.MCPServer
 	v         tool.Validator
 	mu        sync.Mutex
@@ -59,12 +63,21 @@ type endpoint struct {
 // speaks only era ("2025" or "2026"; "": both).
 func newMCPChain(t *testing.T, era string, paths ...string) *mcpChain {
 	t.Helper()
+	return newMCPChainOpts(t, era, chain.Options{}, paths...)
+}
+
+// newMCPChainOpts is newMCPChain with more chain options (DPoP).
+func newMCPChainOpts(t *testing.T, era string, o chain.Options, paths ...string) *mcpChain {
+	t.Helper()
 	mc := &mcpChain{eps: map[string]*endpoint{}}
-	mc.Server = chain.Start(t, chain.Options{Resources: paths, ConnContext: withConn,
+	mc.Server = chain.Start(t, chain.Options{Resources: paths, ConnContext: withConn, DPoP: o.DPoP,
 		Handle: func(c *chain.Server, mux *http.ServeMux) {
 			for _, p := range paths {
 				ep := mc.newEndpoint(t, c, mux, p)
 				ep.era = era
+				if o.DPoP {
+					ep.dpop = &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{})}
+				}
 				// The event store makes streams resumable (Last-Event-ID), and
 				// works around a race in mcp-go v1.2.1's server without one: a
 				// notification sent just before the result is dropped.
@@ -100,7 +113,7 @@ func endpointFrom(ctx context.Context) *endpoint {
 // its protected resource metadata on mux.
 func (mc *mcpChain) newEndpoint(t *testing.T, c *chain.Server, mux *http.ServeMux, path string) *endpoint {
 	t.Helper()
-	ep := &endpoint{url: c.URL + path, prm: c.URL + "/.well-known/oauth-protected-resource" + path,
+	ep := &endpoint{url: c.URL + path, origin: c.URL, prm: c.URL + "/.well-known/oauth-protected-resource" + path,
 		v: c.Validator(t, c.URL+path), gone: map[string]bool{}, cancel: make(chan string, 10), slowEnded: make(chan struct{}, 10)}
 	ep.srv = testMCPServer(path)
 	mc.eps[path] = ep
@@ -240,14 +253,19 @@ func (ep *endpoint) middleware(h http.Handler) http.Handler {
 		if ep.stickyLB(w, r) {
 			return
 		}
-		raw, err := bearer.FromRequest(r)
+		raw, scheme, err := bearer.Credentials(r)
 		if err != nil {
-			bearer.Challenge{Status: 401, ResourceMetadata: ep.prm}.Write(w)
+			bearer.Challenge{Status: 401, ResourceMetadata: ep.prm, DPoP: ep.dpop.Part("")}.Write(w)
 			return
 		}
 		tok, err := ep.v.Validate(r.Context(), raw)
+		if err == nil {
+			// A DPoP-bound token only with the DPoP scheme and a proof
+			// of its key for this request (RFC 9449 §7).
+			err = ep.dpop.Check(r, scheme, raw, tok, ep.origin)
+		}
 		if err != nil {
-			bearer.Challenge{Status: 401, Error: "invalid_token", ResourceMetadata: ep.prm}.Write(w)
+			ep.dpop.ChallengeFor(err, scheme, ep.prm).Write(w)
 			return
 		}
 		rpc := ep.record(tok, body)

@@ -42,6 +42,10 @@ type fileRecord struct {
 	Registration *fileRegistration `json:"registration,omitempty"`
 	Updated      time.Time         `json:"updated,omitzero"`
 	SignedIn     time.Time         `json:"signed_in,omitzero"`
+	// The DPoP key (omitted when there is none, so that an older vault,
+	// without it, opens as before).
+	DPoPKey string `json:"dpop_key,omitempty"`
+	DPoPAlg string `json:"dpop_alg,omitempty"`
 }
 
 type fileRegistration struct {
@@ -146,6 +150,7 @@ func toFile(a Account, r *Record) fileRecord {
 		IDToken:      r.IDToken.Reveal(),
 		TokenType:    r.TokenType, Scopes: r.Scopes, Subject: r.Subject,
 		Expiry: r.Expiry.UTC(), Updated: r.Updated.UTC(), SignedIn: r.SignedIn.UTC(),
+		DPoPKey: r.DPoPKey.Reveal(), DPoPAlg: r.DPoPAlg,
 	}
 	if g := r.Registration; g != nil {
 		fr.Registration = &fileRegistration{
@@ -167,6 +172,7 @@ func fromFile(fr fileRecord) (Account, *Record) {
 		IDToken:      secret.New(fr.IDToken),
 		TokenType:    fr.TokenType, Scopes: fr.Scopes, Subject: fr.Subject,
 		Expiry: utc(fr.Expiry), Updated: utc(fr.Updated), SignedIn: utc(fr.SignedIn),
+		DPoPKey: secret.New(fr.DPoPKey), DPoPAlg: fr.DPoPAlg,
 	}
 	if g := fr.Registration; g != nil {
 		r.Registration = &Registration{

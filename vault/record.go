@@ -42,6 +42,13 @@ type Record struct {
 	// SignedIn is when the interactive sign-in behind these tokens
 	// happened; refreshes keep it. Zero if unknown (older records).
 	SignedIn time.Time
+
+	// DPoPKey is the private key the tokens are bound to (RFC 9449), as
+	// PKCS #8 DER in base64, and DPoPAlg its algorithm; empty for none
+	// (older records, servers without DPoP). It is sealed with the
+	// tokens and goes with them.
+	DPoPKey secret.Value
+	DPoPAlg string
 }
 
 // Registration is a dynamically registered OAuth client.

@@ -23,6 +23,7 @@ type recordView struct {
 	Registration              *registrationView
 	Updated                   time.Time
 	SignedIn                  time.Time
+	DPoPKey, DPoPAlg          string
 }
 
 type registrationView struct {
@@ -41,6 +42,7 @@ func (r Record) Format(f fmt.State, verb rune) {
 	v := recordView{
 		AccessToken: redacted(r.AccessToken), RefreshToken: redacted(r.RefreshToken), IDToken: redacted(r.IDToken),
 		TokenType: r.TokenType, Scopes: r.Scopes, Subject: r.Subject, Expiry: r.Expiry, Updated: r.Updated, SignedIn: r.SignedIn,
+		DPoPKey: redacted(r.DPoPKey), DPoPAlg: r.DPoPAlg,
 	}
 	if r.Registration != nil {
 		rv := r.Registration.view()

@@ -26,6 +26,9 @@ func (s *Server) mintAccessToken(g grant, scopes []string, now time.Time) (strin
 		"client_id": g.clientID,
 		"scope":     strings.Join(scopes, " "),
 	}
+	if g.jkt != "" {
+		claims["cnf"] = map[string]string{"jkt": g.jkt} // RFC 9449 §6.1
+	}
 	t := jwt.NewWithClaims(s.signer.method, claims)
 	t.Header["typ"] = "at+jwt"
 	if s.signer.kid != "" {

@@ -47,7 +47,9 @@ func (s *Server) codeGrant(form url.Values, c Client) (*tokenResponse, *oauthErr
 	if oe := s.grantResource(form, ac.resource); oe != nil {
 		return nil, oe
 	}
-	f, rt := st.newFamily(ac.grant, now.Add(s.cfg.RefreshTTL))
+	g := ac.grant
+	g.jkt = c.dpopJKT // the refresh family is bound to the key too
+	f, rt := st.newFamily(g, now.Add(s.cfg.RefreshTTL))
 	ac.family = f.id
-	return s.respond(ac.grant, ac.scopes, rt, now)
+	return s.respond(g, ac.scopes, rt, now)
 }

@@ -35,6 +35,7 @@ type Client struct {
 
 	grants  []string // nil: every grant type; set for registered clients
 	dynamic bool     // registered through /register
+	dpopJKT string   // at /token: the thumbprint of the request's DPoP proof
 }
 
 // DefaultClients returns the client list used when Config.Clients is nil:
@@ -104,6 +105,13 @@ type Config struct {
 	// TokenFormat is TokenJWT (the default) or TokenOpaque: random access
 	// tokens that only /introspect can read.
 	TokenFormat string
+	// DPoP accepts DPoP proofs at /token (RFC 9449), advertises
+	// dpop_signing_alg_values_supported, and binds the tokens of a request
+	// with a proof to its key. Default off; the backend turns it on.
+	DPoP bool
+	// DPoPNonce makes every proof carry a nonce the server gave
+	// (DPoP-Nonce, RFC 9449 §8). Needs DPoP.
+	DPoPNonce bool
 }
 
 // Access token formats (Config.TokenFormat).
@@ -141,6 +149,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.TokenFormat != TokenJWT && c.TokenFormat != TokenOpaque {
 		return c, fmt.Errorf("%w: token format must be jwt or opaque", ErrConfig)
+	}
+	if c.DPoPNonce && !c.DPoP {
+		return c, fmt.Errorf("%w: DPoP nonces need DPoP", ErrConfig)
 	}
 	if !c.HMACSecret.IsZero() && len(c.HMACSecret.Reveal()) < 32 {
 		return c, ErrShortSecret

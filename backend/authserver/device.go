@@ -122,8 +122,10 @@ func (s *Server) deviceGrant(form url.Values, c Client) (*tokenResponse, *oauthE
 		return nil, oe
 	}
 	st.dropDevice(d)
-	_, rt := st.newFamily(d.grant, now.Add(s.cfg.RefreshTTL))
-	return s.respond(d.grant, scopes, rt, now)
+	g := d.grant
+	g.jkt = c.dpopJKT
+	_, rt := st.newFamily(g, now.Add(s.cfg.RefreshTTL))
+	return s.respond(g, scopes, rt, now)
 }
 
 func newUserCode() string {

@@ -165,7 +165,7 @@ func (s *Server) jwtBearerGrant(r *http.Request, form url.Values) (*tokenRespons
 		return nil, oe
 	}
 	s.log.Info("authserver: ID-JAG accepted", "client_id", mc.ID, "idp", c.Issuer, "sub", c.Subject, "jti", c.ID)
-	return s.respond(grant{clientID: mc.ID, user: c.Subject, scopes: scopes, resource: resource}, scopes, secret.Value{}, s.now())
+	return s.respond(grant{clientID: mc.ID, user: c.Subject, scopes: scopes, resource: resource, jkt: jktOf(r)}, scopes, secret.Value{}, s.now())
 }
 
 // checkIDJAG verifies an ID-JAG: typ oauth-id-jag+jwt; signed by a key

@@ -82,6 +82,12 @@ type introspection struct {
 	Aud       string `json:"aud,omitempty"`
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
+	Cnf       *cnf   `json:"cnf,omitempty"`
+}
+
+// cnf is the confirmation of a DPoP-bound token (RFC 9449 §6.2).
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 // handleIntrospect is RFC 7662 introspection, for the machine clients
@@ -122,9 +128,13 @@ func (s *Server) introspect(tok secret.Value) introspection {
 			return introspection{}
 		}
 	}
-	return introspection{
+	in := introspection{
 		Active: true, Scope: strings.Join(t.scopes, " "), ClientID: t.clientID, TokenType: "Bearer",
 		Exp: t.exp.Unix(), Iat: t.iat.Unix(), Nbf: t.iat.Unix(), Sub: t.user, Aud: t.resource,
 		Iss: s.cfg.Issuer, Jti: t.jti,
 	}
+	if t.jkt != "" {
+		in.TokenType, in.Cnf = "DPoP", &cnf{JKT: t.jkt}
+	}
+	return in
 }

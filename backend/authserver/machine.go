@@ -271,5 +271,5 @@ func (s *Server) clientCredentialsGrant(r *http.Request, form url.Values) (*toke
 	if oe != nil {
 		return nil, oe
 	}
-	return s.respond(grant{clientID: mc.ID, user: mc.ID, scopes: scopes, resource: resource}, scopes, secret.Value{}, s.now())
+	return s.respond(grant{clientID: mc.ID, user: mc.ID, scopes: scopes, resource: resource, jkt: jktOf(r)}, scopes, secret.Value{}, s.now())
 }

@@ -29,6 +29,7 @@ type Metadata struct {
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Metadata returns the RFC 8414 document served at
@@ -51,6 +52,7 @@ func (s *Server) Metadata() Metadata {
 		TokenEndpointAuthMethodsSupported:          []string{"none"},
 		RevocationEndpointAuthMethodsSupported:     []string{"none"},
 		AuthorizationResponseIssParameterSupported: true,
+		DPoPSigningAlgValuesSupported:              s.dpopAlgs(),
 	}
 	if len(s.cfg.MachineClients) > 0 {
 		md.GrantTypesSupported = append(md.GrantTypesSupported, ClientCredentialsGrantType)

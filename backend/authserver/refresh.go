@@ -26,6 +26,13 @@ func (s *Server) refreshGrant(form url.Values, c Client) (*tokenResponse, *oauth
 	if f == nil || f.revoked || now.After(f.expires) || f.clientID != c.ID {
 		return nil, errInvalidGrant
 	}
+	if f.jkt != "" && f.jkt != c.dpopJKT {
+		// A bound refresh token without a proof of its key (RFC 9449 §5):
+		// refused, and the family kept, so that whoever copied the token
+		// cannot revoke the client's sign-in with it either.
+		s.log.Warn("authserver: bound refresh token without its DPoP key", "sub", f.user, "client_id", f.clientID, "family", f.id)
+		return nil, errBoundAway
+	}
 	if f.current != h {
 		st.revokeFamily(f.id)
 		s.log.Warn("authserver: refresh token reused, token family revoked", "sub", f.user, "client_id", f.clientID, "family", f.id)
@@ -42,5 +49,7 @@ func (s *Server) refreshGrant(form url.Values, c Client) (*tokenResponse, *oauth
 	f.current = hashOf(next)
 	f.expires = now.Add(s.cfg.RefreshTTL)
 	st.refresh[f.current] = f.id
-	return s.respond(f.grant, scopes, next, now)
+	g := f.grant
+	g.jkt = c.dpopJKT // a proof binds the new access token, even in an unbound family
+	return s.respond(g, scopes, next, now)
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/keyrelay/keyrelay/internal/dpop"
 )
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -27,9 +29,10 @@ type Server struct {
 	pages          *pages
 	mux            *http.ServeMux
 	deviceInterval time.Duration
-	jtis           jtiCache // client assertions seen (machine.go)
-	idpKeys        idpKeys  // trusted identity providers' fetched keys (idpkeys.go)
-	issued         issued   // access tokens, for /introspect (introspect.go)
+	jtis           jtiCache       // client assertions seen (machine.go)
+	idpKeys        idpKeys        // trusted identity providers' fetched keys (idpkeys.go)
+	issued         issued         // access tokens, for /introspect (introspect.go)
+	dpop           *dpop.Verifier // nil: DPoP off (dpop.go)
 }
 
 // New checks cfg, applies defaults and builds a Server. With HMACSecret empty
@@ -44,7 +47,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, path: u.EscapedPath(), secureCookies: u.Scheme == "https",
 		log: cfg.Logger, now: cfg.Now, store: newStore(cfg.Clients),
 		users: map[string]User{}, limiter: newLimiter(cfg.Now, addrFails, addrWindow), brake: newUserBrake(cfg.Now),
-		deviceInterval: 5 * time.Second,
+		deviceInterval: 5 * time.Second, dpop: newDPoPVerifier(cfg),
 	}
 	for _, usr := range cfg.Users {
 		if usr.Name == "" || len(usr.hash) == 0 || s.users[usr.Name].Name != "" {

@@ -29,6 +29,7 @@ type grant struct {
 	user     string
 	scopes   []string
 	resource string
+	jkt      string // the DPoP key the tokens are bound to; "" for none
 }
 
 // authRequest is a pending /authorize or device verification, between the

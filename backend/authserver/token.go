@@ -23,6 +23,9 @@ type tokenResponse struct {
 // no Authorization header) are served.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(w, r, maxFormBytes)
+	if oe == nil {
+		r, oe = s.checkProof(w, r)
+	}
 	if oe == nil && form.Get("grant_type") == ClientCredentialsGrantType && len(s.cfg.MachineClients) > 0 {
 		// A machine client authenticates (machine.go); the public
 		// clients below never do.
@@ -67,6 +70,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	var c Client
 	if oe == nil {
 		c, oe = s.tokenClient(form, form.Get("grant_type"))
+		c.dpopJKT = jktOf(r)
 	}
 	var resp *tokenResponse
 	if oe == nil {
@@ -112,8 +116,12 @@ func (s *Server) respond(g grant, scopes []string, rt secret.Value, now time.Tim
 	s.issued.add(secret.New(at), issuedToken{grant: g, scopes: scopes, jti: jti, iat: now,
 		exp: now.Add(s.cfg.TokenTTL), family: fam}, now)
 	s.log.Info("authserver: token issued", "sub", g.user, "client_id", g.clientID, "jti", jti, "aud", g.resource)
+	typ := "Bearer"
+	if g.jkt != "" {
+		typ = "DPoP"
+	}
 	return &tokenResponse{
-		AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(s.cfg.TokenTTL / time.Second),
+		AccessToken: at, TokenType: typ, ExpiresIn: int64(s.cfg.TokenTTL / time.Second),
 		RefreshToken: rt.Reveal(), Scope: joinScopes(scopes),
 	}, nil
 }

@@ -15,29 +15,26 @@ type Challenge struct {
 	Scope            []string
 	ResourceMetadata string // RFC 9728 URL of the protected resource metadata
 	RetryAfter       int    // seconds; sent as Retry-After when > 0 (a 503)
+	// DPoP, if set, adds a DPoP challenge (RFC 9449 §7.1), or sends it
+	// alone (DPoP.Only), and says which of the two carries the error.
+	DPoP *DPoPChallenge
 }
 
-// Write sends the challenge: a WWW-Authenticate: Bearer header and a JSON
-// body {"error":..,"error_description":..}.
+// Write sends the challenge: a WWW-Authenticate: Bearer header (and a
+// DPoP one, when set) and a JSON body {"error":..,"error_description":..}.
 func (c Challenge) Write(w http.ResponseWriter) {
-	var params []string
-	if c.Error != "" {
-		params = append(params, `error="`+quote(c.Error)+`"`)
+	h := w.Header()
+	h.Del("WWW-Authenticate")
+	d := c.DPoP
+	if d == nil || !d.Only {
+		h.Add("WWW-Authenticate", c.header("Bearer", d == nil || !d.Error, nil))
 	}
-	if c.Description != "" {
-		params = append(params, `error_description="`+quote(c.Description)+`"`)
+	if d != nil {
+		h.Add("WWW-Authenticate", c.header("DPoP", d.Error, d.Algs))
+		if d.Nonce != "" {
+			h.Set("DPoP-Nonce", d.Nonce)
+		}
 	}
-	if len(c.Scope) > 0 {
-		params = append(params, `scope="`+quote(strings.Join(c.Scope, " "))+`"`)
-	}
-	if c.ResourceMetadata != "" {
-		params = append(params, `resource_metadata="`+quote(c.ResourceMetadata)+`"`)
-	}
-	v := "Bearer"
-	if len(params) > 0 {
-		v += " " + strings.Join(params, ", ")
-	}
-	w.Header().Set("WWW-Authenticate", v)
 	if c.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(c.RetryAfter))
 	}
@@ -46,6 +43,31 @@ func (c Challenge) Write(w http.ResponseWriter) {
 		code = "unauthorized"
 	}
 	WriteJSONError(w, c.Status, code, c.Description)
+}
+
+// header is one challenge of scheme; withError puts error,
+// error_description and scope in it.
+func (c Challenge) header(scheme string, withError bool, algs []string) string {
+	var params []string
+	if len(algs) > 0 {
+		params = append(params, `algs="`+quote(strings.Join(algs, " "))+`"`)
+	}
+	if c.Error != "" && withError {
+		params = append(params, `error="`+quote(c.Error)+`"`)
+	}
+	if c.Description != "" && withError {
+		params = append(params, `error_description="`+quote(c.Description)+`"`)
+	}
+	if len(c.Scope) > 0 && withError {
+		params = append(params, `scope="`+quote(strings.Join(c.Scope, " "))+`"`)
+	}
+	if c.ResourceMetadata != "" {
+		params = append(params, `resource_metadata="`+quote(c.ResourceMetadata)+`"`)
+	}
+	if len(params) > 0 {
+		scheme += " " + strings.Join(params, ", ")
+	}
+	return scheme
 }
 
 // WriteJSONError writes {"error":code,"error_description":desc} with status.

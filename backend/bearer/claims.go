@@ -31,6 +31,9 @@ type claims struct {
 	Scope               string
 	Scp                 string // raw JSON
 	ClientID, Azp       string
+	// JKT is cnf.jkt (RFC 9449 §6.1): the thumbprint of the DPoP key the
+	// token is bound to.
+	JKT string
 	// malformed records a claim of the wrong type. It is reported only
 	// once the whole payload has passed the checks of member, as when
 	// golang-jwt decoded the payload after them.
@@ -73,6 +76,8 @@ func (c *claims) member(name, val string) error {
 		c.setAudience(val)
 	case "scp":
 		c.Scp = val
+	case "cnf":
+		c.setConfirmation(val)
 	default:
 		if caseVariant(name) {
 			return invalid("claim name in the wrong case")
@@ -98,6 +103,22 @@ func (c *claims) setDate(name, val string, dst *date) error {
 	dst.Time = time.Unix(int64(round), int64(frac*1e9)).Truncate(jwt.TimePrecision)
 	dst.set = true
 	return nil
+}
+
+// setConfirmation reads cnf (RFC 7800), an object; its jkt member must be
+// a non-empty string when present. Other confirmation methods (x5t#S256)
+// are not understood here, and a token bound by one is refused: it must
+// not be usable as a plain bearer token.
+func (c *claims) setConfirmation(val string) {
+	var cnf map[string]json.RawMessage
+	if val == "null" || json.Unmarshal([]byte(val), &cnf) != nil || cnf == nil {
+		c.malformed = true
+		return
+	}
+	raw, ok := cnf["jkt"]
+	if !ok || len(cnf) != 1 || json.Unmarshal(raw, &c.JKT) != nil || c.JKT == "" {
+		c.malformed = true
+	}
 }
 
 // setString reads a string claim; null leaves it empty.
@@ -137,7 +158,7 @@ func (c *claims) setAudience(val string) {
 // struct fields case-insensitively, so "ISS" or "Exp" used to be read as
 // iss or exp, around the duplicate and numeric-date checks. A member whose
 // name folds to one of these without being it is now refused.
-var readClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "client_id", "azp"}
+var readClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "client_id", "azp", "cnf"}
 
 func caseVariant(name string) bool {
 	for _, c := range readClaims {
@@ -204,6 +225,10 @@ type Token struct {
 	KeyID    string // kid, for logs
 	IssuedAt time.Time
 	Expiry   time.Time
+	// JKT is the thumbprint of the DPoP key the token is bound to (its
+	// cnf.jkt), "" for a bearer token. A bound token is usable only with a
+	// proof of that key (DPoP.Check).
+	JKT string
 }
 
 // HasScope reports whether the token grants scope s.
@@ -236,6 +261,7 @@ func tokenFrom(c *claims, kid kidHeader) *Token {
 		Scopes:   c.scopes(),
 		ID:       c.ID,
 		KeyID:    kid.value,
+		JKT:      c.JKT,
 	}
 	if t.ClientID == "" {
 		t.ClientID = c.Azp

@@ -252,6 +252,9 @@ type introResponse struct {
 	Aud       json.RawMessage `json:"aud"`
 	Iss       string          `json:"iss"`
 	Jti       string          `json:"jti"`
+	Cnf       *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 func (in *Introspector) introspect(raw string, now time.Time) (*Token, error) {
@@ -329,7 +332,7 @@ func (in *Introspector) check(r *introResponse, now time.Time) (*Token, error) {
 	if r.Sub == "" {
 		return nil, invalid(reasonSubject)
 	}
-	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "access_token") && !strings.EqualFold(r.TokenType, "Bearer") {
+	if r.TokenType != "" && !strings.EqualFold(r.TokenType, "access_token") && !strings.EqualFold(r.TokenType, "Bearer") && !strings.EqualFold(r.TokenType, "DPoP") {
 		return nil, invalid("not an access token")
 	}
 	// RFC 7662's token_type is the kind of access token (Bearer), so it
@@ -338,12 +341,20 @@ func (in *Introspector) check(r *introResponse, now time.Time) (*Token, error) {
 	if r.TokenUse != "" && !strings.EqualFold(r.TokenUse, "access_token") {
 		return nil, invalid("not an access token")
 	}
+	if r.Cnf != nil && r.Cnf.JKT == "" {
+		// A confirmation this package does not understand: the token is
+		// bound to something, so it is not a bearer token either.
+		return nil, invalid("unsupported token binding")
+	}
 	iss := r.Iss
 	if iss == "" {
 		iss = in.cfg.Issuer
 	}
 	t := &Token{Subject: r.Sub, Issuer: iss, Audience: aud, ClientID: r.ClientID,
 		Scopes: strings.Fields(r.Scope), ID: r.Jti, Expiry: exp}
+	if r.Cnf != nil {
+		t.JKT = r.Cnf.JKT
+	}
 	if r.Iat != nil {
 		t.IssuedAt = time.Unix(int64(*r.Iat), 0)
 	}

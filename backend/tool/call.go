@@ -54,17 +54,21 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 // authenticate returns the caller, or the challenge to send instead.
 func (s *Server) authenticate(r *http.Request, t *entry) (*User, *bearer.Challenge) {
 	md := s.ResourceMetadataURL()
-	raw, err := bearer.FromRequest(r)
+	d := s.cfg.DPoP
+	raw, scheme, err := bearer.Credentials(r)
 	switch {
 	case errors.Is(err, bearer.ErrNoToken):
 		if !t.RequiresAuth {
 			return nil, nil
 		}
-		return nil, &bearer.Challenge{Status: http.StatusUnauthorized, Description: "authentication required", ResourceMetadata: md}
+		return nil, &bearer.Challenge{Status: http.StatusUnauthorized, Description: "authentication required", ResourceMetadata: md, DPoP: d.Part("")}
+	case err == nil && scheme == bearer.SchemeDPoP && (d == nil || d.Verifier == nil):
+		err = bearer.ErrMalformedHeader // DPoP is off: an unknown scheme
+		fallthrough
 	case err != nil:
-		return nil, invalidToken(err, md)
+		return nil, d.ChallengeFor(err, scheme, md)
 	case s.cfg.Validator == nil:
-		return nil, invalidToken(errors.New("tokens are not accepted by this server"), md)
+		return nil, d.ChallengeFor(errors.New("tokens are not accepted by this server"), scheme, md)
 	}
 	tok, err := s.cfg.Validator.Validate(r.Context(), raw)
 	if errors.Is(err, bearer.ErrUnavailable) {
@@ -72,27 +76,18 @@ func (s *Server) authenticate(r *http.Request, t *entry) (*User, *bearer.Challen
 		return nil, &bearer.Challenge{Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable",
 			Description: "the token could not be checked; try again", RetryAfter: 5}
 	}
+	if err == nil {
+		err = d.Check(r, scheme, raw, tok, s.cfg.PublicURL)
+	}
 	if err != nil {
-		return nil, invalidToken(err, md)
+		return nil, d.ChallengeFor(err, scheme, md)
 	}
 	if missing := tok.Missing(t.Scopes); len(missing) > 0 {
 		return nil, &bearer.Challenge{Status: http.StatusForbidden, Error: "insufficient_scope",
-			Description: "the token lacks a required scope", Scope: t.Scopes, ResourceMetadata: md}
+			Description: "the token lacks a required scope", Scope: t.Scopes, ResourceMetadata: md, DPoP: d.Part(scheme)}
 	}
 	return &User{Subject: tok.Subject, ClientID: tok.ClientID, Issuer: tok.Issuer,
 		Scopes: tok.Scopes, Expiry: tok.Expiry, TokenID: tok.ID}, nil
-}
-
-func invalidToken(err error, md string) *bearer.Challenge {
-	desc := "invalid token"
-	var te *bearer.TokenError
-	switch {
-	case errors.As(err, &te):
-		desc = te.Reason
-	case errors.Is(err, bearer.ErrMalformedHeader):
-		desc = "malformed authorization header"
-	}
-	return &bearer.Challenge{Status: http.StatusUnauthorized, Error: "invalid_token", Description: desc, ResourceMetadata: md}
 }
 
 type httpError struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -351,8 +352,14 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 // newFixtureWith is newFixture with another Validator.
 func newFixtureWith(t *testing.T, v Validator, extra ...Tool) *fixture {
 	t.Helper()
+	return newFixtureDPoP(t, v, nil, extra...)
+}
+
+// newFixtureDPoP is newFixtureWith with DPoP settings d.
+func newFixtureDPoP(t *testing.T, v Validator, d *bearer.DPoP, extra ...Tool) *fixture {
+	t.Helper()
 	logs := &testkit.Buffer{}
-	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v,
+	s := NewServer(Config{PublicURL: aud + "/", AuthServers: []string{iss}, Validator: v, DPoP: d,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	tools := append([]Tool{
 		{Name: "echo", InputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string"}},"required":["message"]}`),
@@ -408,6 +415,10 @@ func (f *fixture) do(t *testing.T, method, path, ctype, body string, auth ...str
 		req.Header.Set("Content-Type", ctype)
 	}
 	for _, a := range auth {
+		if p, ok := strings.CutPrefix(a, "DPoP-Proof: "); ok {
+			req.Header.Add("DPoP", p)
+			continue
+		}
 		req.Header.Add("Authorization", a)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -453,6 +464,17 @@ func introspectingFixture(t *testing.T, answer http.HandlerFunc) *fixture {
 		ClientID: "backend", ClientSecret: "introspection-secret"})
 	testkit.NoErr(t, err)
 	return newFixtureWith(t, in)
+}
+
+// introspectingFixtureDPoP is introspectingFixture with DPoP accepted.
+func introspectingFixtureDPoP(t *testing.T, answer http.HandlerFunc) *fixture {
+	t.Helper()
+	as := httptest.NewServer(answer)
+	t.Cleanup(as.Close)
+	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{Issuer: iss, Audience: aud, Endpoint: as.URL,
+		ClientID: "backend", ClientSecret: "introspection-secret"})
+	testkit.NoErr(t, err)
+	return newFixtureDPoP(t, in, &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{})})
 }
 
 func activeAnswer(scope string) http.HandlerFunc {

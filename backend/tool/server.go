@@ -40,6 +40,10 @@ type Config struct {
 	// Validator checks tokens. Nil means no token is ever accepted, so only
 	// public tools work.
 	Validator Validator
+	// DPoP, if set, accepts DPoP-bound tokens with their proofs (RFC 9449)
+	// and, with Require, nothing else. Nil: bearer tokens only, and a
+	// token bound to a key (cnf.jkt) is refused.
+	DPoP *bearer.DPoP
 	// Logger gets one line per call, with the request id and the subject.
 	Logger *slog.Logger
 }
@@ -142,12 +146,19 @@ func (s *Server) resourceMetadata(w http.ResponseWriter, _ *http.Request) {
 	if scopes == nil {
 		scopes = s.allScopes()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	md := map[string]any{
 		"resource":                 s.cfg.PublicURL,
 		"authorization_servers":    nonNil(s.cfg.AuthServers),
 		"scopes_supported":         scopes,
 		"bearer_methods_supported": []string{"header"},
-	})
+	}
+	if d := s.cfg.DPoP; d != nil && d.Verifier != nil {
+		// RFC 9728 §2: the proof algorithms this resource accepts, and
+		// whether it takes DPoP-bound tokens only.
+		md["dpop_signing_alg_values_supported"] = d.Verifier.Algs()
+		md["dpop_bound_access_tokens_required"] = d.Require
+	}
+	writeJSON(w, http.StatusOK, md)
 }
 
 func (s *Server) allScopes() []string {

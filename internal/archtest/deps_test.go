@@ -49,6 +49,8 @@ var allowed = map[string][]string{
 	"relay/config":            {"internal/", "platform", "relay/oauth", "relay/policy"},
 	"relay/status":            {"internal/", "relay/broker", "vault"},
 	"demo":                    {"internal/"},
+	// The bench signs DPoP proofs for its throughput load as the relay does.
+	"bench": {"internal/dpop", "internal/secret"},
 	// The chain runs the built-in authorization server and the example
 	// backend; the rest of the kit imports nothing of ours, so the tests of
 	// vault and of backend's packages can use it.

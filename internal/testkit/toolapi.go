@@ -32,3 +32,31 @@ func PostTool(t testing.TB, base, name, args, token string) (*http.Response, str
 	}
 	return resp, string(b)
 }
+
+// PostToolAuth is PostTool with the request's Authorization header (and
+// DPoP proof, if proof is set) as given: for DPoP-bound tokens
+// ("DPoP <token>") and malformed presentations.
+func PostToolAuth(t testing.TB, base, name, args, authorization, proof string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}

@@ -20,6 +20,10 @@ type AuthError struct {
 	Challenge oauth.Challenge
 	// Peer names the resource in texts: "backend", "MCP server".
 	Peer string
+	// NoDPoP: the token went with the DPoP scheme, and the 401 has no
+	// DPoP challenge: the resource does not take DPoP-bound tokens
+	// although its authorization server binds them (RELAY_DPOP=auto).
+	NoDPoP bool
 }
 
 func (e *AuthError) Error() string {
@@ -32,6 +36,10 @@ func (e *AuthError) Error() string {
 
 // UserText is what the person sees.
 func (e *AuthError) UserText() string {
+	if e.Status == http.StatusUnauthorized && e.NoDPoP {
+		return "the " + e.peer() + " does not take DPoP-bound tokens (its answer has no DPoP challenge), which its authorization server issues; " +
+			"set RELAY_DPOP=off, then run `relay login --force`"
+	}
 	if e.Status == http.StatusUnauthorized {
 		return "the " + e.peer() + " refused the token even after a refresh; run `relay login` or try again"
 	}

@@ -2,11 +2,13 @@ package authhttp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/broker"
 	"github.com/keyrelay/keyrelay/relay/oauth"
@@ -238,16 +240,32 @@ func (t *Transport) refused(resp *http.Response, err error) (*http.Response, err
 		return resp, nil
 	}
 	drain(resp)
-	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer}
+	noDPoP := status == http.StatusUnauthorized && !ch.DPoP && resp.Request != nil &&
+		strings.HasPrefix(resp.Request.Header.Get("Authorization"), "DPoP ")
+	return nil, &AuthError{Status: status, Challenge: ch, Peer: t.Peer, NoDPoP: noDPoP}
 }
 
 // send sends req with tok, if any, and no other Authorization: req itself
 // when there is nothing to change, else a copy. A retry sends the body
-// again from GetBody.
+// again from GetBody. A token bound to a DPoP key goes with the DPoP
+// scheme and a fresh proof (dpop.go).
 func (t *Transport) send(req *http.Request, tok secret.Value, retry bool) (*http.Response, error) {
-	if !retry && tok.IsZero() && req.Header.Get("Authorization") == "" {
+	if !retry && tok.IsZero() && req.Header.Get("Authorization") == "" && req.Header.Get("DPoP") == "" {
 		return t.Base.RoundTrip(req)
 	}
+	signer := t.signer(req.Context(), tok)
+	resp, err := t.sendOnce(req, tok, signer, retry)
+	if err != nil || signer == nil || !nonceAsked(resp, signer, req.URL.String()) || (req.Body != nil && req.GetBody == nil) {
+		return resp, err
+	}
+	// The server wants its nonce in the proof (RFC 9449 §9): once more.
+	t.log().Debug("the "+t.Peer+" asked for a DPoP nonce; retrying once", "path", req.URL.Path)
+	drain(resp)
+	return t.sendOnce(req, tok, signer, true)
+}
+
+// sendOnce sends a copy of req with tok, as send says.
+func (t *Transport) sendOnce(req *http.Request, tok secret.Value, signer *dpop.Signer, retry bool) (*http.Response, error) {
 	r := req.Clone(req.Context())
 	if retry && req.GetBody != nil {
 		body, err := req.GetBody()
@@ -257,7 +275,17 @@ func (t *Transport) send(req *http.Request, tok secret.Value, retry bool) (*http
 		r.Body = body
 	}
 	r.Header.Del("Authorization")
-	if !tok.IsZero() {
+	r.Header.Del("DPoP")
+	switch {
+	case tok.IsZero():
+	case signer != nil:
+		proof, err := signer.Proof(r.Method, r.URL.String(), tok.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("relay: DPoP proof: %w", err)
+		}
+		r.Header.Set("Authorization", "DPoP "+tok.Reveal())
+		r.Header.Set("DPoP", proof)
+	default:
 		r.Header.Set("Authorization", "Bearer "+tok.Reveal())
 	}
 	return t.Base.RoundTrip(r)

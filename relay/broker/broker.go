@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/vault"
@@ -115,6 +116,8 @@ type Broker struct {
 	denied     map[string]time.Time // scopes a step-up asked for and did not get
 	signedIn   secret.Value         // the access token of this process's last sign-in
 	refusedAt  time.Time            // when the server refused that token at once (Rejected)
+	dpop       *dpop.Signer         // the DPoP key of the held record (dpop.go)
+	dpopKey    string               // that key as the record holds it
 }
 
 // DeniedFor is how long a scope that a step-up sign-in did not grant is
@@ -302,6 +305,7 @@ func (b *Broker) current() bool {
 
 // renew refreshes cur if it can, else logs in. It runs under the vault lock.
 func (b *Broker) renew(ctx context.Context, cur *vault.Record, req request, ui UI) (*vault.Record, error) {
+	ctx = b.withDPoP(ctx, cur)
 	if p, ok := b.Store.(Prober); ok {
 		if err := p.ProbeWrite(); err != nil {
 			return nil, fmt.Errorf("new tokens could not be stored, so none were requested; the stored tokens are kept: %w", err)
@@ -515,6 +519,7 @@ func merge(cur *vault.Record, t *oauth.Tokens, now time.Time) *vault.Record {
 		}
 		r.Registration = cur.Registration
 	}
+	keepKey(r, cur, t)
 	return r
 }
 

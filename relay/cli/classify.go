@@ -176,6 +176,8 @@ func signInHint(_ string, err error) string {
 		return "set RELAY_ASSUME_PKCE_S256 to the issuer named above only if you know it does PKCE with S256 (SECURITY.md says why), then run `relay login` again"
 	case errors.Is(err, oauth.ErrNoPKCE):
 		return "the authorization server does not offer PKCE with S256, which the relay requires; no setting changes that"
+	case errors.Is(err, oauth.ErrDPoPUnsupported):
+		return "DPoP is required here; use an authorization server that offers it, or unset RELAY_DPOP=on (an administrator's require_dpop cannot be unset)"
 	case errors.Is(err, oauth.ErrInvalidClient):
 		return "the server does not know the client: check RELAY_CLIENT_ID (or unset it to register anew), then run `relay login --force`"
 	case isNetwork(err):

@@ -154,6 +154,7 @@ func TestClassify(t *testing.T) {
 		{"unknown client", SignIn(&login.Error{Err: &oauth.Error{Code: "invalid_client"}}), ExitLogin, "RELAY_CLIENT_ID"},
 		{"PKCE not listed", SignIn(&login.Error{Err: fmt.Errorf("%w; if X does PKCE with S256 anyway", oauth.ErrPKCEUnlisted)}), ExitLogin, "set RELAY_ASSUME_PKCE_S256 to the issuer named above"},
 		{"PKCE without S256", SignIn(&login.Error{Err: oauth.ErrNoPKCE}), ExitLogin, "does not offer PKCE with S256, which the relay requires; no setting"},
+		{"DPoP required", SignIn(&login.Error{Err: oauth.ErrDPoPUnsupported}), ExitLogin, "DPoP is required here; use an authorization server that offers it"},
 		{"other sign-in failure", SignIn(&login.Error{Err: fmt.Errorf("%w: no code", oauth.ErrBadCallback)}), ExitLogin, "check the URL and your account"},
 		// Set by the command.
 		{"logout incomplete", &Error{Code: ExitIncomplete, Hint: "unlock the keychain", Err: fmt.Errorf("vault: wipe incomplete: %w", vault.ErrLocked)}, ExitIncomplete, "unlock the keychain"},

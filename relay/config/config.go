@@ -61,6 +61,7 @@ type Config struct {
 	LogLevel       string        // RELAY_LOG_LEVEL, default info
 	PolicyFile     string        // RELAY_POLICY_FILE: a policy applied on top of the machine-wide one
 	AssumePKCE     string        // RELAY_ASSUME_PKCE_S256: the one issuer whose metadata may omit code_challenge_methods_supported
+	DPoP           string        // RELAY_DPOP: auto (default), on or off (see DPoPMode)
 
 	headerErr error // a bad RELAY_HEADERS, reported by Check so the server still starts
 	keyErr    error // a bad RELAY_CLIENT_KEY_FILE or RELAY_CLIENT_CREDENTIALS, likewise
@@ -100,6 +101,7 @@ var Vars = []struct{ Name, Meaning string }{
 	{"RELAY_POLICY_FILE", "a policy file applied on top of the machine-wide one; it can only add restrictions"},
 	{"RELAY_ASSUME_PKCE_S256", "one issuer URL, exactly as its metadata says, whose metadata omits code_challenge_methods_supported although it does PKCE with S256 (Microsoft Entra ID): S256 is then assumed for it; see SECURITY.md"},
 	{"BROWSER", "command that opens the login URL (default: the OS opener)"},
+	{"RELAY_DPOP", "DPoP (RFC 9449): bind the tokens to a key kept in the vault, so that a copied token is useless without it: auto (default: when the authorization server offers it), on (refuse a server without it) or off"},
 }
 
 // Parse reads fs-registered flags from args over the environment. It
@@ -197,6 +199,7 @@ func define(fs *flag.FlagSet, c *Config, r *raw, getenv func(string) string) {
 	fs.StringVar(&r.authTO, "auth-timeout", or(getenv("RELAY_AUTH_TIMEOUT"), "30s"), "authorization server request timeout (RELAY_AUTH_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", or(getenv("RELAY_LOG_LEVEL"), "info"), "log level (RELAY_LOG_LEVEL)")
 	fs.StringVar(&c.PolicyFile, "policy-file", getenv("RELAY_POLICY_FILE"), "extra policy file (RELAY_POLICY_FILE)")
+	fs.StringVar(&c.DPoP, "dpop", or(getenv("RELAY_DPOP"), oauth.DPoPAuto), "DPoP-bound tokens: auto, on or off (RELAY_DPOP)")
 	fs.StringVar(&c.AssumePKCE, "assume-pkce-s256", getenv("RELAY_ASSUME_PKCE_S256"), "issuer for which PKCE S256 is assumed (RELAY_ASSUME_PKCE_S256)")
 	// The usage text shows each flag's default, which comes from the
 	// environment: never a URL's userinfo or query.
@@ -224,6 +227,9 @@ func (c *Config) Check() error {
 		return err
 	}
 	if err := checkAssumePKCE(c.AssumePKCE); err != nil {
+		return err
+	}
+	if err := checkDPoP(c.DPoP); err != nil {
 		return err
 	}
 	if !c.ClientSecret.IsZero() && c.ClientID == "" {

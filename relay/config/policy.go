@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
+
 	"github.com/keyrelay/keyrelay/platform"
+	"github.com/keyrelay/keyrelay/relay/oauth"
 	"github.com/keyrelay/keyrelay/relay/policy"
 )
 
@@ -46,6 +49,9 @@ func (c *Config) CheckPolicy(pol *policy.Policy) error {
 		if err := pol.CheckIdPIssuer(c.IdPIssuer); err != nil {
 			return err
 		}
+	}
+	if pol.RequireDPoP() && c.DPoP == oauth.DPoPOff {
+		return fmt.Errorf("%w: DPoP is required (require_dpop); unset RELAY_DPOP=off", policy.ErrDenied)
 	}
 	if c.AuthServerURL != "" {
 		if err := pol.CheckIssuer(c.AuthServerURL); err != nil {

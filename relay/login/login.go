@@ -166,6 +166,7 @@ func (i *Interactive) client(ctx context.Context, scopes []string) (*oauth.Clien
 		c.ClientSecret = sec
 	}
 	c.AuthMethod = i.authMethod()
+	c.DPoP = oauth.DPoPFrom(ctx) // the broker's: the vault's key, or none yet
 	return &c, nil
 }
 

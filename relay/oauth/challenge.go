@@ -12,41 +12,74 @@ type Challenge struct {
 	Description      string
 	Scope            []string
 	ResourceMetadata string
+	// DPoP is set when the response challenged with DPoP too (or only):
+	// RFC 9449 §7.1. Its error, description and scope are taken when the
+	// Bearer challenge has no error (a request made with DPoP); DPoPAlgs
+	// are its algs.
+	DPoP     bool
+	DPoPAlgs []string
 }
 
 // maxChallenge bounds the header length parsed.
 const maxChallenge = 8 << 10
 
-// ParseChallenge returns the Bearer challenge among the header values, and
-// false if there is none. Parameters are auth-params of RFC 7235: token or
+// ParseChallenge returns the Bearer challenge among the header values,
+// merged with the DPoP one if there is one (see Challenge.DPoP), and false
+// if there is neither. Parameters are auth-params of RFC 7235: token or
 // quoted-string values; unknown ones are ignored, malformed input stops the
 // parse with what was read so far.
 func ParseChallenge(values []string) (Challenge, bool) {
+	var bearer, dp map[string]string
 	for _, v := range values {
 		if len(v) > maxChallenge {
 			continue
 		}
-		if c, ok := parseOne(v); ok {
-			return c, true
+		b, d := parseOne(v)
+		if bearer == nil {
+			bearer = b
+		}
+		if dp == nil {
+			dp = d
 		}
 	}
-	return Challenge{}, false
+	switch {
+	case bearer == nil && dp == nil:
+		return Challenge{}, false
+	case dp == nil:
+		return fromParams(bearer), true
+	}
+	c := fromParams(dp)
+	if bearer != nil {
+		if b := fromParams(bearer); b.Error != "" || c.Error == "" {
+			c.Error, c.Description, c.Scope = b.Error, b.Description, b.Scope
+		}
+		if rm := bearer["resource_metadata"]; rm != "" {
+			c.ResourceMetadata = rm
+		}
+	}
+	c.DPoP, c.DPoPAlgs = true, ScopeTokens(strings.Fields(dp["algs"]))
+	return c, true
 }
 
-func parseOne(v string) (Challenge, bool) {
+// parseOne returns the parameters of the first Bearer and the first DPoP
+// challenge in v, nil for one that is not there.
+func parseOne(v string) (bearer, dp map[string]string) {
 	s := strings.TrimLeft(v, " \t,")
 	for s != "" {
 		scheme, rest := cutToken(s)
 		if scheme == "" {
-			return Challenge{}, false
+			return
 		}
 		params, next := parseParams(rest)
-		if strings.EqualFold(scheme, "Bearer") {
-			return fromParams(params), true
+		switch {
+		case strings.EqualFold(scheme, "Bearer") && bearer == nil:
+			bearer = params
+		case strings.EqualFold(scheme, "DPoP") && dp == nil:
+			dp = params
 		}
 		s = strings.TrimLeft(next, " \t,")
 	}
-	return Challenge{}, false
+	return
 }
 
 func fromParams(p map[string]string) Challenge {

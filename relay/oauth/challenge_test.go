@@ -28,6 +28,13 @@ func TestParseChallenge(t *testing.T) {
 		{[]string{"Bearer scope=\"a \\\"b\\\" a c\x01d e\""}, Challenge{Scope: []string{"a", "e"}}, true},
 		{[]string{`Bearer scope=" "`}, Challenge{}, true},
 		{[]string{"Bearer error=\"" + strings.Repeat("x", 9000) + "\""}, Challenge{}, false},
+		// RFC 9449 §7.1: the DPoP challenge, alone or beside Bearer.
+		{[]string{`Bearer resource_metadata="https://x/y"`, `DPoP algs="ES256 EdDSA", error="use_dpop_nonce", error_description="nonce"`},
+			Challenge{Error: "use_dpop_nonce", Description: "nonce", ResourceMetadata: "https://x/y", DPoP: true, DPoPAlgs: []string{"ES256", "EdDSA"}}, true},
+		{[]string{`Bearer error="invalid_token", DPoP algs="ES256"`},
+			Challenge{Error: "invalid_token", DPoP: true, DPoPAlgs: []string{"ES256"}}, true},
+		{[]string{`DPoP algs="ES256", error="insufficient_scope", scope="admin", resource_metadata="https://x/y"`},
+			Challenge{Error: "insufficient_scope", Scope: []string{"admin"}, ResourceMetadata: "https://x/y", DPoP: true, DPoPAlgs: []string{"ES256"}}, true},
 	}
 	for _, c := range cases {
 		got, ok := ParseChallenge(c.in)

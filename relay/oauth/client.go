@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
@@ -57,6 +58,16 @@ type Client struct {
 	// private_key_jwt (RFC 7523 §2.2): the PEM private key (see
 	// ParseClientKey). It takes the place of ClientSecret; zero for none.
 	ClientKey secret.Value
+	// DPoPMode is when token requests carry a DPoP proof (RFC 9449):
+	// DPoPAuto ("" too) when the metadata lists
+	// dpop_signing_alg_values_supported, DPoPOn always (a server without
+	// DPoP is refused), DPoPOff never.
+	DPoPMode string
+	// DPoP holds the key proofs are signed with (generated at the first
+	// token request that uses DPoP, if it has none) and the server's
+	// nonces. Nil: no proofs, whatever DPoPMode says, unless DPoPMode is
+	// DPoPOn, which then fails.
+	DPoP *dpop.Signer
 }
 
 func defaultHTTPClient() *http.Client { return &http.Client{Timeout: defaultTimeout} }

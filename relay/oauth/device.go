@@ -79,6 +79,9 @@ func (c *Client) StartDevice(ctx context.Context) (*DeviceLogin, error) {
 	if md.DeviceAuthorizationEndpoint == "" {
 		return nil, ErrNoDevice
 	}
+	if err := c.checkDPoP(); err != nil {
+		return nil, err
+	}
 	if err := c.checkExtra(); err != nil {
 		return nil, err
 	}

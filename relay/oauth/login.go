@@ -52,6 +52,9 @@ func (c *Client) StartLogin(ctx context.Context, cb Callback) (*Login, error) {
 	if err := c.checkLogin(cb); err != nil {
 		return nil, err
 	}
+	if err := c.checkDPoP(); err != nil {
+		return nil, err // before the person signs in for nothing
+	}
 	lns, err := cb.listen(ctx, c.log())
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ type Metadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported,omitempty"`
 	// ClientIDMetadataDocumentSupported: the server accepts an https URL
 	// as client_id, naming a Client ID Metadata Document. The caller then
 	// uses that URL as Client.ClientID and registers nothing.

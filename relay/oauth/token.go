@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/secret"
 )
 
@@ -22,9 +24,12 @@ type Tokens struct {
 	AccessToken  secret.Value
 	RefreshToken secret.Value // zero when the server issued none
 	IDToken      secret.Value // an OpenID Connect ID token, when the server sent one
-	TokenType    string       // "Bearer", whatever case the server used
+	TokenType    string       // "Bearer" or "DPoP", whatever case the server used
 	Scopes       []string     // granted, or the requested ones if the response named none
 	Expiry       time.Time    // absolute, by the Client's clock; zero when unknown
+	// DPoPKey is the key the tokens are bound to (token_type DPoP), nil
+	// for bearer tokens. The caller keeps it with them.
+	DPoPKey *dpop.Key
 }
 
 // maxExpiresIn caps expires_in (ten years) so Expiry cannot overflow.
@@ -52,18 +57,47 @@ func (c *Client) token(ctx context.Context, form url.Values, requested []string,
 	gt := form.Get("grant_type")
 	log := c.log().With("client_id", c.ClientID, "grant_type", gt)
 	log.Debug("oauth: token request", "endpoint", c.Metadata.TokenEndpoint, "resource", form.Get("resource"))
-	status, body, err := c.postForm(ctx, c.Metadata.TokenEndpoint, form)
+	signer, err := c.dpopSigner()
 	if err != nil {
-		log.Debug("oauth: token request failed", "err", err)
 		return nil, err
 	}
-	tok, err := decodeToken(status, body, c.now(), requested, sent...)
+	tok, status, fresh, err := c.tokenOnce(ctx, form, requested, signer, sent)
+	var oe *Error
+	if signer != nil && errors.As(err, &oe) && oe.Code == "use_dpop_nonce" && fresh {
+		// The server wants its nonce in the proof (RFC 9449 §8): once more.
+		log.Debug("oauth: the token endpoint asked for a DPoP nonce; retrying once")
+		tok, status, _, err = c.tokenOnce(ctx, form, requested, signer, sent)
+	}
 	if err != nil {
 		log.Debug("oauth: token response refused", "status", status, "err", err)
 		return nil, err
 	}
+	if err := checkTokenType(tok.TokenType, signer != nil); err != nil {
+		log.Debug("oauth: token response refused", "status", status, "err", err)
+		return nil, err
+	}
+	if signer != nil {
+		tok.DPoPKey = signer.Key()
+		log.Debug("oauth: tokens bound to the DPoP key", "jkt", tok.DPoPKey.Thumbprint())
+	}
 	log.Debug("oauth: token response", "status", status, "scopes", tok.Scopes, "expiry", tok.Expiry, "refresh_token_issued", !tok.RefreshToken.IsZero())
 	return tok, nil
+}
+
+// tokenOnce sends one token request, with a proof when signer is set.
+// fresh reports whether the answer carried a new DPoP-Nonce.
+func (c *Client) tokenOnce(ctx context.Context, form url.Values, requested []string, signer *dpop.Signer, sent []secret.Value) (tok *Tokens, status int, fresh bool, err error) {
+	var pc *proofCall
+	if signer != nil {
+		pc = &proofCall{signer: signer}
+		ctx = context.WithValue(ctx, proofCall{}, pc)
+	}
+	status, body, err := c.postForm(ctx, c.Metadata.TokenEndpoint, form)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	tok, err = decodeToken(status, body, c.now(), requested, sent...)
+	return tok, status, pc != nil && pc.fresh, err
 }
 
 // Client authentication methods at the token endpoint (RFC 7591 §2,
@@ -148,6 +182,12 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	pc, _ := ctx.Value(proofCall{}).(*proofCall)
+	if pc != nil {
+		if err := setProof(req, pc.signer, endpoint); err != nil {
+			return 0, nil, err
+		}
+	}
 	if method == AuthBasic {
 		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret.Reveal()))
 	}
@@ -157,6 +197,9 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
+	if pc != nil {
+		pc.fresh = pc.signer.ObserveToken(endpoint, resp.Header)
+	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return 0, nil, fmt.Errorf("%w: %s answered %d", ErrRedirect, endpoint, resp.StatusCode)
 	}
@@ -206,8 +249,8 @@ func (tj *tokenJSON) tokens(now time.Time, requested []string) (*Tokens, error) 
 	if tj.AccessToken == "" {
 		return nil, fmt.Errorf("%w: no access_token", ErrBadResponse)
 	}
-	if !strings.EqualFold(tj.TokenType, "Bearer") {
-		return nil, fmt.Errorf("%w: token_type %q is not Bearer", ErrBadResponse, sanitize(tj.TokenType, 32))
+	if !strings.EqualFold(tj.TokenType, "Bearer") && !strings.EqualFold(tj.TokenType, "DPoP") {
+		return nil, fmt.Errorf("%w: token_type %q is not Bearer or DPoP", ErrBadResponse, sanitize(tj.TokenType, 32))
 	}
 	expiry, err := expiryOf(tj.ExpiresIn, now)
 	if err != nil {

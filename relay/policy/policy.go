@@ -81,6 +81,10 @@ type Rules struct {
 	// cross-app access (RELAY_IDP_ISSUER) may use, compared exactly; an
 	// empty list turns cross-app access off. nil: no such rule.
 	AllowedIdPIssuers []string `json:"allowed_idp_issuers,omitempty"`
+	// RequireDPoP makes every sign-in use DPoP (RFC 9449), as
+	// RELAY_DPOP=on does: an authorization server without it is refused,
+	// and RELAY_DPOP=off is refused.
+	RequireDPoP bool `json:"require_dpop,omitempty"`
 }
 
 // Duration is a time.Duration written as a Go duration string.
@@ -236,6 +240,11 @@ func (p *Policy) ClientCredentialsAllowed() bool {
 	return !p.any(func(r Rules) bool { return r.DisableClientCredentials })
 }
 
+// RequireDPoP reports whether a file requires DPoP (require_dpop).
+func (p *Policy) RequireDPoP() bool {
+	return p.any(func(r Rules) bool { return r.RequireDPoP })
+}
+
 func (p *Policy) MaxTokenLifetime() time.Duration {
 	return p.min(func(r Rules) Duration { return r.MaxTokenLifetime })
 }
@@ -373,6 +382,7 @@ func (p *Policy) Summary() []string {
 		add(r.DisableClientCredentials, "  client credentials: off")
 		add(r.AllowedIdPIssuers != nil && len(r.AllowedIdPIssuers) == 0, "  cross-app access: off")
 		add(len(r.AllowedIdPIssuers) > 0, "  identity providers (cross-app access): %s", strings.Join(r.AllowedIdPIssuers, " "))
+		add(r.RequireDPoP, "  DPoP: required")
 		add(r.AssumePKCES256 != nil && len(r.AssumePKCES256) == 0, "  PKCE S256 assumed for: no issuer")
 		add(len(r.AssumePKCES256) > 0, "  PKCE S256 assumed for: %s (no other issuer)", strings.Join(r.AssumePKCES256, " "))
 	}

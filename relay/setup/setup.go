@@ -73,7 +73,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, pol *policy
 		Issuer: cfg.AuthServerURL, Backend: cfg.Server(),
 		Client: oauth.Client{ClientID: cfg.ClientID, Resource: cfg.Resource, ExtraAuthParams: cfg.AuthorizeParam,
 			HTTP:   oauth.PublicOnly(&http.Client{Timeout: cfg.AuthTimeout}, cfg.Server(), pol.NamesAuthServer),
-			Logger: log.With("component", "oauth")},
+			Logger: log.With("component", "oauth"), DPoPMode: cfg.DPoPMode(pol)},
 		ClientMetadataURL: cfg.ClientMetaURL, ClientSecret: cfg.ClientSecret, Registry: v,
 		ClientKey: cfg.ClientKey, ClientCredentials: cfg.ClientCreds,
 		Port: cfg.CallbackPort, CallbackHost: cfg.CallbackHost, CallbackPath: cfg.CallbackPath,

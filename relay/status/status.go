@@ -58,6 +58,11 @@ type Report struct {
 	// IdP is the identity provider session of cross-app access
 	// (RELAY_IDP_ISSUER).
 	IdP *IdP `json:"idp,omitempty"`
+	// TokenType is the held tokens' type: Bearer, or DPoP when they are
+	// bound to the vault's key, whose RFC 7638 thumbprint (cnf.jkt) is
+	// DPoPKey. Never the key itself.
+	TokenType string `json:"token_type,omitempty"`
+	DPoPKey   string `json:"dpop_jkt,omitempty"`
 }
 
 // IdP is the identity provider session of cross-app access: never a
@@ -177,6 +182,9 @@ func Build(ctx context.Context, s Sources) Report {
 	case err == nil:
 		r.LoggedIn, r.State, r.Subject, r.Scopes, r.Expiry = true, LoggedIn, rec.Subject, rec.Scopes, rec.Expiry
 		r.Expired = !rec.Expiry.IsZero() && now(s.Now).After(rec.Expiry)
+		if jkt := broker.Thumbprint(&rec); jkt != "" {
+			r.TokenType, r.DPoPKey = rec.TokenType, jkt
+		}
 		if r.AuthServer == "" && s.Issuer != nil {
 			r.AuthServer = s.Issuer(ctx)
 			r.AuthServerFound = r.AuthServer != ""
@@ -208,6 +216,13 @@ func (r Report) Print(w io.Writer, asJSON bool) error {
 			exp += " (expired; the next call refreshes it)"
 		}
 		fmt.Fprintf(w, "scopes:      %s\nexpires:     %s\n", joinScopes(r.Scopes), exp)
+		if r.DPoPKey != "" {
+			bound := "bearer tokens (the server did not bind them)"
+			if strings.EqualFold(r.TokenType, "DPoP") {
+				bound = "tokens bound to it"
+			}
+			fmt.Fprintf(w, "dpop key:    jkt %s; %s\n", r.DPoPKey, bound)
+		}
 	}
 	fmt.Fprintf(w, "key source:  %s\nprotects:    %s\ndata dir:    %s\nauth server: %s\nbackend:     %s\n",
 		orUnknown(r.KeySource), orUnknown(r.Protects), r.DataDir, r.authServerText(), orUnknown(r.Backend))

@@ -56,6 +56,9 @@ type Options struct {
 	// counters).
 	Token       func(w http.ResponseWriter, r *http.Request, form url.Values) bool
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
+	// DPoP turns DPoP (RFC 9449) on at the authorization server: it
+	// advertises it and binds the tokens of a request with a proof.
+	DPoP bool
 }
 
 // Server is a running chain.
@@ -95,7 +98,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 	s.AS, err = authserver.New(authserver.Config{Issuer: s.URL, Resources: resources, Users: []authserver.User{user(t)},
-		TokenTTL: opts.TokenTTL, Clients: opts.Clients,
+		TokenTTL: opts.TokenTTL, Clients: opts.Clients, DPoP: opts.DPoP,
 		Scopes: []string{example.ScopeNotesRead, example.ScopeNotesWrite, example.ScopeAdmin}})
 	if err != nil {
 		t.Fatal(err)
