@@ -7,6 +7,9 @@ FUZZTIME ?= 10s
 # Pinned: `go run` fetches exactly this version through the module proxy,
 # and nothing of it enters go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The workflow's checker, pinned likewise: .github/workflows/ci.yml cannot
+# run here, so it is kept correct by review and by this.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 .PHONY: build test test-unix test-windows lint cross demo bench fuzz clean dist
 
@@ -44,6 +47,7 @@ lint: cross
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@for m in $(dir $(NESTED)); do echo "== vet + staticcheck $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	$(GO) run $(ACTIONLINT) .github/workflows/ci.yml
 	$(GO) mod verify
 	@echo "== dependencies (for review)"; $(GO) list -m all
 
