@@ -20,8 +20,7 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// TestWindowsLaneEndToEnd: relay.exe (the Windows build, as released: no
-// overlay) under Wine signs in against the Linux backend with its
+// TestWindowsLaneEndToEnd: relay.exe (the Windows build) under Wine signs in against the Linux backend with its
 // authorization server on loopback, through a Windows build of the fake
 // browser ($BROWSER), with the vault key in Wine's Credential Manager
 // (RELAY_VAULT_KEY unset) and the vault in the default %APPDATA%\keyrelay;
@@ -91,15 +90,15 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	t.Logf("relay.exe logout: %q; Credential Manager lists no keyrelay item; %%APPDATA%%\\keyrelay holds nothing but the lock file", loggedOut)
 }
 
-// buildWindows builds pkgs for windows/amd64 into a new directory, without
-// the lane's overlay: these are the programs as released.
+// buildWindows builds pkgs for windows/amd64 into a new directory, with
+// the lane's overlay like the test binaries, so that the Windows standard
+// library is compiled once per run, not twice. The overlay only adds a
+// fallback for a status Windows never returns (scripts/wine/setup.sh), and
+// the relay never calls os.RemoveAll, the one function it serves.
 func (w *wine) buildWindows(t *testing.T, pkgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := w.goWindows(append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...).CombinedOutput(); err != nil {
 		t.Fatalf("go build %v for windows: %v\n%s", pkgs, err, out)
 	}
 	return dir
