@@ -127,7 +127,7 @@ func (w *wine) goWindows(args ...string) *exec.Cmd {
 	cmd.Dir = root
 	// KEYRELAY_OS_KEYCHAIN_TEST=1: the vault's keychain tests write to
 	// this prefix's Credential Manager, which is the lane's own.
-	cmd.Env = append(w.env(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0", "GOFLAGS=-overlay="+w.overlay,
-		"KEYRELAY_OS_KEYCHAIN_TEST=1")
+	cmd.Env = append(w.env(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0",
+		"GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+w.overlay), "KEYRELAY_OS_KEYCHAIN_TEST=1")
 	return cmd
 }

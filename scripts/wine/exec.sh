@@ -21,4 +21,5 @@ if [ "${1:-}" = --which ]; then
 fi
 : "${WINEPREFIX:?exec.sh: set WINEPREFIX to a prefix made by scripts/wine/setup.sh}"
 export WINEDEBUG="${WINEDEBUG:--all}"
+unset DISPLAY WAYLAND_DISPLAY # headless: no Wine window
 exec "$wine" "$@"

@@ -3,9 +3,9 @@
  * their random bytes from its ProcessPrng at start-up, and a Go program
  * without it dies with "fatal error: bcryptprimitives.dll not found".
  * This DLL exports ProcessPrng and forwards to advapi32's SystemFunction036
- * (RtlGenRandom), Wine's own CSPRNG. It is for the Windows test lane only
- * (scripts/wine/setup.sh puts it in a private Wine prefix); keyrelay's
- * release binaries never ship or load it.
+ * (RtlGenRandom), Wine's own CSPRNG. It is for the Windows test lane only:
+ * scripts/wine/setup.sh puts it in a private Wine prefix, where every Go
+ * program loads it; keyrelay never ships it (Windows has its own).
  */
 #include <windows.h>
 

@@ -38,6 +38,8 @@ done
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 export WINEPREFIX=$dir/prefix WINEDEBUG=-all
+# Headless: no Wine window, whatever display this shell has.
+unset DISPLAY WAYLAND_DISPLAY
 # No Mono or Gecko: nothing here needs .NET or an HTML engine, and Wine
 # would otherwise offer to download them.
 export WINEDLLOVERRIDES="mscoree,mshtml="
