@@ -40,9 +40,9 @@ var mustPass = []string{
 // ones (wine-only.txt) apart.
 func TestWindowsLaneUnits(t *testing.T) {
 	t.Parallel() // beside TestWindowsLaneEndToEnd
+	skips := readWineOnly(t)
 	w := needWine(t)
 	t.Logf("wine prefix made in %v (scripts/wine/setup.sh: wineboot, the ProcessPrng shim, the overlay)", w.setupTook.Round(100*time.Millisecond))
-	skips := readWineOnly(t)
 	cliTests := testNames(t, filepath.Join(root, "relay", "main_test.go"))
 	pkgs := listPackages(t, w, unitPackages)
 	start := time.Now()

@@ -11,8 +11,8 @@ if [ -z "$wine" ]; then
 		if [ -n "$w" ] && [ -x "$w" ]; then wine=$w; break; fi
 	done
 fi
-if [ -z "$wine" ]; then
-	echo "exec.sh: no Wine found (apt-get install wine64)" >&2
+if [ -z "$wine" ] || [ ! -x "$wine" ]; then
+	echo "exec.sh: no Wine found${wine:+ at $wine} (apt-get install wine64)" >&2
 	exit 127
 fi
 if [ "${1:-}" = --which ]; then
