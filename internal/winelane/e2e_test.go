@@ -27,7 +27,8 @@ import (
 // relay.exe serve answers a tool call over stdio with the stored token;
 // relay.exe logout revokes and wipes, and then Credential Manager holds no
 // keyrelay item (as another program lists them) and the data directory
-// nothing but the vault's lock file.
+// nothing but the vault's lock file. Then a login without $BROWSER goes
+// through the system launcher, rundll32.
 func TestWindowsLaneEndToEnd(t *testing.T) {
 	t.Parallel() // beside TestWindowsLaneUnits: both mostly wait for Wine
 	w := needWine(t)
@@ -88,6 +89,23 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 		t.Fatalf("relay.exe status after logout: exit %d, want 1\n%s", code, out)
 	}
 	t.Logf("relay.exe logout: %q; Credential Manager lists no keyrelay item; %%APPDATA%%\\keyrelay holds nothing but the lock file", loggedOut)
+
+	// Without $BROWSER the relay opens the sign-in page as on any Windows:
+	// rundll32 url.dll,FileProtocolHandler URL (platform). Wine hands the
+	// URL to winebrowser, which runs the Unix browser its registry names:
+	// here the fake browser built for Linux.
+	r.exec(t, "reg", "add", `HKCU\Software\Wine\WineBrowser`, "/v", "Browsers", "/d", testkit.FakeBrowser(t), "/f")
+	r.vars = slices.DeleteFunc(r.vars, func(kv string) bool {
+		return strings.HasPrefix(kv, "BROWSER=") || strings.HasPrefix(kv, "FAKEBROWSER_LOG=")
+	})
+	r.vars = append(r.vars, "FAKEBROWSER_LOG="+r.browserLog)
+	if _, stderr, code := r.run(t, "login"); code != 0 || !strings.Contains(stderr, "signed in as "+be.user) || r.opens() != 2 {
+		t.Fatalf("relay.exe login through rundll32: exit %d, %d browser opens in all\n%s", code, r.opens(), stderr)
+	}
+	if _, stderr, code := r.run(t, "logout"); code != 0 || lastLine(stderr) != loggedOut || len(r.credentials(t)) != 0 {
+		t.Fatalf("relay.exe logout after the rundll32 login: exit %d\n%s", code, stderr)
+	}
+	t.Logf("relay.exe login without $BROWSER: rundll32 url.dll,FileProtocolHandler opened the sign-in page (through Wine's winebrowser), signed in; logout left nothing")
 }
 
 // buildWindows builds pkgs for windows/amd64 into a new directory, with
