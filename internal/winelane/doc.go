@@ -10,7 +10,8 @@
 //     (KEYRELAY_OS_KEYCHAIN_TEST=1: the prefix is private), and must pass.
 //   - TestWindowsLaneEndToEnd runs relay.exe login, serve (one tool call)
 //     and logout against the Linux backend on loopback, with a Windows
-//     build of the fake browser, the vault key in Credential Manager.
+//     build of the fake browser, the vault key in Credential Manager; then
+//     a login without $BROWSER, through rundll32 url.dll,FileProtocolHandler.
 //
 // Both run in one private Wine prefix per test process, made by
 // scripts/wine/setup.sh in a temporary directory (with the ProcessPrng

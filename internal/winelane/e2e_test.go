@@ -94,7 +94,9 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	// rundll32 url.dll,FileProtocolHandler URL (platform). Wine hands the
 	// URL to winebrowser, which runs the Unix browser its registry names:
 	// here the fake browser built for Linux.
-	r.exec(t, "reg", "add", `HKCU\Software\Wine\WineBrowser`, "/v", "Browsers", "/d", testkit.FakeBrowser(t), "/f")
+	if _, stderr, code := r.exec(t, "reg", "add", `HKCU\Software\Wine\WineBrowser`, "/v", "Browsers", "/d", testkit.FakeBrowser(t), "/f"); code != 0 {
+		t.Fatalf("reg add WineBrowser: exit %d\n%s", code, stderr)
+	}
 	r.vars = slices.DeleteFunc(r.vars, func(kv string) bool {
 		return strings.HasPrefix(kv, "BROWSER=") || strings.HasPrefix(kv, "FAKEBROWSER_LOG=")
 	})
