@@ -42,10 +42,12 @@ test-unix:
 test-windows:
 	$(GO) test -count=1 -timeout 10m -v -run '^TestWindowsLane' ./internal/winelane
 
+# gofmt, vet (also of the windows and darwin builds' tests, which cross does
+# not compile), staticcheck, actionlint, go mod verify, on the product and
+# the nested modules.
 lint: cross
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@# The tests of the other systems compile and vet too (cross builds no tests).
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
