@@ -30,7 +30,10 @@ import (
 // nothing but the vault's lock file. Then a login without $BROWSER goes
 // through the system launcher, rundll32.
 func TestWindowsLaneEndToEnd(t *testing.T) {
-	t.Parallel() // beside TestWindowsLaneUnits: both mostly wait for Wine
+	// Not in parallel with TestWindowsLaneUnits: they share the prefix's
+	// Credential Manager, and a vault test's Wipe deletes every item of the
+	// service "keyrelay", this test's vault key among them. It runs first
+	// (file order), and its build warms the cache for the test binaries.
 	w := needWine(t)
 	start := time.Now()
 	bins := w.buildWindows(t, "./relay", "./internal/fakebrowser/cmd/fakebrowser", "./internal/winelane/testdata/credlist")

@@ -39,7 +39,6 @@ var mustPass = []string{
 // against Credential Manager; every skip with its reason, the Wine-only
 // ones (wine-only.txt) apart.
 func TestWindowsLaneUnits(t *testing.T) {
-	t.Parallel() // beside TestWindowsLaneEndToEnd
 	skips := readWineOnly(t)
 	w := needWine(t)
 	t.Logf("wine prefix made in %v (scripts/wine/setup.sh: wineboot, the ProcessPrng shim, the overlay)", w.setupTook.Round(100*time.Millisecond))
