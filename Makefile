@@ -7,8 +7,11 @@ FUZZTIME ?= 10s
 # Pinned: `go run` fetches exactly this version through the module proxy,
 # and nothing of it enters go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The workflow's checker, pinned likewise: .github/workflows/ci.yml cannot
+# run here, so it is kept correct by review and by this.
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: build test lint cross demo bench fuzz clean dist
+.PHONY: build test test-unix test-windows lint cross demo bench fuzz clean dist
 
 # CGO_ENABLED=0: nothing here needs cgo, and a statically linked relay
 # starts about 3 ms sooner (no dynamic loader or libc start-up; see
@@ -17,20 +20,39 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 build:
 	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/ ./backend ./relay
 
-# Runs every test with the race detector inside a private D-Bus session with
-# a real, throwaway gnome-keyring (scripts/with-secret-service.sh).
+# Runs every test: test-unix and test-windows side by side (each one's
+# output printed whole when it ends), then the nested modules.
 test:
-	./scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m ./...
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-unix test-windows
 	@for m in $(dir $(NESTED)); do \
 		echo "== $$m"; \
 		(cd $$m && ../scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
 	done
 
+# Every test of the root module with the race detector, inside a private
+# D-Bus session with a real, throwaway gnome-keyring
+# (scripts/with-secret-service.sh); the Windows lane's apart.
+test-unix:
+	./scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m -skip '^TestWindowsLane' ./...
+
+# The Windows lane (internal/winelane): the Windows build's tests, and
+# relay.exe login, serve and logout, under Wine in a private prefix. It
+# needs wine64 and gcc-mingw-w64-x86-64-win32; without them it skips, and
+# fails under CI=true.
+test-windows:
+	$(GO) test -count=1 -timeout 10m -v -run '^TestWindowsLane' ./internal/winelane
+
+# gofmt, vet (also of the windows and darwin builds' tests, which cross does
+# not compile), staticcheck, actionlint, go mod verify, on the product and
+# the nested modules.
 lint: cross
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@for m in $(dir $(NESTED)); do echo "== vet + staticcheck $$m"; (cd $$m && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+	$(GO) run $(ACTIONLINT) .github/workflows/ci.yml
 	$(GO) mod verify
 	@echo "== dependencies (for review)"; $(GO) list -m all
 

@@ -77,7 +77,7 @@ func (a *AtomicFile) Commit() error {
 	if err := a.Sync(); err != nil {
 		return err
 	}
-	if err := os.Rename(a.f.Name(), a.path); err != nil {
+	if err := replaceFile(a.f.Name(), a.path); err != nil {
 		a.Abort()
 		return fmt.Errorf("platform: replace %s: %w", a.path, err)
 	}

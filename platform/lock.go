@@ -100,15 +100,26 @@ func (l *FileLock) Unlock() error {
 }
 
 func openLockFile(path string) (*os.File, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink == 0 && !fi.Mode().IsRegular() {
-		return nil, &PermissionError{Path: path, Problem: "is not a regular file"}
+	// As openPrivate: the Lstat refuses a symlink on every OS (Windows has
+	// no O_NOFOLLOW), and the open is checked against the path after.
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, symlinkError(path)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, &PermissionError{Path: path, Problem: "is not a regular file"}
+		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow|oNonBlock, 0o600)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|oNoFollow|oNonBlock, 0o600)
 	if err != nil {
 		if isSymlinkErr(path, err) {
 			return nil, symlinkError(path)
 		}
 		return nil, fmt.Errorf("platform: open lock file: %w", err)
+	}
+	if err := checkNotFollowed(f, path); err != nil {
+		f.Close()
+		return nil, err
 	}
 	if _, err := checkOpenFile(f, path, false); err != nil {
 		f.Close()

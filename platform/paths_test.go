@@ -8,7 +8,15 @@ import (
 )
 
 func TestDataDirPerOS(t *testing.T) {
-	home := "/home/u"
+	// Absolute paths of the OS the test runs on: "/x" is not absolute on
+	// Windows (no drive), so dataDirFor would rightly ignore it there.
+	abs := func(p string) string {
+		if runtime.GOOS == "windows" {
+			return `C:` + filepath.FromSlash(p)
+		}
+		return p
+	}
+	home := abs("/home/u")
 	tests := []struct {
 		name string
 		goos string
@@ -17,12 +25,12 @@ func TestDataDirPerOS(t *testing.T) {
 		want string
 		err  error
 	}{
-		{"linux xdg", "linux", map[string]string{"XDG_CONFIG_HOME": "/x"}, home, filepath.Join("/x", "keyrelay"), nil},
+		{"linux xdg", "linux", map[string]string{"XDG_CONFIG_HOME": abs("/x")}, home, filepath.Join(abs("/x"), "keyrelay"), nil},
 		{"linux relative xdg ignored", "linux", map[string]string{"XDG_CONFIG_HOME": "rel"}, home, filepath.Join(home, ".config", "keyrelay"), nil},
 		{"linux default", "linux", nil, home, filepath.Join(home, ".config", "keyrelay"), nil},
-		{"darwin", "darwin", map[string]string{"XDG_CONFIG_HOME": "/x"}, home, filepath.Join(home, "Library", "Application Support", "keyrelay"), nil},
-		{"windows", "windows", map[string]string{"APPDATA": "/appdata"}, home, filepath.Join("/appdata", "keyrelay"), nil},
-		{"override wins", "darwin", map[string]string{"RELAY_DATA_DIR": "/data"}, home, "/data", nil},
+		{"darwin", "darwin", map[string]string{"XDG_CONFIG_HOME": abs("/x")}, home, filepath.Join(home, "Library", "Application Support", "keyrelay"), nil},
+		{"windows", "windows", map[string]string{"APPDATA": abs("/appdata")}, home, filepath.Join(abs("/appdata"), "keyrelay"), nil},
+		{"override wins", "darwin", map[string]string{"RELAY_DATA_DIR": abs("/data")}, home, abs("/data"), nil},
 		{"no home", "linux", nil, "", "", ErrNoDataDir},
 		{"windows no appdata", "windows", nil, home, "", ErrNoDataDir},
 	}

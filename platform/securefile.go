@@ -107,12 +107,16 @@ func openPrivate(path string) (*os.File, error) {
 			return nil, &PermissionError{Path: path, Problem: "is not a regular file"}
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow|oNonBlock, 0)
+	f, err := openFile(path, os.O_RDONLY|oNoFollow|oNonBlock, 0)
 	if err != nil {
 		if isSymlinkErr(path, err) {
 			return nil, symlinkError(path)
 		}
 		return nil, fmt.Errorf("platform: open: %w", err)
+	}
+	if err := checkNotFollowed(f, path); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return f, nil
 }

@@ -15,6 +15,10 @@ const (
 	oNonBlock = syscall.O_NONBLOCK
 )
 
+// checkNotFollowed has nothing to do on Unix: O_NOFOLLOW refused a final
+// symlink in the open itself.
+func checkNotFollowed(*os.File, string) error { return nil }
+
 // checkDirOwnerAndMode refuses a directory owned by another user and fixes a
 // mode looser than 0700.
 func checkDirOwnerAndMode(dir string, fi fs.FileInfo) (bool, error) {

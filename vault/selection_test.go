@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -17,6 +18,11 @@ const testWorkFactor = 10 // scrypt: fast for tests; production uses age's defau
 func passFile(t *testing.T, pass string) string {
 	return testkit.WriteTemp(t, "pass", pass+"\n", 0o600)
 }
+
+// exportKeyFileHint starts the no-keychain error's first suggestion. On
+// Windows the suggested path has backslashes, so the POSIX shell command
+// quotes it.
+var exportKeyFileHint = map[bool]string{false: "\n  export RELAY_VAULT_KEY=file:", true: "\n  export 'RELAY_VAULT_KEY=file:"}[runtime.GOOS == "windows"]
 
 func errUnavailable() error { return fmt.Errorf("fake: %w", ErrUnavailable) }
 func errLocked() error      { return fmt.Errorf("fake: %w", ErrLocked) }
@@ -39,7 +45,7 @@ func TestFirstLoginSelection(t *testing.T) {
 		{name: "unavailable keychain falls back to configured passphrase", kcErr: errUnavailable(),
 			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantKind: KindPassphrase},
 		{name: "unavailable keychain with nothing configured fails closed", kcErr: errUnavailable(),
-			wantErr: []error{ErrNoKeySource, ErrUnavailable}, wantMsg: "\n  export RELAY_VAULT_KEY=file:"},
+			wantErr: []error{ErrNoKeySource, ErrUnavailable}, wantMsg: exportKeyFileHint},
 		{name: "locked keychain never falls back", kcErr: errLocked(),
 			opts: Options{PassphraseFile: passFile(t, "correct horse battery staple")}, wantErr: []error{ErrLocked}},
 		{name: "explicit keychain unavailable does not fall back", kcErr: errUnavailable(),
@@ -147,6 +153,9 @@ func TestFileKeySource(t *testing.T) {
 		}
 	})
 	t.Run("group-readable key file refused", func(t *testing.T) {
+		if runtime.GOOS == "windows" {
+			t.Skip("Windows keeps no group or other mode bits (os.Chmod sets only read-only), and keyrelay reads no ACLs (platform)")
+		}
 		p := strings.TrimPrefix(spec, "file:")
 		os.Chmod(p, 0o644)
 		defer os.Chmod(p, 0o600)
