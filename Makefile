@@ -11,7 +11,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # run here, so it is kept correct by review and by this.
 ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
-.PHONY: build test test-unix test-windows lint cross demo bench fuzz clean dist
+.PHONY: build test test-unix test-windows test-nested lint cross demo bench fuzz clean dist
 
 # CGO_ENABLED=0: nothing here needs cgo, and a statically linked relay
 # starts about 3 ms sooner (no dynamic loader or libc start-up; see
@@ -20,10 +20,16 @@ ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 build:
 	CGO_ENABLED=0 $(GO) build -buildvcs=auto -o $(BIN)/ ./backend ./relay
 
-# Runs every test: test-unix and test-windows side by side (each one's
-# output printed whole when it ends), then the nested modules.
+# Runs every test in three lanes side by side, each one's output printed
+# whole when it ends: test-unix (the root module), test-windows (under
+# Wine) and test-nested (browsertest/, interop/: real Chromium, third-party
+# authorization servers). Most of their time is waiting on processes, so
+# they overlap well on two cores.
 test:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-unix test-windows
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-unix test-windows test-nested
+
+# The nested modules, one after the other.
+test-nested:
 	@for m in $(dir $(NESTED)); do \
 		echo "== $$m"; \
 		(cd $$m && ../scripts/with-secret-service.sh $(GO) test -race -count=1 -timeout 10m ./...) || exit 1; \
