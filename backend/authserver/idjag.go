@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
@@ -68,17 +67,11 @@ func ParseTrustedIdPs(b []byte) ([]TrustedIdP, error) {
 			out = append(out, idp)
 			continue
 		}
-		var set jwkset.JWKSMarshal
-		if err := json.Unmarshal(r.JWKS, &set); err != nil {
-			return nil, fmt.Errorf("%w: trusted identity provider %d: jwks is not a JWK set", ErrConfig, i)
-		}
-		jwks, err := set.JWKSlice()
+		keys, err := parseJWKS(r.JWKS)
 		if err != nil {
-			return nil, fmt.Errorf("%w: trusted identity provider %d: jwks: %v", ErrConfig, i, err)
+			return nil, fmt.Errorf("%w: trusted identity provider %d: %v", ErrConfig, i, err)
 		}
-		for _, k := range jwks {
-			idp.Keys = append(idp.Keys, k.Key())
-		}
+		idp.Keys = keys
 		out = append(out, idp)
 	}
 	return out, nil

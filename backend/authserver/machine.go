@@ -77,21 +77,33 @@ func ParseMachineClients(b []byte) ([]MachineClient, error) {
 	for i, r := range raw {
 		mc := MachineClient{ID: r.ClientID, Secret: secret.New(r.ClientSecret), Scopes: r.Scopes, Introspect: r.Introspect}
 		if len(r.JWKS) > 0 {
-			var set jwkset.JWKSMarshal
-			if err := json.Unmarshal(r.JWKS, &set); err != nil {
-				return nil, fmt.Errorf("%w: machine client %d: jwks is not a JWK set", ErrConfig, i)
-			}
-			jwks, err := set.JWKSlice()
+			keys, err := parseJWKS(r.JWKS)
 			if err != nil {
-				return nil, fmt.Errorf("%w: machine client %d: jwks: %v", ErrConfig, i, err)
+				return nil, fmt.Errorf("%w: machine client %d: %v", ErrConfig, i, err)
 			}
-			for _, k := range jwks {
-				mc.Keys = append(mc.Keys, k.Key())
-			}
+			mc.Keys = keys
 		}
 		out = append(out, mc)
 	}
 	return out, nil
+}
+
+// parseJWKS returns the public keys of a JWK set given inline in a
+// configuration file.
+func parseJWKS(raw json.RawMessage) ([]any, error) {
+	var set jwkset.JWKSMarshal
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return nil, errors.New("jwks is not a JWK set")
+	}
+	jwks, err := set.JWKSlice()
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %v", err)
+	}
+	keys := make([]any, 0, len(jwks))
+	for _, k := range jwks {
+		keys = append(keys, k.Key())
+	}
+	return keys, nil
 }
 
 // checkMachineClients: unique ids apart from the public clients', one
