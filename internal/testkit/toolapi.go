@@ -13,24 +13,11 @@ import (
 // read and closed.
 func PostTool(t testing.TB, base, name, args, token string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/mcp/tools/"+name, strings.NewReader(`{"arguments":`+args+`}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	auth := ""
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		auth = "Bearer " + token
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
+	return PostToolAuth(t, base, name, args, auth, "")
 }
 
 // PostToolAuth is PostTool with the request's Authorization header (and
