@@ -2,8 +2,11 @@ package dpop
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // MaxProofSize is the largest proof read; anything longer is refused
@@ -12,10 +15,21 @@ const MaxProofSize = 8 << 10
 
 // proof is a decoded, not yet verified, DPoP proof.
 type proof struct {
-	header  proofHeader
+	header  *header
 	claims  proofClaims
 	signing string // header.payload, as signed
 	sig     []byte
+}
+
+// header is a proof's JOSE header once checked: its alg (one of Algs),
+// the public key of its jwk, checked for the alg, and the key's RFC 7638
+// thumbprint. It depends on the header's bytes alone, so a Verifier keeps
+// the headers it has seen (headerCache): a client sends the same header
+// with every proof of its key.
+type header struct {
+	alg string
+	pub crypto.PublicKey
+	jkt string
 }
 
 type proofHeader struct {
@@ -42,9 +56,12 @@ type proofClaims struct {
 
 // parseProof decodes a compact JWS into a proof, checking its structure:
 // three base64url segments, JSON objects without duplicate members, the
-// header's typ, a jwk that is a public key and no other key reference, no
-// crit, and the claims' types. It checks no signature.
-func parseProof(s string) (*proof, error) {
+// header (parseHeader) and the claims' types. It checks no signature.
+func parseProof(s string) (*proof, error) { return parseProofWith(s, parseHeader) }
+
+// parseProofWith is parseProof with the header checked by headerOf: a
+// Verifier's cache, or parseHeader itself.
+func parseProofWith(s string, headerOf func(string) (*header, error)) (*proof, error) {
 	if s == "" {
 		return nil, invalid("empty proof")
 	}
@@ -56,23 +73,78 @@ func parseProof(s string) (*proof, error) {
 	if !ok1 || !ok2 || strings.Contains(sg, ".") {
 		return nil, invalid("proof is not a compact JWS")
 	}
-	hb, err1 := b64.DecodeString(h)
-	pb, err2 := b64.DecodeString(pl)
-	sig, err3 := b64.DecodeString(sg)
-	if err1 != nil || err2 != nil || err3 != nil || len(sig) == 0 {
-		return nil, invalid("proof is not base64url")
-	}
-	p := &proof{signing: s[:len(h)+1+len(pl)], sig: sig}
-	if err := strictDecode(hb, &p.header); err != nil {
-		return nil, invalid("proof header is not a JSON object")
-	}
-	if err := p.header.check(); err != nil {
+	hd, err := headerOf(h)
+	if err != nil {
 		return nil, err
 	}
+	pb, err1 := b64.DecodeString(pl)
+	sig, err2 := b64.DecodeString(sg)
+	if err1 != nil || err2 != nil || len(sig) == 0 {
+		return nil, invalid("proof is not base64url")
+	}
+	p := &proof{header: hd, signing: s[:len(h)+1+len(pl)], sig: sig}
 	if err := strictDecode(pb, &p.claims); err != nil {
 		return nil, invalid("proof claims are not a JSON object of the right types")
 	}
 	return p, nil
+}
+
+// parseHeader decodes and checks a proof's header segment: a JSON object
+// without duplicate members, typ dpop+jwt, an alg of Algs, no crit, a jwk
+// that is a public key of that alg and no other key reference.
+func parseHeader(seg string) (*header, error) {
+	hb, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, invalid("proof is not base64url")
+	}
+	var h proofHeader
+	if err := strictDecode(hb, &h); err != nil {
+		return nil, invalid("proof header is not a JSON object")
+	}
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(Algs, h.Alg) {
+		return nil, invalid("alg not allowed")
+	}
+	pub, err := h.jwk.key(h.Alg)
+	if err != nil {
+		return nil, err
+	}
+	return &header{alg: h.Alg, pub: pub, jkt: h.jwk.thumbprint()}, nil
+}
+
+// maxHeaders bounds a headerCache: at most this many headers (each under
+// MaxProofSize) are kept, and all are dropped when it is full.
+const maxHeaders = 512
+
+// headerCache keeps the checked headers a Verifier has seen, by their
+// encoded segment: a header seen before costs a map lookup, not its
+// decoding, its key's and its thumbprint. Only headers that passed every
+// check are kept; the signature is checked on every proof regardless.
+type headerCache struct {
+	mu sync.Mutex
+	m  map[string]*header
+}
+
+func (c *headerCache) get(seg string) (*header, error) {
+	c.mu.Lock()
+	h := c.m[seg]
+	c.mu.Unlock()
+	if h != nil {
+		return h, nil
+	}
+	h, err := parseHeader(seg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxHeaders {
+		c.m = make(map[string]*header)
+	}
+	c.m[seg] = h
+	return h, nil
 }
 
 func (h *proofHeader) check() error {

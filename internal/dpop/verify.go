@@ -35,8 +35,9 @@ type VerifierConfig struct {
 
 // Verifier checks proofs (RFC 9449 §4.3). It is safe for concurrent use.
 type Verifier struct {
-	cfg    VerifierConfig
-	replay *replayCache
+	cfg     VerifierConfig
+	replay  *replayCache
+	headers headerCache
 }
 
 // NewVerifier returns a Verifier for cfg.
@@ -103,24 +104,20 @@ func (v *Verifier) Verify(r Request) (*Result, error) {
 		}
 		return nil, invalid("more than one DPoP proof")
 	}
-	p, err := parseProof(r.Proofs[0])
+	p, err := parseProofWith(r.Proofs[0], v.headers.get)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(v.cfg.Algs, p.header.Alg) {
+	if !slices.Contains(v.cfg.Algs, p.header.alg) {
 		return nil, invalid("alg not allowed")
-	}
-	pub, err := p.header.jwk.key(p.header.Alg)
-	if err != nil {
-		return nil, err
 	}
 	if err := v.checkClaims(p, r); err != nil {
 		return nil, err
 	}
-	if err := jwt.GetSigningMethod(p.header.Alg).Verify(p.signing, p.sig, pub); err != nil {
+	if err := jwt.GetSigningMethod(p.header.alg).Verify(p.signing, p.sig, p.header.pub); err != nil {
 		return nil, invalid("bad signature")
 	}
-	res := &Result{Thumbprint: p.header.jwk.thumbprint(), ID: *p.claims.Jti}
+	res := &Result{Thumbprint: p.header.jkt, ID: *p.claims.Jti}
 	if r.Thumbprint != "" && subtle.ConstantTimeCompare([]byte(r.Thumbprint), []byte(res.Thumbprint)) != 1 {
 		return nil, &ProofError{Reason: "the proof's key is not the token's", kind: kindMismatch}
 	}

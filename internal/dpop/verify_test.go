@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -429,5 +431,48 @@ func TestSignerNoncesPerRole(t *testing.T) {
 	rs, _ := s.Proof("POST", testURL, testToken)
 	if !strings.Contains(claims(at), `"nonce":"as-nonce"`) || !strings.Contains(claims(rs), `"nonce":"rs-nonce"`) {
 		t.Fatalf("token endpoint %s, resource %s", claims(at), claims(rs))
+	}
+}
+
+// TestHeaderCache: a header seen before skips its decoding, never the
+// signature or the claims; the cache stays bounded.
+func TestHeaderCache(t *testing.T) {
+	k := mustKey(t, ES256)
+	v := newTestVerifier()
+	good := forge(t, k, ES256, goodHeader(k), goodClaims())
+	if _, err := v.Verify(req(good)); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.headers.m) != 1 {
+		t.Fatalf("%d headers kept, want 1", len(v.headers.m))
+	}
+	c := goodClaims()
+	c["jti"] = "another"
+	forged := forge(t, k, ES256, goodHeader(k), c)
+	forged = forged[:len(forged)-4] + "AAAA"
+	var pe *ProofError
+	if _, err := v.Verify(req(forged)); !errors.As(err, &pe) || pe.Reason != "bad signature" {
+		t.Fatalf("a forged signature under a known header: %v", err)
+	}
+	c["htm"] = "GET"
+	if _, err := v.Verify(req(forge(t, k, ES256, goodHeader(k), c))); !errors.As(err, &pe) || pe.Reason != "htm does not match the request" {
+		t.Fatalf("wrong claims under a known header: %v", err)
+	}
+	only := NewVerifier(VerifierConfig{Algs: []string{EdDSA}, Now: v.cfg.Now})
+	only.headers.m = map[string]*header{}
+	maps.Copy(only.headers.m, v.headers.m)
+	if _, err := only.Verify(req(good)); !errors.As(err, &pe) || pe.Reason != "alg not allowed" {
+		t.Fatalf("a known header of an alg not allowed: %v", err)
+	}
+	for i := range maxHeaders + 10 {
+		other := mustKey(t, EdDSA)
+		c := goodClaims()
+		c["jti"] = fmt.Sprint(i)
+		if _, err := v.Verify(req(forge(t, other, EdDSA, goodHeader(other), c))); err != nil {
+			t.Fatal(err)
+		}
+		if len(v.headers.m) > maxHeaders {
+			t.Fatalf("%d headers kept, more than %d", len(v.headers.m), maxHeaders)
+		}
 	}
 }
