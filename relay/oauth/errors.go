@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -138,4 +139,20 @@ func printableASCII(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// transportReason says in plain words why a request to the authorization
+// server got no answer, for the person who reads the error: it did not
+// answer in time (the client's timeout or the context's deadline, which
+// ever came first), or it is unreachable (refused, reset, or a connection
+// closed under the request: all mean the same to the person).
+func transportReason(err error) string {
+	var t interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "the request to the authorization server was cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &t) && t.Timeout():
+		return "the authorization server did not answer in time"
+	}
+	return "the authorization server is unreachable"
 }

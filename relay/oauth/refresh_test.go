@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -113,4 +115,63 @@ func redactForm(v url.Values) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestRefreshTransportFailures: a token request that gets no answer says
+// why in plain words, the same for each way the server can be gone or
+// slow: a refused connection and one closed under the request are both
+// "unreachable", the client's timeout and the context's deadline are both
+// "did not answer in time". Real loopback servers; no token in the text.
+func TestRefreshTransportFailures(t *testing.T) {
+	const unreachable, slow = "the authorization server is unreachable", "the authorization server did not answer in time"
+	block := make(chan struct{})
+	t.Cleanup(func() { close(block) })
+	closed := httptest.NewServer(nil)
+	closed.Close()
+	cases := []struct {
+		name    string
+		handler http.Handler // nil: the server is down
+		timeout time.Duration
+		ctx     time.Duration
+		want    string
+	}{
+		{"refused", nil, 0, 0, unreachable},
+		{"closed under the request", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		}), 0, 0, unreachable},
+		{"client timeout", httpBlock(block), 200 * time.Millisecond, 0, slow},
+		{"context deadline", httpBlock(block), 0, 200 * time.Millisecond, slow},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeAS(t)
+			c := f.client()
+			if tc.handler == nil {
+				c.Metadata.TokenEndpoint = closed.URL + "/token"
+			} else {
+				f.override(tc.handler)
+			}
+			if tc.timeout > 0 {
+				hc := *f.srv.Client()
+				hc.Timeout = tc.timeout
+				c.HTTP = &hc
+			}
+			ctx := context.Background()
+			if tc.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.ctx)
+				defer cancel()
+			}
+			_, err := c.Refresh(ctx, secretOf(fakeRefresh))
+			if err == nil || !has(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+			if has(err.Error(), fakeRefresh) {
+				t.Fatal("the error holds the refresh token")
+			}
+		})
+	}
 }

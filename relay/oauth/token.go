@@ -194,7 +194,7 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 	c.log().Debug("oauth: client authentication", "client_id", c.ClientID, "endpoint", endpoint, "method", method)
 	resp, err := noRedirectClient(c.httpClient()).Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
+		return 0, nil, fmt.Errorf("oauth: %s: %w", transportReason(err), err)
 	}
 	defer resp.Body.Close()
 	if pc != nil {
@@ -204,6 +204,9 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values)
 		return 0, nil, fmt.Errorf("%w: %s answered %d", ErrRedirect, endpoint, resp.StatusCode)
 	}
 	body, err := readCapped(resp)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return 0, nil, fmt.Errorf("oauth: %s: POST %s: %w", transportReason(err), endpoint, err)
+	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("oauth: POST %s: %w", endpoint, err)
 	}
