@@ -75,7 +75,7 @@ func (e *env) wantBound(r resp, k *dpop.Key) map[string]any {
 	if cnf["jkt"] != k.Thumbprint() {
 		e.t.Fatalf("cnf %v, want jkt %s", cnf, k.Thumbprint())
 	}
-	in := e.s.introspect(secret.New(j["access_token"].(string)))
+	in := e.s.introspect(secret.New(j["access_token"].(string)), nil)
 	if in.TokenType != "DPoP" || in.Cnf == nil || in.Cnf.JKT != k.Thumbprint() {
 		e.t.Fatalf("introspection %+v", in)
 	}

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -93,11 +94,12 @@ type cnf struct {
 // handleIntrospect is RFC 7662 introspection, for the machine clients
 // marked "introspect" (resource servers). A token that is unknown,
 // expired, revoked, or from a revoked refresh family is {"active":false};
-// so is a refresh token, which is not for resource servers.
+// so is a refresh token, which is not for resource servers, and a token
+// for a resource the client does not serve (MachineClient.Resources).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	form, oe := readForm(w, r, maxFormBytes)
+	var mc MachineClient
 	if oe == nil {
-		var mc MachineClient
 		if mc, oe = s.machineClient(r, form); oe == nil && !mc.Introspect {
 			oe = errInvalidClient
 		}
@@ -109,13 +111,15 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oe)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.introspect(secret.New(form.Get("token"))))
+	writeJSON(w, http.StatusOK, s.introspect(secret.New(form.Get("token")), mc.Resources))
 }
 
-func (s *Server) introspect(tok secret.Value) introspection {
+// introspect is the answer for tok to a resource server that serves
+// resources (all when empty).
+func (s *Server) introspect(tok secret.Value, resources []string) introspection {
 	t, ok := s.issued.get(tok)
 	now := s.now()
-	if !ok || t.revoked || !now.Before(t.exp) {
+	if !ok || t.revoked || !now.Before(t.exp) || (len(resources) > 0 && !slices.Contains(resources, t.resource)) {
 		return introspection{}
 	}
 	if t.family != "" {

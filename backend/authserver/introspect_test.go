@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -110,5 +111,53 @@ func TestIntrospectNeedsAResourceServerClient(t *testing.T) {
 func TestTokenFormatIsChecked(t *testing.T) {
 	if _, err := New(Config{Issuer: "https://id.example", Users: testUsers(t), TokenFormat: "paseto"}); err == nil {
 		t.Fatal("an unknown token format was accepted")
+	}
+}
+
+// TestIntrospectOnlyTheClientsResources: a resource server limited to its
+// resources learns nothing about another resource's tokens, not even
+// that they are live; one with no list sees every resource's. A list
+// outside the server's resources, or on a client that is not a resource
+// server, is a configuration error.
+func TestIntrospectOnlyTheClientsResources(t *testing.T) {
+	const otherSecret = "other-resource-secret-0123"
+	e := newEnv(t, func(c *Config) {
+		c.TokenFormat = TokenOpaque
+		c.MachineClients = []MachineClient{
+			{ID: "rs", Secret: secret.New(rsSecret), Introspect: true},
+			{ID: "mine", Secret: secret.New(otherSecret), Introspect: true, Resources: []string{c.Issuer}},
+			{ID: "other", Secret: secret.New(otherSecret), Introspect: true, Resources: []string{"https://other.example/api"}},
+		}
+	})
+	at := e.tokens()["access_token"].(string) // for e.ts.URL
+	for _, tc := range []struct {
+		client string
+		active bool
+	}{{"rs", true}, {"mine", true}, {"other", false}} {
+		sec := otherSecret
+		if tc.client == "rs" {
+			sec = rsSecret
+		}
+		r := e.introspect(at, tc.client, sec)
+		got := r.json(t)
+		if r.status != 200 || got["active"] != tc.active {
+			t.Fatalf("%s: %d %v, want active %v", tc.client, r.status, got, tc.active)
+		}
+		if !tc.active && len(got) != 1 {
+			t.Fatalf("%s learns about another resource's token: %v", tc.client, got)
+		}
+	}
+	for name, mc := range map[string]MachineClient{
+		"an unknown resource":   {ID: "rs", Secret: secret.New(rsSecret), Introspect: true, Resources: []string{"https://elsewhere.example/"}},
+		"not a resource server": {ID: "ci", Secret: secret.New(rsSecret), Resources: []string{"https://other.example/api"}},
+	} {
+		_, err := New(Config{Issuer: "http://127.0.0.1:1", Resources: []string{"https://other.example/api"}, Users: testUsers(t), MachineClients: []MachineClient{mc}})
+		if !errors.Is(err, ErrConfig) {
+			t.Fatalf("%s: err %v, want ErrConfig", name, err)
+		}
+	}
+	cs, err := ParseMachineClients([]byte(`[{"client_id":"rs","client_secret":"` + rsSecret + `","introspect":true,"resources":["https://other.example/api"]}]`))
+	if err != nil || len(cs) != 1 || len(cs[0].Resources) != 1 || cs[0].Resources[0] != "https://other.example/api" {
+		t.Fatalf("resources from a file: %+v %v", cs, err)
 	}
 }

@@ -49,6 +49,12 @@ type MachineClient struct {
 	// Introspect makes it a resource server: it may call /introspect
 	// (RFC 7662), and may not use client_credentials.
 	Introspect bool
+	// Resources, for a resource server, are the resources (of
+	// Config.Resources) whose tokens /introspect tells it about: a token
+	// for any other is {"active": false} to it, so one resource server
+	// cannot read who holds another's tokens (RFC 7662 §4). Every
+	// resource when empty.
+	Resources []string
 }
 
 // machineFile is the JSON form of MachineClient, ParseMachineClients.
@@ -58,6 +64,7 @@ type machineFile struct {
 	JWKS         json.RawMessage `json:"jwks,omitempty"`
 	Scopes       []string        `json:"scopes"`
 	Introspect   bool            `json:"introspect,omitempty"`
+	Resources    []string        `json:"resources,omitempty"`
 }
 
 // ParseMachineClients reads a JSON list of machine clients:
@@ -75,7 +82,7 @@ func ParseMachineClients(b []byte) ([]MachineClient, error) {
 	}
 	out := make([]MachineClient, 0, len(raw))
 	for i, r := range raw {
-		mc := MachineClient{ID: r.ClientID, Secret: secret.New(r.ClientSecret), Scopes: r.Scopes, Introspect: r.Introspect}
+		mc := MachineClient{ID: r.ClientID, Secret: secret.New(r.ClientSecret), Scopes: r.Scopes, Introspect: r.Introspect, Resources: r.Resources}
 		if len(r.JWKS) > 0 {
 			keys, err := parseJWKS(r.JWKS)
 			if err != nil {
@@ -131,6 +138,12 @@ func (c Config) checkMachineClients() error {
 		}
 		if !subset(mc.Scopes, c.Scopes) {
 			return fmt.Errorf("%w: machine client %q: scopes not within scopes_supported", ErrConfig, mc.ID)
+		}
+		if len(mc.Resources) > 0 && !mc.Introspect {
+			return fmt.Errorf("%w: machine client %q: resources is for a resource server (introspect) only", ErrConfig, mc.ID)
+		}
+		if !subset(mc.Resources, c.Resources) {
+			return fmt.Errorf("%w: machine client %q: resources not among the server's resources", ErrConfig, mc.ID)
 		}
 	}
 	return nil
