@@ -234,6 +234,9 @@ func (i *Interactive) idpClient(ctx context.Context, scopes []string) (*oauth.Cl
 // lock, so a rotating refresh token is spent once), else a sign-in in
 // the browser (outside the lock), whose tokens the vault then keeps.
 func (i *Interactive) prepareIdP(ctx context.Context) error {
+	if p := i.current(); p != nil {
+		return p.err // a sign-in in the background: the same URL
+	}
 	x := i.CrossApp
 	i.mu.Lock()
 	want, ui, rejected := i.idp.want, i.idp.ui, i.idp.rejected
@@ -276,13 +279,24 @@ func (i *Interactive) prepareIdP(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := i.Registry.Update(ctx, acct, func(*vault.Record) (*vault.Record, error) { return rec, nil }); err != nil {
-			return err
-		}
-		tok = rec.IDToken
+		return i.keepIdPSession(ctx, rec)
 	}
 	i.mu.Lock()
 	i.idp.idToken, i.idp.want, i.idp.ui = tok, false, nil
+	i.mu.Unlock()
+	return nil
+}
+
+// keepIdPSession stores the session of a sign-in at the identity
+// provider in the vault, and its ID token for the exchanges.
+func (i *Interactive) keepIdPSession(ctx context.Context, rec *vault.Record) error {
+	acct := IdPAccount(i.CrossApp.Issuer, i.CrossApp.ClientID)
+	if err := i.Registry.Update(ctx, acct, func(*vault.Record) (*vault.Record, error) { return rec, nil }); err != nil {
+		return err
+	}
+	i.log().Info("cross-app access: signed in at the identity provider", "idp", i.CrossApp.Issuer, "sub", rec.Subject)
+	i.mu.Lock()
+	i.idp.idToken, i.idp.want, i.idp.ui = rec.IDToken, false, nil
 	i.mu.Unlock()
 	return nil
 }
@@ -329,29 +343,30 @@ func (i *Interactive) idpSignIn(ctx context.Context, ui broker.UI) (*vault.Recor
 	if err != nil {
 		return nil, i.stepError("sign-in at the identity provider", i.CrossApp.Issuer, err)
 	}
-	defer l.Close()
 	url := l.URL()
 	p := signin.Prompt{URL: url, Issuer: c.Metadata.Issuer, Server: i.Backend}
 	i.log().Log(ctx, promptLevel(ui), "sign-in needed at the identity provider: open this URL in a browser", "url", url, "idp", p.Issuer, "server", p.Server)
 	i.prompt(ctx, ui, p)
-	if i.Open != nil {
-		go func() {
-			if err := i.Open(ctx, url); err != nil {
-				i.log().Warn("could not open a browser; open the URL by hand", "err", err)
-			}
-		}()
-	}
-	wctx, cancel := context.WithTimeout(ctx, i.timeout())
-	defer cancel()
-	t, err := l.Wait(wctx)
-	if err != nil {
+	// With no browser in the stdio server, the call returns the URL and
+	// the sign-in finishes in the background, as any sign-in.
+	pend := &Error{URL: url, Issuer: i.CrossApp.Issuer, Pending: true, Err: ErrNoBrowser}
+	t, err := i.await(ctx, l, url, pend, func(t *oauth.Tokens) error {
+		rec, err := i.sessionRecord(t)
+		if err != nil {
+			return err
+		}
+		return i.keepIdPSession(context.Background(), rec)
+	})
+	switch {
+	case errors.Is(err, ErrNoBrowser):
+		return nil, err
+	case err != nil:
 		return nil, &Error{URL: url, Issuer: i.CrossApp.Issuer, Err: fmt.Errorf("cross-app access: sign-in at the identity provider %s: %w", i.CrossApp.Issuer, err)}
 	}
 	rec, err := i.sessionRecord(t)
 	if err != nil {
 		return nil, i.stepError("sign-in at the identity provider", i.CrossApp.Issuer, err)
 	}
-	i.log().Info("cross-app access: signed in at the identity provider", "idp", i.CrossApp.Issuer, "sub", rec.Subject)
 	return rec, nil
 }
 

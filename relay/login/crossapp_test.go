@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,11 +28,13 @@ func idTok(iss string, exp time.Time) string {
 	return e([]byte(`{"alg":"ES256"}`)) + "." + e(b) + ".c2ln"
 }
 
-// fakeIdP answers OpenID discovery and the refresh grant with a new ID
-// token and a rotated refresh token.
+// fakeIdP answers OpenID discovery, a sign-in (its authorization
+// endpoint redirects straight back with a code) and the refresh grant,
+// each with a new ID token.
 type fakeIdP struct {
 	srv       *httptest.Server
 	refreshes atomic.Int64
+	codes     atomic.Int64 // authorization codes exchanged (sign-ins)
 	others    atomic.Int64 // any other request to the token endpoint
 }
 
@@ -48,6 +51,13 @@ func newFakeIdP(t *testing.T) *fakeIdP {
 			f.refreshes.Add(1)
 			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "fake-idp-access-2", "token_type": "Bearer",
 				"refresh_token": "fake-idp-refresh-2", "id_token": idTok(iss, time.Now().Add(time.Hour)), "expires_in": 3600})
+		case r.URL.Path == "/auth": // the person signs in at once
+			q := url.Values{"code": {"fake-idp-code"}, "state": {r.FormValue("state")}}
+			http.Redirect(w, r, r.FormValue("redirect_uri")+"?"+q.Encode(), http.StatusFound)
+		case r.URL.Path == "/token" && r.FormValue("grant_type") == "authorization_code" && r.FormValue("code") == "fake-idp-code":
+			f.codes.Add(1)
+			_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "fake-idp-access-1", "token_type": "Bearer",
+				"refresh_token": "fake-idp-refresh-1", "id_token": idTok(iss, time.Now().Add(time.Hour)), "expires_in": 3600})
 		case r.URL.Path == "/token":
 			f.others.Add(1)
 			w.WriteHeader(400)
@@ -163,5 +173,49 @@ func TestRevokeIdPReportsWhatIsLeft(t *testing.T) {
 	}
 	if line, left := (&Interactive{}).RevokeIdP(context.Background()); line != "" || left {
 		t.Fatalf("without cross-app access: %q, left %v", line, left)
+	}
+}
+
+// TestIdPSignInWithoutBrowserIsPending: in the stdio server with no
+// browser, the sign-in at the identity provider returns its URL at once
+// (the call does not wait for the login timeout) and finishes in the
+// background once the person opens it; calls meanwhile get the same URL,
+// and the session then lands in the vault with no second sign-in.
+func TestIdPSignInWithoutBrowserIsPending(t *testing.T) {
+	f := newFakeIdP(t)
+	v := memVault(t)
+	i := f.interactive(t, v)
+	i.Timeout = time.Minute
+	i.Open = func(context.Context, string) error { return errors.New("no display") }
+	i.Deliver = func(*oauth.Tokens) { t.Error("the identity provider's tokens went to Deliver") }
+	testkit.WantIs(t, testkit.ErrOf(i.idToken(nil)), broker.ErrReprepare, "no ID token yet")
+	returned := make(chan error, 1)
+	go func() { returned <- i.prepareIdP(context.Background()) }()
+	var err error
+	select {
+	case err = <-returned:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sign-in waited instead of returning its URL")
+	}
+	var le *Error
+	if !errors.As(err, &le) || !le.Pending || !strings.HasPrefix(le.URL, f.srv.URL+"/auth?") || !strings.Contains(err.Error(), le.URL) {
+		t.Fatalf("err %v, want a pending sign-in with the identity provider's URL", err)
+	}
+	if again := i.prepareIdP(context.Background()); !errors.As(again, &le) || le.URL != err.(*Error).URL {
+		t.Fatalf("a second call: %v, want the same URL", again)
+	}
+	resp, err2 := f.srv.Client().Get(le.URL) // the person opens it by hand
+	testkit.NoErr(t, err2)
+	resp.Body.Close()
+	testkit.Poll(t, 10*time.Second, "the background sign-in to finish", func() bool { return i.current() == nil })
+	tok, err := i.idToken(nil)
+	testkit.NoErr(t, err, "the ID token after the sign-in")
+	r, err := v.Get(context.Background(), IdPAccount(f.srv.URL, "relay"))
+	if err != nil || !r.IDToken.Equal(tok) || r.RefreshToken.Reveal() != "fake-idp-refresh-1" || f.codes.Load() != 1 {
+		t.Fatalf("stored session: %v, %d sign-ins", err, f.codes.Load())
+	}
+	testkit.NoErr(t, i.prepareIdP(context.Background()))
+	if f.codes.Load() != 1 {
+		t.Fatalf("%d sign-ins, want 1", f.codes.Load())
 	}
 }

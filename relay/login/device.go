@@ -107,10 +107,14 @@ func (i *Interactive) device(ctx context.Context, c *oauth.Client, ui broker.UI)
 	e := &Error{URL: d.VerificationURI, Code: d.UserCode, Issuer: p.Issuer, Warning: p.Warning, Pending: true, Err: ErrNoBrowser}
 	if i.Deliver != nil {
 		wctx, cancel := context.WithTimeout(context.Background(), timeout)
-		return nil, i.hold(e, func() result {
+		return nil, i.hold(e, func() error {
 			defer cancel()
 			t, err := d.Wait(wctx)
-			return result{t, err}
+			if err != nil {
+				return err
+			}
+			i.Deliver(t)
+			return nil
 		})
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)

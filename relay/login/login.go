@@ -266,6 +266,24 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 	p := i.newPrompt(c, url)
 	i.log().Log(ctx, promptLevel(ui), "sign-in needed: open this URL in a browser", "url", url, "issuer", p.Issuer, "server", p.Server)
 	i.prompt(ctx, ui, p)
+	pend := &Error{URL: url, Issuer: p.Issuer, Pending: true, Err: ErrNoBrowser}
+	t, err := i.await(ctx, l, url, pend, func(t *oauth.Tokens) error { i.Deliver(t); return nil })
+	switch {
+	case errors.Is(err, ErrNoBrowser):
+		return nil, err
+	case err != nil:
+		return nil, &Error{URL: url, Err: err}
+	}
+	return t, nil
+}
+
+// await opens url in the browser and waits for the sign-in l. If the
+// browser cannot be opened and Deliver is set (the stdio server), it
+// returns pend (wrapping ErrNoBrowser) at once, and the sign-in goes on in
+// the background for up to Timeout: its tokens go to deliver, and calls
+// meanwhile get pend, never a second listener. Otherwise it waits, up to
+// Timeout or ctx's end.
+func (i *Interactive) await(ctx context.Context, l *oauth.Login, url string, pend *Error, deliver func(*oauth.Tokens) error) (*oauth.Tokens, error) {
 	opened := make(chan error, 1)
 	if i.Open != nil {
 		// The opener may wait a little for the browser command; the
@@ -285,10 +303,7 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 		case r := <-waited:
 			cancel()
 			l.Close()
-			if r.err != nil {
-				return nil, &Error{URL: url, Err: r.err}
-			}
-			return r.t, nil
+			return r.t, r.err
 		case err := <-opened:
 			opened = nil
 			if err == nil {
@@ -296,18 +311,21 @@ func (i *Interactive) login(ctx context.Context, scopes []string, ui broker.UI) 
 			}
 			i.log().Warn("could not open a browser; open the URL by hand", "err", err)
 			if i.Deliver != nil {
-				return nil, i.hold(&Error{URL: url, Issuer: p.Issuer, Pending: true, Err: ErrNoBrowser}, func() result {
+				return nil, i.hold(pend, func() error {
 					r := <-waited
 					cancel()
 					l.Close()
-					return r
+					if r.err != nil {
+						return r.err
+					}
+					return deliver(r.t)
 				})
 			}
 		case <-ctx.Done():
 			cancel()
 			<-waited
 			l.Close()
-			return nil, &Error{Err: ctx.Err()}
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -330,20 +348,20 @@ func (i *Interactive) current() *pending {
 	return i.pend
 }
 
-// hold lets a sign-in go on after the tool call returns e: wait runs in
-// the background and its tokens go to Deliver; calls meanwhile get e.
-func (i *Interactive) hold(e *Error, wait func() result) error {
+// hold lets a sign-in go on after the tool call returns e: finish runs
+// in the background (waiting, then handing the tokens on); calls
+// meanwhile get e.
+func (i *Interactive) hold(e *Error, finish func() error) error {
 	p := &pending{err: e, done: make(chan struct{})}
 	i.mu.Lock()
 	i.pend = p
 	i.mu.Unlock()
 	go func() {
-		r := wait()
-		if r.err != nil {
-			i.log().Warn("background sign-in did not complete", "err", r.err)
-			i.staleRegistration(r.err)
-		} else {
-			i.Deliver(r.t) // before clearing pend: a call meanwhile must not start another sign-in
+		// finish hands the tokens on before pend is cleared: a call
+		// meanwhile must not start another sign-in.
+		if err := finish(); err != nil {
+			i.log().Warn("background sign-in did not complete", "err", err)
+			i.staleRegistration(err)
 		}
 		i.mu.Lock()
 		i.pend = nil
