@@ -136,3 +136,75 @@ func TestStrayKeyFileMovedAside(t *testing.T) {
 		t.Fatal("stray key.age was not kept")
 	}
 }
+
+// TestNewerVaultLeftAsItIs: a vault a newer relay wrote (a higher format
+// version, a field or a key source this relay does not know) is refused
+// with ErrNewer and left byte for byte: nothing moved aside, nothing
+// written by an update; logout (Wipe) still removes it.
+func TestNewerVaultLeftAsItIs(t *testing.T) {
+	ctx := context.Background()
+	sealed := func(t *testing.T, v *Vault, content string) {
+		key, err := v.identity(ctx, mustMeta(t, v))
+		testkit.NoErr(t, err)
+		var buf bytes.Buffer
+		w, _ := age.Encrypt(&buf, key.Recipient())
+		w.Write([]byte(content))
+		w.Close()
+		write(t, v.path(fileTokens), buf.Bytes())
+	}
+	meta := func(t *testing.T, v *Vault, from, to string) {
+		b, err := os.ReadFile(v.path(fileMeta))
+		testkit.NoErr(t, err)
+		if !bytes.Contains(b, []byte(from)) {
+			t.Fatalf("vault.json has no %s: %s", from, b)
+		}
+		write(t, v.path(fileMeta), bytes.Replace(b, []byte(from), []byte(to), 1))
+	}
+	for name, tc := range map[string]struct {
+		damage func(t *testing.T, v *Vault)
+		file   string
+	}{
+		"tokens.age with a new field": {func(t *testing.T, v *Vault) {
+			sealed(t, v, `{"version":1,"accounts":[{"issuer":"https://as.example","access_token":"fake-CONTENT","future_binding":"x"}]}`)
+		}, fileTokens},
+		"tokens.age of a new version": {func(t *testing.T, v *Vault) { sealed(t, v, `{"version":2,"accounts":[]}`) }, fileTokens},
+		"vault.json of a new version": {func(t *testing.T, v *Vault) { meta(t, v, `"version": 1`, `"version": 2`) }, fileMeta},
+		"vault.json with a new field": {func(t *testing.T, v *Vault) { meta(t, v, `"version": 1`, `"version": 1, "hardware": "tpm"`) }, fileMeta},
+		"vault.json with a new key source": {func(t *testing.T, v *Vault) {
+			meta(t, v, `"key_source": "keychain"`, `"key_source": "tpm"`)
+		}, fileMeta},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, _ := openMem(t)
+			mustUpdate(t, v, testAcct, fakeRecord())
+			tc.damage(t, v)
+			before := map[string][]byte{}
+			for _, n := range []string{fileMeta, fileTokens} {
+				before[n], _ = os.ReadFile(v.path(n))
+			}
+			v2 := mustOpen(t, Options{Dir: v.Dir(), Keychain: v.kc})
+			_, err := v2.Get(ctx, testAcct)
+			ne, ok := errors.AsType[*NewerError](err)
+			if !ok || !errors.Is(err, ErrNewer) || errors.Is(err, ErrCorrupt) || ne.File != tc.file {
+				t.Fatalf("Get = %v, want a *NewerError for %s", err, tc.file)
+			}
+			if strings.Contains(err.Error(), "CONTENT") || strings.Contains(err.Error(), "tpm") {
+				t.Fatalf("the error quotes the file: %v", err)
+			}
+			if err := v2.Update(ctx, testAcct, func(*Record) (*Record, error) { return fakeRecord(), nil }); !errors.Is(err, ErrNewer) {
+				t.Fatalf("Update = %v, want ErrNewer", err)
+			}
+			for n, b := range before {
+				if got, _ := os.ReadFile(v.path(n)); !bytes.Equal(got, b) {
+					t.Fatalf("%s changed", n)
+				}
+			}
+			if names := dirNames(t, v.Dir()); slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, ".corrupt-") }) {
+				t.Fatalf("files moved aside: %v", names)
+			}
+			if _, err := v2.Wipe(ctx); err != nil || exists(v.path(fileTokens)) || exists(v.path(fileMeta)) {
+				t.Fatalf("Wipe = %v; files left: %v", err, dirNames(t, v.Dir()))
+			}
+		})
+	}
+}

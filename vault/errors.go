@@ -46,6 +46,12 @@ var (
 	// wrapping it are *CorruptError; the file has been moved aside.
 	ErrCorrupt = errors.New("vault: corrupt vault file")
 
+	// ErrNewer: a vault file was written by a newer relay (a format
+	// version above this one's, or a field or key source it does not
+	// know). Errors wrapping it are *NewerError; the files are left as
+	// they are, for the newer relay.
+	ErrNewer = errors.New("vault: written by a newer relay")
+
 	// ErrKeyLost: vault.json names a key that its source no longer has.
 	ErrKeyLost = errors.New("vault: vault key is gone from its key source")
 
@@ -108,6 +114,25 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// NewerError reports a vault file that a newer relay wrote. Nothing is
+// moved aside or written: two relays of different versions on one
+// machine must not take turns wiping each other's sign-ins.
+type NewerError struct {
+	File   string // the file, e.g. "tokens.age"
+	Reason string // a fixed text, never the file's content
+}
+
+func (e *NewerError) Error() string {
+	what := "the vault"
+	if e.File != "" {
+		what = e.File
+	}
+	return fmt.Sprintf("vault: %s was written by a newer relay (%s); it is left as it is", what, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrNewer) true.
+func (e *NewerError) Is(target error) bool { return target == ErrNewer }
 
 // FormatError reports malformed vault file content. It carries only a byte
 // offset and a fixed reason, never the content.

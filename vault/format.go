@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
@@ -78,8 +80,8 @@ func decodeState(b []byte) (state, error) {
 	if err := decodeStrict(b, &fs); err != nil {
 		return nil, err
 	}
-	if fs.Version != formatVersion {
-		return nil, &FormatError{Offset: -1, Reason: "unsupported version"}
+	if err := checkVersion(fs.Version); err != nil {
+		return nil, err
 	}
 	s := make(state, len(fs.Accounts))
 	for _, fr := range fs.Accounts {
@@ -104,10 +106,28 @@ func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// The content is authenticated (tokens.age) or written by the
+		// relay alone (vault.json): a member this relay does not know
+		// comes from a newer one. encoding/json has no error type for it.
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return &NewerError{Reason: "a field this relay does not know"}
+		}
 		return jsonFormatError(err, dec.InputOffset())
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return &FormatError{Offset: dec.InputOffset(), Reason: "trailing data"}
+	}
+	return nil
+}
+
+// checkVersion refuses a format version other than formatVersion: a
+// higher one as a newer relay's.
+func checkVersion(v int) error {
+	switch {
+	case v > formatVersion:
+		return &NewerError{Reason: fmt.Sprintf("format version %d; this relay reads %d", v, formatVersion)}
+	case v != formatVersion:
+		return &FormatError{Offset: -1, Reason: "unsupported version"}
 	}
 	return nil
 }

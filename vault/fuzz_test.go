@@ -10,17 +10,14 @@ import (
 )
 
 // FuzzDecodeState: decoding the plaintext inside tokens.age never panics,
-// fails only with a *FormatError, and whatever decodes re-encodes to the
+// fails only with a *FormatError or a *NewerError, and whatever decodes re-encodes to the
 // same state.
 func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"accounts":[]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := decodeState(b)
 		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
+			checkDecodeError(t, err)
 			return
 		}
 		enc, err := encodeState(st)
@@ -35,22 +32,28 @@ func FuzzDecodeState(f *testing.F) {
 }
 
 // FuzzDecodeMeta: vault.json decoding never panics and fails only with a
-// *FormatError.
+// *FormatError or a *NewerError.
 func FuzzDecodeMeta(f *testing.F) {
 	f.Add([]byte(`{"version":1,"id":"00112233445566778899aabbccddeeff","key_source":"keychain","recipient":"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p","created":"2026-11-25T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMeta(b)
 		if err != nil {
-			var fe *FormatError
-			if !errors.As(err, &fe) {
-				t.Fatalf("error of type %T: %v", err, err)
-			}
+			checkDecodeError(t, err)
 			return
 		}
 		if !m.KeySource.valid() || !validID(m.ID) {
 			t.Fatalf("accepted invalid meta %+v", m)
 		}
 	})
+}
+
+func checkDecodeError(t *testing.T, err error) {
+	t.Helper()
+	var fe *FormatError
+	var ne *NewerError
+	if !errors.As(err, &fe) && !errors.As(err, &ne) {
+		t.Fatalf("error of type %T: %v", err, err)
+	}
 }
 
 // fuzzKey is a fixed, fake identity for FuzzDecryptState.

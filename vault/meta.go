@@ -45,13 +45,14 @@ func decodeMeta(b []byte) (*meta, error) {
 	if err := decodeStrict(b, &m); err != nil {
 		return nil, err
 	}
+	if err := checkVersion(m.Version); err != nil {
+		return nil, err
+	}
 	switch {
-	case m.Version != formatVersion:
-		return nil, &FormatError{Offset: -1, Reason: "unsupported version"}
 	case !validID(m.ID):
 		return nil, &FormatError{Offset: -1, Reason: "invalid id"}
 	case !m.KeySource.valid():
-		return nil, &FormatError{Offset: -1, Reason: "unknown key source"}
+		return nil, &NewerError{Reason: "a key source this relay does not know"}
 	}
 	if _, err := age.ParseX25519Recipient(m.Recipient); err != nil {
 		return nil, &FormatError{Offset: -1, Reason: "invalid recipient"}

@@ -92,8 +92,12 @@ func (v *Vault) strayFiles() error {
 	return nil
 }
 
-// corrupt moves names aside and returns the *CorruptError for file.
+// corrupt moves names aside and returns the *CorruptError for file; a
+// file a newer relay wrote is left in place instead (*NewerError).
 func (v *Vault) corrupt(file string, cause error, names ...string) error {
+	if ne, ok := errors.AsType[*NewerError](cause); ok {
+		return &NewerError{File: file, Reason: ne.Reason}
+	}
 	moved, err := v.moveAside(names...)
 	ce := &CorruptError{File: file, MovedTo: moved, Err: cause}
 	if err != nil {

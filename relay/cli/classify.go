@@ -116,6 +116,7 @@ var rules = []rule{
 	{is(vault.ErrWrongPassphrase), ExitError, fixed("type the vault's passphrase again (or fix RELAY_VAULT_PASSPHRASE_FILE); if it is lost, `relay logout` starts a new vault")},
 	{is(vault.ErrWrongKey), ExitError, fixed("the key source gives another key than the vault's: restore it, or run `relay logout` to start a new vault")},
 	{is(vault.ErrKeyLost), ExitError, fixed("the vault's key is gone from its key source: run `relay logout`, then `relay login` to start a new vault")},
+	{is(vault.ErrNewer), ExitError, fixed("a newer relay wrote this vault: run that relay (this one is `relay version`), or `relay logout` to wipe the vault and sign in again with this one")},
 	{is(vault.ErrCorrupt), ExitError, fixed("the unusable files were moved aside: run `relay login` to start a new vault")},
 	{is(context.Canceled), ExitError, nil},
 	{func(err error) bool { return marks(err, signIn) }, ExitLogin, signInHint},

@@ -81,6 +81,22 @@ func corruptVault(t *testing.T) error {
 	return err
 }
 
+// newerVault returns the error of a vault whose vault.json a newer relay
+// wrote (format version 2).
+func newerVault(t *testing.T) error {
+	e := testkit.NewRelayEnv(t)
+	opts := vault.Options{Dir: e.Dir, KeySpec: "file:" + e.KeyFile}
+	testkit.NoErr(t, store(t, opts))
+	p := filepath.Join(e.Dir, "vault.json")
+	b, err := os.ReadFile(p)
+	testkit.NoErr(t, err)
+	testkit.NoErr(t, os.WriteFile(p, bytes.Replace(b, []byte(`"version": 1`), []byte(`"version": 2`), 1), 0o600))
+	v, err := vault.Open(context.Background(), opts)
+	testkit.NoErr(t, err)
+	_, err = v.Get(context.Background(), acct)
+	return err
+}
+
 // refused is an error of a dial to a port nothing listens on, as
 // relay/oauth and relay/login wrap it.
 func refused(t *testing.T) error {
@@ -151,6 +167,7 @@ func TestClassify(t *testing.T) {
 		{"locked keychain during a sign-in", SignIn(fmt.Errorf("refresh failed; the stored tokens are kept: %w", fmt.Errorf("vault: keychain get: no answer within 5s (is it locked?): %w", vault.ErrLocked))), ExitError, "unlock the OS keychain"},
 		{"wrong passphrase", store(t, passphraseVault(t)), ExitError, "type the vault's passphrase again"},
 		{"corrupt vault", corruptVault(t), ExitError, "moved aside"},
+		{"vault of a newer relay", newerVault(t), ExitError, "a newer relay wrote this vault"},
 		{"interrupted", SignIn(fmt.Errorf("login: %w", context.Canceled)), ExitError, ""},
 		// The sign-in: exit 3, a hint by why.
 		{"access denied", SignIn(&login.Error{Err: &oauth.Error{Code: "access_denied", Description: "the user said no"}}), ExitLogin, "the sign-in was declined"},
