@@ -3,6 +3,7 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/keyrelay/keyrelay/platform"
@@ -86,21 +87,29 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // NoKeySourceError is ErrNoKeySource at a first login with no OS keychain
 // in the session and no other key source configured. Its text is three
 // short lines: what is wrong, then the two settings to choose from, each a
-// line to paste into a shell.
+// line to paste into a shell (PowerShell on Windows).
 type NoKeySourceError struct {
 	Why     string // why there is no keychain, in a few words; may be empty
 	KeyFile string // the key file to suggest (absolute)
 	Err     error  // the keychain's error, wrapping ErrUnavailable
 }
 
-func (e *NoKeySourceError) Error() string {
+func (e *NoKeySourceError) Error() string { return e.text(runtime.GOOS) }
+
+// text is the error's text on goos: the lines to paste are for a POSIX
+// shell, or for PowerShell on Windows.
+func (e *NoKeySourceError) text(goos string) string {
 	what := "no OS keychain in this session"
 	if e.Why != "" {
 		what += " (" + e.Why + ")"
 	}
+	set := func(v string) string { return "export " + shellQuote(EnvKey+"="+v) }
+	if goos == "windows" {
+		set = func(v string) string { return "$env:" + EnvKey + " = '" + strings.ReplaceAll(v, "'", "''") + "'" }
+	}
 	return what + "; choose a key source:\n" +
-		"  export " + shellQuote(EnvKey+"=file:"+e.KeyFile) + "  # created at first login\n" +
-		"  export " + EnvKey + "=passphrase  # asked at login"
+		"  " + set("file:"+e.KeyFile) + "  # created at first login\n" +
+		"  " + set("passphrase") + "  # asked at login"
 }
 
 // Unwrap makes errors.Is(err, ErrNoKeySource) and the keychain's error

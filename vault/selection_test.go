@@ -19,10 +19,9 @@ func passFile(t *testing.T, pass string) string {
 	return testkit.WriteTemp(t, "pass", pass+"\n", 0o600)
 }
 
-// exportKeyFileHint starts the no-keychain error's first suggestion. On
-// Windows the suggested path has backslashes, so the POSIX shell command
-// quotes it.
-var exportKeyFileHint = map[bool]string{false: "\n  export RELAY_VAULT_KEY=file:", true: "\n  export 'RELAY_VAULT_KEY=file:"}[runtime.GOOS == "windows"]
+// exportKeyFileHint starts the no-keychain error's first suggestion: a
+// POSIX shell line, or a PowerShell one on Windows.
+var exportKeyFileHint = map[bool]string{false: "\n  export RELAY_VAULT_KEY=file:", true: "\n  $env:RELAY_VAULT_KEY = 'file:"}[runtime.GOOS == "windows"]
 
 func errUnavailable() error { return fmt.Errorf("fake: %w", ErrUnavailable) }
 func errLocked() error      { return fmt.Errorf("fake: %w", ErrLocked) }
@@ -268,5 +267,20 @@ func TestStatusBeforeFirstLogin(t *testing.T) {
 				t.Fatal("Status wrote to the keychain")
 			}
 		})
+	}
+}
+
+// TestNoKeySourceLinesPerShell: the lines to paste are POSIX shell, or
+// PowerShell on Windows, each quoting a path with a space and a quote.
+func TestNoKeySourceLinesPerShell(t *testing.T) {
+	e := &NoKeySourceError{Why: "no session bus", KeyFile: `C:\Users\O'Neil Smith\.keyrelay\vault.key`}
+	for goos, want := range map[string][2]string{
+		"linux":   {`  export 'RELAY_VAULT_KEY=file:C:\Users\O'\''Neil Smith\.keyrelay\vault.key'  # created at first login`, "  export RELAY_VAULT_KEY=passphrase  # asked at login"},
+		"windows": {`  $env:RELAY_VAULT_KEY = 'file:C:\Users\O''Neil Smith\.keyrelay\vault.key'  # created at first login`, "  $env:RELAY_VAULT_KEY = 'passphrase'  # asked at login"},
+	} {
+		lines := strings.Split(e.text(goos), "\n")
+		if len(lines) != 3 || lines[0] != "no OS keychain in this session (no session bus); choose a key source:" || lines[1] != want[0] || lines[2] != want[1] {
+			t.Errorf("%s:\n%s", goos, e.text(goos))
+		}
 	}
 }
