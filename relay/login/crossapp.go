@@ -355,7 +355,9 @@ func (i *Interactive) idpSignIn(ctx context.Context, ui broker.UI) (*vault.Recor
 		if err != nil {
 			return err
 		}
-		return i.keepIdPSession(context.Background(), rec)
+		ctx, cancel := context.WithTimeout(context.Background(), i.timeout())
+		defer cancel()
+		return i.keepIdPSession(ctx, rec)
 	})
 	switch {
 	case errors.Is(err, ErrNoBrowser):
