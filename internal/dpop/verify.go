@@ -23,7 +23,7 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// ReplayEntries bounds how many proofs the replay cache remembers in
 	// all, and ReplayPerKey how many of one key within the window;
-	// defaults 262,144 (about 13 MB) and 65,536 (a client at 1,000
+	// defaults 262,144 (about 37 MB) and 65,536 (a client at 1,000
 	// requests a second). A proof that would overflow either is refused
 	// (fail closed), never let through unrecorded.
 	ReplayEntries, ReplayPerKey int

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,15 +250,15 @@ func TestReplayCacheBounded(t *testing.T) {
 	if err := verify(mustKey(t, ES256)); err == nil || !strings.Contains(err.Error(), "too many proofs") {
 		t.Fatalf("a sixth proof in all: %v", err)
 	}
-	if v.replay.total != 5 {
-		t.Fatalf("%d entries, bound 5", v.replay.total)
+	if len(v.replay.seen) != 5 {
+		t.Fatalf("%d entries, bound 5", len(v.replay.seen))
 	}
 	now = now.Add(2 * time.Minute) // everything expired: room again
 	if err := verify(k); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
-	if v.replay.total != 1 {
-		t.Fatalf("%d entries after the sweep, want 1", v.replay.total)
+	if len(v.replay.seen) != 1 {
+		t.Fatalf("%d entries after the sweep, want 1", len(v.replay.seen))
 	}
 }
 
@@ -473,6 +474,60 @@ func TestHeaderCache(t *testing.T) {
 		}
 		if len(v.headers.m) > maxHeaders {
 			t.Fatalf("%d headers kept, more than %d", len(v.headers.m), maxHeaders)
+		}
+	}
+}
+
+// TestReplayCacheOrder: entries leave in the order they came once
+// expired. One that expires early behind a later one is remembered until
+// that one goes (a replay stays refused), then counted once if its jti
+// comes again; when all have expired nothing is left.
+func TestReplayCacheOrder(t *testing.T) {
+	c := newReplayCache(10, 3)
+	now := t0
+	add := func(jti string, life time.Duration) error { return c.add("k", jti, now.Add(life), now) }
+	ok := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok(add("late", time.Minute))
+	ok(add("early", time.Second))  // an older iat: expires first
+	now = now.Add(2 * time.Second) // early has expired, behind late
+	if err := add("late", time.Minute); err == nil || !strings.Contains(err.Error(), "replayed") {
+		t.Fatalf("a replay of the live entry: %v", err)
+	}
+	ok(add("early", time.Minute)) // expired: its jti may come again
+	if c.perJKT[digest("k")] != 2 || len(c.seen) != 2 {
+		t.Fatalf("%d counted for the key, %d entries; want 2 and 2", c.perJKT[digest("k")], len(c.seen))
+	}
+	ok(add("third", time.Minute))
+	if err := add("fourth", time.Minute); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("past the per-key bound: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	ok(add("fifth", time.Minute))
+	if len(c.seen) != 1 || c.perJKT[digest("k")] != 1 || len(c.perJKT) != 1 || len(c.queue)-c.head != 1 {
+		t.Fatalf("after the window: %d entries, %v, %d queued", len(c.seen), c.perJKT, len(c.queue)-c.head)
+	}
+}
+
+// BenchmarkReplayAtBound: a key at its bound is refused without a scan of
+// its entries (the old cache swept all 65,536 of them on each refusal).
+func BenchmarkReplayAtBound(b *testing.B) {
+	c := newReplayCache(0, 0)
+	now := t0
+	for i := range defaultReplayPerKey {
+		if err := c.add("k", strconv.Itoa(i), now.Add(time.Minute), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		i++
+		if err := c.add("k", "x"+strconv.Itoa(i), now.Add(time.Minute), now); err == nil {
+			b.Fatal("a proof past the bound was accepted")
 		}
 	}
 }
