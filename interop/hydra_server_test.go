@@ -89,7 +89,8 @@ type hydra struct {
 	Admin  string // the admin port's spy (introspection)
 	admin  string // the admin port itself, for the login app
 
-	codes, refreshes, revokes, introspections atomic.Int64
+	counts
+	introspections atomic.Int64
 
 	mu       sync.Mutex
 	auths    []url.Values // authorization requests
@@ -192,15 +193,7 @@ func (h *hydra) spy(t *testing.T, target string, admin bool) *httptest.Server {
 		case r.URL.Path == "/oauth2/revoke":
 			h.revokes.Add(1)
 		case r.Method == http.MethodPost && r.URL.Path == "/oauth2/token":
-			body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			form, _ := url.ParseQuery(string(body))
-			switch form.Get("grant_type") {
-			case "authorization_code":
-				h.codes.Add(1)
-			case "refresh_token":
-				h.refreshes.Add(1)
-			}
+			h.grant(peekForm(w, r))
 		}
 		rp.ServeHTTP(w, r)
 	}))

@@ -1,0 +1,52 @@
+package testkit
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ECKey makes a P-256 key: an identity provider's, a machine client's.
+func ECKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	NoErr(t, err)
+	return k
+}
+
+// ECJWK is the public JWK (RFC 7517) of a P-256 key: kty, crv, x, y.
+func ECJWK(t testing.TB, pub *ecdsa.PublicKey) map[string]any {
+	t.Helper()
+	pt, err := pub.Bytes() // 0x04 || X || Y
+	NoErr(t, err)
+	b64 := base64.RawURLEncoding.EncodeToString
+	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64(pt[1:33]), "y": b64(pt[33:])}
+}
+
+// JWKS is the JSON Web Key Set of the public halves of keys.
+func JWKS(t testing.TB, keys ...*ecdsa.PrivateKey) []byte {
+	t.Helper()
+	var set []any
+	for _, k := range keys {
+		set = append(set, ECJWK(t, &k.PublicKey))
+	}
+	b, err := json.Marshal(map[string]any{"keys": set})
+	NoErr(t, err)
+	return b
+}
+
+// SignES256 signs claims with key, with typ in the header ("JWT" for a
+// plain JWT).
+func SignES256(t testing.TB, key *ecdsa.PrivateKey, typ string, claims jwt.Claims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["typ"] = typ
+	s, err := tok.SignedString(key)
+	NoErr(t, err)
+	return s
+}
