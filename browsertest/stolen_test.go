@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -203,8 +202,7 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 func forge(t *testing.T, proof string) string {
 	t.Helper()
 	parts := strings.Split(proof, ".")
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	priv := testkit.ECKey(t)
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	r, sg, err := ecdsa.Sign(rand.Reader, priv, sum[:])
 	testkit.NoErr(t, err)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -51,15 +49,13 @@ func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
 		testkit.SkipOrFail(t, "the children's environments are read from /proc")
 	}
 	priv := testkit.ECKey(t)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	testkit.NoErr(t, err)
 	clients, _ := json.Marshal([]any{
 		map[string]any{"client_id": "ci-key", "jwks": json.RawMessage(testkit.JWKS(t, priv)), "scopes": []string{"notes:read"}},
 		map[string]any{"client_id": "ci-secret", "client_secret": ccSecret, "scopes": []string{"notes:read"}},
 	})
 	clientsFile := testkit.WriteTemp(t, "machines.json", string(clients), 0o600)
 	addr := testkit.FreeAddr(t)
-	s := &ccSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t), keyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
+	s := &ccSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t), keyPEM: testkit.PEM(t, priv)}
 	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)).
 		WaitHealthy(t, s.url+"/healthz")
 	s.keyFile = filepath.Join(s.env.Home, "ci-key.pem")

@@ -2,8 +2,6 @@ package authserver
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -25,7 +23,7 @@ const machineSecret = "machine-secret-0123456789"
 // "ci-key" (the public half of the returned key).
 func machineEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	e := newEnv(t, func(c *Config) {
 		c.MachineClients = []MachineClient{
 			{ID: "ci", Secret: secret.New(machineSecret), Scopes: []string{"notes:read"}},
@@ -43,9 +41,7 @@ func (e *env) assertion(key *ecdsa.PrivateKey, mod func(*jwt.RegisteredClaims)) 
 	if mod != nil {
 		mod(&c)
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, c).SignedString(key)
-	testkit.NoErr(e.t, err)
-	return s
+	return testkit.SignES256(e.t, key, "JWT", c)
 }
 
 func (e *env) ccPost(form url.Values, basicID, basicSecret string) resp {
@@ -58,8 +54,6 @@ func (e *env) ccPost(form url.Values, basicID, basicSecret string) resp {
 	return do(e.t, e.browser, req)
 }
 
-// subOf reads the access token's claims without verifying it (the
-// server's own tests check the signature elsewhere).
 func subOf(t *testing.T, at string) map[string]any {
 	t.Helper()
 	parts := strings.Split(at, ".")
@@ -84,7 +78,7 @@ func TestClientCredentialsSecret(t *testing.T) {
 		if _, has := m["refresh_token"]; has {
 			t.Errorf("%s: a refresh token was issued", name)
 		}
-		claims := subOf(t, m["access_token"].(string))
+		claims := testkit.PeekJWT(t, m["access_token"].(string), 1)
 		if claims["sub"] != "ci" || claims["client_id"] != "ci" || claims["scope"] != "notes:read" || claims["aud"] != e.ts.URL {
 			t.Errorf("%s: claims %v", name, claims)
 		}
@@ -111,10 +105,10 @@ func TestClientCredentialsAssertion(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	if claims := subOf(t, r.json(t)["access_token"].(string)); claims["sub"] != "ci-key" || claims["scope"] != "notes:read notes:write" {
+	if claims := testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1); claims["sub"] != "ci-key" || claims["scope"] != "notes:read notes:write" {
 		t.Fatalf("claims %v", claims)
 	}
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other := testkit.ECKey(t)
 	for name, a := range map[string]string{
 		"replayed":      good,
 		"other key":     e.assertion(other, nil),
@@ -152,12 +146,9 @@ func TestMachineClientsMetadata(t *testing.T) {
 }
 
 func TestParseMachineClients(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pt, _ := key.PublicKey.ECDH()
-	b := pt.Bytes()
-	enc := base64.RawURLEncoding.EncodeToString
+	key := testkit.ECKey(t)
 	doc := `[{"client_id":"ci","client_secret":"` + machineSecret + `","scopes":["notes:read"]},
-	{"client_id":"k","jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"` + enc(b[1:33]) + `","y":"` + enc(b[33:]) + `"}]},"scopes":["notes:read"]}]`
+	{"client_id":"k","jwks":` + string(testkit.JWKS(t, key)) + `,"scopes":["notes:read"]}]`
 	mcs, err := ParseMachineClients([]byte(doc))
 	if err != nil || len(mcs) != 2 || len(mcs[1].Keys) != 1 || keyAlg(mcs[1].Keys[0]) != "ES256" {
 		t.Fatalf("%v %+v", err, mcs)

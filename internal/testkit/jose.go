@@ -4,8 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,6 +40,14 @@ func JWKS(t testing.TB, keys ...*ecdsa.PrivateKey) []byte {
 	b, err := json.Marshal(map[string]any{"keys": set})
 	NoErr(t, err)
 	return b
+}
+
+// PEM is a private key as a PKCS #8 PEM block.
+func PEM(t testing.TB, key any) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	NoErr(t, err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // SignES256 signs claims with key, with typ in the header ("JWT" for a
