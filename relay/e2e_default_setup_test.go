@@ -118,13 +118,13 @@ func flood(t *testing.T, n int, method, u, ctype, body string) map[int]int {
 // startDefaultSetup starts the backend binary with its built-in
 // authorization server, and returns its URL (the issuer's too) and a relay
 // configured with RELAY_BACKEND_URL alone (plus its test home, vault key
-// file and the fake browser).
-func startDefaultSetup(t *testing.T) (string, *relayEnv) {
+// file and the fake browser). extra are more settings for the backend.
+func startDefaultSetup(t *testing.T, extra ...string) (string, *relayEnv) {
 	t.Helper()
 	const user, password = "alice", "alice-e2e-password"
 	addr := testkit.FreeAddr(t)
 	url := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}).
+	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}, extra...)).
 		WaitHealthy(t, url+"/healthz")
 	return url, bareEnv(t, map[string]string{"RELAY_BACKEND_URL": url, "RELAY_LOGIN_TIMEOUT": "30s",
 		"FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password})
