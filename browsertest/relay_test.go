@@ -19,7 +19,6 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/internal/testkit"
-	"github.com/keyrelay/keyrelay/vault"
 )
 
 // relayTestTimeout bounds TestRealBrowserThroughRelay as a whole, from the
@@ -340,22 +339,14 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 
 	// End the session, so the relay's stderr is complete, then look in it.
 	testkit.NoErr(t, r.Close(), "relay did not exit cleanly when its stdin closed")
-	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
-	testkit.NoErr(t, err, "open the relay's vault")
-	// A client the relay registered itself is kept under an empty ClientID.
-	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, Resource: be.URL})
-	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
-	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
-	if access == "" {
-		t.Fatal("the vault record has no access token")
-	}
-	if rec.Subject != "" && rec.Subject != be.User {
-		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
-	}
 	// The stored token is the one the relay used, bound to the vault's
 	// DPoP key (the built-in server offers DPoP): the backend takes it
 	// with a proof of that key (TestRealBrowserStolenTokens: only so).
 	l := readVault(ctx, t, r, be)
+	access, refresh, rec := l.access, l.refresh, l.rec
+	if rec.Subject != "" && rec.Subject != be.User {
+		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
+	}
 	p := mustProof(t, l.key, "POST", be.URL+"/mcp/tools/whoami", access)
 	if resp, body := testkit.PostToolAuth(t, be.URL, "whoami", "{}", "DPoP "+access, p); resp.StatusCode != http.StatusOK {
 		t.Fatalf("whoami with the vault's access token and a proof: status %d: %s", resp.StatusCode, body)

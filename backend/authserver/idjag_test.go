@@ -66,7 +66,7 @@ func TestJWTBearerIDJAG(t *testing.T) {
 	if md := e.get("/.well-known/oauth-authorization-server").json(t); !slices.Contains(toStrings(md["grant_types_supported"]), JWTBearerGrantType) {
 		t.Fatalf("metadata lacks the jwt-bearer grant: %v", md["grant_types_supported"])
 	}
-	r := e.ccPost(bearerForm(e.idjag(idpKey, idJAGType, nil)), "ci", machineSecret)
+	r := e.tokenPost(bearerForm(e.idjag(idpKey, idJAGType, nil)), "", "ci", machineSecret)
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -79,7 +79,7 @@ func TestJWTBearerIDJAG(t *testing.T) {
 		t.Errorf("claims %v", claims)
 	}
 	// The ID-JAG's scope bounds what the client gets.
-	r = e.ccPost(bearerForm(e.idjag(idpKey, idJAGType, func(c *idJAGClaims) { c.Scope = "notes:read admin" })), "ci", machineSecret)
+	r = e.tokenPost(bearerForm(e.idjag(idpKey, idJAGType, func(c *idJAGClaims) { c.Scope = "notes:read admin" })), "", "ci", machineSecret)
 	if r.status != 200 || testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1)["scope"] != "notes:read" {
 		t.Errorf("scope-bound ID-JAG: %d %s", r.status, r.body)
 	}
@@ -91,7 +91,7 @@ func TestJWTBearerRefusals(t *testing.T) {
 	e, idpKey := idjagEnv(t)
 	other := testkit.ECKey(t)
 	replayed := e.idjag(idpKey, idJAGType, nil)
-	if r := e.ccPost(bearerForm(replayed), "ci", machineSecret); r.status != 200 {
+	if r := e.tokenPost(bearerForm(replayed), "", "ci", machineSecret); r.status != 200 {
 		t.Fatalf("control: %d %s", r.status, r.body)
 	}
 	cases := []struct {
@@ -119,7 +119,7 @@ func TestJWTBearerRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.ccPost(bearerForm(tc.assertion), tc.id, tc.sec)
+			r := e.tokenPost(bearerForm(tc.assertion), "", tc.id, tc.sec)
 			if r.status != tc.status || r.json(t)["error"] != tc.code || strings.Contains(r.body, "access_token") {
 				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
 			}

@@ -56,7 +56,7 @@ func TestTrustedIdPJWKSURL(t *testing.T) {
 		c.TrustedIdPs = []TrustedIdP{{Issuer: trustedIdP, JWKSURL: j.srv.URL + "/keys"}}
 	})
 	grant := func(k *ecdsa.PrivateKey) int {
-		return e.ccPost(bearerForm(e.idjag(k, idJAGType, nil)), "ci", machineSecret).status
+		return e.tokenPost(bearerForm(e.idjag(k, idJAGType, nil)), "", "ci", machineSecret).status
 	}
 	if s := grant(j.current()); s != 200 || j.fetches.Load() != 1 {
 		t.Fatalf("first grant: %d, %d fetches", s, j.fetches.Load())

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -44,16 +43,6 @@ func (e *env) assertion(key *ecdsa.PrivateKey, mod func(*jwt.RegisteredClaims)) 
 	return testkit.SignES256(e.t, key, "JWT", c)
 }
 
-func (e *env) ccPost(form url.Values, basicID, basicSecret string) resp {
-	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.abs("/token"), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basicID != "" {
-		req.SetBasicAuth(basicID, basicSecret)
-	}
-	return do(e.t, e.browser, req)
-}
-
 func subOf(t *testing.T, at string) map[string]any {
 	t.Helper()
 	parts := strings.Split(at, ".")
@@ -68,7 +57,7 @@ func TestClientCredentialsSecret(t *testing.T) {
 	e, _ := machineEnv(t)
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	for name, r := range map[string]resp{
-		"basic": e.ccPost(cc, "ci", machineSecret),
+		"basic": e.tokenPost(cc, "", "ci", machineSecret),
 		"post":  e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ci"}, "client_secret": {machineSecret}}),
 	} {
 		if r.status != 200 {
@@ -83,12 +72,12 @@ func TestClientCredentialsSecret(t *testing.T) {
 			t.Errorf("%s: claims %v", name, claims)
 		}
 	}
-	wantOAuthError(t, e.ccPost(cc, "ci", "wrong-secret-0123456789"), 401, "invalid_client")
-	wantOAuthError(t, e.ccPost(cc, "nobody", machineSecret), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(cc, "", "ci", "wrong-secret-0123456789"), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(cc, "", "nobody", machineSecret), 401, "invalid_client")
 	wantOAuthError(t, e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ci"}}), 401, "invalid_client")
 	// A public client cannot use the grant: it has no credential.
 	wantOAuthError(t, e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"relay"}}), 401, "invalid_client")
-	wantOAuthError(t, e.ccPost(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, "ci", machineSecret), 400, "invalid_scope")
+	wantOAuthError(t, e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, "", "ci", machineSecret), 400, "invalid_scope")
 	if strings.Contains(e.logs.String(), machineSecret) {
 		t.Fatal("the secret is in the logs")
 	}
@@ -127,7 +116,7 @@ func TestClientCredentialsAssertion(t *testing.T) {
 		t.Fatalf("aud = token endpoint: %d %s", r.status, r.body)
 	}
 	// The secret client cannot present an assertion, nor the key client a secret.
-	wantOAuthError(t, e.ccPost(url.Values{"grant_type": {"client_credentials"}}, "ci-key", machineSecret), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(url.Values{"grant_type": {"client_credentials"}}, "", "ci-key", machineSecret), 401, "invalid_client")
 }
 
 func TestMachineClientsMetadata(t *testing.T) {
