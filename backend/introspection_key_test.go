@@ -100,12 +100,8 @@ func TestIntrospectionWithPrivateKeyJWT(t *testing.T) {
 	for f, b := range map[string]string{clientsFile: string(clients), keyFile: testkit.PEM(t, key), otherFile: testkit.PEM(t, other)} {
 		testkit.NoErr(t, os.WriteFile(f, []byte(b), 0o600))
 	}
-	addr := testkit.FreeAddr(t)
-	base := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1",
-		"AUTH_MACHINE_CLIENTS_FILE=" + clientsFile, "AUTH_TOKEN_FORMAT=opaque",
-		"BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend", "BACKEND_CLIENT_KEY_FILE=" + keyFile,
-		"BACKEND_INTROSPECTION_CACHE=0"}).WaitHealthy(t, base+"/healthz")
+	base := testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE="+clientsFile, "AUTH_TOKEN_FORMAT=opaque",
+		"BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend", "BACKEND_CLIENT_KEY_FILE="+keyFile, "BACKEND_INTROSPECTION_CACHE=0")
 
 	// A machine client's opaque token, for the backend's audience.
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "resource": {base}}
@@ -134,11 +130,9 @@ func TestIntrospectionWithPrivateKeyJWT(t *testing.T) {
 	// Another backend, trusting the first's server, with a key the server
 	// does not know: its introspection is refused (invalid_client), so it
 	// cannot check the token and answers 503 with Retry-After.
-	addr2 := testkit.FreeAddr(t)
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr2, "AUTH_SERVER_URL=" + base,
-		"BACKEND_AUDIENCE=" + base, "BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend",
-		"BACKEND_CLIENT_KEY_FILE=" + otherFile}).WaitHealthy(t, "http://"+addr2+"/healthz")
-	resp2, body2 := testkit.PostTool(t, "http://"+addr2, "whoami", `{}`, tok.AccessToken)
+	second := testkit.StartBackend(t, "AUTH_SERVER_URL="+base, "BACKEND_AUDIENCE="+base, "BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend",
+		"BACKEND_CLIENT_KEY_FILE="+otherFile)
+	resp2, body2 := testkit.PostTool(t, second, "whoami", `{}`, tok.AccessToken)
 	if resp2.StatusCode != http.StatusServiceUnavailable || resp2.Header.Get("Retry-After") == "" {
 		t.Fatalf("introspection with an unknown key: %d (Retry-After %q) %s, want 503", resp2.StatusCode, resp2.Header.Get("Retry-After"), body2)
 	}

@@ -41,11 +41,7 @@ func zbrowser(t *testing.T) string {
 // and a private HOME: nothing of the caller's backend settings.
 func startBackend(t *testing.T, issuer, audience string) string {
 	t.Helper()
-	addr := testkit.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"BACKEND_ADDR=" + addr, "AUTH_SERVER_URL=" + issuer, "BACKEND_AUDIENCE=" + audience, "BACKEND_LOG_LEVEL=debug"}
-	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
-	return "http://" + addr
+	return testkit.StartBackend(t, "AUTH_SERVER_URL="+issuer, "BACKEND_AUDIENCE="+audience, "BACKEND_LOG_LEVEL=debug")
 }
 
 // callBackend calls a backend tool directly over its HTTP API with token.

@@ -334,9 +334,7 @@ func (h *hydra) loginApp() http.Handler {
 // cache is off, so that a revocation counts at the next call.
 func hydraBackend(t *testing.T, h *hydra, introspection string) string {
 	t.Helper()
-	addr := testkit.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"BACKEND_ADDR=" + addr, "AUTH_SERVER_URL=" + h.Issuer, "BACKEND_AUDIENCE=" + hydraAudience, "BACKEND_LOG_LEVEL=debug"}
+	env := []string{"AUTH_SERVER_URL=" + h.Issuer, "BACKEND_AUDIENCE=" + hydraAudience, "BACKEND_LOG_LEVEL=debug"}
 	switch introspection {
 	case "off":
 	case "opaque", "all":
@@ -349,6 +347,5 @@ func hydraBackend(t *testing.T, h *hydra, introspection string) string {
 	default:
 		t.Fatalf("introspection %q", introspection)
 	}
-	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
-	return "http://" + addr
+	return testkit.StartBackend(t, env...)
 }

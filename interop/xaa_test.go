@@ -119,11 +119,7 @@ func (x *xop) verifyIDToken(tok string) (string, error) {
 func startXAABackend(t *testing.T, x *xop, jwksURI string) string {
 	t.Helper()
 	f := testkit.WriteTemp(t, "machines.json", `[{"client_id": "`+xaaClient+`", "client_secret": "`+xaaSecret+`", "scopes": ["notes:read", "notes:write"]}]`, 0o600)
-	addr := testkit.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1",
-		"AUTH_MACHINE_CLIENTS_FILE=" + f, "AUTH_TRUSTED_IDPS_FILE=" + x.TrustFile(jwksURI), "BACKEND_LOG_LEVEL=debug"}
-	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
-	return "http://" + addr
+	return testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE="+f, "AUTH_TRUSTED_IDPS_FILE="+x.TrustFile(jwksURI), "BACKEND_LOG_LEVEL=debug")
 }
 
 // TestInteropCrossAppAccess: the person signs in once, in the browser,

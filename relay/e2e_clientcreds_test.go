@@ -54,10 +54,8 @@ func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
 		map[string]any{"client_id": "ci-secret", "client_secret": ccSecret, "scopes": []string{"notes:read"}},
 	})
 	clientsFile := testkit.WriteTemp(t, "machines.json", string(clients), 0o600)
-	addr := testkit.FreeAddr(t)
-	s := &ccSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t), keyPEM: testkit.PEM(t, priv)}
-	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)).
-		WaitHealthy(t, s.url+"/healthz")
+	s := &ccSetup{env: testkit.NewRelayEnv(t), keyPEM: testkit.PEM(t, priv)}
+	s.url = testkit.StartBackend(t, append([]string{"BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)...)
 	s.keyFile = filepath.Join(s.env.Home, "ci-key.pem")
 	testkit.NoErr(t, os.WriteFile(s.keyFile, []byte(s.keyPEM), 0o600))
 	s.dumps = t.TempDir()

@@ -122,10 +122,7 @@ func flood(t *testing.T, n int, method, u, ctype, body string) map[int]int {
 func startDefaultSetup(t *testing.T, extra ...string) (string, *relayEnv) {
 	t.Helper()
 	const user, password = "alice", "alice-e2e-password"
-	addr := testkit.FreeAddr(t)
-	url := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}, extra...)).
-		WaitHealthy(t, url+"/healthz")
+	url := testkit.StartBackend(t, append([]string{"BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}, extra...)...)
 	return url, bareEnv(t, map[string]string{"RELAY_BACKEND_URL": url, "RELAY_LOGIN_TIMEOUT": "30s",
 		"FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password})
 }
