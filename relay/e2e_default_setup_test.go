@@ -39,17 +39,13 @@ func TestE2E_DefaultSetupStepUp(t *testing.T) {
 		t.Fatalf("first sign-in: scopes %v after %d browser opens; want notes:read and notes:write without admin, one open", who.Scopes, e.opens())
 	}
 	testkit.Contains(t, "admin_stats", s.MustCall(t, "admin_stats", nil), "uptime_seconds")
-	if e.opens() != 2 {
-		t.Fatalf("admin_stats: %d browser opens in all, want 2 (the sign-in, then one step-up)", e.opens())
-	}
+	e.wantOpens(t, 2, "admin_stats (the sign-in, then one step-up)")
 	after := whoamiOf(t, s.MustCall(t, "whoami", nil))
 	if !slices.Contains(after.Scopes, "admin") || after.ClientID != who.ClientID {
 		t.Fatalf("after the step-up: %+v", after)
 	}
 	s.MustCall(t, "admin_stats", nil)
-	if e.opens() != 2 {
-		t.Fatalf("%d browser opens after a second admin_stats, want still 2", e.opens())
-	}
+	e.wantOpens(t, 2, "a second admin_stats")
 }
 
 // TestE2E_DefaultSetupSignsInAfterFloods: the floods of issue 14, F2, sent

@@ -1118,9 +1118,7 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 		if !e.decrypts(before.RefreshToken.Reveal()) {
 			t.Fatalf("%s: tokens.age no longer decrypts to the old refresh token", what)
 		}
-		if e.opens() != 1 {
-			t.Fatalf("%s: a browser opened", what)
-		}
+		e.wantOpens(t, 1, what)
 	}
 
 	faultfs.Remount(t, e.Dir, "ro")
