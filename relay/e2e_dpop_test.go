@@ -77,7 +77,9 @@ func TestProxy_DPoP(t *testing.T) {
 	s := e.startEra(false)
 	s.whoami(t)
 	s.whoami(t)
-	dpopN := ep.countHeaders(func(h http.Header) bool { return strings.HasPrefix(h.Get("Authorization"), "DPoP ") && h.Get("DPoP") != "" })
+	dpopN := ep.countHeaders(func(h http.Header) bool {
+		return strings.HasPrefix(h.Get("Authorization"), "DPoP ") && h.Get("DPoP") != ""
+	})
 	bearerN := ep.countHeaders(func(h http.Header) bool { return strings.HasPrefix(h.Get("Authorization"), "Bearer ") })
 	if dpopN < 3 || bearerN != 0 {
 		t.Fatalf("%d requests with DPoP and a proof, %d with Bearer; want every token request with DPoP", dpopN, bearerN)
