@@ -19,26 +19,38 @@ import (
 	"github.com/keyrelay/keyrelay/vault"
 )
 
-// signInRelay signs the relay in through Chromium (a whoami call that
-// needs a login, the authorization URL opened in the browser, alice's
-// sign-in, allow) and returns once the call has answered.
-func signInRelay(ctx context.Context, t *testing.T, be *backend, r *relayProc) {
+// signInRelay signs the relay in through Chromium: a whoami call that
+// needs a login, the authorization URL it opens (checkAuthorizeURL),
+// alice's sign-in and the consent page (checkConsentPage), allow, the
+// relay's callback page. With shots set it saves relay-login.png,
+// relay-consent.png and relay-success.png there. It returns the
+// authorization request's query, the callback page, and the whoami
+// answer, checked.
+func signInRelay(ctx context.Context, t *testing.T, be *backend, r *relayProc, shots string) (url.Values, pageState, toolCall) {
 	t.Helper()
+	md := be.metadata(ctx, t)
 	bctx := newBrowser(ctx, t)
+	// The first call needs a login: it stays in flight until the browser
+	// part below is done.
 	first := make(chan toolCall, 1)
 	go func() { first <- r.callTool(ctx, "whoami") }()
 	authURL := r.waitAuthorizeURL(ctx, t, first)
-	aq, err := url.ParseQuery(authURL[strings.IndexByte(authURL, '?')+1:])
-	testkit.NoErr(t, err)
-	signIn(bctx, t, authURL, be, "", "")
+	aq := checkAuthorizeURL(t, authURL, md, be)
+	signIn(bctx, t, authURL, be, shots, "relay-")
+	checkConsentPage(t, bctx, aq.Get("client_id"))
 	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
-	waitRelayPage(ctx, t, bctx, aq.Get("redirect_uri"))
+	st := waitRelayPage(ctx, t, bctx, aq.Get("redirect_uri"))
+	if shots != "" {
+		screenshot(bctx, t, shots, "relay-success.png")
+	}
+	var tc toolCall
 	select {
-	case tc := <-first:
-		checkWhoami(t, "whoami after the sign-in", tc, be, aq.Get("client_id"), r.Stderr)
+	case tc = <-first:
 	case <-ctx.Done():
 		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.Stderr.String())
 	}
+	checkWhoami(t, "whoami after the sign-in", tc, be, aq.Get("client_id"), r.Stderr)
+	return aq, st, tc
 }
 
 // loot is what malware reads out of the vault with the vault's key.
@@ -124,7 +136,7 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 	t.Cleanup(cancel)
 	be := startBackend(t)
 	r := startRelay(t, be)
-	signInRelay(ctx, t, be, r)
+	signInRelay(ctx, t, be, r, "")
 	l := readVault(ctx, t, r, be)
 	other := newKey(t)
 	whoamiURL := be.URL + "/mcp/tools/whoami"
