@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -115,24 +113,16 @@ func TestBusyPort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			busy := occupy(t)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, testkit.Backend(t), tc.args(busy)...)
-			cmd.Env = []string{"PATH=/usr/bin:/bin"}
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != exitError {
-				t.Fatalf("backend on a busy port: %v, want exit 1\n%s", err, errb.String())
+			out, stderr, code := testkit.RunCmd(t, testkit.Backend(t), []string{"PATH=/usr/bin:/bin"}, tc.args(busy)...)
+			if code != exitError {
+				t.Fatalf("backend on a busy port: exit %d, want 1\n%s", code, stderr)
 			}
-			stderr := errb.String()
 			if !strings.Contains(stderr, "backend: error: listen "+busy+": ") || !strings.Contains(stderr, "address already in use") ||
 				!strings.Contains(stderr, "backend: hint: another program listens on "+busy+": stop it, or choose another address with "+tc.setting) {
 				t.Fatalf("no error naming the address, or no hint naming %s:\n%s", tc.setting, stderr)
 			}
-			if strings.Contains(stderr, "password") || out.Len() != 0 {
-				t.Fatalf("a password or output before the listeners were up:\n%s%s", out.String(), stderr)
+			if strings.Contains(stderr, "password") || out != "" {
+				t.Fatalf("a password or output before the listeners were up:\n%s%s", out, stderr)
 			}
 		})
 	}

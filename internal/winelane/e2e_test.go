@@ -3,14 +3,11 @@
 package winelane
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -168,24 +165,7 @@ func (r *winRelay) env() []string {
 // run runs a Windows program under Wine to completion, within 2 minutes.
 func (r *winRelay) exec(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, r.w.loader, args...)
-	cmd.Env = r.env()
-	cmd.WaitDelay = 5 * time.Second // a Wine process left holding the pipes must not stall Wait
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("wine %s did not finish within 2 minutes\n%s", strings.Join(args, " "), testkit.Tail(errb.String()))
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return testkit.RunCmd(t, r.w.loader, r.env(), args...)
 }
 
 // run runs relay.exe with args.
