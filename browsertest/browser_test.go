@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -289,27 +288,17 @@ type backend struct {
 	User, Password string
 }
 
-// startBackend runs the backend binary with --auth-server and one user,
-// alice, with a random password, on a free loopback port. It waits for
-// /healthz and stops the process (SIGTERM, then wait) when the test ends.
+// startBackend runs the backend binary with its authorization server and
+// one user, alice, with a random password, on a free loopback port. It
+// waits for /healthz and stops the process (SIGTERM, then wait) when the
+// test ends.
 func startBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{User: "alice", Password: rand.Text()}
-	addr := testkit.FreeAddr(t)
-	b.URL = "http://" + addr
-	// The environment is the test's minus every backend setting, so an
-	// outer JWT_SECRET or AUTH_SERVER_URL cannot change the mode. The user
-	// goes in AUTH_USERS rather than --user, so the password is not in argv.
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "BACKEND_") || strings.HasPrefix(k, "AUTH_") || strings.HasPrefix(k, "JWT_SECRET") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "BACKEND_ADDR="+addr, "AUTH_USERS="+b.User+":"+b.Password)
-	testkit.StartDaemon(t, testkit.Backend(t), env, "--auth-server").WaitHealthy(t, b.URL+"/healthz")
+	// Nothing of the test's own environment, so an outer JWT_SECRET or
+	// AUTH_SERVER_URL cannot change the mode. The user goes in AUTH_USERS
+	// rather than --user, so the password is not in argv.
+	b.URL = testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_USERS="+b.User+":"+b.Password)
 	return b
 }
 

@@ -4,7 +4,6 @@ package winelane
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -127,18 +126,13 @@ func (w *wine) buildWindows(t *testing.T, pkgs ...string) string {
 // backend is the Linux backend with its authorization server.
 type backend struct{ url, user, password string }
 
-// startBackend runs the backend binary (for Linux) with --auth-server and
-// one user on a free loopback port, with nothing of the test's own
-// backend settings.
+// startBackend runs the backend binary (for Linux) with its authorization
+// server and one user on a free loopback port, with nothing of the test's
+// own backend settings.
 func startBackend(t *testing.T) *backend {
 	t.Helper()
-	var b [12]byte
-	rand.Read(b[:])
-	be := &backend{user: "alice", password: "fake-" + hex.EncodeToString(b[:])}
-	addr := testkit.FreeAddr(t)
-	be.url = "http://" + addr
-	env := []string{"PATH=" + os.Getenv("PATH"), "BACKEND_ADDR=" + addr, "AUTH_USERS=" + be.user + ":" + be.password}
-	testkit.StartDaemon(t, testkit.Backend(t), env, "--auth-server").WaitHealthy(t, be.url+"/healthz")
+	be := &backend{user: "alice", password: "fake-" + rand.Text()}
+	be.url = testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_USERS="+be.user+":"+be.password)
 	return be
 }
 
