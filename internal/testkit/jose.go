@@ -21,8 +21,8 @@ func ECKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// ECJWK is the public JWK (RFC 7517) of a P-256 key: kty, crv, x, y.
-func ECJWK(t testing.TB, pub *ecdsa.PublicKey) map[string]any {
+// ecJWK is the public JWK (RFC 7517) of a P-256 key: kty, crv, x, y.
+func ecJWK(t testing.TB, pub *ecdsa.PublicKey) map[string]any {
 	t.Helper()
 	pt, err := pub.Bytes() // 0x04 || X || Y
 	NoErr(t, err)
@@ -35,7 +35,7 @@ func JWKS(t testing.TB, keys ...*ecdsa.PrivateKey) []byte {
 	t.Helper()
 	var set []any
 	for _, k := range keys {
-		set = append(set, ECJWK(t, &k.PublicKey))
+		set = append(set, ecJWK(t, &k.PublicKey))
 	}
 	b, err := json.Marshal(map[string]any{"keys": set})
 	NoErr(t, err)

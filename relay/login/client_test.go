@@ -184,10 +184,7 @@ func TestRegistrationRefusedNamesTheWayOut(t *testing.T) {
 	})
 	srv.Start()
 	defer srv.Close()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: t.TempDir(), Keychain: vault.NewMemKeychain()})
-	testkit.NoErr(t, err)
-
-	err = (&Interactive{Issuer: issuer, Registry: v}).Prepare(context.Background())
+	err = (&Interactive{Issuer: issuer, Registry: memVault(t)}).Prepare(context.Background())
 	if err == nil {
 		t.Fatal("a refused registration was not an error")
 	}
