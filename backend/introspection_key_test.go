@@ -17,30 +17,14 @@ import (
 )
 
 func TestIntrospectionKeySettings(t *testing.T) {
-	dir := t.TempDir()
 	ec := testkit.ECKey(t)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	testkit.NoErr(t, err)
-	write := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		testkit.NoErr(t, os.WriteFile(p, []byte(content), mode))
-		testkit.NoErr(t, os.Chmod(p, mode))
-		return p
-	}
-	keyFile := write("key.pem", testkit.PEM(t, ec), 0o600)
-	secretFile := write("secret", "backend-secret-0123456789", 0o600)
+	keyFile := testkit.WriteTemp(t, "key.pem", testkit.PEM(t, ec), 0o600)
+	secretFile := testkit.WriteTemp(t, "secret", "backend-secret-0123456789", 0o600)
 	base := map[string]string{"AUTH_SERVER_URL": "https://idp.example", "BACKEND_INTROSPECTION": "1",
 		"BACKEND_CLIENT_ID": "backend", "BACKEND_CLIENT_KEY_FILE": keyFile}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return withVars(base, kv...) }
 	c, err := parseConfig(nil, env(base))
 	testkit.NoErr(t, err)
 	if c.ClientKey.IsZero() || !c.ClientSecret.IsZero() {
@@ -56,15 +40,15 @@ func TestIntrospectionKeySettings(t *testing.T) {
 		{with("BACKEND_CLIENT_SECRET_FILE", secretFile), "set BACKEND_CLIENT_SECRET_FILE or BACKEND_CLIENT_KEY_FILE, not both"},
 		{with("BACKEND_CLIENT_KEY_FILE", ""), "BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE (or BACKEND_CLIENT_KEY_FILE)"},
 		{with("BACKEND_CLIENT_ID", ""), "needs BACKEND_CLIENT_ID"},
-		{with("BACKEND_CLIENT_KEY_FILE", filepath.Join(dir, "missing")), "BACKEND_CLIENT_KEY_FILE:"},
-		{with("BACKEND_CLIENT_KEY_FILE", write("not-pem", "hello", 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: not a PEM private key"},
-		{with("BACKEND_CLIENT_KEY_FILE", write("rsa1024.pem", testkit.PEM(t, small), 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: RSA key of 1024 bits"},
+		{with("BACKEND_CLIENT_KEY_FILE", keyFile+".missing"), "BACKEND_CLIENT_KEY_FILE:"},
+		{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "not-pem", "hello", 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: not a PEM private key"},
+		{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "rsa1024.pem", testkit.PEM(t, small), 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: RSA key of 1024 bits"},
 	}
 	if runtime.GOOS != "windows" { // file modes are not checked there
 		cases = append(cases, struct {
 			env  map[string]string
 			want string
-		}{with("BACKEND_CLIENT_KEY_FILE", write("loose.pem", testkit.PEM(t, ec), 0o644)), "BACKEND_CLIENT_KEY_FILE:"})
+		}{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "loose.pem", testkit.PEM(t, ec), 0o644)), "BACKEND_CLIENT_KEY_FILE:"})
 	}
 	for _, tc := range cases {
 		_, err := parseConfig(nil, env(tc.env))

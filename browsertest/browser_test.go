@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -109,36 +108,17 @@ func newBrowser(ctx context.Context, t *testing.T) context.Context {
 // returns, after killing them, the pids still there at the deadline.
 func waitGone(match func(cmdline []byte) bool, limit time.Duration) []int {
 	var pids []int
-	if testkit.Eventually(limit, func() bool { pids = processesMatching(match); return len(pids) == 0 }) {
+	if testkit.Eventually(limit, func() bool {
+		pids = testkit.Procs(func(dir string) bool {
+			cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+			return err == nil && match(cmdline)
+		})
+		return len(pids) == 0
+	}) {
 		return nil
 	}
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
-	}
-	return pids
-}
-
-// processesMatching lists the live processes, other than this one, whose
-// NUL-separated command line satisfies match.
-func processesMatching(match func(cmdline []byte) bool) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil // no procfs: nothing to check
-	}
-	self := os.Getpid()
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if match(cmdline) {
-			pids = append(pids, pid)
-		}
 	}
 	return pids
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,20 @@ func RunCmd(t testing.TB, bin string, env []string, args ...string) (stdout, std
 		t.Fatal(err)
 	}
 	return out.String(), errb.String(), code
+}
+
+// Procs lists the live processes, other than this one, whose /proc
+// directory satisfies match; none without procfs.
+func Procs(match func(dir string) bool) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && match(filepath.Join("/proc", e.Name())) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Start runs bin with args and exactly env (nothing of the test's own).
