@@ -44,11 +44,18 @@ func startBackend(t *testing.T, issuer, audience string) string {
 	return testkit.StartBackend(t, "AUTH_SERVER_URL="+issuer, "BACKEND_AUDIENCE="+audience, "BACKEND_LOG_LEVEL=debug")
 }
 
-// callBackend calls a backend tool directly over its HTTP API with token.
-func callBackend(t *testing.T, backendURL, tool, token string) (int, string, string) {
+// wantWhoami calls the backend's whoami tool directly with token, and
+// stops the test unless the answer's status is want, and a 401's
+// challenge is invalid_token and holds reason; what names the token. It
+// returns the challenge.
+func wantWhoami(t *testing.T, backendURL, token string, want int, reason, what string) string {
 	t.Helper()
-	resp, body := testkit.PostTool(t, backendURL, tool, "{}", token)
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body
+	resp, body := testkit.PostTool(t, backendURL, "whoami", "{}", token)
+	ch := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != want || want == http.StatusUnauthorized && (!strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, reason)) {
+		t.Fatalf("%s: %d %q %s; want %d %s", what, resp.StatusCode, ch, body, want, reason)
+	}
+	return ch
 }
 
 // relayEnv is one relay configuration against an authorization server

@@ -5,7 +5,6 @@ package winelane
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,7 +58,7 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	if out, _, code := r.run(t, "status"); code != 0 || !strings.Contains(out, "logged in as "+be.user) || !strings.Contains(out, "keychain") {
 		t.Fatalf("relay.exe status: exit %d\n%s", code, out)
 	}
-	if names := dirNames(t, dataDir); !slices.Contains(names, "tokens.age") {
+	if names := testkit.DirNames(t, dataDir); !slices.Contains(names, "tokens.age") {
 		t.Fatalf("the data directory %s holds %v, want tokens.age in it", dataDir, names)
 	}
 
@@ -81,7 +80,7 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	if items := r.credentials(t); len(items) != 0 {
 		t.Fatalf("after logout Credential Manager still lists %v", items)
 	}
-	if names := dirNames(t, dataDir); len(names) > 1 || (len(names) == 1 && names[0] != "vault.lock") {
+	if names := testkit.DirNames(t, dataDir); len(names) > 1 || (len(names) == 1 && names[0] != "vault.lock") {
 		t.Fatalf("after logout the data directory holds %v, want nothing but the lock file", names)
 	}
 	if out, _, code := r.run(t, "status"); code != 1 || !strings.Contains(out, "logged out") {
@@ -225,7 +224,7 @@ func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 func userName(t *testing.T, prefix string) string {
 	t.Helper()
 	var users []string
-	for _, n := range dirNames(t, filepath.Join(prefix, "drive_c", "users")) {
+	for _, n := range testkit.DirNames(t, filepath.Join(prefix, "drive_c", "users")) {
 		if n != "Public" {
 			users = append(users, n)
 		}
@@ -234,20 +233,6 @@ func userName(t *testing.T, prefix string) string {
 		t.Fatalf("the prefix has the user profiles %v, want one", users)
 	}
 	return users[0]
-}
-
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	testkit.NoErr(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 func lastLine(s string) string {
