@@ -199,3 +199,21 @@ func setAccessRecord(tok string) *Record {
 	r, _ := setAccess(tok)(nil)
 	return r
 }
+
+// keychainRoundTrip stores, reads, replaces and deletes an item in the
+// real keychain under k's service, which it empties before and after.
+func keychainRoundTrip(t *testing.T, k *OSKeychain) {
+	t.Helper()
+	ctx := context.Background()
+	t.Cleanup(func() { k.DeleteAll(ctx) })
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll before the test")
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-2")), "Set replacing an item")
+	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
+		t.Fatalf("Get after replace: err %v, value is the replacement: %v", err, err == nil && v.Reveal() == "fake-value-2")
+	}
+	testkit.NoErr(t, k.DeleteAll(ctx))
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
+}
