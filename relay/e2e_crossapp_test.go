@@ -71,7 +71,7 @@ func startTestIdP(t *testing.T, mcpClient string) *testIdP {
 // expired).
 func (p *testIdP) idToken(life time.Duration) string {
 	now := time.Now()
-	return testkit.SignES256(p.T, p.Key, "JWT", jwt.MapClaims{"iss": p.srv.URL, "sub": xaaUser, "aud": xaaIdPClient,
+	return testkit.SignJWT(p.T, jwt.SigningMethodES256, p.Key, "JWT", jwt.MapClaims{"iss": p.srv.URL, "sub": xaaUser, "aud": xaaIdPClient,
 		"iat": now.Unix(), "exp": now.Add(life).Unix(), "nonce": rand.Text()})
 }
 

@@ -51,7 +51,7 @@ func (e *env) idjag(key *ecdsa.PrivateKey, typ string, mod func(*idJAGClaims)) s
 	if mod != nil {
 		mod(&c)
 	}
-	return testkit.SignES256(e.t, key, typ, c)
+	return testkit.SignJWT(e.t, jwt.SigningMethodES256, key, typ, c)
 }
 
 func bearerForm(assertion string) url.Values {

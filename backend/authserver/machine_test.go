@@ -40,7 +40,7 @@ func (e *env) assertion(key *ecdsa.PrivateKey, mod func(*jwt.RegisteredClaims)) 
 	if mod != nil {
 		mod(&c)
 	}
-	return testkit.SignES256(e.t, key, "JWT", c)
+	return testkit.SignJWT(e.t, jwt.SigningMethodES256, key, "JWT", c)
 }
 
 func subOf(t *testing.T, at string) map[string]any {

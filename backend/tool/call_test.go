@@ -390,9 +390,7 @@ func token(t *testing.T, mut func(jwt.MapClaims)) string {
 	if mut != nil {
 		mut(c)
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
-	testkit.NoErr(t, err)
-	return s
+	return testkit.SignJWT(t, jwt.SigningMethodHS256, secret, "JWT", c)
 }
 
 type response struct {

@@ -65,7 +65,7 @@ func (x *IDJAGIssuer) Exchange(w http.ResponseWriter, form url.Values) {
 	now := time.Now()
 	jti := make([]byte, 12)
 	_, _ = rand.Read(jti)
-	jag := SignES256(x.T, x.Key, "oauth-id-jag+jwt", jwt.MapClaims{"iss": x.Issuer, "sub": sub, "aud": form.Get("audience"),
+	jag := SignJWT(x.T, jwt.SigningMethodES256, x.Key, "oauth-id-jag+jwt", jwt.MapClaims{"iss": x.Issuer, "sub": sub, "aud": form.Get("audience"),
 		"client_id": x.MCPClient, "resource": form.Get("resource"), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"jti": base64.RawURLEncoding.EncodeToString(jti)})
 	x.jags = append(x.jags, jag)

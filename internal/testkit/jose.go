@@ -50,11 +50,11 @@ func PEM(t testing.TB, key any) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
-// SignES256 signs claims with key, with typ in the header ("JWT" for a
-// plain JWT).
-func SignES256(t testing.TB, key *ecdsa.PrivateKey, typ string, claims jwt.Claims) string {
+// SignJWT signs claims with key by method m, with typ in the header
+// ("JWT" for a plain JWT).
+func SignJWT(t testing.TB, m jwt.SigningMethod, key any, typ string, claims jwt.Claims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok := jwt.NewWithClaims(m, claims)
 	tok.Header["typ"] = typ
 	s, err := tok.SignedString(key)
 	NoErr(t, err)
