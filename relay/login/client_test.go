@@ -89,11 +89,7 @@ func TestStaleRegistrationOnlyOnce(t *testing.T) {
 // in the (encrypted) vault, and a later run without it reads it from there.
 func TestClientSecretKeptInTheVault(t *testing.T) {
 	dir := t.TempDir()
-	open := func() *vault.Vault {
-		v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
-		testkit.NoErr(t, err)
-		return v
-	}
+	open := func() *vault.Vault { return vaultAt(t, dir, kc) }
 	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
 	testkit.WantIs(t, testkit.ErrOf(first.clientSecret()), broker.ErrReprepare, "secret used before it was loaded")
 	testkit.NoErr(t, first.loadSecret(context.Background(), "https://as.example"))
