@@ -40,10 +40,9 @@ type ccSetup struct {
 	outputs []string // what run's commands wrote
 }
 
-func startCC(t *testing.T) *ccSetup { return startCCWith(t) }
-
-// startCCWith is startCC with more settings for the backend.
-func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
+// startCC starts the backend, with backendEnv as more settings, and the
+// relay's set-up (linux only: the environments are read from /proc).
+func startCC(t *testing.T, backendEnv ...string) *ccSetup {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		testkit.SkipOrFail(t, "the children's environments are read from /proc")

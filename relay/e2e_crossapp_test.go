@@ -81,7 +81,7 @@ func (p *testIdP) idToken(life time.Duration) string {
 func startCrossApp(t *testing.T) (*testIdP, *ccSetup, string) {
 	t.Helper()
 	idp := startTestIdP(t, "ci-secret")
-	s := startCCWith(t, "AUTH_TRUSTED_IDPS_FILE="+idp.TrustFile(""))
+	s := startCC(t, "AUTH_TRUSTED_IDPS_FILE="+idp.TrustFile(""))
 	delete(s.env.Vars, "RELAY_CLIENT_CREDENTIALS")
 	tokenFile := filepath.Join(s.env.Home, "id_token")
 	maps.Copy(s.env.Vars, map[string]string{"RELAY_IDP_ISSUER": idp.srv.URL, "RELAY_IDP_CLIENT_ID": xaaIdPClient,
@@ -96,7 +96,7 @@ func startCrossApp(t *testing.T) (*testIdP, *ccSetup, string) {
 // provider refuses; writes no token, ID token, ID-JAG or secret
 // anywhere; and leaves nothing after logout.
 func TestCrossAppAccessTokenFile(t *testing.T) {
-	idp, s, tokenFile := startCrossApp(t) // linux only: see startCCWith
+	idp, s, tokenFile := startCrossApp(t) // linux only: see startCC
 	first := idp.idToken(time.Hour)
 	testkit.NoErr(t, os.WriteFile(tokenFile, []byte(first+"\n"), 0o600))
 
