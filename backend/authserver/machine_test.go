@@ -2,8 +2,6 @@ package authserver
 
 import (
 	"crypto/ecdsa"
-	"encoding/base64"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,16 +39,6 @@ func (e *env) assertion(key *ecdsa.PrivateKey, mod func(*jwt.RegisteredClaims)) 
 		mod(&c)
 	}
 	return testkit.SignJWT(e.t, jwt.SigningMethodES256, key, "JWT", c)
-}
-
-func subOf(t *testing.T, at string) map[string]any {
-	t.Helper()
-	parts := strings.Split(at, ".")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	testkit.NoErr(t, err)
-	var m map[string]any
-	testkit.NoErr(t, json.Unmarshal(b, &m))
-	return m
 }
 
 func TestClientCredentialsSecret(t *testing.T) {
