@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -115,24 +111,16 @@ func TestBusyPort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			busy := occupy(t)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, testkit.Backend(t), tc.args(busy)...)
-			cmd.Env = []string{"PATH=/usr/bin:/bin"}
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != exitError {
-				t.Fatalf("backend on a busy port: %v, want exit 1\n%s", err, errb.String())
+			out, stderr, code := testkit.RunCmd(t, testkit.Backend(t), []string{"PATH=/usr/bin:/bin"}, tc.args(busy)...)
+			if code != exitError {
+				t.Fatalf("backend on a busy port: exit %d, want 1\n%s", code, stderr)
 			}
-			stderr := errb.String()
 			if !strings.Contains(stderr, "backend: error: listen "+busy+": ") || !strings.Contains(stderr, "address already in use") ||
 				!strings.Contains(stderr, "backend: hint: another program listens on "+busy+": stop it, or choose another address with "+tc.setting) {
 				t.Fatalf("no error naming the address, or no hint naming %s:\n%s", tc.setting, stderr)
 			}
-			if strings.Contains(stderr, "password") || out.Len() != 0 {
-				t.Fatalf("a password or output before the listeners were up:\n%s%s", out.String(), stderr)
+			if strings.Contains(stderr, "password") || out != "" {
+				t.Fatalf("a password or output before the listeners were up:\n%s%s", out, stderr)
 			}
 		})
 	}
@@ -215,22 +203,30 @@ func TestBadSettingsAreOneLineErrors(t *testing.T) {
 // AUTH_MACHINE_CLIENTS_FILE is read as JWT_SECRET_FILE is (it may hold
 // client secrets), and needs --auth-server.
 func TestMachineClientsFile(t *testing.T) {
-	doc := `[{"client_id":"ci","client_secret":"machine-secret-0123456789","scopes":["notes:read"]}]`
-	good := testkit.WriteTemp(t, "m.json", doc, 0o600)
-	c, err := parseConfig([]string{"--auth-server", "--machine-clients", good}, env(nil))
-	if err != nil || len(c.Machines) != 1 || c.Machines[0].ID != "ci" {
-		t.Fatalf("%v %+v", err, c)
+	wantServerFile(t, "--machine-clients", "AUTH_MACHINE_CLIENTS_FILE", `[{"client_id":"ci","client_secret":"machine-secret-0123456789","scopes":["notes:read"]}]`,
+		func(c *config) bool { return len(c.Machines) == 1 && c.Machines[0].ID == "ci" })
+}
+
+// wantServerFile checks a file of the built-in server's, given with flag
+// or setting: doc in a 0600 file is read (ok checks the config); the
+// setting needs --auth-server; a copy others can read is refused, and
+// the error holds no secret of doc's.
+func wantServerFile(t *testing.T, flag, setting, doc string, ok func(*config) bool) {
+	t.Helper()
+	good := testkit.WriteTemp(t, "good.json", doc, 0o600)
+	if c, err := parseConfig([]string{"--auth-server", flag, good}, env(nil)); err != nil || !ok(c) {
+		t.Fatalf("%s: %v %+v", setting, err, c)
 	}
-	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example", "AUTH_MACHINE_CLIENTS_FILE": good})); err == nil ||
+	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://idp.example", setting: good})); err == nil ||
 		!strings.Contains(err.Error(), "needs --auth-server") {
-		t.Fatalf("without --auth-server: %v", err)
+		t.Fatalf("%s without --auth-server: %v", setting, err)
 	}
-	_, err = parseConfig([]string{"--auth-server", "--machine-clients", testkit.WriteTemp(t, "open.json", doc, 0o644)}, env(nil))
-	if runtime.GOOS != "windows" && (err == nil || !strings.Contains(err.Error(), "AUTH_MACHINE_CLIENTS_FILE")) {
-		t.Fatalf("a file others can read: %v", err)
+	_, err := parseConfig([]string{"--auth-server", flag, testkit.WriteTemp(t, "open.json", doc, 0o644)}, env(nil))
+	if runtime.GOOS != "windows" && (err == nil || !strings.Contains(err.Error(), setting)) {
+		t.Fatalf("%s: a file others can read: %v", setting, err)
 	}
-	if err != nil && strings.Contains(err.Error(), "machine-secret") {
-		t.Fatalf("the error holds the secret: %v", err)
+	if err != nil && strings.Contains(err.Error(), "secret-0123456789") {
+		t.Fatalf("the error holds the file's secret: %v", err)
 	}
 }
 
@@ -294,33 +290,12 @@ func TestAppPrintsNoJWTSecret(t *testing.T) {
 // checks, and it needs --auth-server; a provider without a usable key is
 // refused.
 func TestTrustedIdPsFile(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	const jwk = `{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`
-	good := write("idps.json", `[{"issuer":"https://login.corp.test","jwks":{"keys":[`+jwk+`]}}]`, 0o600)
-	c, err := parseConfig([]string{"--auth-server", "--trusted-idps", good}, env(nil))
-	if err != nil || len(c.TrustedIdPs) != 1 || c.TrustedIdPs[0].Issuer != "https://login.corp.test" {
-		t.Fatalf("%v %+v", err, c)
-	}
-	if _, err := parseConfig(nil, env(map[string]string{"AUTH_SERVER_URL": "https://as.test", "AUTH_TRUSTED_IDPS_FILE": good})); err == nil ||
-		!strings.Contains(err.Error(), "needs --auth-server") {
-		t.Fatalf("without --auth-server: %v", err)
-	}
-	open := write("open.json", `[{"issuer":"https://login.corp.test","jwks":{"keys":[`+jwk+`]}}]`, 0o644)
-	if _, err := parseConfig([]string{"--auth-server", "--trusted-idps", open}, env(nil)); runtime.GOOS != "windows" &&
-		(err == nil || !strings.Contains(err.Error(), "AUTH_TRUSTED_IDPS_FILE")) {
-		t.Fatalf("a file others can read: %v", err)
-	}
-	if _, err := parseConfig([]string{"--auth-server", "--trusted-idps", write("bad.json", `{"issuer":1}`, 0o600)}, env(nil)); err == nil ||
+	wantServerFile(t, "--trusted-idps", "AUTH_TRUSTED_IDPS_FILE", `[{"issuer":"https://login.corp.test","jwks":{"keys":[`+jwk+`]}}]`,
+		func(c *config) bool {
+			return len(c.TrustedIdPs) == 1 && c.TrustedIdPs[0].Issuer == "https://login.corp.test"
+		})
+	if _, err := parseConfig([]string{"--auth-server", "--trusted-idps", testkit.WriteTemp(t, "bad.json", `{"issuer":1}`, 0o600)}, env(nil)); err == nil ||
 		!strings.Contains(err.Error(), "AUTH_TRUSTED_IDPS_FILE") {
 		t.Fatalf("not a list: %v", err)
 	}

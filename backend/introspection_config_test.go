@@ -1,8 +1,7 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"maps"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,22 +10,20 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
+// withVars is base with each pair of kv set (to "" too).
+func withVars(base map[string]string, kv ...string) map[string]string {
+	m := maps.Clone(base)
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
 func TestIntrospectionSettings(t *testing.T) {
-	dir := t.TempDir()
-	secretFile := filepath.Join(dir, "secret")
-	testkit.NoErr(t, os.WriteFile(secretFile, []byte("backend-secret-0123456789\n"), 0o600))
+	secretFile := testkit.WriteTemp(t, "secret", "backend-secret-0123456789\n", 0o600)
 	base := map[string]string{"AUTH_SERVER_URL": "https://idp.example", "BACKEND_INTROSPECTION": "1",
 		"BACKEND_CLIENT_ID": "backend", "BACKEND_CLIENT_SECRET_FILE": secretFile}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return withVars(base, kv...) }
 	c, err := parseConfig(nil, env(base))
 	testkit.NoErr(t, err)
 	if !c.Introspection || c.ClientSecret.Reveal() != "backend-secret-0123456789" || c.IntrospectionTTL != 60*time.Second {
@@ -41,7 +38,7 @@ func TestIntrospectionSettings(t *testing.T) {
 	}{
 		{with("BACKEND_CLIENT_ID", ""), "BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE"},
 		{with("BACKEND_CLIENT_SECRET_FILE", ""), "BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE"},
-		{with("BACKEND_CLIENT_SECRET_FILE", filepath.Join(dir, "missing")), "BACKEND_CLIENT_SECRET_FILE:"},
+		{with("BACKEND_CLIENT_SECRET_FILE", secretFile+".missing"), "BACKEND_CLIENT_SECRET_FILE:"},
 		{with("BACKEND_INTROSPECTION_CACHE", "2h"), "BACKEND_INTROSPECTION_CACHE: want 0 (no cache) or a duration between 1s and 1h"},
 		{with("BACKEND_INTROSPECTION_URL", "http://idp.example/introspect"), "BACKEND_INTROSPECTION_URL"},
 		{with("BACKEND_INTROSPECTION", "", "BACKEND_INTROSPECT_ALL", "1"), "need BACKEND_INTROSPECTION=1"},
@@ -56,8 +53,7 @@ func TestIntrospectionSettings(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		return // file modes are not checked there
 	}
-	loose := filepath.Join(dir, "loose")
-	testkit.NoErr(t, os.WriteFile(loose, []byte("backend-secret-0123456789"), 0o644))
+	loose := testkit.WriteTemp(t, "loose", "backend-secret-0123456789", 0o644)
 	if _, err := parseConfig(nil, env(with("BACKEND_CLIENT_SECRET_FILE", loose))); err == nil {
 		t.Error("a secret file readable by others was accepted")
 	}

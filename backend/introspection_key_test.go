@@ -1,14 +1,9 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,49 +16,15 @@ import (
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-// keyPEM is key as a PKCS #8 PEM block.
-func keyPEM(t *testing.T, key any) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	testkit.NoErr(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-// ecJWKS is the public JWKS of an EC P-256 key.
-func ecJWKS(t *testing.T, k *ecdsa.PrivateKey) map[string]any {
-	t.Helper()
-	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
-	testkit.NoErr(t, err)
-	b64 := base64.RawURLEncoding.EncodeToString
-	return map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "x": b64(pt[1:33]), "y": b64(pt[33:])}}}
-}
-
 func TestIntrospectionKeySettings(t *testing.T) {
-	dir := t.TempDir()
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	ec := testkit.ECKey(t)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	testkit.NoErr(t, err)
-	write := func(name, content string, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		testkit.NoErr(t, os.WriteFile(p, []byte(content), mode))
-		testkit.NoErr(t, os.Chmod(p, mode))
-		return p
-	}
-	keyFile := write("key.pem", keyPEM(t, ec), 0o600)
-	secretFile := write("secret", "backend-secret-0123456789", 0o600)
+	keyFile := testkit.WriteTemp(t, "key.pem", testkit.PEM(t, ec), 0o600)
+	secretFile := testkit.WriteTemp(t, "secret", "backend-secret-0123456789", 0o600)
 	base := map[string]string{"AUTH_SERVER_URL": "https://idp.example", "BACKEND_INTROSPECTION": "1",
 		"BACKEND_CLIENT_ID": "backend", "BACKEND_CLIENT_KEY_FILE": keyFile}
-	with := func(kv ...string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = kv[i+1]
-		}
-		return m
-	}
+	with := func(kv ...string) map[string]string { return withVars(base, kv...) }
 	c, err := parseConfig(nil, env(base))
 	testkit.NoErr(t, err)
 	if c.ClientKey.IsZero() || !c.ClientSecret.IsZero() {
@@ -79,15 +40,15 @@ func TestIntrospectionKeySettings(t *testing.T) {
 		{with("BACKEND_CLIENT_SECRET_FILE", secretFile), "set BACKEND_CLIENT_SECRET_FILE or BACKEND_CLIENT_KEY_FILE, not both"},
 		{with("BACKEND_CLIENT_KEY_FILE", ""), "BACKEND_INTROSPECTION=1 needs BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET_FILE (or BACKEND_CLIENT_KEY_FILE)"},
 		{with("BACKEND_CLIENT_ID", ""), "needs BACKEND_CLIENT_ID"},
-		{with("BACKEND_CLIENT_KEY_FILE", filepath.Join(dir, "missing")), "BACKEND_CLIENT_KEY_FILE:"},
-		{with("BACKEND_CLIENT_KEY_FILE", write("not-pem", "hello", 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: not a PEM private key"},
-		{with("BACKEND_CLIENT_KEY_FILE", write("rsa1024.pem", keyPEM(t, small), 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: RSA key of 1024 bits"},
+		{with("BACKEND_CLIENT_KEY_FILE", keyFile+".missing"), "BACKEND_CLIENT_KEY_FILE:"},
+		{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "not-pem", "hello", 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: not a PEM private key"},
+		{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "rsa1024.pem", testkit.PEM(t, small), 0o600)), "BACKEND_CLIENT_KEY_FILE: client key: RSA key of 1024 bits"},
 	}
 	if runtime.GOOS != "windows" { // file modes are not checked there
 		cases = append(cases, struct {
 			env  map[string]string
 			want string
-		}{with("BACKEND_CLIENT_KEY_FILE", write("loose.pem", keyPEM(t, ec), 0o644)), "BACKEND_CLIENT_KEY_FILE:"})
+		}{with("BACKEND_CLIENT_KEY_FILE", testkit.WriteTemp(t, "loose.pem", testkit.PEM(t, ec), 0o644)), "BACKEND_CLIENT_KEY_FILE:"})
 	}
 	for _, tc := range cases {
 		_, err := parseConfig(nil, env(tc.env))
@@ -110,27 +71,21 @@ func TestIntrospectionKeySettings(t *testing.T) {
 // introspection refused, and answers 503, never allow.
 func TestIntrospectionWithPrivateKeyJWT(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	key := testkit.ECKey(t)
+	other := testkit.ECKey(t)
 	const ciSecret = "ci-client-secret-0123456789"
 	clients, err := json.Marshal([]any{
-		map[string]any{"client_id": "backend", "jwks": ecJWKS(t, key), "introspect": true},
+		map[string]any{"client_id": "backend", "jwks": json.RawMessage(testkit.JWKS(t, key)), "introspect": true},
 		map[string]any{"client_id": "ci", "client_secret": ciSecret, "scopes": []string{"notes:read"}},
 	})
 	testkit.NoErr(t, err)
 	clientsFile := filepath.Join(dir, "clients.json")
 	keyFile, otherFile := filepath.Join(dir, "key.pem"), filepath.Join(dir, "other.pem")
-	for f, b := range map[string]string{clientsFile: string(clients), keyFile: keyPEM(t, key), otherFile: keyPEM(t, other)} {
+	for f, b := range map[string]string{clientsFile: string(clients), keyFile: testkit.PEM(t, key), otherFile: testkit.PEM(t, other)} {
 		testkit.NoErr(t, os.WriteFile(f, []byte(b), 0o600))
 	}
-	addr := testkit.FreeAddr(t)
-	base := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1",
-		"AUTH_MACHINE_CLIENTS_FILE=" + clientsFile, "AUTH_TOKEN_FORMAT=opaque",
-		"BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend", "BACKEND_CLIENT_KEY_FILE=" + keyFile,
-		"BACKEND_INTROSPECTION_CACHE=0"}).WaitHealthy(t, base+"/healthz")
+	base := testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE="+clientsFile, "AUTH_TOKEN_FORMAT=opaque",
+		"BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend", "BACKEND_CLIENT_KEY_FILE="+keyFile, "BACKEND_INTROSPECTION_CACHE=0")
 
 	// A machine client's opaque token, for the backend's audience.
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"notes:read"}, "resource": {base}}
@@ -159,11 +114,9 @@ func TestIntrospectionWithPrivateKeyJWT(t *testing.T) {
 	// Another backend, trusting the first's server, with a key the server
 	// does not know: its introspection is refused (invalid_client), so it
 	// cannot check the token and answers 503 with Retry-After.
-	addr2 := testkit.FreeAddr(t)
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr2, "AUTH_SERVER_URL=" + base,
-		"BACKEND_AUDIENCE=" + base, "BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend",
-		"BACKEND_CLIENT_KEY_FILE=" + otherFile}).WaitHealthy(t, "http://"+addr2+"/healthz")
-	resp2, body2 := testkit.PostTool(t, "http://"+addr2, "whoami", `{}`, tok.AccessToken)
+	second := testkit.StartBackend(t, "AUTH_SERVER_URL="+base, "BACKEND_AUDIENCE="+base, "BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend",
+		"BACKEND_CLIENT_KEY_FILE="+otherFile)
+	resp2, body2 := testkit.PostTool(t, second, "whoami", `{}`, tok.AccessToken)
 	if resp2.StatusCode != http.StatusServiceUnavailable || resp2.Header.Get("Retry-After") == "" {
 		t.Fatalf("introspection with an unknown key: %d (Retry-After %q) %s, want 503", resp2.StatusCode, resp2.Header.Get("Retry-After"), body2)
 	}

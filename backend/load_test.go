@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -231,8 +229,7 @@ func hmacMix(t *testing.T, audience string) *loadMix {
 // keySetMix is the ES256 phase, against keys discovered over HTTP.
 func keySetMix(t *testing.T, issuer, audience string, key *ecdsa.PrivateKey, kid string, pubDER, jwks []byte) *loadMix {
 	tm := tokenMaker{t: t, issuer: issuer, audience: audience, now: time.Now()}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	other := testkit.ECKey(t)
 	es := func(k *ecdsa.PrivateKey, c jwt.MapClaims, kid string) string {
 		return bearerOf(tm.sign(jwt.SigningMethodES256, k, c, kid))
 	}
@@ -523,8 +520,7 @@ func TestLoad_BackendMixedTokens(t *testing.T) {
 		t.Skip("load test; runs without -short")
 	}
 	g0 := runtime.NumGoroutine()
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	ecKey := testkit.ECKey(t)
 	pubDER, err := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
 	testkit.NoErr(t, err)
 	idp, jwks, fetches := fakeIssuer(t, ecKey, "load-ec")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,21 +18,7 @@ func TestF5_JWTSecretFileChecks(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("Unix modes and owners")
 	}
-	refused := map[string]func(t *testing.T) string{
-		"mode 0644": func(t *testing.T) string { return testkit.WriteTemp(t, "secret", goodSecret, 0o644) },
-		"mode 0640": func(t *testing.T) string { return testkit.WriteTemp(t, "secret", goodSecret, 0o640) },
-		"symlink": func(t *testing.T) string {
-			link := filepath.Join(t.TempDir(), "link")
-			testkit.NoErr(t, os.Symlink(testkit.WriteTemp(t, "secret", goodSecret, 0o600), link))
-			return link
-		},
-		"another user's file": func(t *testing.T) string {
-			p := testkit.WriteTemp(t, "secret", goodSecret, 0o600)
-			testkit.ChownToOther(t, p)
-			return p
-		},
-	}
-	for name, setup := range refused {
+	for name, setup := range testkit.InsecureFiles(goodSecret) {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseConfig([]string{"--auth-server", "--jwt-secret-file", setup(t)}, env(nil))
 			testkit.WantIs(t, err, platform.ErrInsecure, "parseConfig")

@@ -16,8 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -110,36 +108,17 @@ func newBrowser(ctx context.Context, t *testing.T) context.Context {
 // returns, after killing them, the pids still there at the deadline.
 func waitGone(match func(cmdline []byte) bool, limit time.Duration) []int {
 	var pids []int
-	if testkit.Eventually(limit, func() bool { pids = processesMatching(match); return len(pids) == 0 }) {
+	if testkit.Eventually(limit, func() bool {
+		pids = testkit.Procs(func(dir string) bool {
+			cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+			return err == nil && match(cmdline)
+		})
+		return len(pids) == 0
+	}) {
 		return nil
 	}
 	for _, p := range pids {
 		_ = syscall.Kill(p, syscall.SIGKILL)
-	}
-	return pids
-}
-
-// processesMatching lists the live processes, other than this one, whose
-// NUL-separated command line satisfies match.
-func processesMatching(match func(cmdline []byte) bool) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil // no procfs: nothing to check
-	}
-	self := os.Getpid()
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		if match(cmdline) {
-			pids = append(pids, pid)
-		}
 	}
 	return pids
 }
@@ -289,27 +268,17 @@ type backend struct {
 	User, Password string
 }
 
-// startBackend runs the backend binary with --auth-server and one user,
-// alice, with a random password, on a free loopback port. It waits for
-// /healthz and stops the process (SIGTERM, then wait) when the test ends.
+// startBackend runs the backend binary with its authorization server and
+// one user, alice, with a random password, on a free loopback port. It
+// waits for /healthz and stops the process (SIGTERM, then wait) when the
+// test ends.
 func startBackend(t *testing.T) *backend {
 	t.Helper()
 	b := &backend{User: "alice", Password: rand.Text()}
-	addr := testkit.FreeAddr(t)
-	b.URL = "http://" + addr
-	// The environment is the test's minus every backend setting, so an
-	// outer JWT_SECRET or AUTH_SERVER_URL cannot change the mode. The user
-	// goes in AUTH_USERS rather than --user, so the password is not in argv.
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "BACKEND_") || strings.HasPrefix(k, "AUTH_") || strings.HasPrefix(k, "JWT_SECRET") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "BACKEND_ADDR="+addr, "AUTH_USERS="+b.User+":"+b.Password)
-	testkit.StartDaemon(t, testkit.Backend(t), env, "--auth-server").WaitHealthy(t, b.URL+"/healthz")
+	// Nothing of the test's own environment, so an outer JWT_SECRET or
+	// AUTH_SERVER_URL cannot change the mode. The user goes in AUTH_USERS
+	// rather than --user, so the password is not in argv.
+	b.URL = testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_USERS="+b.User+":"+b.Password)
 	return b
 }
 

@@ -19,7 +19,6 @@ import (
 
 	"github.com/keyrelay/keyrelay/backend/authserver"
 	"github.com/keyrelay/keyrelay/internal/testkit"
-	"github.com/keyrelay/keyrelay/vault"
 )
 
 // relayTestTimeout bounds TestRealBrowserThroughRelay as a whole, from the
@@ -282,35 +281,18 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	t.Cleanup(cancel)
 
 	// Cleanups run in reverse: the browser closes, then the relay, then
-	// the backend stops.
+	// the backend stops. The login and consent pages' screenshots are the
+	// README's: KEYRELAY_SCREENSHOT_DIR=docs/screenshots.
 	be := startBackend(t)
-	md := be.metadata(ctx, t)
 	r := startRelay(t, be)
-	shots := screenshotDir(t)
-	bctx := newBrowser(ctx, t)
-
-	// The first call needs a login: it stays in flight until the browser
-	// part below is done.
-	first := make(chan toolCall, 1)
-	go func() { first <- r.callTool(ctx, "whoami") }()
-
-	authURL := r.waitAuthorizeURL(ctx, t, first)
-	aq := checkAuthorizeURL(t, authURL, md, be)
+	aq, st, tc1 := signInRelay(ctx, t, be, r, screenshotDir(t))
 	redirectURI, clientID := aq.Get("redirect_uri"), aq.Get("client_id")
 
-	// Login and consent pages, on the authorization server. These are the
-	// README's screenshots: KEYRELAY_SCREENSHOT_DIR=docs/screenshots.
-	signIn(bctx, t, authURL, be, shots, "relay-")
-	checkConsentPage(t, bctx, clientID)
-
-	// Allow: the authorization server redirects to the relay's callback.
-	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
-	st := waitRelayPage(ctx, t, bctx, redirectURI)
+	// Allow: the authorization server redirected to the relay's callback.
 	if stripQuery(st.Loc) != redirectURI {
 		t.Fatalf("browser ended at %s, want the relay's callback %s", stripQuery(st.Loc), redirectURI)
 	}
 	testkit.Contains(t, "the relay's callback page says", st.Text, "Signed in", "keyrelay received your login")
-	screenshot(bctx, t, shots, "relay-success.png")
 	cu, err := url.Parse(st.Loc)
 	testkit.NoErr(t, err, "callback URL")
 	cq := cu.Query()
@@ -320,14 +302,7 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 	}
 	wantCallback(t, cq, map[string]string{"state": aq.Get("state"), "iss": be.URL}) // iss: RFC 9207
 
-	// The call that started the login now answers, as alice.
-	var tc1 toolCall
-	select {
-	case tc1 = <-first:
-	case <-ctx.Done():
-		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.Stderr.String())
-	}
-	checkWhoami(t, "first whoami", tc1, be, clientID, r.Stderr)
+	// The call that started the login answered, as alice.
 	t.Logf("first whoami (with the browser sign-in) took %v", tc1.took.Round(time.Millisecond))
 
 	// A second call uses the stored token: no browser.
@@ -340,22 +315,14 @@ func TestRealBrowserThroughRelay(t *testing.T) {
 
 	// End the session, so the relay's stderr is complete, then look in it.
 	testkit.NoErr(t, r.Close(), "relay did not exit cleanly when its stdin closed")
-	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
-	testkit.NoErr(t, err, "open the relay's vault")
-	// A client the relay registered itself is kept under an empty ClientID.
-	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, Resource: be.URL})
-	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
-	access, refresh := rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
-	if access == "" {
-		t.Fatal("the vault record has no access token")
-	}
-	if rec.Subject != "" && rec.Subject != be.User {
-		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
-	}
 	// The stored token is the one the relay used, bound to the vault's
 	// DPoP key (the built-in server offers DPoP): the backend takes it
 	// with a proof of that key (TestRealBrowserStolenTokens: only so).
 	l := readVault(ctx, t, r, be)
+	access, refresh, rec := l.access, l.refresh, l.rec
+	if rec.Subject != "" && rec.Subject != be.User {
+		t.Errorf("the vault record's subject is %q, want %q", rec.Subject, be.User)
+	}
 	p := mustProof(t, l.key, "POST", be.URL+"/mcp/tools/whoami", access)
 	if resp, body := testkit.PostToolAuth(t, be.URL, "whoami", "{}", "DPoP "+access, p); resp.StatusCode != http.StatusOK {
 		t.Fatalf("whoami with the vault's access token and a proof: status %d: %s", resp.StatusCode, body)

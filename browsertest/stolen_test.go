@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,26 +19,38 @@ import (
 	"github.com/keyrelay/keyrelay/vault"
 )
 
-// signInRelay signs the relay in through Chromium (a whoami call that
-// needs a login, the authorization URL opened in the browser, alice's
-// sign-in, allow) and returns once the call has answered.
-func signInRelay(ctx context.Context, t *testing.T, be *backend, r *relayProc) {
+// signInRelay signs the relay in through Chromium: a whoami call that
+// needs a login, the authorization URL it opens (checkAuthorizeURL),
+// alice's sign-in and the consent page (checkConsentPage), allow, the
+// relay's callback page. With shots set it saves relay-login.png,
+// relay-consent.png and relay-success.png there. It returns the
+// authorization request's query, the callback page, and the whoami
+// answer, checked.
+func signInRelay(ctx context.Context, t *testing.T, be *backend, r *relayProc, shots string) (url.Values, pageState, toolCall) {
 	t.Helper()
+	md := be.metadata(ctx, t)
 	bctx := newBrowser(ctx, t)
+	// The first call needs a login: it stays in flight until the browser
+	// part below is done.
 	first := make(chan toolCall, 1)
 	go func() { first <- r.callTool(ctx, "whoami") }()
 	authURL := r.waitAuthorizeURL(ctx, t, first)
-	aq, err := url.ParseQuery(authURL[strings.IndexByte(authURL, '?')+1:])
-	testkit.NoErr(t, err)
-	signIn(bctx, t, authURL, be, "", "")
+	aq := checkAuthorizeURL(t, authURL, md, be)
+	signIn(bctx, t, authURL, be, shots, "relay-")
+	checkConsentPage(t, bctx, aq.Get("client_id"))
 	testkit.NoErr(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("allow"))), "click allow")
-	waitRelayPage(ctx, t, bctx, aq.Get("redirect_uri"))
+	st := waitRelayPage(ctx, t, bctx, aq.Get("redirect_uri"))
+	if shots != "" {
+		screenshot(bctx, t, shots, "relay-success.png")
+	}
+	var tc toolCall
 	select {
-	case tc := <-first:
-		checkWhoami(t, "whoami after the sign-in", tc, be, aq.Get("client_id"), r.Stderr)
+	case tc = <-first:
 	case <-ctx.Done():
 		t.Fatalf("whoami did not return after the sign-in: %v\n%s", ctx.Err(), r.Stderr.String())
 	}
+	checkWhoami(t, "whoami after the sign-in", tc, be, aq.Get("client_id"), r.Stderr)
+	return aq, st, tc
 }
 
 // loot is what malware reads out of the vault with the vault's key.
@@ -47,12 +58,14 @@ type loot struct {
 	access, refresh string
 	key             *dpop.Key
 	clientID        string
+	rec             vault.Record
 }
 
 func readVault(ctx context.Context, t *testing.T, r *relayProc, be *backend) loot {
 	t.Helper()
 	v, err := vault.Open(ctx, vault.Options{Dir: r.env.Dir, KeySpec: "file:" + r.env.KeyFile})
 	testkit.NoErr(t, err, "open the relay's vault")
+	// A client the relay registered itself is kept under an empty ClientID.
 	rec, err := v.Get(ctx, vault.Account{Issuer: be.URL, Resource: be.URL})
 	testkit.NoErr(t, err, "the relay's vault has no record for the backend")
 	if rec.TokenType != "DPoP" || rec.DPoPKey.IsZero() {
@@ -62,7 +75,7 @@ func readVault(ctx context.Context, t *testing.T, r *relayProc, be *backend) loo
 	testkit.NoErr(t, err)
 	k, err := dpop.ParseKey(rec.DPoPAlg, der)
 	testkit.NoErr(t, err, "the stored DPoP key")
-	l := loot{access: rec.AccessToken.Reveal(), refresh: rec.RefreshToken.Reveal(), key: k}
+	l := loot{access: rec.AccessToken.Reveal(), refresh: rec.RefreshToken.Reveal(), key: k, rec: rec}
 	if l.access != "" {
 		l.clientID, _ = testkit.PeekJWT(t, l.access, 1)["client_id"].(string)
 	}
@@ -123,7 +136,7 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 	t.Cleanup(cancel)
 	be := startBackend(t)
 	r := startRelay(t, be)
-	signInRelay(ctx, t, be, r)
+	signInRelay(ctx, t, be, r, "")
 	l := readVault(ctx, t, r, be)
 	other := newKey(t)
 	whoamiURL := be.URL + "/mcp/tools/whoami"
@@ -148,15 +161,19 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 		relayWorks(t)
 	}
 
-	t.Run("access token as a bearer token", func(t *testing.T) {
-		refused(t, "Bearer "+l.access, "", "invalid_token")
-	})
-	t.Run("access token with another key's proof", func(t *testing.T) {
-		refused(t, "DPoP "+l.access, mustProof(t, other, "POST", whoamiURL, l.access), "invalid_token")
-	})
-	t.Run("access token with no proof", func(t *testing.T) {
-		refused(t, "DPoP "+l.access, "", "invalid_dpop_proof")
-	})
+	for _, c := range []struct{ name, authorization, proof, wantErr string }{
+		{"access token as a bearer token", "Bearer " + l.access, "", "invalid_token"},
+		{"access token with another key's proof", "DPoP " + l.access, mustProof(t, other, "POST", whoamiURL, l.access), "invalid_token"},
+		{"access token with no proof", "DPoP " + l.access, "", "invalid_dpop_proof"},
+		{"proof for another method", "DPoP " + l.access, mustProof(t, l.key, "GET", whoamiURL, l.access), "invalid_dpop_proof"},
+		{"proof for another URL", "DPoP " + l.access, mustProof(t, l.key, "POST", be.URL+"/mcp/tools/echo", l.access), "invalid_dpop_proof"},
+		{"proof whose ath is another token's", "DPoP " + l.access, mustProof(t, l.key, "POST", whoamiURL, l.access+"x"), "invalid_dpop_proof"},
+		// The public key is no secret (every proof carries it): a forger
+		// puts it in the header and signs with a key of its own.
+		{"proof in the vault key's name signed by another key", "DPoP " + l.access, forge(t, mustProof(t, l.key, "POST", whoamiURL, l.access)), "invalid_dpop_proof"},
+	} {
+		t.Run(c.name, func(t *testing.T) { refused(t, c.authorization, c.proof, c.wantErr) })
+	}
 	t.Run("replayed proof", func(t *testing.T) {
 		// With the vault's key, a proof works once (the limit DPoP has)...
 		p := mustProof(t, l.key, "POST", whoamiURL, l.access)
@@ -166,33 +183,16 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 		// ...and a copy of it, seen on the wire, never again.
 		refused(t, "DPoP "+l.access, p, "invalid_dpop_proof")
 	})
-	t.Run("proof for another method", func(t *testing.T) {
-		refused(t, "DPoP "+l.access, mustProof(t, l.key, "GET", whoamiURL, l.access), "invalid_dpop_proof")
-	})
-	t.Run("proof for another URL", func(t *testing.T) {
-		refused(t, "DPoP "+l.access, mustProof(t, l.key, "POST", be.URL+"/mcp/tools/echo", l.access), "invalid_dpop_proof")
-	})
-	t.Run("proof whose ath is another token's", func(t *testing.T) {
-		refused(t, "DPoP "+l.access, mustProof(t, l.key, "POST", whoamiURL, l.access+"x"), "invalid_dpop_proof")
-	})
-	t.Run("proof in the vault key's name signed by another key", func(t *testing.T) {
-		// The public key is no secret (every proof carries it): a forger
-		// puts it in the header and signs with a key of its own.
-		real := mustProof(t, l.key, "POST", whoamiURL, l.access)
-		refused(t, "DPoP "+l.access, forge(t, real), "invalid_dpop_proof")
-	})
-	t.Run("refresh token with no proof", func(t *testing.T) {
-		if status, e := refresh(t, be, l, ""); status != http.StatusBadRequest || e != "invalid_grant" {
-			t.Fatalf("refresh without a proof: %d %s", status, e)
-		}
-		relayWorks(t)
-	})
-	t.Run("refresh token with another key's proof", func(t *testing.T) {
-		if status, e := refresh(t, be, l, mustProof(t, other, "POST", be.URL+"/token", "")); status != http.StatusBadRequest || e != "invalid_grant" {
-			t.Fatalf("refresh with another key's proof: %d %s", status, e)
-		}
-		relayWorks(t)
-	})
+	for _, c := range []struct{ name, proof string }{
+		{"refresh token with no proof", ""}, {"refresh token with another key's proof", mustProof(t, other, "POST", be.URL+"/token", "")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if status, e := refresh(t, be, l, c.proof); status != http.StatusBadRequest || e != "invalid_grant" {
+				t.Fatalf("%d %s, want 400 invalid_grant", status, e)
+			}
+			relayWorks(t)
+		})
+	}
 	if u := r.openedURLs(t); len(u) != 1 {
 		t.Fatalf("the relay opened %d browsers in all, want 1: it had to sign in again", len(u))
 	}
@@ -203,8 +203,7 @@ func TestRealBrowserStolenTokens(t *testing.T) {
 func forge(t *testing.T, proof string) string {
 	t.Helper()
 	parts := strings.Split(proof, ".")
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	priv := testkit.ECKey(t)
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	r, sg, err := ecdsa.Sign(rand.Reader, priv, sum[:])
 	testkit.NoErr(t, err)

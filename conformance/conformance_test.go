@@ -175,7 +175,7 @@ type suite struct {
 }
 
 func setup(t *testing.T) *suite {
-	dir := installDir(t)
+	dir := testkit.Installed(t, "KEYRELAY_CONFORMANCE_DIR", "install-conformance.sh", "npm") // the MCP conformance suite and Node 22
 	s := &suite{
 		node:      filepath.Join(dir, "node_modules", ".bin", "node"),
 		cli:       filepath.Join(dir, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js"),
@@ -218,29 +218,6 @@ func setup(t *testing.T) *suite {
 func major(v string) int {
 	n, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "v"), ".", 2)[0])
 	return n
-}
-
-// installDir returns KEYRELAY_CONFORMANCE_DIR (where .ci/run installed the
-// tools), else installs them into a temporary directory of t, or skips
-// (fails under CI) when npm is missing or the install fails.
-func installDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("KEYRELAY_CONFORMANCE_DIR"); dir != "" {
-		return dir
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		testkit.SkipOrFail(t, "npm not found: the conformance tests install the MCP conformance suite and Node 22 with it (or set KEYRELAY_CONFORMANCE_DIR to a directory scripts/install-conformance.sh made)")
-	}
-	dir := t.TempDir()
-	start := time.Now()
-	cmd := exec.Command(filepath.Join("..", "scripts", "install-conformance.sh"), dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		testkit.SkipOrFail(t, fmt.Sprintf("scripts/install-conformance.sh: %v\n%s", err, testkit.Tail(stderr.String())))
-	}
-	t.Logf("installed in %v: %s", time.Since(start).Round(time.Second), strings.TrimSpace(stderr.String()))
-	return dir
 }
 
 // The verdicts, as the suite gives them: a failed check or a client that

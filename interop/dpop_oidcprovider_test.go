@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,34 +22,10 @@ import (
 	"github.com/keyrelay/keyrelay/relay/oauth"
 )
 
-// oidcProviderDir returns KEYRELAY_OIDC_PROVIDER_DIR (where .ci/run
-// installed oidc-provider), else installs it into a temporary directory
-// of t, or skips (fails under CI) when node or npm is missing or the
-// install fails.
-func oidcProviderDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("KEYRELAY_OIDC_PROVIDER_DIR"); dir != "" {
-		return dir
-	}
-	for _, c := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(c); err != nil {
-			testkit.SkipOrFail(t, c+" not found: the DPoP interop test runs panva's oidc-provider (or set KEYRELAY_OIDC_PROVIDER_DIR to a directory scripts/install-oidc-provider.sh made)")
-		}
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(filepath.Join("..", "scripts", "install-oidc-provider.sh"), dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		testkit.SkipOrFail(t, fmt.Sprintf("scripts/install-oidc-provider.sh: %v\n%s", err, testkit.Tail(stderr.String())))
-	}
-	return dir
-}
-
 // startOIDCProvider runs server.mjs on a free port and returns its issuer.
 func startOIDCProvider(t *testing.T, nonce bool) string {
 	t.Helper()
-	dir := oidcProviderDir(t)
+	dir := testkit.Installed(t, "KEYRELAY_OIDC_PROVIDER_DIR", "install-oidc-provider.sh", "node", "npm") // panva's oidc-provider
 	addr := testkit.FreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "PORT=" + port}

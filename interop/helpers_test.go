@@ -1,16 +1,27 @@
 package interop
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/keyrelay/keyrelay/internal/testkit"
+	"github.com/keyrelay/keyrelay/interop/internal/zlogin"
 	"github.com/keyrelay/keyrelay/vault"
 )
 
@@ -30,22 +41,25 @@ func zbrowser(t *testing.T) string {
 // and a private HOME: nothing of the caller's backend settings.
 func startBackend(t *testing.T, issuer, audience string) string {
 	t.Helper()
-	addr := testkit.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"BACKEND_ADDR=" + addr, "AUTH_SERVER_URL=" + issuer, "BACKEND_AUDIENCE=" + audience, "BACKEND_LOG_LEVEL=debug"}
-	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
-	return "http://" + addr
+	return testkit.StartBackend(t, "AUTH_SERVER_URL="+issuer, "BACKEND_AUDIENCE="+audience, "BACKEND_LOG_LEVEL=debug")
 }
 
-// callBackend calls a backend tool directly over its HTTP API with token.
-func callBackend(t *testing.T, backendURL, tool, token string) (int, string, string) {
+// wantWhoami calls the backend's whoami tool directly with token, and
+// stops the test unless the answer's status is want, and a 401's
+// challenge is invalid_token and holds reason; what names the token. It
+// returns the challenge.
+func wantWhoami(t *testing.T, backendURL, token string, want int, reason, what string) string {
 	t.Helper()
-	resp, body := testkit.PostTool(t, backendURL, tool, "{}", token)
-	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body
+	resp, body := testkit.PostTool(t, backendURL, "whoami", "{}", token)
+	ch := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != want || want == http.StatusUnauthorized && (!strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, reason)) {
+		t.Fatalf("%s: %d %q %s; want %d %s", what, resp.StatusCode, ch, body, want, reason)
+	}
+	return ch
 }
 
-// relayEnv is one relay configuration against the provider and backend,
-// with zbrowser signing in.
+// relayEnv is one relay configuration against an authorization server
+// and a backend, with zbrowser signing in.
 type relayEnv struct {
 	*testkit.RelayEnv
 	t         *testing.T
@@ -54,17 +68,18 @@ type relayEnv struct {
 	browseLog string
 }
 
-func newRelayEnv(t *testing.T, z *zop, backendURL string) *relayEnv {
+// newRelayEnv is a relay configuration for the relay's client at issuer
+// and for backend, with zbrowser signing in as user; vars add to its
+// settings or replace them.
+func newRelayEnv(t *testing.T, issuer, backend, user, password string, vars map[string]string) *relayEnv {
 	t.Helper()
-	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t, issuer: z.URL, backend: backendURL}
+	e := &relayEnv{RelayEnv: testkit.NewRelayEnv(t), t: t, issuer: issuer, backend: backend}
 	e.browseLog = filepath.Join(e.Home, "browser.log")
-	for k, v := range map[string]string{
-		"RELAY_AUTH_SERVER_URL": z.URL, "RELAY_BACKEND_URL": backendURL, "RELAY_CLIENT_ID": relayClientID,
-		"RELAY_SCOPES": "openid offline_access", "RELAY_LOGIN_TIMEOUT": "30s",
-		"BROWSER": zbrowser(t), "ZBROWSER_USER": z.User, "ZBROWSER_PASSWORD": opPassword, "ZBROWSER_LOG": e.browseLog,
-	} {
-		e.Vars[k] = v
-	}
+	maps.Copy(e.Vars, map[string]string{
+		"RELAY_AUTH_SERVER_URL": issuer, "RELAY_BACKEND_URL": backend, "RELAY_CLIENT_ID": relayClientID, "RELAY_LOGIN_TIMEOUT": "30s",
+		"BROWSER": zbrowser(t), "ZBROWSER_USER": user, "ZBROWSER_PASSWORD": password, "ZBROWSER_LOG": e.browseLog,
+	})
+	maps.Copy(e.Vars, vars)
 	return e
 }
 
@@ -104,12 +119,15 @@ func (e *relayEnv) stored() (access, refresh string) {
 	return rec.AccessToken.Reveal(), rec.RefreshToken.Reveal()
 }
 
-// expireStored moves the stored token's expiry into the past.
-func (e *relayEnv) expireStored() {
+// expireStored moves the stored token's expiry into the past; expireAt
+// that of acct's.
+func (e *relayEnv) expireStored() { e.expireAt(e.account()) }
+
+func (e *relayEnv) expireAt(acct vault.Account) {
 	e.t.Helper()
-	err := e.vault().Update(context.Background(), e.account(), func(r *vault.Record) (*vault.Record, error) {
+	err := e.vault().Update(context.Background(), acct, func(r *vault.Record) (*vault.Record, error) {
 		if r == nil {
-			return nil, fmt.Errorf("no record for %+v", e.account())
+			return nil, fmt.Errorf("no record for %+v", acct)
 		}
 		r.Expiry = time.Now().Add(-time.Minute)
 		return r, nil
@@ -127,4 +145,151 @@ func (e *relayEnv) start() *testkit.Session {
 		}
 	})
 	return s
+}
+
+// counts are what a spy in front of an authorization server counted.
+type counts struct{ codes, refreshes, revokes atomic.Int64 }
+
+// grant counts a token request by its grant type.
+func (c *counts) grant(form url.Values) {
+	switch form.Get("grant_type") {
+	case "authorization_code":
+		c.codes.Add(1)
+	case "refresh_token":
+		c.refreshes.Add(1)
+	}
+}
+
+// peekForm reads a request's form body (up to 64 KiB) and puts the body
+// back for the next handler.
+func peekForm(w http.ResponseWriter, r *http.Request) url.Values {
+	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	return form
+}
+
+// want stops the test unless the browser opened opens times and the
+// server saw codes code exchanges and refreshes refreshes.
+func (e *relayEnv) want(step string, c *counts, opens int, codes, refreshes int64) {
+	e.t.Helper()
+	if e.opens() != opens || c.codes.Load() != codes || c.refreshes.Load() != refreshes {
+		e.t.Fatalf("%s: %d browser opens, %d code exchanges, %d refreshes; browser log:\n%s",
+			step, e.opens(), c.codes.Load(), c.refreshes.Load(), e.browserLog())
+	}
+}
+
+// reuseThenRefresh is the middle of a chain test, after the first
+// sign-in (one browser open, one code exchange) on s: a second call
+// reuses the token (no browser, no token request); then the token
+// expires, and a new relay process refreshes it once and stores the
+// rotated refresh token. check calls whoami. It returns the new tokens.
+func (e *relayEnv) reuseThenRefresh(s *testkit.Session, c *counts, check func(*testkit.Session)) (access, refresh string) {
+	e.t.Helper()
+	access1, refresh1 := e.stored()
+	if refresh1 == "" {
+		e.t.Fatal("no refresh token stored (scope offline_access)")
+	}
+	check(s)
+	e.want("reuse", c, 1, 1, 0)
+	_ = s.Close()
+	e.expireStored()
+	s2 := e.start()
+	check(s2)
+	e.want("refresh", c, 1, 1, 1)
+	access, refresh = e.stored()
+	if refresh == "" || refresh == refresh1 {
+		e.t.Fatalf("refresh token did not rotate (empty: %v, same: %v)", refresh == "", refresh == refresh1)
+	}
+	if access == access1 {
+		e.t.Fatal("access token did not change on refresh")
+	}
+	_ = s2.Close()
+	return access, refresh
+}
+
+// logoutRevokes runs relay logout, which must send one revocation request
+// more, after which refresh no longer works with cfg. It returns what
+// logout said.
+func (e *relayEnv) logoutRevokes(c *counts, cfg *oauth2.Config, refresh string) string {
+	e.t.Helper()
+	revokes := c.revokes.Load()
+	stderr := e.Says(e.t, 0, "logout")
+	if c.revokes.Load() != revokes+1 {
+		e.t.Fatalf("logout sent %d revocation requests, want 1:\n%s", c.revokes.Load()-revokes, stderr)
+	}
+	if tok, err := refreshDirect(cfg, refresh); err == nil {
+		e.t.Fatalf("refresh token still works after logout (got a token of %d bytes)", len(tok.AccessToken))
+	}
+	return stderr
+}
+
+// checkWhoami calls whoami through the relay and checks the user the
+// backend saw: subject, issuer, the relay's client id and, if any are
+// given, the scopes granted.
+func checkWhoami(t *testing.T, s *testkit.Session, subject, issuer string, scopes ...string) {
+	t.Helper()
+	text, isErr := s.Call(t, "whoami", nil)
+	if isErr {
+		t.Fatalf("whoami failed: %s\nrelay stderr:\n%s", text, s.Stderr.String())
+	}
+	var who struct {
+		Subject, Issuer string
+		ClientID        string   `json:"client_id"`
+		Scopes          []string `json:"scopes"`
+	}
+	if err := json.Unmarshal([]byte(text), &who); err != nil {
+		t.Fatalf("whoami answer %q: %v", text, err)
+	}
+	slices.Sort(who.Scopes)
+	slices.Sort(scopes)
+	if who.Subject != subject || who.Issuer != issuer || who.ClientID != relayClientID || len(scopes) > 0 && !slices.Equal(who.Scopes, scopes) {
+		t.Fatalf("whoami = %+v, want subject %q, issuer %q, client_id %q, scopes %v", who, subject, issuer, relayClientID, scopes)
+	}
+}
+
+// loginDirect runs the code flow with PKCE for cfg's client in the test
+// process (zlogin plays the browser and stops at the redirect), as user,
+// and returns the token response.
+func loginDirect(t *testing.T, cfg *oauth2.Config, user, password string, opts ...oauth2.AuthCodeOption) *oauth2.Token {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	verifier := oauth2.GenerateVerifier()
+	state := oauth2.GenerateVerifier()
+	res, err := zlogin.Login(ctx, cfg.AuthCodeURL(state, append(opts, oauth2.S256ChallengeOption(verifier))...), user, password, false)
+	if err != nil {
+		t.Fatalf("login as %s: %v", cfg.ClientID, err)
+	}
+	q := res.Final.Query()
+	if q.Get("state") != state || q.Get("code") == "" {
+		t.Fatalf("redirect for %s: state matches %v, code present %v, error %q", cfg.ClientID,
+			q.Get("state") == state, q.Get("code") != "", q.Get("error"))
+	}
+	tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange for %s: %v", cfg.ClientID, err)
+	}
+	return tok
+}
+
+// refreshDirect redeems a refresh token of cfg's client.
+func refreshDirect(cfg *oauth2.Config, refresh string) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: refresh, Expiry: time.Now().Add(-time.Hour)}).Token()
+}
+
+// redactQuery drops values that are secrets or noise from a logged query.
+func redactQuery(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		switch k {
+		case "code_challenge", "state", "nonce":
+			out[k] = []string{"…"}
+		default:
+			out[k] = vs
+		}
+	}
+	return out
 }

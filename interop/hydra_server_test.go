@@ -89,7 +89,8 @@ type hydra struct {
 	Admin  string // the admin port's spy (introspection)
 	admin  string // the admin port itself, for the login app
 
-	codes, refreshes, revokes, introspections atomic.Int64
+	counts
+	introspections atomic.Int64
 
 	mu       sync.Mutex
 	auths    []url.Values // authorization requests
@@ -192,15 +193,7 @@ func (h *hydra) spy(t *testing.T, target string, admin bool) *httptest.Server {
 		case r.URL.Path == "/oauth2/revoke":
 			h.revokes.Add(1)
 		case r.Method == http.MethodPost && r.URL.Path == "/oauth2/token":
-			body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			form, _ := url.ParseQuery(string(body))
-			switch form.Get("grant_type") {
-			case "authorization_code":
-				h.codes.Add(1)
-			case "refresh_token":
-				h.refreshes.Add(1)
-			}
+			h.grant(peekForm(w, r))
 		}
 		rp.ServeHTTP(w, r)
 	}))
@@ -341,9 +334,7 @@ func (h *hydra) loginApp() http.Handler {
 // cache is off, so that a revocation counts at the next call.
 func hydraBackend(t *testing.T, h *hydra, introspection string) string {
 	t.Helper()
-	addr := testkit.FreeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"BACKEND_ADDR=" + addr, "AUTH_SERVER_URL=" + h.Issuer, "BACKEND_AUDIENCE=" + hydraAudience, "BACKEND_LOG_LEVEL=debug"}
+	env := []string{"AUTH_SERVER_URL=" + h.Issuer, "BACKEND_AUDIENCE=" + hydraAudience, "BACKEND_LOG_LEVEL=debug"}
 	switch introspection {
 	case "off":
 	case "opaque", "all":
@@ -356,6 +347,5 @@ func hydraBackend(t *testing.T, h *hydra, introspection string) string {
 	default:
 		t.Fatalf("introspection %q", introspection)
 	}
-	testkit.StartDaemon(t, testkit.Backend(t), env).WaitHealthy(t, "http://"+addr+"/healthz")
-	return "http://" + addr
+	return testkit.StartBackend(t, env...)
 }

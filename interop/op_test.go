@@ -1,17 +1,14 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -38,7 +35,7 @@ type zop struct {
 	URL  string // the issuer: http://127.0.0.1:PORT
 	User string // test-user@127.0.0.1
 
-	codes, refreshes, revokes atomic.Int64 // token and revocation requests
+	counts // token and revocation requests
 
 	mu    sync.Mutex
 	paths []string // every request, "METHOD /path"
@@ -88,19 +85,14 @@ func (z *zop) spy(h http.Handler) http.Handler {
 		}
 		z.mu.Unlock()
 		if r.Method == http.MethodPost && (r.URL.Path == "/oauth/token" || r.URL.Path == "/revoke") {
-			body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			form, _ := url.ParseQuery(string(body))
+			form := peekForm(w, r)
 			z.mu.Lock()
 			z.forms = append(z.forms, form)
 			z.mu.Unlock()
-			switch {
-			case r.URL.Path == "/revoke":
+			if r.URL.Path == "/revoke" {
 				z.revokes.Add(1)
-			case form.Get("grant_type") == "authorization_code":
-				z.codes.Add(1)
-			case form.Get("grant_type") == "refresh_token":
-				z.refreshes.Add(1)
+			} else {
+				z.grant(form)
 			}
 		}
 		h.ServeHTTP(w, r)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -569,26 +568,9 @@ func (r *claudeRig) checkTokens() {
 	if err != nil || rec.RefreshToken.Reveal() == "" {
 		r.fatalf("the vault's record: %v (refresh token stored: %v)", err, rec.RefreshToken.Reveal() != "")
 	}
-	if jti := jwtID(rec.AccessToken.Reveal()); jti == "" || !seen[jti] {
+	if jti, _ := testkit.PeekJWT(r.t, rec.AccessToken.Reveal(), 1)["jti"].(string); jti == "" || !seen[jti] {
 		r.fatalf("the vault's access token (jti %q) is not one the MCP server accepted", jti)
 	}
-}
-
-// jwtID returns a JWT's jti, without checking it.
-func jwtID(tok string) string {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var c struct {
-		ID string `json:"jti"`
-	}
-	_ = json.Unmarshal(b, &c)
-	return c.ID
 }
 
 // checkNoLeaks looks for every code, verifier and token that crossed the

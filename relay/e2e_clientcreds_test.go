@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,61 +35,35 @@ type ccSetup struct {
 	env     *testkit.RelayEnv
 	keyPEM  string // the private key, PKCS #8 PEM
 	keyFile string
-	dumps   string // the children's recorded environments
-	keyCmd  string // the vault key command
+	dumps   string   // the children's recorded environments
+	keyCmd  string   // the vault key command
+	outputs []string // what run's commands wrote
 }
 
-func startCC(t *testing.T) *ccSetup { return startCCWith(t) }
-
-// startCCWith is startCC with more settings for the backend.
-func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
+// startCC starts the backend, with backendEnv as more settings, and the
+// relay's set-up (linux only: the environments are read from /proc).
+func startCC(t *testing.T, backendEnv ...string) *ccSetup {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		testkit.SkipOrFail(t, "the children's environments are read from /proc")
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecdh, err := priv.PublicKey.ECDH()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pt := ecdh.Bytes() // 0x04 || X || Y
-	b64 := base64.RawURLEncoding.EncodeToString
-	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pt[1:33]), "y": b64(pt[33:]), "alg": "ES256", "use": "sig", "kid": "ci"}
+	priv := testkit.ECKey(t)
 	clients, _ := json.Marshal([]any{
-		map[string]any{"client_id": "ci-key", "jwks": map[string]any{"keys": []any{jwk}}, "scopes": []string{"notes:read"}},
+		map[string]any{"client_id": "ci-key", "jwks": json.RawMessage(testkit.JWKS(t, priv)), "scopes": []string{"notes:read"}},
 		map[string]any{"client_id": "ci-secret", "client_secret": ccSecret, "scopes": []string{"notes:read"}},
 	})
-	srv := t.TempDir()
-	clientsFile := filepath.Join(srv, "machines.json")
-	if err := os.WriteFile(clientsFile, clients, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := testkit.FreeAddr(t)
-	s := &ccSetup{url: "http://" + addr, env: testkit.NewRelayEnv(t), keyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))}
-	testkit.StartDaemon(t, testkit.Backend(t), append([]string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)).
-		WaitHealthy(t, s.url+"/healthz")
+	clientsFile := testkit.WriteTemp(t, "machines.json", string(clients), 0o600)
+	s := &ccSetup{env: testkit.NewRelayEnv(t), keyPEM: testkit.PEM(t, priv)}
+	s.url = testkit.StartBackend(t, append([]string{"BACKEND_AUTH_SERVER=1", "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile}, backendEnv...)...)
 	s.keyFile = filepath.Join(s.env.Home, "ci-key.pem")
-	if err := os.WriteFile(s.keyFile, []byte(s.keyPEM), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.WriteFile(s.keyFile, []byte(s.keyPEM), 0o600))
 	s.dumps = t.TempDir()
 	keyCmd := filepath.Join(s.env.Home, "vault-key.sh")
 	s.keyCmd = keyCmd
 	script := "#!/bin/sh\ncat /proc/$$/environ > '" + s.dumps + "/environ.'$$\nexec cat '" + s.env.KeyFile + "'\n"
 	browser := filepath.Join(s.env.Home, "browser.sh")
-	if err := os.WriteFile(keyCmd, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(browser, []byte("#!/bin/sh\necho opened > '"+s.dumps+"/browser'\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, os.WriteFile(keyCmd, []byte(script), 0o700))
+	testkit.NoErr(t, os.WriteFile(browser, []byte("#!/bin/sh\necho opened > '"+s.dumps+"/browser'\n"), 0o700))
 	for k, v := range map[string]string{"RELAY_BACKEND_URL": s.url, "RELAY_CLIENT_CREDENTIALS": "1",
 		"RELAY_VAULT_KEY": "cmd:" + keyCmd, "BROWSER": browser, "RELAY_LOGIN_TIMEOUT": "20s"} {
 		s.env.Vars[k] = v
@@ -106,10 +74,45 @@ func startCCWith(t *testing.T, backendEnv ...string) *ccSetup {
 func (s *ccSetup) vault(t *testing.T) *vault.Vault {
 	t.Helper()
 	v, err := vault.Open(context.Background(), vault.Options{Dir: s.env.Dir, KeySpec: "cmd:" + s.keyCmd})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return v
+}
+
+// run runs relay args, which must exit with want, and keeps what it
+// wrote for noLeaks; it returns its stdout and stderr together.
+func (s *ccSetup) run(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	out, errOut, code := s.env.Run(t, args...)
+	s.outputs = append(s.outputs, out, errOut)
+	if code != want {
+		t.Fatalf("relay %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out + errOut
+}
+
+// noLeaks stops the test if any of secrets stands in what run's commands
+// wrote or a file under HOME (but skip) or the dumps, or a child's
+// environment holds RELAY_CLIENT_SECRET; or if the vault key command
+// recorded no environment, or a browser was started.
+func (s *ccSetup) noLeaks(t *testing.T, secrets []string, skip string) {
+	t.Helper()
+	places := testkit.Leaks(secrets, s.outputs, []string{s.env.Home, s.dumps}, skip)
+	dumps, _ := filepath.Glob(filepath.Join(s.dumps, "environ.*"))
+	for _, p := range dumps {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), "RELAY_CLIENT_SECRET=") {
+			places = append(places, p+": RELAY_CLIENT_SECRET")
+		}
+	}
+	if len(dumps) == 0 {
+		t.Error("no child environment was recorded: the vault key command did not run")
+	}
+	if _, err := os.Stat(filepath.Join(s.dumps, "browser")); err == nil {
+		t.Error("a browser was started")
+	}
+	if len(places) > 0 {
+		t.Fatalf("secrets found in: %v", places)
+	}
+	t.Logf("searched %d values in %d outputs, the files under HOME and %d child environments", len(secrets), len(s.outputs), len(dumps))
 }
 
 // token is the access token stored for client id; "" when none.
@@ -119,9 +122,7 @@ func (s *ccSetup) token(t *testing.T, id string) string {
 	if errors.Is(err, vault.ErrNotFound) {
 		return ""
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.NoErr(t, err)
 	return r.AccessToken.Reveal()
 }
 
@@ -147,29 +148,12 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			s.env.Vars["RELAY_CLIENT_ID"] = tc.id
 			k, v := tc.cred(s)
 			s.env.Vars[k] = v
-			var outputs []string
-			run := func(want int, args ...string) string {
-				t.Helper()
-				out, errOut, code := s.env.Run(t, args...)
-				outputs = append(outputs, out, errOut)
-				if code != want {
-					t.Fatalf("relay %s: exit %d, want %d\n%s", strings.Join(args, " "), code, want, errOut)
-				}
-				return errOut
-			}
-
 			// relay login fetches a token, without a browser, and says whose.
-			out := run(0, "login")
+			out := s.run(t, 0, "login")
 			t.Logf("relay login:\n%s", lastLines(out, 2))
-			if !strings.Contains(out, "relay: signed in as "+tc.id) {
-				t.Fatalf("relay login said:\n%s", out)
-			}
+			testkit.Contains(t, "relay login", out, "relay: signed in as "+tc.id)
 			// relay status says who signs in, and that no person does.
-			stOut, stErr, code := s.env.Run(t, "status")
-			outputs = append(outputs, stOut, stErr)
-			if code != 0 || !strings.Contains(stOut, "sign-in:     client credentials of "+tc.id+" (no person signs in") {
-				t.Fatalf("relay status: exit %d\n%s%s", code, stOut, stErr)
-			}
+			testkit.Contains(t, "relay status", s.run(t, 0, "status"), "sign-in:     client credentials of "+tc.id+" (no person signs in")
 			first := s.token(t, tc.id)
 			if first == "" {
 				t.Fatal("no token stored after relay login")
@@ -191,9 +175,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			}
 			tokens = append(tokens, second)
 
-			if out := run(0, "logout"); !strings.Contains(out, "logged out") {
-				t.Fatalf("relay logout said:\n%s", out)
-			}
+			testkit.Contains(t, "relay logout", s.run(t, 0, "logout"), "logged out")
 			// Logout leaves nothing: no token, no stored credential.
 			if s.token(t, tc.id) != "" {
 				t.Fatal("a token is left after logout")
@@ -206,43 +188,10 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 				t.Fatal("tokens.age is left after logout")
 			}
 			// And now without the credential, the sign-in is refused.
-			if out := run(3, "login"); !strings.Contains(out, "no RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE given") {
-				t.Fatalf("relay login without credential said:\n%s", out)
-			}
+			testkit.Contains(t, "relay login without credential", s.run(t, 3, "login"), "no RELAY_CLIENT_SECRET or RELAY_CLIENT_KEY_FILE given")
 
-			if _, err := os.Stat(filepath.Join(s.dumps, "browser")); err == nil {
-				t.Error("a browser was started in the client credentials mode")
-			}
 			// Nothing secret anywhere: outputs, files, children's environments.
-			secrets := append(tc.secrets(s), tokens...)
-			secrets = append(secrets, assertionHeader)
-			var places []string
-			for i, o := range outputs {
-				places = append(places, leaks(o, secrets, "output "+string(rune('0'+i)))...)
-			}
-			for _, dir := range []string{s.env.Home, s.dumps} {
-				_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-					if err != nil || d.IsDir() || p == s.keyFile {
-						return nil
-					}
-					b, _ := os.ReadFile(p)
-					places = append(places, leaks(string(b), secrets, p)...)
-					return nil
-				})
-			}
-			dumps, _ := filepath.Glob(filepath.Join(s.dumps, "environ.*"))
-			if len(dumps) == 0 {
-				t.Error("no child environment was recorded: the vault key command did not run")
-			}
-			for _, p := range dumps {
-				if b, _ := os.ReadFile(p); strings.Contains(string(b), "RELAY_CLIENT_SECRET=") {
-					places = append(places, p+": RELAY_CLIENT_SECRET")
-				}
-			}
-			if len(places) > 0 {
-				t.Fatalf("secrets found in: %v", places)
-			}
-			t.Logf("searched %d values in %d outputs, the files under HOME and %d child environments", len(secrets), len(outputs), len(dumps))
+			s.noLeaks(t, append(append(tc.secrets(s), tokens...), assertionHeader), s.keyFile)
 		})
 	}
 }
@@ -267,16 +216,6 @@ func pemWindows(p string) []string {
 	return out
 }
 
-func leaks(text string, secrets []string, where string) []string {
-	var out []string
-	for _, s := range secrets {
-		if s != "" && strings.Contains(text, s) {
-			out = append(out, where)
-		}
-	}
-	return out
-}
-
 // TestClientCredentialsPolicy: disable_client_credentials refuses the
 // mode, with exit 2 and the rule's name, before any request.
 func TestClientCredentialsPolicy(t *testing.T) {
@@ -284,21 +223,11 @@ func TestClientCredentialsPolicy(t *testing.T) {
 	s.env.Vars["RELAY_CLIENT_ID"] = "ci-secret"
 	// Without the policy, --device is refused all the same: this mode
 	// never starts a device grant.
-	if _, errOut, code := s.env.Run(t, "login", "--device"); code != 2 || !strings.Contains(errOut, "--device and client credentials do not mix") {
-		t.Fatalf("login --device: exit %d\n%s", code, errOut)
-	}
-	pol := filepath.Join(s.env.Home, "policy.json")
-	if err := os.WriteFile(pol, []byte(`{"disable_client_credentials": true}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.env.Vars["RELAY_POLICY_FILE"] = pol
-	s.env.Vars["RELAY_CLIENT_ID"] = "ci-secret"
+	s.env.Says(t, 2, "login --device", "--device and client credentials do not mix")
+	s.env.Vars["RELAY_POLICY_FILE"] = testkit.WriteTemp(t, "policy.json", `{"disable_client_credentials": true}`, 0o600)
 	s.env.Vars["RELAY_CLIENT_SECRET"] = ccSecret
-	_, errOut, code := s.env.Run(t, "login")
+	errOut := s.env.Says(t, 2, "login", "disable_client_credentials")
 	t.Logf("relay login under the policy:\n%s", errOut)
-	if code != 2 || !strings.Contains(errOut, "disable_client_credentials") {
-		t.Fatalf("exit %d, want 2 naming disable_client_credentials:\n%s", code, errOut)
-	}
 	if strings.Contains(errOut, ccSecret) {
 		t.Fatal("the secret is in the error")
 	}

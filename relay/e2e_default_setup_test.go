@@ -39,17 +39,13 @@ func TestE2E_DefaultSetupStepUp(t *testing.T) {
 		t.Fatalf("first sign-in: scopes %v after %d browser opens; want notes:read and notes:write without admin, one open", who.Scopes, e.opens())
 	}
 	testkit.Contains(t, "admin_stats", s.MustCall(t, "admin_stats", nil), "uptime_seconds")
-	if e.opens() != 2 {
-		t.Fatalf("admin_stats: %d browser opens in all, want 2 (the sign-in, then one step-up)", e.opens())
-	}
+	e.wantOpens(t, 2, "admin_stats (the sign-in, then one step-up)")
 	after := whoamiOf(t, s.MustCall(t, "whoami", nil))
 	if !slices.Contains(after.Scopes, "admin") || after.ClientID != who.ClientID {
 		t.Fatalf("after the step-up: %+v", after)
 	}
 	s.MustCall(t, "admin_stats", nil)
-	if e.opens() != 2 {
-		t.Fatalf("%d browser opens after a second admin_stats, want still 2", e.opens())
-	}
+	e.wantOpens(t, 2, "a second admin_stats")
 }
 
 // TestE2E_DefaultSetupSignsInAfterFloods: the floods of issue 14, F2, sent
@@ -118,14 +114,11 @@ func flood(t *testing.T, n int, method, u, ctype, body string) map[int]int {
 // startDefaultSetup starts the backend binary with its built-in
 // authorization server, and returns its URL (the issuer's too) and a relay
 // configured with RELAY_BACKEND_URL alone (plus its test home, vault key
-// file and the fake browser).
-func startDefaultSetup(t *testing.T) (string, *relayEnv) {
+// file and the fake browser). extra are more settings for the backend.
+func startDefaultSetup(t *testing.T, extra ...string) (string, *relayEnv) {
 	t.Helper()
 	const user, password = "alice", "alice-e2e-password"
-	addr := testkit.FreeAddr(t)
-	url := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}).
-		WaitHealthy(t, url+"/healthz")
+	url := testkit.StartBackend(t, append([]string{"BACKEND_AUTH_SERVER=1", "AUTH_USERS=" + user + ":" + password}, extra...)...)
 	return url, bareEnv(t, map[string]string{"RELAY_BACKEND_URL": url, "RELAY_LOGIN_TIMEOUT": "30s",
 		"FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password})
 }

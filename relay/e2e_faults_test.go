@@ -546,23 +546,11 @@ func (sb *slowBackend) waitArrived(t *testing.T) {
 // by the log path in their environment).
 func browsersOf(e *relayEnv) []int {
 	browser := testkit.FakeBrowser(e.t)
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, d := range ents {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		exe, _ := os.Readlink(filepath.Join("/proc", d.Name(), "exe"))
-		if exe != browser {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
-		if bytes.Contains(env, []byte("FAKEBROWSER_LOG="+e.log+"\x00")) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testkit.Procs(func(dir string) bool {
+		exe, _ := os.Readlink(filepath.Join(dir, "exe"))
+		env, _ := os.ReadFile(filepath.Join(dir, "environ"))
+		return exe == browser && bytes.Contains(env, []byte("FAKEBROWSER_LOG="+e.log+"\x00"))
+	})
 }
 
 // inFlight are the calls a client can leave in flight: one the slow
@@ -1118,9 +1106,7 @@ func TestFault_DataDirReadOnlyThenFull(t *testing.T) {
 		if !e.decrypts(before.RefreshToken.Reveal()) {
 			t.Fatalf("%s: tokens.age no longer decrypts to the old refresh token", what)
 		}
-		if e.opens() != 1 {
-			t.Fatalf("%s: a browser opened", what)
-		}
+		e.wantOpens(t, 1, what)
 	}
 
 	faultfs.Remount(t, e.Dir, "ro")

@@ -80,6 +80,15 @@ func inModes(t *testing.T, test func(t *testing.T, c *chain.Server, e *relayEnv)
 	}
 }
 
+// wantOpens stops t unless the browser was opened n times in all; what
+// names the step.
+func (e *relayEnv) wantOpens(t *testing.T, n int, what string) {
+	t.Helper()
+	if got := e.opens(); got != n {
+		t.Fatalf("%s: %d browser opens in all, want %d", what, got, n)
+	}
+}
+
 // opens counts browser launches so far.
 func (e *relayEnv) opens() int {
 	b, _ := os.ReadFile(e.log)

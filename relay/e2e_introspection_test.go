@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -23,30 +19,10 @@ import (
 // relay signs in and calls whoami; relay logout revokes the sign-in, and
 // the old access token is refused at the very next call.
 func TestE2E_OpaqueTokensIntrospectedAndRevokedAtOnce(t *testing.T) {
-	const user, password = "alice", "alice-e2e-password"
 	const rsSecret = "backend-introspection-secret-e2e"
-	srv := t.TempDir()
-	clients, _ := json.Marshal([]any{map[string]any{"client_id": "backend", "client_secret": rsSecret, "introspect": true}})
-	clientsFile, secretFile := filepath.Join(srv, "clients.json"), filepath.Join(srv, "backend-secret")
-	for f, b := range map[string][]byte{clientsFile: clients, secretFile: []byte(rsSecret + "\n")} {
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	addr := testkit.FreeAddr(t)
-	url := "http://" + addr
-	testkit.StartDaemon(t, testkit.Backend(t), []string{"BACKEND_ADDR=" + addr, "BACKEND_AUTH_SERVER=1",
-		"AUTH_USERS=" + user + ":" + password, "AUTH_MACHINE_CLIENTS_FILE=" + clientsFile, "AUTH_TOKEN_FORMAT=opaque",
-		"BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend", "BACKEND_CLIENT_SECRET_FILE=" + secretFile,
-		"BACKEND_INTROSPECTION_CACHE=0"}).
-		WaitHealthy(t, url+"/healthz")
-	env := testkit.NewRelayEnv(t)
-	for k, v := range map[string]string{
-		"RELAY_BACKEND_URL": url, "RELAY_LOGIN_TIMEOUT": "30s",
-		"BROWSER": testkit.FakeBrowser(t), "FAKEBROWSER_USER": user, "FAKEBROWSER_PASSWORD": password,
-	} {
-		env.Vars[k] = v
-	}
+	clientsFile := testkit.WriteTemp(t, "clients.json", `[{"client_id": "backend", "client_secret": "`+rsSecret+`", "introspect": true}]`, 0o600)
+	url, env := startDefaultSetup(t, "AUTH_MACHINE_CLIENTS_FILE="+clientsFile, "AUTH_TOKEN_FORMAT=opaque", "BACKEND_INTROSPECTION=1", "BACKEND_CLIENT_ID=backend",
+		"BACKEND_CLIENT_SECRET_FILE="+testkit.WriteTemp(t, "backend-secret", rsSecret+"\n", 0o600), "BACKEND_INTROSPECTION_CACHE=0")
 
 	s := env.Serve(t, "", nil)
 	who := whoamiOf(t, s.MustCall(t, "whoami", nil))
@@ -56,16 +32,7 @@ func TestE2E_OpaqueTokensIntrospectedAndRevokedAtOnce(t *testing.T) {
 	}
 
 	// The stored token is opaque, and the tool API takes it.
-	v, err := vault.Open(context.Background(), vault.Options{Dir: env.Dir, KeySpec: "file:" + env.KeyFile})
-	testkit.NoErr(t, err)
-	accts, err := v.Accounts(context.Background())
-	testkit.NoErr(t, err)
-	i := slices.IndexFunc(accts, func(a vault.Account) bool { return a.Resource == url })
-	if i < 0 {
-		t.Fatalf("no token for %s among %v", url, accts)
-	}
-	rec, err := v.Get(context.Background(), accts[i])
-	testkit.NoErr(t, err)
+	rec := storedAt(t, env.RelayEnv, url)
 	at := rec.AccessToken.Reveal()
 	if at == "" || strings.Contains(at, ".") {
 		t.Fatal("the stored access token is not an opaque token")
@@ -85,9 +52,7 @@ func TestE2E_OpaqueTokensIntrospectedAndRevokedAtOnce(t *testing.T) {
 		t.Fatalf("whoami with the stored token and a proof: %d %s", resp.StatusCode, body)
 	}
 
-	if _, stderr, code := env.Run(t, "logout"); code != 0 || !strings.Contains(stderr, "revoked at the server") {
-		t.Fatalf("relay logout: exit %d\n%s", code, stderr)
-	}
+	env.Says(t, 0, "logout", "revoked at the server")
 	resp, body := testkit.PostToolAuth(t, url, "whoami", `{}`, "DPoP "+at, proof())
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "token not active") {
 		t.Fatalf("the old access token after logout: %d %s; want 401, token not active", resp.StatusCode, body)
@@ -95,6 +60,17 @@ func TestE2E_OpaqueTokensIntrospectedAndRevokedAtOnce(t *testing.T) {
 	if strings.Contains(body, at) {
 		t.Fatal("the token is in the refusal")
 	}
+}
+
+// storedAt is the vault record of the client the relay registered at url
+// (kept under no ClientID) for url.
+func storedAt(t *testing.T, env *testkit.RelayEnv, url string) vault.Record {
+	t.Helper()
+	v, err := vault.Open(context.Background(), vault.Options{Dir: env.Dir, KeySpec: "file:" + env.KeyFile})
+	testkit.NoErr(t, err)
+	rec, err := v.Get(context.Background(), vault.Account{Issuer: url, Resource: url})
+	testkit.NoErr(t, err)
+	return rec
 }
 
 // storedKey is the DPoP key of a vault record, as malware with the vault's

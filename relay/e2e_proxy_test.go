@@ -157,9 +157,7 @@ func TestProxy_StartupUsesServerWhenTokenCached(t *testing.T) {
 		}
 		s.whoami(t)
 	}
-	if e.opens() != 1 {
-		t.Fatalf("%d opens, want 1", e.opens())
-	}
+	e.wantOpens(t, 1, "with the token cached")
 }
 
 // A 2025-era server forgets the session (404): the relay starts a new one
@@ -178,9 +176,7 @@ func TestProxy_SessionDropped(t *testing.T) {
 		// The new session carries notifications too.
 		checkNotifications(t, s)
 	}
-	if e.opens() != 1 {
-		t.Fatalf("%d opens, want 1", e.opens())
-	}
+	e.wantOpens(t, 1, "after the 404s")
 }
 
 // Two relays for two servers on the same host share one vault directory
@@ -371,9 +367,7 @@ func TestProxy_KeepAlive(t *testing.T) {
 		t.Fatalf("%d pings in 20 s with RELAY_PING_INTERVAL=1s\n%s", ep.count("ping"), s.Stderr.String())
 	}
 	s.whoami(t)
-	if e.opens() != 1 {
-		t.Fatalf("%d browser opens; the pings must not sign in", e.opens())
-	}
+	e.wantOpens(t, 1, "the pings must not sign in")
 }
 
 // hostileServer is an MCP server of the test's own (Streamable HTTP, the

@@ -116,9 +116,7 @@ func TestE2E_StepUp(t *testing.T) {
 		if out := s.MustCall(t, "admin_stats", nil); !strings.Contains(out, "uptime_seconds") {
 			t.Fatalf("admin_stats: %s", out)
 		}
-		if e.opens() != 2 {
-			t.Fatalf("step-up: %d opens, want 2 (login, then step-up)", e.opens())
-		}
+		e.wantOpens(t, 2, "step-up (login, then step-up)")
 		if out := s.whoami(t); !strings.Contains(out, "admin") {
 			t.Fatalf("scopes after the step-up: %s", out)
 		}
@@ -135,9 +133,7 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 		e.Prints(t, 0, "status --json", `"logged_in": true`, e.resource)
 		s := e.start()
 		s.whoami(t) // no second sign-in
-		if e.opens() != 1 {
-			t.Fatalf("%d opens, want 1", e.opens())
-		}
+		e.wantOpens(t, 1, "the call after relay login")
 		e.Says(t, 0, "logout", "revoked", "no credential of keyrelay remains")
 		e.Prints(t, 1, "status --json", `"logged_in": false`)
 		left, _ := os.ReadDir(e.Dir)
@@ -148,9 +144,7 @@ func TestE2E_LogoutThenCallLogsInAgain(t *testing.T) {
 		}
 		// The running relay notices and signs in again on the next call.
 		s.whoami(t)
-		if e.opens() != 2 {
-			t.Fatalf("%d opens, want 2", e.opens())
-		}
+		e.wantOpens(t, 2, "the call after relay logout")
 	})
 }
 

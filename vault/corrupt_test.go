@@ -102,7 +102,7 @@ func TestCorruptFiles(t *testing.T) {
 			write(t, v2.path(fileTokens), []byte("again"))
 			v2.forget()
 			v2.Get(ctx, testAcct)
-			names := dirNames(t, v2.Dir())
+			names := testkit.DirNames(t, v2.Dir())
 			if !slices.Contains(names, fileTokens+".corrupt-20261125T181500Z-1") && tt.keep {
 				t.Fatalf("second corrupt file not kept separately: %v", names)
 			}
@@ -126,7 +126,7 @@ func TestStrayKeyFileMovedAside(t *testing.T) {
 	testkit.NoErr(t, err)
 	mustUpdate(t, v, testAcct, fakeRecord())
 	found := false
-	for _, n := range dirNames(t, dir) {
+	for _, n := range testkit.DirNames(t, dir) {
 		if strings.HasPrefix(n, fileKey+".corrupt-") {
 			b, _ := os.ReadFile(filepath.Join(dir, n))
 			found = string(b) == "stray"

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyrelay/keyrelay/internal/testkit"
 	"github.com/keyrelay/keyrelay/platform"
 )
 
@@ -24,7 +25,7 @@ func TestCrashBetweenTempWriteAndRename(t *testing.T) {
 		t.Fatal("crash helper exited normally; the hook did not run")
 	}
 	var temps []string
-	for _, n := range dirNames(t, dir) {
+	for _, n := range testkit.DirNames(t, dir) {
 		if platform.IsAtomicTemp(n) {
 			temps = append(temps, n)
 		}

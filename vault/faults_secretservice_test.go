@@ -42,7 +42,7 @@ func TestFault_SecretServiceLockedOrFrozen(t *testing.T) {
 	}
 	files := dataFiles(t, dir)
 	if _, ok := files[fileKey]; ok || files[fileTokens] == "" {
-		t.Fatalf("the keychain vault holds %v", dirNames(t, dir))
+		t.Fatalf("the keychain vault holds %v", testkit.DirNames(t, dir))
 	}
 	check := func(what, dir, want string, files map[string]string) {
 		t.Helper()

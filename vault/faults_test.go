@@ -28,7 +28,7 @@ import (
 func dataFiles(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, name := range dirNames(t, dir) {
+	for _, name := range testkit.DirNames(t, dir) {
 		if name == faultfs.FillerName {
 			continue
 		}
@@ -43,7 +43,7 @@ func sameFiles(t *testing.T, what string, dir string, want map[string]string) {
 	t.Helper()
 	got := dataFiles(t, dir)
 	if len(got) != len(want) {
-		t.Fatalf("%s: the data directory went from %d to %d files: %v", what, len(want), len(got), dirNames(t, dir))
+		t.Fatalf("%s: the data directory went from %d to %d files: %v", what, len(want), len(got), testkit.DirNames(t, dir))
 	}
 	for name, content := range want {
 		if got[name] != content {

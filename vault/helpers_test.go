@@ -169,7 +169,7 @@ func openMem(t *testing.T) (*Vault, *MemKeychain) {
 // test's filler).
 func wantOnlyLock(t *testing.T, dir, what string) {
 	t.Helper()
-	names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName })
+	names := slices.DeleteFunc(testkit.DirNames(t, dir), func(n string) bool { return n == faultfs.FillerName })
 	if !slices.Equal(names, []string{fileLock}) {
 		t.Fatalf("%s: the data directory holds %v, want only the lock file", what, names)
 	}
@@ -181,18 +181,6 @@ func keyFile(t testing.TB) (spec string, id *age.X25519Identity) {
 	id, _ = age.GenerateX25519Identity()
 	content := "# created: test\n# public key: " + id.Recipient().String() + "\n" + id.String() + "\n"
 	return "file:" + testkit.WriteTemp(t, "vault-key.txt", content, 0o600), id
-}
-
-// dirNames lists the names in dir.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	testkit.NoErr(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 func mustUpdate(t testing.TB, v *Vault, acct Account, r *Record) {
@@ -210,4 +198,22 @@ func wantErr(t *testing.T, err error, targets ...error) {
 func setAccessRecord(tok string) *Record {
 	r, _ := setAccess(tok)(nil)
 	return r
+}
+
+// keychainRoundTrip stores, reads, replaces and deletes an item in the
+// real keychain under k's service, which it empties before and after.
+func keychainRoundTrip(t *testing.T, k *OSKeychain) {
+	t.Helper()
+	ctx := context.Background()
+	t.Cleanup(func() { k.DeleteAll(ctx) })
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll before the test")
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
+	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-2")), "Set replacing an item")
+	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
+		t.Fatalf("Get after replace: err %v, value is the replacement: %v", err, err == nil && v.Reveal() == "fake-value-2")
+	}
+	testkit.NoErr(t, k.DeleteAll(ctx))
+	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
+	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
 }

@@ -50,14 +50,8 @@ func TestNoDBusIsUnavailableFast(t *testing.T) {
 }
 
 func countProcs(t *testing.T, name string) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	testkit.NoErr(t, err)
-	n := 0
-	for _, e := range ents {
-		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm")); err == nil && strings.TrimSpace(string(b)) == name {
-			n++
-		}
-	}
-	return n
+	return len(testkit.Procs(func(dir string) bool {
+		b, err := os.ReadFile(filepath.Join(dir, "comm"))
+		return err == nil && strings.TrimSpace(string(b)) == name
+	}))
 }

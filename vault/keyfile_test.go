@@ -70,7 +70,7 @@ func TestFirstLoginCreatesKeyFile(t *testing.T) {
 	if !slices.Equal(said, []string{want}) {
 		t.Fatalf("notices %q, want %q", said, want)
 	}
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"vault-key.txt"}) {
+	if names := testkit.DirNames(t, dir); !slices.Equal(names, []string{"vault-key.txt"}) {
 		t.Fatalf("the key directory holds %v", names)
 	}
 
@@ -165,7 +165,7 @@ func TestNewKeyFileRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantMsg) || (tc.want == ErrInsecure && !strings.Contains(err.Error(), dir)) {
 				t.Fatalf("error %q should name the directory and say %q", err, tc.wantMsg)
 			}
-			if names := dirNames(t, dir); len(names) != 0 || len(said) != 0 {
+			if names := testkit.DirNames(t, dir); len(names) != 0 || len(said) != 0 {
 				t.Fatalf("the key directory holds %v; notices %q", names, said)
 			}
 			if now, _ := os.Stat(dir); now.Mode() != fi.Mode() {
@@ -196,7 +196,7 @@ func TestNewKeyFileCrashLeavesNoFile(t *testing.T) {
 	if st.Success() {
 		t.Fatal("crash helper exited normally; the hook did not run")
 	}
-	names := dirNames(t, dir)
+	names := testkit.DirNames(t, dir)
 	if len(names) != 1 || !platform.IsAtomicTemp(names[0]) || !strings.HasPrefix(names[0], ".vault-key.txt.tmp-") {
 		t.Fatalf("want only the crashed write's temporary file, got %v", names)
 	}
@@ -206,7 +206,7 @@ func TestNewKeyFileCrashLeavesNoFile(t *testing.T) {
 	wantOnlyLock(t, data, "after the crash")
 	v := mustOpen(t, Options{Dir: data, KeySpec: "file:" + path, Keychain: NewMemKeychain()})
 	mustUpdate(t, v, testAcct, setAccessRecord(fakeToken("access")))
-	if names := dirNames(t, dir); !slices.Equal(names, []string{"vault-key.txt"}) {
+	if names := testkit.DirNames(t, dir); !slices.Equal(names, []string{"vault-key.txt"}) {
 		t.Fatalf("after the next login the key directory holds %v", names)
 	}
 }
@@ -222,7 +222,7 @@ func TestNewKeyFileOnFullDisk(t *testing.T) {
 	v := mustOpen(t, Options{Dir: newDir(t), KeySpec: "file:" + path, Keychain: NewMemKeychain()})
 	err := v.Prepare(context.Background())
 	testkit.WantIs(t, err, syscall.ENOSPC, "Prepare on a full disk")
-	if names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool { return n == faultfs.FillerName }); len(names) != 0 {
+	if names := slices.DeleteFunc(testkit.DirNames(t, dir), func(n string) bool { return n == faultfs.FillerName }); len(names) != 0 {
 		t.Fatalf("a failed write left %v", names)
 	}
 	wantOnlyLock(t, v.Dir(), "failed first login")
@@ -246,7 +246,7 @@ func TestOnlyAFirstWriteCreatesKeyFile(t *testing.T) {
 		t.Fatalf("Status = %+v", st)
 	}
 	testkit.NoErr(t, testkit.ErrOf(v.Wipe(ctx)))
-	if names := dirNames(t, dir); len(names) != 0 {
+	if names := testkit.DirNames(t, dir); len(names) != 0 {
 		t.Fatalf("a read made %v", names)
 	}
 }

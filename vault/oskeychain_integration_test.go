@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -20,19 +19,7 @@ import (
 // same round trip is TestSecretServiceKeychainRoundTrip.)
 func TestOSKeychainRoundTrip(t *testing.T) {
 	needOSKeychainTest(t)
-	ctx := context.Background()
-	k := &OSKeychain{Service: "keyrelay-test-os-roundtrip"}
-	t.Cleanup(func() { k.DeleteAll(ctx) })
-	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll before the test")
-	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
-	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
-	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-2")), "Set replacing an item")
-	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
-		t.Fatalf("Get after replace: err %v, value is the replacement: %v", err, err == nil && v.Reveal() == "fake-value-2")
-	}
-	testkit.NoErr(t, k.DeleteAll(ctx))
-	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
-	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
+	keychainRoundTrip(t, &OSKeychain{Service: "keyrelay-test-os-roundtrip"})
 }
 
 // needOSKeychainTest skips unless KEYRELAY_OS_KEYCHAIN_TEST=1; under

@@ -32,7 +32,7 @@ func TestPermissions(t *testing.T) {
 	t.Run("new files are private", func(t *testing.T) {
 		v, _ := openMem(t)
 		mustUpdate(t, v, testAcct, fakeRecord())
-		for _, n := range dirNames(t, v.Dir()) {
+		for _, n := range testkit.DirNames(t, v.Dir()) {
 			if fi, _ := os.Stat(v.path(n)); fi.Mode().Perm() != 0o600 {
 				t.Errorf("%s created with mode %04o", n, fi.Mode().Perm())
 			}

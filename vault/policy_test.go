@@ -45,7 +45,7 @@ func TestRequireKeychain(t *testing.T) {
 	if !strings.Contains(err.Error(), `created with key source "file"`) {
 		t.Fatalf("error should say why: %v", err)
 	}
-	if names := dirNames(t, dir); len(names) != 3 {
+	if names := testkit.DirNames(t, dir); len(names) != 3 {
 		t.Fatalf("data dir changed to %v", names)
 	}
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -42,20 +41,7 @@ func secretToolSearch(t *testing.T) []string {
 
 func TestSecretServiceKeychainRoundTrip(t *testing.T) {
 	requireSecretService(t)
-	ctx := context.Background()
-	k := &OSKeychain{Service: "keyrelay-test-roundtrip"}
-	t.Cleanup(func() { k.DeleteAll(ctx) })
-	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "missing")), ErrNotFound, "Get(missing)")
-	testkit.NoErr(t, k.Set(ctx, "a", secret.New("fake-value-1")))
-	if err := k.Set(ctx, "a", secret.New("fake-value-2")); err != nil { // replaces
-		t.Fatal(err)
-	}
-	if v, err := k.Get(ctx, "a"); err != nil || v.Reveal() != "fake-value-2" {
-		t.Fatalf("Get = %v", err)
-	}
-	testkit.NoErr(t, k.DeleteAll(ctx))
-	testkit.WantIs(t, testkit.ErrOf(k.Get(ctx, "a")), ErrNotFound, "Get after DeleteAll")
-	testkit.NoErr(t, k.DeleteAll(ctx), "DeleteAll with no items")
+	keychainRoundTrip(t, &OSKeychain{Service: "keyrelay-test-roundtrip"})
 }
 
 // TestSecretServiceEndToEnd is the "done when" under a real

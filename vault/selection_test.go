@@ -116,7 +116,7 @@ func TestRecordedSourceIsAlwaysUsed(t *testing.T) {
 			_, err := v2.Get(ctx, testAcct)
 			wantErr(t, err, tt.want)
 			testkit.WantIs(t, v2.Update(ctx, testAcct, setAccess("new")), tt.want, "Update")
-			if names := dirNames(t, dir); len(names) != 3 { // vault.json, tokens.age, vault.lock
+			if names := testkit.DirNames(t, dir); len(names) != 3 { // vault.json, tokens.age, vault.lock
 				t.Fatalf("data dir changed to %v", names)
 			}
 		})

@@ -61,7 +61,7 @@ func TestStatusNamesKeySourceProblemsBeforeFirstLogin(t *testing.T) {
 			if st.Exists || st.Locked || kc.Len() != 0 {
 				t.Fatalf("Status = %+v", st)
 			}
-			if names := dirNames(t, v.Dir()); len(names) != 0 {
+			if names := testkit.DirNames(t, v.Dir()); len(names) != 0 {
 				t.Fatalf("Status wrote %v", names)
 			}
 			if p, ok := strings.CutPrefix(spec, "file:"); ok && tc.note != "" {
@@ -128,7 +128,7 @@ func TestStatusOfAnExistingVault(t *testing.T) {
 			if tc.after != nil {
 				tc.after(t, &opts, kc)
 			}
-			before := dirNames(t, opts.Dir)
+			before := testkit.DirNames(t, opts.Dir)
 			v := mustOpen(t, opts)
 			st := v.Status(ctx)
 			if !strings.Contains(st.Problem, tc.problem) || (tc.problem == "") != (st.Problem == "") || st.Locked != tc.locked {
@@ -137,7 +137,7 @@ func TestStatusOfAnExistingVault(t *testing.T) {
 			if !st.Exists || !st.HasTokens || !st.Recorded || st.KeyNote != "" {
 				t.Fatalf("Status = %+v", st)
 			}
-			if after := dirNames(t, opts.Dir); !slices.Equal(before, after) {
+			if after := testkit.DirNames(t, opts.Dir); !slices.Equal(before, after) {
 				t.Fatalf("Status changed the data directory from %v to %v", before, after)
 			}
 			if tc.problem != "" || tc.locked {

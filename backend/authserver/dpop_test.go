@@ -34,7 +34,7 @@ func (e *env) proof(k *dpop.Key, nonce string) string {
 }
 
 // tokenPost posts v to /token with the proof, if any, and Basic
-// credentials, if given.
+// credentials (an id and a secret), if the id is not empty.
 func (e *env) tokenPost(v url.Values, proof string, basic ...string) resp {
 	e.t.Helper()
 	req, _ := http.NewRequest("POST", e.abs("/token"), strings.NewReader(v.Encode()))
@@ -42,7 +42,7 @@ func (e *env) tokenPost(v url.Values, proof string, basic ...string) resp {
 	if proof != "" {
 		req.Header.Set("DPoP", proof)
 	}
-	if len(basic) == 2 {
+	if len(basic) == 2 && basic[0] != "" {
 		req.SetBasicAuth(basic[0], basic[1])
 	}
 	return do(e.t, e.browser, req)

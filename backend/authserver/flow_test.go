@@ -20,15 +20,20 @@ import (
 // checks, the exchange, token validation, a hand-written refresh carrying
 // resource, rotation, and reuse detection.
 func TestFlow_OAuth2Client(t *testing.T) {
+	inSigningModes(t, "", func(t *testing.T, e *env, _ string, key []byte) { runFlow(t, e, key) })
+}
+
+// inSigningModes runs test as subtests prefix+ES256 and prefix+HS256, on
+// a server that signs its tokens so (HS256 with key).
+func inSigningModes(t *testing.T, prefix string, test func(t *testing.T, e *env, mode string, key []byte)) {
+	key := []byte("fake-hmac-secret-for-tests-0123456789")
 	for _, mode := range []string{"ES256", "HS256"} {
-		t.Run(mode, func(t *testing.T) {
-			key := []byte("fake-hmac-secret-for-flow-tests-0123456789")
-			e := newEnv(t, func(c *Config) {
+		t.Run(prefix+mode, func(t *testing.T) {
+			test(t, newEnv(t, func(c *Config) {
 				if mode == "HS256" {
 					c.HMACSecret = secret.New(string(key))
 				}
-			})
-			runFlow(t, e, key)
+			}), mode, key)
 		})
 	}
 }

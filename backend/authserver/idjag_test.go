@@ -2,9 +2,6 @@ package authserver
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,7 +20,7 @@ const trustedIdP = "https://login.corp.test"
 // key it returns.
 func idjagEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 	t.Helper()
-	idpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	idpKey := testkit.ECKey(t)
 	e, _ := machineEnvWith(t, func(c *Config) {
 		c.TrustedIdPs = []TrustedIdP{{Issuer: trustedIdP, Keys: []any{&idpKey.PublicKey}}}
 	})
@@ -32,7 +29,7 @@ func idjagEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 
 func machineEnvWith(t *testing.T, more func(*Config)) (*env, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	e := newEnv(t, func(c *Config) {
 		c.MachineClients = []MachineClient{
 			{ID: "ci", Secret: newSecret(machineSecret), Scopes: []string{"notes:read", "notes:write"}},
@@ -54,11 +51,7 @@ func (e *env) idjag(key *ecdsa.PrivateKey, typ string, mod func(*idJAGClaims)) s
 	if mod != nil {
 		mod(&c)
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
-	tok.Header["typ"] = typ
-	s, err := tok.SignedString(key)
-	testkit.NoErr(e.t, err)
-	return s
+	return testkit.SignJWT(e.t, jwt.SigningMethodES256, key, typ, c)
 }
 
 func bearerForm(assertion string) url.Values {
@@ -73,7 +66,7 @@ func TestJWTBearerIDJAG(t *testing.T) {
 	if md := e.get("/.well-known/oauth-authorization-server").json(t); !slices.Contains(toStrings(md["grant_types_supported"]), JWTBearerGrantType) {
 		t.Fatalf("metadata lacks the jwt-bearer grant: %v", md["grant_types_supported"])
 	}
-	r := e.ccPost(bearerForm(e.idjag(idpKey, idJAGType, nil)), "ci", machineSecret)
+	r := e.tokenPost(bearerForm(e.idjag(idpKey, idJAGType, nil)), "", "ci", machineSecret)
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -81,13 +74,13 @@ func TestJWTBearerIDJAG(t *testing.T) {
 	if _, has := m["refresh_token"]; has {
 		t.Error("a refresh token was issued")
 	}
-	claims := subOf(t, m["access_token"].(string))
+	claims := testkit.PeekJWT(t, m["access_token"].(string), 1)
 	if claims["sub"] != "alice@corp.test" || claims["client_id"] != "ci" || claims["aud"] != e.ts.URL || claims["scope"] != "notes:read notes:write" {
 		t.Errorf("claims %v", claims)
 	}
 	// The ID-JAG's scope bounds what the client gets.
-	r = e.ccPost(bearerForm(e.idjag(idpKey, idJAGType, func(c *idJAGClaims) { c.Scope = "notes:read admin" })), "ci", machineSecret)
-	if r.status != 200 || subOf(t, r.json(t)["access_token"].(string))["scope"] != "notes:read" {
+	r = e.tokenPost(bearerForm(e.idjag(idpKey, idJAGType, func(c *idJAGClaims) { c.Scope = "notes:read admin" })), "", "ci", machineSecret)
+	if r.status != 200 || testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1)["scope"] != "notes:read" {
 		t.Errorf("scope-bound ID-JAG: %d %s", r.status, r.body)
 	}
 }
@@ -96,9 +89,9 @@ func TestJWTBearerIDJAG(t *testing.T) {
 // authentication is refused, with no token.
 func TestJWTBearerRefusals(t *testing.T) {
 	e, idpKey := idjagEnv(t)
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other := testkit.ECKey(t)
 	replayed := e.idjag(idpKey, idJAGType, nil)
-	if r := e.ccPost(bearerForm(replayed), "ci", machineSecret); r.status != 200 {
+	if r := e.tokenPost(bearerForm(replayed), "", "ci", machineSecret); r.status != 200 {
 		t.Fatalf("control: %d %s", r.status, r.body)
 	}
 	cases := []struct {
@@ -126,7 +119,7 @@ func TestJWTBearerRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.ccPost(bearerForm(tc.assertion), tc.id, tc.sec)
+			r := e.tokenPost(bearerForm(tc.assertion), "", tc.id, tc.sec)
 			if r.status != tc.status || r.json(t)["error"] != tc.code || strings.Contains(r.body, "access_token") {
 				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tc.status, tc.code)
 			}
@@ -141,7 +134,7 @@ func TestJWTBearerRefusals(t *testing.T) {
 // authentication, so trusted identity providers without a machine
 // client are a configuration error; a provider without a key too.
 func TestTrustedIdPsConfig(t *testing.T) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k := testkit.ECKey(t)
 	for name, c := range map[string]Config{
 		"no machine client": {TrustedIdPs: []TrustedIdP{{Issuer: trustedIdP, Keys: []any{&k.PublicKey}}}},
 		"no key":            {MachineClients: []MachineClient{{ID: "ci", Secret: newSecret(machineSecret)}}, TrustedIdPs: []TrustedIdP{{Issuer: trustedIdP}}},
@@ -151,10 +144,7 @@ func TestTrustedIdPsConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
-	testkit.NoErr(t, err)
-	idps, err := ParseTrustedIdPs([]byte(`[{"issuer": "https://login.corp.test", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "` +
-		b64(pt[1:33]) + `", "y": "` + b64(pt[33:]) + `"}]}}]`))
+	idps, err := ParseTrustedIdPs([]byte(`[{"issuer": "https://login.corp.test", "jwks": ` + string(testkit.JWKS(t, k)) + `}]`))
 	if err != nil || len(idps) != 1 || len(idps[0].Keys) != 1 || keyAlg(idps[0].Keys[0]) != "ES256" {
 		t.Fatalf("ParseTrustedIdPs: %v %+v", err, idps)
 	}
@@ -164,8 +154,6 @@ func TestTrustedIdPsConfig(t *testing.T) {
 }
 
 func newSecret(s string) secret.Value { return secret.New(s) }
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func toStrings(v any) []string {
 	l, _ := v.([]any)

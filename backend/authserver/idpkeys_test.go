@@ -2,8 +2,6 @@ package authserver
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -16,6 +14,7 @@ import (
 
 // jwksServer serves the JWKS of one key at a time, counting fetches.
 type jwksServer struct {
+	t       *testing.T
 	srv     *httptest.Server
 	fetches atomic.Int64
 	mu      sync.Mutex
@@ -23,23 +22,19 @@ type jwksServer struct {
 }
 
 func newJWKSServer(t *testing.T) *jwksServer {
-	j := &jwksServer{}
+	j := &jwksServer{t: t}
 	j.rotate()
 	j.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		j.fetches.Add(1)
-		j.mu.Lock()
-		pt, err := j.key.PublicKey.Bytes()
-		j.mu.Unlock()
-		testkit.NoErr(t, err)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"` + b64(pt[1:33]) + `","y":"` + b64(pt[33:]) + `"}]}`))
+		_, _ = w.Write(testkit.JWKS(t, j.current()))
 	}))
 	t.Cleanup(j.srv.Close)
 	return j
 }
 
 func (j *jwksServer) rotate() *ecdsa.PrivateKey {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k := testkit.ECKey(j.t)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.key = k
@@ -61,7 +56,7 @@ func TestTrustedIdPJWKSURL(t *testing.T) {
 		c.TrustedIdPs = []TrustedIdP{{Issuer: trustedIdP, JWKSURL: j.srv.URL + "/keys"}}
 	})
 	grant := func(k *ecdsa.PrivateKey) int {
-		return e.ccPost(bearerForm(e.idjag(k, idJAGType, nil)), "ci", machineSecret).status
+		return e.tokenPost(bearerForm(e.idjag(k, idJAGType, nil)), "", "ci", machineSecret).status
 	}
 	if s := grant(j.current()); s != 200 || j.fetches.Load() != 1 {
 		t.Fatalf("first grant: %d, %d fetches", s, j.fetches.Load())
@@ -72,7 +67,7 @@ func TestTrustedIdPJWKSURL(t *testing.T) {
 	// The provider rotates; within the interval, one fetch at most.
 	e.clock.Advance(jwksRefetch)
 	rotated := j.rotate()
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other := testkit.ECKey(t)
 	if s := grant(rotated); s != 200 || j.fetches.Load() != 2 {
 		t.Fatalf("after rotation: %d, %d fetches", s, j.fetches.Load())
 	}

@@ -98,7 +98,7 @@ func TestIntrospectNeedsAResourceServerClient(t *testing.T) {
 	wantOAuthError(t, e.introspect(at, "rs", "wrong-secret-0123456789"), 401, "invalid_client")
 	wantOAuthError(t, e.introspect("", "rs", rsSecret), 400, "invalid_request")
 	// A resource server may not get tokens of its own.
-	wantOAuthError(t, e.ccPost(url.Values{"grant_type": {"client_credentials"}}, "rs", rsSecret), 400, "unauthorized_client")
+	wantOAuthError(t, e.tokenPost(url.Values{"grant_type": {"client_credentials"}}, "", "rs", rsSecret), 400, "unauthorized_client")
 	md := e.get("/.well-known/oauth-authorization-server").json(t)
 	if md["introspection_endpoint"] != e.ts.URL+"/introspect" {
 		t.Fatalf("metadata: %v", md["introspection_endpoint"])

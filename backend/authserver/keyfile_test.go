@@ -25,25 +25,7 @@ func TestF5_SigningKeyFileChecks(t *testing.T) {
 	testkit.NoErr(t, err)
 	pemBytes, err := os.ReadFile(key)
 	testkit.NoErr(t, err)
-	refused := map[string]func(t *testing.T) string{
-		"symlink to a 0600 key": func(t *testing.T) string {
-			link := filepath.Join(t.TempDir(), "link.pem")
-			testkit.NoErr(t, os.Symlink(key, link))
-			return link
-		},
-		"dangling symlink": func(t *testing.T) string {
-			link := filepath.Join(t.TempDir(), "link.pem")
-			testkit.NoErr(t, os.Symlink(filepath.Join(t.TempDir(), "absent.pem"), link))
-			return link
-		},
-		"another user's key": func(t *testing.T) string {
-			p := testkit.WriteTemp(t, "other.pem", string(pemBytes), 0o600)
-			testkit.ChownToOther(t, p)
-			return p
-		},
-		"world readable": func(t *testing.T) string { return testkit.WriteTemp(t, "loose.pem", string(pemBytes), 0o644) },
-	}
-	for name, setup := range refused {
+	for name, setup := range testkit.InsecureFiles(string(pemBytes)) {
 		t.Run(name, func(t *testing.T) {
 			p := setup(t)
 			_, err := LoadOrCreateKey(p)

@@ -56,7 +56,7 @@ func TestJWKSIsStandard(t *testing.T) {
 }
 
 func TestKidIsRFC7638Thumbprint(t *testing.T) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k := testkit.ECKey(t)
 	j, err := publicJWK(&k.PublicKey)
 	testkit.NoErr(t, err)
 	// Independent computation: encoding/json sorts map keys, which is the

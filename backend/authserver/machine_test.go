@@ -2,11 +2,6 @@ package authserver
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,7 +20,7 @@ const machineSecret = "machine-secret-0123456789"
 // "ci-key" (the public half of the returned key).
 func machineEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	e := newEnv(t, func(c *Config) {
 		c.MachineClients = []MachineClient{
 			{ID: "ci", Secret: secret.New(machineSecret), Scopes: []string{"notes:read"}},
@@ -43,38 +38,14 @@ func (e *env) assertion(key *ecdsa.PrivateKey, mod func(*jwt.RegisteredClaims)) 
 	if mod != nil {
 		mod(&c)
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodES256, c).SignedString(key)
-	testkit.NoErr(e.t, err)
-	return s
-}
-
-func (e *env) ccPost(form url.Values, basicID, basicSecret string) resp {
-	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.abs("/token"), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basicID != "" {
-		req.SetBasicAuth(basicID, basicSecret)
-	}
-	return do(e.t, e.browser, req)
-}
-
-// subOf reads the access token's claims without verifying it (the
-// server's own tests check the signature elsewhere).
-func subOf(t *testing.T, at string) map[string]any {
-	t.Helper()
-	parts := strings.Split(at, ".")
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	testkit.NoErr(t, err)
-	var m map[string]any
-	testkit.NoErr(t, json.Unmarshal(b, &m))
-	return m
+	return testkit.SignJWT(e.t, jwt.SigningMethodES256, key, "JWT", c)
 }
 
 func TestClientCredentialsSecret(t *testing.T) {
 	e, _ := machineEnv(t)
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	for name, r := range map[string]resp{
-		"basic": e.ccPost(cc, "ci", machineSecret),
+		"basic": e.tokenPost(cc, "", "ci", machineSecret),
 		"post":  e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ci"}, "client_secret": {machineSecret}}),
 	} {
 		if r.status != 200 {
@@ -84,17 +55,17 @@ func TestClientCredentialsSecret(t *testing.T) {
 		if _, has := m["refresh_token"]; has {
 			t.Errorf("%s: a refresh token was issued", name)
 		}
-		claims := subOf(t, m["access_token"].(string))
+		claims := testkit.PeekJWT(t, m["access_token"].(string), 1)
 		if claims["sub"] != "ci" || claims["client_id"] != "ci" || claims["scope"] != "notes:read" || claims["aud"] != e.ts.URL {
 			t.Errorf("%s: claims %v", name, claims)
 		}
 	}
-	wantOAuthError(t, e.ccPost(cc, "ci", "wrong-secret-0123456789"), 401, "invalid_client")
-	wantOAuthError(t, e.ccPost(cc, "nobody", machineSecret), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(cc, "", "ci", "wrong-secret-0123456789"), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(cc, "", "nobody", machineSecret), 401, "invalid_client")
 	wantOAuthError(t, e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"ci"}}), 401, "invalid_client")
 	// A public client cannot use the grant: it has no credential.
 	wantOAuthError(t, e.post("/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"relay"}}), 401, "invalid_client")
-	wantOAuthError(t, e.ccPost(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, "ci", machineSecret), 400, "invalid_scope")
+	wantOAuthError(t, e.tokenPost(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}}, "", "ci", machineSecret), 400, "invalid_scope")
 	if strings.Contains(e.logs.String(), machineSecret) {
 		t.Fatal("the secret is in the logs")
 	}
@@ -111,10 +82,10 @@ func TestClientCredentialsAssertion(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	if claims := subOf(t, r.json(t)["access_token"].(string)); claims["sub"] != "ci-key" || claims["scope"] != "notes:read notes:write" {
+	if claims := testkit.PeekJWT(t, r.json(t)["access_token"].(string), 1); claims["sub"] != "ci-key" || claims["scope"] != "notes:read notes:write" {
 		t.Fatalf("claims %v", claims)
 	}
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other := testkit.ECKey(t)
 	for name, a := range map[string]string{
 		"replayed":      good,
 		"other key":     e.assertion(other, nil),
@@ -133,7 +104,7 @@ func TestClientCredentialsAssertion(t *testing.T) {
 		t.Fatalf("aud = token endpoint: %d %s", r.status, r.body)
 	}
 	// The secret client cannot present an assertion, nor the key client a secret.
-	wantOAuthError(t, e.ccPost(url.Values{"grant_type": {"client_credentials"}}, "ci-key", machineSecret), 401, "invalid_client")
+	wantOAuthError(t, e.tokenPost(url.Values{"grant_type": {"client_credentials"}}, "", "ci-key", machineSecret), 401, "invalid_client")
 }
 
 func TestMachineClientsMetadata(t *testing.T) {
@@ -152,12 +123,9 @@ func TestMachineClientsMetadata(t *testing.T) {
 }
 
 func TestParseMachineClients(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pt, _ := key.PublicKey.ECDH()
-	b := pt.Bytes()
-	enc := base64.RawURLEncoding.EncodeToString
+	key := testkit.ECKey(t)
 	doc := `[{"client_id":"ci","client_secret":"` + machineSecret + `","scopes":["notes:read"]},
-	{"client_id":"k","jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"` + enc(b[1:33]) + `","y":"` + enc(b[33:]) + `"}]},"scopes":["notes:read"]}]`
+	{"client_id":"k","jwks":` + string(testkit.JWKS(t, key)) + `,"scopes":["notes:read"]}]`
 	mcs, err := ParseMachineClients([]byte(doc))
 	if err != nil || len(mcs) != 2 || len(mcs[1].Keys) != 1 || keyAlg(mcs[1].Keys[0]) != "ES256" {
 		t.Fatalf("%v %+v", err, mcs)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -244,38 +243,30 @@ func TestA17_ResourceValidation(t *testing.T) {
 }
 
 func TestA18_AccessTokenClaims(t *testing.T) {
-	for _, mode := range []string{"ES256", "HS256"} {
-		t.Run("A18/"+mode, func(t *testing.T) {
-			key := []byte("fake-hmac-secret-for-tests-0123456789")
-			e := newEnv(t, func(c *Config) {
-				if mode == "HS256" {
-					c.HMACSecret = secret.New(string(key))
-				}
-			})
-			at := e.tokens()["access_token"].(string)
-			tok := verifyToken(t, e, at, key)
-			c := tok.Claims.(jwt.MapClaims)
-			if c["iss"] != e.s.Metadata().Issuer || c["iss"] != e.ts.URL {
-				t.Fatalf("iss = %v", c["iss"])
-			}
-			if c["aud"] != e.ts.URL {
-				t.Fatalf("aud = %#v, want the single string %s", c["aud"], e.ts.URL)
-			}
-			exp, iat, nbf := c["exp"].(float64), c["iat"].(float64), c["nbf"].(float64)
-			if exp-iat > 15*60 || exp <= iat || nbf != iat || iat != float64(e.clock.Now().Unix()) {
-				t.Fatalf("exp %v iat %v nbf %v", exp, iat, nbf)
-			}
-			if c["sub"] != "alice" || c["client_id"] != "relay" || c["scope"] != "notes:read notes:write" || len(c["jti"].(string)) < 16 {
-				t.Fatalf("claims: %v", c)
-			}
-			if tok.Header["typ"] != "at+jwt" || tok.Header["alg"] != mode {
-				t.Fatalf("header: %v", tok.Header)
-			}
-			if _, hasKid := tok.Header["kid"]; hasKid != (mode == "ES256") {
-				t.Fatalf("kid presence wrong for %s: %v", mode, tok.Header)
-			}
-		})
-	}
+	inSigningModes(t, "A18/", func(t *testing.T, e *env, mode string, key []byte) {
+		at := e.tokens()["access_token"].(string)
+		tok := verifyToken(t, e, at, key)
+		c := tok.Claims.(jwt.MapClaims)
+		if c["iss"] != e.s.Metadata().Issuer || c["iss"] != e.ts.URL {
+			t.Fatalf("iss = %v", c["iss"])
+		}
+		if c["aud"] != e.ts.URL {
+			t.Fatalf("aud = %#v, want the single string %s", c["aud"], e.ts.URL)
+		}
+		exp, iat, nbf := c["exp"].(float64), c["iat"].(float64), c["nbf"].(float64)
+		if exp-iat > 15*60 || exp <= iat || nbf != iat || iat != float64(e.clock.Now().Unix()) {
+			t.Fatalf("exp %v iat %v nbf %v", exp, iat, nbf)
+		}
+		if c["sub"] != "alice" || c["client_id"] != "relay" || c["scope"] != "notes:read notes:write" || len(c["jti"].(string)) < 16 {
+			t.Fatalf("claims: %v", c)
+		}
+		if tok.Header["typ"] != "at+jwt" || tok.Header["alg"] != mode {
+			t.Fatalf("header: %v", tok.Header)
+		}
+		if _, hasKid := tok.Header["kid"]; hasKid != (mode == "ES256") {
+			t.Fatalf("kid presence wrong for %s: %v", mode, tok.Header)
+		}
+	})
 	t.Run("A18/short TTL and unique jti", func(t *testing.T) {
 		e := newEnv(t, func(c *Config) { c.TokenTTL = 2 * time.Second })
 		a, b := testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1), testkit.PeekJWT(t, e.tokens()["access_token"].(string), 1)

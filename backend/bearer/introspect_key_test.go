@@ -2,8 +2,6 @@ package bearer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -24,8 +22,7 @@ import (
 // credentials: signed by its key, iss = sub = the client id, aud = the
 // issuer, a short life, and a fresh jti on every request.
 func TestIntrospectionWithClientKey(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	key := testkit.ECKey(t)
 	var mu sync.Mutex
 	var jtis []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,8 +60,7 @@ func TestIntrospectionWithClientKey(t *testing.T) {
 }
 
 func TestNewIntrospectorClientKeyConfig(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	testkit.NoErr(t, err)
+	key := testkit.ECKey(t)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	testkit.NoErr(t, err)
 	good := IntrospectionConfig{Issuer: testIssuer, Audience: testAudience, Endpoint: "http://127.0.0.1:1/introspect",

@@ -35,10 +35,8 @@ func server(t *testing.T, store NoteStore) *httptest.Server {
 func tok(t *testing.T, sub, scope string) string {
 	t.Helper()
 	now := time.Now()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub,
-		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "client_id": "relay", "scope": scope}).SignedString(secret)
-	testkit.NoErr(t, err)
-	return s
+	return testkit.SignJWT(t, jwt.SigningMethodHS256, secret, "JWT", jwt.MapClaims{"iss": iss, "aud": aud, "sub": sub,
+		"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "client_id": "relay", "scope": scope})
 }
 
 func call(t *testing.T, srv *httptest.Server, name, args, token string) (int, tool.Result, string) {

@@ -17,7 +17,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/backend/bearer"
-	"github.com/keyrelay/keyrelay/internal/dpop"
 	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
@@ -346,16 +345,11 @@ func newFixture(t *testing.T, extra ...Tool) *fixture {
 	t.Helper()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
 	testkit.NoErr(t, err)
-	return newFixtureWith(t, v, extra...)
-}
-
-// newFixtureWith is newFixture with another Validator.
-func newFixtureWith(t *testing.T, v Validator, extra ...Tool) *fixture {
-	t.Helper()
 	return newFixtureDPoP(t, v, nil, extra...)
 }
 
-// newFixtureDPoP is newFixtureWith with DPoP settings d.
+// newFixtureDPoP is newFixture with another Validator and DPoP settings
+// d (nil: none).
 func newFixtureDPoP(t *testing.T, v Validator, d *bearer.DPoP, extra ...Tool) *fixture {
 	t.Helper()
 	logs := &testkit.Buffer{}
@@ -396,9 +390,7 @@ func token(t *testing.T, mut func(jwt.MapClaims)) string {
 	if mut != nil {
 		mut(c)
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
-	testkit.NoErr(t, err)
-	return s
+	return testkit.SignJWT(t, jwt.SigningMethodHS256, secret, "JWT", c)
 }
 
 type response struct {
@@ -455,26 +447,16 @@ func wantChallenge(t *testing.T, r response, status int, errCode string) {
 const opaqueToken = "opaque-9c1e77a4b2d04f3e"
 
 // introspectingFixture serves the tools with an Introspector asking a
-// loopback endpoint that answers with answer.
-func introspectingFixture(t *testing.T, answer http.HandlerFunc) *fixture {
+// loopback endpoint that answers with answer, and DPoP settings d (nil:
+// none).
+func introspectingFixture(t *testing.T, answer http.HandlerFunc, d *bearer.DPoP) *fixture {
 	t.Helper()
 	as := httptest.NewServer(answer)
 	t.Cleanup(as.Close)
 	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{Issuer: iss, Audience: aud, Endpoint: as.URL,
 		ClientID: "backend", ClientSecret: "introspection-secret"})
 	testkit.NoErr(t, err)
-	return newFixtureWith(t, in)
-}
-
-// introspectingFixtureDPoP is introspectingFixture with DPoP accepted.
-func introspectingFixtureDPoP(t *testing.T, answer http.HandlerFunc) *fixture {
-	t.Helper()
-	as := httptest.NewServer(answer)
-	t.Cleanup(as.Close)
-	in, err := bearer.NewIntrospector(bearer.IntrospectionConfig{Issuer: iss, Audience: aud, Endpoint: as.URL,
-		ClientID: "backend", ClientSecret: "introspection-secret"})
-	testkit.NoErr(t, err)
-	return newFixtureDPoP(t, in, &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{})})
+	return newFixtureDPoP(t, in, d)
 }
 
 func activeAnswer(scope string) http.HandlerFunc {
@@ -486,12 +468,12 @@ func activeAnswer(scope string) http.HandlerFunc {
 }
 
 func TestIntrospectedTokenWithInsufficientScopeIs403(t *testing.T) {
-	f := introspectingFixture(t, activeAnswer("notes:read"))
+	f := introspectingFixture(t, activeAnswer("notes:read"), nil)
 	wantChallenge(t, f.call(t, "write", `{}`, "Bearer "+opaqueToken), 403, "insufficient_scope")
 }
 
 func TestIntrospectedTokenWhoamiIsTheSameUserAsJWT(t *testing.T) {
-	f := introspectingFixture(t, activeAnswer("notes:read"))
+	f := introspectingFixture(t, activeAnswer("notes:read"), nil)
 	r := f.call(t, "whoami", `{}`, "Bearer "+opaqueToken)
 	jf := newFixture(t)
 	j := jf.call(t, "whoami", `{}`, "Bearer "+token(t, nil))
@@ -517,7 +499,7 @@ func TestIntrospectedTokenWhoamiIsTheSameUserAsJWT(t *testing.T) {
 func TestIntrospectionEndpointDownIs503WithRetryAfter(t *testing.T) {
 	f := introspectingFixture(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
-	})
+	}, nil)
 	r := f.call(t, "whoami", `{}`, "Bearer "+opaqueToken)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.raw)

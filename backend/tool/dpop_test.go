@@ -38,7 +38,11 @@ func dpopFixture(t *testing.T, require bool) *fixture {
 	t.Helper()
 	v, err := bearer.NewHMAC(bearer.Config{Issuer: iss, Audience: aud}, secret)
 	testkit.NoErr(t, err)
-	return newFixtureDPoP(t, v, &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{}), Require: require})
+	return newFixtureDPoP(t, v, dpopSettings(require))
+}
+
+func dpopSettings(require bool) *bearer.DPoP {
+	return &bearer.DPoP{Verifier: dpop.NewVerifier(dpop.VerifierConfig{}), Require: require}
 }
 
 // wantDPoPChallenge checks a 401 whose DPoP challenge carries errCode.
@@ -183,7 +187,7 @@ func TestDPoPIntrospectedToken(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"active": true, "iss": iss, "aud": aud, "sub": "alice", "token_type": "DPoP",
 			"exp": time.Now().Add(time.Minute).Unix(), "client_id": "relay", "scope": "notes:read", "cnf": map[string]string{"jkt": k.Thumbprint()}})
 	}
-	f := introspectingFixtureDPoP(t, answer)
+	f := introspectingFixture(t, answer, dpopSettings(false))
 	wantChallenge(t, f.call(t, "echo", `{"arguments":{"message":"hi"}}`, "Bearer "+opaqueToken), 401, "invalid_token")
 	if r := f.call(t, "echo", `{"arguments":{"message":"hi"}}`, "DPoP "+opaqueToken, proof(t, k, "POST", echoURL, opaqueToken)); r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.raw)

@@ -3,13 +3,12 @@ package clientauth
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
 // TestAssertion: a parsed Ed25519 key signs with EdDSA an assertion whose
@@ -20,11 +19,7 @@ func TestAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ParseKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	k, err := ParseKey([]byte(testkit.PEM(t, priv)))
 	if err != nil || k.Alg != "EdDSA" {
 		t.Fatalf("ParseKey: %v, alg %v", err, k)
 	}

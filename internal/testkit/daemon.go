@@ -3,6 +3,7 @@ package testkit
 import (
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -44,6 +45,17 @@ func StartDaemon(t testing.TB, bin string, env []string, args ...string) *Daemon
 		}
 	})
 	return d
+}
+
+// StartBackend runs the backend binary on a free loopback port, with PATH,
+// a private HOME and env (nothing of the test's own backend settings),
+// waits for /healthz, and returns its URL.
+func StartBackend(t testing.TB, env ...string) string {
+	t.Helper()
+	addr := FreeAddr(t)
+	StartDaemon(t, Backend(t), append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "BACKEND_ADDR=" + addr}, env...)).
+		WaitHealthy(t, "http://"+addr+"/healthz")
+	return "http://" + addr
 }
 
 // WaitHealthy waits up to 15 s for url to answer 200, and fails the test

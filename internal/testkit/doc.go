@@ -3,10 +3,13 @@
 // (D-Bus and gnome-keyring) per test, a private tmux server (terminals
 // driven as a person drives them), the repository's binaries built once
 // per test process, a relay started on raw stdio pipes or behind mcp-go's
-// stdio client, long-running helper processes, and a client of the
-// backend's tool API. Subpackage chain runs the built-in authorization
-// server and example backend on one loopback listener; subpackage faultfs
-// gives real file-system faults.
+// stdio client, long-running helper processes (the backend on a free
+// port), a client of the backend's tool API, P-256 keys, JWKS and signed
+// JWTs, an identity provider's token exchange for cross-app access
+// (IDJAGIssuer), and a search for secrets in outputs and files (Leaks).
+// Subpackage chain runs the built-in authorization server and example
+// backend on one loopback listener; subpackage faultfs gives real
+// file-system faults.
 //
 // It is test support only: archtest forbids importing it from product
 // code. It imports nothing of keyrelay's own, so the tests of every

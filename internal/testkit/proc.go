@@ -1,8 +1,14 @@
 package testkit
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +20,45 @@ type Proc struct {
 	Cmd    *exec.Cmd
 	Out    *os.File // the read end of its stdout: closing it is a client gone
 	exited chan struct{}
+}
+
+// RunCmd runs bin with args and exactly env to completion, within 2
+// minutes (else the test fails), and returns its stdout, stderr and exit
+// code. A child left holding the pipes does not stall it.
+func RunCmd(t testing.TB, bin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %s did not finish within 2 minutes\n%s", filepath.Base(bin), strings.Join(args, " "), Tail(errb.String()))
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// Procs lists the live processes, other than this one, whose /proc
+// directory satisfies match; none without procfs.
+func Procs(match func(dir string) bool) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && match(filepath.Join("/proc", e.Name())) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // Start runs bin with args and exactly env (nothing of the test's own).

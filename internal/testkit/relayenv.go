@@ -1,17 +1,12 @@
 package testkit
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"filippo.io/age"
 	"github.com/mark3labs/mcp-go/client"
@@ -61,23 +56,7 @@ func (e *RelayEnv) Environ(extra ...string) []string {
 // its stdout, stderr and exit code.
 func (e *RelayEnv) Run(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, Relay(t), args...)
-	cmd.Env = e.Environ()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("relay %s did not finish within 2 minutes\n%s", strings.Join(args, " "), Tail(errb.String()))
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return RunCmd(t, Relay(t), e.Environ(), args...)
 }
 
 // Start runs a relay command on raw pipes (see Proc).

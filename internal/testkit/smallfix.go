@@ -49,6 +49,20 @@ func WriteTemp(t testing.TB, name, content string, perm os.FileMode) string {
 	return p
 }
 
+// DirNames lists the names in dir; none if dir does not exist.
+func DirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
 // NoErr stops the test if err is not nil: the check after a call whose
 // error only says the test cannot go on. what, if given, names the call.
 func NoErr(t testing.TB, err error, what ...string) {

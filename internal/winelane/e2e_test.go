@@ -3,14 +3,9 @@
 package winelane
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,7 +58,7 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	if out, _, code := r.run(t, "status"); code != 0 || !strings.Contains(out, "logged in as "+be.user) || !strings.Contains(out, "keychain") {
 		t.Fatalf("relay.exe status: exit %d\n%s", code, out)
 	}
-	if names := dirNames(t, dataDir); !slices.Contains(names, "tokens.age") {
+	if names := testkit.DirNames(t, dataDir); !slices.Contains(names, "tokens.age") {
 		t.Fatalf("the data directory %s holds %v, want tokens.age in it", dataDir, names)
 	}
 
@@ -85,7 +80,7 @@ func TestWindowsLaneEndToEnd(t *testing.T) {
 	if items := r.credentials(t); len(items) != 0 {
 		t.Fatalf("after logout Credential Manager still lists %v", items)
 	}
-	if names := dirNames(t, dataDir); len(names) > 1 || (len(names) == 1 && names[0] != "vault.lock") {
+	if names := testkit.DirNames(t, dataDir); len(names) > 1 || (len(names) == 1 && names[0] != "vault.lock") {
 		t.Fatalf("after logout the data directory holds %v, want nothing but the lock file", names)
 	}
 	if out, _, code := r.run(t, "status"); code != 1 || !strings.Contains(out, "logged out") {
@@ -130,18 +125,13 @@ func (w *wine) buildWindows(t *testing.T, pkgs ...string) string {
 // backend is the Linux backend with its authorization server.
 type backend struct{ url, user, password string }
 
-// startBackend runs the backend binary (for Linux) with --auth-server and
-// one user on a free loopback port, with nothing of the test's own
-// backend settings.
+// startBackend runs the backend binary (for Linux) with its authorization
+// server and one user on a free loopback port, with nothing of the test's
+// own backend settings.
 func startBackend(t *testing.T) *backend {
 	t.Helper()
-	var b [12]byte
-	rand.Read(b[:])
-	be := &backend{user: "alice", password: "fake-" + hex.EncodeToString(b[:])}
-	addr := testkit.FreeAddr(t)
-	be.url = "http://" + addr
-	env := []string{"PATH=" + os.Getenv("PATH"), "BACKEND_ADDR=" + addr, "AUTH_USERS=" + be.user + ":" + be.password}
-	testkit.StartDaemon(t, testkit.Backend(t), env, "--auth-server").WaitHealthy(t, be.url+"/healthz")
+	be := &backend{user: "alice", password: "fake-" + rand.Text()}
+	be.url = testkit.StartBackend(t, "BACKEND_AUTH_SERVER=1", "AUTH_USERS="+be.user+":"+be.password)
 	return be
 }
 
@@ -168,24 +158,7 @@ func (r *winRelay) env() []string {
 // run runs a Windows program under Wine to completion, within 2 minutes.
 func (r *winRelay) exec(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, r.w.loader, args...)
-	cmd.Env = r.env()
-	cmd.WaitDelay = 5 * time.Second // a Wine process left holding the pipes must not stall Wait
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("wine %s did not finish within 2 minutes\n%s", strings.Join(args, " "), testkit.Tail(errb.String()))
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return testkit.RunCmd(t, r.w.loader, r.env(), args...)
 }
 
 // run runs relay.exe with args.
@@ -251,7 +224,7 @@ func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 func userName(t *testing.T, prefix string) string {
 	t.Helper()
 	var users []string
-	for _, n := range dirNames(t, filepath.Join(prefix, "drive_c", "users")) {
+	for _, n := range testkit.DirNames(t, filepath.Join(prefix, "drive_c", "users")) {
 		if n != "Public" {
 			users = append(users, n)
 		}
@@ -260,20 +233,6 @@ func userName(t *testing.T, prefix string) string {
 		t.Fatalf("the prefix has the user profiles %v, want one", users)
 	}
 	return users[0]
-}
-
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	testkit.NoErr(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 func lastLine(s string) string {

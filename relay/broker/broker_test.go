@@ -28,6 +28,7 @@ type fakeAuth struct {
 	mu                   sync.Mutex
 	seq                  int
 	delay                time.Duration
+	bind                 func(context.Context, *oauth.Tokens) // if set, changes what Login and Refresh return
 }
 
 func (f *fakeAuth) issue(scopes []string) *oauth.Tokens {
@@ -50,16 +51,24 @@ func (f *fakeAuth) Login(ctx context.Context, scopes []string, _ UI) (*oauth.Tok
 	if len(scopes) == 0 {
 		scopes = []string{"notes:read"}
 	}
-	return f.issue(scopes), nil
+	return f.issued(ctx, scopes), nil
 }
 
-func (f *fakeAuth) Refresh(_ context.Context, rt secret.Value) (*oauth.Tokens, error) {
+func (f *fakeAuth) Refresh(ctx context.Context, rt secret.Value) (*oauth.Tokens, error) {
 	f.refreshes.Add(1)
 	time.Sleep(f.delay)
 	if f.refreshErr != nil {
 		return nil, f.refreshErr
 	}
-	return f.issue([]string{"notes:read"}), nil
+	return f.issued(ctx, []string{"notes:read"}), nil
+}
+
+func (f *fakeAuth) issued(ctx context.Context, scopes []string) *oauth.Tokens {
+	t := f.issue(scopes)
+	if f.bind != nil {
+		f.bind(ctx, t)
+	}
+	return t
 }
 
 var acct = vault.Account{Issuer: "http://127.0.0.1:1", ClientID: "relay", Resource: "http://127.0.0.1:2"}

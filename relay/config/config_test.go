@@ -513,9 +513,8 @@ func TestCheckServerURL(t *testing.T) {
 }
 
 func TestParseHeaderFile(t *testing.T) {
-	write := func(name, body string, mode os.FileMode) string { return testkit.WriteTemp(t, name, body, mode) }
 	getenv := func(k string) string { return map[string]string{"KEY": "fake-key-123"}[k] }
-	good := write("good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
+	good := testkit.WriteTemp(t, "good", "# credentials for the example server\r\nX-Api-Key: ${KEY}\r\n\r\n  # indented comment\nX-Team: blue\n", 0o600)
 	hs, err := ParseHeaderFile(good, getenv)
 	testkit.NoErr(t, err)
 	var got []string
@@ -527,7 +526,7 @@ func TestParseHeaderFile(t *testing.T) {
 	}
 	// Windows keeps no group or other mode bits, and keyrelay reads no
 	// ACLs (platform): a 0644 file is an ordinary one there.
-	if _, err := ParseHeaderFile(write("loose", "X-Api-Key: s3cret-in-loose-file\n", 0o644), getenv); err == nil && runtime.GOOS != "windows" {
+	if _, err := ParseHeaderFile(testkit.WriteTemp(t, "loose", "X-Api-Key: s3cret-in-loose-file\n", 0o644), getenv); err == nil && runtime.GOOS != "windows" {
 		t.Fatal("a file others can read was accepted")
 	}
 	link := filepath.Join(t.TempDir(), "link")
@@ -535,11 +534,11 @@ func TestParseHeaderFile(t *testing.T) {
 	if _, err := ParseHeaderFile(link, getenv); err == nil {
 		t.Fatal("a symlink was accepted")
 	}
-	_, err = ParseHeaderFile(write("bad", "X-A: 1\nAuthorization: Bearer s3cret-token-value\n", 0o600), getenv)
+	_, err = ParseHeaderFile(testkit.WriteTemp(t, "bad", "X-A: 1\nAuthorization: Bearer s3cret-token-value\n", 0o600), getenv)
 	if err == nil || !strings.Contains(err.Error(), "line 2") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("a refused header: %v", err)
 	}
-	big := write("big", strings.Repeat("X-A: 1\n", maxHeaderFile/7+1), 0o600)
+	big := testkit.WriteTemp(t, "big", strings.Repeat("X-A: 1\n", maxHeaderFile/7+1), 0o600)
 	if _, err := ParseHeaderFile(big, getenv); err == nil {
 		t.Fatal("an oversized file was accepted")
 	}

@@ -5,8 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -117,18 +115,6 @@ func TestAssumePKCE(t *testing.T) {
 	}
 }
 
-func keyPEM(t *testing.T, k any) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	testkit.NoErr(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func writeKey(t *testing.T, b []byte, mode os.FileMode) string {
-	t.Helper()
-	return testkit.WriteTemp(t, "key.pem", string(b), mode)
-}
-
 func checked(t *testing.T, vars map[string]string, args ...string) (*Config, error) {
 	t.Helper()
 	vars["RELAY_BACKEND_URL"] = "https://backend.example"
@@ -140,8 +126,8 @@ func checked(t *testing.T, vars map[string]string, args ...string) (*Config, err
 }
 
 func TestClientCredentialsSettings(t *testing.T) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	good := writeKey(t, keyPEM(t, ec), 0o600)
+	ec := testkit.ECKey(t)
+	good := testkit.WriteTemp(t, "key.pem", testkit.PEM(t, ec), 0o600)
 	c, err := checked(t, map[string]string{"RELAY_CLIENT_CREDENTIALS": "1", "RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": good})
 	if err != nil || !c.ClientCreds || c.ClientKey.IsZero() {
 		t.Fatalf("a good key: %v, %+v", err, c)
@@ -155,10 +141,10 @@ func TestClientCredentialsSettings(t *testing.T) {
 }
 
 func TestClientCredentialsSettingsRefused(t *testing.T) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec := testkit.ECKey(t)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	good := writeKey(t, keyPEM(t, ec), 0o600)
+	good := testkit.WriteTemp(t, "key.pem", testkit.PEM(t, ec), 0o600)
 	type refusal struct {
 		vars map[string]string
 		want string
@@ -168,12 +154,12 @@ func TestClientCredentialsSettingsRefused(t *testing.T) {
 		"key without id":  {map[string]string{"RELAY_CLIENT_KEY_FILE": good}, "needs RELAY_CLIENT_ID"},
 		"mode without id": {map[string]string{"RELAY_CLIENT_CREDENTIALS": "1"}, "needs RELAY_CLIENT_ID"},
 		"bad switch":      {map[string]string{"RELAY_CLIENT_CREDENTIALS": "yes please", "RELAY_CLIENT_ID": "ci"}, "want 1 or 0"},
-		"P-384":           {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, p384), 0o600)}, "only P-256"},
-		"RSA 1024":        {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, small), 0o600)}, "at least 2048"},
+		"P-384":           {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": testkit.WriteTemp(t, "key.pem", testkit.PEM(t, p384), 0o600)}, "only P-256"},
+		"RSA 1024":        {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": testkit.WriteTemp(t, "key.pem", testkit.PEM(t, small), 0o600)}, "at least 2048"},
 		"missing":         {map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": filepath.Join(t.TempDir(), "none.pem")}, "RELAY_CLIENT_KEY_FILE"},
 	}
 	if runtime.GOOS != "windows" {
-		cases["group-readable"] = refusal{map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": writeKey(t, keyPEM(t, ec), 0o640)}, "RELAY_CLIENT_KEY_FILE"}
+		cases["group-readable"] = refusal{map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": testkit.WriteTemp(t, "key.pem", testkit.PEM(t, ec), 0o640)}, "RELAY_CLIENT_KEY_FILE"}
 		link := filepath.Join(t.TempDir(), "link.pem")
 		testkit.NoErr(t, os.Symlink(good, link))
 		cases["symlink"] = refusal{map[string]string{"RELAY_CLIENT_ID": "ci", "RELAY_CLIENT_KEY_FILE": link}, "RELAY_CLIENT_KEY_FILE"}

@@ -89,11 +89,7 @@ func TestStaleRegistrationOnlyOnce(t *testing.T) {
 // in the (encrypted) vault, and a later run without it reads it from there.
 func TestClientSecretKeptInTheVault(t *testing.T) {
 	dir := t.TempDir()
-	open := func() *vault.Vault {
-		v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
-		testkit.NoErr(t, err)
-		return v
-	}
+	open := func() *vault.Vault { return vaultAt(t, dir, kc) }
 	first := &Interactive{Client: oauth.Client{ClientID: "conf"}, ClientSecret: secret.New("conf-secret-0123456789"), Registry: open()}
 	testkit.WantIs(t, testkit.ErrOf(first.clientSecret()), broker.ErrReprepare, "secret used before it was loaded")
 	testkit.NoErr(t, first.loadSecret(context.Background(), "https://as.example"))
@@ -184,10 +180,7 @@ func TestRegistrationRefusedNamesTheWayOut(t *testing.T) {
 	})
 	srv.Start()
 	defer srv.Close()
-	v, err := vault.Open(context.Background(), vault.Options{Dir: t.TempDir(), Keychain: vault.NewMemKeychain()})
-	testkit.NoErr(t, err)
-
-	err = (&Interactive{Issuer: issuer, Registry: v}).Prepare(context.Background())
+	err = (&Interactive{Issuer: issuer, Registry: memVault(t)}).Prepare(context.Background())
 	if err == nil {
 		t.Fatal("a refused registration was not an error")
 	}

@@ -75,8 +75,12 @@ func (f *fakeIdP) interactive(t *testing.T, reg Registry) *Interactive {
 		Client: oauth.Client{HTTP: f.srv.Client()}, Timeout: time.Second}
 }
 
-func memVault(t *testing.T) *vault.Vault {
-	v, err := vault.Open(context.Background(), vault.Options{Dir: t.TempDir(), Keychain: vault.NewMemKeychain()})
+func memVault(t *testing.T) *vault.Vault { return vaultAt(t, t.TempDir(), vault.NewMemKeychain()) }
+
+// vaultAt opens a vault handle on dir with the in-memory keychain kc.
+func vaultAt(t *testing.T, dir string, kc *vault.MemKeychain) *vault.Vault {
+	t.Helper()
+	v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
 	testkit.NoErr(t, err)
 	return v
 }

@@ -93,11 +93,9 @@ func TestRegistrationAuthMethodKept(t *testing.T) {
 	dir := t.TempDir()
 	kc := vault.NewMemKeychain()
 	for run := range 2 {
-		v, err := vault.Open(context.Background(), vault.Options{Dir: dir, Keychain: kc})
-		testkit.NoErr(t, err)
-		i := &Interactive{Issuer: m.srv.URL, Backend: m.srv.URL + "/mcp", Registry: v}
+		i := &Interactive{Issuer: m.srv.URL, Backend: m.srv.URL + "/mcp", Registry: vaultAt(t, dir, kc)}
 		testkit.NoErr(t, i.Prepare(context.Background()), "Prepare")
-		_, err = i.Refresh(context.Background(), secret.New("fake-refresh-0123456789"))
+		_, err := i.Refresh(context.Background(), secret.New("fake-refresh-0123456789"))
 		testkit.NoErr(t, err, "Refresh")
 		m.mu.Lock()
 		form, auth := m.form[len(m.form)-1], m.auth[len(m.auth)-1]

@@ -19,28 +19,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyrelay/keyrelay/internal/secret"
+	"github.com/keyrelay/keyrelay/internal/testkit"
 )
 
-func pemOf(t *testing.T, k any) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
 func TestParseClientKeyChoosesTheAlgorithm(t *testing.T) {
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec := testkit.ECKey(t)
 	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	ecDER, _ := x509.MarshalECPrivateKey(ec)
 	for name, tc := range map[string]struct{ pem, alg string }{
-		"P-256 PKCS8":    {pemOf(t, ec), "ES256"},
+		"P-256 PKCS8":    {testkit.PEM(t, ec), "ES256"},
 		"P-256 SEC1":     {string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})), "ES256"},
-		"RSA 2048":       {pemOf(t, rs), "RS256"},
+		"RSA 2048":       {testkit.PEM(t, rs), "RS256"},
 		"RSA 2048 PKCS1": {string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rs)})), "RS256"},
-		"Ed25519":        {pemOf(t, ed), "EdDSA"},
+		"Ed25519":        {testkit.PEM(t, ed), "EdDSA"},
 	} {
 		k, err := ParseClientKey([]byte(tc.pem))
 		if err != nil || k.Alg != tc.alg {
@@ -54,8 +46,8 @@ func TestParseClientKeyRefusals(t *testing.T) {
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&p384.PublicKey)
 	for name, tc := range map[string]struct{ pem, want string }{
-		"RSA 1024":   {pemOf(t, small), "at least 2048"},
-		"P-384":      {pemOf(t, p384), "only P-256"},
+		"RSA 1024":   {testkit.PEM(t, small), "at least 2048"},
+		"P-384":      {testkit.PEM(t, p384), "only P-256"},
 		"public key": {string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})), "not a private key"},
 		"not PEM":    {"hello", "not a PEM"},
 		"bad DER":    {string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("garbage-key-bytes")})), "does not parse"},
@@ -81,9 +73,9 @@ func TestClientCredentialsPrivateKeyJWT(t *testing.T) {
 	f.setToken(func(url.Values) (int, string) {
 		return 200, `{"access_token":"` + fakeAccess + `","token_type":"Bearer","expires_in":300}`
 	})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	c := f.client()
-	c.ClientID, c.ClientKey, c.Now = "ci-bot", secret.New(pemOf(t, key)), time.Now
+	c.ClientID, c.ClientKey, c.Now = "ci-bot", secret.New(testkit.PEM(t, key)), time.Now
 	for range 2 {
 		tok, err := c.ClientCredentials(context.Background())
 		if err != nil || tok.AccessToken.Reveal() != fakeAccess || !tok.RefreshToken.IsZero() {
@@ -122,9 +114,9 @@ func TestClientCredentialsPrivateKeyJWT(t *testing.T) {
 func TestClientCredentialsAlgNotAccepted(t *testing.T) {
 	f := newFakeAS(t)
 	f.md.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256"}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	c := f.client()
-	c.ClientKey = secret.New(pemOf(t, key))
+	c.ClientKey = secret.New(testkit.PEM(t, key))
 	_, err := c.ClientCredentials(context.Background())
 	if !errors.Is(err, ErrClientKey) || !strings.Contains(err.Error(), "ES256") || !strings.Contains(err.Error(), "RS256") {
 		t.Fatalf("err = %v", err)
@@ -162,9 +154,9 @@ func TestClientCredentialsAssertionScrubbed(t *testing.T) {
 		sent = form.Get("client_assertion")
 		return 401, `{"error":"invalid_client","error_description":"bad assertion ` + sent + `"}`
 	})
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.ECKey(t)
 	c := f.client()
-	c.ClientKey = secret.New(pemOf(t, key))
+	c.ClientKey = secret.New(testkit.PEM(t, key))
 	_, err := c.ClientCredentials(context.Background())
 	if err == nil || sent == "" || strings.Contains(err.Error(), sent) || !errors.Is(err, ErrInvalidClient) {
 		t.Fatalf("err = %v", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,21 +65,6 @@ func (st *stack) metadata(t *testing.T) *oauth.Metadata {
 	return md
 }
 
-// callTool POSTs to the backend's tool API, as the relay's forwarder does.
-func (st *stack) callTool(t *testing.T, name string, tok secret.Value) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", st.backend+"/mcp/tools/"+name, strings.NewReader(`{}`))
-	req.Header.Set("Content-Type", "application/json")
-	if !tok.IsZero() {
-		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-	}
-	resp, err := http.DefaultClient.Do(req)
-	testkit.NoErr(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
-
 var reResourceMetadata = regexp.MustCompile(`resource_metadata="([^"]+)"`)
 
 // TestIntegrationDiscoverResourceFromBackend: the real backend's 401
@@ -89,7 +73,7 @@ var reResourceMetadata = regexp.MustCompile(`resource_metadata="([^"]+)"`)
 func TestIntegrationDiscoverResourceFromBackend(t *testing.T) {
 	st := startStack(t, "", nil)
 	ctx := context.Background()
-	resp, _ := st.callTool(t, "whoami", secret.Value{})
+	resp, _ := testkit.PostTool(t, st.backend, "whoami", "{}", "")
 	m := reResourceMetadata.FindStringSubmatch(resp.Header.Get("WWW-Authenticate"))
 	if resp.StatusCode != 401 || m == nil {
 		t.Fatalf("whoami without a token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
@@ -254,7 +238,7 @@ func TestIntegrationRegisterAndDeviceLogin(t *testing.T) {
 	if cl["aud"] != st.backend || cl["sub"] != itUser || cl["client_id"] != reg.ClientID || cl["scope"] != "notes:read" {
 		t.Fatalf("claims aud=%v sub=%v client_id=%v scope=%v", cl["aud"], cl["sub"], cl["client_id"], cl["scope"])
 	}
-	if resp, body := st.callTool(t, "whoami", w.tok.AccessToken); resp.StatusCode != 200 || !strings.Contains(body, itUser) {
+	if resp, body := testkit.PostTool(t, st.backend, "whoami", "{}", w.tok.AccessToken.Reveal()); resp.StatusCode != 200 || !strings.Contains(body, itUser) {
 		t.Fatalf("whoami with the device token: %d", resp.StatusCode)
 	}
 	tok2, err := c.Refresh(ctx, w.tok.RefreshToken)

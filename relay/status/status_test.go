@@ -325,16 +325,23 @@ func TestNoTokenInOutput(t *testing.T) {
 	if !r.LoggedIn {
 		t.Fatal("not logged in: the test proves nothing")
 	}
-	var text, js bytes.Buffer
-	testkit.NoErr(t, r.Print(&text, false))
-	testkit.NoErr(t, r.Print(&js, true))
-	for _, out := range []string{text.String(), js.String(), SignedIn(stored), fmt.Sprintf("%#v", r)} {
+	text, js := printed(t, r)
+	for _, out := range []string{text, js, SignedIn(stored), fmt.Sprintf("%#v", r)} {
 		for _, tok := range []string{fakeAccess, fakeRefresh, "REDACTED"} {
 			if strings.Contains(out, tok) {
 				t.Errorf("output holds %q:\n%s", tok, out)
 			}
 		}
 	}
+}
+
+// printed is r's text and JSON forms.
+func printed(t *testing.T, r Report) (text, js string) {
+	t.Helper()
+	var tb, jb bytes.Buffer
+	testkit.NoErr(t, r.Print(&tb, false))
+	testkit.NoErr(t, r.Print(&jb, true))
+	return tb.String(), jb.String()
 }
 
 func TestSignedIn(t *testing.T) {
@@ -358,24 +365,19 @@ func TestPKCEAssumed(t *testing.T) {
 	as := []Assumption{{Issuer: "https://login.example/t/v2.0", By: "RELAY_ASSUME_PKCE_S256"},
 		{Issuer: "https://login.example/u/v2.0", By: "assume_pkce_s256 of /etc/keyrelay/policy.json"}}
 	r := Build(context.Background(), Sources{PKCE: as, ConfigErr: errors.New("bad"), Vault: fakeVault(vault.Status{Dir: "/d"})})
-	var text, js bytes.Buffer
-	testkit.NoErr(t, r.Print(&text, false))
-	testkit.NoErr(t, r.Print(&js, true))
-	testkit.Contains(t, "the text report", text.String(),
+	text, js := printed(t, r)
+	testkit.Contains(t, "the text report", text,
 		"\npkce:        S256 assumed for https://login.example/t/v2.0 (RELAY_ASSUME_PKCE_S256)\n",
 		"\npkce:        S256 assumed for https://login.example/u/v2.0 (assume_pkce_s256 of /etc/keyrelay/policy.json)\n")
-	if !strings.Contains(js.String(), `"pkce_s256_assumed": [
+	if !strings.Contains(js, `"pkce_s256_assumed": [
     {
       "issuer": "https://login.example/t/v2.0",
       "by": "RELAY_ASSUME_PKCE_S256"
     },`) {
-		t.Errorf("JSON lacks pkce_s256_assumed:\n%s", js.String())
+		t.Errorf("JSON lacks pkce_s256_assumed:\n%s", js)
 	}
-	var none bytes.Buffer
-	testkit.NoErr(t, Report{}.Print(&none, false))
-	testkit.NoErr(t, Report{}.Print(&none, true))
-	if strings.Contains(none.String(), "pkce") {
-		t.Errorf("a report without assumptions mentions pkce:\n%s", none.String())
+	if text, js := printed(t, Report{}); strings.Contains(text+js, "pkce") {
+		t.Errorf("a report without assumptions mentions pkce:\n%s%s", text, js)
 	}
 }
 
@@ -383,16 +385,11 @@ func TestPKCEAssumed(t *testing.T) {
 // the report name the client that signs in; otherwise neither mentions it.
 func TestClientCredentialsShown(t *testing.T) {
 	r := Build(context.Background(), Sources{ClientCredentials: "ci-key", Vault: fakeVault(vault.Status{Dir: "/d"})})
-	var text, js bytes.Buffer
-	testkit.NoErr(t, r.Print(&text, false))
-	testkit.NoErr(t, r.Print(&js, true))
-	testkit.Contains(t, "the text report", text.String(), "\nsign-in:     client credentials of ci-key (no person signs in; RELAY_CLIENT_CREDENTIALS)\n")
-	testkit.Contains(t, "the JSON report", js.String(), `"client_credentials": "ci-key"`)
-	var none bytes.Buffer
-	testkit.NoErr(t, Report{}.Print(&none, false))
-	testkit.NoErr(t, Report{}.Print(&none, true))
-	if strings.Contains(none.String(), "client") {
-		t.Errorf("a report for a person's sign-in mentions client credentials:\n%s", none.String())
+	text, js := printed(t, r)
+	testkit.Contains(t, "the text report", text, "\nsign-in:     client credentials of ci-key (no person signs in; RELAY_CLIENT_CREDENTIALS)\n")
+	testkit.Contains(t, "the JSON report", js, `"client_credentials": "ci-key"`)
+	if text, js := printed(t, Report{}); strings.Contains(text+js, "client") {
+		t.Errorf("a report for a person's sign-in mentions client credentials:\n%s%s", text, js)
 	}
 }
 
@@ -407,23 +404,19 @@ func TestIdPSessionShown(t *testing.T) {
 		return &IdP{Issuer: "https://idp.test", ClientID: "relay", Source: "sign-in", SignedIn: true, Subject: "alice", Expiry: exp}
 	}
 	r := Build(context.Background(), Sources{IdP: idp, Vault: fakeVault(vault.Status{Dir: "/d"}), Now: func() time.Time { return exp.Add(time.Hour) }})
-	var text, js bytes.Buffer
-	testkit.NoErr(t, r.Print(&text, false))
-	testkit.NoErr(t, r.Print(&js, true))
-	if !strings.Contains(text.String(), "\nsign-in:     cross-app access through https://idp.test\nidp:         signed in as alice, ID token until ") ||
-		!strings.Contains(text.String(), "(expired); from sign-in, client relay\n") {
-		t.Errorf("text:\n%s", text.String())
+	text, js := printed(t, r)
+	if !strings.Contains(text, "\nsign-in:     cross-app access through https://idp.test\nidp:         signed in as alice, ID token until ") ||
+		!strings.Contains(text, "(expired); from sign-in, client relay\n") {
+		t.Errorf("text:\n%s", text)
 	}
-	if !strings.Contains(js.String(), `"idp": {`) || !strings.Contains(js.String(), `"subject": "alice"`) || !strings.Contains(js.String(), `"expired": true`) {
-		t.Errorf("JSON:\n%s", js.String())
+	if !strings.Contains(js, `"idp": {`) || !strings.Contains(js, `"subject": "alice"`) || !strings.Contains(js, `"expired": true`) {
+		t.Errorf("JSON:\n%s", js)
 	}
 	Build(context.Background(), Sources{IdP: idp, Vault: fakeVault(vault.Status{Dir: "/d", HasTokens: true, Locked: true})})
 	if read != 1 {
 		t.Errorf("the session was read %d times; a locked vault must not be read", read)
 	}
-	var none bytes.Buffer
-	testkit.NoErr(t, Report{}.Print(&none, false))
-	if strings.Contains(none.String(), "idp") || strings.Contains(none.String(), "cross-app") {
-		t.Errorf("a report without cross-app access mentions it:\n%s", none.String())
+	if text, _ := printed(t, Report{}); strings.Contains(text, "idp") || strings.Contains(text, "cross-app") {
+		t.Errorf("a report without cross-app access mentions it:\n%s", text)
 	}
 }

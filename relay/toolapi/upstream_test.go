@@ -328,10 +328,8 @@ func realBackend(t *testing.T) (*httptest.Server, func(scope string) secret.Valu
 	srv.Start()
 	t.Cleanup(srv.Close)
 	mint := func(scope string) secret.Value {
-		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "http://issuer.test", "aud": url, "sub": "alice",
-			"exp": time.Now().Add(time.Minute).Unix(), "iat": time.Now().Unix(), "scope": scope}).SignedString(testSecret)
-		testkit.NoErr(t, err)
-		return secret.New(s)
+		return secret.New(testkit.SignJWT(t, jwt.SigningMethodHS256, testSecret, "JWT", jwt.MapClaims{"iss": "http://issuer.test", "aud": url, "sub": "alice",
+			"exp": time.Now().Add(time.Minute).Unix(), "iat": time.Now().Unix(), "scope": scope}))
 	}
 	return srv, mint
 }
