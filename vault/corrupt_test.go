@@ -199,11 +199,11 @@ func TestNewerVaultLeftAsItIs(t *testing.T) {
 					t.Fatalf("%s changed", n)
 				}
 			}
-			if names := dirNames(t, v.Dir()); slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, ".corrupt-") }) {
+			if names := testkit.DirNames(t, v.Dir()); slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, ".corrupt-") }) {
 				t.Fatalf("files moved aside: %v", names)
 			}
 			if _, err := v2.Wipe(ctx); err != nil || exists(v.path(fileTokens)) || exists(v.path(fileMeta)) {
-				t.Fatalf("Wipe = %v; files left: %v", err, dirNames(t, v.Dir()))
+				t.Fatalf("Wipe = %v; files left: %v", err, testkit.DirNames(t, v.Dir()))
 			}
 		})
 	}
