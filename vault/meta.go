@@ -51,6 +51,8 @@ func decodeMeta(b []byte) (*meta, error) {
 	switch {
 	case !validID(m.ID):
 		return nil, &FormatError{Offset: -1, Reason: "invalid id"}
+	case m.KeySource == "":
+		return nil, &FormatError{Offset: -1, Reason: "no key source"}
 	case !m.KeySource.valid():
 		return nil, &NewerError{Reason: "a key source this relay does not know"}
 	}
