@@ -191,6 +191,9 @@ func TestNewerVaultLeftAsItIs(t *testing.T) {
 			if strings.Contains(err.Error(), "CONTENT") || strings.Contains(err.Error(), "tpm") {
 				t.Fatalf("the error quotes the file: %v", err)
 			}
+			if st := v2.Status(ctx); tc.file == fileMeta && !strings.Contains(st.Problem, "vault.json was written by a newer relay") {
+				t.Fatalf("status: %q", st.Problem)
+			}
 			if err := v2.Update(ctx, testAcct, func(*Record) (*Record, error) { return fakeRecord(), nil }); !errors.Is(err, ErrNewer) {
 				t.Fatalf("Update = %v, want ErrNewer", err)
 			}

@@ -60,6 +60,10 @@ func (v *Vault) HasTokens() bool { return exists(v.path(fileTokens)) }
 // recordedStatus checks the key source that vault.json names.
 func (v *Vault) recordedStatus(ctx context.Context, s *Status) {
 	m, err := v.peekMeta()
+	if ne, ok := errors.AsType[*NewerError](err); ok {
+		s.Problem = (&NewerError{File: fileMeta, Reason: ne.Reason}).Error()
+		return
+	}
 	if err != nil {
 		s.Problem = "vault.json is unreadable; the next use moves it aside"
 		return
