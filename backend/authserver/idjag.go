@@ -55,9 +55,7 @@ func ParseTrustedIdPs(b []byte) ([]TrustedIdP, error) {
 		JWKS    json.RawMessage `json:"jwks"`
 		JWKSURI string          `json:"jwks_uri"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := decodeList(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: trusted identity providers: not a JSON list of {issuer, jwks}", ErrConfig)
 	}
 	out := make([]TrustedIdP, 0, len(raw))
@@ -97,10 +95,8 @@ func (c Config) checkTrustedIdPs() error {
 				return fmt.Errorf("%w: trusted identity provider %q: %v", ErrConfig, idp.Issuer, err)
 			}
 		}
-		for _, k := range idp.Keys {
-			if keyAlg(k) == "" {
-				return fmt.Errorf("%w: trusted identity provider %q: a key is not EC P-256, RSA of 2048 bits or more, or Ed25519", ErrConfig, idp.Issuer)
-			}
+		if !usableKeys(idp.Keys) {
+			return fmt.Errorf("%w: trusted identity provider %q: %s", ErrConfig, idp.Issuer, errUnusableKey)
 		}
 	}
 	return nil

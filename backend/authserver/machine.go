@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -12,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,9 +75,7 @@ type machineFile struct {
 // Errors name the client, never a secret.
 func ParseMachineClients(b []byte) ([]MachineClient, error) {
 	var raw []machineFile
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := decodeList(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: machine clients: not a JSON list of {client_id, client_secret or jwks, scopes}", ErrConfig)
 	}
 	out := make([]MachineClient, 0, len(raw))
@@ -131,10 +129,8 @@ func (c Config) checkMachineClients() error {
 		if !mc.Secret.IsZero() && len(mc.Secret.Reveal()) < 16 {
 			return fmt.Errorf("%w: machine client %q: the secret must be at least 16 characters", ErrConfig, mc.ID)
 		}
-		for _, k := range mc.Keys {
-			if keyAlg(k) == "" {
-				return fmt.Errorf("%w: machine client %q: a key is not EC P-256, RSA of 2048 bits or more, or Ed25519", ErrConfig, mc.ID)
-			}
+		if !usableKeys(mc.Keys) {
+			return fmt.Errorf("%w: machine client %q: %s", ErrConfig, mc.ID, errUnusableKey)
 		}
 		if !subset(mc.Scopes, c.Scopes) {
 			return fmt.Errorf("%w: machine client %q: scopes not within scopes_supported", ErrConfig, mc.ID)
@@ -147,6 +143,23 @@ func (c Config) checkMachineClients() error {
 		}
 	}
 	return nil
+}
+
+// decodeList decodes a configuration file's JSON list into v, refusing
+// members it does not know.
+func decodeList(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// errUnusableKey is what a configuration error says of a key keyAlg
+// refuses.
+const errUnusableKey = "a key is not EC P-256, RSA of 2048 bits or more, or Ed25519"
+
+// usableKeys reports whether keyAlg accepts every key of keys.
+func usableKeys(keys []any) bool {
+	return !slices.ContainsFunc(keys, func(k any) bool { return keyAlg(k) == "" })
 }
 
 // keyAlg is the one algorithm a public key verifies, "" for a key that
