@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyrelay/keyrelay/internal/clientauth"
 	"github.com/keyrelay/keyrelay/internal/secret"
 	"github.com/keyrelay/keyrelay/platform"
 )
@@ -118,26 +119,18 @@ func LoadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
 	return parseKeyPEM(b)
 }
 
+// parseKeyPEM reads the signing key: clientauth.ParseKey's PEM forms,
+// and only an EC P-256 key.
 func parseKeyPEM(b []byte) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%w: no PEM block", ErrKeyFile)
+	k, err := clientauth.ParseKey(b)
+	var ec *ecdsa.PrivateKey
+	if err == nil {
+		ec, _ = k.Signer.(*ecdsa.PrivateKey)
 	}
-	var key any
-	var err error
-	switch blk.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: unexpected PEM type", ErrKeyFile)
+	if ec == nil {
+		return nil, fmt.Errorf("%w: not a P-256 private key in PEM", ErrKeyFile)
 	}
-	k, ok := key.(*ecdsa.PrivateKey)
-	if err != nil || !ok || k.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("%w: not a P-256 private key", ErrKeyFile)
-	}
-	return k, nil
+	return ec, nil
 }
 
 func createKey(path string) (*ecdsa.PrivateKey, error) {
