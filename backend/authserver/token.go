@@ -18,6 +18,20 @@ type tokenResponse struct {
 	Scope        string `json:"scope"`
 }
 
+// machineGrant returns the handler of a grant that a machine client
+// presents with its own authentication (machine.go), nil for the grants
+// of public clients: client credentials, and cross-app access's ID-JAG
+// (idjag.go) when identity providers are trusted.
+func (s *Server) machineGrant(grantType string) func(*http.Request, url.Values) (*tokenResponse, *oauthError) {
+	switch {
+	case grantType == ClientCredentialsGrantType && len(s.cfg.MachineClients) > 0:
+		return s.clientCredentialsGrant
+	case grantType == JWTBearerGrantType && len(s.cfg.TrustedIdPs) > 0:
+		return s.jwtBearerGrant
+	}
+	return nil
+}
+
 // handleToken is the token endpoint. The body is a form of at most 64 KiB
 // with no repeated parameter; only public clients (client_id in the body,
 // no Authorization header) are served.
@@ -26,20 +40,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if oe == nil {
 		r, oe = s.checkProof(w, r)
 	}
-	if oe == nil && form.Get("grant_type") == ClientCredentialsGrantType && len(s.cfg.MachineClients) > 0 {
-		// A machine client authenticates (machine.go); the public
-		// clients below never do.
-		resp, oe := s.clientCredentialsGrant(r, form)
-		if oe != nil {
-			writeOAuthError(w, oe)
-			return
-		}
-		writeJSON(w, http.StatusOK, resp)
-		return
-	}
-	if oe == nil && form.Get("grant_type") == JWTBearerGrantType && len(s.cfg.TrustedIdPs) > 0 {
-		// Cross-app access: a machine client presents an ID-JAG (idjag.go).
-		resp, oe := s.jwtBearerGrant(r, form)
+	if grant := s.machineGrant(form.Get("grant_type")); oe == nil && grant != nil {
+		resp, oe := grant(r, form)
 		if oe != nil {
 			writeOAuthError(w, oe)
 			return
